@@ -1,0 +1,258 @@
+//! Command-line definitions (clap). Owns the flags and their help text; the man page and
+//! shell completions are generated from these definitions. Nothing outside `main.rs` and
+//! `commands/` imports clap types: each command turns its args into plain values first.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mxsalvage",
+    version,
+    about = "Read a Postfix queue directly: see what is stuck, export it per recipient, re-inject it exactly once",
+    long_about = "mxsalvage reads a Postfix secondary MX's queue files directly — read-only, with Postfix \
+stopped or running, or from a copy of the spool — so mail stuck while the primary is down can be \
+handed to its users before Postfix bounces it.\n\nExit status: 0 everything done, 1 partial (some \
+items failed; all are listed), 2 usage or fatal error."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show what is stuck: per queue, per recipient, per domain, why, and when it bounces
+    Scan(ScanArgs),
+    /// Show one queued message as Postfix sees it (postcat-compatible)
+    Cat(CatArgs),
+    /// Write per-recipient mbox, Maildir, .eml and text bundles plus a JSON manifest
+    Export(ExportArgs),
+    /// Send an export into the recovered primary over SMTP/LMTP with the original envelope, exactly once
+    Reinject(ReinjectArgs),
+    /// Check an export against its manifest
+    Verify(VerifyArgs),
+    /// Print the man page (roff) to standard output
+    Man,
+    /// Print shell completions to standard output
+    Completions {
+        /// bash, zsh, fish, elvish or powershell
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Where the spool and its configuration are.
+#[derive(Debug, Args, Clone)]
+pub struct SpoolArgs {
+    /// Queue directory (default: `postconf -h queue_directory`, else /var/spool/postfix)
+    #[arg(long, value_name = "DIR")]
+    pub queue_dir: Option<PathBuf>,
+    /// Postfix configuration directory holding main.cf (lifetimes, hashing)
+    #[arg(long, value_name = "DIR", default_value = "/etc/postfix")]
+    pub config_dir: PathBuf,
+    /// Override maximal_queue_lifetime (e.g. 5d, 12h)
+    #[arg(long, value_name = "DUR")]
+    pub max_queue_lifetime: Option<String>,
+    /// Override bounce_queue_lifetime (e.g. 5d)
+    #[arg(long, value_name = "DUR")]
+    pub bounce_queue_lifetime: Option<String>,
+}
+
+/// Which messages and recipients a command works on.
+#[derive(Debug, Args, Clone, Default)]
+pub struct SelectArgs {
+    /// Only this recipient (case-insensitive; repeatable)
+    #[arg(long, value_name = "ADDR")]
+    pub recipient: Vec<String>,
+    /// Only recipients in this domain (repeatable)
+    #[arg(long, value_name = "D")]
+    pub domain: Vec<String>,
+    /// Only these queues (maildrop, incoming, active, deferred, hold, corrupt; repeatable)
+    #[arg(long, value_name = "Q")]
+    pub queue: Vec<String>,
+    /// The secondary's plain-text recipient lists (`address anything` lines; repeatable); others are flagged
+    #[arg(long, value_name = "FILE")]
+    pub valid_recipients: Vec<PathBuf>,
+    /// With --valid-recipients: leave out recipients not in the lists
+    #[arg(long)]
+    pub only_valid: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    #[command(flatten)]
+    pub spool: SpoolArgs,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// One JSON document on standard output instead of the report
+    #[arg(long)]
+    pub json: bool,
+    /// Number of worker threads (default: all cores)
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct CatArgs {
+    /// Print the message body (from the first non-header line)
+    #[arg(short = 'b')]
+    pub body: bool,
+    /// Print the message headers
+    #[arg(short = 'h')]
+    pub header: bool,
+    /// Print the envelope records (and each recipient's state)
+    #[arg(short = 'e')]
+    pub envelope: bool,
+    /// Arguments are queue IDs, looked up in the queue directory
+    #[arg(short = 'q')]
+    pub by_id: bool,
+    /// Queue directory for -q (default: `postconf -h queue_directory`, else /var/spool/postfix)
+    #[arg(long, value_name = "DIR")]
+    pub queue_dir: Option<PathBuf>,
+    /// Postfix configuration directory (hash settings for -q)
+    #[arg(long, value_name = "DIR", default_value = "/etc/postfix")]
+    pub config_dir: PathBuf,
+    /// Print help
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
+    /// Queue files (or queue IDs with -q)
+    #[arg(required = true, value_name = "FILE|QUEUE_ID")]
+    pub items: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub spool: SpoolArgs,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Output directory (must not exist or be empty, unless --update or --force)
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Formats: comma list of mbox, maildir, eml, text
+    #[arg(
+        long,
+        value_name = "LIST",
+        default_value = "mbox,maildir,eml,text",
+        value_delimiter = ','
+    )]
+    pub format: Vec<String>,
+    /// Also write one zip per recipient
+    #[arg(long)]
+    pub zip: bool,
+    /// Encrypt each recipient's zip with AES-256; file lines are `address password`
+    #[arg(long, value_name = "FILE", requires = "zip")]
+    pub zip_password_file: Option<PathBuf>,
+    /// Only these queue IDs (repeatable)
+    #[arg(long, value_name = "QUEUE_ID")]
+    pub id: Vec<String>,
+    /// Only mail that arrived at or after TIME (RFC 3339, `YYYY-MM-DD`, or @epoch)
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Only mail that arrived before TIME
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Also export recipients already delivered or bounced
+    #[arg(long)]
+    pub include_done: bool,
+    /// Number of worker threads (default: all cores)
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Add what is not exported yet to an existing export
+    #[arg(long, conflicts_with = "force")]
+    pub update: bool,
+    /// Replace an existing export
+    #[arg(long)]
+    pub force: bool,
+    /// No progress bar and no summary
+    #[arg(long)]
+    pub quiet: bool,
+    /// Print the summary as JSON on standard output
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReinjectArgs {
+    /// Export directory (its manifest.json and messages/)
+    #[arg(long, value_name = "EXPORT_DIR")]
+    pub from: PathBuf,
+    /// Target server, HOST[:PORT] (port 25 for SMTP, 24 for LMTP by default)
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub to: String,
+    /// Speak LMTP instead of SMTP
+    #[arg(long)]
+    pub lmtp: bool,
+    /// Require STARTTLS
+    #[arg(long, conflicts_with_all = ["tls", "no_tls"])]
+    pub starttls: bool,
+    /// Connect with TLS from the start (SMTPS)
+    #[arg(long, conflicts_with = "no_tls")]
+    pub tls: bool,
+    /// Never use TLS (default: STARTTLS when offered)
+    #[arg(long)]
+    pub no_tls: bool,
+    /// Accept any server certificate (a primary with a self-signed certificate)
+    #[arg(long)]
+    pub insecure: bool,
+    /// SMTP AUTH user
+    #[arg(long, value_name = "USER", requires = "auth_password_file")]
+    pub auth_user: Option<String>,
+    /// File holding the SMTP AUTH password
+    #[arg(long, value_name = "FILE", requires = "auth_user")]
+    pub auth_password_file: Option<PathBuf>,
+    /// Name to send in EHLO/LHLO (default: this host's name)
+    #[arg(long, value_name = "NAME")]
+    pub helo: Option<String>,
+    /// Parallel sessions
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub connections: usize,
+    /// Messages per second at most (all sessions together)
+    #[arg(long, value_name = "MSGS_PER_SEC")]
+    pub rate: Option<f64>,
+    /// Only this recipient (repeatable)
+    #[arg(long, value_name = "ADDR")]
+    pub recipient: Vec<String>,
+    /// Only recipients in this domain (repeatable)
+    #[arg(long, value_name = "D")]
+    pub domain: Vec<String>,
+    /// Only these queue IDs (repeatable)
+    #[arg(long, value_name = "QUEUE_ID")]
+    pub id: Vec<String>,
+    /// Attempts per recipient on temporary failures in this run
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub max_retries: u32,
+    /// Retry recipients the journal lists as failed (5xx)
+    #[arg(long)]
+    pub retry_failed: bool,
+    /// Send again recipients whose outcome is unknown (may deliver twice)
+    #[arg(long)]
+    pub resend_unknown: bool,
+    /// Journal file (default: EXPORT_DIR/reinject-journal.jsonl)
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+    /// Print the transactions without connecting
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the summary as JSON
+    #[arg(long)]
+    pub json: bool,
+    /// No progress bar
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Export directory
+    #[arg(value_name = "EXPORT_DIR")]
+    pub dir: PathBuf,
+    /// Password file used for --zip-password-file (to test that encrypted zips open)
+    #[arg(long, value_name = "FILE")]
+    pub zip_password_file: Option<PathBuf>,
+    /// Print the result as JSON
+    #[arg(long)]
+    pub json: bool,
+}

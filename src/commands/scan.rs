@@ -1,0 +1,113 @@
+//! `mxsalvage scan`: walk, read envelopes in parallel, summarise.
+
+use anyhow::{Result, anyhow};
+use rayon::prelude::*;
+
+use super::{SpoolCtx, pool};
+use crate::cli::ScanArgs;
+use mxsalvage::exit::Exit;
+use mxsalvage::model::MessageInfo;
+use mxsalvage::queue::Depth;
+use mxsalvage::scan::{Problem, ScanReport, queue_totals, render_text, summarize};
+use mxsalvage::select::{Selection, queues};
+use mxsalvage::timefmt::{now, rfc3339};
+
+pub fn run(a: ScanArgs) -> Result<Exit> {
+    let queues = queues(&a.select.queue).map_err(|e| anyhow!(e))?;
+    let sel = Selection::new(
+        &a.select.recipient,
+        &a.select.domain,
+        &a.select.valid_recipients,
+        a.select.only_valid,
+    )
+    .map_err(|e| anyhow!(e))?;
+    let ctx = SpoolCtx::open(&a.spool, queues)?;
+    ctx.warn_if_running();
+    let walk = ctx.spool.walk();
+    let cfg = &ctx.spool.cfg;
+    let results: Vec<_> = pool(a.jobs)?.install(|| {
+        walk.entries
+            .par_iter()
+            .map(|e| {
+                ctx.spool
+                    .load(e, Depth::EnvelopeOnly)
+                    .map(|l| MessageInfo::from_loaded(&l, cfg))
+            })
+            .collect()
+    });
+    let filtering = !sel.recipients.is_empty() || !sel.domains.is_empty() || sel.only_valid;
+    let mut messages = Vec::new();
+    let mut errors: Vec<Problem> = walk
+        .problems
+        .iter()
+        .map(|p| Problem {
+            path: p.path.display().to_string(),
+            queue_id: None,
+            reason: p.reason.clone(),
+        })
+        .collect();
+    for r in results {
+        match r {
+            Ok(mut m) => {
+                if filtering {
+                    m.recipients.retain(|x| sel.matches(&x.address.0));
+                    if m.recipients.is_empty() {
+                        continue;
+                    }
+                }
+                if sel.valid.is_some() {
+                    let invalid: Vec<String> = m
+                        .pending()
+                        .filter(|x| sel.is_valid(&x.address.0) == Some(false))
+                        .map(|x| {
+                            format!(
+                                "recipient {} is not in the recipient lists",
+                                x.address.display()
+                            )
+                        })
+                        .collect();
+                    m.warnings.extend(invalid);
+                }
+                messages.push(m)
+            }
+            Err(e) => errors.push(Problem {
+                path: e.path.display().to_string(),
+                queue_id: Some(e.queue_id.clone()),
+                reason: e.to_string(),
+            }),
+        }
+    }
+    let mut skipped: Vec<Problem> = walk
+        .ignored
+        .iter()
+        .map(|p| Problem {
+            path: p.display().to_string(),
+            queue_id: None,
+            reason: "not a queue file name (temporary or leftover file)".into(),
+        })
+        .collect();
+    skipped.extend(walk.duplicates.iter().map(|p| Problem {
+        path: p.display().to_string(),
+        queue_id: p.file_name().map(|n| n.to_string_lossy().into_owned()),
+        reason: "queue ID seen twice (moved during the scan); counted once".into(),
+    }));
+    let report = ScanReport {
+        schema: 1,
+        generated_at: rfc3339(now()),
+        queue_directory: ctx.spool.root.display().to_string(),
+        postfix_running: ctx.running(),
+        maximal_queue_lifetime: cfg.maximal_queue_lifetime,
+        bounce_queue_lifetime: cfg.bounce_queue_lifetime,
+        recipients: summarize(&messages, |a| sel.is_valid(a)),
+        queues: queue_totals(&messages),
+        messages,
+        errors,
+        skipped,
+    };
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", render_text(&report, now()));
+    }
+    Ok(Exit::partial_if(!report.errors.is_empty()))
+}

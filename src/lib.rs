@@ -1,0 +1,17 @@
+//! mxsalvage: read a Postfix queue directly and get the mail out.
+//!
+//! Pipeline (one module per stage): [`queue::walk`] lists queue files →
+//! [`queue::record`] frames records → [`queue::qfile`] assembles one queued message →
+//! [`model`] describes it → [`decode`] renders MIME for humans → [`export`] plans and
+//! writes sinks → [`manifest`] records the result; [`reinject`] and [`verify`] read an
+//! export back. Everything between the file read and the file write is a pure function
+//! of bytes.
+
+pub mod bytes;
+pub mod cat;
+pub mod exit;
+pub mod model;
+pub mod queue;
+pub mod scan;
+pub mod select;
+pub mod timefmt;

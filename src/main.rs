@@ -1,0 +1,52 @@
+//! The `mxsalvage` binary: parses the command line and hands over to `commands/`.
+//! Errors reach here as `anyhow` values and become one line on stderr and exit code 2.
+
+mod cli;
+mod commands;
+
+use clap::{CommandFactory, Parser};
+
+use cli::{Cli, Command};
+use mxsalvage::exit::Exit;
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                Exit::Fatal.code()
+            } else {
+                0
+            };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    let result = match cli.command {
+        Command::Scan(a) => commands::scan::run(a),
+        Command::Cat(a) => commands::cat::run(a),
+        Command::Export(a) => commands::export::run(a),
+        Command::Reinject(a) => commands::reinject::run(a),
+        Command::Verify(a) => commands::verify::run(a),
+        Command::Man => clap_mangen::Man::new(Cli::command())
+            .render(&mut std::io::stdout())
+            .map(|_| Exit::Ok)
+            .map_err(Into::into),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "mxsalvage",
+                &mut std::io::stdout(),
+            );
+            Ok(Exit::Ok)
+        }
+    };
+    match result {
+        Ok(code) => std::process::exit(code.code()),
+        Err(e) => {
+            eprintln!("mxsalvage: {e:#}");
+            std::process::exit(Exit::Fatal.code());
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! The message object shared by `scan --json` and the export manifest.
+//!
+//! Owns: [`MessageInfo`] / [`RecipientInfo`], built from a [`Loaded`] queue file and the
+//! lifetimes in force, including the expiry estimate. Pure; serialisable both ways so
+//! `reinject` and `verify` can read manifests back into the same types.
+
+use serde::{Deserialize, Serialize};
+
+use crate::bytes::Bytes;
+use crate::queue::{Loaded, PostfixConfig, RcptState};
+use crate::timefmt::rfc3339;
+
+/// One recipient of a queued message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecipientInfo {
+    pub address: Bytes,
+    /// The original recipient (`O` record); `None` when absent or empty.
+    pub original: Option<Bytes>,
+    pub status: RcptState,
+    /// DSN NOTIFY as in SMTP: `NEVER` or a comma list of `SUCCESS`, `FAILURE`, `DELAY`.
+    pub notify: Option<String>,
+    /// DSN ORCPT, `type;address`, decoded.
+    pub orcpt: Option<Bytes>,
+    pub defer_reason: Option<String>,
+    #[serde(default)]
+    pub defer_status: Option<String>,
+    #[serde(default)]
+    pub bounce_reason: Option<String>,
+    /// Offset of the recipient record in the queue file (its identity).
+    pub offset: usize,
+}
+
+/// One queued message, as `scan --json` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageInfo {
+    pub queue_id: String,
+    pub queue: String,
+    /// Path relative to the queue directory.
+    pub path: String,
+    pub arrival_time: String,
+    pub arrival_unix: i64,
+    pub create_time: String,
+    /// When Postfix will bounce it; `None` while on hold (held mail does not expire).
+    pub expires_at: Option<String>,
+    pub expires_unix: Option<i64>,
+    /// Next delivery attempt (the file's mtime) for deferred mail.
+    pub next_attempt: Option<String>,
+    pub held: bool,
+    pub forced_expire: bool,
+    pub sender: Bytes,
+    #[serde(default)]
+    pub full_name: Option<Bytes>,
+    /// Size as `postqueue -j` reports it (the size record's content size, else file size).
+    pub size: u64,
+    pub recipients: Vec<RecipientInfo>,
+    pub encoding: Option<String>,
+    pub smtputf8_requested: bool,
+    pub smtputf8_required: bool,
+    pub envelope_id: Option<Bytes>,
+    /// DSN RET: `FULL` or `HDRS`.
+    pub ret: Option<String>,
+    /// Address-verification probe (not real mail).
+    pub probe: bool,
+    pub content_filter: Option<Bytes>,
+    pub redirect_to: Option<Bytes>,
+    pub verp: Option<Bytes>,
+    pub warnings: Vec<String>,
+}
+
+/// DSN NOTIFY mask → SMTP keyword list.
+pub fn notify_words(mask: u32) -> String {
+    if mask & 1 != 0 {
+        return "NEVER".into();
+    }
+    let mut w = Vec::new();
+    for (bit, name) in [(2, "SUCCESS"), (4, "FAILURE"), (8, "DELAY")] {
+        if mask & bit != 0 {
+            w.push(name);
+        }
+    }
+    w.join(",")
+}
+
+impl MessageInfo {
+    /// Builds the object. `cfg` carries the lifetimes in force.
+    pub fn from_loaded(l: &Loaded, cfg: &PostfixConfig) -> MessageInfo {
+        let f = &l.file;
+        let held = l.entry.queue == "hold";
+        let base = f.clock_base();
+        let expires = (!held).then(|| {
+            let d = base + cfg.lifetime_for(f.sender());
+            if l.entry.forced_expire() {
+                l.entry.mtime.min(d)
+            } else {
+                d
+            }
+        });
+        let mut warnings = f.warnings.clone();
+        if l.entry.misplaced {
+            warnings.push(format!("{} is not in the hash directory Postfix expects (Postfix will not see it until postsuper fixes it)", l.entry.rel));
+        }
+        if f.is_probe() {
+            warnings.push("address-verification probe (not real mail)".into());
+        }
+        if let Some(cf) = &f.content_filter {
+            warnings.push(format!(
+                "content filter set: {}",
+                String::from_utf8_lossy(cf)
+            ));
+        }
+        if let Some(r) = &f.redirect_to {
+            warnings.push(format!("redirected to {}", String::from_utf8_lossy(r)));
+        }
+        let size = match f.size {
+            Some(s) if s.data_size > 0 => s.data_size as u64,
+            _ => l.entry.size,
+        };
+        let recipients = f
+            .recipients
+            .iter()
+            .map(|r| {
+                let d = Loaded::reason_for(&l.defer, r);
+                let b = Loaded::reason_for(&l.bounce, r);
+                RecipientInfo {
+                    address: Bytes(r.address.clone()),
+                    original: r.original.clone().filter(|o| !o.is_empty()).map(Bytes),
+                    status: r.state,
+                    notify: r.notify.map(notify_words),
+                    orcpt: r.orcpt.clone().map(Bytes),
+                    defer_reason: if r.state == RcptState::Pending {
+                        d.and_then(|e| e.reason.clone())
+                    } else {
+                        None
+                    },
+                    defer_status: if r.state == RcptState::Pending {
+                        d.and_then(|e| e.status.clone())
+                    } else {
+                        None
+                    },
+                    bounce_reason: b.and_then(|e| e.reason.clone()),
+                    offset: r.offset,
+                }
+            })
+            .collect();
+        MessageInfo {
+            queue_id: l.entry.id.clone(),
+            queue: l.entry.queue.clone(),
+            path: l.entry.rel.clone(),
+            arrival_time: rfc3339(f.arrival_secs()),
+            arrival_unix: f.arrival_secs(),
+            create_time: rfc3339(base),
+            expires_at: expires.map(rfc3339),
+            expires_unix: expires,
+            next_attempt: (l.entry.queue == "deferred").then(|| rfc3339(l.entry.mtime)),
+            held,
+            forced_expire: l.entry.forced_expire(),
+            sender: Bytes(f.sender().to_vec()),
+            full_name: f.full_name.clone().map(Bytes),
+            size,
+            recipients,
+            encoding: f
+                .encoding
+                .as_ref()
+                .map(|e| String::from_utf8_lossy(e).into_owned()),
+            smtputf8_requested: f.size.is_some_and(|s| s.smtputf8_requested()),
+            smtputf8_required: f.size.is_some_and(|s| s.smtputf8_required()),
+            envelope_id: f.envelope_id.clone().map(Bytes),
+            ret: match f.ret_flags {
+                Some(1) => Some("FULL".into()),
+                Some(2) => Some("HDRS".into()),
+                _ => None,
+            },
+            probe: f.is_probe(),
+            content_filter: f.content_filter.clone().map(Bytes),
+            redirect_to: f.redirect_to.clone().map(Bytes),
+            verp: f.verp.clone().map(Bytes),
+            warnings,
+        }
+    }
+
+    /// Pending recipients.
+    pub fn pending(&self) -> impl Iterator<Item = &RecipientInfo> {
+        self.recipients
+            .iter()
+            .filter(|r| r.status == RcptState::Pending)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notify() {
+        assert_eq!(notify_words(1), "NEVER");
+        assert_eq!(notify_words(2 | 4 | 8), "SUCCESS,FAILURE,DELAY");
+        assert_eq!(notify_words(4), "FAILURE");
+    }
+}

@@ -1,0 +1,209 @@
+//! Postfix configuration values mxsalvage needs (`main.cf`, postconf(5)).
+//!
+//! Owns: reading `main.cf` (continuation lines, comments, `$name` expansion of simple
+//! references), durations with units, and the defaults of the parameters that matter.
+//! In: a config directory. Out: [`PostfixConfig`]. A missing main.cf gives the defaults;
+//! a bad value is an error naming the parameter.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// The parameters mxsalvage uses, with Postfix's defaults.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PostfixConfig {
+    pub queue_directory: Option<PathBuf>,
+    /// Seconds.
+    pub maximal_queue_lifetime: i64,
+    /// Seconds (already capped by `maximal_queue_lifetime`).
+    pub bounce_queue_lifetime: i64,
+    pub maximal_backoff_time: i64,
+    pub hash_queue_names: Vec<String>,
+    pub hash_queue_depth: usize,
+}
+
+impl Default for PostfixConfig {
+    fn default() -> Self {
+        PostfixConfig {
+            queue_directory: None,
+            maximal_queue_lifetime: 5 * 86400,
+            bounce_queue_lifetime: 5 * 86400,
+            maximal_backoff_time: 4000,
+            hash_queue_names: vec!["deferred".into(), "defer".into()],
+            hash_queue_depth: 1,
+        }
+    }
+}
+
+/// Parses a Postfix time value: a number with an optional unit s, m, h, d, w.
+pub fn parse_duration(v: &str, default_unit: char) -> Option<i64> {
+    let v = v.trim();
+    let split = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let (num, unit) = v.split_at(split);
+    let n: i64 = num.parse().ok()?;
+    let unit = match unit {
+        "" => default_unit,
+        u if u.len() == 1 => u.chars().next()?,
+        _ => return None,
+    };
+    let mult = match unit.to_ascii_lowercase() {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86400,
+        'w' => 7 * 86400,
+        _ => return None,
+    };
+    n.checked_mul(mult)
+}
+
+/// Reads `main.cf` into name → raw value.
+pub fn parse_main_cf(text: &str) -> HashMap<String, String> {
+    let mut out: HashMap<String, String> = HashMap::new();
+    let mut current: Option<(String, String)> = None;
+    for line in text.lines() {
+        if line.trim_start().starts_with('#') {
+            continue;
+        }
+        if line.starts_with([' ', '\t']) {
+            if let Some((_, v)) = current.as_mut()
+                && !line.trim().is_empty()
+            {
+                v.push(' ');
+                v.push_str(line.trim());
+            }
+            continue;
+        }
+        if let Some((n, v)) = current.take() {
+            out.insert(n, v);
+        }
+        if let Some((n, v)) = line.split_once('=') {
+            current = Some((n.trim().to_string(), v.trim().to_string()));
+        }
+    }
+    if let Some((n, v)) = current.take() {
+        out.insert(n, v);
+    }
+    out
+}
+
+fn expand(v: &str, vars: &HashMap<String, String>, depth: usize) -> String {
+    if depth > 10 || !v.contains('$') {
+        return v.to_string();
+    }
+    let mut out = String::new();
+    let mut rest = v;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        let (name, tail) =
+            if let Some(inner) = after.strip_prefix('{').or_else(|| after.strip_prefix('(')) {
+                match inner.find(['}', ')']) {
+                    Some(j) => (&inner[..j], &inner[j + 1..]),
+                    None => ("", after),
+                }
+            } else {
+                let j = after
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(after.len());
+                (&after[..j], &after[j..])
+            };
+        match vars.get(name) {
+            Some(val) if !name.is_empty() => out.push_str(&expand(val, vars, depth + 1)),
+            _ => {
+                out.push('$');
+                out.push_str(name);
+            }
+        }
+        rest = tail;
+    }
+    out.push_str(rest);
+    out
+}
+
+impl PostfixConfig {
+    /// Reads `DIR/main.cf`; a missing file gives the defaults.
+    pub fn load(dir: &Path) -> Result<PostfixConfig, String> {
+        let path = dir.join("main.cf");
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Self::from_main_cf(&text).map_err(|e| format!("{}: {e}", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(PostfixConfig::default()),
+            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+        }
+    }
+
+    /// Builds the configuration from the text of a `main.cf`.
+    pub fn from_main_cf(text: &str) -> Result<PostfixConfig, String> {
+        let vars = parse_main_cf(text);
+        let get = |n: &str| vars.get(n).map(|v| expand(v, &vars, 0));
+        let mut c = PostfixConfig::default();
+        if let Some(v) = get("queue_directory") {
+            c.queue_directory = Some(PathBuf::from(v));
+        }
+        if let Some(v) = get("maximal_queue_lifetime") {
+            c.maximal_queue_lifetime =
+                parse_duration(&v, 'd').ok_or(format!("bad maximal_queue_lifetime: {v}"))?;
+        }
+        if let Some(v) = get("bounce_queue_lifetime") {
+            c.bounce_queue_lifetime =
+                parse_duration(&v, 'd').ok_or(format!("bad bounce_queue_lifetime: {v}"))?;
+        }
+        if let Some(v) = get("maximal_backoff_time") {
+            c.maximal_backoff_time =
+                parse_duration(&v, 's').ok_or(format!("bad maximal_backoff_time: {v}"))?;
+        }
+        if let Some(v) = get("hash_queue_names") {
+            c.hash_queue_names = v
+                .split([',', ' ', '\t'])
+                .filter(|s| !s.is_empty())
+                .map(|s| s.to_ascii_lowercase())
+                .collect();
+        }
+        if let Some(v) = get("hash_queue_depth") {
+            c.hash_queue_depth = v
+                .trim()
+                .parse()
+                .ok()
+                .filter(|d| *d >= 1)
+                .ok_or(format!("bad hash_queue_depth: {v}"))?;
+        }
+        c.bounce_queue_lifetime = c.bounce_queue_lifetime.min(c.maximal_queue_lifetime);
+        Ok(c)
+    }
+
+    /// Lifetime that applies to a message with this sender.
+    pub fn lifetime_for(&self, sender: &[u8]) -> i64 {
+        if sender.is_empty() {
+            self.bounce_queue_lifetime
+        } else {
+            self.maximal_queue_lifetime
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("5d", 'd'), Some(432000));
+        assert_eq!(parse_duration("5", 'd'), Some(432000));
+        assert_eq!(parse_duration("300s", 'd'), Some(300));
+        assert_eq!(parse_duration("2w", 'd'), Some(1209600));
+        assert_eq!(parse_duration("1h", 'd'), Some(3600));
+        assert_eq!(parse_duration("x", 'd'), None);
+        assert_eq!(parse_duration("5dd", 'd'), None);
+    }
+
+    #[test]
+    fn main_cf() {
+        let c = PostfixConfig::from_main_cf(
+            "# c\nbase = /srv\nqueue_directory = $base/spool\nmaximal_queue_lifetime = 7d\nbounce_queue_lifetime =\n  10d\nhash_queue_depth=2\n",
+        )
+        .unwrap();
+        assert_eq!(c.queue_directory, Some(PathBuf::from("/srv/spool")));
+        assert_eq!(c.maximal_queue_lifetime, 7 * 86400);
+        assert_eq!(c.bounce_queue_lifetime, 7 * 86400);
+        assert_eq!(c.hash_queue_depth, 2);
+    }
+}
