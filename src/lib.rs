@@ -10,6 +10,7 @@
 pub mod bytes;
 pub mod cat;
 pub mod exit;
+pub mod manifest;
 pub mod model;
 pub mod queue;
 pub mod scan;

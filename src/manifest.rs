@@ -1,0 +1,129 @@
+//! The export manifest (`OUT/manifest.json`), schema version [`SCHEMA`].
+//!
+//! Owns: the typed manifest — the run's source and options, one entry per exported
+//! message (the `scan --json` message object plus the archive copy's path and hash and
+//! decoded summary fields), one entry per recipient bundle (paths and hashes of every
+//! file written for it), errors, skipped items and totals. `export` writes it,
+//! `verify` and `reinject` read it back into the same types. Documented in
+//! docs/manifest.md. Pure data; reading/writing is the caller's.
+
+use serde::{Deserialize, Serialize};
+
+use crate::bytes::Bytes;
+use crate::model::MessageInfo;
+pub use crate::scan::Problem;
+
+pub const SCHEMA: u32 = 1;
+
+/// Where the mail came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    pub queue_directory: String,
+    pub host: String,
+    pub maximal_queue_lifetime: i64,
+    pub bounce_queue_lifetime: i64,
+    pub postfix_running: Option<bool>,
+}
+
+/// What was asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Options {
+    pub formats: Vec<String>,
+    pub zip: bool,
+    pub encrypted: bool,
+    pub include_done: bool,
+    pub recipients: Vec<String>,
+    pub domains: Vec<String>,
+    pub queues: Vec<String>,
+    pub ids: Vec<String>,
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub only_valid: bool,
+}
+
+/// An attachment found while rendering the text form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// The safe file name used on disk.
+    pub name: String,
+    /// The name the sender gave, if any (hostile input, kept for reference only).
+    pub original_name: Option<Bytes>,
+    pub content_type: String,
+    pub size: u64,
+}
+
+/// One exported message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestMessage {
+    /// The `scan --json` message object. Its `recipients` are those selected for export.
+    #[serde(flatten)]
+    pub info: MessageInfo,
+    /// sha256 (hex) of the archive copy.
+    pub sha256: String,
+    /// Path of the archive copy relative to OUT: `messages/<queue-id>.eml`.
+    pub store: String,
+    /// Size of the archive copy in bytes.
+    pub bytes: u64,
+    pub message_id: Option<Bytes>,
+    pub subject: Option<String>,
+    pub from: Option<String>,
+    pub date: Option<String>,
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file written for a recipient.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileEntry {
+    /// Relative to OUT.
+    pub path: String,
+    pub sha256: String,
+    pub size: u64,
+}
+
+/// One recipient bundle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestRecipient {
+    pub address: Bytes,
+    /// Directory name under `recipients/`.
+    pub dir: String,
+    /// Queue IDs of the messages in this bundle, oldest first.
+    pub messages: Vec<String>,
+    pub bytes: u64,
+    pub mbox: Option<String>,
+    pub maildir: Option<String>,
+    pub eml: Option<String>,
+    pub text: Option<String>,
+    pub zip: Option<String>,
+    pub zip_sha256: Option<String>,
+    pub valid: Option<bool>,
+    /// Every file written for this recipient (outside the zip), with its hash.
+    pub files: Vec<FileEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Totals {
+    pub messages: usize,
+    pub recipients: usize,
+    /// (message, recipient) pairs exported.
+    pub pairs: usize,
+    pub bytes: u64,
+    pub errors: usize,
+    pub skipped: usize,
+}
+
+/// The whole manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub schema: u32,
+    pub tool: String,
+    pub generated_at: String,
+    /// True when every selected message was exported (no errors).
+    pub complete: bool,
+    pub source: Source,
+    pub options: Options,
+    pub totals: Totals,
+    pub messages: Vec<ManifestMessage>,
+    pub recipients: Vec<ManifestRecipient>,
+    pub errors: Vec<Problem>,
+    pub skipped: Vec<Problem>,
+}
