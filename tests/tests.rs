@@ -1,0 +1,11 @@
+//! All integration tests, compiled into one test binary (one module per topic).
+//! Tests that need real Postfix, Dovecot, unzip or 7z find them installed by `.ci/run`.
+
+mod util;
+
+mod cli;
+mod export;
+mod faults;
+mod reader;
+mod reinject;
+mod verify;

@@ -1,0 +1,58 @@
+//! Shared helpers for the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The bundled sample spool.
+pub fn sample_spool() -> PathBuf {
+    root().join("samples/spool")
+}
+
+/// The mxsalvage binary built for this test run.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_mxsalvage"))
+}
+
+/// Runs mxsalvage with arguments, TZ=UTC.
+pub fn run(args: &[&str]) -> Output {
+    Command::new(bin()).args(args).env("TZ", "UTC").output().expect("run mxsalvage")
+}
+
+/// Whether a program is on PATH.
+pub fn have(prog: &str) -> bool {
+    Command::new("sh").arg("-c").arg(format!("command -v {prog} >/dev/null 2>&1")).status().map(|s| s.success()).unwrap_or(false)
+}
+
+/// Hash of every file (path, mode, size, mtime, content) under a tree, to prove it unchanged.
+pub fn tree_fingerprint(dir: &Path) -> String {
+    use sha2::{Digest, Sha256};
+    use std::os::unix::fs::MetadataExt;
+    let mut paths = Vec::new();
+    fn walk(d: &Path, out: &mut Vec<PathBuf>) {
+        let mut v: Vec<_> = std::fs::read_dir(d).unwrap().map(|e| e.unwrap().path()).collect();
+        v.sort();
+        for p in v {
+            out.push(p.clone());
+            if std::fs::symlink_metadata(&p).unwrap().is_dir() {
+                walk(&p, out);
+            }
+        }
+    }
+    walk(dir, &mut paths);
+    let mut h = Sha256::new();
+    for p in paths {
+        let m = std::fs::symlink_metadata(&p).unwrap();
+        h.update(p.to_string_lossy().as_bytes());
+        h.update(format!("{} {} {} {}", m.mode(), m.len(), m.mtime(), m.mtime_nsec()).as_bytes());
+        if m.is_file() {
+            h.update(std::fs::read(&p).unwrap());
+        }
+    }
+    hex::encode(h.finalize())
+}
