@@ -524,6 +524,12 @@ impl QueueFile {
                         size_seen = true;
                         if !maildrop {
                             match parse_size(p) {
+                                Some(s) if s.data_size == 0 && s.data_offset == 0 => {
+                                    self.warnings.push(
+                                        "size record is all zeros: cleanup never finished this file (Postfix would treat it as corrupt)".into(),
+                                    );
+                                    self.size = Some(s);
+                                }
                                 Some(s) => self.size = Some(s),
                                 None => self
                                     .warnings
