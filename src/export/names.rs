@@ -69,12 +69,18 @@ pub fn is_safe_component(s: &str, max: usize) -> bool {
         && !reserved_windows(s)
 }
 
-/// Replaces what is not allowed, removes leading dots and spaces, and cuts to `max`
-/// bytes on a character boundary. May return an empty string.
-fn scrub(s: &str, max: usize) -> String {
+/// Replaces what is not allowed (inner spaces only when `spaces`), removes leading dots
+/// and spaces, and cuts to `max` bytes on a character boundary. May be empty.
+fn scrub(s: &str, max: usize, spaces: bool) -> String {
     let mut out: String = s
         .chars()
-        .map(|c| if bad_char(c) || c == ' ' { '_' } else { c })
+        .map(|c| {
+            if bad_char(c) || (c == ' ' && !spaces) {
+                '_'
+            } else {
+                c
+            }
+        })
         .collect();
     while out.contains("..") {
         out = out.replace("..", "_.");
@@ -126,7 +132,7 @@ pub fn assign_dirs(
         let mut len = 8;
         loop {
             let suffix = format!("~{}", short_hash(k, len));
-            let mut base = scrub(&lossy, MAX_DIR - suffix.len());
+            let mut base = scrub(&lossy, MAX_DIR - suffix.len(), false);
             if base.is_empty() {
                 base = "recipient".into();
             }
@@ -169,13 +175,13 @@ pub fn attachment_name(
         Some(p) if p > 0 && last.len() - p <= 16 => (&last[..p], &last[p..]),
         _ => (last, ""),
     };
-    let ext = scrub(ext, 16);
+    let ext = scrub(ext, 16, false);
     let ext = if ext.is_empty() {
         String::new()
     } else {
         format!(".{}", ext.trim_start_matches('.'))
     };
-    let mut stem = scrub(stem, MAX_ATTACHMENT - ext.len() - 8);
+    let mut stem = scrub(stem, MAX_ATTACHMENT - ext.len() - 8, true);
     if stem.is_empty() {
         stem = format!("part-{index}");
     }
