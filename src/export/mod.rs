@@ -52,8 +52,8 @@ pub use zip::Secret;
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
     /// Reading or writing a path failed.
-    #[error("{path}: {source}")]
-    Write { path: PathBuf, source: io::Error },
+    #[error("{path}: {error}")]
+    Write { path: PathBuf, error: io::Error },
     /// The run was refused before anything was written.
     #[error("{0}")]
     Refused(String),
@@ -372,7 +372,7 @@ fn finish_bundle(
             if sha != m.sha256 {
                 return Err(ExportError::Write {
                     path: src,
-                    source: io::Error::new(
+                    error: io::Error::new(
                         io::ErrorKind::InvalidData,
                         "archive copy does not match its sha256 in the manifest (changed after it was written)",
                     ),
@@ -462,7 +462,7 @@ fn write_manifest(out: &Path, m: &Manifest) -> Result<(), ExportError> {
     let p = out.join("manifest.json");
     let mut json = serde_json::to_vec_pretty(m).map_err(|e| ExportError::Write {
         path: p.clone(),
-        source: io::Error::other(e),
+        error: io::Error::other(e),
     })?;
     json.push(b'\n');
     write::write_file(&p, &json, None)?;

@@ -25,9 +25,9 @@ pub struct Written {
 
 /// Wraps an I/O error with the path it concerns.
 pub fn werr(path: &Path) -> impl FnOnce(io::Error) -> ExportError + '_ {
-    move |source| ExportError::Write {
+    move |error| ExportError::Write {
         path: path.to_path_buf(),
-        source,
+        error,
     }
 }
 

@@ -85,13 +85,13 @@ pub struct ZipJob<'a> {
 
 fn zerr(path: &Path) -> impl FnOnce(zip::result::ZipError) -> ExportError + '_ {
     move |e| match e {
-        zip::result::ZipError::Io(source) => ExportError::Write {
+        zip::result::ZipError::Io(error) => ExportError::Write {
             path: path.to_path_buf(),
-            source,
+            error,
         },
         other => ExportError::Write {
             path: path.to_path_buf(),
-            source: io::Error::other(other.to_string()),
+            error: io::Error::other(other.to_string()),
         },
     }
 }
