@@ -159,11 +159,20 @@ fn live_postcat(flag: &str, rel: &str) -> Option<Vec<u8>> {
         return None;
     }
     let cfg = tempfile::tempdir().unwrap();
+    let main_cf = cfg.path().join("main.cf");
     std::fs::write(
-        cfg.path().join("main.cf"),
+        &main_cf,
         "myhostname = mx.example.com\nmydomain = example.com\n",
     )
     .unwrap();
+    // Postfix tools wait out a main.cf modified in the last seconds: backdate it.
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&main_cf)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
     let out = Command::new("postcat")
         .arg("-c")
         .arg(cfg.path())
