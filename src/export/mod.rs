@@ -690,6 +690,11 @@ pub fn run(
     messages.sort_by(|a, b| {
         (a.info.arrival_unix, &a.info.queue_id).cmp(&(b.info.arrival_unix, &b.info.queue_id))
     });
+    for key in &plan.mailboxes {
+        if !recipients.contains_key(key) {
+            write::remove_empty_dirs(&out.join("recipients").join(&dirs[key]));
+        }
+    }
     let recipients: Vec<ManifestRecipient> = recipients.into_values().collect();
     let mut options = cfg.options.clone();
     options.formats = formats.names().iter().map(|s| s.to_string()).collect();

@@ -248,6 +248,19 @@ pub fn hash_file(path: &Path) -> Result<Written, ExportError> {
     })
 }
 
+/// Removes `dir` and the directories below it, bottom-up, as long as they are empty
+/// (a bundle prepared for a message that then could not be read). Never removes files.
+pub fn remove_empty_dirs(dir: &Path) {
+    if let Ok(rd) = fs::read_dir(dir) {
+        for e in rd.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_empty_dirs(&e.path());
+            }
+        }
+    }
+    let _ = fs::remove_dir(dir);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
