@@ -281,3 +281,28 @@ fn unreadable_file_is_reported_with_advice() {
         e.reason
     );
 }
+
+/// Inputs the fuzzers once crashed on (fuzz/regressions/<target>/) stay fixed.
+#[test]
+fn fuzz_regressions_do_not_panic() {
+    let dir = root().join("fuzz/regressions");
+    let mut n = 0;
+    for target in std::fs::read_dir(&dir).unwrap() {
+        let target = target.unwrap().path();
+        for f in std::fs::read_dir(&target).unwrap() {
+            let data = std::fs::read(f.unwrap().path()).unwrap();
+            match target.file_name().unwrap().to_str().unwrap() {
+                "mime_text" => {
+                    let _ = mxsalvage::decode::decode(&data, "x.files");
+                    let _ = mxsalvage::decode::html_to_text(&String::from_utf8_lossy(&data));
+                }
+                _ => {
+                    let _ = parse(data.clone());
+                    let _ = QueueFile::parse(data, Depth::EnvelopeOnly, true);
+                }
+            }
+            n += 1;
+        }
+    }
+    assert!(n > 0);
+}
