@@ -433,7 +433,7 @@ fn files_deleted_during_export_are_listed() {
     let spool = tmp.path().join("spool");
     let files = big_spool(&spool, 1500);
     let out = tmp.path().join("out");
-    let mut child = Command::new(bin())
+    let child = Command::new(bin())
         .args([
             "export",
             "--quiet",
@@ -500,7 +500,7 @@ fn recipient_marked_done_while_reading() {
             (f.clone(), q.pending().map(|r| r.offset).collect())
         })
         .collect();
-    let mut child = Command::new(bin())
+    let child = Command::new(bin())
         .args([
             "export",
             "--quiet",
