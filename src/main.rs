@@ -27,6 +27,17 @@ fn man(command: Option<&str>) -> anyhow::Result<Exit> {
 }
 
 fn main() {
+    // mail-parser's one debug assertion (debug builds only) is caught in `decode` and
+    // reported as a warning; keep it off stderr. Every other panic prints as usual.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !info
+            .location()
+            .is_some_and(|l| l.file().contains("mail-parser"))
+        {
+            default_hook(info);
+        }
+    }));
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
