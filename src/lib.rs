@@ -13,6 +13,7 @@ pub mod exit;
 pub mod manifest;
 pub mod model;
 pub mod queue;
+pub mod reinject;
 pub mod scan;
 pub mod select;
 pub mod timefmt;
