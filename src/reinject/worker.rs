@@ -49,8 +49,10 @@ struct WorkQueue {
 
 impl WorkQueue {
     /// The next job that is due, waiting for one; `None` when all is done or `stop`.
-    fn next(&self, stop: &AtomicBool) -> Option<Job> {
+    /// `idle` is called once before the thread starts to wait.
+    fn next(&self, stop: &AtomicBool, mut idle: impl FnMut()) -> Option<Job> {
         let mut st = self.st.lock().expect("queue lock");
+        let mut waited = false;
         loop {
             if stop.load(Ordering::SeqCst) {
                 return None;
@@ -59,6 +61,16 @@ impl WorkQueue {
             if let Some(i) = st.jobs.iter().position(|j| j.not_before <= now) {
                 st.in_flight += 1;
                 return Some(st.jobs.remove(i));
+            }
+            if !waited && !st.jobs.is_empty() {
+                // Close the session rather than keep it idle until a retry is due: the
+                // retry then sees the server's current configuration (Postfix smtpd
+                // reads changed tables only in a new session) and no idle timeout.
+                waited = true;
+                drop(st);
+                idle();
+                st = self.st.lock().expect("queue lock");
+                continue;
             }
             if st.jobs.is_empty() && st.in_flight == 0 {
                 return None;
@@ -303,7 +315,11 @@ fn backoff(base: Duration, attempt: u32) -> Duration {
 fn worker(sh: &Shared<'_>) {
     let mut session: Option<Session> = None;
     let mut connect_failures = 0u32;
-    while let Some(job) = sh.queue.next(&sh.stop) {
+    while let Some(job) = sh.queue.next(&sh.stop, || {
+        if let Some(s) = session.take() {
+            s.quit();
+        }
+    }) {
         if let Some(r) = &sh.rate {
             r.acquire();
         }
