@@ -21,12 +21,21 @@ pub fn bin() -> PathBuf {
 
 /// Runs mxsalvage with arguments, TZ=UTC.
 pub fn run(args: &[&str]) -> Output {
-    Command::new(bin()).args(args).env("TZ", "UTC").output().expect("run mxsalvage")
+    Command::new(bin())
+        .args(args)
+        .env("TZ", "UTC")
+        .output()
+        .expect("run mxsalvage")
 }
 
 /// Whether a program is on PATH.
 pub fn have(prog: &str) -> bool {
-    Command::new("sh").arg("-c").arg(format!("command -v {prog} >/dev/null 2>&1")).status().map(|s| s.success()).unwrap_or(false)
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {prog} >/dev/null 2>&1"))
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
 }
 
 /// Hash of every file (path, mode, size, mtime, content) under a tree, to prove it unchanged.
@@ -35,7 +44,10 @@ pub fn tree_fingerprint(dir: &Path) -> String {
     use std::os::unix::fs::MetadataExt;
     let mut paths = Vec::new();
     fn walk(d: &Path, out: &mut Vec<PathBuf>) {
-        let mut v: Vec<_> = std::fs::read_dir(d).unwrap().map(|e| e.unwrap().path()).collect();
+        let mut v: Vec<_> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
         v.sort();
         for p in v {
             out.push(p.clone());
