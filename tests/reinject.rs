@@ -1369,3 +1369,91 @@ fn sample_spool_round_trip() {
     primary.drain();
     assert_eq!(arrivals(&primary, &ex), want);
 }
+
+/// STARTTLS against a primary with a self-signed certificate: opportunistic by default,
+/// `--starttls` checks the certificate (and stops the run), `--insecure` accepts it.
+#[test]
+fn starttls_with_a_self_signed_primary() {
+    if !servers_available(false) || !util::have("openssl") {
+        return;
+    }
+    let export = export_copy();
+    let ex = export.path();
+    let primary = Postfix::primary();
+    let etc = primary.dir.path().join("etc");
+    let ok = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=primary.example.com",
+            "-keyout",
+        ])
+        .arg(etc.join("key.pem"))
+        .arg("-out")
+        .arg(etc.join("cert.pem"))
+        .output()
+        .unwrap();
+    assert!(ok.status.success());
+    let o = Command::new("postconf")
+        .arg("-c")
+        .arg(&etc)
+        .arg("-e")
+        .arg(format!(
+            "smtpd_tls_cert_file = {}",
+            etc.join("cert.pem").display()
+        ))
+        .arg(format!(
+            "smtpd_tls_key_file = {}",
+            etc.join("key.pem").display()
+        ))
+        .args(["smtpd_tls_security_level = may", "smtpd_tls_loglevel = 1"])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    sh(&["reload", &primary.d()]);
+    let id = queue_id_for(ex, "bob@example.com");
+    let to = primary.to();
+    let base = [
+        "reinject",
+        "--from",
+        ex.to_str().unwrap(),
+        "--to",
+        &to,
+        "--id",
+        &id,
+        "--max-retries",
+        "1",
+        "--quiet",
+    ];
+    let run = |extra: &[&str], journal: &str| {
+        let j = ex.join(journal);
+        let mut a: Vec<&str> = base.to_vec();
+        a.extend_from_slice(extra);
+        a.extend_from_slice(&["--journal", j.to_str().unwrap()]);
+        util::run(&a)
+    };
+    assert_eq!(run(&[], "j1").status.code(), Some(0));
+    let o = run(&["--starttls"], "j2");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("certificate"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(
+        run(&["--starttls", "--insecure"], "j3").status.code(),
+        Some(0)
+    );
+    let log = std::fs::read_to_string(primary.dir.path().join("maillog")).unwrap();
+    assert_eq!(
+        log.matches("TLS connection established").count(),
+        2,
+        "{log}"
+    );
+}

@@ -242,11 +242,14 @@ impl Session {
                 ));
             }
             let r = s.command(b"STARTTLS")?;
-            if r.code != 220 {
+            if r.code == 220 {
+                s.start_tls(cfg.security == Security::StartTls)?;
+                s.hello()?;
+            } else if cfg.security == Security::StartTls || r.code == 421 {
                 return Err(SessionError::Refused("STARTTLS", r));
             }
-            s.start_tls(cfg.security == Security::StartTls)?;
-            s.hello()?;
+            // Opportunistic: a refused STARTTLS (e.g. 454) leaves the session in
+            // plain text, which is what Postfix's `may` level then uses too.
         }
         if cfg.auth.is_some() {
             s.authenticate()?;
