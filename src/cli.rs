@@ -227,6 +227,9 @@ pub struct ReinjectArgs {
     /// Attempts per recipient on temporary failures in this run
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub max_retries: u32,
+    /// Seconds before the second attempt after a temporary failure; doubles for each further one (at most 300)
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
+    pub retry_delay: f64,
     /// Retry recipients the journal lists as failed (5xx)
     #[arg(long)]
     pub retry_failed: bool,

@@ -15,6 +15,7 @@ pub mod export;
 pub mod manifest;
 pub mod model;
 pub mod queue;
+pub mod reinject;
 pub mod scan;
 pub mod select;
 pub mod timefmt;

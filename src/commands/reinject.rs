@@ -1,9 +1,302 @@
-//! `mxsalvage reinject` (not implemented yet).
+//! `mxsalvage reinject`: turns the flags into a [`Config`], reads the manifest and the
+//! journal, runs (or, with `--dry-run`, prints) the plan, and prints the summary.
+//! Exit 0 when every selected pair is sent (now or before), 1 when some are failed,
+//! deferred or unknown (all listed), 2 on usage or fatal errors.
 
-use anyhow::{Result, bail};
+use std::collections::HashSet;
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
 
 use mxsalvage::exit::Exit;
+use mxsalvage::reinject::journal::{Journal, JournalState, State};
+use mxsalvage::reinject::smtp::{ClientConfig, Security};
+use mxsalvage::reinject::{
+    Config, Filter, Plan, Summary, Target, dry_run, now, plan, read_manifest, worker,
+};
 
-pub fn run(_a: crate::cli::ReinjectArgs) -> Result<Exit> {
-    bail!("reinject is not implemented yet")
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic()))
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// The password: the file's first line without its line end.
+fn read_password(path: &std::path::Path) -> Result<String> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the password file {}", path.display()))?;
+    let pw = text.lines().next().unwrap_or("").to_string();
+    if pw.is_empty() {
+        bail!("the password file {} is empty", path.display());
+    }
+    Ok(pw)
+}
+
+fn config(a: &crate::cli::ReinjectArgs) -> Result<Config> {
+    if a.connections == 0 {
+        bail!("--connections must be at least 1");
+    }
+    if let Some(r) = a.rate
+        && !(r > 0.0 && r.is_finite())
+    {
+        bail!("--rate must be a positive number of messages per second");
+    }
+    if a.max_retries == 0 {
+        bail!("--max-retries must be at least 1 (it counts attempts)");
+    }
+    if !(a.retry_delay >= 0.0 && a.retry_delay.is_finite()) {
+        bail!("--retry-delay must be a number of seconds");
+    }
+    let target = Target::parse(&a.to, a.lmtp).map_err(anyhow::Error::msg)?;
+    let security = if a.no_tls {
+        Security::Plain
+    } else if a.tls {
+        Security::Implicit
+    } else if a.starttls {
+        Security::StartTls
+    } else {
+        Security::Opportunistic
+    };
+    let auth = match (&a.auth_user, &a.auth_password_file) {
+        (Some(u), Some(f)) => Some((u.clone(), read_password(f)?)),
+        _ => None,
+    };
+    let helo = a.helo.clone().unwrap_or_else(hostname);
+    if helo.is_empty() || !helo.bytes().all(|b| b.is_ascii_graphic()) {
+        bail!("--helo must be a host name without spaces");
+    }
+    Ok(Config {
+        export_dir: a.from.clone(),
+        client: ClientConfig {
+            host: target.host.clone(),
+            port: target.port,
+            lmtp: target.lmtp,
+            security,
+            insecure: a.insecure,
+            helo,
+            auth,
+            connect_timeout: Duration::from_secs(30),
+            command_timeout: Duration::from_secs(300),
+            data_timeout: Duration::from_secs(600),
+        },
+        target,
+        connections: a.connections,
+        rate: a.rate,
+        filter: Filter {
+            recipients: a.recipient.iter().map(|r| r.to_lowercase()).collect(),
+            domains: a
+                .domain
+                .iter()
+                .map(|d| d.trim_start_matches('@').to_lowercase())
+                .collect(),
+            ids: a.id.iter().cloned().collect::<HashSet<_>>(),
+        },
+        max_retries: a.max_retries,
+        retry_delay: Duration::from_secs_f64(a.retry_delay),
+        retry_failed: a.retry_failed,
+        resend_unknown: a.resend_unknown,
+        journal: a
+            .journal
+            .clone()
+            .unwrap_or_else(|| a.from.join("reinject-journal.jsonl")),
+        progress: !a.quiet && std::io::stderr().is_terminal(),
+    })
+}
+
+/// The parts of the summary that come from the plan (journal decisions).
+fn base_summary(cfg: &Config, p: &Plan, dry: bool) -> Summary {
+    let mut s = Summary {
+        target: cfg.target.id(),
+        journal: cfg.journal.display().to_string(),
+        dry_run: dry,
+        messages: p.selected_messages,
+        already_sent: p.already_sent.len(),
+        skipped_probes: p.skipped_probes,
+        warnings: p.warnings.clone(),
+        ..Summary::default()
+    };
+    s.problems = p.reports.clone();
+    s
+}
+
+fn count(s: &mut Summary) {
+    s.failed = s.problems.iter().filter(|p| p.state == "failed").count();
+    s.deferred = s.problems.iter().filter(|p| p.state == "deferred").count();
+    s.unknown = s.problems.iter().filter(|p| p.state == "unknown").count();
+}
+
+pub fn run(a: crate::cli::ReinjectArgs) -> Result<Exit> {
+    let cfg = config(&a)?;
+    let manifest = read_manifest(&cfg.export_dir).map_err(anyhow::Error::msg)?;
+    if a.dry_run {
+        let js = JournalState::read(&cfg.journal)
+            .with_context(|| format!("cannot read the journal {}", cfg.journal.display()))?;
+        for w in &js.warnings {
+            eprintln!("mxsalvage: warning: {}: {w}", cfg.journal.display());
+        }
+        let p = plan(&cfg, &manifest, &js);
+        let (planned, problems) = dry_run(&p);
+        let mut s = base_summary(&cfg, &p, true);
+        s.problems.extend(problems);
+        s.transactions = planned.len();
+        s.planned = planned;
+        count(&mut s);
+        if a.json {
+            print_json(&s)?;
+        } else {
+            print_dry_run(&s, &p)?;
+        }
+        return Ok(Exit::partial_if(!s.all_sent()));
+    }
+    let (mut journal, js) = Journal::open(&cfg.journal)
+        .with_context(|| format!("cannot open the journal {}", cfg.journal.display()))?;
+    for w in &js.warnings {
+        eprintln!("mxsalvage: warning: {}: {w}", cfg.journal.display());
+    }
+    let p = plan(&cfg, &manifest, &js);
+    // A `sending` marker without an outcome: the run stopped after the final dot.
+    let unknown: Vec<_> = p
+        .dangling
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            r.state = State::Unknown;
+            r.time = now();
+            r.reply =
+                Some("the run stopped after the final dot, before the reply was recorded".into());
+            r
+        })
+        .collect();
+    journal
+        .append(&unknown)
+        .with_context(|| format!("cannot write the journal {}", cfg.journal.display()))?;
+    let mut s = base_summary(&cfg, &p, false);
+    let r = worker::execute(&cfg, &p, journal);
+    s.sent = r.sent;
+    s.transactions = r.transactions;
+    s.elapsed_seconds = r.elapsed_seconds;
+    s.messages_per_second = r.messages_per_second;
+    s.problems.extend(r.problems);
+    s.notes = r.notes;
+    s.aborted = r.aborted;
+    count(&mut s);
+    if a.json {
+        print_json(&s)?;
+    } else {
+        print_summary(&s)?;
+    }
+    if let Some(why) = &s.aborted {
+        eprintln!("mxsalvage: reinject stopped early: {why}");
+        return Ok(Exit::Fatal);
+    }
+    Ok(Exit::partial_if(!s.all_sent()))
+}
+
+fn print_json(s: &Summary) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, s)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+fn print_dry_run(s: &Summary, p: &Plan) -> Result<()> {
+    let mut o = std::io::stdout().lock();
+    writeln!(
+        o,
+        "# dry run for {}: nothing is sent. Parameters assume the server offers SIZE, 8BITMIME, SMTPUTF8, DSN (and XVERP).",
+        s.target
+    )?;
+    for t in &s.planned {
+        writeln!(o, "\n# {} ({} bytes in DATA form)", t.queue_id, t.size)?;
+        writeln!(o, "{}", t.mail)?;
+        for r in &t.rcpts {
+            writeln!(o, "{r}")?;
+        }
+    }
+    if !p.already_sent.is_empty() {
+        writeln!(o, "\n# skipped, the journal says sent:")?;
+        for (id, rcpt, rec) in &p.already_sent {
+            writeln!(
+                o,
+                "#   {id} {} at {}: {}",
+                rcpt.display(),
+                rec.time,
+                rec.reply.as_deref().unwrap_or("")
+            )?;
+        }
+    }
+    write_problems(&mut o, s)?;
+    writeln!(
+        o,
+        "\n# {} transaction(s) would be sent; {} pair(s) already sent; {} failed, {} unknown (not sent)",
+        s.planned.len(),
+        s.already_sent,
+        s.failed,
+        s.unknown
+    )?;
+    Ok(())
+}
+
+fn write_problems(o: &mut impl Write, s: &Summary) -> Result<()> {
+    for (state, title) in [
+        (
+            "failed",
+            "FAILED (permanent; rerun with --retry-failed to try again)",
+        ),
+        ("deferred", "DEFERRED (temporary; a rerun tries them again)"),
+        (
+            "unknown",
+            "UNKNOWN (the connection broke after the final dot: the primary may or may not have them; check its log, then rerun with --resend-unknown or leave them)",
+        ),
+    ] {
+        let v: Vec<_> = s.problems.iter().filter(|p| p.state == state).collect();
+        if v.is_empty() {
+            continue;
+        }
+        writeln!(o, "\n{title}:")?;
+        for p in v {
+            writeln!(
+                o,
+                "  {} {}: {}{}",
+                p.queue_id,
+                p.recipient.display(),
+                p.reply.as_deref().unwrap_or(""),
+                if p.from_journal { "  [journal]" } else { "" }
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn print_summary(s: &Summary) -> Result<()> {
+    let mut o = std::io::stdout().lock();
+    writeln!(
+        o,
+        "reinject to {}: {} sent, {} already sent before, {} failed, {} deferred, {} unknown ({} transactions, {:.1} s, {:.1} messages/s)",
+        s.target,
+        s.sent,
+        s.already_sent,
+        s.failed,
+        s.deferred,
+        s.unknown,
+        s.transactions,
+        s.elapsed_seconds,
+        s.messages_per_second
+    )?;
+    if s.skipped_probes > 0 {
+        writeln!(
+            o,
+            "{} address-verification probe(s) left out",
+            s.skipped_probes
+        )?;
+    }
+    for (n, c) in &s.notes {
+        writeln!(o, "note: {n} ({c} message(s))")?;
+    }
+    write_problems(&mut o, s)?;
+    writeln!(o, "journal: {}", s.journal)?;
+    Ok(())
 }

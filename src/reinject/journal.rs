@@ -1,0 +1,279 @@
+//! The re-injection journal: an append-only JSON-lines file that makes re-injection
+//! exactly-once across crashes and reruns.
+//!
+//! Owns: the record type ([`Record`]), reading a journal back into the last state of
+//! every (target, queue ID, sha256, recipient, ORCPT, NOTIFY) pair ([`JournalState`]),
+//! and appending records with `fsync` ([`Journal::append`]). A torn line (crash in the
+//! middle of a write) is ignored with a warning: it cannot hide a delivery, because the
+//! `sending` marker of a transaction is fsynced before its final dot, so a lost
+//! outcome line leaves that marker as the pair's last record (= `unknown`).
+//! The file is locked (`flock`) while a run appends, so two runs cannot interleave.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::bytes::Bytes;
+
+/// A pair's state in one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    /// Written and fsynced just before the final dot; an outcome line follows.
+    Sending,
+    /// The server accepted it (2xx after the data).
+    Sent,
+    /// The server refused it permanently (5xx), or it cannot be sent to this server.
+    Failed,
+    /// Temporary refusal (4xx) or a connection problem before the final dot.
+    Deferred,
+    /// The connection broke after the final dot, before the reply.
+    Unknown,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Sending => "sending",
+            State::Sent => "sent",
+            State::Failed => "failed",
+            State::Deferred => "deferred",
+            State::Unknown => "unknown",
+        }
+    }
+}
+
+/// One journal line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// RFC 3339, UTC.
+    pub time: String,
+    /// `smtp://host:port` or `lmtp://host:port`.
+    pub target: String,
+    pub queue_id: String,
+    /// sha256 of the archive copy.
+    pub sha256: String,
+    pub recipient: Bytes,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orcpt: Option<Bytes>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<String>,
+    pub state: State,
+    /// The server's reply code (absent for `sending`, and when there was no reply).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<u16>,
+    /// The reply (or what happened instead, e.g. `connection lost: ...`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply: Option<String>,
+    /// Attempt number within the run that wrote the record.
+    pub attempt: u32,
+    /// Identifies the run (start time and process ID).
+    pub run: String,
+}
+
+/// The identity of a (message, recipient) pair at one target.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PairKey {
+    pub target: String,
+    pub queue_id: String,
+    pub sha256: String,
+    pub recipient: Vec<u8>,
+    pub orcpt: Option<Vec<u8>>,
+    pub notify: Option<String>,
+}
+
+impl Record {
+    pub fn key(&self) -> PairKey {
+        PairKey {
+            target: self.target.clone(),
+            queue_id: self.queue_id.clone(),
+            sha256: self.sha256.clone(),
+            recipient: self.recipient.0.clone(),
+            orcpt: self.orcpt.as_ref().map(|b| b.0.clone()),
+            notify: self.notify.clone(),
+        }
+    }
+}
+
+/// What a journal says: the last record of every pair.
+#[derive(Debug, Default)]
+pub struct JournalState {
+    pub last: HashMap<PairKey, Record>,
+    /// Lines that could not be read (line number, 1-based), with a reason.
+    pub warnings: Vec<String>,
+    pub lines: usize,
+}
+
+impl JournalState {
+    /// Parses journal text. Unreadable lines are skipped with a warning.
+    pub fn parse(text: &[u8]) -> JournalState {
+        let mut st = JournalState::default();
+        for (i, line) in text.split(|&b| b == b'\n').enumerate() {
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            st.lines += 1;
+            match serde_json::from_slice::<Record>(line) {
+                Ok(r) => {
+                    st.last.insert(r.key(), r);
+                }
+                Err(e) => st.warnings.push(format!(
+                    "journal line {} ignored (torn or damaged: {e})",
+                    i + 1
+                )),
+            }
+        }
+        st
+    }
+
+    /// Reads a journal file; a missing file is an empty journal.
+    pub fn read(path: &Path) -> io::Result<JournalState> {
+        match std::fs::read(path) {
+            Ok(t) => Ok(JournalState::parse(&t)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(JournalState::default()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The last record for a pair; a `sending` record means `unknown`.
+    pub fn get(&self, k: &PairKey) -> Option<&Record> {
+        self.last.get(k)
+    }
+}
+
+/// An open journal, locked for this run, appended to with fsync.
+#[derive(Debug)]
+pub struct Journal {
+    file: File,
+    pub path: PathBuf,
+}
+
+impl Journal {
+    /// Opens (creating) the journal for appending, takes an exclusive lock and reads
+    /// what it already holds. A last line without its newline (torn) is closed with a
+    /// newline first, so the next record starts on a line of its own.
+    pub fn open(path: &Path) -> io::Result<(Journal, JournalState)> {
+        let existed = path.exists();
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(path)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(io::Error::other(format!(
+                    "{} is in use by another mxsalvage reinject run",
+                    path.display()
+                )));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(e),
+        }
+        let mut text = Vec::new();
+        file.read_to_end(&mut text)?;
+        let st = JournalState::parse(&text);
+        if text.last().is_some_and(|&b| b != b'\n') {
+            file.write_all(b"\n")?;
+            file.sync_data()?;
+        }
+        if !existed {
+            file.sync_all()?;
+            if let Some(dir) = path.parent() {
+                let dir = if dir.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    dir
+                };
+                if let Ok(d) = File::open(dir) {
+                    let _ = d.sync_all();
+                }
+            }
+        }
+        Ok((
+            Journal {
+                file,
+                path: path.to_path_buf(),
+            },
+            st,
+        ))
+    }
+
+    /// Appends records (one write) and fsyncs before returning.
+    pub fn append(&mut self, recs: &[Record]) -> io::Result<()> {
+        if recs.is_empty() {
+            return Ok(());
+        }
+        let mut buf = Vec::new();
+        for r in recs {
+            serde_json::to_writer(&mut buf, r).map_err(io::Error::other)?;
+            buf.push(b'\n');
+        }
+        self.file.write_all(&buf)?;
+        self.file.sync_data()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(state: State, rcpt: &str) -> Record {
+        Record {
+            time: "2026-01-01T00:00:00Z".into(),
+            target: "smtp://127.0.0.1:25".into(),
+            queue_id: "ABC".into(),
+            sha256: "00".into(),
+            recipient: Bytes(rcpt.as_bytes().to_vec()),
+            orcpt: None,
+            notify: None,
+            state,
+            code: None,
+            reply: None,
+            attempt: 1,
+            run: "r".into(),
+        }
+    }
+
+    #[test]
+    fn last_record_wins_and_torn_line_is_tolerated() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("j.jsonl");
+        {
+            let (mut j, st) = Journal::open(&p).unwrap();
+            assert!(st.last.is_empty());
+            j.append(&[rec(State::Sending, "a@x"), rec(State::Sent, "a@x")])
+                .unwrap();
+            j.append(&[rec(State::Sending, "b@x")]).unwrap();
+        }
+        // a crash in the middle of the next line
+        let mut t = std::fs::read(&p).unwrap();
+        t.extend_from_slice(br#"{"time":"2026-01-01T00:00:00Z","target":"smtp://127."#);
+        std::fs::write(&p, &t).unwrap();
+        let (mut j, st) = Journal::open(&p).unwrap();
+        assert_eq!(st.warnings.len(), 1, "{:?}", st.warnings);
+        assert_eq!(st.last[&rec(State::Sent, "a@x").key()].state, State::Sent);
+        assert_eq!(
+            st.last[&rec(State::Sent, "b@x").key()].state,
+            State::Sending
+        );
+        j.append(&[rec(State::Unknown, "b@x")]).unwrap();
+        drop(j);
+        let st = JournalState::read(&p).unwrap();
+        assert_eq!(st.warnings.len(), 1);
+        assert_eq!(
+            st.last[&rec(State::Sent, "b@x").key()].state,
+            State::Unknown
+        );
+    }
+
+    #[test]
+    fn second_run_is_locked_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("j.jsonl");
+        let (_j, _) = Journal::open(&p).unwrap();
+        assert!(Journal::open(&p).is_err());
+    }
+}

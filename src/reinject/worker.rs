@@ -1,0 +1,657 @@
+//! Running the plan: `--connections` threads, each with its own session, taking
+//! transactions from one shared work queue; a token bucket for `--rate`; retries with
+//! backoff; every outcome written to the journal (fsynced) before the thread starts its
+//! next transaction.
+//!
+//! Owns: the transaction state machine (envelope → DATA → content → `sending` marker
+//! → final dot → replies), how replies map to journal states (2xx sent, 4xx deferred,
+//! 5xx failed, lost after the dot unknown), reconnecting, and the run's tallies.
+//! In: a [`Plan`] and a [`Config`]; out: a [`Summary`].
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::envelope::{mail_from, rcpt_to};
+use super::journal::{Journal, Record, State};
+use super::smtp::{Reply, Session, SessionError};
+use super::{Config, PairReport, Plan, PlannedMessage, Summary, load_content, local_failure, now};
+use crate::bytes::Bytes;
+
+/// Recipients per transaction at most (Postfix's default recipient limit is 1000).
+const MAX_RCPTS: usize = 500;
+/// Longest wait between two attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// One transaction to attempt: a message and some of its recipients.
+#[derive(Debug, Clone)]
+struct Job {
+    msg: usize,
+    rcpts: Vec<usize>,
+    attempt: u32,
+    not_before: Instant,
+}
+
+#[derive(Default)]
+struct QueueState {
+    jobs: Vec<Job>,
+    in_flight: usize,
+}
+
+/// The shared work queue.
+struct WorkQueue {
+    st: Mutex<QueueState>,
+    cv: Condvar,
+}
+
+impl WorkQueue {
+    /// The next job that is due, waiting for one; `None` when all is done or `stop`.
+    /// `idle` is called once before the thread starts to wait.
+    fn next(&self, stop: &AtomicBool, mut idle: impl FnMut()) -> Option<Job> {
+        let mut st = self.st.lock().expect("queue lock");
+        let mut waited = false;
+        loop {
+            if stop.load(Ordering::SeqCst) {
+                return None;
+            }
+            let now = Instant::now();
+            if let Some(i) = st.jobs.iter().position(|j| j.not_before <= now) {
+                st.in_flight += 1;
+                return Some(st.jobs.remove(i));
+            }
+            if !waited && !st.jobs.is_empty() {
+                // Close the session rather than keep it idle until a retry is due: the
+                // retry then sees the server's current configuration (Postfix smtpd
+                // reads changed tables only in a new session) and no idle timeout.
+                waited = true;
+                drop(st);
+                idle();
+                st = self.st.lock().expect("queue lock");
+                continue;
+            }
+            if st.jobs.is_empty() && st.in_flight == 0 {
+                return None;
+            }
+            let wait = st
+                .jobs
+                .iter()
+                .map(|j| j.not_before.saturating_duration_since(now))
+                .min()
+                .unwrap_or(Duration::from_secs(1))
+                .min(Duration::from_secs(1));
+            st = self.cv.wait_timeout(st, wait).expect("queue lock").0;
+        }
+    }
+
+    fn done(&self, requeue: Vec<Job>) {
+        let mut st = self.st.lock().expect("queue lock");
+        st.in_flight -= 1;
+        st.jobs.extend(requeue);
+        drop(st);
+        self.cv.notify_all();
+    }
+
+    fn drain(&self) -> Vec<Job> {
+        std::mem::take(&mut self.st.lock().expect("queue lock").jobs)
+    }
+}
+
+/// `--rate`: a token bucket holding at most one token.
+struct RateLimit {
+    interval: Duration,
+    next: Mutex<Instant>,
+}
+
+impl RateLimit {
+    fn new(rate: f64) -> RateLimit {
+        RateLimit {
+            interval: Duration::from_secs_f64(1.0 / rate),
+            next: Mutex::new(Instant::now()),
+        }
+    }
+    /// Waits for this thread's turn.
+    fn acquire(&self) {
+        let at = {
+            let mut next = self.next.lock().expect("rate lock");
+            let now = Instant::now();
+            let at = (*next).max(now);
+            *next = at + self.interval;
+            at
+        };
+        let now = Instant::now();
+        if at > now {
+            std::thread::sleep(at - now);
+        }
+    }
+}
+
+/// What happened to one recipient in one transaction.
+#[derive(Debug, Clone)]
+enum Outcome {
+    /// A reply (or a reply made up here, like 5.6.7): class decides the state.
+    Reply(Reply),
+    /// Connection problem before the final dot: not delivered, try again.
+    Lost(String),
+    /// Connection problem after the final dot: may or may not be delivered.
+    Unknown(String),
+    /// Refused on this side (address cannot be sent); not journaled.
+    Local(String),
+}
+
+impl Outcome {
+    fn state(&self) -> State {
+        match self {
+            Outcome::Reply(r) if r.is_positive() => State::Sent,
+            Outcome::Reply(r) if r.is_permanent() => State::Failed,
+            Outcome::Reply(_) | Outcome::Lost(_) => State::Deferred,
+            Outcome::Unknown(_) => State::Unknown,
+            Outcome::Local(_) => State::Failed,
+        }
+    }
+    fn code(&self) -> Option<u16> {
+        match self {
+            Outcome::Reply(r) => Some(r.code),
+            _ => None,
+        }
+    }
+    fn text(&self) -> String {
+        match self {
+            Outcome::Reply(r) => r.to_string(),
+            Outcome::Lost(s) | Outcome::Unknown(s) | Outcome::Local(s) => s.clone(),
+        }
+    }
+}
+
+/// Tallies shared by the threads.
+#[derive(Default)]
+struct Tally {
+    sent: usize,
+    sent_messages: usize,
+    transactions: usize,
+    problems: Vec<PairReport>,
+    notes: BTreeMap<String, usize>,
+    aborted: Option<String>,
+}
+
+struct Shared<'a> {
+    cfg: &'a Config,
+    plan: &'a Plan,
+    run_id: String,
+    queue: WorkQueue,
+    rate: Option<RateLimit>,
+    journal: Mutex<Journal>,
+    tally: Mutex<Tally>,
+    stop: AtomicBool,
+    progress: ProgressBar,
+}
+
+impl Shared<'_> {
+    fn abort(&self, why: String) {
+        let mut t = self.tally.lock().expect("tally lock");
+        if t.aborted.is_none() {
+            t.aborted = Some(why);
+        }
+        self.stop.store(true, Ordering::SeqCst);
+        self.queue.cv.notify_all();
+    }
+
+    fn record(
+        &self,
+        m: &PlannedMessage,
+        ri: usize,
+        state: State,
+        o: &Outcome,
+        attempt: u32,
+    ) -> Record {
+        let r = &m.rcpts[ri];
+        Record {
+            time: now(),
+            target: r.key.target.clone(),
+            queue_id: m.queue_id.clone(),
+            sha256: m.sha256.clone(),
+            recipient: Bytes(r.env.address.clone()),
+            orcpt: r.env.orcpt.clone().map(Bytes),
+            notify: r.env.notify.clone(),
+            state,
+            code: o.code(),
+            reply: (state != State::Sending).then(|| o.text()),
+            attempt,
+            run: self.run_id.clone(),
+        }
+    }
+}
+
+/// Runs the plan with `journal` open; returns the summary of this run (the caller adds
+/// what the plan decided from the journal).
+pub fn execute(cfg: &Config, plan: &Plan, journal: Journal) -> Summary {
+    let start = Instant::now();
+    let total: usize = plan.messages.iter().map(|m| m.rcpts.len()).sum();
+    let progress = if cfg.progress {
+        let pb = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+        pb.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} pairs  {per_sec}  eta {eta}  {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        pb
+    } else {
+        ProgressBar::hidden()
+    };
+    let mut jobs = Vec::new();
+    let t0 = Instant::now();
+    for (mi, m) in plan.messages.iter().enumerate() {
+        let idx: Vec<usize> = (0..m.rcpts.len()).collect();
+        for chunk in idx.chunks(MAX_RCPTS) {
+            jobs.push(Job {
+                msg: mi,
+                rcpts: chunk.to_vec(),
+                attempt: 1,
+                not_before: t0,
+            });
+        }
+    }
+    let sh = Shared {
+        cfg,
+        plan,
+        run_id: format!("{}-{}", now(), std::process::id()),
+        queue: WorkQueue {
+            st: Mutex::new(QueueState { jobs, in_flight: 0 }),
+            cv: Condvar::new(),
+        },
+        rate: cfg.rate.map(RateLimit::new),
+        journal: Mutex::new(journal),
+        tally: Mutex::new(Tally::default()),
+        stop: AtomicBool::new(false),
+        progress,
+    };
+    std::thread::scope(|s| {
+        for _ in 0..cfg.connections.max(1) {
+            s.spawn(|| worker(&sh));
+        }
+    });
+    sh.progress.finish_and_clear();
+    let mut tally = sh.tally.into_inner().expect("tally lock");
+    // Jobs left when the run stopped early: not attempted (again), still deferred.
+    for j in sh.queue.drain() {
+        let m = &plan.messages[j.msg];
+        for ri in j.rcpts {
+            tally.problems.push(PairReport {
+                queue_id: m.queue_id.clone(),
+                recipient: Bytes(m.rcpts[ri].env.address.clone()),
+                state: "deferred".into(),
+                reply: Some(format!(
+                    "not attempted: {}",
+                    tally.aborted.as_deref().unwrap_or("run stopped")
+                )),
+                from_journal: false,
+                time: None,
+            });
+        }
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    Summary {
+        sent: tally.sent,
+        transactions: tally.transactions,
+        elapsed_seconds: elapsed,
+        messages_per_second: if elapsed > 0.0 {
+            tally.sent_messages as f64 / elapsed
+        } else {
+            0.0
+        },
+        problems: tally.problems,
+        notes: tally.notes,
+        aborted: tally.aborted,
+        ..Summary::default()
+    }
+}
+
+fn backoff(base: Duration, attempt: u32) -> Duration {
+    base.saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
+        .min(MAX_BACKOFF)
+}
+
+fn worker(sh: &Shared<'_>) {
+    let mut session: Option<Session> = None;
+    let mut connect_failures = 0u32;
+    while let Some(job) = sh.queue.next(&sh.stop, || {
+        if let Some(s) = session.take() {
+            s.quit();
+        }
+    }) {
+        if let Some(r) = &sh.rate {
+            r.acquire();
+        }
+        let requeue = run_job(sh, &mut session, &mut connect_failures, job);
+        sh.queue.done(requeue);
+    }
+    if let Some(s) = session {
+        s.quit();
+    }
+}
+
+/// Opens a session, with backoff after failures. `Err` is the reason to give the job.
+fn ensure_session(
+    sh: &Shared<'_>,
+    session: &mut Option<Session>,
+    failures: &mut u32,
+) -> Result<(), String> {
+    if session.is_some() {
+        return Ok(());
+    }
+    match Session::connect(&sh.cfg.client) {
+        Ok(s) => {
+            *failures = 0;
+            *session = Some(s);
+            Ok(())
+        }
+        Err(e) => {
+            *failures += 1;
+            let msg = e.to_string();
+            if e.is_permanent() {
+                sh.abort(format!("session refused by {}: {msg}", sh.cfg.target.id()));
+            } else if *failures >= sh.cfg.max_retries.max(1) {
+                sh.abort(format!(
+                    "{} failed {failures} times in a row: {msg}",
+                    sh.cfg.target.id()
+                ));
+            } else {
+                std::thread::sleep(backoff(sh.cfg.retry_delay, *failures));
+            }
+            Err(msg)
+        }
+    }
+}
+
+/// One attempt at a job; returns the jobs to retry.
+fn run_job(
+    sh: &Shared<'_>,
+    session: &mut Option<Session>,
+    connect_failures: &mut u32,
+    job: Job,
+) -> Vec<Job> {
+    let m = &sh.plan.messages[job.msg];
+    let content = match load_content(m) {
+        Ok(c) => c,
+        Err(e) => {
+            let outs: Vec<_> = job
+                .rcpts
+                .iter()
+                .map(|&r| (r, Outcome::Local(e.clone())))
+                .collect();
+            return finish(sh, &job, outs);
+        }
+    };
+    // A reused connection may have been closed by the server while idle: one free retry.
+    let mut fresh_retry = true;
+    loop {
+        let reused = session.is_some();
+        if let Err(e) = ensure_session(sh, session, connect_failures) {
+            let outs = job
+                .rcpts
+                .iter()
+                .map(|&r| (r, Outcome::Lost(e.clone())))
+                .collect();
+            return finish(sh, &job, outs);
+        }
+        let s = session.as_mut().expect("just opened");
+        match transaction(sh, s, m, &job, &content) {
+            Tx::Done(outs, keep) => {
+                if !keep {
+                    *session = None;
+                }
+                return finish(sh, &job, outs);
+            }
+            Tx::StaleBeforeMail(e) => {
+                *session = None;
+                if !(reused && fresh_retry) {
+                    let outs = job
+                        .rcpts
+                        .iter()
+                        .map(|&r| (r, Outcome::Lost(e.clone())))
+                        .collect();
+                    return finish(sh, &job, outs);
+                }
+                fresh_retry = false;
+            }
+        }
+    }
+}
+
+enum Tx {
+    /// Outcomes, and whether the session is still usable.
+    Done(Vec<(usize, Outcome)>, bool),
+    /// The session failed at MAIL FROM (nothing happened yet).
+    StaleBeforeMail(String),
+}
+
+fn lost(rcpts: &[usize], e: &SessionError) -> Vec<(usize, Outcome)> {
+    rcpts
+        .iter()
+        .map(|&r| (r, Outcome::Lost(e.to_string())))
+        .collect()
+}
+
+/// The protocol steps of one transaction.
+fn transaction(
+    sh: &Shared<'_>,
+    s: &mut Session,
+    m: &PlannedMessage,
+    job: &Job,
+    content: &[u8],
+) -> Tx {
+    let all = |o: Outcome| {
+        job.rcpts
+            .iter()
+            .map(|&r| (r, o.clone()))
+            .collect::<Vec<_>>()
+    };
+    if m.smtputf8_required && !s.ext.smtputf8 {
+        return Tx::Done(
+            all(Outcome::Reply(Reply::local(
+                550,
+                "5.6.7 SMTPUTF8 is required, but was not offered by the server (not sent, as Postfix would not)",
+            ))),
+            true,
+        );
+    }
+    let size = super::data::stuffed_len(content);
+    let (mail, notes) = match mail_from(&m.env, size, &s.ext) {
+        Ok(x) => x,
+        Err(e) => return Tx::Done(all(Outcome::Local(e)), true),
+    };
+    if !notes.is_empty() {
+        let mut t = sh.tally.lock().expect("tally lock");
+        for n in notes {
+            *t.notes.entry(n).or_default() += 1;
+        }
+    }
+    let mut outs = Vec::new();
+    let mut sendable = Vec::new();
+    let mut cmds = Vec::new();
+    for &ri in &job.rcpts {
+        match rcpt_to(&m.rcpts[ri].env, &s.ext) {
+            Ok(c) => {
+                sendable.push(ri);
+                cmds.push(c);
+            }
+            Err(e) => outs.push((ri, Outcome::Local(e))),
+        }
+    }
+    if sendable.is_empty() {
+        return Tx::Done(outs, true);
+    }
+    sh.tally.lock().expect("tally lock").transactions += 1;
+    let (mreply, rreplies) = match s.envelope(&mail, &cmds) {
+        Ok(x) => x,
+        Err(e) => return Tx::StaleBeforeMail(e.to_string()),
+    };
+    if mreply.code == 421 {
+        return Tx::StaleBeforeMail(mreply.to_string());
+    }
+    if !mreply.is_positive() {
+        outs.extend(
+            sendable
+                .iter()
+                .map(|&r| (r, Outcome::Reply(mreply.clone()))),
+        );
+        let keep = s.rset().is_ok();
+        return Tx::Done(outs, keep);
+    }
+    let mut accepted = Vec::new();
+    let mut closing = false;
+    for (&ri, rep) in sendable.iter().zip(&rreplies) {
+        closing |= rep.code == 421;
+        if rep.is_positive() {
+            accepted.push(ri);
+        } else {
+            outs.push((ri, Outcome::Reply(rep.clone())));
+        }
+    }
+    if closing {
+        // The server is going away: nothing was sent; retry all accepted ones later.
+        outs.extend(
+            accepted
+                .iter()
+                .map(|&r| (r, Outcome::Lost("421 during RCPT".into()))),
+        );
+        return Tx::Done(outs, false);
+    }
+    if accepted.is_empty() {
+        let keep = s.rset().is_ok();
+        return Tx::Done(outs, keep);
+    }
+    let dreply = match s.data() {
+        Ok(r) => r,
+        Err(e) => {
+            outs.extend(lost(&accepted, &e));
+            return Tx::Done(outs, false);
+        }
+    };
+    if dreply.code != 354 {
+        outs.extend(
+            accepted
+                .iter()
+                .map(|&r| (r, Outcome::Reply(dreply.clone()))),
+        );
+        let keep = dreply.code != 421 && s.rset().is_ok();
+        return Tx::Done(outs, keep);
+    }
+    if let Err(e) = s.send_content(content) {
+        outs.extend(lost(&accepted, &e));
+        return Tx::Done(outs, false);
+    }
+    // The point of no return: record `sending` (fsynced) before the final dot.
+    let markers: Vec<Record> = accepted
+        .iter()
+        .map(|&ri| {
+            sh.record(
+                m,
+                ri,
+                State::Sending,
+                &Outcome::Lost(String::new()),
+                job.attempt,
+            )
+        })
+        .collect();
+    if let Err(e) = sh.journal.lock().expect("journal lock").append(&markers) {
+        sh.abort(format!("cannot write the journal: {e}"));
+        let e = format!("not sent: cannot write the journal: {e}");
+        outs.extend(accepted.iter().map(|&r| (r, Outcome::Lost(e.clone()))));
+        return Tx::Done(outs, false);
+    }
+    if let Err(e) = s.send_end_of_data() {
+        let why = format!("connection broke while sending the final dot: {e}");
+        outs.extend(accepted.iter().map(|&r| (r, Outcome::Unknown(why.clone()))));
+        return Tx::Done(outs, false);
+    }
+    let replies_wanted = if sh.cfg.target.lmtp {
+        accepted.len()
+    } else {
+        1
+    };
+    let mut replies = Vec::new();
+    for _ in 0..replies_wanted {
+        match s.read_reply() {
+            Ok(r) => replies.push(r),
+            Err(e) => {
+                let why = format!("no reply after the final dot: {e}");
+                for (i, &ri) in accepted.iter().enumerate() {
+                    let o = if sh.cfg.target.lmtp {
+                        replies.get(i).cloned().map(Outcome::Reply)
+                    } else {
+                        None
+                    };
+                    outs.push((ri, o.unwrap_or_else(|| Outcome::Unknown(why.clone()))));
+                }
+                return Tx::Done(outs, false);
+            }
+        }
+    }
+    s.end_of_data_done();
+    let mut keep = true;
+    for (i, &ri) in accepted.iter().enumerate() {
+        let r = if sh.cfg.target.lmtp {
+            &replies[i]
+        } else {
+            &replies[0]
+        };
+        keep &= r.code != 421;
+        outs.push((ri, Outcome::Reply(r.clone())));
+    }
+    if keep && outs.iter().any(|(_, o)| o.state() != State::Sent) {
+        keep = s.rset().is_ok();
+    }
+    Tx::Done(outs, keep)
+}
+
+/// Journals the outcomes (fsync), tallies them, and returns the retries.
+fn finish(sh: &Shared<'_>, job: &Job, outs: Vec<(usize, Outcome)>) -> Vec<Job> {
+    let m = &sh.plan.messages[job.msg];
+    let max = sh.cfg.max_retries.max(1);
+    let recs: Vec<Record> = outs
+        .iter()
+        .filter(|(_, o)| !matches!(o, Outcome::Local(_)))
+        .map(|(ri, o)| sh.record(m, *ri, o.state(), o, job.attempt))
+        .collect();
+    if let Err(e) = sh.journal.lock().expect("journal lock").append(&recs) {
+        sh.abort(format!("cannot write the journal: {e}"));
+    }
+    let mut retry = Vec::new();
+    let mut t = sh.tally.lock().expect("tally lock");
+    let mut any_sent = false;
+    for (ri, o) in outs {
+        let st = o.state();
+        let addr = &m.rcpts[ri].env.address;
+        if st == State::Deferred && job.attempt < max && !sh.stop.load(Ordering::SeqCst) {
+            retry.push(ri);
+            continue;
+        }
+        sh.progress.inc(1);
+        match st {
+            State::Sent => {
+                t.sent += 1;
+                any_sent = true;
+            }
+            _ => {
+                let mut rep = local_failure(&m.queue_id, addr, &o.text());
+                rep.state = st.as_str().into();
+                t.problems.push(rep);
+            }
+        }
+    }
+    if any_sent {
+        t.sent_messages += 1;
+    }
+    drop(t);
+    if retry.is_empty() {
+        return Vec::new();
+    }
+    vec![Job {
+        msg: job.msg,
+        rcpts: retry,
+        attempt: job.attempt + 1,
+        not_before: Instant::now() + backoff(sh.cfg.retry_delay, job.attempt),
+    }]
+}
