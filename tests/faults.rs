@@ -477,7 +477,10 @@ fn files_deleted_during_export_are_listed() {
         assert!(all.contains(&id), "{id} neither exported nor listed");
     }
     // Some deletions came before the file was read: those are listed as vanished.
-    assert!(skipped.iter().chain(&errors).any(|id| deleted.contains(id)), "no deletion hit the run: {err}");
+    assert!(
+        skipped.iter().chain(&errors).any(|id| deleted.contains(id)),
+        "no deletion hit the run: {err}"
+    );
     for id in &exported {
         let store = out.join("messages").join(format!("{id}.eml"));
         assert!(store.exists(), "{id} exported without its archive copy");
