@@ -58,6 +58,19 @@ fn manifest(out: &Path) -> Manifest {
     serde_json::from_slice(&data).expect("manifest parses into Manifest")
 }
 
+/// The streamed manifest is byte for byte what serde_json's pretty printer gives for the
+/// typed manifest (the format the export wrote before it streamed), plus a newline.
+fn assert_canonical_manifest(out: &Path) {
+    let data = std::fs::read(out.join("manifest.json")).unwrap();
+    let m: Manifest = serde_json::from_slice(&data).unwrap();
+    let mut want = serde_json::to_vec_pretty(&m).unwrap();
+    want.push(b'\n');
+    assert!(
+        data == want,
+        "manifest.json differs from serde_json's rendering"
+    );
+}
+
 fn ok(o: &Output) {
     assert!(
         o.status.success(),
@@ -638,6 +651,7 @@ fn update_adds_new_messages_only() {
             })
             .collect();
     assert_eq!(ids, ["BBBBBB0001", "BBBBBB0003", "BBBBBB0002"]);
+    assert_canonical_manifest(&out);
     for r in &m.recipients {
         for f in &r.files {
             assert_eq!(
@@ -772,4 +786,74 @@ fn unwritable_out_is_one_clear_line() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains(&*out.to_string_lossy()) || err.contains(&*ro.to_string_lossy()));
+}
+
+/// An update interrupted after it had written some files (no per-file fsync any more:
+/// they may be torn) is finished by the next `--update`: the manifest of the earlier
+/// export (marked incomplete) is the truth, files it does not list are rewritten.
+#[test]
+fn update_after_interrupted_update() {
+    let d = tempfile::tempdir().unwrap();
+    let spool = d.path().join("spool");
+    let out = d.path().join("out");
+    put_raw(
+        &spool,
+        "CCCCCC0001",
+        &simple("CCCCCC0001", 1_700_000_000, b"u@example.com"),
+    );
+    let run = |extra: &[&str]| {
+        let mut v = vec![
+            "--queue-dir",
+            spool.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--format",
+            "mbox,eml",
+            "--zip",
+        ];
+        v.extend_from_slice(extra);
+        export(&v)
+    };
+    ok(&run(&[]));
+    // What an interrupted update leaves: the interim manifest ("complete": false), torn
+    // files of a message it does not list yet, and a temporary file.
+    let p = out.join("manifest.json");
+    let text = std::fs::read_to_string(&p).unwrap();
+    std::fs::write(
+        &p,
+        text.replace("\"complete\": true", "\"complete\": false"),
+    )
+    .unwrap();
+    put_raw(
+        &spool,
+        "CCCCCC0002",
+        &simple("CCCCCC0002", 1_700_000_100, b"u@example.com"),
+    );
+    let stem = mxsalvage::export::names::stem(1_700_000_100, "CCCCCC0002");
+    let bundle = out.join("recipients/u@example.com");
+    std::fs::write(out.join("messages/CCCCCC0002.eml"), b"torn").unwrap();
+    std::fs::write(bundle.join(format!("eml/{stem}.eml")), b"").unwrap();
+    std::fs::write(bundle.join(".mail.mbox.mxsalvage-tmp"), b"From x").unwrap();
+    ok(&run(&["--update"]));
+    let m = manifest(&out);
+    assert!(m.complete);
+    assert_eq!(m.messages.len(), 2);
+    for msg in &m.messages {
+        let data = std::fs::read(out.join(&msg.store)).unwrap();
+        assert_eq!(sha(&data), msg.sha256, "{}", msg.store);
+    }
+    let u = &m.recipients[0];
+    assert_eq!(u.messages, ["CCCCCC0001", "CCCCCC0002"]);
+    for f in &u.files {
+        let data = std::fs::read(out.join(&f.path)).unwrap();
+        assert_eq!(sha(&data), f.sha256, "{}", f.path);
+        assert!(data.len() > 10, "{}", f.path);
+    }
+    assert_canonical_manifest(&out);
+    // No spill file or other leftover of ours in OUT.
+    let names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 3, "{names:?}");
 }

@@ -12,8 +12,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use super::{SpoolCtx, pool};
 use crate::cli::ExportArgs;
 use mxsalvage::exit::Exit;
+use mxsalvage::export::Report;
 use mxsalvage::export::{self, Config, ExportError, Filters, Formats, Mode, Progress};
-use mxsalvage::manifest::{Manifest, Options, Source};
+use mxsalvage::manifest::{Options, Source};
 use mxsalvage::select::{Selection, queues};
 use mxsalvage::timefmt::parse_time;
 
@@ -155,7 +156,7 @@ pub fn run(a: ExportArgs) -> Result<Exit> {
     if let Some(b) = &progress.0 {
         b.finish_and_clear();
     }
-    let manifest: Manifest = match result {
+    let manifest: Report = match result {
         Ok(m) => m,
         Err(e @ ExportError::Partial(_)) => {
             eprintln!("mxsalvage: {e}");

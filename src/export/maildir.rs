@@ -1,7 +1,7 @@
 //! Maildir writer (D. J. Bernstein's spec, with Dovecot's `,S=` size).
 //!
 //! Owns: the `tmp/`, `new/`, `cur/` layout and one delivery: the file is written in
-//! `tmp/`, fsynced, given the arrival time as its mtime (Dovecot's received date), and
+//! `tmp/`, given the arrival time as its mtime (Dovecot's received date), and
 //! renamed into `new/`. Names come from the message (see [`super::names::maildir_name`]),
 //! so a rerun produces the same names. Never writes index files. In: the delivery
 //! headers and the message. Out: the path written and its hash. Fails with

@@ -14,16 +14,19 @@
 //! problems (unreadable queue files) are not failures: they are listed in the manifest.
 
 pub mod eml;
+pub mod json;
 pub mod maildir;
 pub mod mbox;
 pub mod names;
 pub mod out;
 pub mod plan;
 pub mod prepend;
+pub mod spill;
 pub mod text;
 pub mod write;
 pub mod zip;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, BufReader};
 use std::path::{Path, PathBuf};
@@ -38,6 +41,7 @@ use crate::manifest::{
     Attachment, FileEntry, Manifest, ManifestMessage, ManifestRecipient, Options, Problem, SCHEMA,
     Source, Totals,
 };
+use crate::model::MessageInfo;
 use crate::queue::{Depth, Spool};
 use crate::select::Selection;
 use crate::timefmt::{now, rfc3339};
@@ -45,6 +49,7 @@ use crate::timefmt::{now, rfc3339};
 pub use out::Mode;
 pub use plan::Filters;
 use plan::Planned;
+use spill::{Slot, Spill};
 use write::{AtomicFile, Written, create_dir, werr};
 pub use zip::Secret;
 
@@ -154,18 +159,26 @@ struct Ctx<'a> {
     spool: &'a Spool,
     out: &'a Path,
     formats: Formats,
-    dirs: &'a BTreeMap<Vec<u8>, String>,
+    mailboxes: &'a [Vec<u8>],
+    /// Directory name of each mailbox (same index).
+    dirs: Vec<&'a str>,
     old_msgs: BTreeMap<&'a str, &'a ManifestMessage>,
     old_pairs: BTreeSet<(Vec<u8>, &'a str)>,
+    spill: &'a Spill,
     abort: AtomicBool,
     written: AtomicUsize,
 }
 
+/// What phase 2 keeps of one exported message (the entry itself is in the spill file).
 struct MsgOut {
-    message: ManifestMessage,
-    /// Mailboxes this message was newly added to.
-    added: Vec<Vec<u8>>,
-    files: Vec<(Vec<u8>, FileEntry)>,
+    arrival: i64,
+    bytes: u64,
+    /// The `ManifestMessage`, pretty JSON.
+    message: Slot,
+    /// Mailboxes (indices) this message was newly added to.
+    added: Vec<u32>,
+    /// `FileEntry`s written (compact JSON), by mailbox index.
+    files: Vec<(u32, Slot)>,
 }
 
 enum MsgResult {
@@ -183,22 +196,24 @@ fn rel(out: &Path, p: &Path) -> String {
 }
 
 impl Ctx<'_> {
-    fn entry(&self, p: &Path, w: Written) -> FileEntry {
+    fn entry(&self, p: &Path, w: Written) -> Result<Slot, ExportError> {
         self.written.fetch_add(1, Ordering::Relaxed);
-        FileEntry {
-            path: rel(self.out, p),
-            sha256: w.sha256,
-            size: w.size,
-        }
+        self.spill.put_json(
+            &FileEntry {
+                path: rel(self.out, p),
+                sha256: w.sha256,
+                size: w.size,
+            },
+            false,
+        )
     }
 
-    fn bundle(&self, key: &[u8]) -> PathBuf {
-        self.out.join("recipients").join(&self.dirs[key])
+    fn bundle(&self, k: u32) -> PathBuf {
+        self.out.join("recipients").join(self.dirs[k as usize])
     }
 }
 
-fn new_message(pm: &Planned, sha: String, len: u64, d: &Decoded) -> ManifestMessage {
-    let mut info = pm.info.clone();
+fn new_message(mut info: MessageInfo, sha: String, len: u64, d: &Decoded) -> ManifestMessage {
     info.warnings.extend(d.warnings.iter().cloned());
     ManifestMessage {
         store: format!("messages/{}.eml", info.queue_id),
@@ -234,8 +249,9 @@ fn export_message(ctx: &Ctx, pm: &Planned) -> Result<MsgResult, ExportError> {
             return Ok(MsgResult::Problem { skip, problem });
         }
     };
-    let id = pm.info.queue_id.as_str();
-    let arrival = pm.info.arrival_unix;
+    let info: MessageInfo = ctx.spill.get_json(pm.info)?;
+    let id = pm.entry.id.as_str();
+    let arrival = pm.arrival_unix;
     let bytes = l.file.message_bytes();
     drop(l);
     let sha = hex::encode(Sha256::digest(&bytes));
@@ -256,17 +272,20 @@ fn export_message(ctx: &Ctx, pm: &Planned) -> Result<MsgResult, ExportError> {
         }
         Some(old) => {
             let mut m = (*old).clone();
-            for r in &pm.info.recipients {
+            for r in &info.recipients {
                 if !m.info.recipients.iter().any(|x| x.offset == r.offset) {
                     m.info.recipients.push(r.clone());
                 }
             }
             m.info.recipients.sort_by_key(|r| r.offset);
-            let keys: Vec<Vec<u8>> = pm
+            let keys: Vec<u32> = pm
                 .keys
                 .iter()
-                .filter(|k| !ctx.old_pairs.contains(&((*k).clone(), id)))
-                .cloned()
+                .filter(|&&k| {
+                    !ctx.old_pairs
+                        .contains(&(ctx.mailboxes[k as usize].clone(), id))
+                })
+                .copied()
                 .collect();
             let present = std::fs::metadata(ctx.out.join(&m.store))
                 .is_ok_and(|md| md.len() == bytes.len() as u64);
@@ -275,7 +294,7 @@ fn export_message(ctx: &Ctx, pm: &Planned) -> Result<MsgResult, ExportError> {
         }
         None => {
             let d = decode(&bytes, &files_label);
-            let m = new_message(pm, sha, bytes.len() as u64, &d);
+            let m = new_message(info, sha, bytes.len() as u64, &d);
             (m, pm.keys.clone(), true, Some(d))
         }
     };
@@ -286,8 +305,9 @@ fn export_message(ctx: &Ctx, pm: &Planned) -> Result<MsgResult, ExportError> {
         ctx.written.fetch_add(1, Ordering::Relaxed);
         debug_assert_eq!(w.sha256, message.sha256);
     }
-    for key in &keys {
-        let base = ctx.bundle(key);
+    for &k in &keys {
+        let key = &ctx.mailboxes[k as usize];
+        let base = ctx.bundle(k);
         let prefix = prepend::for_mailbox(&message.info, key);
         if ctx.formats.maildir {
             let (p, w) = maildir::deliver(
@@ -297,7 +317,7 @@ fn export_message(ctx: &Ctx, pm: &Planned) -> Result<MsgResult, ExportError> {
                 &prefix,
                 &bytes,
             )?;
-            files.push((key.clone(), ctx.entry(&p, w)));
+            files.push((k, ctx.entry(&p, w)?));
         }
         if ctx.formats.eml {
             let p = base.join("eml").join(format!("{stem}.eml"));
@@ -307,57 +327,107 @@ fn export_message(ctx: &Ctx, pm: &Planned) -> Result<MsgResult, ExportError> {
                 .and_then(|_| c.write(&mut f, &bytes))
                 .map_err(werr(&p))?;
             let w = f.commit(Some(arrival))?;
-            files.push((key.clone(), ctx.entry(&p, w)));
+            files.push((k, ctx.entry(&p, w)?));
         }
         if ctx.formats.text
             && let Some(d) = &decoded
         {
             for (p, w) in text::write(&base.join("text"), &stem, d, arrival)? {
-                files.push((key.clone(), ctx.entry(&p, w)));
+                files.push((k, ctx.entry(&p, w)?));
             }
         }
     }
+    let slot = ctx.spill.put_json(&message, true)?;
     Ok(MsgResult::Done(Box::new(MsgOut {
-        message,
+        arrival: message.info.arrival_unix,
+        bytes: message.bytes,
+        message: slot,
         added: keys,
         files,
     })))
 }
 
+/// Where a message's manifest entry is.
+#[derive(Clone, Copy)]
+enum Src<'a> {
+    /// Written by this run: in the spill file.
+    New(Slot),
+    /// Kept from the export being updated.
+    Old(&'a ManifestMessage),
+}
+
+/// One message of the finished export, in manifest order (arrival time, queue ID).
+struct Listed<'a> {
+    arrival: i64,
+    id: &'a str,
+    bytes: u64,
+    src: Src<'a>,
+}
+
+impl Listed<'_> {
+    fn load<'s>(&'s self, spill: &Spill) -> Result<Cow<'s, ManifestMessage>, ExportError> {
+        Ok(match self.src {
+            Src::New(s) => Cow::Owned(spill.get_json(s)?),
+            Src::Old(m) => Cow::Borrowed(m),
+        })
+    }
+}
+
 /// A mailbox bundle being assembled for the manifest.
-struct Bundle {
+struct Bundle<'a> {
     key: Vec<u8>,
     dir: String,
-    ids: BTreeSet<String>,
-    files: BTreeMap<String, FileEntry>,
+    /// Positions in the message list, sorted (= oldest first) after the merge.
+    ids: Vec<u32>,
+    /// Files written by this run (`FileEntry`, compact JSON).
+    files: Vec<Slot>,
     touched: bool,
-    old: Option<ManifestRecipient>,
+    old: Option<&'a ManifestRecipient>,
 }
 
 fn readme_address(key: &[u8]) -> String {
     String::from_utf8_lossy(key).into_owned()
 }
 
-/// Phase 3 for one mailbox: mbox and zip. Returns the finished manifest entry.
-#[allow(clippy::too_many_arguments)]
-fn finish_bundle(
-    out: &Path,
-    b: &Bundle,
-    order: &[&ManifestMessage],
+/// What phase 3 needs besides the bundle.
+struct Finish<'a> {
+    out: &'a Path,
+    list: &'a [Listed<'a>],
+    spill: &'a Spill,
     formats: Formats,
     zip_on: bool,
-    passwords: Option<&BTreeMap<Vec<u8>, Secret>>,
+    passwords: Option<&'a BTreeMap<Vec<u8>, Secret>>,
+}
+
+/// Phase 3 for one mailbox: mbox and zip. Spills the finished manifest entry (pretty
+/// JSON) and returns it with its number of messages.
+fn finish_bundle(
+    fx: &Finish,
+    b: &Bundle,
     valid: Option<bool>,
-) -> Result<ManifestRecipient, ExportError> {
+) -> Result<(Slot, usize), ExportError> {
+    let out = fx.out;
+    let formats = fx.formats;
+    let order: Vec<&Listed> = b.ids.iter().map(|&i| &fx.list[i as usize]).collect();
     let base = out.join("recipients").join(&b.dir);
     let rbase = format!("recipients/{}", b.dir);
-    let mut files = b.files.clone();
+    let mut files: BTreeMap<String, FileEntry> = BTreeMap::new();
+    if let Some(o) = b.old {
+        for f in &o.files {
+            files.insert(f.path.clone(), f.clone());
+        }
+    }
+    for &s in &b.files {
+        let f: FileEntry = fx.spill.get_json(s)?;
+        files.insert(f.path.clone(), f);
+    }
     files.retain(|p, _| *p != format!("{rbase}/{MBOX_NAME}") && *p != format!("{rbase}.zip"));
-    let newest = order.iter().map(|m| m.info.arrival_unix).max().unwrap_or(0);
+    let newest = order.iter().map(|m| m.arrival).max().unwrap_or(0);
     if formats.mbox {
         let p = base.join(MBOX_NAME);
         let mut f = AtomicFile::create(&p)?;
-        for m in order {
+        for l in &order {
+            let m = l.load(fx.spill)?;
             let src = out.join(&m.store);
             let r = std::fs::File::open(&src).map_err(werr(&src))?;
             let prefix = prepend::for_mailbox(&m.info, &b.key);
@@ -390,7 +460,7 @@ fn finish_bundle(
         );
     }
     let mut zip_sha = None;
-    if zip_on {
+    if fx.zip_on {
         let mut list = Vec::with_capacity(files.len());
         for path in files.keys() {
             let inner = path
@@ -429,7 +499,7 @@ fn finish_bundle(
                 dirs: &dirs,
                 readme: &readme,
                 time: newest,
-                password: passwords.and_then(|p| p.get(&b.key)),
+                password: fx.passwords.and_then(|p| p.get(&b.key)),
             },
         )?;
         zip_sha = Some(w.sha256.clone());
@@ -442,22 +512,24 @@ fn finish_bundle(
             },
         );
     }
-    Ok(ManifestRecipient {
+    let r = ManifestRecipient {
         address: Bytes(b.key.clone()),
         dir: b.dir.clone(),
-        messages: order.iter().map(|m| m.info.queue_id.clone()).collect(),
+        messages: order.iter().map(|m| m.id.to_string()).collect(),
         bytes: order.iter().map(|m| m.bytes).sum(),
         mbox: formats.mbox.then(|| format!("{rbase}/{MBOX_NAME}")),
         maildir: formats.maildir.then(|| format!("{rbase}/Maildir")),
         eml: formats.eml.then(|| format!("{rbase}/eml")),
         text: formats.text.then(|| format!("{rbase}/text")),
-        zip: zip_on.then(|| format!("{rbase}.zip")),
+        zip: fx.zip_on.then(|| format!("{rbase}.zip")),
         zip_sha256: zip_sha,
-        valid: valid.or(b.old.as_ref().and_then(|o| o.valid)),
+        valid: valid.or(b.old.and_then(|o| o.valid)),
         files: files.into_values().collect(),
-    })
+    };
+    Ok((fx.spill.put_json(&r, true)?, order.len()))
 }
 
+/// Writes a manifest held in memory (the update's interim one), durably.
 fn write_manifest(out: &Path, m: &Manifest) -> Result<(), ExportError> {
     let p = out.join("manifest.json");
     let mut json = serde_json::to_vec_pretty(m).map_err(|e| ExportError::Write {
@@ -465,7 +537,9 @@ fn write_manifest(out: &Path, m: &Manifest) -> Result<(), ExportError> {
         error: io::Error::other(e),
     })?;
     json.push(b'\n');
-    write::write_file(&p, &json, None)?;
+    let mut f = AtomicFile::create(&p)?;
+    f.put(&json)?;
+    f.commit_durable(None)?;
     write::sync_dir(out)
 }
 
@@ -477,17 +551,45 @@ fn partial(e: ExportError, written: usize) -> ExportError {
     }
 }
 
+/// The nearest existing directory at or above `out` (the spill file's home before OUT
+/// exists: the same file system OUT will be created on).
+fn existing_dir(out: &Path) -> PathBuf {
+    let mut p = out.to_path_buf();
+    loop {
+        if p.is_dir() {
+            return p;
+        }
+        if !p.pop() || p.as_os_str().is_empty() {
+            return PathBuf::from(".");
+        }
+    }
+}
+
+/// What a finished run reports (the rest is in `manifest.json`).
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub complete: bool,
+    pub totals: Totals,
+    pub errors: Vec<Problem>,
+    pub skipped: Vec<Problem>,
+}
+
+fn io_err(e: ExportError) -> io::Error {
+    io::Error::other(e.to_string())
+}
+
 /// Runs an export. Call inside the worker pool (`pool.install`).
 pub fn run(
     spool: &Spool,
     sel: &Selection,
     cfg: &Config,
     progress: &dyn Progress,
-) -> Result<Manifest, ExportError> {
+) -> Result<Report, ExportError> {
     let found = out::check(&spool.root, &cfg.out, cfg.mode)?;
-    let old: Option<Manifest> = match (&found, cfg.mode) {
-        (out::Found::Ours(Some(m)), Mode::Update) => Some((**m).clone()),
-        _ => None,
+    // The earlier manifest moves out of `found` (prepare only needs to know it was ours).
+    let (found, old): (out::Found, Option<Manifest>) = match (found, cfg.mode) {
+        (out::Found::Ours(Some(m)), Mode::Update) => (out::Found::Ours(None), Some(*m)),
+        (f, _) => (f, None),
     };
     // An update keeps the shape of the export it extends.
     let (formats, zip_on) = match &old {
@@ -505,11 +607,16 @@ pub fn run(
             "this export's zips are encrypted: give --zip-password-file to update it".into(),
         ));
     }
+    // Per-message records live in an anonymous file on OUT's file system.
+    let spill = Spill::new(&existing_dir(&cfg.out))?;
     progress.phase("reading envelopes", 0);
-    let plan = plan::plan(spool, sel, &cfg.filters);
+    let plan = plan::plan(spool, sel, &cfg.filters, &spill)?;
     if let (true, Some(pw)) = (zip_on, &cfg.passwords) {
-        let mut need: BTreeSet<&Vec<u8>> = plan.mailboxes.iter().collect();
-        need.retain(|k| !pw.contains_key(*k));
+        let need: Vec<&Vec<u8>> = plan
+            .mailboxes
+            .iter()
+            .filter(|k| !pw.contains_key(*k))
+            .collect();
         if !need.is_empty() {
             return Err(ExportError::MissingPasswords(
                 need.iter().map(|k| readme_address(k)).collect(),
@@ -527,6 +634,7 @@ pub fn run(
         let mut o2 = o.clone();
         o2.complete = false;
         write_manifest(out, &o2)?;
+        drop(o2);
         for r in &o.recipients {
             let k = names::mailbox_key(&r.address.0);
             for id in &r.messages {
@@ -538,7 +646,9 @@ pub fn run(
             old_msgs.insert(m.info.queue_id.as_str(), m);
         }
     }
-    let dirs = names::assign_dirs(&plan.mailboxes, &old_dirs);
+    let mailbox_set: BTreeSet<Vec<u8>> = plan.mailboxes.iter().cloned().collect();
+    let dirs = names::assign_dirs(&mailbox_set, &old_dirs);
+    drop(mailbox_set);
     for key in &plan.mailboxes {
         let base = out.join("recipients").join(&dirs[key]);
         create_dir(&base)?;
@@ -556,9 +666,11 @@ pub fn run(
         spool,
         out,
         formats,
-        dirs: &dirs,
+        mailboxes: &plan.mailboxes,
+        dirs: plan.mailboxes.iter().map(|k| dirs[k].as_str()).collect(),
         old_msgs,
         old_pairs,
+        spill: &spill,
         abort: AtomicBool::new(false),
         written: AtomicUsize::new(0),
     };
@@ -577,13 +689,15 @@ pub fn run(
             r
         })
         .collect();
+    let written = ctx.written.load(Ordering::Relaxed);
+    drop(ctx);
     let mut errors = plan.errors.clone();
     let mut skipped = plan.skipped.clone();
     let mut fatal = None;
-    let mut done = Vec::new();
-    for r in results {
+    let mut done: Vec<(usize, MsgOut)> = Vec::new();
+    for (i, r) in results.into_iter().enumerate() {
         match r {
-            MsgResult::Done(m) => done.push(m),
+            MsgResult::Done(m) => done.push((i, *m)),
             MsgResult::Problem {
                 skip: true,
                 problem,
@@ -598,16 +712,48 @@ pub fn run(
         }
     }
     if let Some(e) = fatal {
-        return Err(partial(e, ctx.written.load(Ordering::Relaxed)));
+        return Err(partial(e, written));
     }
+    spill.flush().map_err(|e| partial(e, written))?;
 
-    // Merge with the earlier export.
-    let mut messages: BTreeMap<String, ManifestMessage> = BTreeMap::new();
+    // The message list: this run's messages plus the earlier export's others, oldest
+    // first (arrival time, then queue ID).
+    let mut list: Vec<Listed> = Vec::with_capacity(done.len());
+    for (i, m) in &done {
+        list.push(Listed {
+            arrival: m.arrival,
+            id: &plan.messages[*i].entry.id,
+            bytes: m.bytes,
+            src: Src::New(m.message),
+        });
+    }
+    if let Some(o) = &old {
+        let redone: BTreeSet<&str> = done
+            .iter()
+            .map(|(i, _)| plan.messages[*i].entry.id.as_str())
+            .collect();
+        for m in &o.messages {
+            if !redone.contains(m.info.queue_id.as_str()) {
+                list.push(Listed {
+                    arrival: m.info.arrival_unix,
+                    id: &m.info.queue_id,
+                    bytes: m.bytes,
+                    src: Src::Old(m),
+                });
+            }
+        }
+    }
+    // Stable, and queue IDs are unique in the list, so the order is total.
+    list.sort_by(|a, b| (a.arrival, a.id).cmp(&(b.arrival, b.id)));
+    let pos: BTreeMap<&str, u32> = list
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.id, i as u32))
+        .collect();
+
+    // Bundles: the earlier export's, then this run's additions.
     let mut bundles: BTreeMap<Vec<u8>, Bundle> = BTreeMap::new();
     if let Some(o) = &old {
-        for m in &o.messages {
-            messages.insert(m.info.queue_id.clone(), m.clone());
-        }
         for r in &o.recipients {
             let k = names::mailbox_key(&r.address.0);
             bundles.insert(
@@ -615,111 +761,144 @@ pub fn run(
                 Bundle {
                     key: k,
                     dir: r.dir.clone(),
-                    ids: r.messages.iter().cloned().collect(),
-                    files: r
-                        .files
+                    ids: r
+                        .messages
                         .iter()
-                        .map(|f| (f.path.clone(), f.clone()))
+                        .filter_map(|i| pos.get(i.as_str()).copied())
                         .collect(),
+                    files: Vec::new(),
                     touched: false,
-                    old: Some(r.clone()),
+                    old: Some(r),
                 },
             );
         }
     }
-    for m in done {
-        let id = m.message.info.queue_id.clone();
-        for k in &m.added {
-            let b = bundles.entry(k.clone()).or_insert_with(|| Bundle {
-                key: k.clone(),
-                dir: dirs[k].clone(),
-                ids: BTreeSet::new(),
-                files: BTreeMap::new(),
+    for (i, m) in done {
+        let p = pos[plan.messages[i].entry.id.as_str()];
+        for &k in &m.added {
+            let key = &plan.mailboxes[k as usize];
+            let b = bundles.entry(key.clone()).or_insert_with(|| Bundle {
+                key: key.clone(),
+                dir: dirs[key].clone(),
+                ids: Vec::new(),
+                files: Vec::new(),
                 touched: false,
                 old: None,
             });
-            b.ids.insert(id.clone());
+            b.ids.push(p);
             b.touched = true;
         }
         for (k, f) in m.files {
-            if let Some(b) = bundles.get_mut(&k) {
-                b.files.insert(f.path.clone(), f);
+            if let Some(b) = bundles.get_mut(&plan.mailboxes[k as usize]) {
+                b.files.push(f);
             }
         }
-        messages.insert(id, m.message);
+    }
+    drop(pos);
+    for b in bundles.values_mut() {
+        b.ids.sort_unstable();
+        b.ids.dedup();
     }
 
     // Phase 3: one mailbox at a time per thread.
     let touched: Vec<&Bundle> = bundles.values().filter(|b| b.touched).collect();
     progress.phase("writing mailboxes", touched.len() as u64);
-    let ordered = |b: &Bundle| -> Vec<&ManifestMessage> {
-        let mut v: Vec<&ManifestMessage> = b.ids.iter().filter_map(|i| messages.get(i)).collect();
-        v.sort_by(|a, b| {
-            (a.info.arrival_unix, &a.info.queue_id).cmp(&(b.info.arrival_unix, &b.info.queue_id))
-        });
-        v
+    let fx = Finish {
+        out,
+        list: &list,
+        spill: &spill,
+        formats,
+        zip_on,
+        passwords: cfg.passwords.as_ref(),
     };
-    let finished: Vec<Result<ManifestRecipient, ExportError>> = touched
+    let finished: Vec<Result<(Slot, usize), ExportError>> = touched
         .par_iter()
         .map(|b| {
-            let r = finish_bundle(
-                out,
-                b,
-                &ordered(b),
-                formats,
-                zip_on,
-                cfg.passwords.as_ref(),
-                sel.is_valid(&b.key),
-            );
+            let r = finish_bundle(&fx, b, sel.is_valid(&b.key));
             progress.tick();
             r
         })
         .collect();
-    let mut recipients: BTreeMap<Vec<u8>, ManifestRecipient> = BTreeMap::new();
+    enum Rsrc<'a> {
+        New(Slot),
+        Old(&'a ManifestRecipient),
+    }
+    let mut recipients: BTreeMap<&[u8], Rsrc> = BTreeMap::new();
+    let mut pairs = 0;
     for b in bundles.values().filter(|b| !b.touched) {
-        if let Some(o) = &b.old {
-            recipients.insert(b.key.clone(), o.clone());
+        if let Some(o) = b.old {
+            recipients.insert(&b.key, Rsrc::Old(o));
+            pairs += o.messages.len();
         }
     }
-    for r in finished {
-        let r = r.map_err(|e| partial(e, 1))?;
-        recipients.insert(names::mailbox_key(&r.address.0), r);
+    for (b, r) in touched.iter().zip(finished) {
+        let (slot, n) = r.map_err(|e| partial(e, 1))?;
+        recipients.insert(&b.key, Rsrc::New(slot));
+        pairs += n;
     }
-
-    let mut messages: Vec<ManifestMessage> = messages.into_values().collect();
-    messages.sort_by(|a, b| {
-        (a.info.arrival_unix, &a.info.queue_id).cmp(&(b.info.arrival_unix, &b.info.queue_id))
-    });
+    spill.flush().map_err(|e| partial(e, 1))?;
     for key in &plan.mailboxes {
-        if !recipients.contains_key(key) {
+        if !recipients.contains_key(key.as_slice()) {
             write::remove_empty_dirs(&out.join("recipients").join(&dirs[key]));
         }
     }
-    let recipients: Vec<ManifestRecipient> = recipients.into_values().collect();
+
     let mut options = cfg.options.clone();
     options.formats = formats.names().iter().map(|s| s.to_string()).collect();
     options.zip = zip_on;
     options.encrypted = zip_on && cfg.passwords.is_some();
-    let manifest = Manifest {
+    let totals = Totals {
+        messages: list.len(),
+        recipients: recipients.len(),
+        pairs,
+        bytes: list.iter().map(|m| m.bytes).sum(),
+        errors: errors.len(),
+        skipped: skipped.len(),
+    };
+    let complete = errors.is_empty();
+
+    // The commit point. Everything the manifest lists is made durable with one barrier
+    // (syncfs on OUT's file system), then the manifest is written: tmp, fsync, rename,
+    // fsync OUT. A crash before the rename leaves no manifest claiming success.
+    write::sync_fs(out).map_err(|e| partial(e, 1))?;
+    let tool = format!("mxsalvage {}", env!("CARGO_PKG_VERSION"));
+    let generated_at = rfc3339(now());
+    let head = json::Head {
         schema: SCHEMA,
-        tool: format!("mxsalvage {}", env!("CARGO_PKG_VERSION")),
-        generated_at: rfc3339(now()),
-        complete: errors.is_empty(),
-        source: cfg.source.clone(),
-        options,
-        totals: Totals {
-            messages: messages.len(),
-            recipients: recipients.len(),
-            pairs: recipients.iter().map(|r| r.messages.len()).sum(),
-            bytes: messages.iter().map(|m| m.bytes).sum(),
-            errors: errors.len(),
-            skipped: skipped.len(),
-        },
-        messages,
-        recipients,
+        tool: &tool,
+        generated_at: &generated_at,
+        complete,
+        source: &cfg.source,
+        options: &options,
+        totals: &totals,
+        errors: &errors,
+        skipped: &skipped,
+    };
+    let p = out.join("manifest.json");
+    let mut f = AtomicFile::create(&p).map_err(|e| partial(e, 1))?;
+    json::write_manifest(
+        &mut f,
+        &head,
+        list.iter().map(|l| match l.src {
+            Src::New(s) => spill.get(s).map(Cow::Owned).map_err(io_err),
+            Src::Old(m) => serde_json::to_vec_pretty(m)
+                .map(Cow::Owned)
+                .map_err(io::Error::other),
+        }),
+        recipients.values().map(|r| match r {
+            Rsrc::New(s) => spill.get(*s).map(Cow::Owned).map_err(io_err),
+            Rsrc::Old(o) => serde_json::to_vec_pretty(o)
+                .map(Cow::Owned)
+                .map_err(io::Error::other),
+        }),
+    )
+    .map_err(|e| partial(werr(&p)(e), 1))?;
+    f.commit_durable(None).map_err(|e| partial(e, 1))?;
+    write::sync_dir(out).map_err(|e| partial(e, 1))?;
+    Ok(Report {
+        complete,
+        totals,
         errors,
         skipped,
-    };
-    write_manifest(out, &manifest).map_err(|e| partial(e, 1))?;
-    Ok(manifest)
+    })
 }

@@ -6,10 +6,12 @@
 //! probes, grouping the selected recipients of each message into mailboxes
 //! (case-folded addresses; one bundle per mailbox even when an address appears twice),
 //! and sorting messages oldest first (arrival, then queue ID). In: a [`Spool`] and the
-//! filters. Out: a [`Plan`] holding envelopes only — never message bodies. Per-file
-//! failures become [`Problem`]s; this phase cannot fail as a whole.
+//! filters, and a [`Spill`] file. Out: a [`Plan`] holding per message only what the
+//! later phases need to find and order it (queue entry, arrival, mailbox indices); its
+//! scan object ([`MessageInfo`]) goes to the spill file as JSON. Per-file failures
+//! become [`Problem`]s; only a failing spill write fails the phase.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use rayon::prelude::*;
 
@@ -18,7 +20,9 @@ use crate::model::MessageInfo;
 use crate::queue::{Depth, LoadError, LoadErrorKind, QueueEntry, RcptState, Spool};
 use crate::select::Selection;
 
+use super::ExportError;
 use super::names::mailbox_key;
+use super::spill::{Slot, Spill};
 
 /// Message-level filters (recipient filters are in [`Selection`]).
 #[derive(Debug, Clone, Default)]
@@ -33,11 +37,21 @@ pub struct Filters {
 #[derive(Debug, Clone)]
 pub struct Planned {
     pub entry: QueueEntry,
-    /// The scan object; `recipients` are the selected ones only.
-    pub info: MessageInfo,
+    pub arrival_unix: i64,
     pub arrival_usec: i64,
-    /// The mailboxes this message goes to, sorted, each once.
-    pub keys: Vec<Vec<u8>>,
+    /// The scan object ([`MessageInfo`], JSON) in the spill file; `recipients` are the
+    /// selected ones only.
+    pub info: Slot,
+    /// The mailboxes this message goes to: indices into [`Plan::mailboxes`], sorted.
+    pub keys: Vec<u32>,
+}
+
+/// A planned message with its scan object still in memory (one per worker at a time).
+struct Full {
+    entry: QueueEntry,
+    info: MessageInfo,
+    arrival_usec: i64,
+    keys: Vec<Vec<u8>>,
 }
 
 /// The outcome of phase 1.
@@ -45,7 +59,8 @@ pub struct Planned {
 pub struct Plan {
     /// Oldest first: arrival time, then queue ID.
     pub messages: Vec<Planned>,
-    pub mailboxes: BTreeSet<Vec<u8>>,
+    /// Every mailbox a message goes to, sorted, each once.
+    pub mailboxes: Vec<Vec<u8>>,
     pub errors: Vec<Problem>,
     pub skipped: Vec<Problem>,
 }
@@ -63,8 +78,8 @@ pub fn load_problem(e: &LoadError) -> (bool, Problem) {
     )
 }
 
-enum Outcome {
-    Take(Box<Planned>),
+enum Outcome<T> {
+    Take(T),
     Skip(Problem),
     Error(Problem),
     Ignore,
@@ -76,7 +91,7 @@ fn consider(
     sel: &Selection,
     f: &Filters,
     filtering: bool,
-) -> Outcome {
+) -> Outcome<Box<Full>> {
     let l = match spool.load(e, Depth::EnvelopeOnly) {
         Ok(l) => l,
         Err(err) => {
@@ -145,7 +160,7 @@ fn consider(
         .iter()
         .map(|r| mailbox_key(&r.address.0))
         .collect();
-    Outcome::Take(Box::new(Planned {
+    Outcome::Take(Box::new(Full {
         entry: e.clone(),
         info,
         arrival_usec: l.file.arrival.map(|a| a.1).unwrap_or(0),
@@ -153,8 +168,13 @@ fn consider(
     }))
 }
 
-/// Runs phase 1 on the current rayon pool.
-pub fn plan(spool: &Spool, sel: &Selection, f: &Filters) -> Plan {
+/// Runs phase 1 on the current rayon pool; scan objects go to `spill`.
+pub fn plan(
+    spool: &Spool,
+    sel: &Selection,
+    f: &Filters,
+    spill: &Spill,
+) -> Result<Plan, ExportError> {
     let walk = spool.walk();
     let mut plan = Plan::default();
     plan.errors.extend(walk.problems.iter().map(|p| Problem {
@@ -188,23 +208,61 @@ pub fn plan(spool: &Spool, sel: &Selection, f: &Filters) -> Plan {
         }
     }
     let filtering = !sel.recipients.is_empty() || !sel.domains.is_empty() || sel.only_valid;
-    let outcomes: Vec<Outcome> = entries
+    /// A planned message with its mailbox keys (not yet indices).
+    type Taken = (Planned, Vec<Vec<u8>>);
+    let outcomes: Vec<Result<Outcome<Taken>, ExportError>> = entries
         .par_iter()
-        .map(|e| consider(spool, e, sel, f, filtering))
+        .map(|e| {
+            Ok(match consider(spool, e, sel, f, filtering) {
+                Outcome::Take(full) => {
+                    let full = *full;
+                    let slot = spill.put_json(&full.info, false)?;
+                    Outcome::Take((
+                        Planned {
+                            entry: full.entry,
+                            arrival_unix: full.info.arrival_unix,
+                            arrival_usec: full.arrival_usec,
+                            info: slot,
+                            keys: Vec::new(),
+                        },
+                        full.keys,
+                    ))
+                }
+                Outcome::Skip(p) => Outcome::Skip(p),
+                Outcome::Error(p) => Outcome::Error(p),
+                Outcome::Ignore => Outcome::Ignore,
+            })
+        })
         .collect();
+    let mut taken = Vec::new();
+    let mut mailboxes = BTreeSet::new();
     for o in outcomes {
-        match o {
+        match o? {
             Outcome::Take(p) => {
-                plan.mailboxes.extend(p.keys.iter().cloned());
-                plan.messages.push(*p);
+                mailboxes.extend(p.1.iter().cloned());
+                taken.push(p);
             }
             Outcome::Skip(p) => plan.skipped.push(p),
             Outcome::Error(p) => plan.errors.push(p),
             Outcome::Ignore => {}
         }
     }
-    plan.messages.sort_by(|a, b| {
-        (a.info.arrival_unix, &a.info.queue_id).cmp(&(b.info.arrival_unix, &b.info.queue_id))
-    });
-    plan
+    let index: BTreeMap<&Vec<u8>, u32> = mailboxes
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (k, i as u32))
+        .collect();
+    plan.messages = taken
+        .into_iter()
+        .map(|(mut p, keys)| {
+            p.keys = keys.iter().map(|k| index[k]).collect();
+            p
+        })
+        .collect();
+    drop(index);
+    plan.mailboxes = mailboxes.into_iter().collect();
+    plan.messages
+        .sort_by(|a, b| (a.arrival_unix, &a.entry.id).cmp(&(b.arrival_unix, &b.entry.id)));
+    spill.flush()?;
+    Ok(plan)
 }

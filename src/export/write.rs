@@ -2,8 +2,11 @@
 //!
 //! Owns: creating directories (mode 0700), writing files (mode 0600) under a temporary
 //! name in the target directory (or a given one, for Maildir's `tmp/`), hashing while
-//! writing, fsync, setting the modification time, and renaming into place; a file that
-//! is not committed is removed when dropped. In: paths and bytes. Out: [`Written`]
+//! writing, setting the modification time, and renaming into place; a file that is not
+//! committed is removed when dropped. Files are *not* fsynced one by one: a new file is
+//! made durable by the run's single barrier ([`sync_fs`]) before the manifest is written.
+//! Only a file that replaces an existing one is fsynced before its rename (an earlier
+//! manifest may list the old one), and [`AtomicFile::commit_durable`] always fsyncs. In: paths and bytes. Out: [`Written`]
 //! (sha256 and size). Fails with [`ExportError::Write`] naming the path.
 
 use std::fs::{self, File, OpenOptions};
@@ -106,8 +109,19 @@ impl AtomicFile {
         &self.dest
     }
 
-    /// Flushes, sets the modification time, fsyncs and renames into place.
-    pub fn commit(mut self, mtime: Option<i64>) -> Result<Written, ExportError> {
+    /// Flushes, sets the modification time and renames into place. No fsync unless the
+    /// destination exists already (see the module documentation).
+    pub fn commit(self, mtime: Option<i64>) -> Result<Written, ExportError> {
+        let replacing = replaces(&self.dest);
+        self.finish(mtime, replacing)
+    }
+
+    /// Like [`AtomicFile::commit`], always fsyncing before the rename (the manifest).
+    pub fn commit_durable(self, mtime: Option<i64>) -> Result<Written, ExportError> {
+        self.finish(mtime, true)
+    }
+
+    fn finish(mut self, mtime: Option<i64>, sync: bool) -> Result<Written, ExportError> {
         let w = self.w.take().expect("not committed twice");
         let f = w
             .into_inner()
@@ -115,7 +129,9 @@ impl AtomicFile {
         if let Some(t) = mtime {
             f.set_modified(system_time(t)).map_err(werr(&self.dest))?;
         }
-        f.sync_all().map_err(werr(&self.dest))?;
+        if sync {
+            f.sync_all().map_err(werr(&self.dest))?;
+        }
         drop(f);
         fs::rename(&self.tmp, &self.dest).map_err(werr(&self.dest))?;
         Ok(Written {
@@ -152,6 +168,11 @@ impl Drop for AtomicFile {
     }
 }
 
+/// True when `dest` exists: replacing it must not lose both versions in a crash.
+fn replaces(dest: &Path) -> bool {
+    fs::symlink_metadata(dest).is_ok()
+}
+
 /// Writes a whole file atomically.
 pub fn write_file(dest: &Path, bytes: &[u8], mtime: Option<i64>) -> Result<Written, ExportError> {
     let mut f = AtomicFile::create(dest)?;
@@ -178,9 +199,11 @@ impl TmpFile {
         })
     }
 
-    /// Hashes the finished content, sets the mtime, fsyncs and renames into place.
+    /// Hashes the finished content, sets the mtime and renames into place (fsync only
+    /// when replacing an existing file, as [`AtomicFile::commit`]).
     pub fn commit(mut self, mut f: File, mtime: Option<i64>) -> Result<Written, ExportError> {
         let e = werr(&self.dest);
+        let replacing = replaces(&self.dest);
         let res = (|| -> io::Result<Written> {
             f.flush()?;
             f.rewind()?;
@@ -198,7 +221,9 @@ impl TmpFile {
             if let Some(t) = mtime {
                 f.set_modified(system_time(t))?;
             }
-            f.sync_all()?;
+            if replacing {
+                f.sync_all()?;
+            }
             Ok(Written {
                 sha256: hex::encode(h.finalize()),
                 size,
@@ -226,6 +251,17 @@ pub fn sync_dir(dir: &Path) -> Result<(), ExportError> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(werr(dir))
+}
+
+/// The durability barrier: flushes everything written to the file system holding `dir`
+/// (data, inodes and directory entries) with `syncfs(2)`, and fsyncs `dir` itself.
+pub fn sync_fs(dir: &Path) -> Result<(), ExportError> {
+    let d = File::open(dir).map_err(werr(dir))?;
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    rustix::fs::syncfs(&d).map_err(|e| werr(dir)(e.into()))?;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    rustix::fs::sync();
+    d.sync_all().map_err(werr(dir))
 }
 
 /// SHA-256 and size of a file on disk.

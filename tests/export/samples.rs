@@ -10,12 +10,16 @@ use std::process::Command;
 use mxsalvage::export::eml::to_crlf;
 use mxsalvage::manifest::ManifestMessage;
 
-use super::{copy_tree, expected_copy, files_under, sample_export, sha, tool, unquote};
+use super::{
+    assert_canonical_manifest, copy_tree, expected_copy, files_under, sample_export, sha, tool,
+    unquote,
+};
 
 #[test]
 fn samples_export_layout_and_manifest() {
     let (d, m) = sample_export();
     let out = d.path().join("out");
+    assert_canonical_manifest(&out);
     assert!(m.complete, "errors: {:?}", m.errors);
     assert!(m.tool.starts_with("mxsalvage "));
     assert!(m.totals.messages >= 30, "{:?}", m.totals);
