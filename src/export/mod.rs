@@ -4,9 +4,10 @@
 //! which mailbox. Phase 2 (parallel per message) loads one queue file at a time, writes
 //! the archive copy `messages/<queue-id>.eml` and every one-file-per-message output of
 //! each of its mailboxes (Maildir, eml, text). Phase 3 (parallel per mailbox) streams
-//! the archive copies into the mailbox's mbox and packs its zip. Last, `manifest.json`
-//! is written atomically. Memory holds envelopes plus a few messages per thread, never
-//! the whole queue. Output is deterministic: the same queue gives the same bytes at any
+//! the archive copies into the mailbox's mbox and packs its zip. Last, one `syncfs` makes
+//! everything durable and `manifest.json` (the commit point) is streamed atomically.
+//! Memory holds a few hundred bytes per message plus a few messages per thread: scan
+//! objects, manifest entries and file lists go to an anonymous [`spill`] file. Output is deterministic: the same queue gives the same bytes at any
 //! thread count (the manifest's `generated_at` and AES zips aside).
 //! In: a [`Spool`], a [`Selection`], a [`Config`]. Out: the [`Manifest`] written.
 //! Fails with [`ExportError`]: refusals before anything is written, or a write error

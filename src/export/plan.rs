@@ -48,7 +48,6 @@ pub struct Planned {
 
 /// A planned message with its scan object still in memory (one per worker at a time).
 struct Full {
-    entry: QueueEntry,
     info: MessageInfo,
     arrival_usec: i64,
     keys: Vec<Vec<u8>>,
@@ -161,7 +160,6 @@ fn consider(
         .map(|r| mailbox_key(&r.address.0))
         .collect();
     Outcome::Take(Box::new(Full {
-        entry: e.clone(),
         info,
         arrival_usec: l.file.arrival.map(|a| a.1).unwrap_or(0),
         keys: keys.into_iter().collect(),
@@ -193,9 +191,10 @@ pub fn plan(
         reason: "queue ID seen twice (moved during the run); exported once".into(),
     }));
     let wanted: BTreeSet<&str> = f.ids.iter().map(String::as_str).collect();
-    let entries: Vec<&QueueEntry> = walk
+    // The walk's entries move into the plan (no second copy per message).
+    let entries: Vec<QueueEntry> = walk
         .entries
-        .iter()
+        .into_iter()
         .filter(|e| wanted.is_empty() || wanted.contains(e.id.as_str()))
         .collect();
     for id in &wanted {
@@ -211,15 +210,15 @@ pub fn plan(
     /// A planned message with its mailbox keys (not yet indices).
     type Taken = (Planned, Vec<Vec<u8>>);
     let outcomes: Vec<Result<Outcome<Taken>, ExportError>> = entries
-        .par_iter()
+        .into_par_iter()
         .map(|e| {
-            Ok(match consider(spool, e, sel, f, filtering) {
+            Ok(match consider(spool, &e, sel, f, filtering) {
                 Outcome::Take(full) => {
                     let full = *full;
                     let slot = spill.put_json(&full.info, false)?;
                     Outcome::Take((
                         Planned {
-                            entry: full.entry,
+                            entry: e,
                             arrival_unix: full.info.arrival_unix,
                             arrival_usec: full.arrival_usec,
                             info: slot,
