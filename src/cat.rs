@@ -120,16 +120,8 @@ pub fn render(q: &QueueFile, path: &str, flags: CatFlags) -> Vec<u8> {
                     render_text(q, f, &mut out);
                 }
             }
-            b'X' => {
-                if f.envelope {
-                    marker(&mut out, "HEADER EXTRACTED", path);
-                }
-            }
-            b'E' => {
-                if f.envelope {
-                    marker(&mut out, "MESSAGE FILE END", path);
-                }
-            }
+            b'X' if f.envelope => marker(&mut out, "HEADER EXTRACTED", path),
+            b'E' if f.envelope => marker(&mut out, "MESSAGE FILE END", path),
             t if f.envelope => envelope_record(&mut out, t, p),
             _ => {}
         }

@@ -9,7 +9,9 @@
 
 pub mod bytes;
 pub mod cat;
+pub mod decode;
 pub mod exit;
+pub mod export;
 pub mod manifest;
 pub mod model;
 pub mod queue;

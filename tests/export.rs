@@ -1,1 +1,775 @@
-//! Integration tests: export.
+//! Integration tests: export. Round trips of every sample through every format and the
+//! tools that read them (mail-parser's and Python's mbox readers, Python's Maildir,
+//! Dovecot, unzip, 7z), the manifest read back into typed structs, determinism across
+//! thread counts, hostile names, refusals, --update, --force, damaged queue files.
+//! Tests needing an external tool skip with a note, unless `CI` is set (then they fail).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use mxsalvage::export::names::mailbox_key;
+use mxsalvage::export::prepend::for_mailbox;
+use mxsalvage::manifest::{Manifest, ManifestMessage};
+use mxsalvage::queue::record::encode_record;
+use mxsalvage::queue::{Depth, QueueFile};
+
+use crate::util::*;
+
+/// Round trips of the sample spool through every format and reader.
+mod samples;
+
+// ---------------------------------------------------------------------------------------
+// helpers
+
+/// Whether a test needing `prog` can run; panics under CI when it is missing.
+fn tool(prog: &str) -> bool {
+    if have(prog) {
+        return true;
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("{prog} is required under CI");
+    }
+    eprintln!("note: {prog} not installed; skipping that part of the test");
+    false
+}
+
+fn export(args: &[&str]) -> Output {
+    let mut a = vec!["export", "--config-dir", "/nonexistent", "--quiet"];
+    a.extend_from_slice(args);
+    run(&a)
+}
+
+fn export_samples(out: &Path, extra: &[&str]) -> Output {
+    let spool = sample_spool();
+    let mut a = vec![
+        "--queue-dir",
+        spool.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    a.extend_from_slice(extra);
+    export(&a)
+}
+
+fn manifest(out: &Path) -> Manifest {
+    let data = std::fs::read(out.join("manifest.json")).expect("manifest.json");
+    serde_json::from_slice(&data).expect("manifest parses into Manifest")
+}
+
+fn ok(o: &Output) {
+    assert!(
+        o.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    fn walk(d: &Path, out: &mut Vec<PathBuf>) {
+        let mut v: Vec<_> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        v.sort();
+        for p in v {
+            let m = std::fs::symlink_metadata(&p).unwrap();
+            assert!(!m.file_type().is_symlink(), "symlink {}", p.display());
+            if m.is_dir() {
+                walk(&p, out);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    if dir.exists() {
+        walk(dir, &mut out);
+    }
+    out
+}
+
+fn sha(b: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(b))
+}
+
+/// What each per-recipient copy must contain: the three delivery headers + the archive copy.
+fn expected_copy(out: &Path, m: &ManifestMessage, key: &[u8]) -> Vec<u8> {
+    let mut v = for_mailbox(&m.info, key);
+    v.extend(std::fs::read(out.join(&m.store)).unwrap());
+    v
+}
+
+/// Undo one level of mboxrd quoting.
+fn unquote(b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(b.len());
+    for line in b.split_inclusive(|&c| c == b'\n') {
+        let n = line.iter().take_while(|&&c| c == b'>').count();
+        if n > 0 && line[n..].starts_with(b"From ") {
+            out.extend_from_slice(&line[1..]);
+        } else {
+            out.extend_from_slice(line);
+        }
+    }
+    out
+}
+
+/// A one-shot sample export shared by the read-only tests.
+fn sample_export() -> &'static (tempfile::TempDir, Manifest) {
+    use std::sync::OnceLock;
+    static E: OnceLock<(tempfile::TempDir, Manifest)> = OnceLock::new();
+    E.get_or_init(|| {
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("out");
+        ok(&export_samples(&out, &["--zip"]));
+        let m = manifest(&out);
+        (d, m)
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// synthetic spools
+
+struct Msg<'a> {
+    id: &'a str,
+    arrival: i64,
+    sender: &'a [u8],
+    rcpts: &'a [&'a [u8]],
+    attrs: &'a [&'a str],
+    body: &'a [u8],
+}
+
+fn queue_file(m: &Msg) -> Vec<u8> {
+    let mut v = Vec::new();
+    encode_record(&mut v, b'T', format!("{} 123456", m.arrival).as_bytes());
+    encode_record(
+        &mut v,
+        b'A',
+        format!("create_time={}", m.arrival).as_bytes(),
+    );
+    for a in m.attrs {
+        encode_record(&mut v, b'A', a.as_bytes());
+    }
+    encode_record(&mut v, b'S', m.sender);
+    for r in m.rcpts {
+        encode_record(&mut v, b'R', r);
+    }
+    encode_record(&mut v, b'M', b"");
+    let body = m.body.strip_suffix(b"\n").unwrap_or(m.body);
+    for line in body.split(|&c| c == b'\n') {
+        encode_record(&mut v, b'N', line);
+    }
+    encode_record(&mut v, b'X', b"");
+    encode_record(&mut v, b'E', b"");
+    v
+}
+
+fn put(spool: &Path, m: &Msg) {
+    let dir = spool.join("hold");
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(m.id);
+    std::fs::write(&p, queue_file(m)).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o700)).unwrap();
+}
+
+fn simple(id: &str, arrival: i64, rcpt: &'static [u8]) -> Vec<u8> {
+    let rcpts: &[&[u8]] = &[rcpt];
+    let body = format!(
+        "From: a@example.net\nSubject: message {id}\nMessage-ID: <{id}@x>\n\nbody of {id}\nFrom the start\n"
+    );
+    queue_file(&Msg {
+        id,
+        arrival,
+        sender: b"a@example.net",
+        rcpts,
+        attrs: &[],
+        body: body.as_bytes(),
+    })
+}
+
+fn put_raw(spool: &Path, id: &str, data: &[u8]) {
+    let dir = spool.join("hold");
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(id);
+    std::fs::write(&p, data).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o700)).unwrap();
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    let st = Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+// ---------------------------------------------------------------------------------------
+// determinism, safety, refusals
+
+/// Every file under `dir` → content (manifest without generated_at).
+fn tree_contents(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    files_under(dir)
+        .into_iter()
+        .map(|p| {
+            let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+            let mut data = std::fs::read(&p).unwrap();
+            if rel == "manifest.json" {
+                let mut v: serde_json::Value = serde_json::from_slice(&data).unwrap();
+                v.as_object_mut().unwrap().remove("generated_at");
+                data = serde_json::to_vec(&v).unwrap();
+            }
+            (rel, data)
+        })
+        .collect()
+}
+
+#[test]
+fn same_output_at_any_thread_count() {
+    let d = tempfile::tempdir().unwrap();
+    let a = d.path().join("a");
+    let b = d.path().join("b");
+    ok(&export_samples(&a, &["--zip", "--jobs", "1"]));
+    ok(&export_samples(&b, &["--zip", "--jobs", "4"]));
+    let ta = tree_contents(&a);
+    let tb = tree_contents(&b);
+    assert_eq!(ta.keys().collect::<Vec<_>>(), tb.keys().collect::<Vec<_>>());
+    for (k, v) in &ta {
+        assert!(tb[k] == *v, "{k} differs between --jobs 1 and --jobs 4");
+    }
+}
+
+#[test]
+fn spool_is_never_written() {
+    let spool = sample_spool();
+    let before = tree_fingerprint(&spool);
+    let d = tempfile::tempdir().unwrap();
+    ok(&export_samples(&d.path().join("out"), &["--zip"]));
+    assert_eq!(tree_fingerprint(&spool), before);
+}
+
+#[test]
+fn out_inside_the_spool_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let spool = d.path().join("spool");
+    copy_tree(&sample_spool(), &spool);
+    let before = tree_fingerprint(&spool);
+    for out in [
+        spool.join("export"),
+        spool.join("deferred/new/deeper"),
+        spool.join("../spool/x"),
+        d.path().to_path_buf(),
+    ] {
+        let o = export(&[
+            "--queue-dir",
+            spool.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{}", out.display());
+        assert!(String::from_utf8_lossy(&o.stderr).contains("queue directory"));
+    }
+    assert_eq!(tree_fingerprint(&spool), before);
+}
+
+#[test]
+fn non_empty_out_needs_update_or_force() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("precious.txt"), "keep me").unwrap();
+    let o = export_samples(&out, &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not empty"));
+    // Not ours: --force and --update refuse too.
+    for flag in ["--force", "--update"] {
+        let o = export_samples(&out, &[flag]);
+        assert_eq!(o.status.code(), Some(2), "{flag}");
+    }
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 1);
+    // An export of ours is replaced with --force; foreign files beside it stay.
+    let out2 = d.path().join("out2");
+    ok(&export_samples(&out2, &["--format", "eml"]));
+    std::fs::write(out2.join("notes.txt"), "mine").unwrap();
+    assert_eq!(export_samples(&out2, &[]).status.code(), Some(2));
+    ok(&export_samples(&out2, &["--force", "--format", "mbox"]));
+    let m = manifest(&out2);
+    assert_eq!(m.options.formats, ["mbox"]);
+    assert!(
+        !out2
+            .join(m.recipients[0].eml.clone().unwrap_or("x".into()))
+            .exists()
+    );
+    assert!(
+        files_under(&out2.join("recipients"))
+            .iter()
+            .all(|p| !p.to_string_lossy().ends_with(".eml"))
+    );
+    assert_eq!(
+        std::fs::read_to_string(out2.join("notes.txt")).unwrap(),
+        "mine"
+    );
+}
+
+#[test]
+fn corrupt_queue_file_is_listed_and_the_rest_exported() {
+    let d = tempfile::tempdir().unwrap();
+    let spool = d.path().join("spool");
+    copy_tree(&sample_spool(), &spool);
+    let good = tempfile::tempdir().unwrap();
+    ok(&export_samples(&good.path().join("o"), &[]));
+    let all = manifest(&good.path().join("o"));
+    // 1. Truncate one deferred file in the middle (fails while planning).
+    let victim = all
+        .messages
+        .iter()
+        .find(|m| m.info.queue == "deferred")
+        .unwrap();
+    let path = spool.join(&victim.info.path);
+    let data = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &data[..data.len() / 2]).unwrap();
+    // 2. Damage a content record of a message that is the only one of some recipient:
+    //    its envelope still reads (the size record jumps over the content), so it fails
+    //    while being written, after its bundle directory was prepared.
+    let lonely = all
+        .recipients
+        .iter()
+        .filter(|r| r.messages.len() == 1 && r.messages[0] != victim.info.queue_id)
+        .map(|r| {
+            all.messages
+                .iter()
+                .find(|m| m.info.queue_id == r.messages[0])
+                .unwrap()
+        })
+        .find(|m| m.info.queue == "deferred")
+        .expect("a recipient with a single deferred message");
+    let path2 = spool.join(&lonely.info.path);
+    let mut data2 = std::fs::read(&path2).unwrap();
+    let q = QueueFile::parse(data2.clone(), Depth::Full, false).unwrap();
+    let rec = q
+        .content
+        .iter()
+        .find(|r| (1..128).contains(&r.payload.len()))
+        .unwrap();
+    data2[rec.payload.start - 2] = b'Z';
+    std::fs::write(&path2, &data2).unwrap();
+    let out = d.path().join("out");
+    let o = export(&[
+        "--queue-dir",
+        spool.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let m = manifest(&out);
+    assert!(!m.complete);
+    assert_eq!(m.errors.len(), 2, "{:?}", m.errors);
+    for v in [victim, lonely] {
+        let e = m
+            .errors
+            .iter()
+            .find(|e| e.queue_id.as_deref() == Some(v.info.queue_id.as_str()))
+            .unwrap_or_else(|| panic!("{} not in errors", v.info.queue_id));
+        assert!(e.path.ends_with(&v.info.path), "{e:?}");
+    }
+    assert_eq!(m.messages.len(), all.messages.len() - 2);
+    // No bundle directory is left without a manifest entry.
+    let on_disk: BTreeSet<String> = std::fs::read_dir(out.join("recipients"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let listed: BTreeSet<String> = m.recipients.iter().map(|r| r.dir.clone()).collect();
+    assert_eq!(on_disk, listed);
+}
+
+#[test]
+fn hostile_names_never_escape_out() {
+    let d = tempfile::tempdir().unwrap();
+    let spool = d.path().join("spool");
+    let long_local = "l".repeat(300);
+    let long_addr = format!("{long_local}@example.com");
+    let rcpts: Vec<&[u8]> = vec![
+        b"../../x@example.com",
+        b"a/b@example.com",
+        b"a_b@example.com",
+        long_addr.as_bytes(),
+        "jörg@exämple.de".as_bytes(),
+        b"\"quoted name\"@example.com",
+        b".hidden@example.com",
+        b"..@example.com",
+        b"ctl\x01\x7f@example.com",
+        b"bad\xff\xfe@example.com",
+        b"Bob@Example.com",
+        b"bob@example.com",
+        b"",
+    ];
+    let long_name = "n".repeat(5000) + ".txt";
+    let mut body = String::from(
+        "From: a@example.net\nSubject: hostile\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=B\n\n--B\nContent-Type: text/plain\n\nhi\n",
+    );
+    for name in [
+        "../../etc/passwd",
+        "/etc/passwd",
+        "con.txt",
+        "a\u{1}b\u{7}c.txt",
+        long_name.as_str(),
+        "..",
+        ".profile",
+        "x\\..\\..\\win.ini",
+    ] {
+        body.push_str(&format!(
+            "--B\nContent-Type: application/octet-stream\nContent-Disposition: attachment; filename=\"{name}\"\nContent-Transfer-Encoding: base64\n\naGVsbG8=\n"
+        ));
+    }
+    body.push_str("--B--\n");
+    put(
+        &spool,
+        &Msg {
+            id: "1A2B3C4D5E",
+            arrival: 1_700_000_000,
+            sender: b"evil sender@example.net",
+            rcpts: &rcpts,
+            attrs: &[],
+            body: body.as_bytes(),
+        },
+    );
+    let out = d.path().join("out");
+    let o = export(&[
+        "--queue-dir",
+        spool.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--zip",
+    ]);
+    ok(&o);
+    let m = manifest(&out);
+    let keys: BTreeSet<Vec<u8>> = rcpts.iter().map(|r| mailbox_key(r)).collect();
+    assert_eq!(m.recipients.len(), keys.len());
+    let dirs: BTreeSet<&str> = m.recipients.iter().map(|r| r.dir.as_str()).collect();
+    assert_eq!(dirs.len(), m.recipients.len(), "distinct dirs");
+    let canon_out = std::fs::canonicalize(&out).unwrap();
+    for p in files_under(&out) {
+        let c = std::fs::canonicalize(&p).unwrap();
+        assert!(c.starts_with(&canon_out), "{} escaped", p.display());
+        for comp in p.strip_prefix(&out).unwrap().components() {
+            let s = comp.as_os_str().to_string_lossy();
+            assert!(s.len() <= 255, "{s}");
+            assert!(!s.starts_with('.') || s == ".", "{s}");
+            assert!(!s.chars().any(|c| c.is_control()), "{s:?}");
+        }
+    }
+    for r in &m.recipients {
+        assert!(!r.dir.contains('/') && !r.dir.contains("..") && !r.dir.starts_with('.'));
+        assert!(r.dir.len() <= 200);
+    }
+    // The same message goes once into bob's bundle, though bob is there twice.
+    let bob = m
+        .recipients
+        .iter()
+        .find(|r| r.address.0 == b"bob@example.com")
+        .unwrap();
+    assert_eq!(bob.messages.len(), 1);
+    let names: Vec<&str> = m.messages[0]
+        .attachments
+        .iter()
+        .map(|a| a.name.as_str())
+        .collect();
+    assert_eq!(names.len(), 8, "{names:?}");
+    for n in &names {
+        assert!(
+            !n.contains('/') && !n.contains('\\') && !n.starts_with('.'),
+            "{n}"
+        );
+    }
+    // Zip entry names stay relative and inside the bundle.
+    for r in &m.recipients {
+        let mut a =
+            zip::ZipArchive::new(std::fs::File::open(out.join(r.zip.as_ref().unwrap())).unwrap())
+                .unwrap();
+        for i in 0..a.len() {
+            let e = a.by_index(i).unwrap();
+            assert!(e.enclosed_name().is_some(), "{:?}", e.name());
+            assert!(e.name().unwrap().starts_with(&format!("{}/", r.dir)));
+        }
+    }
+}
+
+#[test]
+fn probes_are_skipped_and_done_recipients_on_request() {
+    let d = tempfile::tempdir().unwrap();
+    let spool = d.path().join("spool");
+    put(
+        &spool,
+        &Msg {
+            id: "AAAAAA0001",
+            arrival: 1_700_000_000,
+            sender: b"double-bounce@example.com",
+            rcpts: &[b"probe@example.com"],
+            attrs: &["trace_flags=256"],
+            body: b"Subject: probe\n\n",
+        },
+    );
+    let mut v = Vec::new();
+    encode_record(&mut v, b'T', b"1700000100 5");
+    encode_record(&mut v, b'S', b"s@example.net");
+    encode_record(&mut v, b'R', b"pending@example.com");
+    encode_record(&mut v, b'D', b"done@example.com");
+    encode_record(&mut v, b'M', b"");
+    encode_record(&mut v, b'N', b"Subject: partly delivered");
+    encode_record(&mut v, b'N', b"");
+    encode_record(&mut v, b'N', b"x");
+    encode_record(&mut v, b'X', b"");
+    encode_record(&mut v, b'E', b"");
+    put_raw(&spool, "AAAAAA0002", &v);
+    let out = d.path().join("out");
+    ok(&export(&[
+        "--queue-dir",
+        spool.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]));
+    let m = manifest(&out);
+    assert_eq!(m.messages.len(), 1);
+    assert_eq!(m.skipped.len(), 1);
+    assert_eq!(m.skipped[0].queue_id.as_deref(), Some("AAAAAA0001"));
+    assert!(m.skipped[0].reason.contains("probe"));
+    let addrs: Vec<&[u8]> = m.recipients.iter().map(|r| &r.address.0[..]).collect();
+    assert_eq!(addrs, [b"pending@example.com"]);
+    let out2 = d.path().join("out2");
+    ok(&export(&[
+        "--queue-dir",
+        spool.to_str().unwrap(),
+        "--out",
+        out2.to_str().unwrap(),
+        "--include-done",
+    ]));
+    assert_eq!(manifest(&out2).recipients.len(), 2);
+}
+
+#[test]
+fn update_adds_new_messages_only() {
+    let d = tempfile::tempdir().unwrap();
+    let spool = d.path().join("spool");
+    put_raw(
+        &spool,
+        "BBBBBB0001",
+        &simple("BBBBBB0001", 1_700_000_000, b"u@example.com"),
+    );
+    put_raw(
+        &spool,
+        "BBBBBB0002",
+        &simple("BBBBBB0002", 1_700_000_300, b"u@example.com"),
+    );
+    let out = d.path().join("out");
+    let args = |extra: &str| {
+        let mut v = vec![
+            "--queue-dir".to_string(),
+            spool.to_str().unwrap().to_string(),
+            "--out".into(),
+            out.to_str().unwrap().to_string(),
+            "--zip".into(),
+        ];
+        if !extra.is_empty() {
+            v.push(extra.into());
+        }
+        v
+    };
+    let run_args = |extra: &str| {
+        let v = args(extra);
+        export(&v.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    ok(&run_args(""));
+    let first = manifest(&out);
+    let inode = |p: &str| std::fs::metadata(out.join(p)).unwrap().ino();
+    let before: BTreeMap<String, u64> = first.recipients[0]
+        .files
+        .iter()
+        .filter(|f| !f.path.ends_with(".mbox") && !f.path.ends_with(".zip"))
+        .map(|f| (f.path.clone(), inode(&f.path)))
+        .collect();
+    let archive_inode = inode("messages/BBBBBB0001.eml");
+    // Nothing new: exit 0, same content.
+    ok(&run_args("--update"));
+    // A new message for the same recipient and one for a new recipient.
+    put_raw(
+        &spool,
+        "BBBBBB0003",
+        &simple("BBBBBB0003", 1_700_000_100, b"u@example.com"),
+    );
+    put_raw(
+        &spool,
+        "BBBBBB0004",
+        &simple("BBBBBB0004", 1_700_000_200, b"v@example.com"),
+    );
+    ok(&run_args("--update"));
+    let m = manifest(&out);
+    assert!(m.complete);
+    assert_eq!(m.messages.len(), 4);
+    assert_eq!(m.recipients.len(), 2);
+    let u = m
+        .recipients
+        .iter()
+        .find(|r| r.address.0 == b"u@example.com")
+        .unwrap();
+    assert_eq!(u.messages, ["BBBBBB0001", "BBBBBB0003", "BBBBBB0002"]);
+    // Identical messages were left as they were.
+    for (p, ino) in &before {
+        assert_eq!(inode(p), *ino, "{p} rewritten");
+    }
+    assert_eq!(inode("messages/BBBBBB0001.eml"), archive_inode);
+    // The mbox holds old + new, oldest first, and every listed file matches.
+    let mbox = std::fs::read(out.join(u.mbox.as_ref().unwrap())).unwrap();
+    let ids: Vec<String> =
+        mail_parser::mailbox::mbox::MessageIterator::new(std::io::Cursor::new(&mbox))
+            .map(|x| {
+                let c = x.unwrap().unwrap_contents();
+                let s = String::from_utf8_lossy(&c).into_owned();
+                s.split("Subject: message ").nth(1).unwrap()[..10].to_string()
+            })
+            .collect();
+    assert_eq!(ids, ["BBBBBB0001", "BBBBBB0003", "BBBBBB0002"]);
+    for r in &m.recipients {
+        for f in &r.files {
+            assert_eq!(
+                sha(&std::fs::read(out.join(&f.path)).unwrap()),
+                f.sha256,
+                "{}",
+                f.path
+            );
+        }
+        assert_eq!(
+            r.files
+                .iter()
+                .filter(|f| f.path.contains("/Maildir/new/"))
+                .count(),
+            r.messages.len()
+        );
+    }
+}
+
+#[test]
+fn zip_passwords() {
+    if !tool("7z") {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let spool = d.path().join("spool");
+    put_raw(
+        &spool,
+        "CCCCCC0001",
+        &simple("CCCCCC0001", 1_700_000_000, b"Pat@Example.com"),
+    );
+    put_raw(
+        &spool,
+        "CCCCCC0002",
+        &simple("CCCCCC0002", 1_700_000_000, b"kim@example.com"),
+    );
+    let pw = d.path().join("pw");
+    std::fs::write(&pw, "# passwords\npat@example.com Sekr1t-Pat\n").unwrap();
+    let out = d.path().join("out");
+    let base = |out: &Path| {
+        vec![
+            "--queue-dir".to_string(),
+            spool.to_str().unwrap().to_string(),
+            "--out".into(),
+            out.to_str().unwrap().to_string(),
+            "--zip".into(),
+            "--zip-password-file".into(),
+            pw.to_str().unwrap().to_string(),
+        ]
+    };
+    // kim has no password: refused before anything is written.
+    let v = base(&out);
+    let o = export(&v.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("kim@example.com"));
+    assert!(!out.exists());
+    std::fs::write(
+        &pw,
+        "# passwords\npat@example.com Sekr1t-Pat\nKIM@example.com kims pass phrase\n",
+    )
+    .unwrap();
+    let mut v = base(&out);
+    v.push("--json".into());
+    let o = export(&v.iter().map(String::as_str).collect::<Vec<_>>());
+    ok(&o);
+    let all = format!(
+        "{}{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+        std::fs::read_to_string(out.join("manifest.json")).unwrap()
+    );
+    assert!(!all.contains("Sekr1t") && !all.contains("kims pass"));
+    let m = manifest(&out);
+    assert!(m.options.encrypted);
+    for (addr, pass) in [
+        ("pat@example.com", "Sekr1t-Pat"),
+        ("kim@example.com", "kims pass phrase"),
+    ] {
+        let r = m
+            .recipients
+            .iter()
+            .find(|r| r.address.0 == addr.as_bytes())
+            .unwrap();
+        let z = out.join(r.zip.as_ref().unwrap());
+        let good = Command::new("7z")
+            .arg("t")
+            .arg(format!("-p{pass}"))
+            .arg(&z)
+            .output()
+            .unwrap();
+        assert!(
+            good.status.success(),
+            "{}",
+            String::from_utf8_lossy(&good.stdout)
+        );
+        let bad = Command::new("7z")
+            .arg("t")
+            .arg("-pwrong")
+            .arg(&z)
+            .output()
+            .unwrap();
+        assert!(!bad.status.success());
+    }
+}
+
+#[test]
+fn json_summary_and_exit_codes() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    let o = export_samples(&out, &["--json", "--format", "eml"]);
+    ok(&o);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON summary");
+    assert_eq!(v["complete"], true);
+    assert!(v["totals"]["messages"].as_u64().unwrap() > 0);
+    let o = export_samples(&d.path().join("o2"), &["--format", "pdf"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn unwritable_out_is_one_clear_line() {
+    if samples::nix_uid() == 0 {
+        eprintln!("note: running as root, permissions do not stop writes; skipped");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let ro = d.path().join("ro");
+    std::fs::create_dir(&ro).unwrap();
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o500)).unwrap();
+    let out = ro.join("out");
+    let o = export_samples(&out, &[]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains(&*out.to_string_lossy()) || err.contains(&*ro.to_string_lossy()));
+}

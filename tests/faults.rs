@@ -13,6 +13,9 @@ fn damaged(name: &str) -> Vec<u8> {
     std::fs::read(root().join("samples/damaged").join(name)).unwrap()
 }
 
+/// A check on the kind of parse error.
+type ErrorCheck = fn(&ParseError) -> bool;
+
 fn parse(data: Vec<u8>) -> Result<QueueFile, ParseError> {
     QueueFile::parse(data, Depth::Full, false)
 }
@@ -20,7 +23,7 @@ fn parse(data: Vec<u8>) -> Result<QueueFile, ParseError> {
 #[test]
 fn damaged_samples_give_the_right_errors() {
     use mxsalvage::queue::record::FrameError;
-    let cases: &[(&str, fn(&ParseError) -> bool)] = &[
+    let cases: &[(&str, ErrorCheck)] = &[
         ("trunc-in-length", |e| {
             matches!(e, ParseError::Frame(FrameError::EofInLength { .. }))
         }),

@@ -1,9 +1,200 @@
-//! `mxsalvage export` (not implemented yet).
+//! `mxsalvage export`: turns the flags into an [`export::Config`], runs the export in
+//! the worker pool with a progress bar (stderr, terminals only), prints the summary
+//! (stderr, or JSON on stdout with `--json`) and picks the exit status: 0 complete,
+//! 1 partial (errors listed, or a write failure after some output), 2 refused/fatal.
 
-use anyhow::{Result, bail};
+use std::io::IsTerminal;
+use std::time::Instant;
 
+use anyhow::{Context, Result, anyhow, bail};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::{SpoolCtx, pool};
+use crate::cli::ExportArgs;
 use mxsalvage::exit::Exit;
+use mxsalvage::export::{self, Config, ExportError, Filters, Formats, Mode, Progress};
+use mxsalvage::manifest::{Manifest, Options, Source};
+use mxsalvage::select::{Selection, queues};
+use mxsalvage::timefmt::parse_time;
 
-pub fn run(_a: crate::cli::ExportArgs) -> Result<Exit> {
-    bail!("export is not implemented yet")
+struct Bar(Option<ProgressBar>);
+
+impl Progress for Bar {
+    fn phase(&self, name: &str, total: u64) {
+        if let Some(b) = &self.0 {
+            b.reset();
+            b.set_length(total);
+            b.set_message(name.to_string());
+        }
+    }
+    fn tick(&self) {
+        if let Some(b) = &self.0 {
+            b.inc(1);
+        }
+    }
+}
+
+/// This host's name: /etc/hostname, else `hostname`.
+fn host_name() -> String {
+    if let Ok(s) = std::fs::read_to_string("/etc/hostname") {
+        let s = s.trim();
+        if !s.is_empty() {
+            return s.to_string();
+        }
+    }
+    std::process::Command::new("hostname")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+fn time_arg(flag: &str, v: &Option<String>) -> Result<Option<i64>> {
+    v.as_ref()
+        .map(|s| {
+            parse_time(s).ok_or_else(|| {
+                anyhow!("bad {flag} {s:?} (use RFC 3339, YYYY-MM-DD, or @epoch seconds)")
+            })
+        })
+        .transpose()
+}
+
+#[derive(serde::Serialize)]
+struct Summary<'a> {
+    out: String,
+    complete: bool,
+    elapsed_seconds: f64,
+    totals: &'a mxsalvage::manifest::Totals,
+    errors: &'a [mxsalvage::manifest::Problem],
+    skipped: &'a [mxsalvage::manifest::Problem],
+}
+
+pub fn run(a: ExportArgs) -> Result<Exit> {
+    let started = Instant::now();
+    let queue_names = queues(&a.select.queue).map_err(|e| anyhow!(e))?;
+    let sel = Selection::new(
+        &a.select.recipient,
+        &a.select.domain,
+        &a.select.valid_recipients,
+        a.select.only_valid,
+    )
+    .map_err(|e| anyhow!(e))?;
+    let formats = Formats::parse(&a.format).map_err(|e| anyhow!(e))?;
+    if formats == Formats::default() {
+        bail!("--format: give at least one of mbox, maildir, eml, text");
+    }
+    let passwords = match &a.zip_password_file {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read zip password file {}", p.display()))?;
+            Some(export::zip::parse_passwords(&text).map_err(|e| anyhow!("{}: {e}", p.display()))?)
+        }
+        None => None,
+    };
+    let since = time_arg("--since", &a.since)?;
+    let until = time_arg("--until", &a.until)?;
+    let mode = if a.update {
+        Mode::Update
+    } else if a.force {
+        Mode::Force
+    } else {
+        Mode::New
+    };
+    let ctx = SpoolCtx::open(&a.spool, queue_names.clone())?;
+    if !a.quiet {
+        ctx.warn_if_running();
+    }
+    let cfg = Config {
+        out: a.out.clone(),
+        formats,
+        zip: a.zip,
+        passwords,
+        filters: Filters {
+            ids: a.id.clone(),
+            since,
+            until,
+            include_done: a.include_done,
+        },
+        mode,
+        options: Options {
+            formats: formats.names().iter().map(|s| s.to_string()).collect(),
+            zip: a.zip,
+            encrypted: a.zip_password_file.is_some(),
+            include_done: a.include_done,
+            recipients: a.select.recipient.clone(),
+            domains: a.select.domain.clone(),
+            queues: queue_names,
+            ids: a.id.clone(),
+            since: a.since.clone(),
+            until: a.until.clone(),
+            only_valid: a.select.only_valid,
+        },
+        source: Source {
+            queue_directory: ctx.spool.root.display().to_string(),
+            host: host_name(),
+            maximal_queue_lifetime: ctx.spool.cfg.maximal_queue_lifetime,
+            bounce_queue_lifetime: ctx.spool.cfg.bounce_queue_lifetime,
+            postfix_running: ctx.running(),
+        },
+    };
+    let bar = if !a.quiet && std::io::stderr().is_terminal() {
+        let b = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+        b.set_style(
+            ProgressStyle::with_template("{msg:20} [{bar:40}] {pos}/{len} {elapsed}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        Some(b)
+    } else {
+        None
+    };
+    let progress = Bar(bar);
+    let workers = pool(a.jobs)?;
+    let result = workers.install(|| export::run(&ctx.spool, &sel, &cfg, &progress));
+    if let Some(b) = &progress.0 {
+        b.finish_and_clear();
+    }
+    let manifest: Manifest = match result {
+        Ok(m) => m,
+        Err(e @ ExportError::Partial(_)) => {
+            eprintln!("mxsalvage: {e}");
+            return Ok(Exit::Partial);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let elapsed = started.elapsed().as_secs_f64();
+    if a.json {
+        let s = Summary {
+            out: a.out.display().to_string(),
+            complete: manifest.complete,
+            elapsed_seconds: (elapsed * 1000.0).round() / 1000.0,
+            totals: &manifest.totals,
+            errors: &manifest.errors,
+            skipped: &manifest.skipped,
+        };
+        println!("{}", serde_json::to_string_pretty(&s)?);
+    } else if !a.quiet {
+        for e in &manifest.errors {
+            eprintln!("mxsalvage: error: {}", e.reason);
+        }
+        let t = &manifest.totals;
+        eprintln!(
+            "mxsalvage: exported {} message(s) for {} recipient(s) ({} pairs, {:.1} MB) to {} in {:.1}s; {} error(s), {} skipped{}",
+            t.messages,
+            t.recipients,
+            t.pairs,
+            t.bytes as f64 / 1e6,
+            a.out.display(),
+            elapsed,
+            t.errors,
+            t.skipped,
+            if manifest.complete {
+                ""
+            } else {
+                " — INCOMPLETE, see errors in manifest.json"
+            }
+        );
+    }
+    Ok(Exit::partial_if(!manifest.complete))
 }

@@ -538,31 +538,21 @@ impl QueueFile {
                         }
                     }
                 }
-                (_, b'T') => {
+                (_, b'T') if self.arrival.is_none() => {
+                    self.arrival = parse_time(p);
                     if self.arrival.is_none() {
-                        self.arrival = parse_time(p);
-                        if self.arrival.is_none() {
-                            self.warnings
-                                .push(format!("unparsable arrival time at offset {}", rec.offset));
-                        }
+                        self.warnings
+                            .push(format!("unparsable arrival time at offset {}", rec.offset));
                     }
                 }
-                (_, b'c') => {
-                    if self.create_time.is_none() {
-                        self.create_time = parse_long(p);
-                    }
-                }
+                (_, b'c') if self.create_time.is_none() => self.create_time = parse_long(p),
                 (_, b'S') => {
                     if self.sender.is_some() {
                         return Err(ParseError::DuplicateSender { offset: rec.offset });
                     }
                     self.sender = Some(p.to_vec());
                 }
-                (_, b'F') => {
-                    if self.full_name.is_none() {
-                        self.full_name = Some(p.to_vec());
-                    }
-                }
+                (_, b'F') if self.full_name.is_none() => self.full_name = Some(p.to_vec()),
                 (_, b'L') => self.content_filter = Some(p.to_vec()),
                 (_, b'>') => self.redirect_to = Some(p.to_vec()),
                 (_, b'V') => self.verp = Some(p.to_vec()),

@@ -177,7 +177,7 @@ mod tests {
             Err(FrameError::EofInLength { offset: 0 })
         );
         assert_eq!(
-            read_record(&[b'T'], 0),
+            read_record(b"T", 0),
             Err(FrameError::EofInLength { offset: 0 })
         );
     }

@@ -1,0 +1,317 @@
+//! Safe, deterministic names for everything export writes.
+//!
+//! Owns: the mailbox key of a recipient (case-folded address bytes), the directory name
+//! of each recipient bundle, attachment file names, the `<arrival-date>_<queue-id>` stem
+//! and the Maildir base name. In: hostile bytes from the envelope and the message.
+//! Out: single path components that never contain a path separator, `..`, a leading
+//! dot, control characters or NUL, never exceed the length limits below, and never
+//! collide. Pure; cannot fail.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use sha2::{Digest, Sha256};
+
+/// Longest recipient directory name (bytes); leaves room for `.zip` and temp names.
+pub const MAX_DIR: usize = 200;
+/// Longest attachment file name (bytes).
+pub const MAX_ATTACHMENT: usize = 150;
+
+/// The mailbox a recipient address belongs to: the address case-folded (Unicode
+/// lower case when it is UTF-8, ASCII lower case of the raw bytes otherwise).
+pub fn mailbox_key(addr: &[u8]) -> Vec<u8> {
+    match std::str::from_utf8(addr) {
+        Ok(s) => s.to_lowercase().into_bytes(),
+        Err(_) => addr.to_ascii_lowercase(),
+    }
+}
+
+/// First `n` hex digits of the SHA-256 of `b`.
+pub fn short_hash(b: &[u8], n: usize) -> String {
+    let h = hex::encode(Sha256::digest(b));
+    h[..n.min(h.len())].to_string()
+}
+
+/// Characters never used in a name: path separators, characters Windows refuses,
+/// controls, and invisible formatting characters that can disguise a name.
+fn bad_char(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|' | '\u{FFFD}'
+        )
+        || matches!(c as u32, 0x200B..=0x200F | 0x202A..=0x202E | 0x2066..=0x2069 | 0xFEFF)
+}
+
+/// Device names Windows reserves whatever the extension (`con.txt` is `con`).
+fn reserved_windows(name: &str) -> bool {
+    let base = name
+        .split('.')
+        .next()
+        .unwrap_or("")
+        .trim_end()
+        .to_ascii_lowercase();
+    matches!(base.as_str(), "con" | "prn" | "aux" | "nul")
+        || (base.len() == 4
+            && (base.starts_with("com") || base.starts_with("lpt"))
+            && base.as_bytes()[3].is_ascii_digit())
+}
+
+/// Whether `s` can be used as a path component as it is.
+pub fn is_safe_component(s: &str, max: usize) -> bool {
+    !s.is_empty()
+        && s.len() <= max
+        && !s.starts_with('.')
+        && !s.ends_with('.')
+        && !s.starts_with(' ')
+        && !s.ends_with(' ')
+        && !s.contains("..")
+        && !s.chars().any(|c| bad_char(c) || c == ' ')
+        && !reserved_windows(s)
+}
+
+/// Replaces what is not allowed (inner spaces only when `spaces`), removes leading dots
+/// and spaces, and cuts to `max` bytes on a character boundary. May be empty.
+fn scrub(s: &str, max: usize, spaces: bool) -> String {
+    let mut out: String = s
+        .chars()
+        .map(|c| {
+            if bad_char(c) || (c == ' ' && !spaces) {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    while out.contains("..") {
+        out = out.replace("..", "_.");
+    }
+    let trimmed = out.trim_start_matches(['.', ' ']).to_string();
+    let mut cut = truncate(&trimmed, max).to_string();
+    while cut.ends_with('.') || cut.ends_with(' ') {
+        cut.pop();
+    }
+    cut
+}
+
+/// The longest prefix of `s` of at most `max` bytes ending on a character boundary.
+pub fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Assigns a directory name to every mailbox key. `taken` holds assignments that must be
+/// kept (from an earlier export); new keys are processed in sorted order, keys usable as
+/// they are first, so the result does not depend on the order of discovery.
+pub fn assign_dirs(
+    keys: &BTreeSet<Vec<u8>>,
+    taken: &BTreeMap<Vec<u8>, String>,
+) -> BTreeMap<Vec<u8>, String> {
+    let mut out = taken.clone();
+    let mut used: BTreeSet<String> = taken.values().map(|d| d.to_lowercase()).collect();
+    let mut later = Vec::new();
+    for k in keys {
+        if out.contains_key(k) {
+            continue;
+        }
+        match std::str::from_utf8(k) {
+            Ok(s) if is_safe_component(s, MAX_DIR) && !used.contains(&s.to_lowercase()) => {
+                used.insert(s.to_lowercase());
+                out.insert(k.clone(), s.to_string());
+            }
+            _ => later.push(k),
+        }
+    }
+    for k in later {
+        let lossy = String::from_utf8_lossy(k);
+        let mut len = 8;
+        loop {
+            let suffix = format!("~{}", short_hash(k, len));
+            let mut base = scrub(&lossy, MAX_DIR - suffix.len(), false);
+            if base.is_empty() {
+                base = "recipient".into();
+            }
+            let name = format!("{base}{suffix}");
+            if !used.contains(&name.to_lowercase()) {
+                used.insert(name.to_lowercase());
+                out.insert(k.clone(), name);
+                break;
+            }
+            if len >= 64 {
+                // Cannot happen for distinct keys; fall back to the full hash plus a counter.
+                let mut n = 2;
+                while used.contains(&format!("{name}-{n}")) {
+                    n += 1;
+                }
+                let name = format!("{name}-{n}");
+                used.insert(name.clone());
+                out.insert(k.clone(), name);
+                break;
+            }
+            len *= 2;
+        }
+    }
+    out
+}
+
+/// A safe file name for an attachment, unique (case-insensitively) within `used`.
+/// `index` numbers unnamed parts; `ext` is used when the part has no name.
+pub fn attachment_name(
+    original: Option<&str>,
+    index: usize,
+    content_type: &str,
+    used: &mut BTreeSet<String>,
+) -> String {
+    // Only the last path component of what the sender wrote.
+    let last = original
+        .map(|o| o.rsplit(['/', '\\']).next().unwrap_or(""))
+        .unwrap_or("");
+    let (stem, ext) = match last.rfind('.') {
+        Some(p) if p > 0 && last.len() - p <= 16 => (&last[..p], &last[p..]),
+        _ => (last, ""),
+    };
+    let ext = scrub(ext, 16, false);
+    let ext = if ext.is_empty() {
+        String::new()
+    } else {
+        format!(".{}", ext.trim_start_matches('.'))
+    };
+    let mut stem = scrub(stem, MAX_ATTACHMENT - ext.len() - 8, true);
+    if stem.is_empty() {
+        stem = format!("part-{index}");
+    }
+    let ext = if ext.is_empty() && original.is_none() {
+        default_ext(content_type).to_string()
+    } else {
+        ext
+    };
+    if reserved_windows(&stem) {
+        stem = format!("_{stem}");
+    }
+    let mut name = format!("{stem}{ext}");
+    let mut n = 2;
+    while used.contains(&name.to_lowercase()) {
+        name = format!("{stem}-{n}{ext}");
+        n += 1;
+    }
+    used.insert(name.to_lowercase());
+    name
+}
+
+fn default_ext(content_type: &str) -> &'static str {
+    match content_type.to_ascii_lowercase().as_str() {
+        "text/plain" => ".txt",
+        "text/html" => ".html",
+        "message/rfc822" => ".eml",
+        "application/pdf" => ".pdf",
+        "image/jpeg" => ".jpg",
+        "image/png" => ".png",
+        "image/gif" => ".gif",
+        "text/calendar" => ".ics",
+        _ => ".bin",
+    }
+}
+
+/// `<YYYYMMDD-HHMMSS>_<queue-id>` (arrival time in UTC), the stem of eml and text names.
+pub fn stem(arrival_secs: i64, queue_id: &str) -> String {
+    let t = chrono::DateTime::from_timestamp(arrival_secs, 0)
+        .map(|t| t.format("%Y%m%d-%H%M%S").to_string())
+        .unwrap_or_else(|| "00000000-000000".into());
+    format!("{t}_{queue_id}")
+}
+
+/// Maildir base name: `<secs>.M<usec>Q<queue-id>.mxsalvage,S=<size>`. Unique per
+/// message, derived from the message only (never from the run).
+pub fn maildir_name(secs: i64, usec: i64, queue_id: &str, size: u64) -> String {
+    format!("{secs}.M{usec}Q{queue_id}.mxsalvage,S={size}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dirs(addrs: &[&[u8]]) -> BTreeMap<Vec<u8>, String> {
+        let keys = addrs.iter().map(|a| mailbox_key(a)).collect();
+        assign_dirs(&keys, &BTreeMap::new())
+    }
+
+    #[test]
+    fn plain_addresses_are_kept() {
+        let d = dirs(&[b"Bob@Example.COM"]);
+        assert_eq!(d[&b"bob@example.com".to_vec()], "bob@example.com");
+    }
+
+    #[test]
+    fn hostile_addresses_are_scrubbed_and_distinct() {
+        let long = vec![b'a'; 300];
+        let d = dirs(&[
+            b"../../x@example.com",
+            b"a/b@example.com",
+            b"a_b@example.com",
+            b".hidden@example.com",
+            b"nul\0@x",
+            b"j\xf6rg@example.de",
+            &long,
+            b"",
+        ]);
+        let names: BTreeSet<&String> = d.values().collect();
+        assert_eq!(names.len(), d.len());
+        for n in d.values() {
+            assert!(!n.contains('/') && !n.contains('\0'), "{n}");
+            assert!(!n.starts_with('.') && !n.contains(".."), "{n}");
+            assert!(n.len() <= MAX_DIR, "{n}");
+            assert!(!n.is_empty());
+        }
+        assert_eq!(d[&b"a_b@example.com".to_vec()], "a_b@example.com");
+    }
+
+    #[test]
+    fn attachment_names() {
+        let mut used = BTreeSet::new();
+        let long = "x".repeat(5000) + ".pdf";
+        let cases = [
+            Some("../../etc/passwd"),
+            Some("/etc/passwd"),
+            Some("con.txt"),
+            Some("a\x01b\nc.txt"),
+            Some(long.as_str()),
+            Some(".."),
+            Some("report.pdf"),
+            Some("REPORT.pdf"),
+            None,
+        ];
+        let names: Vec<String> = cases
+            .iter()
+            .enumerate()
+            .map(|(i, c)| attachment_name(*c, i + 1, "application/pdf", &mut used))
+            .collect();
+        assert_eq!(names[0], "passwd");
+        assert_eq!(names[1], "passwd-2");
+        assert_eq!(names[2], "_con.txt");
+        assert_eq!(names[3], "a_b_c.txt");
+        assert!(names[4].len() <= MAX_ATTACHMENT && names[4].ends_with(".pdf"));
+        assert_eq!(names[5], "part-6");
+        assert_eq!(names[7], "REPORT-2.pdf");
+        assert_eq!(names[8], "part-9.pdf");
+        for n in &names {
+            assert!(
+                is_safe_component(n, MAX_ATTACHMENT) || n.starts_with("_con"),
+                "{n}"
+            );
+        }
+    }
+
+    #[test]
+    fn stems() {
+        assert_eq!(stem(1700000000, "ABC"), "20231114-221320_ABC");
+        assert_eq!(
+            maildir_name(1700000000, 42, "ABC", 10),
+            "1700000000.M42QABC.mxsalvage,S=10"
+        );
+    }
+}

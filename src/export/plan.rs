@@ -1,0 +1,210 @@
+//! Phase 1 of an export: decide what goes where.
+//!
+//! Owns: walking the spool, reading every envelope (in parallel, content skipped),
+//! applying the selection (queues are the walk's; queue IDs, arrival window, recipient
+//! and domain filters, validity lists, pending vs done), skipping address-verification
+//! probes, grouping the selected recipients of each message into mailboxes
+//! (case-folded addresses; one bundle per mailbox even when an address appears twice),
+//! and sorting messages oldest first (arrival, then queue ID). In: a [`Spool`] and the
+//! filters. Out: a [`Plan`] holding envelopes only — never message bodies. Per-file
+//! failures become [`Problem`]s; this phase cannot fail as a whole.
+
+use std::collections::BTreeSet;
+
+use rayon::prelude::*;
+
+use crate::manifest::Problem;
+use crate::model::MessageInfo;
+use crate::queue::{Depth, LoadError, LoadErrorKind, QueueEntry, RcptState, Spool};
+use crate::select::Selection;
+
+use super::names::mailbox_key;
+
+/// Message-level filters (recipient filters are in [`Selection`]).
+#[derive(Debug, Clone, Default)]
+pub struct Filters {
+    pub ids: Vec<String>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    pub include_done: bool,
+}
+
+/// One message to export.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub entry: QueueEntry,
+    /// The scan object; `recipients` are the selected ones only.
+    pub info: MessageInfo,
+    pub arrival_usec: i64,
+    /// The mailboxes this message goes to, sorted, each once.
+    pub keys: Vec<Vec<u8>>,
+}
+
+/// The outcome of phase 1.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// Oldest first: arrival time, then queue ID.
+    pub messages: Vec<Planned>,
+    pub mailboxes: BTreeSet<Vec<u8>>,
+    pub errors: Vec<Problem>,
+    pub skipped: Vec<Problem>,
+}
+
+/// A load failure as a problem; `true` when it is not an error (the file vanished:
+/// Postfix delivered or deleted it during the run).
+pub fn load_problem(e: &LoadError) -> (bool, Problem) {
+    (
+        e.kind == LoadErrorKind::Vanished,
+        Problem {
+            path: e.path.display().to_string(),
+            queue_id: Some(e.queue_id.clone()),
+            reason: e.to_string(),
+        },
+    )
+}
+
+enum Outcome {
+    Take(Box<Planned>),
+    Skip(Problem),
+    Error(Problem),
+    Ignore,
+}
+
+fn consider(
+    spool: &Spool,
+    e: &QueueEntry,
+    sel: &Selection,
+    f: &Filters,
+    filtering: bool,
+) -> Outcome {
+    let l = match spool.load(e, Depth::EnvelopeOnly) {
+        Ok(l) => l,
+        Err(err) => {
+            let (skip, p) = load_problem(&err);
+            return if skip {
+                Outcome::Skip(p)
+            } else {
+                Outcome::Error(p)
+            };
+        }
+    };
+    let arrival = l.file.arrival_secs();
+    if f.since.is_some_and(|s| arrival < s) || f.until.is_some_and(|u| arrival >= u) {
+        return Outcome::Ignore;
+    }
+    let mut info = MessageInfo::from_loaded(&l, &spool.cfg);
+    if l.file.is_probe() {
+        return Outcome::Skip(Problem {
+            path: e.path.display().to_string(),
+            queue_id: Some(e.id.clone()),
+            reason: "address-verification probe (not real mail)".into(),
+        });
+    }
+    let matched: Vec<_> = info
+        .recipients
+        .iter()
+        .filter(|r| r.status != RcptState::Cancelled && sel.matches(&r.address.0))
+        .cloned()
+        .collect();
+    if matched.is_empty() {
+        return if filtering {
+            Outcome::Ignore
+        } else {
+            Outcome::Skip(Problem {
+                path: e.path.display().to_string(),
+                queue_id: Some(e.id.clone()),
+                reason: "no recipients".into(),
+            })
+        };
+    }
+    let chosen: Vec<_> = matched
+        .into_iter()
+        .filter(|r| r.status == RcptState::Pending || f.include_done)
+        .collect();
+    if chosen.is_empty() {
+        return Outcome::Skip(Problem {
+            path: e.path.display().to_string(),
+            queue_id: Some(e.id.clone()),
+            reason: "no pending recipients (all delivered or bounced; --include-done exports them)"
+                .into(),
+        });
+    }
+    info.recipients = chosen;
+    if sel.valid.is_some() {
+        for r in &info.recipients {
+            if sel.is_valid(&r.address.0) == Some(false) {
+                info.warnings.push(format!(
+                    "recipient {} is not in the recipient lists",
+                    r.address.display()
+                ));
+            }
+        }
+    }
+    let keys: BTreeSet<Vec<u8>> = info
+        .recipients
+        .iter()
+        .map(|r| mailbox_key(&r.address.0))
+        .collect();
+    Outcome::Take(Box::new(Planned {
+        entry: e.clone(),
+        info,
+        arrival_usec: l.file.arrival.map(|a| a.1).unwrap_or(0),
+        keys: keys.into_iter().collect(),
+    }))
+}
+
+/// Runs phase 1 on the current rayon pool.
+pub fn plan(spool: &Spool, sel: &Selection, f: &Filters) -> Plan {
+    let walk = spool.walk();
+    let mut plan = Plan::default();
+    plan.errors.extend(walk.problems.iter().map(|p| Problem {
+        path: p.path.display().to_string(),
+        queue_id: None,
+        reason: p.reason.clone(),
+    }));
+    plan.skipped.extend(walk.ignored.iter().map(|p| Problem {
+        path: p.display().to_string(),
+        queue_id: None,
+        reason: "not a queue file name (temporary or leftover file)".into(),
+    }));
+    plan.skipped.extend(walk.duplicates.iter().map(|p| Problem {
+        path: p.display().to_string(),
+        queue_id: p.file_name().map(|n| n.to_string_lossy().into_owned()),
+        reason: "queue ID seen twice (moved during the run); exported once".into(),
+    }));
+    let wanted: BTreeSet<&str> = f.ids.iter().map(String::as_str).collect();
+    let entries: Vec<&QueueEntry> = walk
+        .entries
+        .iter()
+        .filter(|e| wanted.is_empty() || wanted.contains(e.id.as_str()))
+        .collect();
+    for id in &wanted {
+        if !entries.iter().any(|e| e.id == *id) {
+            plan.errors.push(Problem {
+                path: spool.root.display().to_string(),
+                queue_id: Some(id.to_string()),
+                reason: format!("queue ID {id} not found in the selected queues"),
+            });
+        }
+    }
+    let filtering = !sel.recipients.is_empty() || !sel.domains.is_empty() || sel.only_valid;
+    let outcomes: Vec<Outcome> = entries
+        .par_iter()
+        .map(|e| consider(spool, e, sel, f, filtering))
+        .collect();
+    for o in outcomes {
+        match o {
+            Outcome::Take(p) => {
+                plan.mailboxes.extend(p.keys.iter().cloned());
+                plan.messages.push(*p);
+            }
+            Outcome::Skip(p) => plan.skipped.push(p),
+            Outcome::Error(p) => plan.errors.push(p),
+            Outcome::Ignore => {}
+        }
+    }
+    plan.messages.sort_by(|a, b| {
+        (a.info.arrival_unix, &a.info.queue_id).cmp(&(b.info.arrival_unix, &b.info.queue_id))
+    });
+    plan
+}

@@ -1,0 +1,294 @@
+//! Atomic file writes for the export tree.
+//!
+//! Owns: creating directories (mode 0700), writing files (mode 0600) under a temporary
+//! name in the target directory (or a given one, for Maildir's `tmp/`), hashing while
+//! writing, fsync, setting the modification time, and renaming into place; a file that
+//! is not committed is removed when dropped. In: paths and bytes. Out: [`Written`]
+//! (sha256 and size). Fails with [`ExportError::Write`] naming the path.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Read, Seek, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sha2::{Digest, Sha256};
+
+use super::ExportError;
+
+/// Hash and size of a written file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    pub sha256: String,
+    pub size: u64,
+}
+
+/// Wraps an I/O error with the path it concerns.
+pub fn werr(path: &Path) -> impl FnOnce(io::Error) -> ExportError + '_ {
+    move |error| ExportError::Write {
+        path: path.to_path_buf(),
+        error,
+    }
+}
+
+/// `mkdir -p` with mode 0700 for every directory created.
+pub fn create_dir(path: &Path) -> Result<(), ExportError> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .map_err(werr(path))
+}
+
+/// Seconds since the epoch as a `SystemTime` (negative values clamp to the epoch).
+pub fn system_time(secs: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(secs.max(0) as u64)
+}
+
+fn tmp_name(dir: &Path, dest: &Path) -> PathBuf {
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    dir.join(format!(".{name}.mxsalvage-tmp"))
+}
+
+fn open_new(tmp: &Path) -> Result<File, ExportError> {
+    match fs::remove_file(tmp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(werr(tmp)(e)),
+    }
+    OpenOptions::new()
+        .write(true)
+        .read(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(tmp)
+        .map_err(werr(tmp))
+}
+
+/// A file being written under a temporary name; [`AtomicFile::commit`] puts it in place.
+pub struct AtomicFile {
+    tmp: PathBuf,
+    dest: PathBuf,
+    w: Option<BufWriter<File>>,
+    hasher: Sha256,
+    size: u64,
+}
+
+impl AtomicFile {
+    /// A temporary file beside `dest`.
+    pub fn create(dest: &Path) -> Result<AtomicFile, ExportError> {
+        let dir = dest.parent().unwrap_or(Path::new("."));
+        Self::create_in(&tmp_name(dir, dest), dest)
+    }
+
+    /// A temporary file at `tmp` (same file system as `dest`).
+    pub fn create_in(tmp: &Path, dest: &Path) -> Result<AtomicFile, ExportError> {
+        let f = open_new(tmp)?;
+        Ok(AtomicFile {
+            tmp: tmp.to_path_buf(),
+            dest: dest.to_path_buf(),
+            w: Some(BufWriter::with_capacity(64 * 1024, f)),
+            hasher: Sha256::new(),
+            size: 0,
+        })
+    }
+
+    /// Writes bytes, mapping errors to the destination path.
+    pub fn put(&mut self, b: &[u8]) -> Result<(), ExportError> {
+        let dest = self.dest.clone();
+        self.write_all(b).map_err(werr(&dest))
+    }
+
+    pub fn dest(&self) -> &Path {
+        &self.dest
+    }
+
+    /// Flushes, sets the modification time, fsyncs and renames into place.
+    pub fn commit(mut self, mtime: Option<i64>) -> Result<Written, ExportError> {
+        let w = self.w.take().expect("not committed twice");
+        let f = w
+            .into_inner()
+            .map_err(|e| werr(&self.dest)(e.into_error()))?;
+        if let Some(t) = mtime {
+            f.set_modified(system_time(t)).map_err(werr(&self.dest))?;
+        }
+        f.sync_all().map_err(werr(&self.dest))?;
+        drop(f);
+        fs::rename(&self.tmp, &self.dest).map_err(werr(&self.dest))?;
+        Ok(Written {
+            sha256: hex::encode(std::mem::take(&mut self.hasher).finalize()),
+            size: self.size,
+        })
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self
+            .w
+            .as_mut()
+            .ok_or_else(|| io::Error::other("file already committed"))?
+            .write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self.w.as_mut() {
+            Some(w) => w.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.w.is_some() {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Writes a whole file atomically.
+pub fn write_file(dest: &Path, bytes: &[u8], mtime: Option<i64>) -> Result<Written, ExportError> {
+    let mut f = AtomicFile::create(dest)?;
+    f.put(bytes)?;
+    f.commit(mtime)
+}
+
+/// A seekable temporary file (for zip), committed by rename; removed when dropped.
+pub struct TmpFile {
+    tmp: PathBuf,
+    dest: PathBuf,
+    pub file: Option<File>,
+}
+
+impl TmpFile {
+    pub fn create(dest: &Path) -> Result<TmpFile, ExportError> {
+        let dir = dest.parent().unwrap_or(Path::new("."));
+        let tmp = tmp_name(dir, dest);
+        let f = open_new(&tmp)?;
+        Ok(TmpFile {
+            tmp,
+            dest: dest.to_path_buf(),
+            file: Some(f),
+        })
+    }
+
+    /// Hashes the finished content, sets the mtime, fsyncs and renames into place.
+    pub fn commit(mut self, mut f: File, mtime: Option<i64>) -> Result<Written, ExportError> {
+        let e = werr(&self.dest);
+        let res = (|| -> io::Result<Written> {
+            f.flush()?;
+            f.rewind()?;
+            let mut h = Sha256::new();
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut size = 0u64;
+            loop {
+                let n = f.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                h.update(&buf[..n]);
+                size += n as u64;
+            }
+            if let Some(t) = mtime {
+                f.set_modified(system_time(t))?;
+            }
+            f.sync_all()?;
+            Ok(Written {
+                sha256: hex::encode(h.finalize()),
+                size,
+            })
+        })();
+        let w = res.map_err(e)?;
+        drop(f);
+        fs::rename(&self.tmp, &self.dest).map_err(werr(&self.dest))?;
+        self.file = None;
+        self.tmp = PathBuf::new();
+        Ok(w)
+    }
+}
+
+impl Drop for TmpFile {
+    fn drop(&mut self) {
+        if !self.tmp.as_os_str().is_empty() {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// fsyncs a directory (after renaming the manifest into it).
+pub fn sync_dir(dir: &Path) -> Result<(), ExportError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(werr(dir))
+}
+
+/// SHA-256 and size of a file on disk.
+pub fn hash_file(path: &Path) -> Result<Written, ExportError> {
+    let mut f = File::open(path).map_err(werr(path))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut size = 0u64;
+    loop {
+        let n = f.read(&mut buf).map_err(werr(path))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok(Written {
+        sha256: hex::encode(h.finalize()),
+        size,
+    })
+}
+
+/// Removes `dir` and the directories below it, bottom-up, as long as they are empty
+/// (a bundle prepared for a message that then could not be read). Never removes files.
+pub fn remove_empty_dirs(dir: &Path) {
+    if let Ok(rd) = fs::read_dir(dir) {
+        for e in rd.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_empty_dirs(&e.path());
+            }
+        }
+    }
+    let _ = fs::remove_dir(dir);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn atomic_write_modes_and_hash() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("sub/a.txt");
+        create_dir(p.parent().unwrap()).unwrap();
+        let w = write_file(&p, b"hello\n", Some(1_700_000_000)).unwrap();
+        assert_eq!(w.size, 6);
+        assert_eq!(w.sha256, hex::encode(Sha256::digest(b"hello\n")));
+        let m = fs::metadata(&p).unwrap();
+        assert_eq!(m.permissions().mode() & 0o777, 0o600);
+        assert_eq!(m.modified().unwrap(), system_time(1_700_000_000));
+        let dm = fs::metadata(p.parent().unwrap()).unwrap();
+        assert_eq!(dm.permissions().mode() & 0o777, 0o700);
+        assert_eq!(fs::read_dir(p.parent().unwrap()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn dropped_file_leaves_nothing() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("b");
+        let mut f = AtomicFile::create(&p).unwrap();
+        f.put(b"x").unwrap();
+        drop(f);
+        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 0);
+    }
+}
