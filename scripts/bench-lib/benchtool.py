@@ -288,6 +288,12 @@ def cmd_assemble(tsv, meta_json, comp_json, out_json):
                         "met": ratios["export_full_vs_cp"] <= 4})
     if "export_full_zip" in m and cp:
         ratios["export_full_zip_vs_cp"] = r(m["export_full_zip"]["seconds"], cp)
+    cps = m.get("cp_r_sync", {}).get("seconds")
+    for k in ("export_eml", "export_full"):
+        if k in m and cps:
+            ratios[k + "_vs_cp_sync"] = r(m[k]["seconds"], cps)
+    if "export_eml_nofsync" in m and cp:
+        ratios["export_eml_nofsync_vs_cp"] = r(m["export_eml_nofsync"]["seconds"], cp)
     if "postcat_loop" in m and "export_eml" in m:
         ratios["postcat_loop_vs_export_eml"] = r(m["postcat_loop"]["seconds"], m["export_eml"]["seconds"])
         targets.append({"target": "eml export >= 50x faster than the postcat -bh loop",
@@ -298,7 +304,8 @@ def cmd_assemble(tsv, meta_json, comp_json, out_json):
         ratios["parallel_speedup_full"] = r(m["export_full_jobs1"]["seconds"], m["export_full"]["seconds"])
     if "scan_json" in m:
         ratios["scan_files_per_second"] = round(n / m["scan_json"]["seconds"]) if m["scan_json"]["seconds"] else None
-    ex = [k for k in m if k.startswith("export") or k.startswith("scan") or k.startswith("linear")]
+    ex = [k for k in m if (k.startswith("export") or k.startswith("scan") or k.startswith("linear"))
+          and k != "export_eml_nofsync"]
     if ex:
         peak = max(m[k]["max_rss_kb"] for k in ex)
         targets.append({"target": "peak RSS <= 256 MB (all mxsalvage runs)", "value": round(peak / 1024, 1),
@@ -323,6 +330,7 @@ def cmd_assemble(tsv, meta_json, comp_json, out_json):
 
 LABELS = [
     ("cp_r", "cp -r spool copy"),
+    ("cp_r_sync", "cp -r + sync (durable copy)"),
     ("postcat_sample", "postcat -bh loop, sample"),
     ("postcat_loop", "postcat -bh loop, all (extrap.)"),
     ("scan_json", "mxsalvage scan --json"),
@@ -330,6 +338,7 @@ LABELS = [
     ("export_full", "export (mbox,maildir,eml,text)"),
     ("export_full_jobs1", "export full --jobs 1"),
     ("export_full_zip", "export full --zip"),
+    ("export_eml_nofsync", "export eml, fsync off (eatmydata)"),
 ]
 
 
@@ -339,9 +348,10 @@ def cmd_report(path):
     cp = m.get("cp_r", {}).get("seconds")
     n = meta["messages"]
     print("mxsalvage benchmark  %s  %s" % (meta.get("date", ""), meta.get("host", "")))
-    print("queue: %d messages, %s MB of queue files (%s); %s run%s per figure, %s" % (
-        n, round(meta.get("spool_bytes", 0) / 1e6), meta.get("spool", ""), meta.get("repeat", 1),
-        "" if meta.get("repeat", 1) == 1 else "s (median)", meta.get("cache", "")))
+    print("queue: %d messages, %s MB of queue files (%s)" % (
+        n, round(meta.get("spool_bytes", 0) / 1e6), meta.get("spool", "")))
+    print("%s; load average %s at start, %s at end" % (
+        meta.get("cache", ""), meta.get("load_average_at_start"), meta.get("load_average_at_end")))
     print()
     print("%-34s %10s %10s %10s %12s" % ("measurement", "seconds", "x cp -r", "peak RSS", "msg/s"))
     print("-" * 80)
@@ -352,13 +362,13 @@ def cmd_report(path):
         cnt = meta.get("postcat_sample") if k == "postcat_sample" else n
         rss = m[k]["max_rss_kb"] / 1024
         print("%-34s %10.2f %10s %8.1f MB %12s%s" % (
-            label, s, ("%.2f" % (s / cp)) if cp else "-", rss, ("%.0f" % (cnt / s)) if s else "-",
+            label, s, ("%.2f" % (s / cp)) if cp and k != "postcat_sample" else "-", rss, ("%.0f" % (cnt / s)) if s else "-",
             "" if m[k].get("exit", 0) == 0 else "  (exit %d)" % m[k]["exit"]))
     for x in res.get("linearity", []):
         print("%-34s %10.2f %10s %8.1f MB %12.0f   %.3f ms/msg" % (
             "export eml, %d messages" % x["messages"], x["seconds"], "", x["max_rss_kb"] / 1024,
             x["messages"] / x["seconds"] if x["seconds"] else 0, x["ms_per_message"]))
-    for k, why in meta.get("skipped", {}).items():
+    for k, why in sorted(meta.get("skipped", {}).items()):
         print("%-34s skipped: %s" % (k, why))
     print()
     for k, v in res.get("ratios", {}).items():
