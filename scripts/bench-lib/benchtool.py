@@ -267,11 +267,20 @@ def cmd_assemble(tsv, meta_json, comp_json, out_json):
         m[name] = {"seconds": secs, "max_rss_kb": max(r["max_rss_kb"] for r in rs),
                    "exit": max(r["exit"] for r in rs), "runs": rs}
     n = meta["messages"]
-    if "postcat_sample" in m:
-        k = meta["postcat_sample"]
-        m["postcat_loop"] = {"seconds": round(m["postcat_sample"]["seconds"] * n / k, 2),
-                             "max_rss_kb": m["postcat_sample"]["max_rss_kb"], "exit": m["postcat_sample"]["exit"],
-                             "extrapolated_from": "%d of %d files" % (k, n)}
+    k = meta.get("postcat_sample")
+    for src, dst in (("postcat_sample", "postcat_loop"), ("postcat_sample_files", "postcat_loop_files")):
+        if src in m:
+            m[dst] = {"seconds": round(m[src]["seconds"] * n / k, 2),
+                      "max_rss_kb": m[src]["max_rss_kb"], "exit": m[src]["exit"],
+                      "extrapolated_from": "%d of %d files" % (k, n)}
+    outputs_tsv = os.path.join(os.path.dirname(tsv), "outputs.tsv")
+    if os.path.exists(outputs_tsv):
+        for line in open(outputs_tsv):
+            if line.strip():
+                name, b, f = line.rstrip("\n").split("\t")
+                if name in m:
+                    m[name]["output_bytes"] = int(b)
+                    m[name]["output_files"] = int(f)
     res = {"meta": meta, "composition": comp, "measurements": m}
     ratios, targets = {}, []
     cp = m.get("cp_r", {}).get("seconds")
@@ -300,6 +309,8 @@ def cmd_assemble(tsv, meta_json, comp_json, out_json):
                         "value": ratios["postcat_loop_vs_export_eml"], "met": ratios["postcat_loop_vs_export_eml"] >= 50})
     if "postcat_loop" in m and "export_full" in m:
         ratios["postcat_loop_vs_export_full"] = r(m["postcat_loop"]["seconds"], m["export_full"]["seconds"])
+    if "postcat_loop_files" in m and "export_eml" in m:
+        ratios["postcat_loop_files_vs_export_eml"] = r(m["postcat_loop_files"]["seconds"], m["export_eml"]["seconds"])
     if "export_full_jobs1" in m and "export_full" in m:
         ratios["parallel_speedup_full"] = r(m["export_full_jobs1"]["seconds"], m["export_full"]["seconds"])
     if "scan_json" in m:
@@ -316,6 +327,12 @@ def cmd_assemble(tsv, meta_json, comp_json, out_json):
         lin.append({"messages": cnt, "seconds": m[k]["seconds"],
                     "ms_per_message": round(1000 * m[k]["seconds"] / cnt, 3), "max_rss_kb": m[k]["max_rss_kb"]})
     if len(lin) >= 2:
+        a, b = lin[0], lin[-1]
+        slope = (b["max_rss_kb"] - a["max_rss_kb"]) / (b["messages"] - a["messages"])
+        base = a["max_rss_kb"] - slope * a["messages"]
+        ratios["export_eml_rss_kb_per_message"] = round(slope, 2)
+        if slope > 0:
+            ratios["export_eml_messages_at_256MB_projected"] = int((256 * 1024 - base) / slope)
         per = [x["ms_per_message"] for x in lin]
         spread = round(max(per) / min(per), 2) if min(per) else None
         ratios["linearity_max_over_min_ms_per_message"] = spread
@@ -333,6 +350,8 @@ LABELS = [
     ("cp_r_sync", "cp -r + sync (durable copy)"),
     ("postcat_sample", "postcat -bh loop, sample"),
     ("postcat_loop", "postcat -bh loop, all (extrap.)"),
+    ("postcat_sample_files", "postcat -bh >file loop, sample"),
+    ("postcat_loop_files", "postcat -bh >file, all (extrap.)"),
     ("scan_json", "mxsalvage scan --json"),
     ("export_eml", "export --format eml"),
     ("export_full", "export (mbox,maildir,eml,text)"),
@@ -353,19 +372,21 @@ def cmd_report(path):
     print("%s; load average %s at start, %s at end" % (
         meta.get("cache", ""), meta.get("load_average_at_start"), meta.get("load_average_at_end")))
     print()
-    print("%-34s %10s %10s %10s %12s" % ("measurement", "seconds", "x cp -r", "peak RSS", "msg/s"))
-    print("-" * 80)
+    print("%-34s %9s %8s %11s %9s %10s" % ("measurement", "seconds", "x cp -r", "peak RSS", "msg/s", "written"))
+    print("-" * 86)
     for k, label in LABELS:
         if k not in m:
             continue
         s = m[k]["seconds"]
-        cnt = meta.get("postcat_sample") if k == "postcat_sample" else n
+        sample = k.startswith("postcat_sample")
+        cnt = meta.get("postcat_sample") if sample else n
         rss = m[k]["max_rss_kb"] / 1024
-        print("%-34s %10.2f %10s %8.1f MB %12s%s" % (
-            label, s, ("%.2f" % (s / cp)) if cp and k != "postcat_sample" else "-", rss, ("%.0f" % (cnt / s)) if s else "-",
-            "" if m[k].get("exit", 0) == 0 else "  (exit %d)" % m[k]["exit"]))
+        wr = ("%.2f GB" % (m[k]["output_bytes"] / 1e9)) if "output_bytes" in m[k] else ""
+        print("%-34s %9.2f %8s %8.1f MB %9s %10s%s" % (
+            label, s, ("%.2f" % (s / cp)) if cp and not sample else "-", rss, ("%.0f" % (cnt / s)) if s else "-",
+            wr, "" if m[k].get("exit", 0) == 0 else "  (exit %d)" % m[k]["exit"]))
     for x in res.get("linearity", []):
-        print("%-34s %10.2f %10s %8.1f MB %12.0f   %.3f ms/msg" % (
+        print("%-34s %9.2f %8s %8.1f MB %9.0f   %.3f ms/msg" % (
             "export eml, %d messages" % x["messages"], x["seconds"], "", x["max_rss_kb"] / 1024,
             x["messages"] / x["seconds"] if x["seconds"] else 0, x["ms_per_message"]))
     for k, why in sorted(meta.get("skipped", {}).items()):
