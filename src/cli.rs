@@ -33,8 +33,11 @@ pub enum Command {
     Reinject(ReinjectArgs),
     /// Check an export against its manifest
     Verify(VerifyArgs),
-    /// Print the man page (roff) to standard output
-    Man,
+    /// Print the man page (roff) to standard output: the main page, or one command's
+    Man {
+        /// scan, cat, export, reinject or verify
+        command: Option<String>,
+    },
     /// Print shell completions to standard output
     Completions {
         /// bash, zsh, fish, elvish or powershell

@@ -380,9 +380,12 @@ pub fn html_to_text(html: &str) -> String {
             continue;
         }
         if rest.starts_with('<') {
-            let end = rest.find('>').unwrap_or(rest.len() - 1);
-            let tag = &rest[1..end];
-            rest = &rest[(end + 1).min(rest.len())..];
+            // An unclosed tag runs to the end of the text.
+            let (tag, after) = match rest.find('>') {
+                Some(end) => (&rest[1..end], &rest[end + 1..]),
+                None => (&rest[1..], ""),
+            };
+            rest = after;
             let closing = tag.starts_with('/');
             let name: String = tag
                 .trim_start_matches('/')
@@ -459,6 +462,16 @@ pub fn html_to_text(html: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    /// Found by the mime_text fuzz target: an unclosed tag ending in a multi-byte
+    /// character made the converter slice inside that character.
+    #[test]
+    fn unclosed_tag_ending_in_multibyte_char() {
+        assert_eq!(html_to_text("text <b\u{fffd}").trim_end(), "text");
+        let _ = html_to_text("<\u{e9}");
+        let _ = html_to_text("<");
+    }
+
     use super::*;
 
     #[test]

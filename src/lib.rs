@@ -18,3 +18,4 @@ pub mod queue;
 pub mod scan;
 pub mod select;
 pub mod timefmt;
+pub mod verify;

@@ -9,6 +9,23 @@ use clap::{CommandFactory, Parser};
 use cli::{Cli, Command};
 use mxsalvage::exit::Exit;
 
+/// Renders the man page of the tool or of one of its commands.
+fn man(command: Option<&str>) -> anyhow::Result<Exit> {
+    let cmd = Cli::command();
+    let page = match command {
+        None => clap_mangen::Man::new(cmd),
+        Some(name) => {
+            let sub = cmd
+                .find_subcommand(name)
+                .ok_or_else(|| anyhow::anyhow!("no command {name:?}"))?
+                .clone();
+            clap_mangen::Man::new(sub).title(format!("mxsalvage-{name}"))
+        }
+    };
+    page.render(&mut std::io::stdout())?;
+    Ok(Exit::Ok)
+}
+
 fn main() {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -28,10 +45,7 @@ fn main() {
         Command::Export(a) => commands::export::run(a),
         Command::Reinject(a) => commands::reinject::run(a),
         Command::Verify(a) => commands::verify::run(a),
-        Command::Man => clap_mangen::Man::new(Cli::command())
-            .render(&mut std::io::stdout())
-            .map(|_| Exit::Ok)
-            .map_err(Into::into),
+        Command::Man { command } => man(command.as_deref()),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

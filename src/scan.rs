@@ -281,6 +281,12 @@ pub fn render_text(r: &ScanReport, now: i64) -> String {
             m.expires_unix.is_some_and(|e| e <= now + 86400) && m.pending().next().is_some()
         })
         .collect();
+    let mut soon = soon;
+    soon.sort_by(|a, b| {
+        a.expires_unix
+            .cmp(&b.expires_unix)
+            .then(a.queue_id.cmp(&b.queue_id))
+    });
     let _ = writeln!(o, "\nBounce within 24 hours: {} message(s)", soon.len());
     for m in &soon {
         let e = m.expires_unix.unwrap_or(0);

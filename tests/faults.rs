@@ -281,3 +281,253 @@ fn unreadable_file_is_reported_with_advice() {
         e.reason
     );
 }
+
+/// Inputs the fuzzers once crashed on (fuzz/regressions/<target>/) stay fixed.
+#[test]
+fn fuzz_regressions_do_not_panic() {
+    let dir = root().join("fuzz/regressions");
+    let mut n = 0;
+    for target in std::fs::read_dir(&dir).unwrap() {
+        let target = target.unwrap().path();
+        for f in std::fs::read_dir(&target).unwrap() {
+            let data = std::fs::read(f.unwrap().path()).unwrap();
+            match target.file_name().unwrap().to_str().unwrap() {
+                "mime_text" => {
+                    let _ = mxsalvage::decode::decode(&data, "x.files");
+                    let _ = mxsalvage::decode::html_to_text(&String::from_utf8_lossy(&data));
+                }
+                _ => {
+                    let _ = parse(data.clone());
+                    let _ = QueueFile::parse(data, Depth::EnvelopeOnly, true);
+                }
+            }
+            n += 1;
+        }
+    }
+    assert!(n > 0);
+}
+
+/// A small full file system under `--out`: one clear line, non-zero exit, no panic, and
+/// no manifest that claims success. Needs root (mount); skipped otherwise.
+#[test]
+fn full_disk_is_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mnt = tmp.path().join("small");
+    std::fs::create_dir(&mnt).unwrap();
+    let st = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=400k", "tmpfs"])
+        .arg(&mnt)
+        .status();
+    if !st.map(|s| s.success()).unwrap_or(false) {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI runs as root and can mount a tmpfs"
+        );
+        eprintln!("note: cannot mount a tmpfs; full-disk test skipped");
+        return;
+    }
+    let out = mnt.join("x");
+    let o = run(&[
+        "export",
+        "--queue-dir",
+        sample_spool().to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--zip",
+        "--quiet",
+    ]);
+    let _ = Command::new("umount").arg(&mnt).status();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        matches!(o.status.code(), Some(1) | Some(2)),
+        "exit {:?}: {err}",
+        o.status.code()
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        err.contains("No space left on device") || err.contains("space"),
+        "{err}"
+    );
+    assert!(
+        err.lines().count() <= 3,
+        "a short error, not a flood: {err}"
+    );
+}
+
+/// An output directory the user may not write to (run as `nobody`).
+#[test]
+fn unwritable_output_as_unprivileged_user() {
+    if !have("setpriv") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let spool = tmp.path().join("spool");
+    copy_spool(&spool);
+    let _ = Command::new("chmod")
+        .args(["-R", "a+rX"])
+        .arg(&spool)
+        .status();
+    let locked = tmp.path().join("locked");
+    std::fs::create_dir(&locked).unwrap();
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let o = Command::new("setpriv")
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+        .arg(bin())
+        .args([
+            "export",
+            "--quiet",
+            "--queue-dir",
+            spool.to_str().unwrap(),
+            "--out",
+        ])
+        .arg(locked.join("x"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("ermission denied") && err.contains("locked"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"));
+}
+
+/// Builds a spool of `n` copies of the real deferred sample files under fresh queue IDs.
+fn big_spool(dst: &Path, n: usize) -> Vec<PathBuf> {
+    let mut src = Vec::new();
+    collect(&sample_spool().join("deferred"), &mut src);
+    src.sort();
+    let mut out = Vec::new();
+    for i in 0..n {
+        let from = &src[i % src.len()];
+        let id = format!("B{:05X}{:04X}", i, i % 7);
+        let dir = dst.join("deferred").join(&id[..1]);
+        std::fs::create_dir_all(&dir).unwrap();
+        let to = dir.join(&id);
+        std::fs::copy(from, &to).unwrap();
+        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o700)).unwrap();
+        out.push(to);
+    }
+    out
+}
+
+fn manifest_ids(out: &Path) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let m: mxsalvage::manifest::Manifest =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    (
+        m.messages.iter().map(|x| x.info.queue_id.clone()).collect(),
+        m.skipped
+            .iter()
+            .filter_map(|x| x.queue_id.clone())
+            .collect(),
+        m.errors.iter().filter_map(|x| x.queue_id.clone()).collect(),
+    )
+}
+
+/// Files deleted while the export runs (Postfix delivered them): every message is either
+/// exported or listed; nothing panics.
+#[test]
+fn files_deleted_during_export_are_listed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spool = tmp.path().join("spool");
+    let files = big_spool(&spool, 1500);
+    let out = tmp.path().join("out");
+    let child = Command::new(bin())
+        .args([
+            "export",
+            "--quiet",
+            "--jobs",
+            "1",
+            "--format",
+            "eml",
+            "--queue-dir",
+            spool.to_str().unwrap(),
+            "--out",
+        ])
+        .arg(&out)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Start deleting once the walk and plan are done (the archive directory exists).
+    let t0 = std::time::Instant::now();
+    while !out.join("messages").exists() && t0.elapsed().as_secs() < 60 {
+        std::thread::sleep(std::time::Duration::from_micros(200));
+    }
+    let mut deleted = Vec::new();
+    for f in files.iter().rev().step_by(3) {
+        std::thread::sleep(std::time::Duration::from_micros(300));
+        if std::fs::remove_file(f).is_ok() {
+            deleted.push(f.file_name().unwrap().to_string_lossy().into_owned());
+        }
+    }
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(matches!(o.status.code(), Some(0) | Some(1)), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let (exported, skipped, errors) = manifest_ids(&out);
+    let all: std::collections::BTreeSet<String> = exported
+        .iter()
+        .chain(&skipped)
+        .chain(&errors)
+        .cloned()
+        .collect();
+    for f in &files {
+        let id = f.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(all.contains(&id), "{id} neither exported nor listed");
+    }
+    // Some deletions came before the file was read: those are listed as vanished.
+    assert!(skipped.iter().chain(&errors).any(|id| deleted.contains(id)), "no deletion hit the run: {err}");
+    for id in &exported {
+        let store = out.join("messages").join(format!("{id}.eml"));
+        assert!(store.exists(), "{id} exported without its archive copy");
+    }
+}
+
+/// Postfix marks recipients done (R → D, one byte in place) while we read: each file
+/// reads either before or after the change, never as damage.
+#[test]
+fn recipient_marked_done_while_reading() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spool = tmp.path().join("spool");
+    let files = big_spool(&spool, 600);
+    let out = tmp.path().join("out");
+    // Offsets of pending recipient records, per file.
+    let targets: Vec<(PathBuf, Vec<usize>)> = files
+        .iter()
+        .map(|f| {
+            let q = QueueFile::parse(std::fs::read(f).unwrap(), Depth::Full, false).unwrap();
+            (f.clone(), q.pending().map(|r| r.offset).collect())
+        })
+        .collect();
+    let child = Command::new(bin())
+        .args([
+            "export",
+            "--quiet",
+            "--jobs",
+            "2",
+            "--format",
+            "eml",
+            "--queue-dir",
+            spool.to_str().unwrap(),
+            "--out",
+        ])
+        .arg(&out)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    for (f, offsets) in targets.iter().rev() {
+        if let Some(&off) = offsets.first() {
+            use std::io::{Seek, SeekFrom, Write};
+            let mut h = std::fs::OpenOptions::new().write(true).open(f).unwrap();
+            h.seek(SeekFrom::Start(off as u64)).unwrap();
+            h.write_all(b"D").unwrap();
+        }
+    }
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    let (exported, skipped, errors) = manifest_ids(&out);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(exported.len() + skipped.len(), files.len());
+}

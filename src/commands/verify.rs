@@ -1,9 +1,38 @@
-//! `mxsalvage verify` (not implemented yet).
+//! `mxsalvage verify EXPORT_DIR`: check an export against its manifest.
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result};
 
+use crate::cli::VerifyArgs;
 use mxsalvage::exit::Exit;
+use mxsalvage::export::zip::parse_passwords;
+use mxsalvage::verify::verify;
 
-pub fn run(_a: crate::cli::VerifyArgs) -> Result<Exit> {
-    bail!("verify is not implemented yet")
+pub fn run(a: VerifyArgs) -> Result<Exit> {
+    let passwords = match &a.zip_password_file {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read {}", p.display()))?;
+            Some(parse_passwords(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?)
+        }
+        None => None,
+    };
+    let rep = verify(&a.dir, passwords.as_ref())?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&rep)?);
+    } else {
+        for m in &rep.mismatches {
+            println!("MISMATCH {}: {}", m.path, m.reason);
+        }
+        for n in &rep.notes {
+            println!("note: {n}");
+        }
+        println!(
+            "{}: {} message(s), {} file(s) checked, {} mismatch(es)",
+            if rep.ok() { "OK" } else { "FAILED" },
+            rep.messages_checked,
+            rep.files_checked,
+            rep.mismatches.len()
+        );
+    }
+    Ok(Exit::partial_if(!rep.ok()))
 }

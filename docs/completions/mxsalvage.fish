@@ -1,0 +1,114 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_mxsalvage_global_optspecs
+    string join \n h/help V/version
+end
+
+function __fish_mxsalvage_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_mxsalvage_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_mxsalvage_using_subcommand
+    set -l cmd (__fish_mxsalvage_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c mxsalvage -n "__fish_mxsalvage_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mxsalvage -n "__fish_mxsalvage_needs_command" -s V -l version -d 'Print version'
+complete -c mxsalvage -n "__fish_mxsalvage_needs_command" -f -a "scan" -d 'Show what is stuck: per queue, per recipient, per domain, why, and when it bounces'
+complete -c mxsalvage -n "__fish_mxsalvage_needs_command" -f -a "cat" -d 'Show one queued message as Postfix sees it (postcat-compatible)'
+complete -c mxsalvage -n "__fish_mxsalvage_needs_command" -f -a "export" -d 'Write per-recipient mbox, Maildir, .eml and text bundles plus a JSON manifest'
+complete -c mxsalvage -n "__fish_mxsalvage_needs_command" -f -a "reinject" -d 'Send an export into the recovered primary over SMTP/LMTP with the original envelope, exactly once'
+complete -c mxsalvage -n "__fish_mxsalvage_needs_command" -f -a "verify" -d 'Check an export against its manifest'
+complete -c mxsalvage -n "__fish_mxsalvage_needs_command" -f -a "man" -d 'Print the man page (roff) to standard output: the main page, or one command\'s'
+complete -c mxsalvage -n "__fish_mxsalvage_needs_command" -f -a "completions" -d 'Print shell completions to standard output'
+complete -c mxsalvage -n "__fish_mxsalvage_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l queue-dir -d 'Queue directory (default: `postconf -h queue_directory`, else /var/spool/postfix)' -r -F
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l config-dir -d 'Postfix configuration directory holding main.cf (lifetimes, hashing)' -r -F
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l max-queue-lifetime -d 'Override maximal_queue_lifetime (e.g. 5d, 12h)' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l bounce-queue-lifetime -d 'Override bounce_queue_lifetime (e.g. 5d)' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l recipient -d 'Only this recipient (case-insensitive; repeatable)' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l domain -d 'Only recipients in this domain (repeatable)' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l queue -d 'Only these queues (maildrop, incoming, active, deferred, hold, corrupt; repeatable)' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l valid-recipients -d 'The secondary\'s plain-text recipient lists (`address anything` lines; repeatable); others are flagged' -r -F
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l jobs -d 'Number of worker threads (default: all cores)' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l only-valid -d 'With --valid-recipients: leave out recipients not in the lists'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l json -d 'One JSON document on standard output instead of the report'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -s h -l help -d 'Print help'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -l queue-dir -d 'Queue directory for -q (default: `postconf -h queue_directory`, else /var/spool/postfix)' -r -F
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -l config-dir -d 'Postfix configuration directory (hash settings for -q)' -r -F
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -s b -d 'Print the message body (from the first non-header line)'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -s h -d 'Print the message headers'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -s e -d 'Print the envelope records (and each recipient\'s state)'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -s q -d 'Arguments are queue IDs, looked up in the queue directory'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -l help -d 'Print help'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l queue-dir -d 'Queue directory (default: `postconf -h queue_directory`, else /var/spool/postfix)' -r -F
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l config-dir -d 'Postfix configuration directory holding main.cf (lifetimes, hashing)' -r -F
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l max-queue-lifetime -d 'Override maximal_queue_lifetime (e.g. 5d, 12h)' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l bounce-queue-lifetime -d 'Override bounce_queue_lifetime (e.g. 5d)' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l recipient -d 'Only this recipient (case-insensitive; repeatable)' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l domain -d 'Only recipients in this domain (repeatable)' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l queue -d 'Only these queues (maildrop, incoming, active, deferred, hold, corrupt; repeatable)' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l valid-recipients -d 'The secondary\'s plain-text recipient lists (`address anything` lines; repeatable); others are flagged' -r -F
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l out -d 'Output directory (must not exist or be empty, unless --update or --force)' -r -F
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l format -d 'Formats: comma list of mbox, maildir, eml, text' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l zip-password-file -d 'Encrypt each recipient\'s zip with AES-256; file lines are `address password`' -r -F
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l id -d 'Only these queue IDs (repeatable)' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l since -d 'Only mail that arrived at or after TIME (RFC 3339, `YYYY-MM-DD`, or @epoch)' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l until -d 'Only mail that arrived before TIME' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l jobs -d 'Number of worker threads (default: all cores)' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l only-valid -d 'With --valid-recipients: leave out recipients not in the lists'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l zip -d 'Also write one zip per recipient'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l include-done -d 'Also export recipients already delivered or bounced'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l update -d 'Add what is not exported yet to an existing export'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l force -d 'Replace an existing export'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l quiet -d 'No progress bar and no summary'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l json -d 'Print the summary as JSON on standard output'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -s h -l help -d 'Print help'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l from -d 'Export directory (its manifest.json and messages/)' -r -F
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l to -d 'Target server, HOST[:PORT] (port 25 for SMTP, 24 for LMTP by default)' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l auth-user -d 'SMTP AUTH user' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l auth-password-file -d 'File holding the SMTP AUTH password' -r -F
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l helo -d 'Name to send in EHLO/LHLO (default: this host\'s name)' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l connections -d 'Parallel sessions' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l rate -d 'Messages per second at most (all sessions together)' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l recipient -d 'Only this recipient (repeatable)' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l domain -d 'Only recipients in this domain (repeatable)' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l id -d 'Only these queue IDs (repeatable)' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l max-retries -d 'Attempts per recipient on temporary failures in this run' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l journal -d 'Journal file (default: EXPORT_DIR/reinject-journal.jsonl)' -r -F
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l lmtp -d 'Speak LMTP instead of SMTP'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l starttls -d 'Require STARTTLS'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l tls -d 'Connect with TLS from the start (SMTPS)'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l no-tls -d 'Never use TLS (default: STARTTLS when offered)'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l insecure -d 'Accept any server certificate (a primary with a self-signed certificate)'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l retry-failed -d 'Retry recipients the journal lists as failed (5xx)'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l resend-unknown -d 'Send again recipients whose outcome is unknown (may deliver twice)'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l dry-run -d 'Print the transactions without connecting'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l json -d 'Print the summary as JSON'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l quiet -d 'No progress bar'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -s h -l help -d 'Print help'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand verify" -l zip-password-file -d 'Password file used for --zip-password-file (to test that encrypted zips open)' -r -F
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand verify" -l json -d 'Print the result as JSON'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand verify" -s h -l help -d 'Print help'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand man" -s h -l help -d 'Print help'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject verify man completions help" -f -a "scan" -d 'Show what is stuck: per queue, per recipient, per domain, why, and when it bounces'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject verify man completions help" -f -a "cat" -d 'Show one queued message as Postfix sees it (postcat-compatible)'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject verify man completions help" -f -a "export" -d 'Write per-recipient mbox, Maildir, .eml and text bundles plus a JSON manifest'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject verify man completions help" -f -a "reinject" -d 'Send an export into the recovered primary over SMTP/LMTP with the original envelope, exactly once'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject verify man completions help" -f -a "verify" -d 'Check an export against its manifest'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject verify man completions help" -f -a "man" -d 'Print the man page (roff) to standard output: the main page, or one command\'s'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject verify man completions help" -f -a "completions" -d 'Print shell completions to standard output'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject verify man completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

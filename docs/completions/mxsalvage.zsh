@@ -1,0 +1,300 @@
+#compdef mxsalvage
+
+autoload -U is-at-least
+
+_mxsalvage() {
+    typeset -A opt_args
+    typeset -a _arguments_options
+    local ret=1
+
+    if is-at-least 5.2; then
+        _arguments_options=(-s -S -C)
+    else
+        _arguments_options=(-s -C)
+    fi
+
+    local context curcontext="$curcontext" state line
+    _arguments "${_arguments_options[@]}" : \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+'-V[Print version]' \
+'--version[Print version]' \
+":: :_mxsalvage_commands" \
+"*::: :->mxsalvage" \
+&& ret=0
+    case $state in
+    (mxsalvage)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:mxsalvage-command-$line[1]:"
+        case $line[1] in
+            (scan)
+_arguments "${_arguments_options[@]}" : \
+'--queue-dir=[Queue directory (default\: \`postconf -h queue_directory\`, else /var/spool/postfix)]:DIR:_files' \
+'--config-dir=[Postfix configuration directory holding main.cf (lifetimes, hashing)]:DIR:_files' \
+'--max-queue-lifetime=[Override maximal_queue_lifetime (e.g. 5d, 12h)]:DUR:_default' \
+'--bounce-queue-lifetime=[Override bounce_queue_lifetime (e.g. 5d)]:DUR:_default' \
+'*--recipient=[Only this recipient (case-insensitive; repeatable)]:ADDR:_default' \
+'*--domain=[Only recipients in this domain (repeatable)]:D:_default' \
+'*--queue=[Only these queues (maildrop, incoming, active, deferred, hold, corrupt; repeatable)]:Q:_default' \
+'*--valid-recipients=[The secondary'\''s plain-text recipient lists (\`address anything\` lines; repeatable); others are flagged]:FILE:_files' \
+'--jobs=[Number of worker threads (default\: all cores)]:N:_default' \
+'--only-valid[With --valid-recipients\: leave out recipients not in the lists]' \
+'--json[One JSON document on standard output instead of the report]' \
+'-h[Print help]' \
+'--help[Print help]' \
+&& ret=0
+;;
+(cat)
+_arguments "${_arguments_options[@]}" : \
+'--queue-dir=[Queue directory for -q (default\: \`postconf -h queue_directory\`, else /var/spool/postfix)]:DIR:_files' \
+'--config-dir=[Postfix configuration directory (hash settings for -q)]:DIR:_files' \
+'-b[Print the message body (from the first non-header line)]' \
+'-h[Print the message headers]' \
+'-e[Print the envelope records (and each recipient'\''s state)]' \
+'-q[Arguments are queue IDs, looked up in the queue directory]' \
+'--help[Print help]' \
+'*::items -- Queue files (or queue IDs with -q):_default' \
+&& ret=0
+;;
+(export)
+_arguments "${_arguments_options[@]}" : \
+'--queue-dir=[Queue directory (default\: \`postconf -h queue_directory\`, else /var/spool/postfix)]:DIR:_files' \
+'--config-dir=[Postfix configuration directory holding main.cf (lifetimes, hashing)]:DIR:_files' \
+'--max-queue-lifetime=[Override maximal_queue_lifetime (e.g. 5d, 12h)]:DUR:_default' \
+'--bounce-queue-lifetime=[Override bounce_queue_lifetime (e.g. 5d)]:DUR:_default' \
+'*--recipient=[Only this recipient (case-insensitive; repeatable)]:ADDR:_default' \
+'*--domain=[Only recipients in this domain (repeatable)]:D:_default' \
+'*--queue=[Only these queues (maildrop, incoming, active, deferred, hold, corrupt; repeatable)]:Q:_default' \
+'*--valid-recipients=[The secondary'\''s plain-text recipient lists (\`address anything\` lines; repeatable); others are flagged]:FILE:_files' \
+'--out=[Output directory (must not exist or be empty, unless --update or --force)]:DIR:_files' \
+'*--format=[Formats\: comma list of mbox, maildir, eml, text]:LIST:_default' \
+'--zip-password-file=[Encrypt each recipient'\''s zip with AES-256; file lines are \`address password\`]:FILE:_files' \
+'*--id=[Only these queue IDs (repeatable)]:QUEUE_ID:_default' \
+'--since=[Only mail that arrived at or after TIME (RFC 3339, \`YYYY-MM-DD\`, or @epoch)]:TIME:_default' \
+'--until=[Only mail that arrived before TIME]:TIME:_default' \
+'--jobs=[Number of worker threads (default\: all cores)]:N:_default' \
+'--only-valid[With --valid-recipients\: leave out recipients not in the lists]' \
+'--zip[Also write one zip per recipient]' \
+'--include-done[Also export recipients already delivered or bounced]' \
+'(--force)--update[Add what is not exported yet to an existing export]' \
+'--force[Replace an existing export]' \
+'--quiet[No progress bar and no summary]' \
+'--json[Print the summary as JSON on standard output]' \
+'-h[Print help]' \
+'--help[Print help]' \
+&& ret=0
+;;
+(reinject)
+_arguments "${_arguments_options[@]}" : \
+'--from=[Export directory (its manifest.json and messages/)]:EXPORT_DIR:_files' \
+'--to=[Target server, HOST\[\:PORT\] (port 25 for SMTP, 24 for LMTP by default)]:HOST[:PORT]:_default' \
+'--auth-user=[SMTP AUTH user]:USER:_default' \
+'--auth-password-file=[File holding the SMTP AUTH password]:FILE:_files' \
+'--helo=[Name to send in EHLO/LHLO (default\: this host'\''s name)]:NAME:_default' \
+'--connections=[Parallel sessions]:N:_default' \
+'--rate=[Messages per second at most (all sessions together)]:MSGS_PER_SEC:_default' \
+'*--recipient=[Only this recipient (repeatable)]:ADDR:_default' \
+'*--domain=[Only recipients in this domain (repeatable)]:D:_default' \
+'*--id=[Only these queue IDs (repeatable)]:QUEUE_ID:_default' \
+'--max-retries=[Attempts per recipient on temporary failures in this run]:N:_default' \
+'--journal=[Journal file (default\: EXPORT_DIR/reinject-journal.jsonl)]:FILE:_files' \
+'--lmtp[Speak LMTP instead of SMTP]' \
+'(--tls --no-tls)--starttls[Require STARTTLS]' \
+'(--no-tls)--tls[Connect with TLS from the start (SMTPS)]' \
+'--no-tls[Never use TLS (default\: STARTTLS when offered)]' \
+'--insecure[Accept any server certificate (a primary with a self-signed certificate)]' \
+'--retry-failed[Retry recipients the journal lists as failed (5xx)]' \
+'--resend-unknown[Send again recipients whose outcome is unknown (may deliver twice)]' \
+'--dry-run[Print the transactions without connecting]' \
+'--json[Print the summary as JSON]' \
+'--quiet[No progress bar]' \
+'-h[Print help]' \
+'--help[Print help]' \
+&& ret=0
+;;
+(verify)
+_arguments "${_arguments_options[@]}" : \
+'--zip-password-file=[Password file used for --zip-password-file (to test that encrypted zips open)]:FILE:_files' \
+'--json[Print the result as JSON]' \
+'-h[Print help]' \
+'--help[Print help]' \
+':dir -- Export directory:_files' \
+&& ret=0
+;;
+(man)
+_arguments "${_arguments_options[@]}" : \
+'-h[Print help]' \
+'--help[Print help]' \
+'::command -- scan, cat, export, reinject or verify:_default' \
+&& ret=0
+;;
+(completions)
+_arguments "${_arguments_options[@]}" : \
+'-h[Print help]' \
+'--help[Print help]' \
+':shell -- bash, zsh, fish, elvish or powershell:(bash elvish fish powershell zsh)' \
+&& ret=0
+;;
+(help)
+_arguments "${_arguments_options[@]}" : \
+":: :_mxsalvage__subcmd__help_commands" \
+"*::: :->help" \
+&& ret=0
+
+    case $state in
+    (help)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:mxsalvage-help-command-$line[1]:"
+        case $line[1] in
+            (scan)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(cat)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(export)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(reinject)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(verify)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(man)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(completions)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(help)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+        esac
+    ;;
+esac
+;;
+        esac
+    ;;
+esac
+}
+
+(( $+functions[_mxsalvage_commands] )) ||
+_mxsalvage_commands() {
+    local commands; commands=(
+'scan:Show what is stuck\: per queue, per recipient, per domain, why, and when it bounces' \
+'cat:Show one queued message as Postfix sees it (postcat-compatible)' \
+'export:Write per-recipient mbox, Maildir, .eml and text bundles plus a JSON manifest' \
+'reinject:Send an export into the recovered primary over SMTP/LMTP with the original envelope, exactly once' \
+'verify:Check an export against its manifest' \
+'man:Print the man page (roff) to standard output\: the main page, or one command'\''s' \
+'completions:Print shell completions to standard output' \
+'help:Print this message or the help of the given subcommand(s)' \
+    )
+    _describe -t commands 'mxsalvage commands' commands "$@"
+}
+(( $+functions[_mxsalvage__subcmd__cat_commands] )) ||
+_mxsalvage__subcmd__cat_commands() {
+    local commands; commands=()
+    _describe -t commands 'mxsalvage cat commands' commands "$@"
+}
+(( $+functions[_mxsalvage__subcmd__completions_commands] )) ||
+_mxsalvage__subcmd__completions_commands() {
+    local commands; commands=()
+    _describe -t commands 'mxsalvage completions commands' commands "$@"
+}
+(( $+functions[_mxsalvage__subcmd__export_commands] )) ||
+_mxsalvage__subcmd__export_commands() {
+    local commands; commands=()
+    _describe -t commands 'mxsalvage export commands' commands "$@"
+}
+(( $+functions[_mxsalvage__subcmd__help_commands] )) ||
+_mxsalvage__subcmd__help_commands() {
+    local commands; commands=(
+'scan:Show what is stuck\: per queue, per recipient, per domain, why, and when it bounces' \
+'cat:Show one queued message as Postfix sees it (postcat-compatible)' \
+'export:Write per-recipient mbox, Maildir, .eml and text bundles plus a JSON manifest' \
+'reinject:Send an export into the recovered primary over SMTP/LMTP with the original envelope, exactly once' \
+'verify:Check an export against its manifest' \
+'man:Print the man page (roff) to standard output\: the main page, or one command'\''s' \
+'completions:Print shell completions to standard output' \
+'help:Print this message or the help of the given subcommand(s)' \
+    )
+    _describe -t commands 'mxsalvage help commands' commands "$@"
+}
+(( $+functions[_mxsalvage__subcmd__help__subcmd__cat_commands] )) ||
+_mxsalvage__subcmd__help__subcmd__cat_commands() {
+    local commands; commands=()
+    _describe -t commands 'mxsalvage help cat commands' commands "$@"
+}
+(( $+functions[_mxsalvage__subcmd__help__subcmd__completions_commands] )) ||
+_mxsalvage__subcmd__help__subcmd__completions_commands() {
+    local commands; commands=()
+    _describe -t commands 'mxsalvage help completions commands' commands "$@"
+}
+(( $+functions[_mxsalvage__subcmd__help__subcmd__export_commands] )) ||
+_mxsalvage__subcmd__help__subcmd__export_commands() {
+    local commands; commands=()
+    _describe -t commands 'mxsalvage help export commands' commands "$@"
+}
+(( $+functions[_mxsalvage__subcmd__help__subcmd__help_commands] )) ||
+_mxsalvage__subcmd__help__subcmd__help_commands() {
+    local commands; commands=()
+    _describe -t commands 'mxsalvage help help commands' commands "$@"
+}
+(( $+functions[_mxsalvage__subcmd__help__subcmd__man_commands] )) ||
+_mxsalvage__subcmd__help__subcmd__man_commands() {
+    local commands; commands=()
+    _describe -t commands 'mxsalvage help man commands' commands "$@"
+}
+(( $+functions[_mxsalvage__subcmd__help__subcmd__reinject_commands] )) ||
+_mxsalvage__subcmd__help__subcmd__reinject_commands() {
+    local commands; commands=()
+    _describe -t commands 'mxsalvage help reinject commands' commands "$@"
+}
+(( $+functions[_mxsalvage__subcmd__help__subcmd__scan_commands] )) ||
+_mxsalvage__subcmd__help__subcmd__scan_commands() {
+    local commands; commands=()
+    _describe -t commands 'mxsalvage help scan commands' commands "$@"
+}
+(( $+functions[_mxsalvage__subcmd__help__subcmd__verify_commands] )) ||
+_mxsalvage__subcmd__help__subcmd__verify_commands() {
+    local commands; commands=()
+    _describe -t commands 'mxsalvage help verify commands' commands "$@"
+}
+(( $+functions[_mxsalvage__subcmd__man_commands] )) ||
+_mxsalvage__subcmd__man_commands() {
+    local commands; commands=()
+    _describe -t commands 'mxsalvage man commands' commands "$@"
+}
+(( $+functions[_mxsalvage__subcmd__reinject_commands] )) ||
+_mxsalvage__subcmd__reinject_commands() {
+    local commands; commands=()
+    _describe -t commands 'mxsalvage reinject commands' commands "$@"
+}
+(( $+functions[_mxsalvage__subcmd__scan_commands] )) ||
+_mxsalvage__subcmd__scan_commands() {
+    local commands; commands=()
+    _describe -t commands 'mxsalvage scan commands' commands "$@"
+}
+(( $+functions[_mxsalvage__subcmd__verify_commands] )) ||
+_mxsalvage__subcmd__verify_commands() {
+    local commands; commands=()
+    _describe -t commands 'mxsalvage verify commands' commands "$@"
+}
+
+if [ "$funcstack[1]" = "_mxsalvage" ]; then
+    _mxsalvage "$@"
+else
+    compdef _mxsalvage mxsalvage
+fi
