@@ -13,7 +13,7 @@ benchmark, and a fast parallel SMTP feeder (stdlib only).
 
 Message i depends only on (seed, i): random.Random(seed * 1000003 + i).
 
-Composition (by design; scripts/bench-lib/composition.py measures the real spool):
+Composition (by design; `benchtool.py composition` measures the real spool):
   - size: log-normal, median ~13 KB, clipped to 2-50 KB (the message as sent);
   - ~5.5% carry a base64 attachment (pdf/zip/jpeg/docx of random bytes), 100 KB-1 MB
     encoded, uniform; ~8% of the others carry a small one (5-30 KB);
@@ -24,7 +24,7 @@ Composition (by design; scripts/bench-lib/composition.py measures the real spool
   - 1-6 recipients (mean ~1.5) drawn from user001..user200@example.com with Zipf-like
     popularity; senders from ~60 outside domains.
 """
-import argparse, base64, json, math, multiprocessing as mp, os, quopri, random, smtplib, sys, time
+import argparse, base64, json, math, multiprocessing as mp, quopri, random, smtplib, sys, time
 from email.header import Header
 from email.utils import formatdate
 
@@ -343,7 +343,6 @@ def cmd_feed(a):
     with mp.Pool(a.workers) as pool:
         res = pool.map_async(worker, jobs)
         done = 0
-        last = time.time()
         while not res.ready() or not q.empty():
             try:
                 q.get(timeout=0.5)
