@@ -328,3 +328,39 @@ fn cat_by_queue_id() {
     assert!(out.status.success());
     assert_eq!(out.stdout, our_cat("-bh", &rel));
 }
+
+/// Maildrop files have not met cleanup yet; cleanup strips Bcc: before delivery (the
+/// sendmail -t sample that went through pickup has none). The export must not leak it.
+#[test]
+fn maildrop_bcc_is_not_exported() {
+    let raw = std::fs::read(root().join("samples/expected/4jbhxp6l2cz1SW60.bh")).unwrap();
+    assert!(
+        String::from_utf8_lossy(&raw)
+            .lines()
+            .any(|l| l.starts_with("Bcc:")),
+        "sample changed?"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("x");
+    let o = run(&[
+        "export",
+        "--quiet",
+        "--format",
+        "eml",
+        "--queue-dir",
+        sample_spool().to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    for e in std::fs::read_dir(out.join("messages")).unwrap() {
+        let text = String::from_utf8_lossy(&std::fs::read(e.unwrap().path()).unwrap()).into_owned();
+        let header = text.split("\n\n").next().unwrap();
+        assert!(
+            !header
+                .lines()
+                .any(|l| l.to_ascii_lowercase().starts_with("bcc:")),
+            "{header}"
+        );
+    }
+}

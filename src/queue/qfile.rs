@@ -151,6 +151,8 @@ pub struct QueueFile {
     pub xtra_offset: usize,
     /// Things that are odd but not fatal.
     pub warnings: Vec<String>,
+    /// A postdrop file from `maildrop/`: not yet processed by cleanup.
+    pub maildrop: bool,
 }
 
 /// Why a queue file could not be read.
@@ -388,6 +390,7 @@ impl QueueFile {
             data_offset: 0,
             xtra_offset: 0,
             warnings: Vec::new(),
+            maildrop,
         };
         q.run(&data, depth, maildrop)?;
         q.data = data;
@@ -699,9 +702,33 @@ impl QueueFile {
     }
 
     /// Appends [`QueueFile::message_bytes`] to `out`.
+    ///
+    /// A maildrop file has not been through cleanup yet; cleanup removes `Bcc:` and
+    /// `Resent-Bcc:` header fields before anything is delivered, so they are left out
+    /// here too (they would otherwise reveal the blind copies to every recipient).
     pub fn write_message(&self, out: &mut Vec<u8>) {
+        let mut in_header = self.maildrop;
+        let mut dropping = false;
+        let mut line_start = true;
         for r in &self.content {
-            out.extend_from_slice(&self.data[r.payload.clone()]);
+            let p = &self.data[r.payload.clone()];
+            if in_header && line_start {
+                if p.first().is_some_and(|c| *c == b' ' || *c == b'\t') {
+                    // A continuation line belongs to the field before it.
+                } else if is_header(p) {
+                    let name = p.split(|c| *c == b':').next().unwrap_or(b"").trim_ascii();
+                    dropping = name.eq_ignore_ascii_case(b"bcc")
+                        || name.eq_ignore_ascii_case(b"resent-bcc");
+                } else {
+                    in_header = false;
+                    dropping = false;
+                }
+            }
+            line_start = !r.continued;
+            if dropping {
+                continue;
+            }
+            out.extend_from_slice(p);
             if !r.continued {
                 out.push(b'\n');
             }
@@ -848,6 +875,36 @@ mod tests {
         let q = QueueFile::parse(v, Depth::Full, false).unwrap();
         assert_eq!(q.sender(), b"new@example.org");
         assert_eq!(q.recipients[0].address, b"rcpt@example.com");
+    }
+
+    #[test]
+    fn maildrop_bcc_removed_like_cleanup() {
+        let recs: Vec<(u8, &[u8])> = vec![
+            (b'T', b"1 0"),
+            (b'S', b"user"),
+            (b'R', b"a@example.com"),
+            (b'M', b""),
+            (b'N', b"To: a@example.com"),
+            (b'N', b"Bcc: secret@example.com,"),
+            (b'N', b"  other@example.com"),
+            (b'N', b"Subject: x"),
+            (b'N', b""),
+            (b'N', b"Bcc: in the body stays"),
+            (b'X', b""),
+            (b'E', b""),
+        ];
+        let v = build(&recs);
+        let q = QueueFile::parse(v.clone(), Depth::Full, true).unwrap();
+        assert_eq!(
+            q.message_bytes(),
+            b"To: a@example.com\nSubject: x\n\nBcc: in the body stays\n"
+        );
+        // A file cleanup already wrote is delivered as it is.
+        let q = QueueFile::parse(v, Depth::Full, false).unwrap();
+        assert!(
+            q.message_bytes()
+                .starts_with(b"To: a@example.com\nBcc: secret")
+        );
     }
 
     #[test]
