@@ -15,7 +15,6 @@ use mxsalvage::exit::Exit;
 use mxsalvage::export::Report;
 use mxsalvage::export::{self, Config, ExportError, Filters, Formats, Mode, Progress};
 use mxsalvage::manifest::{Options, Source};
-use mxsalvage::select::{Selection, queues};
 use mxsalvage::timefmt::parse_time;
 
 struct Bar(Option<ProgressBar>);
@@ -73,14 +72,7 @@ struct Summary<'a> {
 
 pub fn run(a: ExportArgs) -> Result<Exit> {
     let started = Instant::now();
-    let queue_names = queues(&a.select.queue).map_err(|e| anyhow!(e))?;
-    let sel = Selection::new(
-        &a.select.recipient,
-        &a.select.domain,
-        &a.select.valid_recipients,
-        a.select.only_valid,
-    )
-    .map_err(|e| anyhow!(e))?;
+    let (queue_names, sel) = super::selection(&a.select)?;
     let formats = Formats::parse(&a.format).map_err(|e| anyhow!(e))?;
     if formats == Formats::default() {
         bail!("--format: give at least one of mbox, maildir, eml, text");

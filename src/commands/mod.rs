@@ -13,10 +13,11 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::cli::SpoolArgs;
+use crate::cli::{SelectArgs, SpoolArgs};
 use mxsalvage::queue::config::parse_duration;
 use mxsalvage::queue::running::{MasterState, master_state};
 use mxsalvage::queue::{PostfixConfig, Spool};
+use mxsalvage::select::{Selection, queues};
 
 /// Default queue directory: `postconf -h queue_directory`, else /var/spool/postfix.
 pub fn default_queue_dir(config_dir: &Path) -> PathBuf {
@@ -107,4 +108,12 @@ pub fn pool(jobs: Option<usize>) -> Result<rayon::ThreadPool> {
         b = b.num_threads(j);
     }
     b.build().context("cannot start worker threads")
+}
+
+/// The queues and the recipient selection asked for by the shared selection flags.
+pub fn selection(a: &SelectArgs) -> Result<(Vec<String>, Selection)> {
+    let queues = queues(&a.queue).map_err(anyhow::Error::msg)?;
+    let sel = Selection::new(&a.recipient, &a.domain, &a.valid_recipients, a.only_valid)
+        .map_err(anyhow::Error::msg)?;
+    Ok((queues, sel))
 }

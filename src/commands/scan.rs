@@ -1,6 +1,6 @@
 //! `mxsalvage scan`: walk, read envelopes in parallel, summarise.
 
-use anyhow::{Result, anyhow};
+use anyhow::Result;
 use rayon::prelude::*;
 
 use super::{SpoolCtx, pool};
@@ -9,18 +9,10 @@ use mxsalvage::exit::Exit;
 use mxsalvage::model::MessageInfo;
 use mxsalvage::queue::Depth;
 use mxsalvage::scan::{Problem, ScanReport, queue_totals, render_text, summarize};
-use mxsalvage::select::{Selection, queues};
 use mxsalvage::timefmt::{now, rfc3339};
 
 pub fn run(a: ScanArgs) -> Result<Exit> {
-    let queues = queues(&a.select.queue).map_err(|e| anyhow!(e))?;
-    let sel = Selection::new(
-        &a.select.recipient,
-        &a.select.domain,
-        &a.select.valid_recipients,
-        a.select.only_valid,
-    )
-    .map_err(|e| anyhow!(e))?;
+    let (queues, sel) = super::selection(&a.select)?;
     let ctx = SpoolCtx::open(&a.spool, queues)?;
     ctx.warn_if_running();
     let walk = ctx.spool.walk();
