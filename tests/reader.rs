@@ -364,3 +364,75 @@ fn maildrop_bcc_is_not_exported() {
         );
     }
 }
+
+/// `--valid-recipients` flags recipients missing from the backup's own lists in `scan`
+/// and the manifest; `--only-valid` leaves them out of the export.
+#[test]
+fn valid_recipient_lists() {
+    let cfg = root().join("samples/config");
+    let lists = [cfg.join("passwd-2ndmx"), cfg.join("aliases-2ndmx")];
+    let spool = sample_spool();
+    let mut args = vec!["scan", "--json", "--queue-dir", spool.to_str().unwrap()];
+    for l in &lists {
+        args.extend(["--valid-recipients", l.to_str().unwrap()]);
+    }
+    let out = run(&args);
+    let r: mxsalvage::scan::ScanReport = serde_json::from_slice(&out.stdout).unwrap();
+    let invalid: Vec<String> = r
+        .recipients
+        .iter()
+        .filter(|s| s.valid == Some(false))
+        .map(|s| s.address.display())
+        .collect();
+    assert!(
+        invalid.iter().any(|a| a == "bounce-me@example.net"),
+        "{invalid:?}"
+    );
+    assert!(
+        r.recipients
+            .iter()
+            .any(|s| s.address.display() == "alice@example.com" && s.valid == Some(true))
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let dest = tmp.path().join("x");
+    let mut args = vec![
+        "export",
+        "--quiet",
+        "--format",
+        "eml",
+        "--only-valid",
+        "--queue-dir",
+        spool.to_str().unwrap(),
+        "--out",
+        dest.to_str().unwrap(),
+    ];
+    for l in &lists {
+        args.extend(["--valid-recipients", l.to_str().unwrap()]);
+    }
+    let o = run(&args);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let m: mxsalvage::manifest::Manifest =
+        serde_json::from_slice(&std::fs::read(dest.join("manifest.json")).unwrap()).unwrap();
+    assert!(m.recipients.iter().all(|x| x.valid == Some(true)));
+    assert!(
+        !m.recipients
+            .iter()
+            .any(|x| invalid.contains(&x.address.display()))
+    );
+    assert_eq!(
+        run(&[
+            "scan",
+            "--only-valid",
+            "--queue-dir",
+            spool.to_str().unwrap()
+        ])
+        .status
+        .code(),
+        Some(2)
+    );
+}
