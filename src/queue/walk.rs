@@ -75,6 +75,32 @@ fn io_reason(e: &std::io::Error, path: &Path) -> String {
     }
 }
 
+/// A queue entry from a file's metadata.
+fn entry(
+    root: &Path,
+    queue: &str,
+    id: String,
+    path: PathBuf,
+    meta: &fs::Metadata,
+    misplaced: bool,
+) -> QueueEntry {
+    QueueEntry {
+        queue: queue.to_string(),
+        id,
+        rel: path
+            .strip_prefix(root)
+            .unwrap_or(&path)
+            .to_string_lossy()
+            .into_owned(),
+        mode: meta.permissions().mode() & 0o7777,
+        uid: meta.uid(),
+        size: meta.len(),
+        mtime: meta.mtime(),
+        misplaced,
+        path,
+    }
+}
+
 fn walk_dir(
     root: &Path,
     dir: &Path,
@@ -141,22 +167,9 @@ fn walk_dir(
             .and_then(|p| p.strip_prefix(root.join(queue)).ok())
             .map(|p| p.iter().map(|c| c.to_string_lossy().into_owned()).collect())
             .unwrap_or_default();
-        let rel = path
-            .strip_prefix(root)
-            .unwrap_or(&path)
-            .to_string_lossy()
-            .into_owned();
-        out.entries.push(QueueEntry {
-            queue: queue.to_string(),
-            id: name,
-            rel,
-            mode: meta.permissions().mode() & 0o7777,
-            uid: meta.uid(),
-            size: meta.len(),
-            mtime: meta.mtime(),
-            misplaced: expected != actual,
-            path,
-        });
+        let misplaced = expected != actual;
+        out.entries
+            .push(entry(root, queue, name, path, &meta, misplaced));
     }
 }
 
@@ -212,21 +225,7 @@ pub fn find_id(
             if let Ok(meta) = fs::symlink_metadata(&p)
                 && meta.is_file()
             {
-                return Some(QueueEntry {
-                    queue: q.clone(),
-                    id: id.to_string(),
-                    rel: p
-                        .strip_prefix(root)
-                        .unwrap_or(&p)
-                        .to_string_lossy()
-                        .into_owned(),
-                    mode: meta.permissions().mode() & 0o7777,
-                    uid: meta.uid(),
-                    size: meta.len(),
-                    mtime: meta.mtime(),
-                    misplaced: false,
-                    path: p,
-                });
+                return Some(entry(root, q, id.to_string(), p, &meta, false));
             }
         }
     }
