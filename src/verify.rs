@@ -12,14 +12,14 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::export::names::mailbox_key;
 use crate::export::prepend::for_mailbox;
+use crate::export::write::sha256_stream;
 use crate::export::zip::Secret;
 use crate::manifest::{Manifest, ManifestMessage, ManifestRecipient, SCHEMA};
 
@@ -69,19 +69,7 @@ impl VerifyReport {
 const OWN_FILES: &[&str] = &["manifest.json", "reinject-journal.jsonl"];
 
 fn sha256_file(path: &Path) -> io::Result<(String, u64)> {
-    let mut f = File::open(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    let mut n = 0u64;
-    loop {
-        let k = f.read(&mut buf)?;
-        if k == 0 {
-            break;
-        }
-        h.update(&buf[..k]);
-        n += k as u64;
-    }
-    Ok((hex::encode(h.finalize()), n))
+    sha256_stream(&mut File::open(path)?)
 }
 
 fn check_file(rep: &mut VerifyReport, out: &Path, rel: &str, sha: &str, size: Option<u64>) {

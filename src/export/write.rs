@@ -207,27 +207,14 @@ impl TmpFile {
         let res = (|| -> io::Result<Written> {
             f.flush()?;
             f.rewind()?;
-            let mut h = Sha256::new();
-            let mut buf = vec![0u8; 64 * 1024];
-            let mut size = 0u64;
-            loop {
-                let n = f.read(&mut buf)?;
-                if n == 0 {
-                    break;
-                }
-                h.update(&buf[..n]);
-                size += n as u64;
-            }
+            let (sha256, size) = sha256_stream(&mut f)?;
             if let Some(t) = mtime {
                 f.set_modified(system_time(t))?;
             }
             if replacing {
                 f.sync_all()?;
             }
-            Ok(Written {
-                sha256: hex::encode(h.finalize()),
-                size,
-            })
+            Ok(Written { sha256, size })
         })();
         let w = res.map_err(e)?;
         drop(f);
@@ -236,6 +223,22 @@ impl TmpFile {
         self.tmp = PathBuf::new();
         Ok(w)
     }
+}
+
+/// sha256 (hex) and length of everything `r` yields, read in 64 KiB pieces.
+pub fn sha256_stream<R: Read>(r: &mut R) -> io::Result<(String, u64)> {
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut size = 0u64;
+    loop {
+        let n = r.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok((hex::encode(h.finalize()), size))
 }
 
 impl Drop for TmpFile {
@@ -267,21 +270,8 @@ pub fn sync_fs(dir: &Path) -> Result<(), ExportError> {
 /// SHA-256 and size of a file on disk.
 pub fn hash_file(path: &Path) -> Result<Written, ExportError> {
     let mut f = File::open(path).map_err(werr(path))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut size = 0u64;
-    loop {
-        let n = f.read(&mut buf).map_err(werr(path))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-        size += n as u64;
-    }
-    Ok(Written {
-        sha256: hex::encode(h.finalize()),
-        size,
-    })
+    let (sha256, size) = sha256_stream(&mut f).map_err(werr(path))?;
+    Ok(Written { sha256, size })
 }
 
 /// Removes `dir` and the directories below it, bottom-up, as long as they are empty
