@@ -375,12 +375,7 @@ fn run_job(
     let content = match load_content(m) {
         Ok(c) => c,
         Err(e) => {
-            let outs: Vec<_> = job
-                .rcpts
-                .iter()
-                .map(|&r| (r, Outcome::Local(e.clone())))
-                .collect();
-            return finish(sh, &job, outs);
+            return finish_all(sh, &job, Outcome::Local(e));
         }
     };
     // A reused connection may have been closed by the server while idle: one free retry.
@@ -388,12 +383,7 @@ fn run_job(
     loop {
         let reused = session.is_some();
         if let Err(e) = ensure_session(sh, session, connect_failures) {
-            let outs = job
-                .rcpts
-                .iter()
-                .map(|&r| (r, Outcome::Lost(e.clone())))
-                .collect();
-            return finish(sh, &job, outs);
+            return finish_all(sh, &job, Outcome::Lost(e));
         }
         let s = session.as_mut().expect("just opened");
         match transaction(sh, s, m, &job, &content) {
@@ -406,12 +396,7 @@ fn run_job(
             Tx::StaleBeforeMail(e) => {
                 *session = None;
                 if !(reused && fresh_retry) {
-                    let outs = job
-                        .rcpts
-                        .iter()
-                        .map(|&r| (r, Outcome::Lost(e.clone())))
-                        .collect();
-                    return finish(sh, &job, outs);
+                    return finish_all(sh, &job, Outcome::Lost(e));
                 }
                 fresh_retry = false;
             }
@@ -604,6 +589,12 @@ fn transaction(
         keep = s.rset().is_ok();
     }
     Tx::Done(outs, keep)
+}
+
+/// [`finish`] with the same outcome for every recipient of the job.
+fn finish_all(sh: &Shared<'_>, job: &Job, o: Outcome) -> Vec<Job> {
+    let outs = job.rcpts.iter().map(|&r| (r, o.clone())).collect();
+    finish(sh, job, outs)
 }
 
 /// Journals the outcomes (fsync), tallies them, and returns the retries.
