@@ -1,5 +1,7 @@
 //! `mxsalvage scan`: walk, read envelopes in parallel, summarise.
 
+use std::io::Write;
+
 use anyhow::Result;
 use rayon::prelude::*;
 
@@ -96,10 +98,12 @@ pub fn run(a: ScanArgs) -> Result<Exit> {
         errors,
         skipped,
     };
+    let mut out = std::io::stdout().lock();
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
     } else {
-        print!("{}", render_text(&report, now()));
+        out.write_all(render_text(&report, now()).as_bytes())?;
     }
     Ok(Exit::partial_if(!report.errors.is_empty()))
 }
