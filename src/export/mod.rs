@@ -612,6 +612,23 @@ pub fn run(
     let spill = Spill::new(&existing_dir(&cfg.out))?;
     progress.phase("reading envelopes", 0);
     let plan = plan::plan(spool, sel, &cfg.filters, &spill)?;
+    // Nothing selected: a typo in the selection, or nothing readable, writes nothing (an
+    // update that finds nothing new is fine; it stops only when nothing is readable).
+    let update = cfg.mode == Mode::Update;
+    let everything = Selection::default();
+    if plan.messages.is_empty()
+        && let Some(why) = crate::select::why_nothing(
+            spool,
+            &crate::select::Asked {
+                sel: if update { &everything } else { sel },
+                ids: if update { &[] } else { &cfg.filters.ids },
+                window: !update && (cfg.filters.since.is_some() || cfg.filters.until.is_some()),
+                pending_only: !cfg.filters.include_done,
+            },
+        )
+    {
+        return Err(ExportError::Refused(format!("{why}; nothing was written")));
+    }
     if let (true, Some(pw)) = (zip_on, &cfg.passwords) {
         let need: Vec<&Vec<u8>> = plan
             .mailboxes
