@@ -9,3 +9,4 @@ mod faults;
 mod reader;
 mod reinject;
 mod verify;
+mod viewer;
