@@ -15,6 +15,7 @@
 //! problems (unreadable queue files) are not failures: they are listed in the manifest.
 
 pub mod eml;
+pub mod html;
 pub mod json;
 pub mod maildir;
 pub mod mbox;
