@@ -27,6 +27,118 @@ use chrono::{Local, TimeZone};
 use crate::decode::html::{Sanitized, escape, escape_into, sanitize};
 use crate::decode::{Body, Decoded, Item, Shown};
 
+use super::ExportError;
+use super::eml::Crlf;
+use super::sink::{Dest, FileOpts, Mailbox, Message, Sink};
+use super::text::files_dir;
+
+/// The `html` format.
+pub struct Html;
+
+/// The folder of the message pages, in the bundle.
+pub const PAGES: &str = "html";
+
+impl Sink for Html {
+    fn name(&self) -> &'static str {
+        "html"
+    }
+    fn location(&self) -> &'static str {
+        "index.html"
+    }
+    fn dirs(&self) -> &'static [&'static str] {
+        &[PAGES]
+    }
+    fn readme(&self) -> &'static str {
+        "index.html  - START HERE: open it in your web browser (double-click). It lists\n\
+         \x20             your messages, newest first; click one to read it, with links\n\
+         \x20             to its attachments. It works offline and loads nothing from\n\
+         \x20             the internet. (The pages are in the html/ folder.)\n\n"
+    }
+    fn message(&self, m: &Message, dest: &mut dyn Dest) -> Result<(), ExportError> {
+        let d = m.decoded();
+        let mtime = m.arrival.0;
+        let stem = m.stem;
+        // Attachments and the .eml: the text and eml formats' files when the bundle has
+        // them, else copies of our own beside the page.
+        let files = if m.formats.has("text") {
+            format!("../text/{}", files_dir(stem))
+        } else {
+            if !d.attachments.is_empty() {
+                let dir = format!("{PAGES}/{}", files_dir(stem));
+                dest.dir(&dir)?;
+                for a in &d.attachments {
+                    dest.put(&format!("{dir}/{}", a.name), mtime, &a.data)?;
+                }
+            }
+            files_dir(stem)
+        };
+        let eml = if m.formats.has("eml") {
+            format!("../eml/{stem}.eml")
+        } else {
+            dest.file(
+                &format!("{PAGES}/{stem}.eml"),
+                FileOpts::at(mtime),
+                &mut |w| {
+                    let mut c = Crlf::new();
+                    c.write(w, m.prepend)?;
+                    c.write(w, m.bytes)
+                },
+            )?;
+            format!("{stem}.eml")
+        };
+        let links = PageLinks {
+            index: "../index.html".into(),
+            files: url_path(&files),
+            eml: Some(url_path(&eml)),
+        };
+        let address = String::from_utf8_lossy(m.mailbox);
+        let info = PageInfo {
+            queue_id: &m.entry.info.queue_id,
+            arrival: mtime,
+            size: m.entry.bytes,
+            mailbox: &address,
+        };
+        let page = message_page(d, &info, &links);
+        dest.put(&format!("{PAGES}/{stem}.html"), mtime, page.as_bytes())
+    }
+    fn mailbox(&self, b: &Mailbox, dest: &mut dyn Dest) -> Result<(), ExportError> {
+        let mut out = index_head(&b.address(), b.len);
+        for i in (0..b.len).rev() {
+            let s = b.get(i)?.summary;
+            index_row(
+                &mut out,
+                &Row {
+                    arrival: s.arrival_unix,
+                    from: s.from,
+                    subject: s.subject,
+                    size: s.bytes,
+                    attachments: s.attachments.len(),
+                    page: url_path(&format!("{PAGES}/{}.html", s.stem)),
+                },
+            );
+        }
+        let others: Vec<(&str, &str)> = b
+            .formats
+            .sinks()
+            .filter(|s| s.name() != self.name())
+            .map(|s| (s.location(), describe(s.name())))
+            .collect();
+        out.push_str(&index_tail(&others));
+        dest.put("index.html", b.newest, out.as_bytes())
+    }
+}
+
+/// What the other formats of a bundle are, for the index's last lines.
+fn describe(format: &str) -> &'static str {
+    match format {
+        "mbox" => "all messages in one file, to import into Thunderbird, Apple Mail or mutt",
+        "maildir" => "one file per message in a mail server's folder layout (Dovecot, Courier)",
+        "eml" => "one file per message: double-click to open it in your mail program",
+        "text" => "one plain-text file per message, readable in any text editor",
+        _ => "another copy of the same mail",
+    }
+}
+
 /// The Content-Security-Policy of every page.
 pub const CSP: &str = "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; \
                        base-uri 'none'; form-action 'none'";
@@ -38,7 +150,7 @@ line-height:1.45;-webkit-text-size-adjust:100%}
 main{max-width:62rem;margin:0 auto}
 h1{font-size:1.4rem;margin:.2rem 0 .8rem;overflow-wrap:anywhere}
 h2{font-size:1.05rem;margin:1.2rem 0 .4rem}
-a{color:#0b57d0}
+a[href]{color:#0b57d0}
 p.intro{color:#444;margin:.2rem 0 1rem}
 table.list{border-collapse:collapse;width:100%}
 table.list th,table.list td{text-align:left;padding:.45rem .5rem;border-bottom:1px solid #ddd;\
@@ -153,11 +265,7 @@ pub fn linkify(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + text.len() / 8);
     let mut rest = text;
     loop {
-        let next = ["https://", "http://"]
-            .iter()
-            .filter_map(|p| find_ascii_ci(rest, p))
-            .min();
-        let Some(i) = next else {
+        let Some(i) = find_url(rest) else {
             escape_into(&mut out, rest);
             return out;
         };
@@ -181,17 +289,23 @@ pub fn linkify(text: &str) -> String {
     }
 }
 
-fn find_ascii_ci(hay: &str, needle: &str) -> Option<usize> {
-    let (h, n) = (hay.as_bytes(), needle.as_bytes());
-    if h.len() < n.len() {
-        return None;
-    }
-    // `needle` starts with 'h': candidates are the positions of 'h'/'H' (linear).
+/// Where the next `http://` or `https://` (any case) starts in `s`. One forward scan
+/// over the candidates `h`/`H`, so repeated calls over the rest stay linear.
+fn find_url(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
     let mut i = 0;
-    while let Some(p) = h[i..].iter().position(|c| c.eq_ignore_ascii_case(&n[0])) {
+    while let Some(p) = b[i..].iter().position(|c| *c == b'h' || *c == b'H') {
         let at = i + p;
-        if h.len() - at >= n.len() && h[at..at + n.len()].eq_ignore_ascii_case(n) {
-            return Some(at);
+        let t = &b[at..];
+        if t.len() >= 7 && t[..4].eq_ignore_ascii_case(b"http") {
+            let after = if t[4].eq_ignore_ascii_case(&b's') {
+                5
+            } else {
+                4
+            };
+            if t.len() >= after + 3 && &t[after..after + 3] == b"://" {
+                return Some(at);
+            }
         }
         i = at + 1;
     }
