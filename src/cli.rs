@@ -134,11 +134,11 @@ pub struct ExportArgs {
     /// Output directory (must not exist or be empty, unless --update or --force)
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// Formats: comma list of mbox, maildir, eml, text
+    /// Formats: comma list of mbox, maildir, eml, text, html (index.html and a page per message)
     #[arg(
         long,
         value_name = "LIST",
-        default_value = "mbox,maildir,eml,text",
+        default_value = mxsalvage::export::sinks::DEFAULT_FORMATS,
         value_delimiter = ','
     )]
     pub format: Vec<String>,

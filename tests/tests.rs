@@ -10,3 +10,4 @@ mod faults;
 mod reader;
 mod reinject;
 mod verify;
+mod viewer;

@@ -62,7 +62,7 @@ complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l domain -d
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l queue -d 'Only these queues (maildrop, incoming, active, deferred, hold, corrupt; repeatable)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l valid-recipients -d 'The secondary\'s plain-text recipient lists (`address anything` lines; repeatable); others are flagged' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l out -d 'Output directory (must not exist or be empty, unless --update or --force)' -r -F
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l format -d 'Formats: comma list of mbox, maildir, eml, text' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l format -d 'Formats: comma list of mbox, maildir, eml, text, html (index.html and a page per message)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l zip-password-file -d 'Encrypt each recipient\'s zip with AES-256; file lines are `address password`' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l id -d 'Only these queue IDs (repeatable)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l since -d 'Only mail that arrived at or after TIME (RFC 3339, `YYYY-MM-DD`, or @epoch)' -r

@@ -68,7 +68,7 @@ _arguments "${_arguments_options[@]}" : \
 '*--queue=[Only these queues (maildrop, incoming, active, deferred, hold, corrupt; repeatable)]:Q:_default' \
 '*--valid-recipients=[The secondary'\''s plain-text recipient lists (\`address anything\` lines; repeatable); others are flagged]:FILE:_files' \
 '--out=[Output directory (must not exist or be empty, unless --update or --force)]:DIR:_files' \
-'*--format=[Formats\: comma list of mbox, maildir, eml, text]:LIST:_default' \
+'*--format=[Formats\: comma list of mbox, maildir, eml, text, html (index.html and a page per message)]:LIST:_default' \
 '--zip-password-file=[Encrypt each recipient'\''s zip with AES-256; file lines are \`address password\`]:FILE:_files' \
 '*--id=[Only these queue IDs (repeatable)]:QUEUE_ID:_default' \
 '--since=[Only mail that arrived at or after TIME (RFC 3339, \`YYYY-MM-DD\`, or @epoch)]:TIME:_default' \
