@@ -21,7 +21,7 @@ use mxsalvage::model::RecipientInfo;
 use mxsalvage::queue::{Depth, QueueFile, RcptState};
 use mxsalvage::reinject::Summary;
 use mxsalvage::reinject::journal::{JournalState, State};
-use mxsalvage::reinject::smtp::{ClientConfig, Security, Session};
+use mxsalvage::reinject::smtp::{Class, ClientConfig, Security, Session, Step};
 
 // ---------------------------------------------------------------------------------
 // helpers
@@ -291,9 +291,8 @@ fn client(port: u16, lmtp: bool) -> ClientConfig {
         insecure: false,
         helo: "tester.example.org".into(),
         auth: None,
-        connect_timeout: Duration::from_secs(10),
-        command_timeout: Duration::from_secs(60),
-        data_timeout: Duration::from_secs(60),
+        timeout: Duration::from_secs(60),
+        dot_timeout: Duration::from_secs(60),
     }
 }
 
@@ -315,17 +314,21 @@ fn feed(port: u16, msgs: &[Feed]) {
                 c.into_bytes()
             })
             .collect();
-        let (m, rs) = s.envelope(mail.as_bytes(), &rcpts).unwrap();
-        assert!(m.is_positive(), "{mail}: {m}");
-        for r in &rs {
-            assert!(r.is_positive(), "{r}");
+        let env = s.envelope(mail.as_bytes(), &rcpts, true).unwrap();
+        assert_eq!(
+            env.mail.class(Step::Mail),
+            Class::Positive,
+            "{mail}: {}",
+            env.mail
+        );
+        for r in &env.rcpts {
+            assert_eq!(r.class(Step::Rcpt), Class::Positive, "{r}");
         }
-        assert_eq!(s.data().unwrap().code, 354);
+        assert_eq!(env.data.unwrap().code, 354);
         s.send_content(&f.body).unwrap();
         s.send_end_of_data().unwrap();
-        let r = s.read_reply().unwrap();
-        assert!(r.is_positive(), "{r}");
-        s.end_of_data_done();
+        let r = s.read_reply(Step::EndOfData).unwrap();
+        assert_eq!(r.class(Step::EndOfData), Class::Positive, "{r}");
     }
     s.quit();
 }

@@ -8,4 +8,5 @@ mod export;
 mod faults;
 mod reader;
 mod reinject;
+mod reinject_hostile;
 mod verify;

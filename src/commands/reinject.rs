@@ -35,6 +35,14 @@ fn read_password(path: &std::path::Path) -> Result<String> {
     Ok(pw)
 }
 
+/// A positive number of seconds (at most a day) as a duration.
+fn seconds(v: f64, flag: &str) -> Result<Duration> {
+    if !(v > 0.0 && v <= 86400.0) {
+        bail!("{flag} must be a number of seconds between 0 and 86400 (e.g. 60 or 0.5)");
+    }
+    Ok(Duration::from_secs_f64(v))
+}
+
 fn config(a: &crate::cli::ReinjectArgs) -> Result<Config> {
     if a.connections == 0 {
         bail!("--connections must be at least 1");
@@ -78,9 +86,8 @@ fn config(a: &crate::cli::ReinjectArgs) -> Result<Config> {
             insecure: a.insecure,
             helo,
             auth,
-            connect_timeout: Duration::from_secs(30),
-            command_timeout: Duration::from_secs(300),
-            data_timeout: Duration::from_secs(600),
+            timeout: seconds(a.timeout, "--timeout")?,
+            dot_timeout: seconds(a.dot_timeout, "--dot-timeout")?,
         },
         target,
         connections: a.connections,

@@ -129,19 +129,94 @@ impl JournalState {
         st
     }
 
-    /// Reads a journal file; a missing file is an empty journal.
+    /// Reads a journal file; a missing file is an empty journal. Refuses a journal
+    /// that others could have written (see [`open_private`]).
     pub fn read(path: &Path) -> io::Result<JournalState> {
-        match std::fs::read(path) {
-            Ok(t) => Ok(JournalState::parse(&t)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(JournalState::default()),
-            Err(e) => Err(e),
-        }
+        let mut f = match open_private(path, false) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(JournalState::default()),
+            Err(e) => return Err(e),
+        };
+        let mut t = Vec::new();
+        f.read_to_end(&mut t)?;
+        Ok(JournalState::parse(&t))
     }
 
     /// The last record for a pair; a `sending` record means `unknown`.
     pub fn get(&self, k: &PairKey) -> Option<&Record> {
         self.last.get(k)
     }
+}
+
+/// Opens a journal without following a symlink or blocking on a FIFO, and checks
+/// on the open descriptor that it is a regular file nobody else can write: owned by
+/// this user (or root), not group- or world-writable. Anyone who can write the
+/// journal can mark mail as sent, and the next step deletes the originals. With
+/// `append`, creates it 0600 (whatever the umask allows of that) and tightens an
+/// own journal that others can read (an earlier version used the umask) to 0600.
+pub fn open_private(path: &Path, append: bool) -> io::Result<File> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+    let mut o = OpenOptions::new();
+    o.read(true)
+        .custom_flags(libc_flags::NOFOLLOW | libc_flags::NONBLOCK);
+    if append {
+        o.append(true).create(true).mode(0o600);
+    }
+    let file = o.open(path).map_err(|e| {
+        if e.raw_os_error() == Some(libc_flags::ELOOP) {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "{} is a symbolic link; give the journal's real path with --journal",
+                    path.display()
+                ),
+            )
+        } else {
+            e
+        }
+    })?;
+    let meta = file.metadata()?;
+    let refuse = |why: String| {
+        Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "{} {why}: anyone who can write the journal can mark mail as sent. Check its lines, then `chown` it to yourself and `chmod 600` it, and run again",
+                path.display()
+            ),
+        ))
+    };
+    if !meta.file_type().is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} is not a regular file", path.display()),
+        ));
+    }
+    let me = rustix::process::geteuid().as_raw();
+    if meta.uid() != me && meta.uid() != 0 {
+        return refuse(format!(
+            "belongs to uid {}, not to you (uid {me})",
+            meta.uid()
+        ));
+    }
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o022 != 0 {
+        return refuse(format!("is writable by group or others (mode {mode:04o})"));
+    }
+    if append && mode & 0o077 != 0 && meta.uid() == me {
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        eprintln!(
+            "mxsalvage: warning: {} was readable by others (mode {mode:04o}); made it 0600",
+            path.display()
+        );
+    }
+    Ok(file)
+}
+
+/// The open(2) flags and errno used above (Linux values, from rustix).
+mod libc_flags {
+    pub const NOFOLLOW: i32 = rustix::fs::OFlags::NOFOLLOW.bits() as i32;
+    pub const NONBLOCK: i32 = rustix::fs::OFlags::NONBLOCK.bits() as i32;
+    pub const ELOOP: i32 = rustix::io::Errno::LOOP.raw_os_error();
 }
 
 /// An open journal, locked for this run, appended to with fsync.
@@ -157,11 +232,7 @@ impl Journal {
     /// newline first, so the next record starts on a line of its own.
     pub fn open(path: &Path) -> io::Result<(Journal, JournalState)> {
         let existed = path.exists();
-        let mut file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(path)?;
+        let mut file = open_private(path, true)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
