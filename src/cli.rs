@@ -242,6 +242,9 @@ pub struct ReinjectArgs {
     /// Send again recipients whose outcome is unknown (may deliver twice)
     #[arg(long)]
     pub resend_unknown: bool,
+    /// Also send pairs the journal records as sent to another target (a deliberate second destination; without it such a run is refused)
+    #[arg(long)]
+    pub new_target: bool,
     /// Journal file (default: EXPORT_DIR/reinject-journal.jsonl)
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,

@@ -183,6 +183,8 @@ struct Tally {
 
 struct Shared<'a> {
     cfg: &'a Config,
+    /// The journal's name of the target.
+    target: String,
     plan: &'a Plan,
     run_id: String,
     queue: WorkQueue,
@@ -214,7 +216,7 @@ impl Shared<'_> {
         let r = &m.rcpts[ri];
         Record {
             time: now(),
-            target: r.key.target.clone(),
+            target: self.target.clone(),
             queue_id: m.queue_id.clone(),
             sha256: m.sha256.clone(),
             recipient: Bytes(r.env.address.clone()),
@@ -259,6 +261,7 @@ pub fn execute(cfg: &Config, plan: &Plan, journal: Journal) -> Summary {
     }
     let sh = Shared {
         cfg,
+        target: cfg.target.id(),
         plan,
         run_id: format!("{}-{}", now(), std::process::id()),
         queue: WorkQueue {
