@@ -59,6 +59,7 @@ fn main() {
         Command::Cat(a) => commands::cat::run(a),
         Command::Export(a) => commands::export::run(a),
         Command::Reinject(a) => commands::reinject::run(a),
+        Command::Journal(a) => commands::journal::run(a),
         Command::Verify(a) => commands::verify::run(a),
         Command::Man { command } => man(command.as_deref()),
         Command::Completions { shell } => {
