@@ -17,6 +17,7 @@
 
 pub mod commit;
 pub mod eml;
+pub mod html;
 pub mod json;
 pub mod mailbox;
 pub mod maildir;
