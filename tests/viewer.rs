@@ -228,7 +228,7 @@ fn deeply_nested_message_does_not_abort_the_export() {
         "--queue-dir",
         spool.to_str().unwrap(),
         "--config-dir",
-        "/nonexistent",
+        defaults_config_dir(),
         "--out",
         out.to_str().unwrap(),
         "--format",
