@@ -60,6 +60,12 @@ pub struct SpoolArgs {
     /// Override bounce_queue_lifetime (e.g. 5d)
     #[arg(long, value_name = "DUR")]
     pub bounce_queue_lifetime: Option<String>,
+    /// Use the file modes as Postfix does even when they look rewritten by a copy (no owner execute = still being written; group execute = forced expiry)
+    #[arg(long, conflicts_with = "ignore_modes")]
+    pub trust_modes: bool,
+    /// Never use the file modes: judge each file's completeness from its content (a copy whose modes are unreliable)
+    #[arg(long)]
+    pub ignore_modes: bool,
 }
 
 /// Which messages and recipients a command works on.

@@ -16,7 +16,7 @@ use anyhow::{Context, Result, bail};
 use crate::cli::{SelectArgs, SpoolArgs};
 use mxsalvage::queue::config::parse_duration;
 use mxsalvage::queue::running::{MasterState, master_state};
-use mxsalvage::queue::{PostfixConfig, Spool};
+use mxsalvage::queue::{ModeChoice, PostfixConfig, Spool};
 use mxsalvage::select::{Selection, queues};
 
 /// Default queue directory: `postconf -h queue_directory`, else /var/spool/postfix.
@@ -73,8 +73,15 @@ impl SpoolCtx {
             Err(e) => bail!("cannot open queue directory {}: {e}", root.display()),
         }
         let master = master_state(&root);
+        let modes = if a.trust_modes {
+            ModeChoice::Trust
+        } else if a.ignore_modes {
+            ModeChoice::Ignore
+        } else {
+            ModeChoice::Auto
+        };
         Ok(SpoolCtx {
-            spool: Spool::open(&root, cfg, queues),
+            spool: Spool::open(&root, cfg, queues).with_modes(modes),
             master,
         })
     }
@@ -87,13 +94,17 @@ impl SpoolCtx {
         }
     }
 
-    /// Warns on stderr when Postfix runs on this spool.
+    /// Warns on stderr when Postfix runs on this spool, and (once) when the spool's
+    /// file modes look rewritten by a copy and are not used.
     pub fn warn_if_running(&self) {
         if let MasterState::Running = self.master {
             eprintln!(
                 "mxsalvage: warning: Postfix is running on {}; files may move or change while they are read",
                 self.spool.root.display()
             );
+        }
+        if let Some(note) = self.spool.mode_note() {
+            eprintln!("mxsalvage: note: {note}");
         }
     }
 }
