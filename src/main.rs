@@ -50,6 +50,10 @@ fn main() {
             std::process::exit(code);
         }
     };
+    if let Err(e) = mxsalvage::timefmt::check_now_var() {
+        eprintln!("mxsalvage: {e}");
+        std::process::exit(Exit::Fatal.code());
+    }
     let result = match cli.command {
         Command::Scan(a) => commands::scan::run(a),
         Command::Cat(a) => commands::cat::run(a),
