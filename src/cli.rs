@@ -94,9 +94,18 @@ pub struct ScanArgs {
     pub spool: SpoolArgs,
     #[command(flatten)]
     pub select: SelectArgs,
-    /// One JSON document on standard output instead of the report
-    #[arg(long)]
+    /// One JSON document on standard output instead of the report (= --format json)
+    #[arg(long, conflicts_with_all = ["format", "list"])]
     pub json: bool,
+    /// Output: text (the report), json (one document), postqueue (JSON lines as `postqueue -j` prints them), mailq (the `mailq` listing)
+    #[arg(long, value_name = "FORMAT", value_parser = ["text", "json", "postqueue", "mailq"])]
+    pub format: Option<String>,
+    /// List every message as `mailq` does (= --format mailq)
+    #[arg(long, conflicts_with = "format")]
+    pub list: bool,
+    /// Only these queue IDs (repeatable)
+    #[arg(long, value_name = "QUEUE_ID")]
+    pub id: Vec<String>,
     /// Number of worker threads (default: all cores)
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,

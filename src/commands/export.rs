@@ -97,6 +97,7 @@ pub fn run(a: ExportArgs) -> Result<Exit> {
     let ctx = SpoolCtx::open(&a.spool, queue_names.clone())?;
     if !a.quiet {
         ctx.warn_if_running();
+        ctx.note_modes();
     }
     let cfg = Config {
         out: a.out.clone(),

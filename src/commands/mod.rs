@@ -94,8 +94,7 @@ impl SpoolCtx {
         }
     }
 
-    /// Warns on stderr when Postfix runs on this spool, and (once) when the spool's
-    /// file modes look rewritten by a copy and are not used.
+    /// Warns on stderr when Postfix runs on this spool.
     pub fn warn_if_running(&self) {
         if let MasterState::Running = self.master {
             eprintln!(
@@ -103,8 +102,13 @@ impl SpoolCtx {
                 self.spool.root.display()
             );
         }
+    }
+
+    /// Says once on stderr when the spool's file modes look rewritten by a copy and are
+    /// not used (`scan` puts this into its report instead).
+    pub fn note_modes(&self) {
         if let Some(note) = self.spool.mode_note() {
-            eprintln!("mxsalvage: note: {note}");
+            eprintln!("mxsalvage: note: {}: {note}", self.spool.root.display());
         }
     }
 }

@@ -370,10 +370,10 @@ pub fn mode_verdict(
         ModeChoice::Ignore => {
             return ModeVerdict {
                 trusted: false,
-                note: Some(format!(
-                    "file modes in {} ignored (--ignore-modes): completeness is judged from each file's content, group-execute (forced expiry) is not used",
-                    root.display()
-                )),
+                note: Some(
+                    "file modes ignored (--ignore-modes): completeness judged from content, forced expiry (g+x) ignored"
+                        .into(),
+                ),
             };
         }
         ModeChoice::Auto => {}
@@ -403,26 +403,20 @@ pub fn mode_verdict(
             note: None,
         };
     }
+    let seen = modes
+        .iter()
+        .map(|m| format!("{m:04o}"))
+        .collect::<Vec<_>>()
+        .join("/");
     let seen = if modes.len() == 1 {
-        format!(
-            "every queue file has mode {:04o}",
-            modes.iter().next().unwrap_or(&0)
-        )
+        format!("all {seen}")
     } else {
-        format!(
-            "no queue file has mode 0700 (modes seen: {})",
-            modes
-                .iter()
-                .map(|m| format!("{m:04o}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
+        format!("none 0700: {seen}")
     };
     ModeVerdict {
         trusted: false,
         note: Some(format!(
-            "the file modes in {} look rewritten by a copy ({seen}; Postfix writes 0700): each file's completeness is judged from its content (end record, size record) instead, and group-execute (forced expiry) is ignored; --trust-modes uses the modes as they are",
-            root.display()
+            "file modes look rewritten by a copy ({seen}; Postfix writes 0700): completeness judged from content, forced expiry (g+x) ignored; --trust-modes uses them"
         )),
     }
 }
