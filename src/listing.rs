@@ -11,8 +11,8 @@
 //! (`quote_822_local`, then non-printable characters as `?`), and the two renderings.
 //! In: a [`Loaded`] queue file and a recipient filter. Out: [`Listed`], text. Pure.
 
-use crate::queue::{Loaded, RcptState};
 use crate::queue::logs::quote_822;
+use crate::queue::{Loaded, RcptState};
 use crate::timefmt::asctime_local;
 
 /// One recipient as showq lists it.
@@ -58,10 +58,13 @@ pub fn printable(b: &[u8]) -> String {
 }
 
 fn push_printable(out: &mut String, s: &str) {
-    out.extend(
-        s.chars()
-            .map(|c| if c.is_ascii() && !(' '..='~').contains(&c) { '?' } else { c }),
-    );
+    out.extend(s.chars().map(|c| {
+        if c.is_ascii() && !(' '..='~').contains(&c) {
+            '?'
+        } else {
+            c
+        }
+    }));
 }
 
 /// An envelope address as showq shows it.

@@ -171,10 +171,7 @@ impl Summary {
                     queues: Vec::new(),
                     last_msg: 0,
                 });
-            let reason = r
-                .defer_reason
-                .as_deref()
-                .unwrap_or("(no defer log entry)");
+            let reason = r.defer_reason.as_deref().unwrap_or("(no defer log entry)");
             if let Some(n) = self.reasons.get_mut(reason) {
                 *n += 1;
             } else if self.reasons.len() < MAX_REASONS {

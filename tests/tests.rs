@@ -7,6 +7,8 @@ mod cli;
 mod docs;
 mod export;
 mod faults;
+mod modes;
 mod reader;
 mod reinject;
+mod spool_safety;
 mod verify;

@@ -38,9 +38,14 @@ _arguments "${_arguments_options[@]}" : \
 '*--domain=[Only recipients in this domain (repeatable)]:D:_default' \
 '*--queue=[Only these queues (maildrop, incoming, active, deferred, hold, corrupt; repeatable)]:Q:_default' \
 '*--valid-recipients=[The secondary'\''s plain-text recipient lists (\`address anything\` lines; repeatable); others are flagged]:FILE:_files' \
+'--format=[Output\: text (the report), json (one document), postqueue (JSON lines as \`postqueue -j\` prints them), mailq (the \`mailq\` listing)]:FORMAT:(text json postqueue mailq)' \
+'*--id=[Only these queue IDs (repeatable)]:QUEUE_ID:_default' \
 '--jobs=[Number of worker threads (default\: all cores)]:N:_default' \
+'(--ignore-modes)--trust-modes[Use the file modes as Postfix does even when they look rewritten by a copy (no owner execute = still being written; group execute = forced expiry)]' \
+'--ignore-modes[Never use the file modes\: judge each file'\''s completeness from its content (a copy whose modes are unreliable)]' \
 '--only-valid[With --valid-recipients\: leave out recipients not in the lists]' \
-'--json[One JSON document on standard output instead of the report]' \
+'(--format --list)--json[One JSON document on standard output instead of the report (= --format json)]' \
+'(--format)--list[List every message as \`mailq\` does (= --format mailq)]' \
 '-h[Print help]' \
 '--help[Print help]' \
 && ret=0
@@ -74,6 +79,8 @@ _arguments "${_arguments_options[@]}" : \
 '--since=[Only mail that arrived at or after TIME (RFC 3339, \`YYYY-MM-DD\`, or @epoch)]:TIME:_default' \
 '--until=[Only mail that arrived before TIME]:TIME:_default' \
 '--jobs=[Number of worker threads (default\: all cores)]:N:_default' \
+'(--ignore-modes)--trust-modes[Use the file modes as Postfix does even when they look rewritten by a copy (no owner execute = still being written; group execute = forced expiry)]' \
+'--ignore-modes[Never use the file modes\: judge each file'\''s completeness from its content (a copy whose modes are unreliable)]' \
 '--only-valid[With --valid-recipients\: leave out recipients not in the lists]' \
 '--zip[Also write one zip per recipient]' \
 '--include-done[Also export recipients already delivered or bounced]' \

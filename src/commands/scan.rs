@@ -139,11 +139,7 @@ fn load_one(
             .collect();
         m.warnings.extend(invalid);
     }
-    let listed = listing.then(|| {
-        Listed::from_loaded(&l, |a| {
-            !filtering || sel.matches(a)
-        })
-    });
+    let listed = listing.then(|| Listed::from_loaded(&l, |a| !filtering || sel.matches(a)));
     Item::Message(Box::new(m), listed)
 }
 

@@ -207,10 +207,12 @@ impl PostfixConfig {
         }
         let get = |n: &str| vars.get(n).map(|v| expand(v, &vars, 0));
         let known = |v: Option<String>| v.filter(|v| !v.is_empty() && !v.contains('$'));
-        let mut c = PostfixConfig::default();
-        c.myhostname = known(get("myhostname"));
-        c.mydomain = known(get("mydomain"));
-        c.myorigin = known(get("myorigin")).map(|o| o.trim().to_string());
+        let mut c = PostfixConfig {
+            myhostname: known(get("myhostname")),
+            mydomain: known(get("mydomain")),
+            myorigin: known(get("myorigin")).map(|o| o.trim().to_string()),
+            ..PostfixConfig::default()
+        };
         let level = get("compatibility_level")
             .map(|v| compat_level(&v))
             .unwrap_or((0, 0));
@@ -300,7 +302,10 @@ mod tests {
         assert_eq!(c.maximal_queue_lifetime, 7 * 86400);
         assert_eq!(c.bounce_queue_lifetime, 7 * 86400);
         assert_eq!(c.hash_queue_depth, 2);
-        assert_eq!(c.myorigin, None, "myhostname is not guessed for a foreign main.cf");
+        assert_eq!(
+            c.myorigin, None,
+            "myhostname is not guessed for a foreign main.cf"
+        );
     }
 
     #[test]

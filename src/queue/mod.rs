@@ -145,9 +145,8 @@ impl Spool {
     /// Whether the file modes are used, decided once per run (a walk of `lstat`s that
     /// stops at the first file with a mode Postfix writes).
     pub fn mode_verdict(&self) -> &ModeVerdict {
-        self.verdict.get_or_init(|| {
-            walk::mode_verdict(&self.root, &self.queues, &self.cfg, self.modes)
-        })
+        self.verdict
+            .get_or_init(|| walk::mode_verdict(&self.root, &self.queues, &self.cfg, self.modes))
     }
 
     /// The one line to tell the user when the modes are not used.
@@ -193,8 +192,7 @@ impl Spool {
             kind,
         };
         let maildrop = entry.queue == "maildrop";
-        let data = match open::read_queue_file(&entry.path, self.cfg.message_size_limit, maildrop)
-        {
+        let data = match open::read_queue_file(&entry.path, self.cfg.message_size_limit, maildrop) {
             Ok(d) => d,
             Err(open::ReadError::NotFound) => return Err(err(LoadErrorKind::Vanished)),
             Err(open::ReadError::Symlink) => {

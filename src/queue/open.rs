@@ -43,7 +43,11 @@ pub enum ReadError {
     /// Not a regular file: what it is instead.
     NotRegular(&'static str),
     /// Larger than any file Postfix could have written under the limits in force.
-    TooLarge { size: u64, limit: u64, why: String },
+    TooLarge {
+        size: u64,
+        limit: u64,
+        why: String,
+    },
     Io(io::Error),
 }
 
@@ -140,7 +144,12 @@ pub fn read_in_spool(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
 /// uses them), but only a regular file is read, without blocking.
 pub fn read_config(path: &Path) -> Result<Vec<u8>, ReadError> {
     let (file, meta) = open_flags(path, true)?;
-    read_to_bound(file, meta.len(), CONFIG_LIMIT, "the bound for configuration files")
+    read_to_bound(
+        file,
+        meta.len(),
+        CONFIG_LIMIT,
+        "the bound for configuration files",
+    )
 }
 
 fn read_to_bound(file: File, size: u64, limit: u64, why: &str) -> Result<Vec<u8>, ReadError> {
