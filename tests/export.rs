@@ -315,7 +315,7 @@ fn non_empty_out_needs_update_or_force() {
     assert_eq!(m.options.formats, ["mbox"]);
     assert!(
         !out2
-            .join(m.recipients[0].eml.clone().unwrap_or("x".into()))
+            .join(m.recipients[0].output("eml").unwrap_or("x"))
             .exists()
     );
     assert!(
@@ -641,7 +641,7 @@ fn update_adds_new_messages_only() {
     }
     assert_eq!(inode("messages/BBBBBB0001.eml"), archive_inode);
     // The mbox holds old + new, oldest first, and every listed file matches.
-    let mbox = std::fs::read(out.join(u.mbox.as_ref().unwrap())).unwrap();
+    let mbox = std::fs::read(out.join(u.output("mbox").unwrap())).unwrap();
     let ids: Vec<String> =
         mail_parser::mailbox::mbox::MessageIterator::new(std::io::Cursor::new(&mbox))
             .map(|x| {
