@@ -130,6 +130,8 @@ pub fn run(a: ExportArgs) -> Result<Exit> {
             maximal_queue_lifetime: ctx.spool.cfg.maximal_queue_lifetime,
             bounce_queue_lifetime: ctx.spool.cfg.bounce_queue_lifetime,
             postfix_running: ctx.running(),
+            myhostname: ctx.spool.cfg.myhostname.clone(),
+            myorigin: ctx.spool.cfg.myorigin.clone(),
         },
     };
     let bar = if !a.quiet && std::io::stderr().is_terminal() {
