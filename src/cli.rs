@@ -120,23 +120,47 @@ pub struct CatArgs {
     /// Print the message headers
     #[arg(short = 'h')]
     pub header: bool,
-    /// Print the envelope records (and each recipient's state)
+    /// Print the envelope records
     #[arg(short = 'e')]
     pub envelope: bool,
     /// Arguments are queue IDs, looked up in the queue directory
     #[arg(short = 'q')]
     pub by_id: bool,
-    /// Queue directory for -q (default: `postconf -h queue_directory`, else /var/spool/postfix)
+    /// Print the queue file offset of each record
+    #[arg(short = 'o')]
+    pub offsets: bool,
+    /// Print the decimal type of each record
+    #[arg(short = 'd')]
+    pub decimal: bool,
+    /// Print the file name before each line
+    #[arg(short = 'f')]
+    pub pathname: bool,
+    /// Records in file order, pointer records not followed (as postcat: with -v)
+    #[arg(short = 'r')]
+    pub raw: bool,
+    /// Start at this queue file offset (no envelope heading)
+    #[arg(short = 's', value_name = "OFFSET")]
+    pub start: Option<String>,
+    /// Verbose, as postcat -v: pointer and padding records shown, text records named
+    #[arg(short = 'v', action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// After each file, list every recipient record's state (pending, done, cancelled) and offset
+    #[arg(long)]
+    pub states: bool,
+    /// Queue directory for -q (default: queue_directory of main.cf, else `postconf -h queue_directory`, else /var/spool/postfix)
     #[arg(long, value_name = "DIR")]
     pub queue_dir: Option<PathBuf>,
-    /// Postfix configuration directory (hash settings for -q)
-    #[arg(long, value_name = "DIR", default_value = "/etc/postfix")]
-    pub config_dir: PathBuf,
+    /// Postfix configuration directory (main.cf: queue directory and hashing for -q; default $MAIL_CONFIG, else /etc/postfix)
+    #[arg(short = 'c', long, value_name = "DIR")]
+    pub config_dir: Option<PathBuf>,
+    /// With -q: refuse a file whose mode says it is still being written (no owner execute bit)
+    #[arg(long)]
+    pub trust_modes: bool,
     /// Print help
     #[arg(long, action = clap::ArgAction::Help)]
     pub help: Option<bool>,
-    /// Queue files (or queue IDs with -q)
-    #[arg(required = true, value_name = "FILE|QUEUE_ID")]
+    /// Queue files (or queue IDs with -q); none: standard input
+    #[arg(value_name = "FILE|QUEUE_ID")]
     pub items: Vec<String>,
 }
 

@@ -85,17 +85,25 @@ _mxsalvage() {
             return 0
             ;;
         mxsalvage__subcmd__cat)
-            opts="-b -h -e -q --queue-dir --config-dir --help"
+            opts="-b -h -e -q -o -d -f -r -s -v -c --states --queue-dir --config-dir --trust-modes --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                -s)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --queue-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --config-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

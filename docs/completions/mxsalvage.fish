@@ -54,12 +54,20 @@ complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l only-valid 
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l json -d 'One JSON document on standard output instead of the report (= --format json)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l list -d 'List every message as `mailq` does (= --format mailq)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -s h -l help -d 'Print help'
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -l queue-dir -d 'Queue directory for -q (default: `postconf -h queue_directory`, else /var/spool/postfix)' -r -F
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -l config-dir -d 'Postfix configuration directory (hash settings for -q)' -r -F
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -s s -d 'Start at this queue file offset (no envelope heading)' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -l queue-dir -d 'Queue directory for -q (default: queue_directory of main.cf, else `postconf -h queue_directory`, else /var/spool/postfix)' -r -F
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -s c -l config-dir -d 'Postfix configuration directory (main.cf: queue directory and hashing for -q; default $MAIL_CONFIG, else /etc/postfix)' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -s b -d 'Print the message body (from the first non-header line)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -s h -d 'Print the message headers'
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -s e -d 'Print the envelope records (and each recipient\'s state)'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -s e -d 'Print the envelope records'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -s q -d 'Arguments are queue IDs, looked up in the queue directory'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -s o -d 'Print the queue file offset of each record'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -s d -d 'Print the decimal type of each record'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -s f -d 'Print the file name before each line'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -s r -d 'Records in file order, pointer records not followed (as postcat: with -v)'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -s v -d 'Verbose, as postcat -v: pointer and padding records shown, text records named'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -l states -d 'After each file, list every recipient record\'s state (pending, done, cancelled) and offset'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -l trust-modes -d 'With -q: refuse a file whose mode says it is still being written (no owner execute bit)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -l help -d 'Print help'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l queue-dir -d 'Queue directory (default: `postconf -h queue_directory`, else /var/spool/postfix)' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l config-dir -d 'Postfix configuration directory holding main.cf (lifetimes, hashing)' -r -F

@@ -52,14 +52,23 @@ _arguments "${_arguments_options[@]}" : \
 ;;
 (cat)
 _arguments "${_arguments_options[@]}" : \
-'--queue-dir=[Queue directory for -q (default\: \`postconf -h queue_directory\`, else /var/spool/postfix)]:DIR:_files' \
-'--config-dir=[Postfix configuration directory (hash settings for -q)]:DIR:_files' \
+'-s+[Start at this queue file offset (no envelope heading)]:OFFSET:_default' \
+'--queue-dir=[Queue directory for -q (default\: queue_directory of main.cf, else \`postconf -h queue_directory\`, else /var/spool/postfix)]:DIR:_files' \
+'-c+[Postfix configuration directory (main.cf\: queue directory and hashing for -q; default \$MAIL_CONFIG, else /etc/postfix)]:DIR:_files' \
+'--config-dir=[Postfix configuration directory (main.cf\: queue directory and hashing for -q; default \$MAIL_CONFIG, else /etc/postfix)]:DIR:_files' \
 '-b[Print the message body (from the first non-header line)]' \
 '-h[Print the message headers]' \
-'-e[Print the envelope records (and each recipient'\''s state)]' \
+'-e[Print the envelope records]' \
 '-q[Arguments are queue IDs, looked up in the queue directory]' \
+'-o[Print the queue file offset of each record]' \
+'-d[Print the decimal type of each record]' \
+'-f[Print the file name before each line]' \
+'-r[Records in file order, pointer records not followed (as postcat\: with -v)]' \
+'*-v[Verbose, as postcat -v\: pointer and padding records shown, text records named]' \
+'--states[After each file, list every recipient record'\''s state (pending, done, cancelled) and offset]' \
+'--trust-modes[With -q\: refuse a file whose mode says it is still being written (no owner execute bit)]' \
 '--help[Print help]' \
-'*::items -- Queue files (or queue IDs with -q):_default' \
+'*::items -- Queue files (or queue IDs with -q); none\: standard input:_default' \
 && ret=0
 ;;
 (export)
