@@ -46,6 +46,7 @@ fn export(
 ) {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("x");
+    let cfg = root().join("samples/config");
     let mut args = vec![
         "export",
         "--format",
@@ -53,7 +54,7 @@ fn export(
         "--queue-dir",
         spool.to_str().unwrap(),
         "--config-dir",
-        "/nonexistent",
+        cfg.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
     ];
@@ -79,13 +80,14 @@ fn export(
 }
 
 fn scan(spool: &Path, extra: &[&str]) -> (Option<i32>, mxsalvage::scan::ScanReport) {
+    let cfg = root().join("samples/config");
     let mut args = vec![
         "scan",
         "--json",
         "--queue-dir",
         spool.to_str().unwrap(),
         "--config-dir",
-        "/nonexistent",
+        cfg.to_str().unwrap(),
     ];
     args.extend(extra);
     let o = run(&args);

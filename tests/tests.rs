@@ -13,5 +13,7 @@ mod modes;
 mod postcat;
 mod reader;
 mod reinject;
+mod reinject_hostile;
 mod spool_safety;
 mod verify;
+mod viewer;

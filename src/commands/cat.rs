@@ -90,9 +90,10 @@ fn read_id(
     let search: Vec<String> = SEARCH.iter().map(|s| s.to_string()).collect();
     let Some(e) = find_id(root, item, &search, cfg) else {
         return Err(format!(
-            "queue file {item} not found under {} (searched {})",
+            "queue file {item} not found under {} (searched {}){}",
             root.display(),
-            SEARCH.join(", ")
+            SEARCH.join(", "),
+            super::unreadable_hint(root, &search)
         ));
     };
     if !e.is_ready() {
@@ -137,12 +138,15 @@ pub fn run(a: CatArgs) -> Result<Exit> {
         start,
     };
     let cdir = config_dir(&a)?;
-    let cfg = PostfixConfig::load(&cdir).map_err(anyhow::Error::msg)?;
+    let cfg = super::load_config(&cdir, false)?;
     let root = a
         .queue_dir
         .clone()
         .or_else(|| cfg.queue_directory.clone())
         .unwrap_or_else(|| default_queue_dir(&cdir));
+    if a.by_id {
+        super::check_spool(&root)?;
+    }
     let mut inputs: Vec<Result<Input, String>> = Vec::new();
     if a.items.is_empty() {
         let mut data = Vec::new();

@@ -19,7 +19,7 @@ use mxsalvage::model::MessageInfo;
 use mxsalvage::queue::walk::{WalkEvent, find_id};
 use mxsalvage::queue::{Depth, QueueEntry};
 use mxsalvage::scan::{FileModes, Head, JsonReport, Problem, ProblemLog, Summary, write_text};
-use mxsalvage::select::Selection;
+use mxsalvage::select::{Asked, Selection, why_nothing};
 use mxsalvage::timefmt::{now, rfc3339};
 
 /// Queue files read per batch.
@@ -47,6 +47,8 @@ struct Out<'a> {
     w: BufWriter<io::StdoutLock<'a>>,
     summary: Summary,
     json: Option<JsonReport>,
+    head: Head,
+    messages: u64,
     errors: ProblemLog,
     skipped: ProblemLog,
     listed: u64,
@@ -56,10 +58,16 @@ struct Out<'a> {
 
 impl Out<'_> {
     fn message(&mut self, m: &MessageInfo, l: Option<&Listed>) -> io::Result<()> {
+        self.messages += 1;
         match self.format {
             Format::Text => self.summary.add(m),
             Format::Json => {
                 self.summary.add(m);
+                // The document starts with the first message (so that a selection that
+                // matches nothing can still be an error with nothing printed).
+                if self.json.is_none() {
+                    self.json = Some(JsonReport::begin(&mut self.w, &self.head)?);
+                }
                 if let Some(j) = &mut self.json {
                     j.message(&mut self.w, m)?;
                 }
@@ -179,15 +187,14 @@ pub fn run(a: ScanArgs) -> Result<Exit> {
         w: BufWriter::with_capacity(64 * 1024, stdout.lock()),
         summary: Summary::new(now),
         json: None,
+        head: head.clone(),
+        messages: 0,
         errors: ProblemLog::new(),
         skipped: ProblemLog::new(),
         listed: 0,
         listed_bytes: 0,
         long_ids: cfg.enable_long_queue_ids,
     };
-    if format == Format::Json {
-        out.json = Some(JsonReport::begin(&mut out.w, &head)?);
-    }
     let filtering = !sel.recipients.is_empty() || !sel.domains.is_empty() || sel.only_valid;
     let mut chunk: Vec<QueueEntry> = Vec::with_capacity(CHUNK);
     let flush = |chunk: &mut Vec<QueueEntry>, out: &mut Out| -> io::Result<()> {
@@ -255,6 +262,23 @@ pub fn run(a: ScanArgs) -> Result<Exit> {
         }
     }
     flush(&mut chunk, &mut out)?;
+    // An empty result: a typo in the selection, or nothing readable, is an error (exit 2),
+    // said before anything is printed.
+    if out.messages == 0
+        && filtering
+        && let Some(why) = why_nothing(
+            &ctx.spool,
+            &Asked {
+                sel: &sel,
+                ids: &a.id,
+                window: false,
+                pending_only: false,
+            },
+        )
+    {
+        anyhow::bail!(why);
+    }
+    let nothing_readable = out.messages == 0 && !out.errors.is_empty() && !filtering;
     let failed = !out.errors.is_empty();
     match format {
         Format::Text => {
@@ -270,6 +294,9 @@ pub fn run(a: ScanArgs) -> Result<Exit> {
         }
         Format::Json => {
             let recipients = out.summary.recipients(|a| sel.is_valid(a));
+            if out.json.is_none() {
+                out.json = Some(JsonReport::begin(&mut out.w, &head)?);
+            }
             if let Some(j) = out.json.take() {
                 j.finish(
                     &mut out.w,
@@ -287,5 +314,12 @@ pub fn run(a: ScanArgs) -> Result<Exit> {
         }
     }
     out.w.flush()?;
+    if nothing_readable {
+        eprintln!(
+            "mxsalvage: nothing could be read in {}: every queue file failed (listed above)",
+            ctx.spool.root.display()
+        );
+        return Ok(Exit::Fatal);
+    }
     Ok(Exit::partial_if(failed))
 }
