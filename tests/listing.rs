@@ -199,7 +199,7 @@ fn streamed_json_is_the_pretty_printed_report() {
     let cfg = root().join("samples/config");
     for extra in [
         &[][..],
-        &["--recipient", "nobody@example.org"][..],
+        &["--recipient", "bob@example.com"][..],
         &["--queue", "hold"][..],
     ] {
         let mut args = vec!["--json"];

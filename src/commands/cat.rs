@@ -33,10 +33,6 @@ struct Input {
 
 fn config_dir(a: &CatArgs) -> Result<PathBuf> {
     match &a.config_dir {
-        Some(d) if !d.is_dir() => bail!(
-            "configuration directory {} does not exist (give the directory that holds main.cf)",
-            d.display()
-        ),
         Some(d) => Ok(d.clone()),
         None => Ok(std::env::var_os("MAIL_CONFIG")
             .map(PathBuf::from)

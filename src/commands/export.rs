@@ -99,7 +99,6 @@ pub fn run(a: ExportArgs) -> Result<Exit> {
     let ctx = SpoolCtx::open(&a.spool, queue_names.clone())?;
     if !a.quiet {
         ctx.warn_if_running();
-        ctx.note_modes();
     }
     let cfg = Config {
         out: a.out.clone(),
@@ -175,6 +174,7 @@ pub fn run(a: ExportArgs) -> Result<Exit> {
         serde_json::to_writer_pretty(&mut out, &s)?;
         writeln!(out)?;
     } else if !a.quiet {
+        ctx.note_modes();
         for e in &manifest.errors {
             eprintln!("mxsalvage: error: {}", e.reason);
         }
