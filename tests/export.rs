@@ -36,7 +36,7 @@ fn tool(prog: &str) -> bool {
 }
 
 fn export(args: &[&str]) -> Output {
-    let mut a = vec!["export", "--config-dir", "/nonexistent", "--quiet"];
+    let mut a = vec!["export", "--config-dir", defaults_config_dir(), "--quiet"];
     a.extend_from_slice(args);
     run(&a)
 }

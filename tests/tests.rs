@@ -9,5 +9,6 @@ mod export;
 mod faults;
 mod reader;
 mod reinject;
+mod reinject_hostile;
 mod verify;
 mod viewer;
