@@ -31,11 +31,13 @@ pub enum Command {
     Export(ExportArgs),
     /// Send an export into the recovered primary over SMTP/LMTP with the original envelope, exactly once
     Reinject(ReinjectArgs),
+    /// What the reinject journal says, per message and pair; --sent-ids: the queue IDs the secondary may delete
+    Journal(JournalArgs),
     /// Check an export against its manifest
     Verify(VerifyArgs),
     /// Print the man page (roff) to standard output: the main page, or one command's
     Man {
-        /// scan, cat, export, reinject or verify
+        /// scan, cat, export, reinject, journal or verify
         command: Option<String>,
     },
     /// Print shell completions to standard output
@@ -296,6 +298,22 @@ pub struct ReinjectArgs {
     /// No progress bar
     #[arg(long)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct JournalArgs {
+    /// Export directory (its manifest.json)
+    #[arg(long, value_name = "EXPORT_DIR")]
+    pub from: PathBuf,
+    /// Journal file (default: EXPORT_DIR/reinject-journal.jsonl)
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+    /// The whole report as one JSON document
+    #[arg(long, conflicts_with = "sent_ids")]
+    pub json: bool,
+    /// Print only the queue IDs whose every pending pair is sent, or failed with its DSN sent, one per line (the input of `postsuper -d -`)
+    #[arg(long)]
+    pub sent_ids: bool,
 }
 
 #[derive(Debug, Args)]
