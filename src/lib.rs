@@ -16,6 +16,7 @@ pub mod cat;
 pub mod decode;
 pub mod exit;
 pub mod export;
+pub mod listing;
 pub mod manifest;
 pub mod model;
 pub mod queue;
