@@ -8,13 +8,19 @@
 //! Fails only on an unknown format name.
 
 use super::sink::Sink;
-use super::{eml, maildir, mbox, text};
+use super::{eml, html, maildir, mbox, text};
 
 /// Every format, in the order they run and are listed.
-pub static SINKS: &[&dyn Sink] = &[&mbox::Mbox, &maildir::Maildir, &eml::Eml, &text::Text];
+pub static SINKS: &[&dyn Sink] = &[
+    &mbox::Mbox,
+    &maildir::Maildir,
+    &eml::Eml,
+    &text::Text,
+    &html::Html,
+];
 
 /// The formats written when `--format` is not given.
-pub const DEFAULT_FORMATS: &str = "mbox,maildir,eml,text";
+pub const DEFAULT_FORMATS: &str = "mbox,maildir,eml,text,html";
 
 /// A set of registered sinks.
 #[derive(Clone, Copy, PartialEq, Eq, Default)]
