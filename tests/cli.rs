@@ -121,6 +121,8 @@ const STDOUT_COMMANDS: &[&[&str]] = &[
         "--dry-run",
         "--json",
     ],
+    &["journal", "--from", "{export}"],
+    &["journal", "--from", "{export}", "--json"],
     &["man"],
     &["man", "scan"],
     &["completions", "bash"],

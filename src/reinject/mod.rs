@@ -586,6 +586,7 @@ pub fn plan(cfg: &Config, manifest: &Manifest, journal: &JournalState) -> Plan {
 pub fn reporting_mta(cfg: &Config, manifest: &Manifest) -> String {
     cfg.reporting_mta
         .clone()
+        .or_else(|| manifest.source.myhostname.clone())
         .unwrap_or_else(|| manifest.source.host.clone())
 }
 

@@ -246,7 +246,7 @@ pub fn report(manifest: &Manifest, js: &JournalState, export: &str, journal: &st
                 };
                 let rec = js.dsn.get(&key);
                 DsnStatus {
-                    to,
+                    to: rec.map(|d| d.dsn_to.clone()).or(to),
                     not_owed,
                     state: rec.map(|d| d.dsn),
                     target: rec.map(|d| d.target.clone()),
