@@ -283,6 +283,18 @@ pub struct ReinjectArgs {
     /// Send again recipients whose outcome is unknown (may deliver twice)
     #[arg(long)]
     pub resend_unknown: bool,
+    /// Do not send DSNs for refused recipients: write them as .eml files into EXPORT_DIR/bounces/ instead
+    #[arg(long, conflicts_with = "bounce_via")]
+    pub no_bounces: bool,
+    /// Send DSNs through this server instead of the target: smtp://HOST[:PORT], lmtp://HOST[:PORT] or HOST[:PORT]
+    #[arg(long, value_name = "URL")]
+    pub bounce_via: Option<String>,
+    /// Where reports about refused mail with the null sender go (no DSN is ever sent to the null sender)
+    #[arg(long, value_name = "ADDR", default_value = "postmaster")]
+    pub postmaster: String,
+    /// The name DSNs give as the reporting mail system (default: the secondary's myhostname from the manifest)
+    #[arg(long, value_name = "NAME")]
+    pub reporting_mta: Option<String>,
     /// Also send pairs the journal records as sent to another target (a deliberate second destination; without it such a run is refused)
     #[arg(long)]
     pub new_target: bool,

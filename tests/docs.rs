@@ -751,31 +751,6 @@ pub fn lint_problems() -> Vec<String> {
 /// about them; each owner converts them to console blocks and removes the line here.
 /// Nothing may be added to this list.
 const UNTESTED: &[(&str, &str)] = &[
-    // B: run against a live primary / a private Postfix (tag=primary, tag=postsuper).
-    (
-        "docs/reinject.md",
-        "jq -s 'group_by([.target,.queue_id,.sha256,.recipient,.orcpt,.notify]) | map(last)",
-    ),
-    (
-        "docs/reinject.md",
-        "jq -s -r 'group_by([.target,.queue_id,.sha256,.recipient,.orcpt,.notify]) | map(last)",
-    ),
-    (
-        "docs/reinject.md",
-        "jq -r 'select(.state==\"sent\") | [.queue_id,.recipient,.reply] | @tsv' $J",
-    ),
-    (
-        "docs/reinject.md",
-        "postsuper -d - < sent-ids            # on the secondary",
-    ),
-    (
-        "docs/runbook.md",
-        "jq -s -r 'group_by([.target,.queue_id,.sha256,.recipient,.orcpt,.notify]) | map(last)",
-    ),
-    (
-        "docs/runbook.md",
-        "jq -r '.messages[].queue_id' /srv/salvage/manifest.json | postsuper -d -",
-    ),
     // C: docs/export.md "Examples".
     (
         "docs/export.md",

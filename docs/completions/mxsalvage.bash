@@ -385,7 +385,7 @@ _mxsalvage() {
             return 0
             ;;
         mxsalvage__subcmd__reinject)
-            opts="-h --from --to --lmtp --starttls --tls --no-tls --insecure --auth-user --auth-password-file --helo --connections --rate --recipient --domain --id --max-retries --retry-delay --timeout --dot-timeout --retry-failed --resend-unknown --new-target --journal --dry-run --json --quiet --help"
+            opts="-h --from --to --lmtp --starttls --tls --no-tls --insecure --auth-user --auth-password-file --helo --connections --rate --recipient --domain --id --max-retries --retry-delay --timeout --dot-timeout --retry-failed --resend-unknown --no-bounces --bounce-via --postmaster --reporting-mta --new-target --journal --dry-run --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -444,6 +444,18 @@ _mxsalvage() {
                     return 0
                     ;;
                 --dot-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bounce-via)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --postmaster)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reporting-mta)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -109,6 +109,9 @@ complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l max-ret
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l retry-delay -d 'Seconds before the second attempt after a temporary failure; doubles for each further one (at most 300)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l timeout -d 'Seconds for connecting, for each write, and for the whole of each reply (a server that trickles a reply byte by byte gets no longer)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l dot-timeout -d 'Seconds for the whole of each reply after the final dot (the primary may scan the mail first; RFC 5321 says 10 minutes)' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l bounce-via -d 'Send DSNs through this server instead of the target: smtp://HOST[:PORT], lmtp://HOST[:PORT] or HOST[:PORT]' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l postmaster -d 'Where reports about refused mail with the null sender go (no DSN is ever sent to the null sender)' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l reporting-mta -d 'The name DSNs give as the reporting mail system (default: the secondary\'s myhostname from the manifest)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l journal -d 'Journal file (default: EXPORT_DIR/reinject-journal.jsonl)' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l lmtp -d 'Speak LMTP instead of SMTP'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l starttls -d 'Require STARTTLS'
@@ -117,6 +120,7 @@ complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l no-tls 
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l insecure -d 'Accept any server certificate (a primary with a self-signed certificate)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l retry-failed -d 'Retry recipients the journal lists as failed (5xx)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l resend-unknown -d 'Send again recipients whose outcome is unknown (may deliver twice)'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l no-bounces -d 'Do not send DSNs for refused recipients: write them as .eml files into EXPORT_DIR/bounces/ instead'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l new-target -d 'Also send pairs the journal records as sent to another target (a deliberate second destination; without it such a run is refused)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l dry-run -d 'Print the transactions without connecting'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l json -d 'Print the summary as JSON'

@@ -117,6 +117,9 @@ _arguments "${_arguments_options[@]}" : \
 '--retry-delay=[Seconds before the second attempt after a temporary failure; doubles for each further one (at most 300)]:SECONDS:_default' \
 '--timeout=[Seconds for connecting, for each write, and for the whole of each reply (a server that trickles a reply byte by byte gets no longer)]:SECONDS:_default' \
 '--dot-timeout=[Seconds for the whole of each reply after the final dot (the primary may scan the mail first; RFC 5321 says 10 minutes)]:SECONDS:_default' \
+'--bounce-via=[Send DSNs through this server instead of the target\: smtp\://HOST\[\:PORT\], lmtp\://HOST\[\:PORT\] or HOST\[\:PORT\]]:URL:_default' \
+'--postmaster=[Where reports about refused mail with the null sender go (no DSN is ever sent to the null sender)]:ADDR:_default' \
+'--reporting-mta=[The name DSNs give as the reporting mail system (default\: the secondary'\''s myhostname from the manifest)]:NAME:_default' \
 '--journal=[Journal file (default\: EXPORT_DIR/reinject-journal.jsonl)]:FILE:_files' \
 '--lmtp[Speak LMTP instead of SMTP]' \
 '(--tls --no-tls)--starttls[Require STARTTLS]' \
@@ -125,6 +128,7 @@ _arguments "${_arguments_options[@]}" : \
 '--insecure[Accept any server certificate (a primary with a self-signed certificate)]' \
 '--retry-failed[Retry recipients the journal lists as failed (5xx)]' \
 '--resend-unknown[Send again recipients whose outcome is unknown (may deliver twice)]' \
+'(--bounce-via)--no-bounces[Do not send DSNs for refused recipients\: write them as .eml files into EXPORT_DIR/bounces/ instead]' \
 '--new-target[Also send pairs the journal records as sent to another target (a deliberate second destination; without it such a run is refused)]' \
 '--dry-run[Print the transactions without connecting]' \
 '--json[Print the summary as JSON]' \
