@@ -754,6 +754,33 @@ fn zip_passwords() {
             .output()
             .unwrap();
         assert!(!bad.status.success());
+        // The README opens without the password and says what opens the rest (Info-ZIP
+        // unzip extracts it, then stops at the first AES entry with "need PK compat.").
+        if tool("unzip") {
+            let readme = Command::new("unzip")
+                .arg("-p")
+                .arg(&z)
+                .arg(format!("{}/README.txt", r.dir))
+                .output()
+                .unwrap();
+            assert!(readme.status.success(), "{readme:?}");
+            let text = String::from_utf8_lossy(&readme.stdout);
+            for want in ["7-Zip", "Windows 11", "Archive Utility", "PK compat", "password"] {
+                assert!(text.contains(want), "README lacks {want:?}:\n{text}");
+            }
+            assert!(!text.contains(pass));
+            let rest = Command::new("unzip")
+                .arg("-t")
+                .arg("-P")
+                .arg("x")
+                .arg(&z)
+                .output()
+                .unwrap();
+            assert!(
+                String::from_utf8_lossy(&rest.stdout).contains("PK compat"),
+                "{rest:?}"
+            );
+        }
     }
 }
 

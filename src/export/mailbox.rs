@@ -320,7 +320,8 @@ fn finish_bundle(
             .sinks()
             .flat_map(|s| s.dirs().iter().map(|d| d.to_string()))
             .collect();
-        let readme = zip::readme(&view.address(), b.ids.len(), formats);
+        let password = fx.passwords.and_then(|p| p.get(&b.key));
+        let readme = zip::readme(&view.address(), b.ids.len(), formats, password.is_some());
         let dest = out.join("recipients").join(format!("{}.zip", b.dir));
         let w = zip::write(
             &dest,
@@ -331,7 +332,7 @@ fn finish_bundle(
                 dirs: &dirs,
                 readme: &readme,
                 time: newest,
-                password: fx.passwords.and_then(|p| p.get(&b.key)),
+                password,
             },
         )?;
         zip_sha = Some(w.sha256.clone());

@@ -3,7 +3,8 @@
 //! Owns: the archive layout — `<dir>/README.txt` first, then every directory and file of
 //! the bundle in path order under `<dir>/` (Maildir's empty `tmp/` and `cur/`
 //! included) — deflate, entry times from each file's mtime (the arrival time, in UTC),
-//! optional AES-256 (WinZip AE-2) with a per-recipient password, and the password file
+//! optional AES-256 (WinZip AE-2) with a per-recipient password for every entry but the
+//! README (which holds no mail and says how to open the rest), and the password file
 //! (`address password` lines). Files are streamed from disk, never held whole. In: the
 //! bundle's files. Out: the zip's hash. Fails with [`ExportError`] naming the path.
 //! Unencrypted output is byte-for-byte deterministic; AES output is not (random salt).
@@ -102,12 +103,15 @@ pub fn write(dest: &Path, job: &ZipJob) -> Result<Written, ExportError> {
     let mut tmp = TmpFile::create(dest)?;
     let file = tmp.file.take().expect("fresh temp file");
     let mut z = ZipWriter::new(BufWriter::with_capacity(256 * 1024, file));
-    let opts = |time: i64, mode: u32, large: bool| {
-        let o = SimpleFileOptions::default()
+    let plain = |time: i64, mode: u32, large: bool| {
+        SimpleFileOptions::default()
             .compression_method(CompressionMethod::Deflated)
             .last_modified_time(zip_time(time))
             .unix_permissions(mode)
-            .large_file(large);
+            .large_file(large)
+    };
+    let opts = |time: i64, mode: u32, large: bool| {
+        let o = plain(time, mode, large);
         match job.password {
             Some(p) => o.with_aes_encryption(AesMode::Aes256, &p.0),
             None => o,
@@ -115,9 +119,10 @@ pub fn write(dest: &Path, job: &ZipJob) -> Result<Written, ExportError> {
     };
     let ze = zerr(dest);
     let res = (|| -> zip::result::ZipResult<()> {
+        // The README holds no mail: never encrypted, so it can be read first.
         z.start_file(
             format!("{}/README.txt", job.root),
-            opts(job.time, 0o600, false),
+            plain(job.time, 0o600, false),
         )?;
         io::Write::write_all(&mut z, job.readme.as_bytes())?;
         let mut dirs: BTreeSet<String> = job.dirs.clone();
@@ -156,9 +161,27 @@ pub fn write(dest: &Path, job: &ZipJob) -> Result<Written, ExportError> {
     tmp.commit(file, Some(job.time))
 }
 
-/// The README put at the top of each zip: a heading, then each format's paragraph
-/// ([`super::sink::Sink::readme`]) in registry order.
-pub fn readme(address: &str, messages: usize, formats: Formats) -> String {
+/// What the README of an encrypted zip says first (it is the one entry stored without
+/// encryption, so it can be read before the password is typed).
+pub const ENCRYPTED_NOTE: &str = "\
+This archive is protected by a password (AES-256 encryption). Only this
+README can be read without it. To open the rest use one of:
+  - Windows: 7-Zip (free, https://www.7-zip.org), or the File Explorer of
+    Windows 11 (older Windows versions cannot open it);
+  - macOS: Archive Utility (double-click), or Keka / The Unarchiver;
+  - Linux: 7-Zip (`7z x FILE.zip`, package p7zip-full or 7zip).
+Info-ZIP `unzip` cannot: it stops with \"need PK compat. v5.1 (can do v4.6)\".
+
+The password was given to you separately by whoever sent you this archive
+(your mail administrator): in person, on paper, by phone or in a separate
+message, never together with the archive. If you do not have it, ask them;
+nobody else can open the archive for you.
+
+";
+
+/// The README put at the top of each zip: a heading, for an encrypted zip how to open
+/// it, then each format's paragraph ([`super::sink::Sink::readme`]) in registry order.
+pub fn readme(address: &str, messages: usize, formats: Formats, encrypted: bool) -> String {
     let mut s = format!(
         "Mail for {address}\n\
          ====================\n\n\
@@ -166,6 +189,9 @@ pub fn readme(address: &str, messages: usize, formats: Formats) -> String {
          {address} on a backup mail server, saved by mxsalvage.\n\
          Every message is here in each of these forms; use whichever suits you.\n\n"
     );
+    if encrypted {
+        s.push_str(ENCRYPTED_NOTE);
+    }
     for sink in formats.sinks() {
         s.push_str(sink.readme());
     }
