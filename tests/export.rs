@@ -20,6 +20,9 @@ use crate::util::*;
 /// Round trips of the sample spool through every format and reader.
 mod samples;
 
+/// Linearity in one dimension of the input (ratios within one run).
+mod linear;
+
 // ---------------------------------------------------------------------------------------
 // helpers
 
@@ -765,7 +768,13 @@ fn zip_passwords() {
                 .unwrap();
             assert!(readme.status.success(), "{readme:?}");
             let text = String::from_utf8_lossy(&readme.stdout);
-            for want in ["7-Zip", "Windows 11", "Archive Utility", "PK compat", "password"] {
+            for want in [
+                "7-Zip",
+                "Windows 11",
+                "Archive Utility",
+                "PK compat",
+                "password",
+            ] {
                 assert!(text.contains(want), "README lacks {want:?}:\n{text}");
             }
             assert!(!text.contains(pass));
