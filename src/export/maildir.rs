@@ -35,7 +35,7 @@ impl Sink for Maildir {
     }
     fn message(&self, m: &Message, dest: &mut dyn Dest) -> Result<(), ExportError> {
         let size = (m.prepend.len() + m.bytes.len()) as u64;
-        let name = maildir_name(m.arrival.0, m.arrival.1, &m.entry.info.queue_id, size);
+        let name = maildir_name(m.arrival.0, m.arrival.1, &m.summary.queue_id, size);
         let staging = format!("Maildir/tmp/{name}");
         dest.file(
             &format!("Maildir/new/{name}"),
