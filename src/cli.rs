@@ -31,11 +31,13 @@ pub enum Command {
     Export(ExportArgs),
     /// Send an export into the recovered primary over SMTP/LMTP with the original envelope, exactly once
     Reinject(ReinjectArgs),
+    /// What the reinject journal says, per message and pair; --sent-ids: the queue IDs the secondary may delete
+    Journal(JournalArgs),
     /// Check an export against its manifest
     Verify(VerifyArgs),
     /// Print the man page (roff) to standard output: the main page, or one command's
     Man {
-        /// scan, cat, export, reinject or verify
+        /// scan, cat, export, reinject, journal or verify
         command: Option<String>,
     },
     /// Print shell completions to standard output
@@ -60,6 +62,12 @@ pub struct SpoolArgs {
     /// Override bounce_queue_lifetime (e.g. 5d)
     #[arg(long, value_name = "DUR")]
     pub bounce_queue_lifetime: Option<String>,
+    /// Use the file modes as Postfix does even when they look rewritten by a copy (no owner execute = still being written; group execute = forced expiry)
+    #[arg(long, conflicts_with = "ignore_modes")]
+    pub trust_modes: bool,
+    /// Never use the file modes: judge each file's completeness from its content (a copy whose modes are unreliable)
+    #[arg(long)]
+    pub ignore_modes: bool,
 }
 
 /// Which messages and recipients a command works on.
@@ -88,9 +96,18 @@ pub struct ScanArgs {
     pub spool: SpoolArgs,
     #[command(flatten)]
     pub select: SelectArgs,
-    /// One JSON document on standard output instead of the report
-    #[arg(long)]
+    /// One JSON document on standard output instead of the report (= --format json)
+    #[arg(long, conflicts_with_all = ["format", "list"])]
     pub json: bool,
+    /// Output: text (the report), json (one document), postqueue (JSON lines as `postqueue -j` prints them), mailq (the `mailq` listing)
+    #[arg(long, value_name = "FORMAT", value_parser = ["text", "json", "postqueue", "mailq"])]
+    pub format: Option<String>,
+    /// List every message as `mailq` does (= --format mailq)
+    #[arg(long, conflicts_with = "format")]
+    pub list: bool,
+    /// Only these queue IDs (repeatable)
+    #[arg(long, value_name = "QUEUE_ID")]
+    pub id: Vec<String>,
     /// Number of worker threads (default: all cores)
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
@@ -105,23 +122,47 @@ pub struct CatArgs {
     /// Print the message headers
     #[arg(short = 'h')]
     pub header: bool,
-    /// Print the envelope records (and each recipient's state)
+    /// Print the envelope records
     #[arg(short = 'e')]
     pub envelope: bool,
     /// Arguments are queue IDs, looked up in the queue directory
     #[arg(short = 'q')]
     pub by_id: bool,
-    /// Queue directory for -q (default: `postconf -h queue_directory`, else /var/spool/postfix)
+    /// Print the queue file offset of each record
+    #[arg(short = 'o')]
+    pub offsets: bool,
+    /// Print the decimal type of each record
+    #[arg(short = 'd')]
+    pub decimal: bool,
+    /// Print the file name before each line
+    #[arg(short = 'f')]
+    pub pathname: bool,
+    /// Records in file order, pointer records not followed (as postcat: with -v)
+    #[arg(short = 'r')]
+    pub raw: bool,
+    /// Start at this queue file offset (no envelope heading)
+    #[arg(short = 's', value_name = "OFFSET")]
+    pub start: Option<String>,
+    /// Verbose, as postcat -v: pointer and padding records shown, text records named
+    #[arg(short = 'v', action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// After each file, list every recipient record's state (pending, done, cancelled) and offset
+    #[arg(long)]
+    pub states: bool,
+    /// Queue directory for -q (default: queue_directory of main.cf, else `postconf -h queue_directory`, else /var/spool/postfix)
     #[arg(long, value_name = "DIR")]
     pub queue_dir: Option<PathBuf>,
-    /// Postfix configuration directory (hash settings for -q)
-    #[arg(long, value_name = "DIR", default_value = "/etc/postfix")]
-    pub config_dir: PathBuf,
+    /// Postfix configuration directory (main.cf: queue directory and hashing for -q; default $MAIL_CONFIG, else /etc/postfix)
+    #[arg(short = 'c', long, value_name = "DIR")]
+    pub config_dir: Option<PathBuf>,
+    /// With -q: refuse a file whose mode says it is still being written (no owner execute bit)
+    #[arg(long)]
+    pub trust_modes: bool,
     /// Print help
     #[arg(long, action = clap::ArgAction::Help)]
     pub help: Option<bool>,
-    /// Queue files (or queue IDs with -q)
-    #[arg(required = true, value_name = "FILE|QUEUE_ID")]
+    /// Queue files (or queue IDs with -q); none: standard input
+    #[arg(value_name = "FILE|QUEUE_ID")]
     pub items: Vec<String>,
 }
 
@@ -134,13 +175,13 @@ pub struct ExportArgs {
     /// Output directory (must not exist or be empty, unless --update or --force)
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// Formats kept as trees under recipients/<dir>/: comma list of mbox, maildir, eml, text, or all, or none [default: mbox,maildir,eml,text; with --zip: none]
+    /// Formats kept as trees under recipients/<dir>/: comma list of mbox, maildir, eml, text, html (index.html and a page per message), or all, or none [default: mbox,maildir,eml,text,html; with --zip: none]
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub format: Option<Vec<String>>,
     /// Also write one zip per recipient (rendered from the archive copies; the trees are not needed)
     #[arg(long)]
     pub zip: bool,
-    /// Formats inside each zip: comma list as for --format [default: eml,text]
+    /// Formats inside each zip: comma list as for --format [default: html,eml]
     #[arg(long, value_name = "LIST", value_delimiter = ',', requires = "zip")]
     pub zip_formats: Option<Vec<String>>,
     /// Encrypt each recipient's zip with AES-256; file lines are `address password`
@@ -228,12 +269,21 @@ pub struct ReinjectArgs {
     /// Seconds before the second attempt after a temporary failure; doubles for each further one (at most 300)
     #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
     pub retry_delay: f64,
+    /// Seconds for connecting, for each write, and for the whole of each reply (a server that trickles a reply byte by byte gets no longer)
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+    pub timeout: f64,
+    /// Seconds for the whole of each reply after the final dot (the primary may scan the mail first; RFC 5321 says 10 minutes)
+    #[arg(long, value_name = "SECONDS", default_value_t = 600.0)]
+    pub dot_timeout: f64,
     /// Retry recipients the journal lists as failed (5xx)
     #[arg(long)]
     pub retry_failed: bool,
     /// Send again recipients whose outcome is unknown (may deliver twice)
     #[arg(long)]
     pub resend_unknown: bool,
+    /// Also send pairs the journal records as sent to another target (a deliberate second destination; without it such a run is refused)
+    #[arg(long)]
+    pub new_target: bool,
     /// Journal file (default: EXPORT_DIR/reinject-journal.jsonl)
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,
@@ -246,6 +296,22 @@ pub struct ReinjectArgs {
     /// No progress bar
     #[arg(long)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct JournalArgs {
+    /// Export directory (its manifest.json)
+    #[arg(long, value_name = "EXPORT_DIR")]
+    pub from: PathBuf,
+    /// Journal file (default: EXPORT_DIR/reinject-journal.jsonl)
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+    /// The whole report as one JSON document
+    #[arg(long, conflicts_with = "sent_ids")]
+    pub json: bool,
+    /// Print only the queue IDs whose every pending pair is sent, or failed with its DSN sent, one per line (the input of `postsuper -d -`)
+    #[arg(long)]
+    pub sent_ids: bool,
 }
 
 #[derive(Debug, Args)]

@@ -28,6 +28,9 @@ _mxsalvage() {
             mxsalvage,help)
                 cmd="mxsalvage__subcmd__help"
                 ;;
+            mxsalvage,journal)
+                cmd="mxsalvage__subcmd__journal"
+                ;;
             mxsalvage,man)
                 cmd="mxsalvage__subcmd__man"
                 ;;
@@ -52,6 +55,9 @@ _mxsalvage() {
             mxsalvage__subcmd__help,help)
                 cmd="mxsalvage__subcmd__help__subcmd__help"
                 ;;
+            mxsalvage__subcmd__help,journal)
+                cmd="mxsalvage__subcmd__help__subcmd__journal"
+                ;;
             mxsalvage__subcmd__help,man)
                 cmd="mxsalvage__subcmd__help__subcmd__man"
                 ;;
@@ -71,7 +77,7 @@ _mxsalvage() {
 
     case "${cmd}" in
         mxsalvage)
-            opts="-h -V --help --version scan cat export reinject verify man completions help"
+            opts="-h -V --help --version scan cat export reinject journal verify man completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -85,17 +91,25 @@ _mxsalvage() {
             return 0
             ;;
         mxsalvage__subcmd__cat)
-            opts="-b -h -e -q --queue-dir --config-dir --help"
+            opts="-b -h -e -q -o -d -f -r -s -v -c --states --queue-dir --config-dir --trust-modes --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                -s)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --queue-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --config-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -121,7 +135,7 @@ _mxsalvage() {
             return 0
             ;;
         mxsalvage__subcmd__export)
-            opts="-h --queue-dir --config-dir --max-queue-lifetime --bounce-queue-lifetime --recipient --domain --queue --valid-recipients --only-valid --out --format --zip --zip-formats --zip-password-file --id --since --until --include-done --jobs --update --force --quiet --json --help"
+            opts="-h --queue-dir --config-dir --max-queue-lifetime --bounce-queue-lifetime --trust-modes --ignore-modes --recipient --domain --queue --valid-recipients --only-valid --out --format --zip --zip-formats --zip-password-file --id --since --until --include-done --jobs --update --force --quiet --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -199,7 +213,7 @@ _mxsalvage() {
             return 0
             ;;
         mxsalvage__subcmd__help)
-            opts="scan cat export reinject verify man completions help"
+            opts="scan cat export reinject journal verify man completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -255,6 +269,20 @@ _mxsalvage() {
             return 0
             ;;
         mxsalvage__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mxsalvage__subcmd__help__subcmd__journal)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -324,6 +352,28 @@ _mxsalvage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mxsalvage__subcmd__journal)
+            opts="-h --from --journal --json --sent-ids --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --journal)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mxsalvage__subcmd__man)
             opts="-h --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -339,7 +389,7 @@ _mxsalvage() {
             return 0
             ;;
         mxsalvage__subcmd__reinject)
-            opts="-h --from --to --lmtp --starttls --tls --no-tls --insecure --auth-user --auth-password-file --helo --connections --rate --recipient --domain --id --max-retries --retry-delay --retry-failed --resend-unknown --journal --dry-run --json --quiet --help"
+            opts="-h --from --to --lmtp --starttls --tls --no-tls --insecure --auth-user --auth-password-file --helo --connections --rate --recipient --domain --id --max-retries --retry-delay --timeout --dot-timeout --retry-failed --resend-unknown --new-target --journal --dry-run --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -393,6 +443,14 @@ _mxsalvage() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dot-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --journal)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -405,7 +463,7 @@ _mxsalvage() {
             return 0
             ;;
         mxsalvage__subcmd__scan)
-            opts="-h --queue-dir --config-dir --max-queue-lifetime --bounce-queue-lifetime --recipient --domain --queue --valid-recipients --only-valid --json --jobs --help"
+            opts="-h --queue-dir --config-dir --max-queue-lifetime --bounce-queue-lifetime --trust-modes --ignore-modes --recipient --domain --queue --valid-recipients --only-valid --json --format --list --id --jobs --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -440,6 +498,14 @@ _mxsalvage() {
                     return 0
                     ;;
                 --valid-recipients)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json postqueue mailq" -- "${cur}"))
+                    return 0
+                    ;;
+                --id)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

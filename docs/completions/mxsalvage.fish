@@ -30,6 +30,7 @@ complete -c mxsalvage -n "__fish_mxsalvage_needs_command" -f -a "scan" -d 'Show 
 complete -c mxsalvage -n "__fish_mxsalvage_needs_command" -f -a "cat" -d 'Show one queued message as Postfix sees it (postcat-compatible)'
 complete -c mxsalvage -n "__fish_mxsalvage_needs_command" -f -a "export" -d 'Write per-recipient mbox, Maildir, .eml and text bundles plus a JSON manifest'
 complete -c mxsalvage -n "__fish_mxsalvage_needs_command" -f -a "reinject" -d 'Send an export into the recovered primary over SMTP/LMTP with the original envelope, exactly once'
+complete -c mxsalvage -n "__fish_mxsalvage_needs_command" -f -a "journal" -d 'What the reinject journal says, per message and pair; --sent-ids: the queue IDs the secondary may delete'
 complete -c mxsalvage -n "__fish_mxsalvage_needs_command" -f -a "verify" -d 'Check an export against its manifest'
 complete -c mxsalvage -n "__fish_mxsalvage_needs_command" -f -a "man" -d 'Print the man page (roff) to standard output: the main page, or one command\'s'
 complete -c mxsalvage -n "__fish_mxsalvage_needs_command" -f -a "completions" -d 'Print shell completions to standard output'
@@ -42,16 +43,32 @@ complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l recipient -
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l domain -d 'Only recipients in this domain (repeatable)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l queue -d 'Only these queues (maildrop, incoming, active, deferred, hold, corrupt; repeatable)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l valid-recipients -d 'The secondary\'s plain-text recipient lists (`address anything` lines; repeatable); others are flagged' -r -F
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l format -d 'Output: text (the report), json (one document), postqueue (JSON lines as `postqueue -j` prints them), mailq (the `mailq` listing)' -r -f -a "text\t''
+json\t''
+postqueue\t''
+mailq\t''"
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l id -d 'Only these queue IDs (repeatable)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l jobs -d 'Number of worker threads (default: all cores)' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l trust-modes -d 'Use the file modes as Postfix does even when they look rewritten by a copy (no owner execute = still being written; group execute = forced expiry)'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l ignore-modes -d 'Never use the file modes: judge each file\'s completeness from its content (a copy whose modes are unreliable)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l only-valid -d 'With --valid-recipients: leave out recipients not in the lists'
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l json -d 'One JSON document on standard output instead of the report'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l json -d 'One JSON document on standard output instead of the report (= --format json)'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l list -d 'List every message as `mailq` does (= --format mailq)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -s h -l help -d 'Print help'
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -l queue-dir -d 'Queue directory for -q (default: `postconf -h queue_directory`, else /var/spool/postfix)' -r -F
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -l config-dir -d 'Postfix configuration directory (hash settings for -q)' -r -F
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -s s -d 'Start at this queue file offset (no envelope heading)' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -l queue-dir -d 'Queue directory for -q (default: queue_directory of main.cf, else `postconf -h queue_directory`, else /var/spool/postfix)' -r -F
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -s c -l config-dir -d 'Postfix configuration directory (main.cf: queue directory and hashing for -q; default $MAIL_CONFIG, else /etc/postfix)' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -s b -d 'Print the message body (from the first non-header line)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -s h -d 'Print the message headers'
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -s e -d 'Print the envelope records (and each recipient\'s state)'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -s e -d 'Print the envelope records'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -s q -d 'Arguments are queue IDs, looked up in the queue directory'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -s o -d 'Print the queue file offset of each record'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -s d -d 'Print the decimal type of each record'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -s f -d 'Print the file name before each line'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -s r -d 'Records in file order, pointer records not followed (as postcat: with -v)'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -s v -d 'Verbose, as postcat -v: pointer and padding records shown, text records named'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -l states -d 'After each file, list every recipient record\'s state (pending, done, cancelled) and offset'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -l trust-modes -d 'With -q: refuse a file whose mode says it is still being written (no owner execute bit)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -l help -d 'Print help'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l queue-dir -d 'Queue directory (default: `postconf -h queue_directory`, else /var/spool/postfix)' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l config-dir -d 'Postfix configuration directory holding main.cf (lifetimes, hashing)' -r -F
@@ -62,13 +79,15 @@ complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l domain -d
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l queue -d 'Only these queues (maildrop, incoming, active, deferred, hold, corrupt; repeatable)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l valid-recipients -d 'The secondary\'s plain-text recipient lists (`address anything` lines; repeatable); others are flagged' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l out -d 'Output directory (must not exist or be empty, unless --update or --force)' -r -F
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l format -d 'Formats kept as trees under recipients/<dir>/: comma list of mbox, maildir, eml, text, or all, or none [default: mbox,maildir,eml,text; with --zip: none]' -r
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l zip-formats -d 'Formats inside each zip: comma list as for --format [default: eml,text]' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l format -d 'Formats kept as trees under recipients/<dir>/: comma list of mbox, maildir, eml, text, html (index.html and a page per message), or all, or none [default: mbox,maildir,eml,text,html; with --zip: none]' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l zip-formats -d 'Formats inside each zip: comma list as for --format [default: html,eml]' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l zip-password-file -d 'Encrypt each recipient\'s zip with AES-256; file lines are `address password`' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l id -d 'Only these queue IDs (repeatable)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l since -d 'Only mail that arrived at or after TIME (RFC 3339, `YYYY-MM-DD`, or @epoch)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l until -d 'Only mail that arrived before TIME' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l jobs -d 'Number of worker threads (default: all cores)' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l trust-modes -d 'Use the file modes as Postfix does even when they look rewritten by a copy (no owner execute = still being written; group execute = forced expiry)'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l ignore-modes -d 'Never use the file modes: judge each file\'s completeness from its content (a copy whose modes are unreliable)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l only-valid -d 'With --valid-recipients: leave out recipients not in the lists'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l zip -d 'Also write one zip per recipient (rendered from the archive copies; the trees are not needed)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l include-done -d 'Also export recipients already delivered or bounced'
@@ -89,6 +108,8 @@ complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l domain 
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l id -d 'Only these queue IDs (repeatable)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l max-retries -d 'Attempts per recipient on temporary failures in this run' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l retry-delay -d 'Seconds before the second attempt after a temporary failure; doubles for each further one (at most 300)' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l timeout -d 'Seconds for connecting, for each write, and for the whole of each reply (a server that trickles a reply byte by byte gets no longer)' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l dot-timeout -d 'Seconds for the whole of each reply after the final dot (the primary may scan the mail first; RFC 5321 says 10 minutes)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l journal -d 'Journal file (default: EXPORT_DIR/reinject-journal.jsonl)' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l lmtp -d 'Speak LMTP instead of SMTP'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l starttls -d 'Require STARTTLS'
@@ -97,20 +118,27 @@ complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l no-tls 
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l insecure -d 'Accept any server certificate (a primary with a self-signed certificate)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l retry-failed -d 'Retry recipients the journal lists as failed (5xx)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l resend-unknown -d 'Send again recipients whose outcome is unknown (may deliver twice)'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l new-target -d 'Also send pairs the journal records as sent to another target (a deliberate second destination; without it such a run is refused)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l dry-run -d 'Print the transactions without connecting'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l json -d 'Print the summary as JSON'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l quiet -d 'No progress bar'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -s h -l help -d 'Print help'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand journal" -l from -d 'Export directory (its manifest.json)' -r -F
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand journal" -l journal -d 'Journal file (default: EXPORT_DIR/reinject-journal.jsonl)' -r -F
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand journal" -l json -d 'The whole report as one JSON document'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand journal" -l sent-ids -d 'Print only the queue IDs whose every pending pair is sent, or failed with its DSN sent, one per line (the input of `postsuper -d -`)'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand journal" -s h -l help -d 'Print help'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand verify" -l zip-password-file -d 'Password file used for --zip-password-file (to test that encrypted zips open)' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand verify" -l json -d 'Print the result as JSON'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand verify" -s h -l help -d 'Print help'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand man" -s h -l help -d 'Print help'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject verify man completions help" -f -a "scan" -d 'Show what is stuck: per queue, per recipient, per domain, why, and when it bounces'
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject verify man completions help" -f -a "cat" -d 'Show one queued message as Postfix sees it (postcat-compatible)'
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject verify man completions help" -f -a "export" -d 'Write per-recipient mbox, Maildir, .eml and text bundles plus a JSON manifest'
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject verify man completions help" -f -a "reinject" -d 'Send an export into the recovered primary over SMTP/LMTP with the original envelope, exactly once'
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject verify man completions help" -f -a "verify" -d 'Check an export against its manifest'
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject verify man completions help" -f -a "man" -d 'Print the man page (roff) to standard output: the main page, or one command\'s'
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject verify man completions help" -f -a "completions" -d 'Print shell completions to standard output'
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject verify man completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject journal verify man completions help" -f -a "scan" -d 'Show what is stuck: per queue, per recipient, per domain, why, and when it bounces'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject journal verify man completions help" -f -a "cat" -d 'Show one queued message as Postfix sees it (postcat-compatible)'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject journal verify man completions help" -f -a "export" -d 'Write per-recipient mbox, Maildir, .eml and text bundles plus a JSON manifest'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject journal verify man completions help" -f -a "reinject" -d 'Send an export into the recovered primary over SMTP/LMTP with the original envelope, exactly once'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject journal verify man completions help" -f -a "journal" -d 'What the reinject journal says, per message and pair; --sent-ids: the queue IDs the secondary may delete'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject journal verify man completions help" -f -a "verify" -d 'Check an export against its manifest'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject journal verify man completions help" -f -a "man" -d 'Print the man page (roff) to standard output: the main page, or one command\'s'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject journal verify man completions help" -f -a "completions" -d 'Print shell completions to standard output'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject journal verify man completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -38,23 +38,37 @@ _arguments "${_arguments_options[@]}" : \
 '*--domain=[Only recipients in this domain (repeatable)]:D:_default' \
 '*--queue=[Only these queues (maildrop, incoming, active, deferred, hold, corrupt; repeatable)]:Q:_default' \
 '*--valid-recipients=[The secondary'\''s plain-text recipient lists (\`address anything\` lines; repeatable); others are flagged]:FILE:_files' \
+'--format=[Output\: text (the report), json (one document), postqueue (JSON lines as \`postqueue -j\` prints them), mailq (the \`mailq\` listing)]:FORMAT:(text json postqueue mailq)' \
+'*--id=[Only these queue IDs (repeatable)]:QUEUE_ID:_default' \
 '--jobs=[Number of worker threads (default\: all cores)]:N:_default' \
+'(--ignore-modes)--trust-modes[Use the file modes as Postfix does even when they look rewritten by a copy (no owner execute = still being written; group execute = forced expiry)]' \
+'--ignore-modes[Never use the file modes\: judge each file'\''s completeness from its content (a copy whose modes are unreliable)]' \
 '--only-valid[With --valid-recipients\: leave out recipients not in the lists]' \
-'--json[One JSON document on standard output instead of the report]' \
+'(--format --list)--json[One JSON document on standard output instead of the report (= --format json)]' \
+'(--format)--list[List every message as \`mailq\` does (= --format mailq)]' \
 '-h[Print help]' \
 '--help[Print help]' \
 && ret=0
 ;;
 (cat)
 _arguments "${_arguments_options[@]}" : \
-'--queue-dir=[Queue directory for -q (default\: \`postconf -h queue_directory\`, else /var/spool/postfix)]:DIR:_files' \
-'--config-dir=[Postfix configuration directory (hash settings for -q)]:DIR:_files' \
+'-s+[Start at this queue file offset (no envelope heading)]:OFFSET:_default' \
+'--queue-dir=[Queue directory for -q (default\: queue_directory of main.cf, else \`postconf -h queue_directory\`, else /var/spool/postfix)]:DIR:_files' \
+'-c+[Postfix configuration directory (main.cf\: queue directory and hashing for -q; default \$MAIL_CONFIG, else /etc/postfix)]:DIR:_files' \
+'--config-dir=[Postfix configuration directory (main.cf\: queue directory and hashing for -q; default \$MAIL_CONFIG, else /etc/postfix)]:DIR:_files' \
 '-b[Print the message body (from the first non-header line)]' \
 '-h[Print the message headers]' \
-'-e[Print the envelope records (and each recipient'\''s state)]' \
+'-e[Print the envelope records]' \
 '-q[Arguments are queue IDs, looked up in the queue directory]' \
+'-o[Print the queue file offset of each record]' \
+'-d[Print the decimal type of each record]' \
+'-f[Print the file name before each line]' \
+'-r[Records in file order, pointer records not followed (as postcat\: with -v)]' \
+'*-v[Verbose, as postcat -v\: pointer and padding records shown, text records named]' \
+'--states[After each file, list every recipient record'\''s state (pending, done, cancelled) and offset]' \
+'--trust-modes[With -q\: refuse a file whose mode says it is still being written (no owner execute bit)]' \
 '--help[Print help]' \
-'*::items -- Queue files (or queue IDs with -q):_default' \
+'*::items -- Queue files (or queue IDs with -q); none\: standard input:_default' \
 && ret=0
 ;;
 (export)
@@ -68,13 +82,15 @@ _arguments "${_arguments_options[@]}" : \
 '*--queue=[Only these queues (maildrop, incoming, active, deferred, hold, corrupt; repeatable)]:Q:_default' \
 '*--valid-recipients=[The secondary'\''s plain-text recipient lists (\`address anything\` lines; repeatable); others are flagged]:FILE:_files' \
 '--out=[Output directory (must not exist or be empty, unless --update or --force)]:DIR:_files' \
-'*--format=[Formats kept as trees under recipients/<dir>/\: comma list of mbox, maildir, eml, text, or all, or none \[default\: mbox,maildir,eml,text; with --zip\: none\]]:LIST:_default' \
-'*--zip-formats=[Formats inside each zip\: comma list as for --format \[default\: eml,text\]]:LIST:_default' \
+'*--format=[Formats kept as trees under recipients/<dir>/\: comma list of mbox, maildir, eml, text, html (index.html and a page per message), or all, or none \[default\: mbox,maildir,eml,text,html; with --zip\: none\]]:LIST:_default' \
+'*--zip-formats=[Formats inside each zip\: comma list as for --format \[default\: html,eml\]]:LIST:_default' \
 '--zip-password-file=[Encrypt each recipient'\''s zip with AES-256; file lines are \`address password\`]:FILE:_files' \
 '*--id=[Only these queue IDs (repeatable)]:QUEUE_ID:_default' \
 '--since=[Only mail that arrived at or after TIME (RFC 3339, \`YYYY-MM-DD\`, or @epoch)]:TIME:_default' \
 '--until=[Only mail that arrived before TIME]:TIME:_default' \
 '--jobs=[Number of worker threads (default\: all cores)]:N:_default' \
+'(--ignore-modes)--trust-modes[Use the file modes as Postfix does even when they look rewritten by a copy (no owner execute = still being written; group execute = forced expiry)]' \
+'--ignore-modes[Never use the file modes\: judge each file'\''s completeness from its content (a copy whose modes are unreliable)]' \
 '--only-valid[With --valid-recipients\: leave out recipients not in the lists]' \
 '--zip[Also write one zip per recipient (rendered from the archive copies; the trees are not needed)]' \
 '--include-done[Also export recipients already delivered or bounced]' \
@@ -100,6 +116,8 @@ _arguments "${_arguments_options[@]}" : \
 '*--id=[Only these queue IDs (repeatable)]:QUEUE_ID:_default' \
 '--max-retries=[Attempts per recipient on temporary failures in this run]:N:_default' \
 '--retry-delay=[Seconds before the second attempt after a temporary failure; doubles for each further one (at most 300)]:SECONDS:_default' \
+'--timeout=[Seconds for connecting, for each write, and for the whole of each reply (a server that trickles a reply byte by byte gets no longer)]:SECONDS:_default' \
+'--dot-timeout=[Seconds for the whole of each reply after the final dot (the primary may scan the mail first; RFC 5321 says 10 minutes)]:SECONDS:_default' \
 '--journal=[Journal file (default\: EXPORT_DIR/reinject-journal.jsonl)]:FILE:_files' \
 '--lmtp[Speak LMTP instead of SMTP]' \
 '(--tls --no-tls)--starttls[Require STARTTLS]' \
@@ -108,9 +126,20 @@ _arguments "${_arguments_options[@]}" : \
 '--insecure[Accept any server certificate (a primary with a self-signed certificate)]' \
 '--retry-failed[Retry recipients the journal lists as failed (5xx)]' \
 '--resend-unknown[Send again recipients whose outcome is unknown (may deliver twice)]' \
+'--new-target[Also send pairs the journal records as sent to another target (a deliberate second destination; without it such a run is refused)]' \
 '--dry-run[Print the transactions without connecting]' \
 '--json[Print the summary as JSON]' \
 '--quiet[No progress bar]' \
+'-h[Print help]' \
+'--help[Print help]' \
+&& ret=0
+;;
+(journal)
+_arguments "${_arguments_options[@]}" : \
+'--from=[Export directory (its manifest.json)]:EXPORT_DIR:_files' \
+'--journal=[Journal file (default\: EXPORT_DIR/reinject-journal.jsonl)]:FILE:_files' \
+'(--sent-ids)--json[The whole report as one JSON document]' \
+'--sent-ids[Print only the queue IDs whose every pending pair is sent, or failed with its DSN sent, one per line (the input of \`postsuper -d -\`)]' \
 '-h[Print help]' \
 '--help[Print help]' \
 && ret=0
@@ -128,7 +157,7 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 '-h[Print help]' \
 '--help[Print help]' \
-'::command -- scan, cat, export, reinject or verify:_default' \
+'::command -- scan, cat, export, reinject, journal or verify:_default' \
 && ret=0
 ;;
 (completions)
@@ -166,6 +195,10 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
+(journal)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
 (verify)
 _arguments "${_arguments_options[@]}" : \
 && ret=0
@@ -198,6 +231,7 @@ _mxsalvage_commands() {
 'cat:Show one queued message as Postfix sees it (postcat-compatible)' \
 'export:Write per-recipient mbox, Maildir, .eml and text bundles plus a JSON manifest' \
 'reinject:Send an export into the recovered primary over SMTP/LMTP with the original envelope, exactly once' \
+'journal:What the reinject journal says, per message and pair; --sent-ids\: the queue IDs the secondary may delete' \
 'verify:Check an export against its manifest' \
 'man:Print the man page (roff) to standard output\: the main page, or one command'\''s' \
 'completions:Print shell completions to standard output' \
@@ -227,6 +261,7 @@ _mxsalvage__subcmd__help_commands() {
 'cat:Show one queued message as Postfix sees it (postcat-compatible)' \
 'export:Write per-recipient mbox, Maildir, .eml and text bundles plus a JSON manifest' \
 'reinject:Send an export into the recovered primary over SMTP/LMTP with the original envelope, exactly once' \
+'journal:What the reinject journal says, per message and pair; --sent-ids\: the queue IDs the secondary may delete' \
 'verify:Check an export against its manifest' \
 'man:Print the man page (roff) to standard output\: the main page, or one command'\''s' \
 'completions:Print shell completions to standard output' \
@@ -254,6 +289,11 @@ _mxsalvage__subcmd__help__subcmd__help_commands() {
     local commands; commands=()
     _describe -t commands 'mxsalvage help help commands' commands "$@"
 }
+(( $+functions[_mxsalvage__subcmd__help__subcmd__journal_commands] )) ||
+_mxsalvage__subcmd__help__subcmd__journal_commands() {
+    local commands; commands=()
+    _describe -t commands 'mxsalvage help journal commands' commands "$@"
+}
 (( $+functions[_mxsalvage__subcmd__help__subcmd__man_commands] )) ||
 _mxsalvage__subcmd__help__subcmd__man_commands() {
     local commands; commands=()
@@ -273,6 +313,11 @@ _mxsalvage__subcmd__help__subcmd__scan_commands() {
 _mxsalvage__subcmd__help__subcmd__verify_commands() {
     local commands; commands=()
     _describe -t commands 'mxsalvage help verify commands' commands "$@"
+}
+(( $+functions[_mxsalvage__subcmd__journal_commands] )) ||
+_mxsalvage__subcmd__journal_commands() {
+    local commands; commands=()
+    _describe -t commands 'mxsalvage journal commands' commands "$@"
 }
 (( $+functions[_mxsalvage__subcmd__man_commands] )) ||
 _mxsalvage__subcmd__man_commands() {

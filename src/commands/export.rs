@@ -6,6 +6,8 @@
 use std::io::IsTerminal;
 use std::time::Instant;
 
+use std::io::Write;
+
 use anyhow::{Context, Result, anyhow, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -146,6 +148,8 @@ pub fn run(a: ExportArgs) -> Result<Exit> {
             maximal_queue_lifetime: ctx.spool.cfg.maximal_queue_lifetime,
             bounce_queue_lifetime: ctx.spool.cfg.bounce_queue_lifetime,
             postfix_running: ctx.running(),
+            myhostname: ctx.spool.cfg.myhostname.clone(),
+            myorigin: ctx.spool.cfg.myorigin.clone(),
         },
     };
     let bar = if !a.quiet && std::io::stderr().is_terminal() {
@@ -183,8 +187,11 @@ pub fn run(a: ExportArgs) -> Result<Exit> {
             errors: &manifest.errors,
             skipped: &manifest.skipped,
         };
-        println!("{}", serde_json::to_string_pretty(&s)?);
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer_pretty(&mut out, &s)?;
+        writeln!(out)?;
     } else if !a.quiet {
+        ctx.note_modes();
         for e in &manifest.errors {
             eprintln!("mxsalvage: error: {}", e.reason);
         }

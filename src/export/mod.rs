@@ -17,6 +17,7 @@
 
 pub mod commit;
 pub mod eml;
+pub mod html;
 pub mod json;
 pub mod mailbox;
 pub mod maildir;
@@ -175,6 +176,33 @@ fn start(spool: &Spool, cfg: &Config) -> Result<Start, ExportError> {
     })
 }
 
+/// An empty plan from a typo in the selection, or from a spool where nothing is
+/// readable, writes nothing (exit 2 with the nearest addresses; see
+/// [`crate::select::why_nothing`]). An update that finds nothing new is fine; it stops
+/// only when nothing is readable.
+fn check_selected(
+    spool: &Spool,
+    sel: &Selection,
+    cfg: &Config,
+    plan: &plan::Plan,
+) -> Result<(), ExportError> {
+    if !plan.messages.is_empty() {
+        return Ok(());
+    }
+    let update = cfg.mode == Mode::Update;
+    let everything = Selection::default();
+    let asked = crate::select::Asked {
+        sel: if update { &everything } else { sel },
+        ids: if update { &[] } else { &cfg.filters.ids },
+        window: !update && (cfg.filters.since.is_some() || cfg.filters.until.is_some()),
+        pending_only: !cfg.filters.include_done,
+    };
+    match crate::select::why_nothing(spool, &asked) {
+        Some(why) => Err(ExportError::Refused(format!("{why}; nothing was written"))),
+        None => Ok(()),
+    }
+}
+
 /// Every mailbox of the plan has a password when zips are encrypted.
 fn check_passwords(plan: &plan::Plan, zip_on: bool, cfg: &Config) -> Result<(), ExportError> {
     if let (true, Some(pw)) = (zip_on, &cfg.passwords) {
@@ -228,6 +256,7 @@ pub fn run(
     let spill = spill::Spill::new(&existing_dir(&cfg.out))?;
     progress.phase("reading envelopes", 0);
     let plan = plan::plan(spool, sel, &cfg.filters, &spill)?;
+    check_selected(spool, sel, cfg, &plan)?;
     check_passwords(&plan, st.zip_on, cfg)?;
 
     // From here on, OUT is written.

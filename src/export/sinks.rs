@@ -8,18 +8,25 @@
 //! Fails only on an unknown format name.
 
 use super::sink::Sink;
-use super::{eml, maildir, mbox, text};
+use super::{eml, html, maildir, mbox, text};
 
 /// Every format, in the order they run and are listed.
-pub static SINKS: &[&dyn Sink] = &[&mbox::Mbox, &maildir::Maildir, &eml::Eml, &text::Text];
+pub static SINKS: &[&dyn Sink] = &[
+    &mbox::Mbox,
+    &maildir::Maildir,
+    &eml::Eml,
+    &text::Text,
+    &html::Html,
+];
 
 /// The formats written when `--format` is not given (and `--zip` is not).
-pub const DEFAULT_FORMATS: &str = "mbox,maildir,eml,text";
+pub const DEFAULT_FORMATS: &str = "mbox,maildir,eml,text,html";
 
 /// The formats inside each zip when `--zip-formats` is not given: what a person opens
-/// (readable text with the attachments, the `.eml` to open in a mail program), one
-/// copy of each message — not four.
-pub const DEFAULT_ZIP_FORMATS: &str = "eml,text";
+/// — the HTML view (`index.html`: double-click, read in any browser, with each
+/// message's attachments) and the `.eml` (opens in any mail program) — one copy of
+/// each message, not four.
+pub const DEFAULT_ZIP_FORMATS: &str = "html,eml";
 
 /// A set of registered sinks.
 #[derive(Clone, Copy, PartialEq, Eq, Default)]
