@@ -776,23 +776,6 @@ const UNTESTED: &[(&str, &str)] = &[
         "docs/runbook.md",
         "jq -r '.messages[].queue_id' /srv/salvage/manifest.json | postsuper -d -",
     ),
-    // C: docs/export.md "Examples".
-    (
-        "docs/export.md",
-        "mxsalvage export --out /root/salvage --zip",
-    ),
-    (
-        "docs/export.md",
-        "mxsalvage export --queue-dir /mnt/copy/spool --out /root/sales --format mbox \\",
-    ),
-    (
-        "docs/export.md",
-        "mxsalvage export --out /root/salvage --zip --zip-password-file /root/zip-passwords",
-    ),
-    (
-        "docs/export.md",
-        "mxsalvage export --out /root/salvage --zip --zip-password-file /root/zip-passwords --update",
-    ),
 ];
 
 /// Whether a line of a non-console block is a command someone would run as shown (not a

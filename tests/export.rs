@@ -254,6 +254,12 @@ fn tree_contents(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
+/// docs/export.md: every command it shows prints what it shows.
+#[test]
+fn export_doc() {
+    crate::docs::run_document(&root().join("docs/export.md"));
+}
+
 #[test]
 fn same_output_at_any_thread_count() {
     let d = tempfile::tempdir().unwrap();
@@ -363,11 +369,12 @@ fn zip_alone_keeps_one_copy_and_is_the_same_at_any_thread_count() {
     );
     let m = manifest(&a);
     assert_eq!(m.options.formats, Vec::<String>::new());
-    assert_eq!(m.options.zip_formats, ["eml", "text"]);
+    assert_eq!(m.options.zip_formats, ["eml", "html"]);
     let big = &m.recipients[0];
     assert_eq!(big.messages.len(), 140);
     assert_eq!(big.output("eml"), None);
-    // The entries: README, directories, per message its .eml and text (+ attachment).
+    // The entries: README, directories, per message its .eml and page (+ attachment),
+    // then index.html.
     let mut z =
         zip::ZipArchive::new(std::fs::File::open(a.join(big.zip.as_ref().unwrap())).unwrap())
             .unwrap();
@@ -376,7 +383,12 @@ fn zip_alone_keeps_one_copy_and_is_the_same_at_any_thread_count() {
         .collect();
     assert_eq!(names[0], "big@example.com/README.txt");
     assert_eq!(names.iter().filter(|n| n.ends_with(".eml")).count(), 140);
-    assert_eq!(names.iter().filter(|n| n.ends_with(".txt")).count(), 141);
+    assert_eq!(names.iter().filter(|n| n.ends_with(".html")).count(), 141);
+    assert_eq!(names.last().unwrap(), "big@example.com/index.html");
+    assert_eq!(
+        names.iter().filter(|n| n.ends_with(".jpg")).count(),
+        140usize.div_ceil(3)
+    );
     assert_eq!(
         big.zip_entries
             .iter()

@@ -169,6 +169,8 @@ struct ZipDest<'a, W: Write + Seek> {
     entries: Vec<FileEntry>,
     /// The zip, for error messages.
     path: &'a Path,
+    /// Time of directory entries (the bundle's newest message).
+    time: i64,
 }
 
 impl<W: Write + Seek> ZipDest<'_, W> {
@@ -186,7 +188,7 @@ impl<W: Write + Seek> Dest for ZipDest<'_, W> {
     }
 
     fn dir(&mut self, rel: &str) -> Result<(), ExportError> {
-        let o = options(CompressionMethod::Stored, 0, 0o700, false, None);
+        let o = options(CompressionMethod::Stored, self.time, 0o700, false, None);
         // Directory entries carry no data: no encryption, the bundle's time.
         self.z
             .add_directory(format!("{}/{rel}/", self.root), o)
@@ -288,6 +290,7 @@ pub fn write(
         buffered: false,
         entries: Vec::new(),
         path: job.dest,
+        time: job.time,
     };
     // The README holds no mail: never encrypted, so it can be read first.
     let o = options(CompressionMethod::Deflated, job.time, 0o600, false, None);
@@ -322,6 +325,7 @@ pub fn write(
             buffered: true,
             entries: Vec::new(),
             path: job.dest,
+            time: job.time,
         };
         for i in r.clone() {
             message(i, &mut c)?;

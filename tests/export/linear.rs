@@ -34,7 +34,7 @@ fn timed(args: &[&str]) -> (Output, Duration) {
 }
 
 fn export_timed(args: &[String]) -> Duration {
-    let mut a = vec!["export", "--config-dir", "/nonexistent", "--quiet"];
+    let mut a = vec!["export", "--config-dir", defaults_config_dir(), "--quiet"];
     a.extend(args.iter().map(String::as_str));
     let (o, t) = timed(&a);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
