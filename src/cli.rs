@@ -175,17 +175,15 @@ pub struct ExportArgs {
     /// Output directory (must not exist or be empty, unless --update or --force)
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// Formats: comma list of mbox, maildir, eml, text, html (index.html and a page per message)
-    #[arg(
-        long,
-        value_name = "LIST",
-        default_value = mxsalvage::export::sinks::DEFAULT_FORMATS,
-        value_delimiter = ','
-    )]
-    pub format: Vec<String>,
-    /// Also write one zip per recipient
+    /// Formats kept as trees under recipients/<dir>/: comma list of mbox, maildir, eml, text, html (index.html and a page per message), or all, or none [default: mbox,maildir,eml,text,html; with --zip: none]
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub format: Option<Vec<String>>,
+    /// Also write one zip per recipient (rendered from the archive copies; the trees are not needed)
     #[arg(long)]
     pub zip: bool,
+    /// Formats inside each zip: comma list as for --format [default: html,eml]
+    #[arg(long, value_name = "LIST", value_delimiter = ',', requires = "zip")]
+    pub zip_formats: Option<Vec<String>>,
     /// Encrypt each recipient's zip with AES-256; file lines are `address password`
     #[arg(long, value_name = "FILE", requires = "zip")]
     pub zip_password_file: Option<PathBuf>,

@@ -750,25 +750,7 @@ pub fn lint_problems() -> Vec<String> {
 /// Commands shown without a prompt (so never run) that were there when the lint learnt
 /// about them; each owner converts them to console blocks and removes the line here.
 /// Nothing may be added to this list.
-const UNTESTED: &[(&str, &str)] = &[
-    // C: docs/export.md "Examples".
-    (
-        "docs/export.md",
-        "mxsalvage export --out /root/salvage --zip",
-    ),
-    (
-        "docs/export.md",
-        "mxsalvage export --queue-dir /mnt/copy/spool --out /root/sales --format mbox \\",
-    ),
-    (
-        "docs/export.md",
-        "mxsalvage export --out /root/salvage --zip --zip-password-file /root/zip-passwords",
-    ),
-    (
-        "docs/export.md",
-        "mxsalvage export --out /root/salvage --zip --zip-password-file /root/zip-passwords --update",
-    ),
-];
+const UNTESTED: &[(&str, &str)] = &[];
 
 /// Whether a line of a non-console block is a command someone would run as shown (not a
 /// synopsis with `[OPTIONS]` or PLACEHOLDERS, not a comment): `mxsalvage SUBCOMMAND …`,

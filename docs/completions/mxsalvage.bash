@@ -135,7 +135,7 @@ _mxsalvage() {
             return 0
             ;;
         mxsalvage__subcmd__export)
-            opts="-h --queue-dir --config-dir --max-queue-lifetime --bounce-queue-lifetime --trust-modes --ignore-modes --recipient --domain --queue --valid-recipients --only-valid --out --format --zip --zip-password-file --id --since --until --include-done --jobs --update --force --quiet --json --help"
+            opts="-h --queue-dir --config-dir --max-queue-lifetime --bounce-queue-lifetime --trust-modes --ignore-modes --recipient --domain --queue --valid-recipients --only-valid --out --format --zip --zip-formats --zip-password-file --id --since --until --include-done --jobs --update --force --quiet --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -178,6 +178,10 @@ _mxsalvage() {
                     return 0
                     ;;
                 --format)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --zip-formats)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

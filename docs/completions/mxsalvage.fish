@@ -79,7 +79,8 @@ complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l domain -d
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l queue -d 'Only these queues (maildrop, incoming, active, deferred, hold, corrupt; repeatable)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l valid-recipients -d 'The secondary\'s plain-text recipient lists (`address anything` lines; repeatable); others are flagged' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l out -d 'Output directory (must not exist or be empty, unless --update or --force)' -r -F
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l format -d 'Formats: comma list of mbox, maildir, eml, text, html (index.html and a page per message)' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l format -d 'Formats kept as trees under recipients/<dir>/: comma list of mbox, maildir, eml, text, html (index.html and a page per message), or all, or none [default: mbox,maildir,eml,text,html; with --zip: none]' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l zip-formats -d 'Formats inside each zip: comma list as for --format [default: html,eml]' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l zip-password-file -d 'Encrypt each recipient\'s zip with AES-256; file lines are `address password`' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l id -d 'Only these queue IDs (repeatable)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l since -d 'Only mail that arrived at or after TIME (RFC 3339, `YYYY-MM-DD`, or @epoch)' -r
@@ -88,7 +89,7 @@ complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l jobs -d '
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l trust-modes -d 'Use the file modes as Postfix does even when they look rewritten by a copy (no owner execute = still being written; group execute = forced expiry)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l ignore-modes -d 'Never use the file modes: judge each file\'s completeness from its content (a copy whose modes are unreliable)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l only-valid -d 'With --valid-recipients: leave out recipients not in the lists'
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l zip -d 'Also write one zip per recipient'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l zip -d 'Also write one zip per recipient (rendered from the archive copies; the trees are not needed)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l include-done -d 'Also export recipients already delivered or bounced'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l update -d 'Add what is not exported yet to an existing export'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l force -d 'Replace an existing export'

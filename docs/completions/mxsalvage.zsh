@@ -82,7 +82,8 @@ _arguments "${_arguments_options[@]}" : \
 '*--queue=[Only these queues (maildrop, incoming, active, deferred, hold, corrupt; repeatable)]:Q:_default' \
 '*--valid-recipients=[The secondary'\''s plain-text recipient lists (\`address anything\` lines; repeatable); others are flagged]:FILE:_files' \
 '--out=[Output directory (must not exist or be empty, unless --update or --force)]:DIR:_files' \
-'*--format=[Formats\: comma list of mbox, maildir, eml, text, html (index.html and a page per message)]:LIST:_default' \
+'*--format=[Formats kept as trees under recipients/<dir>/\: comma list of mbox, maildir, eml, text, html (index.html and a page per message), or all, or none \[default\: mbox,maildir,eml,text,html; with --zip\: none\]]:LIST:_default' \
+'*--zip-formats=[Formats inside each zip\: comma list as for --format \[default\: html,eml\]]:LIST:_default' \
 '--zip-password-file=[Encrypt each recipient'\''s zip with AES-256; file lines are \`address password\`]:FILE:_files' \
 '*--id=[Only these queue IDs (repeatable)]:QUEUE_ID:_default' \
 '--since=[Only mail that arrived at or after TIME (RFC 3339, \`YYYY-MM-DD\`, or @epoch)]:TIME:_default' \
@@ -91,7 +92,7 @@ _arguments "${_arguments_options[@]}" : \
 '(--ignore-modes)--trust-modes[Use the file modes as Postfix does even when they look rewritten by a copy (no owner execute = still being written; group execute = forced expiry)]' \
 '--ignore-modes[Never use the file modes\: judge each file'\''s completeness from its content (a copy whose modes are unreliable)]' \
 '--only-valid[With --valid-recipients\: leave out recipients not in the lists]' \
-'--zip[Also write one zip per recipient]' \
+'--zip[Also write one zip per recipient (rendered from the archive copies; the trees are not needed)]' \
 '--include-done[Also export recipients already delivered or bounced]' \
 '(--force)--update[Add what is not exported yet to an existing export]' \
 '--force[Replace an existing export]' \
