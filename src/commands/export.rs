@@ -94,6 +94,12 @@ pub fn run(a: ExportArgs) -> Result<Exit> {
     } else {
         Mode::New
     };
+    let reader = a
+        .reader
+        .as_deref()
+        .map(export::reader::Reader::resolve)
+        .transpose()
+        .map_err(|e| anyhow!(e))?;
     let ctx = SpoolCtx::open(&a.spool, queue_names.clone())?;
     if !a.quiet {
         ctx.warn_if_running();
@@ -103,6 +109,7 @@ pub fn run(a: ExportArgs) -> Result<Exit> {
         formats,
         zip: a.zip,
         passwords,
+        reader: reader.clone(),
         filters: Filters {
             ids: a.id.clone(),
             since,
@@ -111,6 +118,7 @@ pub fn run(a: ExportArgs) -> Result<Exit> {
         },
         mode,
         options: Options {
+            reader: reader.as_ref().map(|r| r.spec()),
             formats: formats.names().iter().map(|s| s.to_string()).collect(),
             zip: a.zip,
             encrypted: a.zip_password_file.is_some(),

@@ -22,6 +22,7 @@ pub mod names;
 pub mod out;
 pub mod plan;
 pub mod prepend;
+pub mod reader;
 pub mod spill;
 pub mod text;
 pub mod write;
@@ -136,6 +137,8 @@ pub struct Config {
     pub passwords: Option<BTreeMap<Vec<u8>, Secret>>,
     pub filters: Filters,
     pub mode: Mode,
+    /// `--reader`: the account that may read the mailboxes ([`reader`]).
+    pub reader: Option<reader::Reader>,
     /// Recorded in the manifest as given.
     pub options: Options,
     pub source: Source,
@@ -600,6 +603,10 @@ pub fn run(
         ),
         None => (cfg.formats, cfg.zip),
     };
+    let reader = reader::for_run(
+        cfg.reader.as_ref(),
+        old.as_ref().and_then(|o| o.options.reader.as_deref()),
+    )?;
     if let Some(o) = &old
         && o.options.encrypted
         && cfg.passwords.is_none()
@@ -848,6 +855,7 @@ pub fn run(
     options.formats = formats.names().iter().map(|s| s.to_string()).collect();
     options.zip = zip_on;
     options.encrypted = zip_on && cfg.passwords.is_some();
+    options.reader = reader.as_ref().map(reader::Reader::spec);
     let totals = Totals {
         messages: list.len(),
         recipients: recipients.len(),
@@ -861,6 +869,9 @@ pub fn run(
     // The commit point. Everything the manifest lists is made durable with one barrier
     // (syncfs on OUT's file system), then the manifest is written: tmp, fsync, rename,
     // fsync OUT. A crash before the rename leaves no manifest claiming success.
+    if let Some(r) = &reader {
+        reader::grant(out, r).map_err(|e| partial(e, 1))?;
+    }
     write::sync_fs(out).map_err(|e| partial(e, 1))?;
     let tool = format!("mxsalvage {}", env!("CARGO_PKG_VERSION"));
     let generated_at = rfc3339(now());
