@@ -56,6 +56,7 @@ fn main() {
         Command::Export(a) => commands::export::run(a),
         Command::Reinject(a) => commands::reinject::run(a),
         Command::Verify(a) => commands::verify::run(a),
+        Command::Dovecot(a) => commands::dovecot::run(a),
         Command::Man { command } => man(command.as_deref()),
         Command::Completions { shell } => {
             clap_complete::generate(

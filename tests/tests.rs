@@ -4,6 +4,7 @@
 mod util;
 
 mod cli;
+mod dovecot;
 mod export;
 mod faults;
 mod reader;

@@ -73,6 +73,7 @@ _arguments "${_arguments_options[@]}" : \
 '*--id=[Only these queue IDs (repeatable)]:QUEUE_ID:_default' \
 '--since=[Only mail that arrived at or after TIME (RFC 3339, \`YYYY-MM-DD\`, or @epoch)]:TIME:_default' \
 '--until=[Only mail that arrived before TIME]:TIME:_default' \
+'--reader=[Let a mail server'\''s account read the mailboxes (Maildir, mbox) without being able to change them\: GROUP (default\: USER'\''s group) gets read access; an update keeps it]:USER[:GROUP]:_default' \
 '--jobs=[Number of worker threads (default\: all cores)]:N:_default' \
 '--only-valid[With --valid-recipients\: leave out recipients not in the lists]' \
 '--zip[Also write one zip per recipient]' \
@@ -123,11 +124,24 @@ _arguments "${_arguments_options[@]}" : \
 ':dir -- Export directory:_files' \
 && ret=0
 ;;
+(dovecot)
+_arguments "${_arguments_options[@]}" : \
+'--from=[Export directory (made with \`export --reader USER\`)]:EXPORT_DIR:_files' \
+'--zip-password-file=[The zip password file (\`address password\` lines)\: each user'\''s IMAP password]:FILE:_files' \
+'--listen=[Address and port for IMAPS (implicit TLS), e.g. 0.0.0.0\:10993 or \[\:\:\]\:993]:ADDR:PORT:_default' \
+'--out=[Configuration directory to write (new, empty, or written by this command before)]:CONF_DIR:_files' \
+'--hostname=[Server name users enter (default\: the listen address, or this host'\''s name for 0.0.0.0/\[\:\:\])]:NAME:_default' \
+'--tls-cert=[TLS certificate chain, PEM (default\: a generated self-signed one)]:FILE:_files' \
+'--tls-key=[TLS private key, PEM]:FILE:_files' \
+'-h[Print help]' \
+'--help[Print help]' \
+&& ret=0
+;;
 (man)
 _arguments "${_arguments_options[@]}" : \
 '-h[Print help]' \
 '--help[Print help]' \
-'::command -- scan, cat, export, reinject or verify:_default' \
+'::command -- scan, cat, export, reinject, verify or dovecot:_default' \
 && ret=0
 ;;
 (completions)
@@ -169,6 +183,10 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
+(dovecot)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
 (man)
 _arguments "${_arguments_options[@]}" : \
 && ret=0
@@ -198,6 +216,7 @@ _mxsalvage_commands() {
 'export:Write per-recipient mbox, Maildir, .eml and text bundles plus a JSON manifest' \
 'reinject:Send an export into the recovered primary over SMTP/LMTP with the original envelope, exactly once' \
 'verify:Check an export against its manifest' \
+'dovecot:Write a Dovecot configuration that serves an export read-only over IMAPS, with a handout per user' \
 'man:Print the man page (roff) to standard output\: the main page, or one command'\''s' \
 'completions:Print shell completions to standard output' \
 'help:Print this message or the help of the given subcommand(s)' \
@@ -214,6 +233,11 @@ _mxsalvage__subcmd__completions_commands() {
     local commands; commands=()
     _describe -t commands 'mxsalvage completions commands' commands "$@"
 }
+(( $+functions[_mxsalvage__subcmd__dovecot_commands] )) ||
+_mxsalvage__subcmd__dovecot_commands() {
+    local commands; commands=()
+    _describe -t commands 'mxsalvage dovecot commands' commands "$@"
+}
 (( $+functions[_mxsalvage__subcmd__export_commands] )) ||
 _mxsalvage__subcmd__export_commands() {
     local commands; commands=()
@@ -227,6 +251,7 @@ _mxsalvage__subcmd__help_commands() {
 'export:Write per-recipient mbox, Maildir, .eml and text bundles plus a JSON manifest' \
 'reinject:Send an export into the recovered primary over SMTP/LMTP with the original envelope, exactly once' \
 'verify:Check an export against its manifest' \
+'dovecot:Write a Dovecot configuration that serves an export read-only over IMAPS, with a handout per user' \
 'man:Print the man page (roff) to standard output\: the main page, or one command'\''s' \
 'completions:Print shell completions to standard output' \
 'help:Print this message or the help of the given subcommand(s)' \
@@ -242,6 +267,11 @@ _mxsalvage__subcmd__help__subcmd__cat_commands() {
 _mxsalvage__subcmd__help__subcmd__completions_commands() {
     local commands; commands=()
     _describe -t commands 'mxsalvage help completions commands' commands "$@"
+}
+(( $+functions[_mxsalvage__subcmd__help__subcmd__dovecot_commands] )) ||
+_mxsalvage__subcmd__help__subcmd__dovecot_commands() {
+    local commands; commands=()
+    _describe -t commands 'mxsalvage help dovecot commands' commands "$@"
 }
 (( $+functions[_mxsalvage__subcmd__help__subcmd__export_commands] )) ||
 _mxsalvage__subcmd__help__subcmd__export_commands() {

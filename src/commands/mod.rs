@@ -3,6 +3,7 @@
 //! Shared here: finding the spool and its configuration, and the worker pool.
 
 pub mod cat;
+pub mod dovecot;
 pub mod export;
 pub mod reinject;
 pub mod scan;
