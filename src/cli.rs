@@ -136,11 +136,11 @@ pub struct ExportArgs {
     /// Output directory (must not exist or be empty, unless --update or --force)
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// Formats: comma list of mbox, maildir, eml, text
+    /// Formats: comma list of mbox, maildir, eml, text, html (index.html and a page per message)
     #[arg(
         long,
         value_name = "LIST",
-        default_value = "mbox,maildir,eml,text",
+        default_value = mxsalvage::export::sinks::DEFAULT_FORMATS,
         value_delimiter = ','
     )]
     pub format: Vec<String>,
@@ -235,12 +235,21 @@ pub struct ReinjectArgs {
     /// Seconds before the second attempt after a temporary failure; doubles for each further one (at most 300)
     #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
     pub retry_delay: f64,
+    /// Seconds for connecting, for each write, and for the whole of each reply (a server that trickles a reply byte by byte gets no longer)
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+    pub timeout: f64,
+    /// Seconds for the whole of each reply after the final dot (the primary may scan the mail first; RFC 5321 says 10 minutes)
+    #[arg(long, value_name = "SECONDS", default_value_t = 600.0)]
+    pub dot_timeout: f64,
     /// Retry recipients the journal lists as failed (5xx)
     #[arg(long)]
     pub retry_failed: bool,
     /// Send again recipients whose outcome is unknown (may deliver twice)
     #[arg(long)]
     pub resend_unknown: bool,
+    /// Also send pairs the journal records as sent to another target (a deliberate second destination; without it such a run is refused)
+    #[arg(long)]
+    pub new_target: bool,
     /// Journal file (default: EXPORT_DIR/reinject-journal.jsonl)
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,

@@ -1,20 +1,42 @@
-//! MIME → readable text and attachment files, for the `text/` export format.
+//! MIME → readable text, attachment files and the structure the HTML view shows.
 //!
 //! Owns: turning one message (the archive copy's bytes) into a UTF-8 text rendering —
 //! a decoded header block (Date, From, To, Cc, Subject), the readable body (text/plain
-//! as is, HTML-only mail through a small tag stripper), nested `message/rfc822` parts
-//! rendered inline — plus every attachment decoded, under a safe unique file name,
-//! and the summary fields of the manifest (Message-ID raw, Subject, From, Date).
+//! as is, HTML-only mail through [`html::html_to_text`], which keeps link addresses),
+//! nested `message/rfc822` parts rendered inline — plus every attachment decoded,
+//! under a safe unique file name, the same content as a [`Shown`] tree for the HTML
+//! view, and the summary fields of the manifest (Message-ID raw, Subject, From, Date).
 //! Decoding is mail-parser's (RFC 2045–2049, 2047, 2231, 6532; with `full_encoding`
 //! the Japanese charsets). In: message bytes. Out: [`Decoded`]. Never fails: damaged
 //! or undecodable parts are rendered as far as possible and reported in `warnings`.
+//!
+//! Depth is bounded ([`MAX_NESTING`]; Postfix's own `mime_nesting_limit` is 100):
+//! mail-parser builds a tree with one level per attached message and frees it
+//! recursively, and it parses a base64/quoted-printable encoded attached message
+//! recursively, so a message nested 40,000 deep would overflow the stack and abort
+//! the whole export. A first, structure-only parse (Content-Type only, transfer
+//! encodings ignored, so mail-parser never recurses) finds every attached message;
+//! those nested deeper than the bound, and encoded ones (RFC 2046 allows only
+//! 7bit/8bit/binary there), get a neutral Content-Type in a private copy of the bytes
+//! before the real parse, which then sees them as plain attachments: the deep ones are
+//! saved raw (`part-N.eml`, with a warning), the encoded ones are decoded and rendered
+//! by this module itself, within the same bound. The first tree is freed iteratively.
 
-use std::collections::BTreeSet;
+pub mod html;
+
+use std::collections::HashMap;
 
 use mail_parser::decoders::charsets::map::charset_decoder;
-use mail_parser::{Address, Message, MessageParser, MimeHeaders, PartType};
+use mail_parser::{Address, HeaderName, Message, MessageParser, MimeHeaders, PartType};
 
-use crate::export::names::attachment_name;
+use crate::export::names::{NameSet, attachment_name};
+
+/// Attached messages nested deeper than this are saved raw instead of shown.
+pub const MAX_NESTING: usize = 100;
+
+/// Encoded attached messages (base64/quoted-printable, against RFC 2046) inside one
+/// another that are still decoded and shown (mail-parser's own bound is 3).
+const MAX_ENCODED: usize = 3;
 
 /// One decoded attachment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,7 +46,35 @@ pub struct Part {
     /// The name the sender gave (decoded), if any.
     pub original_name: Option<String>,
     pub content_type: String,
+    /// The Content-ID without `<>`, for `cid:` references from HTML.
+    pub content_id: Option<String>,
     pub data: Vec<u8>,
+}
+
+/// A readable body part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    /// Plain text (UTF-8, LF).
+    Text(String),
+    /// HTML as the sender wrote it (UTF-8, not sanitised: [`html::sanitize`] it).
+    Html(String),
+}
+
+/// An attachment or an attached message, in the order of the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Item {
+    /// Index into [`Decoded::attachments`].
+    Attachment(usize),
+    Message(Box<Shown>),
+}
+
+/// One message (the top one or an attached one) as the HTML view shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Shown {
+    /// Decoded header fields (Date, From, To, Cc, Subject when present), one line each.
+    pub headers: Vec<(&'static str, String)>,
+    pub bodies: Vec<Body>,
+    pub items: Vec<Item>,
 }
 
 /// The readable form of one message.
@@ -41,6 +91,8 @@ pub struct Decoded {
     pub text: String,
     pub attachments: Vec<Part>,
     pub warnings: Vec<String>,
+    /// The same content, structured for the HTML view.
+    pub shown: Shown,
 }
 
 /// Unfolded raw value of the first header `name` in the top header block.
@@ -95,25 +147,186 @@ fn fmt_addr_list(a: &Address) -> String {
     }
 }
 
-fn header_block(m: &Message, out: &mut String) {
+fn headers_of(m: &Message) -> Vec<(&'static str, String)> {
     let date = m
         .date()
         .map(|d| d.to_rfc822())
         .or_else(|| m.header_raw("Date").map(|s| s.trim().to_string()));
-    let lines = [
+    [
         ("Date", date),
         ("From", m.from().map(fmt_addr_list)),
         ("To", m.to().map(fmt_addr_list)),
         ("Cc", m.cc().map(fmt_addr_list)),
         ("Subject", m.subject().map(str::to_string)),
-    ];
-    for (name, v) in lines {
-        if let Some(v) = v {
-            out.push_str(name);
-            out.push_str(": ");
-            out.push_str(&v.replace(['\r', '\n'], " "));
-            out.push('\n');
+    ]
+    .into_iter()
+    .filter_map(|(n, v)| v.map(|v| (n, v.replace(['\r', '\n'], " "))))
+    .collect()
+}
+
+/// Why a part was given a neutral type before the real parse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Neutral {
+    /// An attached message nested deeper than the bound: saved raw.
+    TooDeep,
+    /// An attached message with a transfer encoding: decoded and shown by us.
+    Encoded,
+}
+
+/// The parse-ready bytes of one message: the original, or a copy in which some
+/// attached messages have a neutral Content-Type, with those parts by the offset of
+/// that Content-Type's value in the copy.
+struct Prepared<'a> {
+    bytes: std::borrow::Cow<'a, [u8]>,
+    neutral: HashMap<u32, (Neutral, String)>,
+}
+
+/// Parses `raw`; `None` when mail-parser finds no message (or trips its own debug
+/// assertion, found by the mime_text fuzzer; compiled out of release builds).
+fn parse<'a>(parser: &MessageParser, raw: &'a [u8]) -> Option<Message<'a>> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse(raw)))
+        .ok()
+        .flatten()
+}
+
+/// Frees a message tree of any depth without recursion.
+fn free_iteratively(m: Message) {
+    let mut stack = vec![m];
+    while let Some(mut m) = stack.pop() {
+        for p in &mut m.parts {
+            if let PartType::Message(_) = &p.body
+                && let PartType::Message(inner) = std::mem::take(&mut p.body)
+            {
+                stack.push(inner);
+            }
         }
+    }
+}
+
+/// The structure-only parse and the edits it calls for (see the module comment).
+/// `budget` is how many levels of attached messages may still be shown.
+fn prepare(raw: &[u8], budget: usize) -> Prepared<'_> {
+    let structure = MessageParser::new()
+        .header_content_type(HeaderName::ContentType)
+        .default_header_ignore();
+    let Some(top) = parse(&structure, raw) else {
+        return Prepared {
+            bytes: raw.into(),
+            neutral: HashMap::new(),
+        };
+    };
+    // (offset, bytes to remove, text to insert, kind, original type)
+    let mut edits: Vec<(usize, usize, String, Neutral, String)> = Vec::new();
+    let mut stack: Vec<(&Message, usize)> = vec![(&top, 0)];
+    while let Some((m, depth)) = stack.pop() {
+        // Parts of a multipart/digest are messages unless they say otherwise.
+        let mut in_digest = std::collections::HashSet::new();
+        for p in &m.parts {
+            if let PartType::Multipart(ids) = &p.body
+                && ctype(p) == "multipart/digest"
+            {
+                in_digest.extend(ids.iter().copied());
+            }
+        }
+        for (i, p) in m.parts.iter().enumerate() {
+            let inner = match &p.body {
+                PartType::Message(inner) => Some(inner),
+                // A message whose (still encoded) body did not parse as one.
+                _ if matches!(ctype(p).as_str(), "message/rfc822" | "message/global")
+                    || (p.content_type().is_none() && in_digest.contains(&(i as u32))) =>
+                {
+                    None
+                }
+                _ => continue,
+            };
+            let plain = p
+                .headers
+                .iter()
+                .filter(|h| h.name == HeaderName::ContentTransferEncoding)
+                .all(|h| {
+                    let v = raw
+                        .get(h.offset_start as usize..h.offset_end as usize)
+                        .unwrap_or_default();
+                    let v = String::from_utf8_lossy(v).trim().to_ascii_lowercase();
+                    matches!(v.as_str(), "" | "7bit" | "8bit" | "binary")
+                });
+            let kind = if depth + 1 > budget {
+                Neutral::TooDeep
+            } else if !plain {
+                Neutral::Encoded
+            } else if let Some(inner) = inner {
+                stack.push((inner, depth + 1));
+                continue;
+            } else {
+                continue;
+            };
+            let ct = if p.content_type().is_none() {
+                "message/rfc822".to_string()
+            } else {
+                ctype(p)
+            };
+            let cts: Vec<_> = p
+                .headers
+                .iter()
+                .filter(|h| h.name == HeaderName::ContentType)
+                .collect();
+            if cts.is_empty() {
+                // A part of a multipart/digest: message/rfc822 by default.
+                edits.push((
+                    p.offset_header as usize,
+                    0,
+                    "Content-Type: application/octet-stream\n".into(),
+                    kind,
+                    ct,
+                ));
+            } else {
+                for h in cts {
+                    let (a, b) = (h.offset_start as usize, h.offset_end as usize);
+                    let v = raw.get(a..b).unwrap_or_default();
+                    let keep = v.len() - v.trim_ascii_end().len();
+                    let eol = &v[v.len() - keep..];
+                    let eol = if eol.contains(&b'\n') { "\n" } else { "" };
+                    edits.push((
+                        a,
+                        b - a,
+                        format!(" application/octet-stream{eol}"),
+                        kind,
+                        ct.clone(),
+                    ));
+                }
+            }
+        }
+    }
+    free_iteratively(top);
+    if edits.is_empty() {
+        return Prepared {
+            bytes: raw.into(),
+            neutral: HashMap::new(),
+        };
+    }
+    edits.sort_by_key(|e| e.0);
+    let mut out = Vec::with_capacity(raw.len() + edits.len() * 40);
+    let mut neutral = HashMap::new();
+    let mut at = 0;
+    for (off, del, ins, kind, ct) in edits {
+        if off < at || off + del > raw.len() {
+            continue; // overlapping or out of range: leave as is
+        }
+        out.extend_from_slice(&raw[at..off]);
+        // Where the real parse will see this Content-Type's value begin.
+        let value_at = if del == 0 {
+            out.len() + "Content-Type:".len()
+        } else {
+            out.len()
+        };
+        neutral.insert(value_at as u32, (kind, ct));
+        out.extend_from_slice(ins.as_bytes());
+        at = off + del;
+    }
+    out.extend_from_slice(&raw[at..]);
+    Prepared {
+        bytes: out.into(),
+        neutral,
     }
 }
 
@@ -132,13 +345,12 @@ fn ctype(p: &mail_parser::MessagePart) -> String {
 
 struct Ctx<'a> {
     label: &'a str,
-    used: BTreeSet<String>,
+    used: NameSet,
     attachments: Vec<Part>,
     warnings: Vec<String>,
     index: usize,
+    too_deep: bool,
 }
-
-const MAX_DEPTH: usize = 8;
 
 fn check_parts(m: &Message, ctx: &mut Ctx, depth: usize) {
     for (i, p) in m.parts.iter().enumerate() {
@@ -169,29 +381,91 @@ fn check_parts(m: &Message, ctx: &mut Ctx, depth: usize) {
     }
 }
 
-fn render(m: &Message, ctx: &mut Ctx, out: &mut String, depth: usize) {
+/// Adds an attachment and returns its index.
+fn add_attachment(
+    ctx: &mut Ctx,
+    original: Option<String>,
+    ct: String,
+    content_id: Option<String>,
+    data: Vec<u8>,
+) -> usize {
+    ctx.index += 1;
+    let name = attachment_name(original.as_deref(), ctx.index, &ct, &mut ctx.used);
+    ctx.attachments.push(Part {
+        name,
+        original_name: original,
+        content_type: ct,
+        content_id,
+        data,
+    });
+    ctx.attachments.len() - 1
+}
+
+/// Renders one message (parsed from `prep`) into `out` and returns its [`Shown`].
+/// `depth` is its nesting level, `encoded` how many encoded levels enclose it.
+fn render(
+    m: &Message,
+    neutral: &HashMap<u32, (Neutral, String)>,
+    ctx: &mut Ctx,
+    out: &mut String,
+    depth: usize,
+    encoded: usize,
+) -> Shown {
     check_parts(m, ctx, depth);
-    header_block(m, out);
+    let mut shown = Shown {
+        headers: headers_of(m),
+        ..Shown::default()
+    };
+    for (name, v) in &shown.headers {
+        out.push_str(name);
+        out.push_str(": ");
+        out.push_str(v);
+        out.push('\n');
+    }
     out.push('\n');
     let mut any = false;
     for &id in &m.text_body {
         let Some(p) = m.parts.get(id as usize) else {
             continue;
         };
-        let body = match &p.body {
+        let text = match &p.body {
             PartType::Text(t) => t.to_string(),
-            PartType::Html(h) => html_to_text(h),
+            PartType::Html(h) => html::html_to_text(h),
             _ => continue,
         };
         if any {
             out.push_str("\n\n");
         }
         any = true;
-        out.push_str(body.replace("\r\n", "\n").trim_end_matches('\n'));
+        out.push_str(text.replace("\r\n", "\n").trim_end_matches('\n'));
         out.push('\n');
     }
     if !any {
         out.push_str("(no readable text in this message)\n");
+    }
+    // The view shows the HTML version where there is one.
+    let html_ids: Vec<u32> = m
+        .html_body
+        .iter()
+        .copied()
+        .filter(|&id| {
+            matches!(
+                m.parts.get(id as usize).map(|p| &p.body),
+                Some(PartType::Html(_))
+            )
+        })
+        .collect();
+    let ids = if html_ids.is_empty() {
+        &m.text_body
+    } else {
+        &html_ids
+    };
+    for &id in ids {
+        match m.parts.get(id as usize).map(|p| &p.body) {
+            Some(PartType::Text(t)) => shown.bodies.push(Body::Text(t.replace("\r\n", "\n"))),
+            Some(PartType::Html(h)) => shown.bodies.push(Body::Html(h.to_string())),
+            _ => {}
+        }
     }
     let mut listed = Vec::new();
     for &id in &m.attachments {
@@ -201,11 +475,8 @@ fn render(m: &Message, ctx: &mut Ctx, out: &mut String, depth: usize) {
         match &p.body {
             PartType::Message(nested) => {
                 out.push_str("\n---------- attached message ----------\n");
-                if depth + 1 >= MAX_DEPTH {
-                    out.push_str("(nested too deeply to show)\n");
-                } else {
-                    render(nested, ctx, out, depth + 1);
-                }
+                let s = render(nested, neutral, ctx, out, depth + 1, encoded);
+                shown.items.push(Item::Message(Box::new(s)));
                 out.push_str("---------- end of attached message ----------\n");
             }
             PartType::Multipart(_) => {}
@@ -213,25 +484,45 @@ fn render(m: &Message, ctx: &mut Ctx, out: &mut String, depth: usize) {
             | PartType::Html(_)
             | PartType::Binary(_)
             | PartType::InlineBinary(_) => {
-                ctx.index += 1;
-                let ct = ctype(p);
+                let mark = p
+                    .headers
+                    .iter()
+                    .filter(|h| h.name == HeaderName::ContentType)
+                    .find_map(|h| neutral.get(&h.offset_start));
+                if let Some((Neutral::Encoded, _)) = mark
+                    && encoded < MAX_ENCODED
+                {
+                    out.push_str("\n---------- attached message ----------\n");
+                    let s = render_bytes(p.contents(), ctx, out, depth + 1, encoded + 1);
+                    shown.items.push(Item::Message(Box::new(s)));
+                    out.push_str("---------- end of attached message ----------\n");
+                    continue;
+                }
+                let ct = match mark {
+                    Some((kind, ct)) => {
+                        if *kind == Neutral::TooDeep {
+                            ctx.too_deep = true;
+                        }
+                        ct.clone()
+                    }
+                    None => ctype(p),
+                };
                 let original = p.attachment_name().map(str::to_string);
-                let name = attachment_name(original.as_deref(), ctx.index, &ct, &mut ctx.used);
+                let cid = p
+                    .content_id()
+                    .map(|c| c.trim().trim_matches(['<', '>']).to_string());
                 let data = p.contents().to_vec();
+                let size = data.len();
+                let i = add_attachment(ctx, original.clone(), ct.clone(), cid, data);
+                let name = &ctx.attachments[i].name;
                 listed.push(format!(
-                    "  {name} ({ct}, {} bytes){}",
-                    data.len(),
+                    "  {name} ({ct}, {size} bytes){}",
                     match &original {
-                        Some(o) if *o != name => format!("  [sent as {o:?}]"),
+                        Some(o) if o != name => format!("  [sent as {o:?}]"),
                         _ => String::new(),
                     }
                 ));
-                ctx.attachments.push(Part {
-                    name,
-                    original_name: original,
-                    content_type: ct,
-                    data,
-                });
+                shown.items.push(Item::Attachment(i));
             }
         }
     }
@@ -245,6 +536,31 @@ fn render(m: &Message, ctx: &mut Ctx, out: &mut String, depth: usize) {
             out.push('\n');
         }
     }
+    shown
+}
+
+/// Prepares, parses and renders the message in `raw` at nesting level `depth`.
+fn render_bytes(
+    raw: &[u8],
+    ctx: &mut Ctx,
+    out: &mut String,
+    depth: usize,
+    encoded: usize,
+) -> Shown {
+    let prep = prepare(raw, MAX_NESTING.saturating_sub(depth));
+    match parse(&MessageParser::default(), &prep.bytes) {
+        Some(m) => render(&m, &prep.neutral, ctx, out, depth, encoded),
+        None => {
+            out.push_str(
+                "(this part could not be parsed as a message; it is saved as an attachment)\n",
+            );
+            let i = add_attachment(ctx, None, "message/rfc822".into(), None, raw.to_vec());
+            Shown {
+                items: vec![Item::Attachment(i)],
+                ..Shown::default()
+            }
+        }
+    }
 }
 
 /// Decodes one message. `files_label` is the attachment folder's name, shown in the text.
@@ -253,13 +569,8 @@ pub fn decode(raw: &[u8], files_label: &str) -> Decoded {
         message_id: raw_header(raw, "Message-ID"),
         ..Decoded::default()
     };
-    // mail-parser 0.11 has a debug assertion that hostile multipart nesting can trip
-    // (found by the mime_text fuzzer); in release builds it is compiled out. Contain
-    // it here so a debug build also degrades to "could not be parsed".
-    let parsed = std::panic::catch_unwind(|| MessageParser::default().parse(raw))
-        .ok()
-        .flatten();
-    let Some(m) = parsed else {
+    let prep = prepare(raw, MAX_NESTING);
+    let Some(m) = parse(&MessageParser::default(), &prep.bytes) else {
         d.text = "(the message could not be parsed; see the .eml copy)\n".into();
         d.warnings
             .push("message could not be parsed as MIME; text form is empty".into());
@@ -270,223 +581,31 @@ pub fn decode(raw: &[u8], files_label: &str) -> Decoded {
     d.date = m.date().map(|t| t.to_rfc3339());
     let mut ctx = Ctx {
         label: files_label,
-        used: BTreeSet::new(),
+        used: NameSet::new(),
         attachments: Vec::new(),
         warnings: Vec::new(),
         index: 0,
+        too_deep: false,
     };
     let mut text = String::new();
-    render(&m, &mut ctx, &mut text, 0);
+    d.shown = render(&m, &prep.neutral, &mut ctx, &mut text, 0, 0);
+    if ctx.too_deep {
+        ctx.warnings.push(format!(
+            "attached messages nested more than {MAX_NESTING} deep are saved raw as .eml attachments, not shown"
+        ));
+    }
     d.text = text;
     d.attachments = ctx.attachments;
     d.warnings = ctx.warnings;
     d
 }
 
-const BLOCK: &[&str] = &[
-    "p",
-    "div",
-    "br",
-    "tr",
-    "li",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "table",
-    "blockquote",
-    "hr",
-    "ul",
-    "ol",
-    "pre",
-    "section",
-    "article",
-    "header",
-    "footer",
-    "dd",
-    "dt",
-    "title",
-];
-
-fn entity(name: &str) -> Option<char> {
-    if let Some(num) = name.strip_prefix('#') {
-        let v = match num.strip_prefix(['x', 'X']) {
-            Some(h) => u32::from_str_radix(h, 16).ok()?,
-            None => num.parse().ok()?,
-        };
-        return Some(
-            char::from_u32(v)
-                .filter(|c| *c != '\0')
-                .unwrap_or('\u{FFFD}'),
-        );
-    }
-    Some(match name {
-        "amp" => '&',
-        "lt" => '<',
-        "gt" => '>',
-        "quot" => '"',
-        "apos" => '\'',
-        "nbsp" => '\u{A0}',
-        "copy" => '©',
-        "reg" => '®',
-        "trade" => '™',
-        "hellip" => '…',
-        "mdash" => '—',
-        "ndash" => '–',
-        "lsquo" => '‘',
-        "rsquo" => '’',
-        "ldquo" => '“',
-        "rdquo" => '”',
-        "laquo" => '«',
-        "raquo" => '»',
-        "euro" => '€',
-        "yen" => '¥',
-        "pound" => '£',
-        "middot" => '·',
-        "bull" => '•',
-        "times" => '×',
-        "deg" => '°',
-        "auml" => 'ä',
-        "ouml" => 'ö',
-        "uuml" => 'ü',
-        "Auml" => 'Ä',
-        "Ouml" => 'Ö',
-        "Uuml" => 'Ü',
-        "szlig" => 'ß',
-        "eacute" => 'é',
-        "egrave" => 'è',
-        "agrave" => 'à',
-        "ccedil" => 'ç',
-        _ => return None,
-    })
-}
-
-/// A small HTML → text converter: drops tags, comments, `head`/`style`/`script`;
-/// decodes entities; newlines at block elements; `* ` before list items; collapses
-/// white space outside `pre`.
-pub fn html_to_text(html: &str) -> String {
-    let mut out = String::with_capacity(html.len() / 2);
-    let mut skip: Option<String> = None;
-    let mut pre = 0usize;
-    let mut rest = html;
-    let mut space = false;
-    let newline = |out: &mut String| {
-        while out.ends_with(' ') {
-            out.pop();
-        }
-        if !out.is_empty() && !out.ends_with("\n\n") {
-            out.push('\n');
-        }
-    };
-    while !rest.is_empty() {
-        if let Some(r) = rest.strip_prefix("<!--") {
-            rest = r.find("-->").map(|i| &r[i + 3..]).unwrap_or("");
-            continue;
-        }
-        if rest.starts_with('<') {
-            // An unclosed tag runs to the end of the text.
-            let (tag, after) = match rest.find('>') {
-                Some(end) => (&rest[1..end], &rest[end + 1..]),
-                None => (&rest[1..], ""),
-            };
-            rest = after;
-            let closing = tag.starts_with('/');
-            let name: String = tag
-                .trim_start_matches('/')
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric())
-                .collect::<String>()
-                .to_ascii_lowercase();
-            if let Some(s) = &skip {
-                if closing && name == *s {
-                    skip = None;
-                }
-                continue;
-            }
-            match name.as_str() {
-                "head" | "style" | "script" | "template" if !closing => skip = Some(name),
-                "pre" => {
-                    pre = if closing {
-                        pre.saturating_sub(1)
-                    } else {
-                        pre + 1
-                    };
-                    newline(&mut out);
-                }
-                "li" if !closing => {
-                    newline(&mut out);
-                    out.push_str("* ");
-                }
-                "td" | "th" if closing => out.push('\t'),
-                "br" => out.push('\n'),
-                n if BLOCK.contains(&n) => newline(&mut out),
-                _ => {}
-            }
-            space = false;
-            continue;
-        }
-        if skip.is_some() {
-            let next = rest.find('<').unwrap_or(rest.len());
-            rest = &rest[next..];
-            continue;
-        }
-        let c = rest.chars().next().unwrap_or(' ');
-        if c == '&' {
-            let semi = rest[1..].find(';').filter(|&i| i <= 10);
-            if let Some(i) = semi
-                && let Some(ch) = entity(&rest[1..1 + i])
-            {
-                out.push(if ch == '\u{A0}' { ' ' } else { ch });
-                rest = &rest[i + 2..];
-                space = false;
-                continue;
-            }
-        }
-        rest = &rest[c.len_utf8()..];
-        if pre == 0 && c.is_whitespace() {
-            if !space && !out.is_empty() && !out.ends_with('\n') {
-                out.push(' ');
-            }
-            space = true;
-            continue;
-        }
-        space = false;
-        out.push(c);
-    }
-    let mut s: String = out
-        .lines()
-        .map(str::trim_end)
-        .collect::<Vec<_>>()
-        .join("\n");
-    while s.contains("\n\n\n") {
-        s = s.replace("\n\n\n", "\n\n");
-    }
-    s.trim().to_string() + "\n"
-}
+pub use html::html_to_text;
 
 #[cfg(test)]
 mod tests {
 
-    /// Found by the mime_text fuzz target: an unclosed tag ending in a multi-byte
-    /// character made the converter slice inside that character.
-    #[test]
-    fn unclosed_tag_ending_in_multibyte_char() {
-        assert_eq!(html_to_text("text <b\u{fffd}").trim_end(), "text");
-        let _ = html_to_text("<\u{e9}");
-        let _ = html_to_text("<");
-    }
-
     use super::*;
-
-    #[test]
-    fn html() {
-        let t = html_to_text(
-            "<html><head><title>x</title><style>p{}</style></head><body><p>Hello&nbsp;&amp; <b>world</b></p><ul><li>one<li>two</ul><!-- c --><div>&#x3042;&#12354;</div></body></html>",
-        );
-        assert_eq!(t, "Hello & world\n\n* one\n* two\n\nああ\n");
-    }
 
     #[test]
     fn japanese_iso2022jp() {
@@ -513,5 +632,122 @@ mod tests {
         );
         assert!(d.text.contains("Subject: inner"), "{}", d.text);
         assert!(d.text.contains("inner body"));
+    }
+
+    fn deep822(n: usize) -> Vec<u8> {
+        let mut v = b"From: a@x\nTo: b@x\nSubject: deep\n".to_vec();
+        for i in 0..n {
+            v.extend_from_slice(
+                format!("Content-Type: message/rfc822\n\nFrom: x{i}@x\nSubject: level {i}\n")
+                    .as_bytes(),
+            );
+        }
+        v.extend_from_slice(b"\ninnermost\n");
+        v
+    }
+
+    /// Runs `f` on a thread with a small stack (the rayon workers' default is 2 MiB):
+    /// what must not recurse per nesting level fails here long before 40,000 levels.
+    fn small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        std::thread::Builder::new()
+            .stack_size(1 << 20)
+            .spawn(f)
+            .unwrap()
+            .join()
+            .unwrap()
+    }
+
+    #[test]
+    fn nesting_40000_deep_is_bounded() {
+        let d = small_stack(|| decode(&deep822(40_000), "x.files"));
+        assert_eq!(
+            d.text.matches("---------- attached message").count(),
+            MAX_NESTING
+        );
+        assert!(d.text.contains("Subject: level 99\n"), "{}", &d.text[..200]);
+        assert!(!d.text.contains("Subject: level 100\n"));
+        assert_eq!(d.attachments.len(), 1);
+        let raw = &d.attachments[0];
+        assert_eq!(raw.content_type, "message/rfc822");
+        assert!(raw.name.ends_with(".eml"), "{}", raw.name);
+        assert!(
+            raw.data.starts_with(b"From: x100@x\nSubject: level 100\n"),
+            "{:?}",
+            &raw.data[..40]
+        );
+        assert!(raw.data.ends_with(b"innermost\n"));
+        assert!(
+            d.warnings
+                .iter()
+                .any(|w| w.contains("nested more than 100")),
+            "{:?}",
+            d.warnings
+        );
+        // Shallow nesting is shown whole, without the warning.
+        let d = decode(&deep822(30), "x.files");
+        assert!(d.text.contains("innermost"));
+        assert!(
+            d.attachments.is_empty() && d.warnings.is_empty(),
+            "{:?}",
+            d.warnings
+        );
+    }
+
+    /// mail-parser parses a base64-encoded attached message recursively and copies the
+    /// result recursively: deep nesting inside one must not reach it.
+    #[test]
+    fn deep_nesting_inside_an_encoded_message_is_bounded() {
+        use base64::Engine;
+        let inner = deep822(40_000);
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&inner);
+        let mut raw = b"From: a@x\nSubject: outer\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=B\n\n--B\nContent-Type: text/plain\n\nsee attached\n--B\nContent-Type: message/rfc822\nContent-Transfer-Encoding: base64\n\n".to_vec();
+        for line in b64.as_bytes().chunks(76) {
+            raw.extend_from_slice(line);
+            raw.push(b'\n');
+        }
+        raw.extend_from_slice(b"--B--\n");
+        let d = small_stack(move || decode(&raw, "x.files"));
+        assert!(d.text.contains("see attached"));
+        // Shown (decoded by us) up to the bound, the rest raw.
+        assert!(d.text.contains("Subject: level 0\n"), "{}", &d.text[..300]);
+        assert_eq!(
+            d.text.matches("---------- attached message").count(),
+            MAX_NESTING
+        );
+        assert_eq!(
+            d.attachments.len(),
+            1,
+            "{:?}",
+            d.attachments.iter().map(|a| &a.name).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn digest_parts_and_encoded_messages_are_shown() {
+        let raw = b"From: a@x\nSubject: digest\nMIME-Version: 1.0\nContent-Type: multipart/digest; boundary=D\n\n--D\n\nFrom: one@x\nSubject: first\n\nbody one\n--D\nContent-Transfer-Encoding: quoted-printable\n\nFrom: two@x\nSubject: second=20qp\n\nbody two\n--D--\n";
+        let d = decode(raw, "x.files");
+        assert!(d.text.contains("Subject: first\n"), "{}", d.text);
+        assert!(d.text.contains("Subject: second qp\n"), "{}", d.text);
+        assert!(d.text.contains("body two"), "{}", d.text);
+        assert!(d.attachments.is_empty());
+        assert_eq!(d.shown.items.len(), 2);
+    }
+
+    #[test]
+    fn many_parts_and_ampersands_are_linear() {
+        // The r2 reproductions: same-named parts and `&` without `;` (each was
+        // quadratic). A linear decode of these takes well under a second even in a
+        // debug build; the ratio test is in tests/viewer.rs.
+        let mut raw =
+            b"From: a@x\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=B\n\n".to_vec();
+        for i in 0..4000 {
+            raw.extend_from_slice(format!("--B\nContent-Type: application/octet-stream\nContent-Disposition: attachment; filename=\"a.txt\"\n\nx{i}\n").as_bytes());
+        }
+        raw.extend_from_slice(b"--B--\n");
+        let d = decode(&raw, "x.files");
+        assert_eq!(d.attachments.len(), 4000);
+        assert_eq!(d.attachments[3999].name, "a-4000.txt");
+        let html = format!("<p>{}</p>", "&".repeat(200_000));
+        assert_eq!(html_to_text(&html).len(), 200_001);
     }
 }

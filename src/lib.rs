@@ -7,6 +7,10 @@
 //! export back. Everything between the file read and the file write is a pure function
 //! of bytes.
 
+// `println!`/`print!` panic on a closed pipe: write to a locked stdout and propagate the
+// io::Error (the binary ends quietly on a BrokenPipe; see `exit`).
+#![deny(clippy::print_stdout)]
+
 pub mod bytes;
 pub mod cat;
 pub mod decode;

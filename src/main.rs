@@ -1,13 +1,22 @@
 //! The `mxsalvage` binary: parses the command line and hands over to `commands/`.
 //! Errors reach here as `anyhow` values and become one line on stderr and exit code 2.
+//! Standard output is flushed here, so a full disk behind `> file` is an error too; a
+//! closed pipe (an `io::Error` of kind BrokenPipe anywhere in the error chain, or the
+//! standard library's panic on printing into one) ends quietly with exit 0.
+
+// `println!`/`print!` panic on a closed pipe: write to a locked stdout and propagate the
+// io::Error; `run` ends quietly on a BrokenPipe.
+#![deny(clippy::print_stdout)]
 
 mod cli;
 mod commands;
 
+use std::io::Write;
+
 use clap::{CommandFactory, Parser};
 
 use cli::{Cli, Command};
-use mxsalvage::exit::Exit;
+use mxsalvage::exit::{Exit, is_broken_pipe, is_broken_pipe_panic};
 
 /// Renders the man page of the tool or of one of its commands.
 fn man(command: Option<&str>) -> anyhow::Result<Exit> {
@@ -17,20 +26,56 @@ fn man(command: Option<&str>) -> anyhow::Result<Exit> {
         Some(name) => {
             let sub = cmd
                 .find_subcommand(name)
-                .ok_or_else(|| anyhow::anyhow!("no command {name:?}"))?
+                .ok_or_else(|| anyhow::anyhow!("no command {name:?} (see mxsalvage --help)"))?
                 .clone();
             clap_mangen::Man::new(sub).title(format!("mxsalvage-{name}"))
         }
     };
-    page.render(&mut std::io::stdout())?;
+    let mut out = std::io::stdout().lock();
+    page.render(&mut out)?;
     Ok(Exit::Ok)
+}
+
+/// Prints shell completions (generated into memory first: clap_complete panics on a
+/// failed write).
+fn completions(shell: clap_complete::Shell) -> anyhow::Result<Exit> {
+    let mut buf = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "mxsalvage", &mut buf);
+    std::io::stdout().lock().write_all(&buf)?;
+    Ok(Exit::Ok)
+}
+
+fn run(command: Command) -> anyhow::Result<Exit> {
+    let code = match command {
+        Command::Scan(a) => commands::scan::run(a),
+        Command::Cat(a) => commands::cat::run(a),
+        Command::Export(a) => commands::export::run(a),
+        Command::Reinject(a) => commands::reinject::run(a),
+        Command::Verify(a) => commands::verify::run(a),
+        Command::Dovecot(a) => commands::dovecot::run(a),
+        Command::Man { command } => man(command.as_deref()),
+        Command::Completions { shell } => completions(shell),
+    }?;
+    std::io::stdout().flush()?;
+    Ok(code)
 }
 
 fn main() {
     // mail-parser's one debug assertion (debug builds only) is caught in `decode` and
-    // reported as a warning; keep it off stderr. Every other panic prints as usual.
+    // reported as a warning; keep it off stderr. A print into a closed pipe (an
+    // `eprintln!` into `2>&1 | head`) ends quietly, like a closed stdout. Every other
+    // panic prints as usual.
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if is_broken_pipe_panic(msg) {
+            std::process::exit(Exit::Ok.code());
+        }
         if !info
             .location()
             .is_some_and(|l| l.file().contains("mail-parser"))
@@ -50,26 +95,13 @@ fn main() {
             std::process::exit(code);
         }
     };
-    let result = match cli.command {
-        Command::Scan(a) => commands::scan::run(a),
-        Command::Cat(a) => commands::cat::run(a),
-        Command::Export(a) => commands::export::run(a),
-        Command::Reinject(a) => commands::reinject::run(a),
-        Command::Verify(a) => commands::verify::run(a),
-        Command::Dovecot(a) => commands::dovecot::run(a),
-        Command::Man { command } => man(command.as_deref()),
-        Command::Completions { shell } => {
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "mxsalvage",
-                &mut std::io::stdout(),
-            );
-            Ok(Exit::Ok)
-        }
-    };
-    match result {
+    if let Err(e) = mxsalvage::timefmt::check_now_var() {
+        eprintln!("mxsalvage: {e}");
+        std::process::exit(Exit::Fatal.code());
+    }
+    match run(cli.command) {
         Ok(code) => std::process::exit(code.code()),
+        Err(e) if e.chain().any(is_broken_pipe) => std::process::exit(Exit::Ok.code()),
         Err(e) => {
             eprintln!("mxsalvage: {e:#}");
             std::process::exit(Exit::Fatal.code());

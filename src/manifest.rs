@@ -92,15 +92,70 @@ pub struct ManifestRecipient {
     /// Queue IDs of the messages in this bundle, oldest first.
     pub messages: Vec<String>,
     pub bytes: u64,
-    pub mbox: Option<String>,
-    pub maildir: Option<String>,
-    pub eml: Option<String>,
-    pub text: Option<String>,
+    /// Where each registered format is, relative to OUT (`null` when not written):
+    /// `"mbox": "recipients/<dir>/mail.mbox"`, `"maildir"`, `"eml"`, `"text"`, … — one
+    /// key per sink of the registry, in its order.
+    #[serde(flatten)]
+    pub outputs: Outputs,
     pub zip: Option<String>,
     pub zip_sha256: Option<String>,
     pub valid: Option<bool>,
     /// Every file written for this recipient (outside the zip), with its hash.
     pub files: Vec<FileEntry>,
+}
+
+impl ManifestRecipient {
+    /// Where format `name` is in this bundle (relative to OUT), if it was written.
+    pub fn output(&self, name: &str) -> Option<&str> {
+        self.outputs.get(name)
+    }
+}
+
+/// Format name → location, in the order written (serialised as plain object members).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Outputs(pub Vec<(String, Option<String>)>);
+
+impl Outputs {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, p)| p.as_deref())
+    }
+}
+
+impl Serialize for Outputs {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Outputs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Outputs;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("format locations (strings or null)")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<Outputs, A::Error> {
+                let mut v = Vec::new();
+                while let Some((k, p)) = a.next_entry::<String, Option<String>>()? {
+                    v.push((k, p));
+                }
+                Ok(Outputs(v))
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]

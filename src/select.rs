@@ -3,12 +3,18 @@
 //! Owns: recipient/domain matching (case-insensitive), queue lists, and the secondary's
 //! plain-text recipient lists (`address whitespace anything`; `#` comments and blank
 //! lines allowed). In: plain strings and files. Out: [`Selection`]. A missing list file
-//! is an error naming it.
+//! is an error naming it. And [`why_nothing`]: when a run selected nothing, whether that
+//! is the true answer (an empty queue) or a mistake to stop on (a typo in `--recipient`,
+//! nothing readable), with the nearest addresses the queue does have.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
+
+use crate::model::MessageInfo;
 use crate::queue::walk::{EXTRA_QUEUES, MESSAGE_QUEUES};
+use crate::queue::{Depth, LoadErrorKind, RcptState, Spool};
 
 /// Filters over recipients.
 #[derive(Debug, Clone, Default)]
@@ -97,6 +103,171 @@ impl Selection {
     }
 }
 
+impl Selection {
+    /// Whether `--recipient`, `--domain` or `--only-valid` narrow the run.
+    pub fn is_filtering(&self) -> bool {
+        !self.recipients.is_empty() || !self.domains.is_empty() || self.only_valid
+    }
+}
+
+/// What a run asked for, to explain an empty result.
+#[derive(Debug, Clone, Copy)]
+pub struct Asked<'a> {
+    pub sel: &'a Selection,
+    /// `--id` values.
+    pub ids: &'a [String],
+    /// `--since`/`--until` given.
+    pub window: bool,
+    /// Only pending recipients count (export without `--include-done`).
+    pub pending_only: bool,
+}
+
+impl Asked<'_> {
+    fn is_filtering(&self) -> bool {
+        self.sel.is_filtering() || !self.ids.is_empty() || self.window
+    }
+}
+
+/// Levenshtein distance over characters.
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// Up to three of `candidates` nearest to `wanted` (edit distance, then name).
+pub fn nearest<'a>(wanted: &str, candidates: impl Iterator<Item = &'a String>) -> Vec<String> {
+    let mut v: Vec<(usize, &String)> = candidates.map(|c| (distance(wanted, c), c)).collect();
+    v.sort();
+    v.into_iter().take(3).map(|(_, c)| c.clone()).collect()
+}
+
+/// Why an empty result must stop the run (exit 2, nothing written), or `None` when it is
+/// the true answer (no filter, and the queue has nothing readable to fail on). Reads the
+/// envelopes of the spool once more, only in this case.
+pub fn why_nothing(spool: &Spool, asked: &Asked) -> Option<String> {
+    let walk = spool.walk();
+    let loaded: Vec<_> = walk
+        .entries
+        .par_iter()
+        .map(|e| spool.load(e, Depth::EnvelopeOnly))
+        .collect();
+    let mut readable = 0usize;
+    let mut failed: Vec<String> = walk
+        .problems
+        .iter()
+        .map(|p| format!("{}: {}", p.path.display(), p.reason))
+        .collect();
+    // address → whether it is pending in some message
+    let mut addresses: BTreeMap<String, bool> = BTreeMap::new();
+    let mut ids: Vec<String> = Vec::new();
+    let (mut first, mut last) = (i64::MAX, i64::MIN);
+    for r in loaded {
+        match r {
+            Ok(l) => {
+                readable += 1;
+                let m = MessageInfo::from_loaded(&l, &spool.cfg);
+                ids.push(m.queue_id.clone());
+                first = first.min(m.arrival_unix);
+                last = last.max(m.arrival_unix);
+                for x in &m.recipients {
+                    let pending = x.status == RcptState::Pending;
+                    *addresses.entry(fold(&x.address.0)).or_default() |= pending;
+                }
+            }
+            Err(e) if e.kind == LoadErrorKind::Vanished => {}
+            Err(e) => failed.push(e.to_string()),
+        }
+    }
+    let root = spool.root.display();
+    if readable == 0 && !failed.is_empty() {
+        return Some(format!(
+            "nothing could be read in {root}: {} queue file(s) failed, e.g. {} (`mxsalvage scan` lists every file and why)",
+            failed.len(),
+            failed[0]
+        ));
+    }
+    if !asked.is_filtering() {
+        return None;
+    }
+    let mut parts = Vec::new();
+    let counted: Vec<String> = addresses
+        .iter()
+        .filter(|(_, p)| **p || !asked.pending_only)
+        .map(|(a, _)| a.clone())
+        .collect();
+    let what = if asked.pending_only {
+        "pending recipient"
+    } else {
+        "recipient"
+    };
+    let mut rcpts: Vec<&String> = asked.sel.recipients.iter().collect();
+    rcpts.sort();
+    for r in rcpts {
+        if asked.pending_only && addresses.get(r) == Some(&false) {
+            parts.push(format!(
+                "--recipient {r} has only mail already delivered or bounced (--include-done exports it)"
+            ));
+        } else {
+            parts.push(format!(
+                "--recipient {r} matches no {what} (nearest: {})",
+                nearest(r, counted.iter()).join(", ")
+            ));
+        }
+    }
+    let mut domains: Vec<String> = counted.iter().map(|a| domain_of(a).to_string()).collect();
+    domains.sort();
+    domains.dedup();
+    let mut asked_domains: Vec<&String> = asked.sel.domains.iter().collect();
+    asked_domains.sort();
+    for d in asked_domains {
+        parts.push(format!(
+            "--domain {d} matches no {what} (domains in the queue: {})",
+            nearest(d, domains.iter()).join(", ")
+        ));
+    }
+    for id in asked.ids {
+        parts.push(format!(
+            "--id {id} is not in the queue (nearest: {})",
+            nearest(id, ids.iter()).join(", ")
+        ));
+    }
+    if asked.window && readable > 0 {
+        parts.push(format!(
+            "the queue's mail arrived between {} and {}",
+            crate::timefmt::rfc3339(first),
+            crate::timefmt::rfc3339(last)
+        ));
+    }
+    if asked.sel.only_valid {
+        parts.push("--only-valid leaves out recipients not in the --valid-recipients lists".into());
+    }
+    let mut msg = format!(
+        "the selection matches nothing in {root} ({readable} readable message(s), {} {what}(s))",
+        counted.len()
+    );
+    if !parts.is_empty() {
+        msg.push_str(": ");
+        msg.push_str(&parts.join("; "));
+    }
+    if !failed.is_empty() {
+        msg.push_str(&format!(
+            "; {} queue file(s) could not be read (`mxsalvage scan` lists them)",
+            failed.len()
+        ));
+    }
+    Some(msg)
+}
+
 /// Validates `--queue` names; empty means the default message queues.
 pub fn queues(requested: &[String]) -> Result<Vec<String>, String> {
     if requested.is_empty() {
@@ -135,6 +306,20 @@ mod tests {
         assert!(s.matches(b"x@EXAMPLE.NET"));
         assert!(!s.matches(b"alice@example.com"));
         assert!(Selection::default().matches(b"anyone"));
+    }
+
+    #[test]
+    fn nearest_addresses() {
+        let c: Vec<String> = ["bob@example.com", "rob@example.com", "alice@example.com"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            nearest("bob@exmaple.com", c.iter()),
+            ["bob@example.com", "rob@example.com", "alice@example.com"]
+        );
+        assert_eq!(distance("kitten", "sitting"), 3);
+        assert_eq!(distance("", "ab"), 2);
     }
 
     #[test]

@@ -48,9 +48,32 @@ pub fn parse_time(s: &str) -> Option<i64> {
         .map(|t| t.and_utc().timestamp())
 }
 
-/// Now, in seconds since the epoch.
+/// The environment variable that sets "now" for the reports (`scan`'s "bounce within 24
+/// hours" and relative times, `generated_at`): a time in any form [`parse_time`] reads.
+/// It answers "what will bounce by tomorrow 9:00?", and pins the clock for the
+/// documentation tests. Unset: the system clock; unreadable: [`check_now_var`] says so
+/// (the binary checks it before any command runs).
+pub const NOW_VAR: &str = "MXSALVAGE_NOW";
+
+/// An error message when [`NOW_VAR`] is set but is not a time.
+pub fn check_now_var() -> Result<(), String> {
+    match std::env::var_os(NOW_VAR) {
+        None => Ok(()),
+        Some(v) => match v.to_str().and_then(|s| parse_time(s.trim())) {
+            Some(_) => Ok(()),
+            None => Err(format!(
+                "{NOW_VAR}={v:?} is not a time (use e.g. 2026-11-28T09:00:00Z, 2026-11-28 or @epoch), or unset it"
+            )),
+        },
+    }
+}
+
+/// Now, in seconds since the epoch ([`NOW_VAR`] when set, else the system clock).
 pub fn now() -> i64 {
-    Utc::now().timestamp()
+    std::env::var(NOW_VAR)
+        .ok()
+        .and_then(|v| parse_time(v.trim()))
+        .unwrap_or_else(|| Utc::now().timestamp())
 }
 
 #[cfg(test)]

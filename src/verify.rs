@@ -10,18 +10,21 @@
 //! listing each mismatch with its path. Fails only when the manifest itself cannot be
 //! read ([`VerifyError`]). Reads only; never writes.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::File;
-use std::io::{self, BufRead, BufReader};
+use std::io::{self, BufReader};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use crate::export::names::mailbox_key;
-use crate::export::prepend::for_mailbox;
+use crate::export::prepend;
+use crate::export::sink::Check;
+use crate::export::sinks::SINKS;
 use crate::export::write::sha256_stream;
 use crate::export::zip::Secret;
-use crate::manifest::{Manifest, ManifestMessage, ManifestRecipient, SCHEMA};
+use crate::manifest::{Manifest, ManifestMessage, SCHEMA};
 
 /// The manifest could not be used at all.
 #[derive(Debug, thiserror::Error)]
@@ -57,7 +60,8 @@ impl VerifyReport {
     pub fn ok(&self) -> bool {
         self.mismatches.is_empty()
     }
-    fn bad(&mut self, path: impl Into<String>, reason: impl Into<String>) {
+    /// Records a mismatch.
+    pub fn bad(&mut self, path: impl Into<String>, reason: impl Into<String>) {
         self.mismatches.push(Mismatch {
             path: path.into(),
             reason: reason.into(),
@@ -141,6 +145,7 @@ pub fn verify(
     }
 
     // Recipient bundles.
+    let headers = Headers::default();
     for r in &m.recipients {
         for f in &r.files {
             check_file(&mut rep, out, &f.path, &f.sha256, Some(f.size));
@@ -172,11 +177,21 @@ pub fn verify(
                 found
             })
             .collect();
-        if let Some(mb) = &r.mbox {
-            check_mbox(&mut rep, out, mb, r, &msgs);
-        }
-        if let Some(md) = &r.maildir {
-            check_maildir(&mut rep, out, md, r, &msgs);
+        // Each format reads its own output back (mbox, Maildir: every message equals
+        // the delivery headers plus the archive copy).
+        let key = mailbox_key(&r.address.0);
+        let prepend = |msg: &ManifestMessage| headers.get(msg, &key);
+        for sink in SINKS {
+            if let Some(location) = r.output(sink.name()) {
+                let c = Check {
+                    out,
+                    recipient: r,
+                    location,
+                    messages: &msgs,
+                    prepend: &prepend,
+                };
+                sink.verify(&c, &mut rep);
+            }
         }
     }
 
@@ -190,6 +205,26 @@ pub fn verify(
     }
     rep.messages_checked = m.messages.len();
     Ok(rep)
+}
+
+/// Delivery headers per message and mailbox, computed once per message (a message with
+/// many recipients is in many bundles: one pass over its recipients, not one per bundle).
+#[derive(Default)]
+struct Headers {
+    /// Queue ID → (mailbox key → headers).
+    cache: RefCell<HashMap<String, ByMailbox>>,
+}
+
+type ByMailbox = HashMap<Vec<u8>, Vec<u8>>;
+
+impl Headers {
+    fn get(&self, msg: &ManifestMessage, key: &[u8]) -> Vec<u8> {
+        let mut c = self.cache.borrow_mut();
+        let map = c
+            .entry(msg.info.queue_id.clone())
+            .or_insert_with(|| prepend::by_mailbox(&msg.info));
+        prepend::lookup(map, &msg.info, key)
+    }
 }
 
 fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
@@ -207,148 +242,6 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
                     .into_owned(),
             ),
             Err(_) => {}
-        }
-    }
-}
-
-/// The bytes a mailbox copy must hold: delivery headers + archive copy.
-fn expected_copy(out: &Path, r: &ManifestRecipient, msg: &ManifestMessage) -> io::Result<Vec<u8>> {
-    let mut v = for_mailbox(&msg.info, &mailbox_key(&r.address.0));
-    v.extend_from_slice(&std::fs::read(out.join(&msg.store))?);
-    Ok(v)
-}
-
-/// Reads an mbox (mboxrd) back into its messages, independently of the writer.
-pub fn read_mboxrd(data: impl BufRead) -> io::Result<Vec<Vec<u8>>> {
-    let mut msgs: Vec<Vec<u8>> = Vec::new();
-    let mut cur: Option<Vec<u8>> = None;
-    let mut lines = data.split(b'\n');
-    let mut pending: Option<Vec<u8>> = None;
-    loop {
-        let line = match pending.take() {
-            Some(l) => Some(l),
-            None => lines.next().transpose()?,
-        };
-        let Some(line) = line else { break };
-        if line.starts_with(b"From ") {
-            if let Some(mut c) = cur.take() {
-                // The empty line before the separator belongs to the mbox format.
-                if c.ends_with(b"\n\n") {
-                    c.pop();
-                }
-                msgs.push(c);
-            }
-            cur = Some(Vec::new());
-            continue;
-        }
-        let Some(c) = cur.as_mut() else { continue };
-        let n = line.iter().take_while(|&&b| b == b'>').count();
-        if n > 0 && line[n..].starts_with(b"From ") {
-            c.extend_from_slice(&line[1..]);
-        } else {
-            c.extend_from_slice(&line);
-        }
-        c.push(b'\n');
-    }
-    if let Some(mut c) = cur.take() {
-        // split() yields a final empty piece after the last LF: undo the extra LF.
-        if c.ends_with(b"\n") {
-            c.pop();
-        }
-        if c.ends_with(b"\n\n") {
-            c.pop();
-        }
-        msgs.push(c);
-    }
-    Ok(msgs)
-}
-
-fn check_mbox(
-    rep: &mut VerifyReport,
-    out: &Path,
-    rel: &str,
-    r: &ManifestRecipient,
-    msgs: &[&ManifestMessage],
-) {
-    let f = match File::open(out.join(rel)) {
-        Ok(f) => f,
-        Err(e) => return rep.bad(rel, format!("cannot open mbox: {e}")),
-    };
-    let got = match read_mboxrd(BufReader::new(f)) {
-        Ok(g) => g,
-        Err(e) => return rep.bad(rel, format!("cannot read mbox: {e}")),
-    };
-    if got.len() != msgs.len() {
-        return rep.bad(
-            rel,
-            format!(
-                "holds {} message(s), the manifest lists {}",
-                got.len(),
-                msgs.len()
-            ),
-        );
-    }
-    for (i, (g, msg)) in got.iter().zip(msgs).enumerate() {
-        match expected_copy(out, r, msg) {
-            Ok(want) if &want == g => {}
-            Ok(_) => rep.bad(
-                rel,
-                format!(
-                    "message {} ({}) differs from its archive copy",
-                    i + 1,
-                    msg.info.queue_id
-                ),
-            ),
-            Err(e) => rep.bad(
-                rel,
-                format!("cannot read the archive copy of {}: {e}", msg.info.queue_id),
-            ),
-        }
-    }
-}
-
-fn check_maildir(
-    rep: &mut VerifyReport,
-    out: &Path,
-    rel: &str,
-    r: &ManifestRecipient,
-    msgs: &[&ManifestMessage],
-) {
-    let new = out.join(rel).join("new");
-    let mut names: Vec<String> = match std::fs::read_dir(&new) {
-        Ok(rd) => rd
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect(),
-        Err(e) => return rep.bad(format!("{rel}/new"), format!("cannot list: {e}")),
-    };
-    names.sort();
-    if names.len() != msgs.len() {
-        rep.bad(
-            format!("{rel}/new"),
-            format!(
-                "holds {} message(s), the manifest lists {}",
-                names.len(),
-                msgs.len()
-            ),
-        );
-    }
-    for msg in msgs {
-        let tag = format!("Q{}.", msg.info.queue_id);
-        let Some(name) = names.iter().find(|n| n.contains(&tag)) else {
-            rep.bad(
-                format!("{rel}/new"),
-                format!("message {} is missing", msg.info.queue_id),
-            );
-            continue;
-        };
-        let path = new.join(name);
-        match (std::fs::read(&path), expected_copy(out, r, msg)) {
-            (Ok(g), Ok(w)) if g == w => {}
-            (Ok(_), Ok(_)) => rep.bad(format!("{rel}/new/{name}"), "differs from its archive copy"),
-            (Err(e), _) | (_, Err(e)) => {
-                rep.bad(format!("{rel}/new/{name}"), format!("cannot read: {e}"))
-            }
         }
     }
 }
@@ -395,19 +288,5 @@ fn check_zip(rep: &mut VerifyReport, out: &Path, rel: &str, password: Option<&Se
         rep.notes.push(format!(
             "{rel}: encrypted; give --zip-password-file to test that it opens"
         ));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn mboxrd_reader() {
-        let data = b"From a Thu Jan  1 00:00:00 1970\nH: 1\n\n>From x\n>>From y\n\nFrom b Thu Jan  1 00:00:00 1970\nH: 2\n\nbody\n\n";
-        let m = read_mboxrd(&data[..]).unwrap();
-        assert_eq!(m.len(), 2);
-        assert_eq!(m[0], b"H: 1\n\nFrom x\n>From y\n");
-        assert_eq!(m[1], b"H: 2\n\nbody\n");
     }
 }

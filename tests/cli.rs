@@ -68,19 +68,512 @@ fn help_exits_0() {
     assert_eq!(run(&["--version"]).status.code(), Some(0));
 }
 
+/// Every command and output mode that writes to standard output, as mxsalvage
+/// arguments. `{spool}`/`{config}` are the samples, `{export}` an export of them,
+/// `{new}` a fresh directory that does not exist yet. A new command (or a new way of
+/// printing) gets a row here: `closed_stdout_ends_quietly` then proves it stops quietly
+/// on a closed pipe, and `full_stdout_is_an_error` that a failed write is reported.
+const STDOUT_COMMANDS: &[&[&str]] = &[
+    &["scan", "--queue-dir", "{spool}", "--config-dir", "{config}"],
+    &[
+        "scan",
+        "--queue-dir",
+        "{spool}",
+        "--config-dir",
+        "{config}",
+        "--json",
+    ],
+    &[
+        "cat",
+        "-q",
+        "--queue-dir",
+        "{spool}",
+        "3911298E402",
+        "3DB1698E537",
+    ],
+    &["cat", "-e", "{spool}/deferred/3/3911298E402"],
+    &[
+        "export",
+        "--queue-dir",
+        "{spool}",
+        "--config-dir",
+        "{config}",
+        "--out",
+        "{new}",
+        "--json",
+    ],
+    &["verify", "{export}"],
+    &["verify", "{export}", "--json"],
+    &[
+        "reinject",
+        "--from",
+        "{export}",
+        "--to",
+        "127.0.0.1:9",
+        "--dry-run",
+    ],
+    &[
+        "reinject",
+        "--from",
+        "{export}",
+        "--to",
+        "127.0.0.1:9",
+        "--dry-run",
+        "--json",
+    ],
+    &["man"],
+    &["man", "scan"],
+    &["completions", "bash"],
+    &["completions", "zsh"],
+    &["completions", "fish"],
+    &["--help"],
+    &["export", "--help"],
+    &["dovecot", "--help"],
+    &["--version"],
+];
+
+/// An export of the samples, made once.
+fn sample_export() -> &'static std::path::Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("export");
+        let o = run(&[
+            "export",
+            "--queue-dir",
+            &sample_spool().to_string_lossy(),
+            "--config-dir",
+            &root().join("samples/config").to_string_lossy(),
+            "--out",
+            &out.to_string_lossy(),
+            "--quiet",
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        d
+    })
+    .path()
+    .join("export")
+    .leak()
+}
+
+/// The arguments of a table row with its placeholders filled in (`scratch` holds `{new}`).
+fn fill(args: &[&str], scratch: &std::path::Path) -> Vec<String> {
+    args.iter()
+        .map(|a| {
+            a.replace("{spool}", &sample_spool().to_string_lossy())
+                .replace("{config}", &root().join("samples/config").to_string_lossy())
+                .replace("{export}", &sample_export().to_string_lossy())
+                .replace("{new}", &scratch.join("new").to_string_lossy())
+        })
+        .collect()
+}
+
+/// Runs mxsalvage with stdout and/or stderr on a pipe whose reading end is already
+/// closed (what `| head -1` leaves once head has exited).
+fn run_into_closed_pipe(args: &[String], stdout: bool, stderr: bool) -> std::process::Output {
+    use std::process::{Command, Stdio};
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let mut c = Command::new(bin());
+    c.args(args).env("TZ", "UTC").stdin(Stdio::null());
+    c.stdout(if stdout {
+        Stdio::from(writer.try_clone().unwrap())
+    } else {
+        Stdio::piped()
+    });
+    c.stderr(if stderr {
+        Stdio::from(writer)
+    } else {
+        Stdio::piped()
+    });
+    c.output().unwrap()
+}
+
 #[test]
-fn broken_pipe_is_quiet() {
-    // `cat` into a closed pipe: no panic message.
+fn closed_stdout_ends_quietly() {
+    let mut bad = Vec::new();
+    for row in STDOUT_COMMANDS {
+        let scratch = tempfile::tempdir().unwrap();
+        let args = fill(row, scratch.path());
+        let out = run_into_closed_pipe(&args, true, false);
+        let err = String::from_utf8_lossy(&out.stderr);
+        if out.status.code() != Some(0) || !err.is_empty() {
+            bad.push(format!("{row:?}: {:?}, stderr {err:?}", out.status));
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "into a closed pipe every command must stop quietly with exit 0:\n{}",
+        bad.join("\n")
+    );
+}
+
+/// `2>&1 | head -1`: stderr is the closed pipe too (warnings, the export summary).
+#[test]
+fn closed_stdout_and_stderr_end_quietly() {
+    let scratch = tempfile::tempdir().unwrap();
+    let args = fill(
+        &[
+            "export",
+            "--queue-dir",
+            "{spool}",
+            "--config-dir",
+            "{config}",
+            "--out",
+            "{new}",
+        ],
+        scratch.path(),
+    );
+    let out = run_into_closed_pipe(&args, true, true);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let args = fill(
+        &["scan", "--queue-dir", "{spool}", "--config-dir", "{config}"],
+        scratch.path(),
+    );
+    let out = run_into_closed_pipe(&args, true, true);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+}
+
+/// A write that fails for another reason (`> /dev/full`) is an error, exit 2.
+#[test]
+fn full_stdout_is_an_error() {
+    use std::process::{Command, Stdio};
+    let mut bad = Vec::new();
+    for row in STDOUT_COMMANDS {
+        let scratch = tempfile::tempdir().unwrap();
+        let args = fill(row, scratch.path());
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let out = Command::new(bin())
+            .args(&args)
+            .env("TZ", "UTC")
+            .stdin(Stdio::null())
+            .stdout(full)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        let is_help = row
+            .iter()
+            .any(|a| a.starts_with("--help") || *a == "--version");
+        // clap prints help and version itself (and ignores the error); everything else
+        // must say what failed.
+        if !is_help && (out.status.code() != Some(2) || !err.contains("No space left")) {
+            bad.push(format!("{row:?}: {:?}, stderr {err:?}", out.status));
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "a failed write to stdout must be reported with exit 2:\n{}",
+        bad.join("\n")
+    );
+}
+
+fn config_dir() -> String {
+    root().join("samples/config").to_string_lossy().into_owned()
+}
+
+fn stderr_of(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// 8.1: a directory that is not a spool is refused with one line naming the spool to use.
+#[test]
+fn a_directory_that_is_not_a_spool_is_refused() {
     let spool = sample_spool();
-    let out = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "{} cat -q --queue-dir {} $(ls {}/hold | head -1) | head -c 1 >/dev/null",
-            bin().display(),
-            spool.display(),
-            spool.display()
-        ))
+    let cfg = config_dir();
+    let other = tempfile::tempdir().unwrap();
+    let cases: Vec<(String, &str)> = vec![
+        (
+            spool.join("deferred").display().to_string(),
+            "it is the deferred queue; use --queue-dir ",
+        ),
+        (
+            spool.join("deferred/3").display().to_string(),
+            "it is inside the deferred queue; use --queue-dir ",
+        ),
+        (
+            spool.join("hold").display().to_string(),
+            "it is the hold queue",
+        ),
+        (
+            other.path().display().to_string(),
+            "has none of maildrop, incoming, active, deferred, hold",
+        ),
+        ("/nonexistent/spool".into(), "does not exist"),
+    ];
+    for (dir, says) in &cases {
+        for cmd in [
+            vec!["scan", "--queue-dir", dir, "--config-dir", &cfg],
+            vec!["scan", "--json", "--queue-dir", dir, "--config-dir", &cfg],
+            vec!["cat", "-q", "--queue-dir", dir, "3911298E402"],
+        ] {
+            let o = run(&cmd);
+            let err = stderr_of(&o);
+            assert_eq!(o.status.code(), Some(2), "{cmd:?}: {err}");
+            assert!(err.contains(says), "{cmd:?}: {err}");
+            assert_eq!(err.lines().count(), 1, "{cmd:?}: one line: {err}");
+            assert!(o.stdout.is_empty(), "{cmd:?}");
+        }
+        let out = other.path().join("export");
+        let o = run(&[
+            "export",
+            "--queue-dir",
+            dir,
+            "--config-dir",
+            &cfg,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(2), "export {dir}: {}", stderr_of(&o));
+        assert!(stderr_of(&o).contains(says));
+        assert!(!out.exists(), "export {dir} must write nothing");
+    }
+    // The suggested spool is the real one.
+    let o = run(&[
+        "scan",
+        "--queue-dir",
+        spool.join("deferred/3").to_str().unwrap(),
+        "--config-dir",
+        &cfg,
+    ]);
+    assert!(
+        stderr_of(&o).contains(&format!("use --queue-dir {} ", spool.display())),
+        "{}",
+        stderr_of(&o)
+    );
+    // A queue copied on its own.
+    let lone = other.path().join("lone");
+    let st = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(spool.join("deferred"))
+        .arg(&lone)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let o = run(&[
+        "scan",
+        "--queue-dir",
+        lone.to_str().unwrap(),
+        "--config-dir",
+        &cfg,
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr_of(&o).contains("looks like one queue"),
+        "{}",
+        stderr_of(&o)
+    );
+}
+
+/// 8.4: a configuration directory that does not exist (or has no main.cf) is an error,
+/// not Postfix's defaults.
+#[test]
+fn a_wrong_config_dir_is_an_error() {
+    let spool = sample_spool();
+    let spool = spool.to_str().unwrap();
+    let empty = tempfile::tempdir().unwrap();
+    for (dir, says) in [
+        ("/nonexistent", "no such directory"),
+        (empty.path().to_str().unwrap(), "there is no main.cf"),
+    ] {
+        for cmd in [
+            vec!["scan", "--queue-dir", spool, "--config-dir", dir],
+            vec![
+                "cat",
+                "-q",
+                "--queue-dir",
+                spool,
+                "--config-dir",
+                dir,
+                "3911298E402",
+            ],
+            vec![
+                "export",
+                "--queue-dir",
+                spool,
+                "--config-dir",
+                dir,
+                "--out",
+                "/nonexistent/x",
+            ],
+        ] {
+            let o = run(&cmd);
+            assert_eq!(o.status.code(), Some(2), "{cmd:?}");
+            assert!(stderr_of(&o).contains(says), "{cmd:?}: {}", stderr_of(&o));
+        }
+    }
+}
+
+/// 8.4: a selection that matches nothing says so with the nearest addresses, exits 2,
+/// and writes nothing.
+#[test]
+fn a_selection_that_matches_nothing_is_an_error() {
+    let spool = sample_spool();
+    let spool = spool.to_str().unwrap();
+    let cfg = config_dir();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let out = out.to_str().unwrap();
+    let base = ["--queue-dir", spool, "--config-dir", &cfg];
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["--recipient", "bob@exmaple.com"],
+            "--recipient bob@exmaple.com matches no pending recipient (nearest: bob@example.com",
+        ),
+        (
+            vec!["--domain", "exmaple.com"],
+            "domains in the queue: example.com",
+        ),
+        (
+            vec!["--recipient", "delivered@example.com"],
+            "only mail already delivered or bounced (--include-done",
+        ),
+        (
+            vec!["--id", "3911298E40X"],
+            "--id 3911298E40X is not in the queue (nearest: 3911298E402",
+        ),
+        (
+            vec!["--since", "2030-01-01"],
+            "the queue's mail arrived between",
+        ),
+    ];
+    for (sel, says) in &cases {
+        let mut a = vec!["export"];
+        a.extend(base);
+        a.extend(["--out", out]);
+        a.extend(sel);
+        let o = run(&a);
+        let err = stderr_of(&o);
+        assert_eq!(o.status.code(), Some(2), "{sel:?}: {err}");
+        assert!(
+            err.contains(says) && err.contains("nothing was written"),
+            "{sel:?}: {err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(!std::path::Path::new(out).exists(), "{sel:?} wrote {out}");
+    }
+    let mut a = vec!["scan"];
+    a.extend(base);
+    a.extend(["--recipient", "bob@exmaple.com"]);
+    let o = run(&a);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr_of(&o).contains("nearest: bob@example.com"),
+        "{}",
+        stderr_of(&o)
+    );
+    assert!(o.stdout.is_empty());
+    // A selection that matches is fine, and an export of everything too.
+    let mut a = vec!["scan"];
+    a.extend(base);
+    a.extend(["--recipient", "BOB@example.com"]);
+    assert_eq!(run(&a).status.code(), Some(0));
+}
+
+/// 8.4: nothing readable is "nothing could be done": exit 2 with the reason; export
+/// writes nothing (no empty manifest), scan still lists every file and why.
+#[test]
+fn nothing_readable_is_fatal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spool = tmp.path().join("spool");
+    let st = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(sample_spool())
+        .arg(&spool)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    // Every queue file damaged: cut after its first record.
+    let mut n = 0;
+    for q in ["maildrop", "incoming", "active", "deferred", "hold"] {
+        let st = std::process::Command::new("find")
+            .arg(spool.join(q))
+            .args(["-type", "f", "-exec", "truncate", "-s", "3", "{}", ";"])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        n += 1;
+    }
+    assert_eq!(n, 5);
+    let cfg = config_dir();
+    let spool_s = spool.to_str().unwrap();
+    let o = run(&["scan", "--queue-dir", spool_s, "--config-dir", &cfg]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr_of(&o));
+    assert!(
+        stderr_of(&o).contains("nothing could be read"),
+        "{}",
+        stderr_of(&o)
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("3911298E402"),
+        "the report lists the files"
+    );
+    let out = tmp.path().join("out");
+    let o = run(&[
+        "export",
+        "--queue-dir",
+        spool_s,
+        "--config-dir",
+        &cfg,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr_of(&o));
+    let err = stderr_of(&o);
+    assert!(
+        err.contains("nothing could be read") && err.contains("nothing was written"),
+        "{err}"
+    );
+    assert!(!out.exists(), "no empty export");
+}
+
+/// 8.4: `cat -q` of an ID in a queue it cannot read says so instead of "not found".
+#[test]
+fn cat_not_found_names_unreadable_queues() {
+    if !nix_is_root() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let spool = tmp.path().join("spool");
+    let st = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(sample_spool())
+        .arg(&spool)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(
+        spool.join("deferred"),
+        std::fs::Permissions::from_mode(0o700),
+    )
+    .unwrap();
+    let o = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(bin())
+        .args([
+            "cat",
+            "-q",
+            "--queue-dir",
+            spool.to_str().unwrap(),
+            "3911298E402",
+        ])
         .output()
         .unwrap();
-    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+    let err = stderr_of(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("deferred could not be read: permission denied"),
+        "{err}"
+    );
+}
+
+fn nix_is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout == b"0\n")
 }

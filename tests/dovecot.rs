@@ -262,159 +262,11 @@ fn sha(b: &[u8]) -> String {
     hex::encode(Sha256::digest(b))
 }
 
-// ---------------------------------------------------------------------------------
-// tested documentation (`console` blocks with a tag, run as written)
-
-struct DocCmd {
-    line: usize,
-    cmd: String,
-    expected: Vec<String>,
-}
-
-/// The `console tag=TAG` blocks of a document, as lists of commands.
-fn tagged_blocks(doc: &str, tag: &str) -> Vec<Vec<DocCmd>> {
-    let mut blocks = Vec::new();
-    // (indentation of the fence, commands so far)
-    let mut cur: Option<(usize, Vec<DocCmd>)> = None;
-    let mut lines = doc.lines().enumerate();
-    while let Some((n, l)) = lines.next() {
-        let t = l.trim_start();
-        let indent = l.len() - t.len();
-        match &mut cur {
-            None => {
-                if let Some(info) = t.strip_prefix("```")
-                    && info.split_whitespace().next() == Some("console")
-                    && info.split_whitespace().any(|w| w == format!("tag={tag}"))
-                {
-                    cur = Some((indent, Vec::new()));
-                }
-            }
-            Some((fence, b)) => {
-                let body = &l[indent.min(*fence)..];
-                if t.starts_with("```") {
-                    blocks.push(cur.take().unwrap().1);
-                } else if let Some(c) = body.strip_prefix("$ ") {
-                    let mut cmd = c.to_string();
-                    while cmd.ends_with('\\') {
-                        let (_, next) = lines.next().expect("continued command at end");
-                        cmd.push('\n');
-                        cmd.push_str(next);
-                    }
-                    b.push(DocCmd {
-                        line: n + 1,
-                        cmd,
-                        expected: Vec::new(),
-                    });
-                } else if let Some(last) = b.last_mut() {
-                    last.expected.push(body.to_string());
-                }
-            }
-        }
-    }
-    blocks
-}
-
-fn line_matches(pat: &str, text: &str) -> bool {
-    let parts: Vec<&str> = pat.split("[..]").collect();
-    if parts.len() == 1 {
-        return pat == text;
-    }
-    let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !text.starts_with(first) || !text[first.len()..].ends_with(last) {
-        return false;
-    }
-    let mut rest = &text[first.len()..text.len() - last.len()];
-    for p in &parts[1..parts.len() - 1] {
-        match rest.find(p) {
-            Some(i) => rest = &rest[i + p.len()..],
-            None => return false,
-        }
-    }
-    true
-}
-
-fn lines_match(pat: &[String], text: &[&str]) -> bool {
-    match pat.first() {
-        None => text.is_empty(),
-        Some(p) if p == "..." => (0..=text.len()).any(|i| lines_match(&pat[1..], &text[i..])),
-        Some(p) => {
-            !text.is_empty() && line_matches(p, text[0]) && lines_match(&pat[1..], &text[1..])
-        }
-    }
-}
-
-/// Runs every command of the tagged blocks in `sandbox` (cwd), with `/srv/` mapped to
-/// `sandbox/srv/`, each `(from, to)` of `map` replaced in commands (and back in the
-/// output), and `env` set; compares the output (stdout and stderr together).
-fn run_doc(tag: &str, sandbox: &Path, map: &[(String, String)], env: &[(&str, String)]) {
-    let doc = std::fs::read_to_string(util::root().join("docs/runbook.md")).unwrap();
-    let blocks = tagged_blocks(&doc, tag);
-    assert!(!blocks.is_empty(), "no console blocks tagged {tag}");
-    let srv = format!("{}/srv/", sandbox.display());
-    std::fs::create_dir_all(sandbox.join("srv")).unwrap();
-    let mut map: Vec<(String, String)> = map.to_vec();
-    map.push(("/srv/".into(), srv));
-    let bindir = util::bin().parent().unwrap().to_path_buf();
-    let path = format!(
-        "{}:{}",
-        bindir.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    for b in blocks {
-        for c in b {
-            let mut cmd = c.cmd.clone();
-            for (f, t) in &map {
-                cmd = cmd.replace(f, t);
-            }
-            let mut p = Command::new("bash");
-            p.arg("-c")
-                .arg(format!("exec 2>&1\n{cmd}"))
-                .current_dir(sandbox)
-                .env("TZ", "UTC")
-                .env("PATH", &path);
-            for (k, v) in env {
-                p.env(k, v);
-            }
-            // Output into a file, not a pipe: a daemon started here (dovecot) keeps it
-            // open.
-            let f = tempfile::tempfile().unwrap();
-            p.stdin(Stdio::null())
-                .stdout(f.try_clone().unwrap())
-                .stderr(f.try_clone().unwrap());
-            let status = p.status().unwrap();
-            let mut out = read_all(f);
-            for (f, t) in map.iter().rev() {
-                out = out.replace(t, f);
-            }
-            let mut lines: Vec<&str> = out.lines().collect();
-            let code = status.code().unwrap_or(-1);
-            let exit = format!("[exit {code}]");
-            if code != 0 {
-                lines.push(&exit);
-            }
-            assert!(
-                lines_match(&c.expected, &lines),
-                "docs/runbook.md:{}: `{}`\n--- expected\n{}\n--- got\n{}",
-                c.line,
-                c.cmd,
-                c.expected.join("\n"),
-                lines.join("\n")
-            );
-        }
-    }
-}
-
-/// A copy of the samples in a sandbox, as an administrator would make it.
-fn doc_sandbox() -> tempfile::TempDir {
-    let d = open_tempdir();
-    let st = Command::new("cp")
-        .arg("-r")
-        .arg(util::root().join("samples"))
-        .arg(d.path())
-        .status()
-        .unwrap();
-    assert!(st.success());
-    d
+/// A documentation sandbox Dovecot's unprivileged processes may enter.
+fn doc_env() -> crate::docs::DocEnv {
+    let env = crate::docs::DocEnv::new();
+    std::fs::set_permissions(env.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    env
 }
 
 // ---------------------------------------------------------------------------------
@@ -544,14 +396,11 @@ fn runbook_import_recipes_work() {
     }
     let vmail = ensure_account("vmail");
     let srv = MailServer::new(&["alice@example.com", "bob@example.com"], vmail);
-    let sb = doc_sandbox();
-    run_doc(
-        "dovecot-import",
-        sb.path(),
-        &[],
-        &[("CONFIG_FILE", srv.conf().display().to_string())],
-    );
-    let out = sb.path().join("srv/salvage");
+    let mut env = doc_env();
+    // Plain `doveadm`, as the runbook writes it, finds this server's configuration.
+    env.var("CONFIG_FILE", &srv.conf().display().to_string());
+    crate::docs::run_tagged("dovecot-import", &env);
+    let out = env.srv().join("salvage");
     // The group may read, not write; the owner stays root.
     let md = out.join("recipients/alice@example.com/Maildir");
     let m = std::fs::metadata(&md).unwrap();
@@ -1005,21 +854,17 @@ fn runbook_imap_section_runs() {
     if !available() {
         return;
     }
-    let sb = doc_sandbox();
-    let full = sb.path().join("full");
+    let mut env = doc_env();
+    let full = env.path().join("full");
     ok(&export_samples(&full, &["--format", "maildir"]), "export");
-    std::fs::create_dir_all(sb.path().join("srv")).unwrap();
-    write_passwords(&sb.path().join("srv/salvage-passwords"), &manifest(&full));
+    write_passwords(&env.srv().join("salvage-passwords"), &manifest(&full));
     let port = free_port();
-    let conf = sb.path().join("srv/salvage-imap/dovecot.conf");
+    env.substitute("10993", &port.to_string());
     // Stops the server even when a command fails half-way.
-    let _guard = Running { conf };
-    run_doc(
-        "dovecot-imap",
-        sb.path(),
-        &[("10993".into(), port.to_string())],
-        &[],
-    );
+    let _guard = Running {
+        conf: env.srv().join("salvage-imap/dovecot.conf"),
+    };
+    crate::docs::run_tagged("dovecot-imap", &env);
 }
 
 #[test]

@@ -36,7 +36,7 @@ fn tool(prog: &str) -> bool {
 }
 
 fn export(args: &[&str]) -> Output {
-    let mut a = vec!["export", "--config-dir", "/nonexistent", "--quiet"];
+    let mut a = vec!["export", "--config-dir", defaults_config_dir(), "--quiet"];
     a.extend_from_slice(args);
     run(&a)
 }
@@ -315,7 +315,7 @@ fn non_empty_out_needs_update_or_force() {
     assert_eq!(m.options.formats, ["mbox"]);
     assert!(
         !out2
-            .join(m.recipients[0].eml.clone().unwrap_or("x".into()))
+            .join(m.recipients[0].output("eml").unwrap_or("x"))
             .exists()
     );
     assert!(
@@ -607,7 +607,11 @@ fn update_adds_new_messages_only() {
     let before: BTreeMap<String, u64> = first.recipients[0]
         .files
         .iter()
-        .filter(|f| !f.path.ends_with(".mbox") && !f.path.ends_with(".zip"))
+        .filter(|f| {
+            !f.path.ends_with(".mbox")
+                && !f.path.ends_with(".zip")
+                && !f.path.ends_with("/index.html")
+        })
         .map(|f| (f.path.clone(), inode(&f.path)))
         .collect();
     let archive_inode = inode("messages/BBBBBB0001.eml");
@@ -641,7 +645,7 @@ fn update_adds_new_messages_only() {
     }
     assert_eq!(inode("messages/BBBBBB0001.eml"), archive_inode);
     // The mbox holds old + new, oldest first, and every listed file matches.
-    let mbox = std::fs::read(out.join(u.mbox.as_ref().unwrap())).unwrap();
+    let mbox = std::fs::read(out.join(u.output("mbox").unwrap())).unwrap();
     let ids: Vec<String> =
         mail_parser::mailbox::mbox::MessageIterator::new(std::io::Cursor::new(&mbox))
             .map(|x| {

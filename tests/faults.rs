@@ -259,7 +259,7 @@ fn unreadable_file_is_reported_with_advice() {
             "--queue-dir",
             spool.to_str().unwrap(),
             "--config-dir",
-            "/nonexistent",
+            defaults_config_dir(),
         ])
         .output()
         .unwrap();

@@ -245,7 +245,7 @@ fn scan_json_lists_exactly_what_postqueue_lists() {
         "--queue-dir",
         sample_spool().to_str().unwrap(),
         "--config-dir",
-        "/nonexistent",
+        defaults_config_dir(),
     ]);
     let report: mxsalvage::scan::ScanReport =
         serde_json::from_slice(&out.stdout).expect("scan --json parses");
@@ -285,7 +285,7 @@ fn scan_text_report_and_json_are_produced() {
         "--queue-dir",
         sample_spool().to_str().unwrap(),
         "--config-dir",
-        "/nonexistent",
+        defaults_config_dir(),
     ]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(

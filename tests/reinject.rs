@@ -21,7 +21,7 @@ use mxsalvage::model::RecipientInfo;
 use mxsalvage::queue::{Depth, QueueFile, RcptState};
 use mxsalvage::reinject::Summary;
 use mxsalvage::reinject::journal::{JournalState, State};
-use mxsalvage::reinject::smtp::{ClientConfig, Security, Session};
+use mxsalvage::reinject::smtp::{Class, ClientConfig, Security, Session, Step};
 
 // ---------------------------------------------------------------------------------
 // helpers
@@ -291,9 +291,8 @@ fn client(port: u16, lmtp: bool) -> ClientConfig {
         insecure: false,
         helo: "tester.example.org".into(),
         auth: None,
-        connect_timeout: Duration::from_secs(10),
-        command_timeout: Duration::from_secs(60),
-        data_timeout: Duration::from_secs(60),
+        timeout: Duration::from_secs(60),
+        dot_timeout: Duration::from_secs(60),
     }
 }
 
@@ -315,17 +314,21 @@ fn feed(port: u16, msgs: &[Feed]) {
                 c.into_bytes()
             })
             .collect();
-        let (m, rs) = s.envelope(mail.as_bytes(), &rcpts).unwrap();
-        assert!(m.is_positive(), "{mail}: {m}");
-        for r in &rs {
-            assert!(r.is_positive(), "{r}");
+        let env = s.envelope(mail.as_bytes(), &rcpts, true).unwrap();
+        assert_eq!(
+            env.mail.class(Step::Mail),
+            Class::Positive,
+            "{mail}: {}",
+            env.mail
+        );
+        for r in &env.rcpts {
+            assert_eq!(r.class(Step::Rcpt), Class::Positive, "{r}");
         }
-        assert_eq!(s.data().unwrap().code, 354);
+        assert_eq!(env.data.unwrap().code, 354);
         s.send_content(&f.body).unwrap();
         s.send_end_of_data().unwrap();
-        let r = s.read_reply().unwrap();
-        assert!(r.is_positive(), "{r}");
-        s.end_of_data_done();
+        let r = s.read_reply(Step::EndOfData).unwrap();
+        assert_eq!(r.class(Step::EndOfData), Class::Positive, "{r}");
     }
     s.quit();
 }
@@ -1456,4 +1459,113 @@ fn starttls_with_a_self_signed_primary() {
         2,
         "{log}"
     );
+}
+
+/// Issue 9.1: "already sent" belongs to the pair, not to the spelling of `--to`. The
+/// same primary by another name is refused in one line naming both targets (the
+/// reproduction: 127.0.0.1 then localhost sent everything twice); the same name spelled
+/// differently is the same target; `--new-target` sends a deliberate second copy to
+/// another server, once.
+#[test]
+fn another_name_for_the_target_never_sends_twice() {
+    if !servers_available(false) {
+        return;
+    }
+    let export = export_copy();
+    let ex = export.path();
+    let primary = Postfix::primary();
+    let want = expected_pairs(&manifest(ex));
+    let (o, s) = reinject(ex, &primary.to(), &[]);
+    assert_eq!(o.status.code(), Some(0), "{s:#?}");
+    assert_eq!(s.sent, want.len());
+    assert_eq!(
+        s.target_info.target,
+        format!("smtp://127.0.0.1:{}", primary.port)
+    );
+    assert_eq!(s.target_info.addresses, vec!["127.0.0.1".to_string()]);
+    assert_eq!(
+        (s.target_info.protocol.as_str(), s.target_info.port),
+        ("SMTP", primary.port)
+    );
+    assert_eq!(s.target_info.tls, "none (--no-tls)");
+    let journal = std::fs::read(journal_path(ex)).unwrap();
+
+    // the same server as localhost: refused, nothing sent, journal untouched
+    let alias = format!("localhost:{}", primary.port);
+    for dry in [false, true] {
+        let mut args = vec![
+            "reinject",
+            "--from",
+            ex.to_str().unwrap(),
+            "--to",
+            &alias,
+            "--no-tls",
+        ];
+        if dry {
+            args.push("--dry-run");
+        }
+        let o = util::run(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        for part in [
+            format!(
+                "refusing to send to smtp://localhost:{} (addresses ",
+                primary.port
+            ),
+            format!(
+                "{} pair(s) of this selection as already sent ({} to smtp://127.0.0.1:{} (addresses 127.0.0.1))",
+                want.len(),
+                want.len(),
+                primary.port
+            ),
+            format!("run again with --to 127.0.0.1:{}", primary.port),
+            "--new-target".to_string(),
+        ] {
+            assert!(err.contains(&part), "missing {part:?} in {err}");
+        }
+        assert!(o.stdout.is_empty());
+    }
+    assert_eq!(std::fs::read(journal_path(ex)).unwrap(), journal);
+
+    // other spellings of the same name are the same target
+    let (o, s) = reinject(ex, &format!("[127.0.0.1]:{}", primary.port), &[]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!((s.sent, s.already_sent), (0, want.len()));
+    // the text output starts with the resolved target
+    let o = util::run(&[
+        "reinject",
+        "--from",
+        ex.to_str().unwrap(),
+        "--to",
+        &primary.to(),
+        "--no-tls",
+    ]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.starts_with(&format!(
+            "target: smtp://127.0.0.1:{p} (host 127.0.0.1, addresses 127.0.0.1, port {p}, SMTP, TLS: none (--no-tls))\n",
+            p = primary.port
+        )),
+        "{text}"
+    );
+    primary.drain();
+    let got = arrivals(&primary, ex);
+    assert!(got.values().all(|&n| n == 1), "{got:?}");
+
+    // a deliberate second destination: once there, and nothing more anywhere
+    let second = Postfix::primary();
+    let (o, s) = reinject(ex, &second.to(), &["--new-target"]);
+    assert_eq!(o.status.code(), Some(0), "{s:#?}");
+    assert_eq!(s.sent, want.len());
+    let (_, s) = reinject(ex, &second.to(), &[]);
+    assert_eq!((s.sent, s.already_sent), (0, want.len()));
+    let (_, s) = reinject(ex, &primary.to(), &[]);
+    assert_eq!((s.sent, s.already_sent), (0, want.len()));
+    second.drain();
+    primary.drain();
+    assert_eq!(arrivals(&primary, ex), got);
+    let got2 = arrivals(&second, ex);
+    assert_eq!(got2.keys().cloned().collect::<Vec<_>>(), want);
+    assert!(got2.values().all(|&n| n == 1), "{got2:?}");
 }

@@ -4,9 +4,12 @@
 mod util;
 
 mod cli;
+mod docs;
 mod dovecot;
 mod export;
 mod faults;
 mod reader;
 mod reinject;
+mod reinject_hostile;
 mod verify;
+mod viewer;

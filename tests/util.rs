@@ -68,3 +68,18 @@ pub fn tree_fingerprint(dir: &Path) -> String {
     }
     hex::encode(h.finalize())
 }
+
+/// A configuration directory with an empty main.cf: Postfix's defaults, whatever the
+/// machine's /etc/postfix says (`--config-dir` of a directory without main.cf is an
+/// error).
+pub fn defaults_config_dir() -> &'static str {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("main.cf"), "").unwrap();
+        d
+    })
+    .path()
+    .to_str()
+    .unwrap()
+}

@@ -68,7 +68,7 @@ _arguments "${_arguments_options[@]}" : \
 '*--queue=[Only these queues (maildrop, incoming, active, deferred, hold, corrupt; repeatable)]:Q:_default' \
 '*--valid-recipients=[The secondary'\''s plain-text recipient lists (\`address anything\` lines; repeatable); others are flagged]:FILE:_files' \
 '--out=[Output directory (must not exist or be empty, unless --update or --force)]:DIR:_files' \
-'*--format=[Formats\: comma list of mbox, maildir, eml, text]:LIST:_default' \
+'*--format=[Formats\: comma list of mbox, maildir, eml, text, html (index.html and a page per message)]:LIST:_default' \
 '--zip-password-file=[Encrypt each recipient'\''s zip with AES-256; file lines are \`address password\`]:FILE:_files' \
 '*--id=[Only these queue IDs (repeatable)]:QUEUE_ID:_default' \
 '--since=[Only mail that arrived at or after TIME (RFC 3339, \`YYYY-MM-DD\`, or @epoch)]:TIME:_default' \
@@ -100,6 +100,8 @@ _arguments "${_arguments_options[@]}" : \
 '*--id=[Only these queue IDs (repeatable)]:QUEUE_ID:_default' \
 '--max-retries=[Attempts per recipient on temporary failures in this run]:N:_default' \
 '--retry-delay=[Seconds before the second attempt after a temporary failure; doubles for each further one (at most 300)]:SECONDS:_default' \
+'--timeout=[Seconds for connecting, for each write, and for the whole of each reply (a server that trickles a reply byte by byte gets no longer)]:SECONDS:_default' \
+'--dot-timeout=[Seconds for the whole of each reply after the final dot (the primary may scan the mail first; RFC 5321 says 10 minutes)]:SECONDS:_default' \
 '--journal=[Journal file (default\: EXPORT_DIR/reinject-journal.jsonl)]:FILE:_files' \
 '--lmtp[Speak LMTP instead of SMTP]' \
 '(--tls --no-tls)--starttls[Require STARTTLS]' \
@@ -108,6 +110,7 @@ _arguments "${_arguments_options[@]}" : \
 '--insecure[Accept any server certificate (a primary with a self-signed certificate)]' \
 '--retry-failed[Retry recipients the journal lists as failed (5xx)]' \
 '--resend-unknown[Send again recipients whose outcome is unknown (may deliver twice)]' \
+'--new-target[Also send pairs the journal records as sent to another target (a deliberate second destination; without it such a run is refused)]' \
 '--dry-run[Print the transactions without connecting]' \
 '--json[Print the summary as JSON]' \
 '--quiet[No progress bar]' \

@@ -10,7 +10,7 @@ use mxsalvage::cat::{CatFlags, render};
 use mxsalvage::exit::Exit;
 use mxsalvage::queue::id::is_queue_id;
 use mxsalvage::queue::walk::find_id;
-use mxsalvage::queue::{Depth, PostfixConfig, QueueFile};
+use mxsalvage::queue::{Depth, QueueFile};
 
 pub fn run(a: CatArgs) -> Result<Exit> {
     let flags = CatFlags {
@@ -18,11 +18,14 @@ pub fn run(a: CatArgs) -> Result<Exit> {
         header: a.header,
         envelope: a.envelope,
     };
-    let cfg = PostfixConfig::load(&a.config_dir).unwrap_or_default();
+    let cfg = super::load_config(&a.config_dir, false)?;
     let root = a
         .queue_dir
         .clone()
         .unwrap_or_else(|| default_queue_dir(&a.config_dir));
+    if a.by_id {
+        super::check_spool(&root)?;
+    }
     let search: Vec<String> = [
         "maildrop", "incoming", "active", "deferred", "hold", "saved", "corrupt",
     ]
@@ -42,8 +45,9 @@ pub fn run(a: CatArgs) -> Result<Exit> {
                 Some(e) => (e.path.clone(), e.rel.clone(), e.queue == "maildrop"),
                 None => {
                     eprintln!(
-                        "mxsalvage: queue file {item} not found under {}",
-                        root.display()
+                        "mxsalvage: queue file {item} not found under {}{}",
+                        root.display(),
+                        super::unreadable_hint(&root, &search)
                     );
                     failed = true;
                     continue;

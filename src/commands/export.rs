@@ -6,6 +6,8 @@
 use std::io::IsTerminal;
 use std::time::Instant;
 
+use std::io::Write;
+
 use anyhow::{Context, Result, anyhow, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -174,7 +176,9 @@ pub fn run(a: ExportArgs) -> Result<Exit> {
             errors: &manifest.errors,
             skipped: &manifest.skipped,
         };
-        println!("{}", serde_json::to_string_pretty(&s)?);
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer_pretty(&mut out, &s)?;
+        writeln!(out)?;
     } else if !a.quiet {
         for e in &manifest.errors {
             eprintln!("mxsalvage: error: {}", e.reason);

@@ -1,6 +1,8 @@
 //! Glue between the command line and the library: one file per command. Each turns its
 //! clap args into plain values, runs the library, prints, and returns an [`Exit`].
-//! Shared here: finding the spool and its configuration, and the worker pool.
+//! Shared here: finding the spool and its configuration (and refusing a directory that
+//! is not a spool, or a configuration directory that does not exist), and the worker
+//! pool. Errors are `anyhow` values with one line saying what to do; they exit 2.
 
 pub mod cat;
 pub mod dovecot;
@@ -17,6 +19,7 @@ use anyhow::{Context, Result, bail};
 use crate::cli::{SelectArgs, SpoolArgs};
 use mxsalvage::queue::config::parse_duration;
 use mxsalvage::queue::running::{MasterState, master_state};
+use mxsalvage::queue::walk::{EXTRA_QUEUES, MESSAGE_QUEUES};
 use mxsalvage::queue::{PostfixConfig, Spool};
 use mxsalvage::select::{Selection, queues};
 
@@ -39,6 +42,176 @@ pub fn default_queue_dir(config_dir: &Path) -> PathBuf {
     PathBuf::from("/var/spool/postfix")
 }
 
+/// Postfix's own configuration directory, the default of `--config-dir`.
+pub const DEFAULT_CONFIG_DIR: &str = "/etc/postfix";
+
+/// Reads `main.cf` from `dir`. A directory that does not exist, or has no main.cf, is an
+/// error — except the default /etc/postfix on a machine without Postfix (working on a
+/// copied spool), which means Postfix's defaults; with `note` that is said once on
+/// stderr, since the secondary's own lifetimes may differ.
+pub fn load_config(dir: &Path, note: bool) -> Result<PostfixConfig> {
+    let main_cf = dir.join("main.cf");
+    if !main_cf.exists() {
+        if dir == Path::new(DEFAULT_CONFIG_DIR) {
+            if note {
+                eprintln!(
+                    "mxsalvage: note: no {}: using Postfix's default lifetimes (5d); pass --config-dir with the secondary's configuration",
+                    main_cf.display()
+                );
+            }
+            return Ok(PostfixConfig::default());
+        }
+        if !dir.is_dir() {
+            bail!(
+                "--config-dir {}: no such directory (give the directory that holds the secondary's main.cf, or leave it out)",
+                dir.display()
+            );
+        }
+        bail!(
+            "--config-dir {}: there is no main.cf in it (give the directory that holds the secondary's main.cf)",
+            dir.display()
+        );
+    }
+    PostfixConfig::load(dir).map_err(anyhow::Error::msg)
+}
+
+/// Names a hash subdirectory can have (one hex digit, upper case as Postfix makes them).
+fn is_hash_dir_name(n: &str) -> bool {
+    n.len() == 1
+        && n.bytes()
+            .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b))
+}
+
+/// Every queue name Postfix has under its queue directory (message queues, the extra
+/// ones mxsalvage reads on request, and the logs).
+fn is_queue_name(n: &str) -> bool {
+    MESSAGE_QUEUES.contains(&n)
+        || EXTRA_QUEUES.contains(&n)
+        || ["bounce", "defer", "trace", "flush"].contains(&n)
+}
+
+/// Refuses a directory that is not a Postfix spool: it must exist, be readable, and hold
+/// at least one of maildrop, incoming, active, deferred, hold. When `root` is itself a
+/// queue or a hash subdirectory of one (the classic `--queue-dir …/deferred`), the error
+/// names the spool to use instead.
+pub fn check_spool(root: &Path) -> Result<()> {
+    match std::fs::metadata(root) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => bail!(
+            "{} is not a directory (give the Postfix queue directory, e.g. /var/spool/postfix)",
+            root.display()
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => bail!(
+            "permission denied reading {} (run as root or as the postfix user, or work on a copy of the spool)",
+            root.display()
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+            "queue directory {} does not exist (give the spool with --queue-dir, e.g. /var/spool/postfix or a copy of it)",
+            root.display()
+        ),
+        Err(e) => bail!("cannot open queue directory {}: {e}", root.display()),
+    }
+    if let Err(e) = std::fs::read_dir(root) {
+        if e.kind() == std::io::ErrorKind::PermissionDenied {
+            bail!(
+                "permission denied reading {} (run as root or as the postfix user, or work on a copy of the spool)",
+                root.display()
+            );
+        }
+        bail!("cannot read queue directory {}: {e}", root.display());
+    }
+    if MESSAGE_QUEUES.iter().any(|q| root.join(q).is_dir()) {
+        return Ok(());
+    }
+    // Inside a spool? Walk up over hash subdirectories to a queue whose parent is one.
+    let abs = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
+    let mut dir = abs.as_path();
+    loop {
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let Some(parent) = dir.parent() else { break };
+        if is_queue_name(&name) && MESSAGE_QUEUES.iter().any(|q| parent.join(q).is_dir()) {
+            let how = if dir == abs {
+                format!("it is the {name} queue")
+            } else {
+                format!("it is inside the {name} queue")
+            };
+            bail!(
+                "{} is not a Postfix spool: {how}; use --queue-dir {} (the directory that holds maildrop, incoming, active, deferred and hold)",
+                root.display(),
+                shown_like(root, parent).display()
+            );
+        }
+        if !is_hash_dir_name(&name) {
+            break;
+        }
+        dir = parent;
+    }
+    // A queue copied on its own (`cp -r …/deferred /tmp/x`): hash directories or queue files.
+    let looks_like_a_queue = std::fs::read_dir(root).is_ok_and(|rd| {
+        rd.flatten().take(1000).any(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            is_hash_dir_name(&n) || mxsalvage::queue::id::is_queue_id(&n)
+        })
+    });
+    if looks_like_a_queue {
+        bail!(
+            "{} is not a Postfix spool: it holds queue files or hash directories, so it looks like one queue; give the directory above the queues (the one that holds maildrop, incoming, active, deferred and hold)",
+            root.display()
+        );
+    }
+    bail!(
+        "{} is not a Postfix spool: it has none of maildrop, incoming, active, deferred, hold (give the queue directory, e.g. /var/spool/postfix, or `postconf -h queue_directory`)",
+        root.display()
+    )
+}
+
+/// `target` written the way the user wrote `given`: relative to the working directory
+/// when `given` was relative, else absolute.
+fn shown_like(given: &Path, target: &Path) -> PathBuf {
+    let Ok(cwd) = std::env::current_dir() else {
+        return target.to_path_buf();
+    };
+    if given.is_absolute() {
+        return target.to_path_buf();
+    }
+    if let Ok(r) = target.strip_prefix(&cwd) {
+        return if r.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            r.to_path_buf()
+        };
+    }
+    if cwd.starts_with(target) {
+        let up = cwd.components().count() - target.components().count();
+        return (0..up).map(|_| "..").collect();
+    }
+    target.to_path_buf()
+}
+
+/// When some of `queues` under `root` cannot be listed (permissions), a hint to append
+/// to "not found" ("… but deferred, hold could not be read: …"); else empty.
+pub fn unreadable_hint(root: &Path, queues: &[String]) -> String {
+    let denied: Vec<&str> = queues
+        .iter()
+        .filter(|q| {
+            std::fs::read_dir(root.join(q))
+                .is_err_and(|e| e.kind() == std::io::ErrorKind::PermissionDenied)
+        })
+        .map(String::as_str)
+        .collect();
+    if denied.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " — but {} could not be read: permission denied (run as root or as the postfix user, or work on a copy of the spool)",
+            denied.join(", ")
+        )
+    }
+}
+
 /// An opened spool with the configuration in force.
 pub struct SpoolCtx {
     pub spool: Spool,
@@ -47,7 +220,7 @@ pub struct SpoolCtx {
 
 impl SpoolCtx {
     pub fn open(a: &SpoolArgs, queues: Vec<String>) -> Result<SpoolCtx> {
-        let mut cfg = PostfixConfig::load(&a.config_dir).map_err(anyhow::Error::msg)?;
+        let mut cfg = load_config(&a.config_dir, true)?;
         if let Some(v) = &a.max_queue_lifetime {
             cfg.maximal_queue_lifetime = parse_duration(v, 'd')
                 .with_context(|| format!("bad --max-queue-lifetime {v:?} (use e.g. 5d, 12h)"))?;
@@ -62,17 +235,7 @@ impl SpoolCtx {
             .queue_dir
             .clone()
             .unwrap_or_else(|| default_queue_dir(&a.config_dir));
-        match std::fs::metadata(&root) {
-            Ok(m) if m.is_dir() => {}
-            Ok(_) => bail!("{} is not a directory", root.display()),
-            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-                bail!(
-                    "permission denied reading {} (run as root or as the postfix user)",
-                    root.display()
-                )
-            }
-            Err(e) => bail!("cannot open queue directory {}: {e}", root.display()),
-        }
+        check_spool(&root)?;
         let master = master_state(&root);
         Ok(SpoolCtx {
             spool: Spool::open(&root, cfg, queues),

@@ -13,7 +13,8 @@ use mxsalvage::exit::Exit;
 use mxsalvage::reinject::journal::{Journal, JournalState, State};
 use mxsalvage::reinject::smtp::{ClientConfig, Security};
 use mxsalvage::reinject::{
-    Config, Filter, Plan, Summary, Target, dry_run, now, plan, read_manifest, worker,
+    Config, Filter, Plan, Summary, Target, TargetInfo, dry_run, now, plan, read_manifest, refusal,
+    worker,
 };
 
 fn hostname() -> String {
@@ -33,6 +34,14 @@ fn read_password(path: &std::path::Path) -> Result<String> {
         bail!("the password file {} is empty", path.display());
     }
     Ok(pw)
+}
+
+/// A positive number of seconds (at most a day) as a duration.
+fn seconds(v: f64, flag: &str) -> Result<Duration> {
+    if !(v > 0.0 && v <= 86400.0) {
+        bail!("{flag} must be a number of seconds between 0 and 86400 (e.g. 60 or 0.5)");
+    }
+    Ok(Duration::from_secs_f64(v))
 }
 
 fn config(a: &crate::cli::ReinjectArgs) -> Result<Config> {
@@ -78,9 +87,8 @@ fn config(a: &crate::cli::ReinjectArgs) -> Result<Config> {
             insecure: a.insecure,
             helo,
             auth,
-            connect_timeout: Duration::from_secs(30),
-            command_timeout: Duration::from_secs(300),
-            data_timeout: Duration::from_secs(600),
+            timeout: seconds(a.timeout, "--timeout")?,
+            dot_timeout: seconds(a.dot_timeout, "--dot-timeout")?,
         },
         target,
         connections: a.connections,
@@ -98,6 +106,7 @@ fn config(a: &crate::cli::ReinjectArgs) -> Result<Config> {
         retry_delay: Duration::from_secs_f64(a.retry_delay),
         retry_failed: a.retry_failed,
         resend_unknown: a.resend_unknown,
+        new_target: a.new_target,
         journal: a
             .journal
             .clone()
@@ -107,9 +116,10 @@ fn config(a: &crate::cli::ReinjectArgs) -> Result<Config> {
 }
 
 /// The parts of the summary that come from the plan (journal decisions).
-fn base_summary(cfg: &Config, p: &Plan, dry: bool) -> Summary {
+fn base_summary(cfg: &Config, info: &TargetInfo, p: &Plan, dry: bool) -> Summary {
     let mut s = Summary {
         target: cfg.target.id(),
+        target_info: info.clone(),
         journal: cfg.journal.display().to_string(),
         dry_run: dry,
         messages: p.selected_messages,
@@ -128,9 +138,23 @@ fn count(s: &mut Summary) {
     s.unknown = s.problems.iter().filter(|p| p.state == "unknown").count();
 }
 
+/// Refuses a run that would send pairs already sent to another target.
+fn check_target(cfg: &Config, p: &Plan, info: &TargetInfo) -> Result<()> {
+    if cfg.new_target {
+        return Ok(());
+    }
+    match refusal(p, info, cfg.target.lmtp) {
+        Some(why) => bail!(why),
+        None => Ok(()),
+    }
+}
+
 pub fn run(a: crate::cli::ReinjectArgs) -> Result<Exit> {
     let cfg = config(&a)?;
     let manifest = read_manifest(&cfg.export_dir).map_err(anyhow::Error::msg)?;
+    let info = cfg
+        .target
+        .info(cfg.client.security.describe(cfg.client.insecure));
     if a.dry_run {
         let js = JournalState::read(&cfg.journal)
             .with_context(|| format!("cannot read the journal {}", cfg.journal.display()))?;
@@ -138,8 +162,9 @@ pub fn run(a: crate::cli::ReinjectArgs) -> Result<Exit> {
             eprintln!("mxsalvage: warning: {}: {w}", cfg.journal.display());
         }
         let p = plan(&cfg, &manifest, &js);
+        check_target(&cfg, &p, &info)?;
         let (planned, problems) = dry_run(&p);
-        let mut s = base_summary(&cfg, &p, true);
+        let mut s = base_summary(&cfg, &info, &p, true);
         s.problems.extend(problems);
         s.transactions = planned.len();
         s.planned = planned;
@@ -151,12 +176,21 @@ pub fn run(a: crate::cli::ReinjectArgs) -> Result<Exit> {
         }
         return Ok(Exit::partial_if(!s.all_sent()));
     }
+    if let Some(e) = &info.resolve_error {
+        bail!("cannot resolve {} ({e}): check --to", cfg.target.host);
+    }
     let (mut journal, js) = Journal::open(&cfg.journal)
         .with_context(|| format!("cannot open the journal {}", cfg.journal.display()))?;
     for w in &js.warnings {
         eprintln!("mxsalvage: warning: {}: {w}", cfg.journal.display());
     }
     let p = plan(&cfg, &manifest, &js);
+    check_target(&cfg, &p, &info)?;
+    if !a.json {
+        let mut o = std::io::stdout().lock();
+        writeln!(o, "target: {}", info.describe())?;
+        o.flush()?;
+    }
     // A `sending` marker without an outcome: the run stopped after the final dot.
     let unknown: Vec<_> = p
         .dangling
@@ -173,7 +207,7 @@ pub fn run(a: crate::cli::ReinjectArgs) -> Result<Exit> {
     journal
         .append(&unknown)
         .with_context(|| format!("cannot write the journal {}", cfg.journal.display()))?;
-    let mut s = base_summary(&cfg, &p, false);
+    let mut s = base_summary(&cfg, &info, &p, false);
     let r = worker::execute(&cfg, &p, journal);
     s.sent = r.sent;
     s.transactions = r.transactions;
@@ -204,10 +238,10 @@ fn print_json(s: &Summary) -> Result<()> {
 
 fn print_dry_run(s: &Summary, p: &Plan) -> Result<()> {
     let mut o = std::io::stdout().lock();
+    writeln!(o, "# target: {}", s.target_info.describe())?;
     writeln!(
         o,
-        "# dry run for {}: nothing is sent. Parameters assume the server offers SIZE, 8BITMIME, SMTPUTF8, DSN (and XVERP).",
-        s.target
+        "# dry run: nothing is sent. Parameters assume the server offers SIZE, 8BITMIME, SMTPUTF8, DSN (and XVERP)."
     )?;
     for t in &s.planned {
         writeln!(o, "\n# {} ({} bytes in DATA form)", t.queue_id, t.size)?;

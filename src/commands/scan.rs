@@ -1,5 +1,7 @@
 //! `mxsalvage scan`: walk, read envelopes in parallel, summarise.
 
+use std::io::Write;
+
 use anyhow::Result;
 use rayon::prelude::*;
 
@@ -9,6 +11,7 @@ use mxsalvage::exit::Exit;
 use mxsalvage::model::MessageInfo;
 use mxsalvage::queue::Depth;
 use mxsalvage::scan::{Problem, ScanReport, queue_totals, render_text, summarize};
+use mxsalvage::select::{Asked, why_nothing};
 use mxsalvage::timefmt::{now, rfc3339};
 
 pub fn run(a: ScanArgs) -> Result<Exit> {
@@ -69,6 +72,22 @@ pub fn run(a: ScanArgs) -> Result<Exit> {
             }),
         }
     }
+    // An empty result: a typo in the selection, or nothing readable, is an error (exit 2).
+    if messages.is_empty()
+        && filtering
+        && let Some(why) = why_nothing(
+            &ctx.spool,
+            &Asked {
+                sel: &sel,
+                ids: &[],
+                window: false,
+                pending_only: false,
+            },
+        )
+    {
+        anyhow::bail!(why);
+    }
+    let nothing_readable = messages.is_empty() && !errors.is_empty() && !filtering;
     let mut skipped: Vec<Problem> = walk
         .ignored
         .iter()
@@ -96,10 +115,20 @@ pub fn run(a: ScanArgs) -> Result<Exit> {
         errors,
         skipped,
     };
+    let mut out = std::io::stdout().lock();
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
     } else {
-        print!("{}", render_text(&report, now()));
+        out.write_all(render_text(&report, now()).as_bytes())?;
+    }
+    if nothing_readable {
+        out.flush()?;
+        eprintln!(
+            "mxsalvage: nothing could be read in {}: every queue file failed (listed above)",
+            ctx.spool.root.display()
+        );
+        return Ok(Exit::Fatal);
     }
     Ok(Exit::partial_if(!report.errors.is_empty()))
 }

@@ -1,5 +1,7 @@
 //! `mxsalvage verify EXPORT_DIR`: check an export against its manifest.
 
+use std::io::Write;
+
 use anyhow::{Context, Result};
 
 use crate::cli::VerifyArgs;
@@ -17,22 +19,25 @@ pub fn run(a: VerifyArgs) -> Result<Exit> {
         None => None,
     };
     let rep = verify(&a.dir, passwords.as_ref())?;
+    let mut out = std::io::stdout().lock();
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&rep)?);
+        serde_json::to_writer_pretty(&mut out, &rep)?;
+        writeln!(out)?;
     } else {
         for m in &rep.mismatches {
-            println!("MISMATCH {}: {}", m.path, m.reason);
+            writeln!(out, "MISMATCH {}: {}", m.path, m.reason)?;
         }
         for n in &rep.notes {
-            println!("note: {n}");
+            writeln!(out, "note: {n}")?;
         }
-        println!(
+        writeln!(
+            out,
             "{}: {} message(s), {} file(s) checked, {} mismatch(es)",
             if rep.ok() { "OK" } else { "FAILED" },
             rep.messages_checked,
             rep.files_checked,
             rep.mismatches.len()
-        );
+        )?;
     }
     Ok(Exit::partial_if(!rep.ok()))
 }

@@ -283,7 +283,7 @@ struct Mail {
 }
 
 fn mail_of(export: &Path, r: &ManifestRecipient) -> Option<Mail> {
-    if let Some(md) = &r.maildir {
+    if let Some(md) = r.output("maildir") {
         let p = export.join(md);
         if p.is_dir() {
             return Some(Mail {
@@ -292,7 +292,7 @@ fn mail_of(export: &Path, r: &ManifestRecipient) -> Option<Mail> {
             });
         }
     }
-    if let Some(mb) = &r.mbox {
+    if let Some(mb) = r.output("mbox") {
         let p = export.join(mb);
         if p.is_file() {
             return Some(Mail {

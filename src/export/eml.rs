@@ -1,10 +1,44 @@
-//! `.eml` copies: one RFC 5322 message per file with CRLF line ends.
+//! The `eml` sink: one RFC 5322 message per file (`eml/<stem>.eml`) with CRLF line ends.
 //!
 //! Owns: LF → CRLF conversion that never doubles a CR already before an LF (a bare CR
-//! elsewhere stays as it is). In: byte chunks in order. Out: bytes into a writer.
-//! Fails only with the writer's I/O error.
+//! elsewhere stays as it is), and the per-message file. In: the delivery headers and the
+//! message. Out: bytes into a writer / a file through the bundle's [`Dest`]. Fails only
+//! with the writer's I/O error.
 
 use std::io::{self, Write};
+
+use super::ExportError;
+use super::sink::{Dest, FileOpts, Message, Sink};
+
+/// The `eml` format.
+pub struct Eml;
+
+impl Sink for Eml {
+    fn name(&self) -> &'static str {
+        "eml"
+    }
+    fn location(&self) -> &'static str {
+        "eml"
+    }
+    fn dirs(&self) -> &'static [&'static str] {
+        &["eml"]
+    }
+    fn readme(&self) -> &'static str {
+        "eml/        - one .eml file per message: double-click to open it in your\n\
+         \x20             mail program (Outlook, Apple Mail, Thunderbird, Windows Mail).\n\n"
+    }
+    fn message(&self, m: &Message, dest: &mut dyn Dest) -> Result<(), ExportError> {
+        dest.file(
+            &format!("eml/{}.eml", m.stem),
+            FileOpts::at(m.arrival.0),
+            &mut |w| {
+                let mut c = Crlf::new();
+                c.write(w, m.prepend)?;
+                c.write(w, m.bytes)
+            },
+        )
+    }
+}
 
 /// Streaming LF → CRLF converter; `prev_cr` carries state across chunks.
 pub struct Crlf {
@@ -22,7 +56,7 @@ impl Crlf {
         Crlf { prev_cr: false }
     }
 
-    pub fn write<W: Write>(&mut self, w: &mut W, data: &[u8]) -> io::Result<()> {
+    pub fn write<W: Write + ?Sized>(&mut self, w: &mut W, data: &[u8]) -> io::Result<()> {
         let mut start = 0;
         for (i, &c) in data.iter().enumerate() {
             if c == b'\n' {

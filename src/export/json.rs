@@ -99,7 +99,9 @@ pub fn write_manifest<'a, 'b, W: Write>(
 mod tests {
     use super::*;
     use crate::bytes::Bytes;
-    use crate::manifest::{Attachment, FileEntry, Manifest, ManifestMessage, ManifestRecipient};
+    use crate::manifest::{
+        Attachment, FileEntry, Manifest, ManifestMessage, ManifestRecipient, Outputs,
+    };
     use crate::model::{MessageInfo, RecipientInfo};
     use crate::queue::RcptState;
 
@@ -168,10 +170,10 @@ mod tests {
             dir: a.into(),
             messages: vec!["A".into(), "B".into()],
             bytes: 24,
-            mbox: Some(format!("recipients/{a}/mail.mbox")),
-            maildir: None,
-            eml: None,
-            text: None,
+            outputs: Outputs(vec![
+                ("mbox".into(), Some(format!("recipients/{a}/mail.mbox"))),
+                ("maildir".into(), None),
+            ]),
             zip: None,
             zip_sha256: None,
             valid: Some(true),

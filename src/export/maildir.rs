@@ -1,40 +1,96 @@
-//! Maildir writer (D. J. Bernstein's spec, with Dovecot's `,S=` size).
+//! The `maildir` sink (D. J. Bernstein's spec, with Dovecot's `,S=` size).
 //!
-//! Owns: the `tmp/`, `new/`, `cur/` layout and one delivery: the file is written in
-//! `tmp/`, given the arrival time as its mtime (Dovecot's received date), and
+//! Owns: the `Maildir/{tmp,new,cur}` layout and one delivery per message: the file is
+//! written in `tmp/`, given the arrival time as its mtime (Dovecot's received date), and
 //! renamed into `new/`. Names come from the message (see [`super::names::maildir_name`]),
-//! so a rerun produces the same names. Never writes index files. In: the delivery
-//! headers and the message. Out: the path written and its hash. Fails with
-//! [`ExportError::Write`] naming the path.
+//! so a rerun produces the same names. Never writes index files. In `verify`, reads
+//! `new/` back against the archive copies. In: the delivery headers and the message.
+//! Out: files through the bundle's [`Dest`]. Fails with [`ExportError::Write`] naming
+//! the path.
 
-use std::path::{Path, PathBuf};
+use crate::verify::VerifyReport;
 
 use super::ExportError;
 use super::names::maildir_name;
-use super::write::{AtomicFile, Written, create_dir};
+use super::sink::{Check, Dest, FileOpts, Message, Sink};
 
-/// Creates `tmp/`, `new/` and `cur/` under `maildir`.
-pub fn ensure(maildir: &Path) -> Result<(), ExportError> {
-    for sub in ["tmp", "new", "cur"] {
-        create_dir(&maildir.join(sub))?;
+/// The `maildir` format.
+pub struct Maildir;
+
+impl Sink for Maildir {
+    fn name(&self) -> &'static str {
+        "maildir"
     }
-    Ok(())
+    fn location(&self) -> &'static str {
+        "Maildir"
+    }
+    fn dirs(&self) -> &'static [&'static str] {
+        &["Maildir/tmp", "Maildir/new", "Maildir/cur"]
+    }
+    fn readme(&self) -> &'static str {
+        "Maildir/    - one file per message in new/, for mail servers (Dovecot,\n\
+         \x20             Courier) and for mutt/neomutt: `mutt -f Maildir`.\n\n"
+    }
+    fn message(&self, m: &Message, dest: &mut dyn Dest) -> Result<(), ExportError> {
+        let size = (m.prepend.len() + m.bytes.len()) as u64;
+        let name = maildir_name(m.arrival.0, m.arrival.1, &m.entry.info.queue_id, size);
+        let staging = format!("Maildir/tmp/{name}");
+        dest.file(
+            &format!("Maildir/new/{name}"),
+            FileOpts {
+                mtime: m.arrival.0,
+                staging: Some(&staging),
+            },
+            &mut |w| {
+                w.write_all(m.prepend)?;
+                w.write_all(m.bytes)
+            },
+        )
+    }
+    fn verify(&self, c: &Check, rep: &mut VerifyReport) {
+        check(c, rep)
+    }
 }
 
-/// Delivers one message into `maildir/new/`.
-pub fn deliver(
-    maildir: &Path,
-    arrival: (i64, i64),
-    queue_id: &str,
-    prepend: &[u8],
-    message: &[u8],
-) -> Result<(PathBuf, Written), ExportError> {
-    let size = (prepend.len() + message.len()) as u64;
-    let name = maildir_name(arrival.0, arrival.1, queue_id, size);
-    let dest = maildir.join("new").join(&name);
-    let mut f = AtomicFile::create_in(&maildir.join("tmp").join(&name), &dest)?;
-    f.put(prepend)?;
-    f.put(message)?;
-    let w = f.commit(Some(arrival.0))?;
-    Ok((dest, w))
+/// `verify`: `new/` holds exactly the bundle's messages, each equal to the delivery
+/// headers plus the archive copy.
+fn check(c: &Check, rep: &mut VerifyReport) {
+    let rel = c.location;
+    let new = c.out.join(rel).join("new");
+    let mut names: Vec<String> = match std::fs::read_dir(&new) {
+        Ok(rd) => rd
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(e) => return rep.bad(format!("{rel}/new"), format!("cannot list: {e}")),
+    };
+    names.sort();
+    if names.len() != c.messages.len() {
+        rep.bad(
+            format!("{rel}/new"),
+            format!(
+                "holds {} message(s), the manifest lists {}",
+                names.len(),
+                c.messages.len()
+            ),
+        );
+    }
+    for msg in c.messages {
+        let tag = format!("Q{}.", msg.info.queue_id);
+        let Some(name) = names.iter().find(|n| n.contains(&tag)) else {
+            rep.bad(
+                format!("{rel}/new"),
+                format!("message {} is missing", msg.info.queue_id),
+            );
+            continue;
+        };
+        let path = new.join(name);
+        match (std::fs::read(&path), c.expected_copy(msg)) {
+            (Ok(g), Ok(w)) if g == w => {}
+            (Ok(_), Ok(_)) => rep.bad(format!("{rel}/new/{name}"), "differs from its archive copy"),
+            (Err(e), _) | (_, Err(e)) => {
+                rep.bad(format!("{rel}/new/{name}"), format!("cannot read: {e}"))
+            }
+        }
+    }
 }

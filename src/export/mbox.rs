@@ -1,17 +1,65 @@
-//! mboxrd writer (RFC 4155, qmail mbox(5)).
+//! The `mbox` sink: `mail.mbox` per bundle, mboxrd (RFC 4155, qmail mbox(5)).
 //!
 //! Owns: the `From ` separator line (envelope sender or `MAILER-DAEMON`, asctime UTC of
 //! the arrival), `>*From ` quoting of every line, LF line ends and the empty line after
-//! each message. In: per message the delivery headers and a reader over the archive
-//! copy (streamed line by line, never held whole). Out: bytes into any writer; the
-//! archive copy's sha256 is checked while it is read. Fails with the writer's or the
-//! reader's I/O error.
+//! each message; writing the whole mailbox once per run from the archive copies
+//! (per-mailbox sink), and reading it back independently in `verify`. In: per message
+//! the delivery headers and a reader over the archive copy (streamed line by line, never
+//! held whole). Out: bytes into any writer; the archive copy's sha256 is checked while
+//! it is read. Fails with the writer's or the reader's I/O error.
 
-use std::io::{self, BufRead, Write};
-
-use sha2::{Digest, Sha256};
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Write};
 
 use crate::timefmt::asctime_utc;
+use crate::verify::VerifyReport;
+
+use super::ExportError;
+use super::sink::{Check, Dest, FileOpts, Mailbox, Sink};
+
+/// File name of the mbox inside a bundle.
+pub const MBOX_NAME: &str = "mail.mbox";
+
+/// The `mbox` format.
+pub struct Mbox;
+
+fn io_err(e: ExportError) -> io::Error {
+    match e {
+        ExportError::Write { path, error } => {
+            io::Error::new(error.kind(), format!("{}: {error}", path.display()))
+        }
+        e => io::Error::other(e.to_string()),
+    }
+}
+
+impl Sink for Mbox {
+    fn name(&self) -> &'static str {
+        "mbox"
+    }
+    fn location(&self) -> &'static str {
+        MBOX_NAME
+    }
+    fn readme(&self) -> &'static str {
+        "mail.mbox   - all messages in one mailbox file (oldest first).\n\
+         \x20             Thunderbird: install the add-on \"ImportExportTools NG\", then\n\
+         \x20             right-click a folder > ImportExportTools NG > Import mbox file.\n\
+         \x20             Apple Mail: File > Import Mailboxes... > Files in mbox format.\n\n"
+    }
+    fn mailbox(&self, b: &Mailbox, dest: &mut dyn Dest) -> Result<(), ExportError> {
+        dest.file(MBOX_NAME, FileOpts::at(b.newest), &mut |w| {
+            for i in 0..b.len {
+                let item = b.get(i).map_err(io_err)?;
+                let s = &item.summary;
+                let src = b.archive(s).map_err(io_err)?;
+                write_message(w, &s.sender.0, s.arrival_unix, &item.prepend, src)?;
+            }
+            Ok(())
+        })
+    }
+    fn verify(&self, c: &Check, rep: &mut VerifyReport) {
+        check(c, rep)
+    }
+}
 
 /// `From <sender> <asctime>\n`.
 pub fn from_line(sender: &[u8], arrival_secs: i64) -> Vec<u8> {
@@ -37,7 +85,7 @@ pub fn needs_quote(line: &[u8]) -> bool {
 }
 
 /// Writes `line` (with its LF, if any) quoted as needed.
-fn put_line<W: Write>(w: &mut W, line: &[u8]) -> io::Result<()> {
+fn put_line<W: Write + ?Sized>(w: &mut W, line: &[u8]) -> io::Result<()> {
     if needs_quote(line) {
         w.write_all(b">")?;
     }
@@ -45,19 +93,17 @@ fn put_line<W: Write>(w: &mut W, line: &[u8]) -> io::Result<()> {
 }
 
 /// Writes one message: separator, delivery headers, the message quoted, an empty line.
-/// Returns the sha256 (hex) of the bytes read from `message`.
-pub fn write_message<W: Write, R: BufRead>(
+pub fn write_message<W: Write + ?Sized, R: BufRead>(
     w: &mut W,
     sender: &[u8],
     arrival_secs: i64,
     prepend: &[u8],
     mut message: R,
-) -> io::Result<String> {
+) -> io::Result<()> {
     w.write_all(&from_line(sender, arrival_secs))?;
     for line in prepend.split_inclusive(|&c| c == b'\n') {
         put_line(w, line)?;
     }
-    let mut h = Sha256::new();
     let mut line = Vec::with_capacity(256);
     let mut last_nl = true;
     loop {
@@ -66,20 +112,113 @@ pub fn write_message<W: Write, R: BufRead>(
         if n == 0 {
             break;
         }
-        h.update(&line);
         last_nl = line.ends_with(b"\n");
         put_line(w, &line)?;
     }
     if !last_nl {
         w.write_all(b"\n")?;
     }
-    w.write_all(b"\n")?;
-    Ok(hex::encode(h.finalize()))
+    w.write_all(b"\n")
+}
+
+/// Reads an mbox (mboxrd) back into its messages, independently of the writer.
+pub fn read_mboxrd(data: impl BufRead) -> io::Result<Vec<Vec<u8>>> {
+    let mut msgs: Vec<Vec<u8>> = Vec::new();
+    let mut cur: Option<Vec<u8>> = None;
+    let mut lines = data.split(b'\n');
+    let mut pending: Option<Vec<u8>> = None;
+    loop {
+        let line = match pending.take() {
+            Some(l) => Some(l),
+            None => lines.next().transpose()?,
+        };
+        let Some(line) = line else { break };
+        if line.starts_with(b"From ") {
+            if let Some(mut c) = cur.take() {
+                // The empty line before the separator belongs to the mbox format.
+                if c.ends_with(b"\n\n") {
+                    c.pop();
+                }
+                msgs.push(c);
+            }
+            cur = Some(Vec::new());
+            continue;
+        }
+        let Some(c) = cur.as_mut() else { continue };
+        let n = line.iter().take_while(|&&b| b == b'>').count();
+        if n > 0 && line[n..].starts_with(b"From ") {
+            c.extend_from_slice(&line[1..]);
+        } else {
+            c.extend_from_slice(&line);
+        }
+        c.push(b'\n');
+    }
+    if let Some(mut c) = cur.take() {
+        // split() yields a final empty piece after the last LF: undo the extra LF.
+        if c.ends_with(b"\n") {
+            c.pop();
+        }
+        if c.ends_with(b"\n\n") {
+            c.pop();
+        }
+        msgs.push(c);
+    }
+    Ok(msgs)
+}
+
+/// `verify`: the mbox holds exactly the bundle's messages, each equal to the delivery
+/// headers plus the archive copy.
+fn check(c: &Check, rep: &mut VerifyReport) {
+    let rel = c.location;
+    let f = match File::open(c.out.join(rel)) {
+        Ok(f) => f,
+        Err(e) => return rep.bad(rel, format!("cannot open mbox: {e}")),
+    };
+    let got = match read_mboxrd(BufReader::new(f)) {
+        Ok(g) => g,
+        Err(e) => return rep.bad(rel, format!("cannot read mbox: {e}")),
+    };
+    if got.len() != c.messages.len() {
+        return rep.bad(
+            rel,
+            format!(
+                "holds {} message(s), the manifest lists {}",
+                got.len(),
+                c.messages.len()
+            ),
+        );
+    }
+    for (i, (g, msg)) in got.iter().zip(c.messages).enumerate() {
+        match c.expected_copy(msg) {
+            Ok(want) if &want == g => {}
+            Ok(_) => rep.bad(
+                rel,
+                format!(
+                    "message {} ({}) differs from its archive copy",
+                    i + 1,
+                    msg.info.queue_id
+                ),
+            ),
+            Err(e) => rep.bad(
+                rel,
+                format!("cannot read the archive copy of {}: {e}", msg.info.queue_id),
+            ),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mboxrd_reader() {
+        let data = b"From a Thu Jan  1 00:00:00 1970\nH: 1\n\n>From x\n>>From y\n\nFrom b Thu Jan  1 00:00:00 1970\nH: 2\n\nbody\n\n";
+        let m = read_mboxrd(&data[..]).unwrap();
+        assert_eq!(m.len(), 2);
+        assert_eq!(m[0], b"H: 1\n\nFrom x\n>From y\n");
+        assert_eq!(m[1], b"H: 2\n\nbody\n");
+    }
 
     #[test]
     fn separator_and_quoting() {

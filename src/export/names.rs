@@ -7,7 +7,7 @@
 //! dot, control characters or NUL, never exceed the length limits below, and never
 //! collide. Pure; cannot fail.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use sha2::{Digest, Sha256};
 
@@ -32,28 +32,55 @@ pub fn short_hash(b: &[u8], n: usize) -> String {
 }
 
 /// Characters never used in a name: path separators, characters Windows refuses,
-/// controls, and invisible formatting characters that can disguise a name.
+/// controls (C0, DEL, C1 incl. NEL), line and paragraph separators (U+2028, U+2029:
+/// line breaks to many tools), and invisible formatting characters that can disguise
+/// a name (zero-width and joiners, bidirectional controls, soft hyphen, word joiner and
+/// invisible operators, interlinear annotation, tag characters, BOM).
 fn bad_char(c: char) -> bool {
     c.is_control()
         || matches!(
             c,
             '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|' | '\u{FFFD}'
         )
-        || matches!(c as u32, 0x200B..=0x200F | 0x202A..=0x202E | 0x2066..=0x2069 | 0xFEFF)
+        || matches!(
+            c as u32,
+            0x00AD
+                | 0x061C
+                | 0x180E
+                | 0x200B..=0x200F
+                | 0x2028..=0x202E
+                | 0x2060..=0x2064
+                | 0x2066..=0x206F
+                | 0xFEFF
+                | 0xFFF9..=0xFFFB
+                | 0xE0000..=0xE007F
+        )
 }
 
-/// Device names Windows reserves whatever the extension (`con.txt` is `con`).
+/// Device names Windows reserves whatever the extension (`con.txt` is `con`):
+/// CON, PRN, AUX, NUL, CONIN$, CONOUT$, COM0–COM9 and LPT0–LPT9, and COM/LPT with a
+/// superscript digit (`COM¹`, `LPT³`), which Windows also treats as devices. Windows
+/// ignores trailing spaces and dots before the extension (`con .txt`, `nul..txt`).
 fn reserved_windows(name: &str) -> bool {
     let base = name
         .split('.')
         .next()
         .unwrap_or("")
-        .trim_end()
-        .to_ascii_lowercase();
-    matches!(base.as_str(), "con" | "prn" | "aux" | "nul")
-        || (base.len() == 4
-            && (base.starts_with("com") || base.starts_with("lpt"))
-            && base.as_bytes()[3].is_ascii_digit())
+        .trim_end_matches([' ', '.'])
+        .to_lowercase();
+    if matches!(
+        base.as_str(),
+        "con" | "prn" | "aux" | "nul" | "conin$" | "conout$"
+    ) {
+        return true;
+    }
+    let digit = base
+        .strip_prefix("com")
+        .or_else(|| base.strip_prefix("lpt"));
+    matches!(
+        digit,
+        Some("0" | "1" | "2" | "3" | "4" | "5" | "6" | "7" | "8" | "9" | "¹" | "²" | "³")
+    )
 }
 
 /// Whether `s` can be used as a path component as it is.
@@ -61,6 +88,7 @@ pub fn is_safe_component(s: &str, max: usize) -> bool {
     !s.is_empty()
         && s.len() <= max
         && !s.starts_with('.')
+        && !s.starts_with('-')
         && !s.ends_with('.')
         && !s.starts_with(' ')
         && !s.ends_with(' ')
@@ -70,7 +98,8 @@ pub fn is_safe_component(s: &str, max: usize) -> bool {
 }
 
 /// Replaces what is not allowed (inner spaces only when `spaces`), removes leading dots
-/// and spaces, and cuts to `max` bytes on a character boundary. May be empty.
+/// and spaces, replaces a leading `-` (read as an option by command-line tools), and
+/// cuts to `max` bytes on a character boundary. May be empty.
 fn scrub(s: &str, max: usize, spaces: bool) -> String {
     let mut out: String = s
         .chars()
@@ -85,7 +114,10 @@ fn scrub(s: &str, max: usize, spaces: bool) -> String {
     while out.contains("..") {
         out = out.replace("..", "_.");
     }
-    let trimmed = out.trim_start_matches(['.', ' ']).to_string();
+    let mut trimmed = out.trim_start_matches(['.', ' ']).to_string();
+    if trimmed.starts_with('-') {
+        trimmed.replace_range(..1, "_");
+    }
     let mut cut = truncate(&trimmed, max).to_string();
     while cut.ends_with('.') || cut.ends_with(' ') {
         cut.pop();
@@ -159,13 +191,53 @@ pub fn assign_dirs(
     out
 }
 
+/// The attachment names already given within one message, compared case-insensitively
+/// (Windows and macOS file systems fold case), with the next free `-N` suffix of every
+/// name, so that giving many parts the same name stays linear.
+#[derive(Debug, Default)]
+pub struct NameSet {
+    used: HashSet<String>,
+    next: HashMap<String, usize>,
+}
+
+impl NameSet {
+    pub fn new() -> NameSet {
+        NameSet::default()
+    }
+
+    /// Whether `name` is taken (case-insensitively).
+    pub fn contains(&self, name: &str) -> bool {
+        self.used.contains(&name.to_lowercase())
+    }
+
+    /// `stem + ext` when free, else `stem-N + ext` with the smallest N ≥ 2 not tried
+    /// before for this name; records and returns it.
+    fn unique(&mut self, stem: &str, ext: &str) -> String {
+        let name = format!("{stem}{ext}");
+        let key = name.to_lowercase();
+        if self.used.insert(key.clone()) {
+            return name;
+        }
+        let n = self.next.entry(key).or_insert(2);
+        loop {
+            let candidate = format!("{stem}-{n}{ext}");
+            *n += 1;
+            if self.used.insert(candidate.to_lowercase()) {
+                return candidate;
+            }
+        }
+    }
+}
+
 /// A safe file name for an attachment, unique (case-insensitively) within `used`.
-/// `index` numbers unnamed parts; `ext` is used when the part has no name.
+/// `index` numbers unnamed parts. The extension comes from `content_type` when the part
+/// has no name (`part-1.txt` for a delivery report, `part-2.bin` when unknown) or its
+/// name has none and the type says which (`README` sent as text/plain → `README.txt`).
 pub fn attachment_name(
     original: Option<&str>,
     index: usize,
     content_type: &str,
-    used: &mut BTreeSet<String>,
+    used: &mut NameSet,
 ) -> String {
     // Only the last path component of what the sender wrote.
     let last = original
@@ -185,34 +257,42 @@ pub fn attachment_name(
     if stem.is_empty() {
         stem = format!("part-{index}");
     }
-    let ext = if ext.is_empty() && original.is_none() {
-        default_ext(content_type).to_string()
-    } else {
-        ext
+    let ext = match default_ext(content_type) {
+        d if ext.is_empty() && (original.is_none() || d != ".bin") => d.to_string(),
+        _ => ext,
     };
     if reserved_windows(&stem) {
         stem = format!("_{stem}");
     }
-    let mut name = format!("{stem}{ext}");
-    let mut n = 2;
-    while used.contains(&name.to_lowercase()) {
-        name = format!("{stem}-{n}{ext}");
-        n += 1;
-    }
-    used.insert(name.to_lowercase());
-    name
+    used.unique(&stem, &ext)
 }
 
-fn default_ext(content_type: &str) -> &'static str {
-    match content_type.to_ascii_lowercase().as_str() {
-        "text/plain" => ".txt",
+/// The extension for a part without one: by type, `.txt` for every text-like type
+/// (any `text/*`, delivery and disposition reports, header blocks), `.bin` when unknown.
+pub fn default_ext(content_type: &str) -> &'static str {
+    let ct = content_type.to_ascii_lowercase();
+    match ct.as_str() {
         "text/html" => ".html",
-        "message/rfc822" => ".eml",
+        "text/calendar" => ".ics",
+        "text/csv" => ".csv",
+        "text/xml" | "application/xml" => ".xml",
+        "message/rfc822" | "message/global" => ".eml",
+        "message/delivery-status"
+        | "message/global-delivery-status"
+        | "message/disposition-notification"
+        | "message/global-disposition-notification"
+        | "message/feedback-report"
+        | "message/rfc822-headers"
+        | "message/global-headers"
+        | "text/rfc822-headers"
+        | "application/json" => ".txt",
         "application/pdf" => ".pdf",
+        "application/zip" => ".zip",
         "image/jpeg" => ".jpg",
         "image/png" => ".png",
         "image/gif" => ".gif",
-        "text/calendar" => ".ics",
+        "image/webp" => ".webp",
+        _ if ct.starts_with("text/") => ".txt",
         _ => ".bin",
     }
 }
@@ -272,7 +352,7 @@ mod tests {
 
     #[test]
     fn attachment_names() {
-        let mut used = BTreeSet::new();
+        let mut used = NameSet::new();
         let long = "x".repeat(5000) + ".pdf";
         let cases = [
             Some("../../etc/passwd"),
@@ -290,12 +370,13 @@ mod tests {
             .enumerate()
             .map(|(i, c)| attachment_name(*c, i + 1, "application/pdf", &mut used))
             .collect();
-        assert_eq!(names[0], "passwd");
-        assert_eq!(names[1], "passwd-2");
+        // A name without an extension gets the one its type says.
+        assert_eq!(names[0], "passwd.pdf");
+        assert_eq!(names[1], "passwd-2.pdf");
         assert_eq!(names[2], "_con.txt");
         assert_eq!(names[3], "a_b_c.txt");
         assert!(names[4].len() <= MAX_ATTACHMENT && names[4].ends_with(".pdf"));
-        assert_eq!(names[5], "part-6");
+        assert_eq!(names[5], "part-6.pdf");
         assert_eq!(names[7], "REPORT-2.pdf");
         assert_eq!(names[8], "part-9.pdf");
         for n in &names {
@@ -304,6 +385,88 @@ mod tests {
                 "{n}"
             );
         }
+    }
+
+    #[test]
+    fn reserved_and_invisible_names() {
+        for n in [
+            "COM¹",
+            "com².txt",
+            "LPT³.pdf",
+            "lpt0",
+            "COM9.x",
+            "conin$",
+            "CONOUT$.log",
+            "con .txt",
+            "nul..txt",
+            "Aux",
+        ] {
+            assert!(reserved_windows(n), "{n}");
+            assert!(!is_safe_component(n, 100), "{n}");
+        }
+        for n in ["COM10", "com", "lpt¹0", "console.txt", "nully", "COM⁴"] {
+            assert!(!reserved_windows(n), "{n}");
+        }
+        let mut used = NameSet::new();
+        let a = |o: &str, used: &mut NameSet| attachment_name(Some(o), 1, "text/plain", used);
+        assert_eq!(a("COM¹.txt", &mut used), "_COM¹.txt");
+        assert_eq!(a("LPT².doc", &mut used), "_LPT².doc");
+        assert_eq!(a("a\u{2028}b\u{2029}c.txt", &mut used), "a_b_c.txt");
+        assert_eq!(a("x\u{85}y\u{2060}z\u{AD}.txt", &mut used), "x_y_z_.txt");
+        assert_eq!(a("tag\u{E0041}.txt", &mut used), "tag_.txt");
+        assert_eq!(a("-rf.txt", &mut used), "_rf.txt");
+        assert_eq!(a("--help", &mut used), "_-help.txt");
+        assert_eq!(a(" -x.pdf", &mut used), "_x.pdf");
+        assert!(!is_safe_component("-rf", 100));
+        assert!(!is_safe_component("a\u{2028}b", 100));
+        // Mailbox directories: the same rules, then the hash suffix.
+        let d = dirs(&[
+            b"-rf@example.com",
+            "a\u{2028}b@example.com".as_bytes(),
+            b"com\xc2\xb9",
+        ]);
+        for n in d.values() {
+            assert!(is_safe_component(n, MAX_DIR), "{n}");
+        }
+    }
+
+    #[test]
+    fn text_like_parts_get_txt() {
+        let mut used = NameSet::new();
+        let mut n = |ct: &str| attachment_name(None, 1, ct, &mut used);
+        assert_eq!(n("message/delivery-status"), "part-1.txt");
+        assert_eq!(n("text/rfc822-headers"), "part-1-2.txt");
+        assert_eq!(n("message/global-delivery-status"), "part-1-3.txt");
+        assert_eq!(n("message/disposition-notification"), "part-1-4.txt");
+        assert_eq!(n("text/x-diff"), "part-1-5.txt");
+        assert_eq!(n("application/octet-stream"), "part-1.bin");
+        assert_eq!(n("message/rfc822"), "part-1.eml");
+        let mut used = NameSet::new();
+        assert_eq!(
+            attachment_name(Some("README"), 1, "text/plain", &mut used),
+            "README.txt"
+        );
+        assert_eq!(
+            attachment_name(Some("blob"), 2, "application/x-foo", &mut used),
+            "blob"
+        );
+    }
+
+    #[test]
+    fn same_names_are_numbered_in_order_and_stay_unique() {
+        let mut used = NameSet::new();
+        let mut names = Vec::new();
+        // A sender-given `a-3.txt` between same-named parts takes its own name; the
+        // numbering then skips it.
+        for o in ["a.txt", "A.TXT", "a-3.txt", "a.txt", "a.txt"] {
+            names.push(attachment_name(Some(o), 1, "text/plain", &mut used));
+        }
+        assert_eq!(names, ["a.txt", "A-2.TXT", "a-3.txt", "a-4.txt", "a-5.txt"]);
+        let many: BTreeSet<String> = (0..5000)
+            .map(|i| attachment_name(Some("a.txt"), i, "text/plain", &mut used).to_lowercase())
+            .collect();
+        assert_eq!(many.len(), 5000);
+        assert!(used.contains("A-5004.txt"));
     }
 
     #[test]

@@ -7,6 +7,8 @@
 //! CR and LF inside an envelope value (which cannot occur in a sane queue file) become
 //! spaces so they cannot start a new header.
 
+use std::collections::HashMap;
+
 use crate::model::MessageInfo;
 
 use super::names::mailbox_key;
@@ -47,6 +49,29 @@ pub fn for_mailbox(info: &MessageInfo, key: &[u8]) -> Vec<u8> {
         ),
         None => delivery_headers(&info.sender.0, None, key),
     }
+}
+
+/// The headers for every mailbox of a message at once (one pass over its recipients,
+/// so a message with many recipients costs linear time): mailbox key → headers.
+pub fn by_mailbox(info: &MessageInfo) -> HashMap<Vec<u8>, Vec<u8>> {
+    let mut m = HashMap::with_capacity(info.recipients.len());
+    for r in &info.recipients {
+        m.entry(mailbox_key(&r.address.0)).or_insert_with(|| {
+            delivery_headers(
+                &info.sender.0,
+                r.original.as_ref().map(|o| o.0.as_slice()),
+                &r.address.0,
+            )
+        });
+    }
+    m
+}
+
+/// [`by_mailbox`] with the fallback of [`for_mailbox`] for a key it lacks.
+pub fn lookup(map: &HashMap<Vec<u8>, Vec<u8>>, info: &MessageInfo, key: &[u8]) -> Vec<u8> {
+    map.get(key)
+        .cloned()
+        .unwrap_or_else(|| delivery_headers(&info.sender.0, None, key))
 }
 
 #[cfg(test)]

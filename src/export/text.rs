@@ -1,41 +1,49 @@
-//! The `text/` format: one readable `.txt` per message plus its attachments.
+//! The `text` sink: one readable `.txt` per message plus its attachments.
 //!
 //! Owns: writing `text/<stem>.txt` (the [`crate::decode`] rendering, UTF-8, LF) and
 //! `text/<stem>.files/<safe name>` for each attachment, all with the arrival time as
-//! mtime. In: a decoded message. Out: the paths written with their hashes. Fails with
+//! mtime. In: a decoded message. Out: files through the bundle's [`Dest`]. Fails with
 //! [`ExportError::Write`] naming the path.
 
-use std::path::{Path, PathBuf};
-
-use crate::decode::Decoded;
-
 use super::ExportError;
-use super::write::{Written, create_dir, write_file};
+use super::sink::{Dest, Message, Sink};
 
 /// The attachment folder name for a stem.
 pub fn files_dir(stem: &str) -> String {
     format!("{stem}.files")
 }
 
-/// Writes one message's text form into `text_dir`.
-pub fn write(
-    text_dir: &Path,
-    stem: &str,
-    d: &Decoded,
-    mtime: i64,
-) -> Result<Vec<(PathBuf, Written)>, ExportError> {
-    let mut out = Vec::with_capacity(1 + d.attachments.len());
-    let p = text_dir.join(format!("{stem}.txt"));
-    let w = write_file(&p, d.text.as_bytes(), Some(mtime))?;
-    out.push((p, w));
-    if !d.attachments.is_empty() {
-        let dir = text_dir.join(files_dir(stem));
-        create_dir(&dir)?;
-        for a in &d.attachments {
-            let p = dir.join(&a.name);
-            let w = write_file(&p, &a.data, Some(mtime))?;
-            out.push((p, w));
-        }
+/// The `text` format.
+pub struct Text;
+
+impl Sink for Text {
+    fn name(&self) -> &'static str {
+        "text"
     }
-    Ok(out)
+    fn aliases(&self) -> &'static [&'static str] {
+        &["txt"]
+    }
+    fn location(&self) -> &'static str {
+        "text"
+    }
+    fn dirs(&self) -> &'static [&'static str] {
+        &["text"]
+    }
+    fn readme(&self) -> &'static str {
+        "text/       - one .txt file per message, readable in any text editor;\n\
+         \x20             attachments are in the folder of the same name ending .files.\n\n"
+    }
+    fn message(&self, m: &Message, dest: &mut dyn Dest) -> Result<(), ExportError> {
+        let d = m.decoded();
+        let mtime = m.arrival.0;
+        dest.put(&format!("text/{}.txt", m.stem), mtime, d.text.as_bytes())?;
+        if !d.attachments.is_empty() {
+            let dir = format!("text/{}", files_dir(m.stem));
+            dest.dir(&dir)?;
+            for a in &d.attachments {
+                dest.put(&format!("{dir}/{}", a.name), mtime, &a.data)?;
+            }
+        }
+        Ok(())
+    }
 }

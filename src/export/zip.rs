@@ -19,6 +19,7 @@ use zip::{AesMode, CompressionMethod, DateTime, ZipWriter};
 
 use super::ExportError;
 use super::names::mailbox_key;
+use super::sinks::Formats;
 use super::write::{TmpFile, Written, werr};
 
 /// A password that never shows in Debug output.
@@ -155,8 +156,9 @@ pub fn write(dest: &Path, job: &ZipJob) -> Result<Written, ExportError> {
     tmp.commit(file, Some(job.time))
 }
 
-/// The README put at the top of each zip.
-pub fn readme(address: &str, messages: usize, formats: &[&str]) -> String {
+/// The README put at the top of each zip: a heading, then each format's paragraph
+/// ([`super::sink::Sink::readme`]) in registry order.
+pub fn readme(address: &str, messages: usize, formats: Formats) -> String {
     let mut s = format!(
         "Mail for {address}\n\
          ====================\n\n\
@@ -164,31 +166,8 @@ pub fn readme(address: &str, messages: usize, formats: &[&str]) -> String {
          {address} on a backup mail server, saved by mxsalvage.\n\
          Every message is here in each of these forms; use whichever suits you.\n\n"
     );
-    if formats.contains(&"mbox") {
-        s.push_str(
-            "mail.mbox   - all messages in one mailbox file (oldest first).\n\
-             \x20             Thunderbird: install the add-on \"ImportExportTools NG\", then\n\
-             \x20             right-click a folder > ImportExportTools NG > Import mbox file.\n\
-             \x20             Apple Mail: File > Import Mailboxes... > Files in mbox format.\n\n",
-        );
-    }
-    if formats.contains(&"maildir") {
-        s.push_str(
-            "Maildir/    - one file per message in new/, for mail servers (Dovecot,\n\
-             \x20             Courier) and for mutt/neomutt: `mutt -f Maildir`.\n\n",
-        );
-    }
-    if formats.contains(&"eml") {
-        s.push_str(
-            "eml/        - one .eml file per message: double-click to open it in your\n\
-             \x20             mail program (Outlook, Apple Mail, Thunderbird, Windows Mail).\n\n",
-        );
-    }
-    if formats.contains(&"text") {
-        s.push_str(
-            "text/       - one .txt file per message, readable in any text editor;\n\
-             \x20             attachments are in the folder of the same name ending .files.\n\n",
-        );
+    for sink in formats.sinks() {
+        s.push_str(sink.readme());
     }
     s.push_str(
         "Attachments come from the sender: open them only if you expected them.\n\

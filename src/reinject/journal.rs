@@ -2,8 +2,9 @@
 //! exactly-once across crashes and reruns.
 //!
 //! Owns: the record type ([`Record`]), reading a journal back into the last state of
-//! every (target, queue ID, sha256, recipient, ORCPT, NOTIFY) pair ([`JournalState`]),
-//! and appending records with `fsync` ([`Journal::append`]). A torn line (crash in the
+//! every (queue ID, sha256, recipient, ORCPT, NOTIFY) pair at every target it was sent
+//! to ([`JournalState`]: "already sent" is a property of the pair; the target only
+//! tells where), and appending records with `fsync` ([`Journal::append`]). A torn line (crash in the
 //! middle of a write) is ignored with a warning: it cannot hide a delivery, because the
 //! `sending` marker of a transaction is fsynced before its final dot, so a lost
 //! outcome line leaves that marker as the pair's last record (= `unknown`).
@@ -74,10 +75,9 @@ pub struct Record {
     pub run: String,
 }
 
-/// The identity of a (message, recipient) pair at one target.
+/// The identity of a (message, recipient) pair, wherever it is sent.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PairKey {
-    pub target: String,
     pub queue_id: String,
     pub sha256: String,
     pub recipient: Vec<u8>,
@@ -88,7 +88,6 @@ pub struct PairKey {
 impl Record {
     pub fn key(&self) -> PairKey {
         PairKey {
-            target: self.target.clone(),
             queue_id: self.queue_id.clone(),
             sha256: self.sha256.clone(),
             recipient: self.recipient.0.clone(),
@@ -98,10 +97,13 @@ impl Record {
     }
 }
 
-/// What a journal says: the last record of every pair.
+/// What a journal says: the last record of every pair at every target.
 #[derive(Debug, Default)]
 pub struct JournalState {
-    pub last: HashMap<PairKey, Record>,
+    /// (pair, target) → the last record.
+    pub last: HashMap<(PairKey, String), Record>,
+    /// pair → the targets it has records for, in the order first seen.
+    targets: HashMap<PairKey, Vec<String>>,
     /// Lines that could not be read (line number, 1-based), with a reason.
     pub warnings: Vec<String>,
     pub lines: usize,
@@ -117,9 +119,7 @@ impl JournalState {
             }
             st.lines += 1;
             match serde_json::from_slice::<Record>(line) {
-                Ok(r) => {
-                    st.last.insert(r.key(), r);
-                }
+                Ok(r) => st.insert(r),
                 Err(e) => st.warnings.push(format!(
                     "journal line {} ignored (torn or damaged: {e})",
                     i + 1
@@ -129,19 +129,119 @@ impl JournalState {
         st
     }
 
-    /// Reads a journal file; a missing file is an empty journal.
+    /// Reads a journal file; a missing file is an empty journal. Refuses a journal
+    /// that others could have written (see [`open_private`]).
     pub fn read(path: &Path) -> io::Result<JournalState> {
-        match std::fs::read(path) {
-            Ok(t) => Ok(JournalState::parse(&t)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(JournalState::default()),
-            Err(e) => Err(e),
-        }
+        let mut f = match open_private(path, false) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(JournalState::default()),
+            Err(e) => return Err(e),
+        };
+        let mut t = Vec::new();
+        f.read_to_end(&mut t)?;
+        Ok(JournalState::parse(&t))
     }
 
-    /// The last record for a pair; a `sending` record means `unknown`.
-    pub fn get(&self, k: &PairKey) -> Option<&Record> {
-        self.last.get(k)
+    fn insert(&mut self, r: Record) {
+        let k = r.key();
+        let ts = self.targets.entry(k.clone()).or_default();
+        if !ts.contains(&r.target) {
+            ts.push(r.target.clone());
+        }
+        self.last.insert((k, r.target.clone()), r);
     }
+
+    /// The last record of a pair at `target`; a `sending` record means `unknown`.
+    pub fn get(&self, k: &PairKey, target: &str) -> Option<&Record> {
+        self.last.get(&(k.clone(), target.to_string()))
+    }
+
+    /// The pair's last records at targets other than `target` that say it may have
+    /// been delivered there (`sent`, `sending`, `unknown`).
+    pub fn delivered_elsewhere<'a>(
+        &'a self,
+        k: &'a PairKey,
+        target: &'a str,
+    ) -> impl Iterator<Item = &'a Record> + 'a {
+        self.targets
+            .get(k)
+            .into_iter()
+            .flatten()
+            .filter(move |t| t.as_str() != target)
+            .filter_map(move |t| self.last.get(&(k.clone(), t.clone())))
+            .filter(|r| matches!(r.state, State::Sent | State::Sending | State::Unknown))
+    }
+}
+
+/// Opens a journal without following a symlink or blocking on a FIFO, and checks
+/// on the open descriptor that it is a regular file nobody else can write: owned by
+/// this user (or root), not group- or world-writable. Anyone who can write the
+/// journal can mark mail as sent, and the next step deletes the originals. With
+/// `append`, creates it 0600 (whatever the umask allows of that) and tightens an
+/// own journal that others can read (an earlier version used the umask) to 0600.
+pub fn open_private(path: &Path, append: bool) -> io::Result<File> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+    let mut o = OpenOptions::new();
+    o.read(true)
+        .custom_flags(libc_flags::NOFOLLOW | libc_flags::NONBLOCK);
+    if append {
+        o.append(true).create(true).mode(0o600);
+    }
+    let file = o.open(path).map_err(|e| {
+        if e.raw_os_error() == Some(libc_flags::ELOOP) {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "{} is a symbolic link; give the journal's real path with --journal",
+                    path.display()
+                ),
+            )
+        } else {
+            e
+        }
+    })?;
+    let meta = file.metadata()?;
+    let refuse = |why: String| {
+        Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "{} {why}: anyone who can write the journal can mark mail as sent. Check its lines, then `chown` it to yourself and `chmod 600` it, and run again",
+                path.display()
+            ),
+        ))
+    };
+    if !meta.file_type().is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} is not a regular file", path.display()),
+        ));
+    }
+    let me = rustix::process::geteuid().as_raw();
+    if meta.uid() != me && meta.uid() != 0 {
+        return refuse(format!(
+            "belongs to uid {}, not to you (uid {me})",
+            meta.uid()
+        ));
+    }
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o022 != 0 {
+        return refuse(format!("is writable by group or others (mode {mode:04o})"));
+    }
+    if append && mode & 0o077 != 0 && meta.uid() == me {
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        eprintln!(
+            "mxsalvage: warning: {} was readable by others (mode {mode:04o}); made it 0600",
+            path.display()
+        );
+    }
+    Ok(file)
+}
+
+/// The open(2) flags and errno used above (Linux values, from rustix).
+mod libc_flags {
+    pub const NOFOLLOW: i32 = rustix::fs::OFlags::NOFOLLOW.bits() as i32;
+    pub const NONBLOCK: i32 = rustix::fs::OFlags::NONBLOCK.bits() as i32;
+    pub const ELOOP: i32 = rustix::io::Errno::LOOP.raw_os_error();
 }
 
 /// An open journal, locked for this run, appended to with fsync.
@@ -157,11 +257,7 @@ impl Journal {
     /// newline first, so the next record starts on a line of its own.
     pub fn open(path: &Path) -> io::Result<(Journal, JournalState)> {
         let existed = path.exists();
-        let mut file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(path)?;
+        let mut file = open_private(path, true)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
@@ -254,19 +350,37 @@ mod tests {
         std::fs::write(&p, &t).unwrap();
         let (mut j, st) = Journal::open(&p).unwrap();
         assert_eq!(st.warnings.len(), 1, "{:?}", st.warnings);
-        assert_eq!(st.last[&rec(State::Sent, "a@x").key()].state, State::Sent);
-        assert_eq!(
-            st.last[&rec(State::Sent, "b@x").key()].state,
-            State::Sending
-        );
+        let at = |r: &str| st.get(&rec(State::Sent, r).key(), "smtp://127.0.0.1:25");
+        assert_eq!(at("a@x").unwrap().state, State::Sent);
+        assert_eq!(at("b@x").unwrap().state, State::Sending);
         j.append(&[rec(State::Unknown, "b@x")]).unwrap();
         drop(j);
         let st = JournalState::read(&p).unwrap();
         assert_eq!(st.warnings.len(), 1);
+        let k = rec(State::Sent, "b@x").key();
         assert_eq!(
-            st.last[&rec(State::Sent, "b@x").key()].state,
+            st.get(&k, "smtp://127.0.0.1:25").unwrap().state,
             State::Unknown
         );
+    }
+
+    #[test]
+    fn a_pair_is_one_pair_at_every_target() {
+        let mut st = JournalState::default();
+        let mut other = rec(State::Sent, "a@x");
+        other.target = "smtp://localhost:25".into();
+        st.insert(rec(State::Deferred, "a@x"));
+        st.insert(other);
+        st.insert(rec(State::Failed, "b@x"));
+        let k = rec(State::Sent, "a@x").key();
+        let here = "smtp://127.0.0.1:25";
+        assert_eq!(st.get(&k, here).unwrap().state, State::Deferred);
+        let e: Vec<_> = st.delivered_elsewhere(&k, here).collect();
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].target, "smtp://localhost:25");
+        assert_eq!(st.delivered_elsewhere(&k, "smtp://localhost:25").count(), 0);
+        let kb = rec(State::Sent, "b@x").key();
+        assert_eq!(st.delivered_elsewhere(&kb, "smtp://other:25").count(), 0);
     }
 
     #[test]

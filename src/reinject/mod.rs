@@ -20,6 +20,7 @@ pub mod worker;
 pub mod xtext;
 
 use std::collections::{BTreeMap, HashSet};
+use std::net::IpAddr;
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
@@ -32,7 +33,14 @@ use envelope::{MessageEnvelope, RcptEnvelope};
 use journal::{JournalState, PairKey, Record, State};
 use smtp::ClientConfig;
 
-/// Where the mail goes. Its [`Target::id`] is part of every journal key.
+/// Where the mail goes: protocol, host and port, normalised so that one spelling of a
+/// server always gives the same [`Target::id`] — the host lower-cased, without a
+/// trailing dot or brackets, an IP address in its canonical form, the default port
+/// filled in. Two names of one server (`localhost`, `127.0.0.1`) stay two targets:
+/// which names are the same server cannot be known from here (addresses change
+/// during an outage), so [`plan`] notes every pair this run would send that the
+/// journal records as sent elsewhere, and the command refuses such a run unless
+/// `--new-target` says a second copy is meant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub host: String,
@@ -59,29 +67,167 @@ impl Target {
         } else {
             (s, None)
         };
-        if host.is_empty() || host.contains(char::is_whitespace) {
+        let host = match host.strip_suffix('.') {
+            Some(h) if !h.is_empty() && !h.ends_with('.') => h,
+            _ => host,
+        };
+        if host.is_empty()
+            || host.contains(char::is_whitespace)
+            || host.contains(['[', ']', '/', '@'])
+        {
             return Err(bad());
         }
         let port = match port {
             Some(p) => p.parse::<u16>().ok().filter(|&p| p > 0).ok_or_else(bad)?,
             None => default,
         };
-        Ok(Target {
-            host: host.to_ascii_lowercase(),
-            port,
-            lmtp,
-        })
+        let host = match host.parse::<IpAddr>() {
+            Ok(ip) => ip.to_string(),
+            Err(_) => host.to_ascii_lowercase(),
+        };
+        Ok(Target { host, port, lmtp })
     }
 
-    /// `smtp://host:port` / `lmtp://host:port` (IPv6 hosts in brackets).
+    /// `smtp://host:port` / `lmtp://host:port` (IPv6 hosts in brackets): what the
+    /// journal records.
     pub fn id(&self) -> String {
         let proto = if self.lmtp { "lmtp" } else { "smtp" };
-        if self.host.contains(':') {
-            format!("{proto}://[{}]:{}", self.host, self.port)
+        format!("{proto}://{}", self.to_arg())
+    }
+
+    /// The target a journal's `target` field names.
+    pub fn from_id(id: &str) -> Option<Target> {
+        let (lmtp, rest) = if let Some(r) = id.strip_prefix("smtp://") {
+            (false, r)
         } else {
-            format!("{proto}://{}:{}", self.host, self.port)
+            (true, id.strip_prefix("lmtp://")?)
+        };
+        Target::parse(rest, lmtp).ok()
+    }
+
+    /// `HOST:PORT` as `--to` takes it.
+    pub fn to_arg(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
         }
     }
+
+    /// The host's addresses, in the resolver's order without repeats.
+    pub fn resolve(&self) -> Result<Vec<IpAddr>, String> {
+        use std::net::ToSocketAddrs;
+        let mut out = Vec::new();
+        for a in (self.host.as_str(), self.port)
+            .to_socket_addrs()
+            .map_err(|e| e.to_string())?
+        {
+            if !out.contains(&a.ip()) {
+                out.push(a.ip());
+            }
+        }
+        Ok(out)
+    }
+
+    /// What a run prints about its target (resolving the host now).
+    pub fn info(&self, tls: &str) -> TargetInfo {
+        let (addresses, resolve_error) = match self.resolve() {
+            Ok(v) => (v.iter().map(IpAddr::to_string).collect(), None),
+            Err(e) => (Vec::new(), Some(e)),
+        };
+        TargetInfo {
+            target: self.id(),
+            host: self.host.clone(),
+            addresses,
+            resolve_error,
+            port: self.port,
+            protocol: if self.lmtp { "LMTP" } else { "SMTP" }.into(),
+            tls: tls.into(),
+        }
+    }
+}
+
+/// The resolved target, as printed at the start of every run (`--json`:
+/// `target_info`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetInfo {
+    /// The normalised target (the journal's `target`).
+    pub target: String,
+    pub host: String,
+    pub addresses: Vec<String>,
+    /// Why the host did not resolve.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolve_error: Option<String>,
+    pub port: u16,
+    /// `SMTP` or `LMTP`.
+    pub protocol: String,
+    /// The TLS policy.
+    pub tls: String,
+}
+
+impl TargetInfo {
+    /// `smtp://localhost:2525 (host localhost, addresses 127.0.0.1 ::1, port 2525,
+    /// SMTP, TLS: …)`.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} (host {}, {}, port {}, {}, TLS: {})",
+            self.target,
+            self.host,
+            self.addresses_text(),
+            self.port,
+            self.protocol,
+            self.tls
+        )
+    }
+
+    /// `addresses 127.0.0.1 ::1`, or why there are none.
+    pub fn addresses_text(&self) -> String {
+        match &self.resolve_error {
+            Some(e) => format!("does not resolve: {e}"),
+            None if self.addresses.is_empty() => "no addresses".into(),
+            None => format!("addresses {}", self.addresses.join(" ")),
+        }
+    }
+}
+
+/// The one-line refusal of a run that would send pairs the journal records as sent
+/// (or possibly sent) to another target; `None` when there are none.
+pub fn refusal(p: &Plan, ours: &TargetInfo, lmtp: bool) -> Option<String> {
+    if p.elsewhere.is_empty() {
+        return None;
+    }
+    let mut others: BTreeMap<&str, usize> = BTreeMap::new();
+    for (_, _, r) in &p.elsewhere {
+        *others.entry(r.target.as_str()).or_default() += 1;
+    }
+    let (first, _) = others
+        .iter()
+        .max_by_key(|(t, n)| (**n, std::cmp::Reverse(**t)))
+        .expect("not empty");
+    let theirs: Vec<String> = others
+        .iter()
+        .map(|(t, n)| match Target::from_id(t) {
+            Some(x) => format!("{n} to {t} ({})", x.info("").addresses_text()),
+            None => format!("{n} to {t}"),
+        })
+        .collect();
+    let same = match Target::from_id(first) {
+        Some(t) if t.lmtp == lmtp => format!("--to {}", t.to_arg()),
+        Some(t) => format!(
+            "--to {}{}",
+            t.to_arg(),
+            if t.lmtp { " --lmtp" } else { " without --lmtp" }
+        ),
+        None => format!("the target {first}"),
+    };
+    Some(format!(
+        "refusing to send to {} ({}): the journal records {} pair(s) of this selection as already sent ({}); if that is the same server, run again with {same}; to deliver a second copy to {} on purpose, add --new-target",
+        ours.target,
+        ours.addresses_text(),
+        p.elsewhere.len(),
+        theirs.join(", "),
+        ours.target
+    ))
 }
 
 /// Which pairs a run works on (all empty: everything).
@@ -122,6 +268,9 @@ pub struct Config {
     pub retry_delay: Duration,
     pub retry_failed: bool,
     pub resend_unknown: bool,
+    /// Send pairs the journal records as sent to another target (a deliberate second
+    /// destination).
+    pub new_target: bool,
     pub journal: PathBuf,
     pub progress: bool,
 }
@@ -173,6 +322,9 @@ pub struct PlannedTransaction {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     pub target: String,
+    /// The target as resolved at the start of the run.
+    #[serde(default)]
+    pub target_info: TargetInfo,
     pub journal: String,
     pub dry_run: bool,
     /// Messages in the manifest that the selection kept.
@@ -221,6 +373,9 @@ pub struct Plan {
     pub skipped_probes: usize,
     /// Pairs whose last record is a dangling `sending` marker (to be recorded as unknown).
     pub dangling: Vec<Record>,
+    /// Pairs this run would send that the journal records as sent (or possibly sent)
+    /// to another target, with that record: refused unless `--new-target`.
+    pub elsewhere: Vec<(String, Bytes, Record)>,
     pub warnings: Vec<String>,
 }
 
@@ -272,7 +427,6 @@ pub fn plan(cfg: &Config, manifest: &Manifest, journal: &JournalState) -> Plan {
                 continue;
             }
             let key = PairKey {
-                target: target.clone(),
                 queue_id: info.queue_id.clone(),
                 sha256: m.sha256.clone(),
                 recipient: env.address.clone(),
@@ -287,7 +441,7 @@ pub fn plan(cfg: &Config, manifest: &Manifest, journal: &JournalState) -> Plan {
                 from_journal: true,
                 time: Some(rec.time.clone()),
             };
-            match journal.get(&key) {
+            match journal.get(&key, &target) {
                 Some(rec) if rec.state == State::Sent => {
                     p.already_sent
                         .push((info.queue_id.clone(), r.address.clone(), rec.clone()));
@@ -307,6 +461,10 @@ pub fn plan(cfg: &Config, manifest: &Manifest, journal: &JournalState) -> Plan {
                     }
                 }
                 _ => {}
+            }
+            if let Some(rec) = journal.delivered_elsewhere(&key, &target).next() {
+                p.elsewhere
+                    .push((info.queue_id.clone(), r.address.clone(), rec.clone()));
             }
             rcpts.push(PlannedRcpt { env, key });
         }
@@ -446,6 +604,31 @@ mod tests {
         );
         assert_eq!(Target::parse("::1", true).unwrap().id(), "lmtp://[::1]:24");
         assert_eq!(Target::parse("[mx.example.com]", false).unwrap().port, 25);
+        // one spelling, one id
+        for (a, b) in [
+            ("LocalHost.:2525", "localhost:2525"),
+            ("[127.0.0.1]:25", "127.0.0.1"),
+            ("[0:0:0:0:0:0:0:1]:2525", "[::1]:2525"),
+            ("Mx1.Example.COM.", "mx1.example.com:25"),
+        ] {
+            assert_eq!(
+                Target::parse(a, false).unwrap().id(),
+                Target::parse(b, false).unwrap().id(),
+                "{a} vs {b}"
+            );
+        }
+        assert_ne!(
+            Target::parse("localhost:25", false).unwrap().id(),
+            Target::parse("127.0.0.1:25", false).unwrap().id()
+        );
+        for id in [
+            "smtp://[::1]:25",
+            "lmtp://mx.example.com:24",
+            "smtp://10.0.0.1:2525",
+        ] {
+            assert_eq!(Target::from_id(id).unwrap().id(), id);
+        }
+        assert!(Target::parse("user@host", false).is_err());
         assert!(Target::parse("host:0", false).is_err());
         assert!(Target::parse("host:x", false).is_err());
         assert!(Target::parse("", false).is_err());

@@ -17,7 +17,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::envelope::{mail_from, rcpt_to};
 use super::journal::{Journal, Record, State};
-use super::smtp::{Reply, Session, SessionError};
+use super::smtp::{Class, Reply, Session, Step, Unasked, violation};
 use super::{Config, PairReport, Plan, PlannedMessage, Summary, load_content, local_failure, now};
 use crate::bytes::Bytes;
 
@@ -128,14 +128,19 @@ impl RateLimit {
     }
 }
 
-/// What happened to one recipient in one transaction.
+/// What happened to one recipient in one transaction. Only [`Outcome::Accepted`]
+/// becomes `sent`, and only the end-of-data step makes one, from a reply that step
+/// allows: no other reply, however positive, can mark mail as sent.
 #[derive(Debug, Clone)]
 enum Outcome {
-    /// A reply (or a reply made up here, like 5.6.7): class decides the state.
-    Reply(Reply),
-    /// Connection problem before the final dot: not delivered, try again.
+    /// The server took the message: its checked reply after the final dot.
+    Accepted(Reply),
+    /// A 4xx or 5xx reply (or one made up here, like 5.6.7): its class decides.
+    Refused(Reply),
+    /// Not delivered, try again: a connection problem or a protocol violation before
+    /// the final dot.
     Lost(String),
-    /// Connection problem after the final dot: may or may not be delivered.
+    /// After the final dot, no usable reply: may or may not be delivered.
     Unknown(String),
     /// Refused on this side (address cannot be sent); not journaled.
     Local(String),
@@ -144,22 +149,22 @@ enum Outcome {
 impl Outcome {
     fn state(&self) -> State {
         match self {
-            Outcome::Reply(r) if r.is_positive() => State::Sent,
-            Outcome::Reply(r) if r.is_permanent() => State::Failed,
-            Outcome::Reply(_) | Outcome::Lost(_) => State::Deferred,
+            Outcome::Accepted(_) => State::Sent,
+            Outcome::Refused(r) if r.is_permanent() => State::Failed,
+            Outcome::Refused(_) | Outcome::Lost(_) => State::Deferred,
             Outcome::Unknown(_) => State::Unknown,
             Outcome::Local(_) => State::Failed,
         }
     }
     fn code(&self) -> Option<u16> {
         match self {
-            Outcome::Reply(r) => Some(r.code),
+            Outcome::Accepted(r) | Outcome::Refused(r) => Some(r.code),
             _ => None,
         }
     }
     fn text(&self) -> String {
         match self {
-            Outcome::Reply(r) => r.to_string(),
+            Outcome::Accepted(r) | Outcome::Refused(r) => r.to_string(),
             Outcome::Lost(s) | Outcome::Unknown(s) | Outcome::Local(s) => s.clone(),
         }
     }
@@ -178,6 +183,8 @@ struct Tally {
 
 struct Shared<'a> {
     cfg: &'a Config,
+    /// The journal's name of the target.
+    target: String,
     plan: &'a Plan,
     run_id: String,
     queue: WorkQueue,
@@ -209,7 +216,7 @@ impl Shared<'_> {
         let r = &m.rcpts[ri];
         Record {
             time: now(),
-            target: r.key.target.clone(),
+            target: self.target.clone(),
             queue_id: m.queue_id.clone(),
             sha256: m.sha256.clone(),
             recipient: Bytes(r.env.address.clone()),
@@ -254,6 +261,7 @@ pub fn execute(cfg: &Config, plan: &Plan, journal: Journal) -> Summary {
     }
     let sh = Shared {
         cfg,
+        target: cfg.target.id(),
         plan,
         run_id: format!("{}-{}", now(), std::process::id()),
         queue: WorkQueue {
@@ -411,14 +419,26 @@ enum Tx {
     StaleBeforeMail(String),
 }
 
-fn lost(rcpts: &[usize], e: &SessionError) -> Vec<(usize, Outcome)> {
+fn lost(rcpts: &[usize], why: &str) -> Vec<(usize, Outcome)> {
     rcpts
         .iter()
-        .map(|&r| (r, Outcome::Lost(e.to_string())))
+        .map(|&r| (r, Outcome::Lost(why.to_string())))
         .collect()
 }
 
-/// The protocol steps of one transaction.
+/// `outs` plus every recipient in `rcpts` deferred for a protocol violation, with
+/// the session dropped: after a reply the step does not allow, or a reply too many,
+/// no later reply on that connection can be matched to its command.
+fn violated(mut outs: Vec<(usize, Outcome)>, rcpts: &[usize], why: &str) -> Tx {
+    let why = format!("protocol violation: {why}; not sent, will retry");
+    outs.retain(|(r, _)| !rcpts.contains(r));
+    outs.extend(lost(rcpts, &why));
+    Tx::Done(outs, false)
+}
+
+/// The protocol steps of one transaction. Every reply is judged by what its step
+/// allows ([`Reply::class`]); the line must be quiet (no reply nobody asked for)
+/// before MAIL, after 354, before the final dot and after the last reply.
 fn transaction(
     sh: &Shared<'_>,
     s: &mut Session,
@@ -434,7 +454,7 @@ fn transaction(
     };
     if m.smtputf8_required && !s.ext.smtputf8 {
         return Tx::Done(
-            all(Outcome::Reply(Reply::local(
+            all(Outcome::Refused(Reply::local(
                 550,
                 "5.6.7 SMTPUTF8 is required, but was not offered by the server (not sent, as Postfix would not)",
             ))),
@@ -467,65 +487,153 @@ fn transaction(
     if sendable.is_empty() {
         return Tx::Done(outs, true);
     }
+    // A reused session may hold a late reply or the server's goodbye (421 after an
+    // idle timeout): start on a fresh one then.
+    match s.unasked() {
+        Ok(Unasked::Nothing) => {}
+        Ok(Unasked::Data(d)) => {
+            return Tx::StaleBeforeMail(format!("the server sent {d} between transactions"));
+        }
+        Ok(Unasked::Closed) => {
+            return Tx::StaleBeforeMail("the server closed the connection".into());
+        }
+        Err(e) => return Tx::StaleBeforeMail(e.to_string()),
+    }
     sh.tally.lock().expect("tally lock").transactions += 1;
-    let (mreply, rreplies) = match s.envelope(&mail, &cmds) {
+    let env = match s.envelope(&mail, &cmds, true) {
         Ok(x) => x,
         Err(e) => return Tx::StaleBeforeMail(e.to_string()),
     };
-    if mreply.code == 421 {
-        return Tx::StaleBeforeMail(mreply.to_string());
-    }
-    if !mreply.is_positive() {
-        outs.extend(
-            sendable
+    match env.mail.class(Step::Mail) {
+        Class::Positive => {}
+        Class::Violation => {
+            return violated(
+                outs,
+                &sendable,
+                &violation(Step::Mail, &env.mail).to_string(),
+            );
+        }
+        _ => {
+            // A refused MAIL leaves nothing to accept: a RCPT or DATA accepted after it
+            // means the replies are not the answers to these commands.
+            let rcpt_ok = env
+                .rcpts
                 .iter()
-                .map(|&r| (r, Outcome::Reply(mreply.clone()))),
-        );
-        let keep = s.rset().is_ok();
-        return Tx::Done(outs, keep);
+                .any(|r| r.class(Step::Rcpt) == Class::Positive);
+            let data_ok = env
+                .data
+                .as_ref()
+                .is_some_and(|d| d.class(Step::Data) == Class::Positive);
+            if rcpt_ok || data_ok {
+                return violated(
+                    outs,
+                    &sendable,
+                    &format!(
+                        "MAIL FROM was answered {} but a later command was accepted (replies out of order?)",
+                        env.mail
+                    ),
+                );
+            }
+            if env.mail.code == 421 {
+                return Tx::StaleBeforeMail(env.mail.to_string());
+            }
+            outs.extend(
+                sendable
+                    .iter()
+                    .map(|&r| (r, Outcome::Refused(env.mail.clone()))),
+            );
+            let keep = s.rset();
+            return Tx::Done(outs, keep);
+        }
     }
     let mut accepted = Vec::new();
     let mut closing = false;
-    for (&ri, rep) in sendable.iter().zip(&rreplies) {
-        closing |= rep.code == 421;
-        if rep.is_positive() {
-            accepted.push(ri);
-        } else {
-            outs.push((ri, Outcome::Reply(rep.clone())));
+    for (&ri, rep) in sendable.iter().zip(&env.rcpts) {
+        match rep.class(Step::Rcpt) {
+            Class::Positive => accepted.push(ri),
+            Class::Violation => {
+                return violated(outs, &sendable, &violation(Step::Rcpt, rep).to_string());
+            }
+            _ => {
+                closing |= rep.code == 421;
+                outs.push((ri, Outcome::Refused(rep.clone())));
+            }
         }
     }
-    if closing {
-        // The server is going away: nothing was sent; retry all accepted ones later.
-        outs.extend(
-            accepted
-                .iter()
-                .map(|&r| (r, Outcome::Lost("421 during RCPT".into()))),
-        );
-        return Tx::Done(outs, false);
-    }
-    if accepted.is_empty() {
-        let keep = s.rset().is_ok();
-        return Tx::Done(outs, keep);
-    }
-    let dreply = match s.data() {
-        Ok(r) => r,
-        Err(e) => {
-            outs.extend(lost(&accepted, &e));
-            return Tx::Done(outs, false);
+    let dreply = match env.data {
+        Some(d) => d,
+        None => {
+            // Without pipelining DATA is sent only after an accepted RCPT.
+            let keep = !closing && s.rset();
+            return Tx::Done(outs, keep);
         }
     };
-    if dreply.code != 354 {
-        outs.extend(
-            accepted
-                .iter()
-                .map(|&r| (r, Outcome::Reply(dreply.clone()))),
-        );
-        let keep = dreply.code != 421 && s.rset().is_ok();
-        return Tx::Done(outs, keep);
+    match dreply.class(Step::Data) {
+        Class::Positive if accepted.is_empty() || closing => {
+            return violated(
+                outs,
+                &sendable,
+                &format!("DATA was answered {dreply} although no recipient is accepted"),
+            );
+        }
+        Class::Positive => {}
+        Class::Violation => {
+            return violated(outs, &sendable, &violation(Step::Data, &dreply).to_string());
+        }
+        _ => {
+            outs.extend(
+                accepted
+                    .iter()
+                    .map(|&r| (r, Outcome::Refused(dreply.clone()))),
+            );
+            let keep = dreply.code != 421 && !closing && s.rset();
+            return Tx::Done(outs, keep);
+        }
+    }
+    // 354: nothing else may be waiting (a reply too many would be read later as the
+    // answer to the final dot).
+    match s.unasked() {
+        Ok(Unasked::Nothing) => {}
+        Ok(Unasked::Data(d)) => {
+            return violated(outs, &accepted, &format!("the server sent {d} after 354"));
+        }
+        Ok(Unasked::Closed) => {
+            outs.extend(lost(
+                &accepted,
+                "the server closed the connection after 354",
+            ));
+            return Tx::Done(outs, false);
+        }
+        Err(e) => {
+            outs.extend(lost(&accepted, &e.to_string()));
+            return Tx::Done(outs, false);
+        }
     }
     if let Err(e) = s.send_content(content) {
-        outs.extend(lost(&accepted, &e));
+        outs.extend(lost(&accepted, &e.to_string()));
         return Tx::Done(outs, false);
+    }
+    // Before the final dot the server must not have said anything.
+    match s.unasked() {
+        Ok(Unasked::Nothing) => {}
+        Ok(Unasked::Data(d)) => {
+            return violated(
+                outs,
+                &accepted,
+                &format!("the server sent {d} before the final dot (the dot was not sent)"),
+            );
+        }
+        Ok(Unasked::Closed) => {
+            outs.extend(lost(
+                &accepted,
+                "the server closed the connection during the data (the dot was not sent)",
+            ));
+            return Tx::Done(outs, false);
+        }
+        Err(e) => {
+            outs.extend(lost(&accepted, &e.to_string()));
+            return Tx::Done(outs, false);
+        }
     }
     // The point of no return: record `sending` (fsynced) before the final dot.
     let markers: Vec<Record> = accepted
@@ -543,7 +651,7 @@ fn transaction(
     if let Err(e) = sh.journal.lock().expect("journal lock").append(&markers) {
         sh.abort(format!("cannot write the journal: {e}"));
         let e = format!("not sent: cannot write the journal: {e}");
-        outs.extend(accepted.iter().map(|&r| (r, Outcome::Lost(e.clone()))));
+        outs.extend(lost(&accepted, &e));
         return Tx::Done(outs, false);
     }
     if let Err(e) = s.send_end_of_data() {
@@ -551,44 +659,67 @@ fn transaction(
         outs.extend(accepted.iter().map(|&r| (r, Outcome::Unknown(why.clone()))));
         return Tx::Done(outs, false);
     }
-    let replies_wanted = if sh.cfg.target.lmtp {
-        accepted.len()
-    } else {
-        1
-    };
-    let mut replies = Vec::new();
-    for _ in 0..replies_wanted {
-        match s.read_reply() {
+    let lmtp = sh.cfg.target.lmtp;
+    let wanted = if lmtp { accepted.len() } else { 1 };
+    let mut replies: Vec<Reply> = Vec::with_capacity(wanted);
+    let mut failure = None;
+    for _ in 0..wanted {
+        match s.read_reply(Step::EndOfData) {
+            Ok(r) if r.class(Step::EndOfData) == Class::Violation => {
+                failure = Some(format!(
+                    "protocol violation after the final dot: {}",
+                    violation(Step::EndOfData, &r)
+                ));
+                break;
+            }
             Ok(r) => replies.push(r),
             Err(e) => {
-                let why = format!("no reply after the final dot: {e}");
-                for (i, &ri) in accepted.iter().enumerate() {
-                    let o = if sh.cfg.target.lmtp {
-                        replies.get(i).cloned().map(Outcome::Reply)
-                    } else {
-                        None
-                    };
-                    outs.push((ri, o.unwrap_or_else(|| Outcome::Unknown(why.clone()))));
-                }
-                return Tx::Done(outs, false);
+                failure = Some(format!("no reply after the final dot: {e}"));
+                break;
             }
         }
     }
-    s.end_of_data_done();
+    if failure.is_none() {
+        match s.unasked() {
+            Ok(Unasked::Data(d)) => {
+                failure = Some(format!(
+                    "protocol violation after the final dot: the server sent {d} after the last reply, so the replies cannot be matched to the recipients"
+                ));
+            }
+            Ok(Unasked::Nothing) | Ok(Unasked::Closed) | Err(_) => {}
+        }
+    }
+    if let Some(why) = failure {
+        // An LMTP reply read before a broken connection still counts; after a
+        // violation no reply on this connection does.
+        let trust = lmtp && !why.starts_with("protocol violation");
+        for (i, &ri) in accepted.iter().enumerate() {
+            let o = match replies.get(i) {
+                Some(r) if trust => reply_outcome(r),
+                _ => Outcome::Unknown(why.clone()),
+            };
+            outs.push((ri, o));
+        }
+        return Tx::Done(outs, false);
+    }
     let mut keep = true;
     for (i, &ri) in accepted.iter().enumerate() {
-        let r = if sh.cfg.target.lmtp {
-            &replies[i]
-        } else {
-            &replies[0]
-        };
+        let r = if lmtp { &replies[i] } else { &replies[0] };
         keep &= r.code != 421;
-        outs.push((ri, Outcome::Reply(r.clone())));
+        outs.push((ri, reply_outcome(r)));
     }
     if keep && outs.iter().any(|(_, o)| o.state() != State::Sent) {
-        keep = s.rset().is_ok();
+        keep = s.rset();
     }
     Tx::Done(outs, keep)
+}
+
+/// The outcome of a checked end-of-data reply (not a violation).
+fn reply_outcome(r: &Reply) -> Outcome {
+    match r.class(Step::EndOfData) {
+        Class::Positive => Outcome::Accepted(r.clone()),
+        _ => Outcome::Refused(r.clone()),
+    }
 }
 
 /// [`finish`] with the same outcome for every recipient of the job.

@@ -53,7 +53,7 @@ fn samples_export_layout_and_manifest() {
         );
         assert!(r.zip_sha256.is_some());
         // One text file per message.
-        let texts = std::fs::read_dir(out.join(r.text.as_ref().unwrap()))
+        let texts = std::fs::read_dir(out.join(r.output("text").unwrap()))
             .unwrap()
             .filter(|e| {
                 e.as_ref()
@@ -156,7 +156,7 @@ fn samples_cases_are_exported_as_described() {
         let ivan = bundle("ivan@example.com");
         let stem = mxsalvage::export::names::stem(msg.info.arrival_unix, &msg.info.queue_id);
         let text = std::fs::read_to_string(
-            out.join(ivan.text.as_ref().unwrap())
+            out.join(ivan.output("text").unwrap())
                 .join(format!("{stem}.txt")),
         )
         .unwrap();
@@ -182,7 +182,7 @@ fn samples_cases_are_exported_as_described() {
     let stem = mxsalvage::export::names::stem(att.info.arrival_unix, &att.info.queue_id);
     for a in &att.attachments {
         let p = out
-            .join(judy.text.as_ref().unwrap())
+            .join(judy.output("text").unwrap())
             .join(format!("{stem}.files"))
             .join(&a.name);
         assert_eq!(
@@ -197,7 +197,7 @@ fn samples_cases_are_exported_as_described() {
     let alice = bundle("alice@example.com");
     let stem = mxsalvage::export::names::stem(html.info.arrival_unix, &html.info.queue_id);
     let text = std::fs::read_to_string(
-        out.join(alice.text.as_ref().unwrap())
+        out.join(alice.output("text").unwrap())
             .join(format!("{stem}.txt")),
     )
     .unwrap();
@@ -207,7 +207,7 @@ fn samples_cases_are_exported_as_described() {
     let nested = by_case("nested-rfc822");
     let stem = mxsalvage::export::names::stem(nested.info.arrival_unix, &nested.info.queue_id);
     let text = std::fs::read_to_string(
-        out.join(bob.text.as_ref().unwrap())
+        out.join(bob.output("text").unwrap())
             .join(format!("{stem}.txt")),
     )
     .unwrap();
@@ -225,7 +225,7 @@ fn samples_mbox_round_trip() {
         .map(|x| (x.info.queue_id.as_str(), x))
         .collect();
     for r in &m.recipients {
-        let mbox = out.join(r.mbox.as_ref().unwrap());
+        let mbox = out.join(r.output("mbox").unwrap());
         let data = std::fs::read(&mbox).unwrap();
         let want: Vec<Vec<u8>> = r
             .messages
@@ -270,7 +270,7 @@ for k in mb.keys():
     print(hashlib.sha256(mb.get_bytes(k)).hexdigest())
 "#;
     for r in &m.recipients {
-        let mbox = out.join(r.mbox.as_ref().unwrap());
+        let mbox = out.join(r.output("mbox").unwrap());
         let o = Command::new("python3")
             .arg("-c")
             .arg(script)
@@ -315,7 +315,7 @@ fn samples_maildir_and_eml_round_trip() {
         .map(|x| (x.info.queue_id.as_str(), x))
         .collect();
     for r in &m.recipients {
-        let md = out.join(r.maildir.as_ref().unwrap());
+        let md = out.join(r.output("maildir").unwrap());
         for sub in ["tmp", "new", "cur"] {
             assert!(md.join(sub).is_dir());
         }
@@ -340,7 +340,7 @@ fn samples_maildir_and_eml_round_trip() {
             );
             let stem = mxsalvage::export::names::stem(msg.info.arrival_unix, id);
             let eml = out
-                .join(r.eml.as_ref().unwrap())
+                .join(r.output("eml").unwrap())
                 .join(format!("{stem}.eml"));
             let e = std::fs::read(&eml).unwrap();
             assert_eq!(e, to_crlf(&want));
@@ -360,7 +360,7 @@ for k in md.keys():
         let o = Command::new("python3")
             .arg("-c")
             .arg(script)
-            .arg(out.join(r.maildir.as_ref().unwrap()))
+            .arg(out.join(r.output("maildir").unwrap()))
             .output()
             .unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -453,9 +453,9 @@ fn samples_read_by_dovecot() {
     for r in &m.recipients {
         for mbox in [false, true] {
             let src = if mbox {
-                out.join(r.mbox.as_ref().unwrap())
+                out.join(r.output("mbox").unwrap())
             } else {
-                out.join(r.maildir.as_ref().unwrap())
+                out.join(r.output("maildir").unwrap())
             };
             let text = doveadm_fetch(&src, mbox).expect("doveadm reads the export");
             let received: Vec<&str> = text

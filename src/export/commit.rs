@@ -1,0 +1,156 @@
+//! The end of an export: the manifest, the commit point.
+//!
+//! Owns: the interim manifest of an update (the earlier one rewritten with
+//! `"complete": false`, fsynced, before anything changes), gathering the recipients'
+//! entries (this run's, spilled by phase 3, and an earlier export's untouched ones), and
+//! streaming `manifest.json` atomically after the durability barrier: temporary file,
+//! fsync, rename, fsync of OUT. A crash before the rename leaves no manifest claiming
+//! success. In: the message list, the recipients, the spill file. Out: `manifest.json`.
+//! Fails with [`ExportError::Write`] naming the path.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::io;
+use std::path::Path;
+
+use crate::manifest::{Manifest, ManifestRecipient, Problem, SCHEMA, Totals};
+use crate::timefmt::{now, rfc3339};
+
+use super::mailbox::{Bundle, Listed, Src};
+use super::sinks::Formats;
+use super::spill::{Slot, Spill};
+use super::write::{self, AtomicFile, werr};
+use super::{Config, ExportError, Report, json, partial};
+
+/// Writes a manifest held in memory (the update's interim one: `complete` false), durably.
+pub fn interim(out: &Path, old: &Manifest) -> Result<(), ExportError> {
+    let mut m = old.clone();
+    m.complete = false;
+    let p = out.join("manifest.json");
+    let mut data = serde_json::to_vec_pretty(&m).map_err(|e| werr(&p)(io::Error::other(e)))?;
+    data.push(b'\n');
+    let mut f = AtomicFile::create(&p)?;
+    f.put(&data)?;
+    f.commit_durable(None)?;
+    write::sync_dir(out)
+}
+
+/// A recipient entry of the finished export.
+pub enum Rsrc<'a> {
+    /// Written by this run (pretty JSON in the spill file), with its number of messages.
+    New(Slot, usize),
+    /// An earlier export's bundle this run did not touch.
+    Old(&'a ManifestRecipient),
+}
+
+impl Rsrc<'_> {
+    /// (message, mailbox) pairs in the bundle.
+    pub fn pairs(&self) -> usize {
+        match self {
+            Rsrc::New(_, n) => *n,
+            Rsrc::Old(o) => o.messages.len(),
+        }
+    }
+}
+
+/// Every bundle's entry, by mailbox, readable from the spill file. Fails with the first
+/// failed bundle (as a partial run: phase 2 wrote files).
+pub fn recipients<'a>(
+    bundles: &'a BTreeMap<Vec<u8>, Bundle<'a>>,
+    touched: &[&'a Bundle<'a>],
+    finished: Vec<Result<(Slot, usize), ExportError>>,
+    spill: &Spill,
+) -> Result<BTreeMap<&'a [u8], Rsrc<'a>>, ExportError> {
+    let mut r = BTreeMap::new();
+    for b in bundles.values().filter(|b| !b.touched) {
+        if let Some(o) = b.old {
+            r.insert(b.key.as_slice(), Rsrc::Old(o));
+        }
+    }
+    for (b, f) in touched.iter().zip(finished) {
+        let (slot, n) = f.map_err(|e| partial(e, 1))?;
+        r.insert(b.key.as_slice(), Rsrc::New(slot, n));
+    }
+    spill.flush().map_err(|e| partial(e, 1))?;
+    Ok(r)
+}
+
+/// What the manifest says about the run besides its messages and recipients.
+pub struct Run<'a> {
+    pub cfg: &'a Config,
+    /// The export's shape (an update's is the earlier export's).
+    pub formats: Formats,
+    pub zip_on: bool,
+    /// `--reader` as recorded (`USER:GROUP`; an update's is the earlier one's).
+    pub reader: Option<String>,
+    pub errors: Vec<Problem>,
+    pub skipped: Vec<Problem>,
+}
+
+fn io_err(e: ExportError) -> io::Error {
+    io::Error::other(e.to_string())
+}
+
+/// Streams `manifest.json` (call after the durability barrier) and reports the run.
+pub fn manifest(
+    out: &Path,
+    run: Run,
+    list: &[Listed],
+    recipients: &BTreeMap<&[u8], Rsrc>,
+    spill: &Spill,
+) -> Result<Report, ExportError> {
+    let mut options = run.cfg.options.clone();
+    options.formats = run.formats.names().iter().map(|s| s.to_string()).collect();
+    options.zip = run.zip_on;
+    options.encrypted = run.zip_on && run.cfg.passwords.is_some();
+    options.reader = run.reader.clone();
+    let totals = Totals {
+        messages: list.len(),
+        recipients: recipients.len(),
+        pairs: recipients.values().map(|r| r.pairs()).sum(),
+        bytes: list.iter().map(|m| m.bytes).sum(),
+        errors: run.errors.len(),
+        skipped: run.skipped.len(),
+    };
+    let complete = run.errors.is_empty();
+    let tool = format!("mxsalvage {}", env!("CARGO_PKG_VERSION"));
+    let generated_at = rfc3339(now());
+    let head = json::Head {
+        schema: SCHEMA,
+        tool: &tool,
+        generated_at: &generated_at,
+        complete,
+        source: &run.cfg.source,
+        options: &options,
+        totals: &totals,
+        errors: &run.errors,
+        skipped: &run.skipped,
+    };
+    let p = out.join("manifest.json");
+    let mut f = AtomicFile::create(&p)?;
+    json::write_manifest(
+        &mut f,
+        &head,
+        list.iter().map(|l| match l.src {
+            Src::New(s, _) => spill.get(s).map(Cow::Owned).map_err(io_err),
+            Src::Old(m) => serde_json::to_vec_pretty(m)
+                .map(Cow::Owned)
+                .map_err(io::Error::other),
+        }),
+        recipients.values().map(|r| match r {
+            Rsrc::New(s, _) => spill.get(*s).map(Cow::Owned).map_err(io_err),
+            Rsrc::Old(o) => serde_json::to_vec_pretty(o)
+                .map(Cow::Owned)
+                .map_err(io::Error::other),
+        }),
+    )
+    .map_err(werr(&p))?;
+    f.commit_durable(None)?;
+    write::sync_dir(out)?;
+    Ok(Report {
+        complete,
+        totals,
+        errors: run.errors,
+        skipped: run.skipped,
+    })
+}

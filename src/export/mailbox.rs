@@ -1,0 +1,371 @@
+//! Phase 3 of an export: one mailbox at a time per worker thread.
+//!
+//! Owns: the finished export's message list (this run's messages plus an earlier
+//! export's, oldest first: arrival time, then queue ID), each mailbox's bundle (its
+//! messages in that order with their delivery headers, its files), running every
+//! per-mailbox sink ([`super::sink::Sink::mailbox`]) for each bundle this run changed,
+//! packing its zip, and the bundle's manifest entry. In: phase 2's [`Written`] and the
+//! earlier manifest. Out: the message list and one manifest entry (spilled) per bundle.
+//! Fails with the first write error.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+
+use rayon::prelude::*;
+
+use crate::bytes::Bytes;
+use crate::manifest::{FileEntry, Manifest, ManifestMessage, ManifestRecipient, Outputs};
+use crate::select::Selection;
+
+use super::names;
+use super::plan::Plan;
+use super::prepend;
+use super::sink::{Item, Mailbox, Summary};
+use super::sinks::Formats;
+use super::spill::{Slot, Spill};
+use super::tree::Tree;
+use super::zip::{self, Secret};
+use super::{ExportError, Progress};
+
+/// Where a message's manifest entry is.
+#[derive(Clone, Copy)]
+pub enum Src<'a> {
+    /// Written by this run: in the spill file (manifest entry, summary).
+    New(Slot, Slot),
+    /// Kept from the export being updated.
+    Old(&'a ManifestMessage),
+}
+
+/// One message of the finished export, in manifest order.
+pub struct Listed<'a> {
+    pub arrival: i64,
+    pub id: &'a str,
+    pub bytes: u64,
+    pub src: Src<'a>,
+}
+
+impl Listed<'_> {
+    fn summary(&self, spill: &Spill) -> Result<Summary, ExportError> {
+        match self.src {
+            Src::New(_, s) => spill.get_json(s),
+            Src::Old(m) => Ok(Summary::of(m)),
+        }
+    }
+}
+
+/// A mailbox bundle being assembled for the manifest.
+pub struct Bundle<'a> {
+    pub key: Vec<u8>,
+    pub dir: String,
+    /// Positions in the message list, sorted (= oldest first) after the merge.
+    ids: Vec<u32>,
+    /// The delivery headers of each message for this mailbox (same index as `ids`;
+    /// filled for touched bundles only).
+    pre: Vec<Slot>,
+    /// Files written by this run (`FileEntry`, compact JSON).
+    files: Vec<Slot>,
+    pub touched: bool,
+    pub old: Option<&'a ManifestRecipient>,
+}
+
+/// The whole export after phase 2: messages and bundles.
+pub struct Assembled<'a> {
+    pub list: Vec<Listed<'a>>,
+    pub bundles: BTreeMap<Vec<u8>, Bundle<'a>>,
+}
+
+/// Builds the message list and the bundles from phase 2's output and the earlier
+/// manifest.
+pub fn assemble<'a>(
+    plan: &'a Plan,
+    done: Vec<(usize, super::message::MsgOut)>,
+    old: Option<&'a Manifest>,
+    dirs: &BTreeMap<Vec<u8>, String>,
+    spill: &Spill,
+) -> Result<Assembled<'a>, ExportError> {
+    let mut list: Vec<Listed> = Vec::with_capacity(done.len());
+    for (i, m) in &done {
+        list.push(Listed {
+            arrival: m.arrival,
+            id: &plan.messages[*i].entry.id,
+            bytes: m.bytes,
+            src: Src::New(m.message, m.summary),
+        });
+    }
+    if let Some(o) = old {
+        let redone: BTreeSet<&str> = done
+            .iter()
+            .map(|(i, _)| plan.messages[*i].entry.id.as_str())
+            .collect();
+        for m in &o.messages {
+            if !redone.contains(m.info.queue_id.as_str()) {
+                list.push(Listed {
+                    arrival: m.info.arrival_unix,
+                    id: &m.info.queue_id,
+                    bytes: m.bytes,
+                    src: Src::Old(m),
+                });
+            }
+        }
+    }
+    // Stable, and queue IDs are unique in the list, so the order is total.
+    list.sort_by(|a, b| (a.arrival, a.id).cmp(&(b.arrival, b.id)));
+    let pos: HashMap<&str, u32> = list
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.id, i as u32))
+        .collect();
+
+    // Bundles: the earlier export's, then this run's additions.
+    let mut bundles: BTreeMap<Vec<u8>, Bundle> = BTreeMap::new();
+    if let Some(o) = old {
+        for r in &o.recipients {
+            let k = names::mailbox_key(&r.address.0);
+            bundles.insert(
+                k.clone(),
+                Bundle {
+                    key: k,
+                    dir: r.dir.clone(),
+                    ids: r
+                        .messages
+                        .iter()
+                        .filter_map(|i| pos.get(i.as_str()).copied())
+                        .collect(),
+                    pre: Vec::new(),
+                    files: Vec::new(),
+                    touched: false,
+                    old: Some(r),
+                },
+            );
+        }
+    }
+    // This run's delivery headers, by list position.
+    let mut headers: HashMap<u32, HashMap<Vec<u8>, Slot>> = HashMap::new();
+    for (i, m) in done {
+        let p = pos[plan.messages[i].entry.id.as_str()];
+        for &k in &m.added {
+            let key = &plan.mailboxes[k as usize];
+            let b = bundles.entry(key.clone()).or_insert_with(|| Bundle {
+                key: key.clone(),
+                dir: dirs[key].clone(),
+                ids: Vec::new(),
+                pre: Vec::new(),
+                files: Vec::new(),
+                touched: false,
+                old: None,
+            });
+            b.ids.push(p);
+            b.touched = true;
+        }
+        for (k, f) in m.files {
+            if let Some(b) = bundles.get_mut(&plan.mailboxes[k as usize]) {
+                b.files.push(f);
+            }
+        }
+        headers.insert(p, m.prepends.into_iter().collect());
+    }
+    drop(pos);
+    // The headers of an earlier export's message, computed once per message for all
+    // the touched bundles that need them (linear in the recipients).
+    let mut wanted: BTreeMap<u32, Vec<Vec<u8>>> = BTreeMap::new();
+    for b in bundles.values_mut() {
+        b.ids.sort_unstable();
+        b.ids.dedup();
+        if b.touched {
+            for &p in &b.ids {
+                if !headers.contains_key(&p) {
+                    wanted.entry(p).or_default().push(b.key.clone());
+                }
+            }
+        }
+    }
+    for (p, keys) in wanted {
+        let info = match list[p as usize].src {
+            Src::Old(m) => Cow::Borrowed(&m.info),
+            Src::New(s, _) => Cow::Owned(spill.get_json::<ManifestMessage>(s)?.info),
+        };
+        let all = prepend::by_mailbox(&info);
+        let mut h = HashMap::with_capacity(keys.len());
+        for k in keys {
+            let bytes = prepend::lookup(&all, &info, &k);
+            h.insert(k, spill.put(&bytes)?);
+        }
+        headers.insert(p, h);
+    }
+    for b in bundles.values_mut().filter(|b| b.touched) {
+        b.pre = b.ids.iter().map(|p| headers[p][&b.key]).collect();
+    }
+    spill.flush()?;
+    Ok(Assembled { list, bundles })
+}
+
+impl Assembled<'_> {
+    /// The bundles this run changed (their per-mailbox files and zip are rewritten).
+    pub fn touched(&self) -> Vec<&Bundle<'_>> {
+        self.bundles.values().filter(|b| b.touched).collect()
+    }
+}
+
+/// Removes the directories prepared for a mailbox that ended up with no message (its
+/// only message could not be read).
+pub fn remove_unused<T>(
+    out: &Path,
+    plan: &Plan,
+    dirs: &BTreeMap<Vec<u8>, String>,
+    recipients: &BTreeMap<&[u8], T>,
+) {
+    for key in &plan.mailboxes {
+        if !recipients.contains_key(key.as_slice()) {
+            super::write::remove_empty_dirs(&out.join("recipients").join(&dirs[key]));
+        }
+    }
+}
+
+/// What phase 3 needs besides the bundle.
+pub struct Finish<'a> {
+    pub out: &'a Path,
+    pub list: &'a [Listed<'a>],
+    pub spill: &'a Spill,
+    pub formats: Formats,
+    pub zip_on: bool,
+    pub passwords: Option<&'a BTreeMap<Vec<u8>, Secret>>,
+}
+
+/// Runs phase 3 for every touched bundle: returns each one's spilled manifest entry
+/// (pretty JSON) and number of messages, in `touched` order.
+pub fn run(
+    fx: &Finish,
+    touched: &[&Bundle],
+    sel: &Selection,
+    progress: &dyn Progress,
+) -> Vec<Result<(Slot, usize), ExportError>> {
+    touched
+        .par_iter()
+        .map(|b| {
+            let r = finish_bundle(fx, b, sel.is_valid(&b.key));
+            progress.tick();
+            r
+        })
+        .collect()
+}
+
+fn finish_bundle(
+    fx: &Finish,
+    b: &Bundle,
+    valid: Option<bool>,
+) -> Result<(Slot, usize), ExportError> {
+    let out = fx.out;
+    let formats = fx.formats;
+    let base = out.join("recipients").join(&b.dir);
+    let rbase = format!("recipients/{}", b.dir);
+    let zip_rel = format!("{rbase}.zip");
+    let mut files: BTreeMap<String, FileEntry> = BTreeMap::new();
+    if let Some(o) = b.old {
+        for f in &o.files {
+            files.insert(f.path.clone(), f.clone());
+        }
+    }
+    for &s in &b.files {
+        let f: FileEntry = fx.spill.get_json(s)?;
+        files.insert(f.path.clone(), f);
+    }
+    files.remove(&zip_rel);
+    let newest = b
+        .ids
+        .iter()
+        .map(|&p| fx.list[p as usize].arrival)
+        .max()
+        .unwrap_or(0);
+    let get = |i: usize| -> Result<Item, ExportError> {
+        Ok(Item {
+            summary: fx.list[b.ids[i] as usize].summary(fx.spill)?,
+            prepend: fx.spill.get(b.pre[i])?,
+        })
+    };
+    let view = Mailbox {
+        mailbox: &b.key,
+        dir: &b.dir,
+        formats,
+        len: b.ids.len(),
+        newest,
+        out,
+        get: &get,
+    };
+    let mut dest = Tree::new(out, &b.dir);
+    for s in formats.sinks() {
+        s.mailbox(&view, &mut dest)?;
+    }
+    for e in dest.into_entries() {
+        files.insert(e.path.clone(), e);
+    }
+    let mut zip_sha = None;
+    if fx.zip_on {
+        let mut list = Vec::with_capacity(files.len());
+        for path in files.keys() {
+            let inner = path
+                .strip_prefix(&format!("{rbase}/"))
+                .unwrap_or(path)
+                .to_string();
+            let full = out.join(path);
+            let mtime = std::fs::metadata(&full)
+                .and_then(|m| m.modified())
+                .map_err(super::write::werr(&full))?
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0);
+            list.push((inner, mtime));
+        }
+        let dirs: BTreeSet<String> = formats
+            .sinks()
+            .flat_map(|s| s.dirs().iter().map(|d| d.to_string()))
+            .collect();
+        let readme = zip::readme(&view.address(), b.ids.len(), formats);
+        let dest = out.join("recipients").join(format!("{}.zip", b.dir));
+        let w = zip::write(
+            &dest,
+            &zip::ZipJob {
+                base: &base,
+                root: &b.dir,
+                files: &list,
+                dirs: &dirs,
+                readme: &readme,
+                time: newest,
+                password: fx.passwords.and_then(|p| p.get(&b.key)),
+            },
+        )?;
+        zip_sha = Some(w.sha256.clone());
+        files.insert(
+            zip_rel.clone(),
+            FileEntry {
+                path: zip_rel.clone(),
+                sha256: w.sha256,
+                size: w.size,
+            },
+        );
+    }
+    let r = ManifestRecipient {
+        address: Bytes(b.key.clone()),
+        dir: b.dir.clone(),
+        messages: b
+            .ids
+            .iter()
+            .map(|&p| fx.list[p as usize].id.to_string())
+            .collect(),
+        bytes: b.ids.iter().map(|&p| fx.list[p as usize].bytes).sum(),
+        outputs: Outputs(
+            formats
+                .each()
+                .map(|(s, on)| {
+                    let at = on.then(|| format!("{rbase}/{}", s.location()));
+                    (s.name().to_string(), at)
+                })
+                .collect(),
+        ),
+        zip: fx.zip_on.then(|| zip_rel.clone()),
+        zip_sha256: zip_sha,
+        valid: valid.or(b.old.and_then(|o| o.valid)),
+        files: files.into_values().collect(),
+    };
+    Ok((fx.spill.put_json(&r, true)?, b.ids.len()))
+}

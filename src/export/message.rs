@@ -1,0 +1,301 @@
+//! Phase 2 of an export: one message at a time per worker thread.
+//!
+//! Owns: loading one queue file in full, comparing it with an earlier export's entry
+//! (`--update`: same queue ID and SHA-256 → only new mailboxes are added; different
+//! content → an error, not mixed in), building its manifest entry, writing the archive
+//! copy `messages/<queue-id>.eml`, and running every per-message sink
+//! ([`super::sink::Sink::message`]) for each mailbox this run adds it to. What later
+//! phases need (manifest entry, summary, files written, delivery headers per mailbox)
+//! goes to the spill file. In: the [`Plan`]. Out: one [`MsgOut`] per exported message,
+//! plus problems. Fails with the first write error (the other workers then stop).
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::bytes::Bytes;
+use crate::decode::{Decoded, decode};
+use crate::manifest::{Attachment, ManifestMessage, Problem};
+use crate::model::MessageInfo;
+use crate::queue::{Depth, Spool};
+
+use super::plan::{self, Plan, Planned};
+use super::sink::{LazyDecoded, Message, Summary};
+use super::sinks::Formats;
+use super::spill::{Slot, Spill};
+use super::tree::Tree;
+use super::{ExportError, Progress, names, prepend, text, write};
+
+/// What every worker shares.
+pub struct Ctx<'a> {
+    pub spool: &'a Spool,
+    pub out: &'a Path,
+    pub formats: Formats,
+    pub mailboxes: &'a [Vec<u8>],
+    /// Directory name of each mailbox (same index).
+    pub dirs: Vec<&'a str>,
+    /// The earlier export's messages and (mailbox, queue ID) pairs (`--update`).
+    pub old_msgs: BTreeMap<&'a str, &'a ManifestMessage>,
+    pub old_pairs: BTreeSet<(Vec<u8>, &'a str)>,
+    pub spill: &'a Spill,
+    pub abort: AtomicBool,
+    /// Files written so far (a failure after the first one is a partial run).
+    pub written: AtomicUsize,
+}
+
+/// What phase 2 keeps of one exported message (the records are in the spill file).
+pub struct MsgOut {
+    pub arrival: i64,
+    pub bytes: u64,
+    /// The [`ManifestMessage`], pretty JSON.
+    pub message: Slot,
+    /// Its [`Summary`], compact JSON.
+    pub summary: Slot,
+    /// Mailboxes (indices) this message was newly added to.
+    pub added: Vec<u32>,
+    /// `FileEntry`s written (compact JSON), by mailbox index.
+    pub files: Vec<(u32, Slot)>,
+    /// Delivery headers of every mailbox of the message (raw bytes), by mailbox key.
+    pub prepends: Vec<(Vec<u8>, Slot)>,
+}
+
+enum MsgResult {
+    Done(Box<MsgOut>),
+    Problem { skip: bool, problem: Problem },
+    Fatal(ExportError),
+    Aborted,
+}
+
+/// Phase 2's outcome: the exported messages (with their index in the plan) and the
+/// problems found on the way.
+pub struct Written {
+    pub done: Vec<(usize, MsgOut)>,
+    pub errors: Vec<Problem>,
+    pub skipped: Vec<Problem>,
+}
+
+fn new_message(mut info: MessageInfo, sha: String, len: u64, d: &Decoded) -> ManifestMessage {
+    info.warnings.extend(d.warnings.iter().cloned());
+    ManifestMessage {
+        store: format!("messages/{}.eml", info.queue_id),
+        info,
+        sha256: sha,
+        bytes: len,
+        message_id: d.message_id.clone().map(Bytes),
+        subject: d.subject.clone(),
+        from: d.from.clone(),
+        date: d.date.clone(),
+        attachments: d
+            .attachments
+            .iter()
+            .map(|a| Attachment {
+                name: a.name.clone(),
+                original_name: a.original_name.clone().map(|o| Bytes(o.into_bytes())),
+                content_type: a.content_type.clone(),
+                size: a.data.len() as u64,
+            })
+            .collect(),
+    }
+}
+
+/// Runs phase 2 over the plan on the current rayon pool. A failure after some file was
+/// written is [`ExportError::Partial`].
+pub fn run(ctx: &Ctx, plan: &Plan, progress: &dyn Progress) -> Result<Written, ExportError> {
+    let results: Vec<MsgResult> = plan
+        .messages
+        .par_iter()
+        .map(|pm| {
+            let r = export_message(ctx, pm).unwrap_or_else(|e| {
+                ctx.abort.store(true, Ordering::Relaxed);
+                MsgResult::Fatal(e)
+            });
+            progress.tick();
+            r
+        })
+        .collect();
+    let mut w = Written {
+        done: Vec::new(),
+        errors: plan.errors.clone(),
+        skipped: plan.skipped.clone(),
+    };
+    let mut fatal = None;
+    for (i, r) in results.into_iter().enumerate() {
+        match r {
+            MsgResult::Done(m) => w.done.push((i, *m)),
+            MsgResult::Problem {
+                skip: true,
+                problem,
+            } => w.skipped.push(problem),
+            MsgResult::Problem { problem, .. } => w.errors.push(problem),
+            MsgResult::Fatal(e) => {
+                fatal.get_or_insert(e);
+            }
+            MsgResult::Aborted => {}
+        }
+    }
+    let written = ctx.written.load(Ordering::Relaxed);
+    if let Some(e) = fatal {
+        return Err(super::partial(e, written));
+    }
+    ctx.spill.flush().map_err(|e| super::partial(e, written))?;
+    Ok(w)
+}
+
+fn export_message(ctx: &Ctx, pm: &Planned) -> Result<MsgResult, ExportError> {
+    if ctx.abort.load(Ordering::Relaxed) {
+        return Ok(MsgResult::Aborted);
+    }
+    let l = match ctx.spool.load(&pm.entry, Depth::Full) {
+        Ok(l) => l,
+        Err(e) => {
+            let (skip, problem) = plan::load_problem(&e);
+            return Ok(MsgResult::Problem { skip, problem });
+        }
+    };
+    let info: MessageInfo = ctx.spill.get_json(pm.info)?;
+    let id = pm.entry.id.as_str();
+    let arrival = pm.arrival_unix;
+    let bytes = l.file.message_bytes();
+    drop(l);
+    let sha = hex::encode(Sha256::digest(&bytes));
+    let stem = names::stem(arrival, id);
+    let files_label = text::files_dir(&stem);
+    let (message, keys, write_archive, decoded) = match ctx.old_msgs.get(id) {
+        Some(old) if old.sha256 != sha => {
+            return Ok(MsgResult::Problem {
+                skip: false,
+                problem: Problem {
+                    path: pm.entry.path.display().to_string(),
+                    queue_id: Some(id.to_string()),
+                    reason: format!(
+                        "queue ID {id} is already in this export with different content (Postfix reused the ID); not added — export it into a new directory"
+                    ),
+                },
+            });
+        }
+        Some(old) => {
+            let mut m = (*old).clone();
+            let known: HashSet<usize> = m.info.recipients.iter().map(|x| x.offset).collect();
+            for r in &info.recipients {
+                if !known.contains(&r.offset) {
+                    m.info.recipients.push(r.clone());
+                }
+            }
+            m.info.recipients.sort_by_key(|r| r.offset);
+            let keys: Vec<u32> = pm
+                .keys
+                .iter()
+                .filter(|&&k| {
+                    !ctx.old_pairs
+                        .contains(&(ctx.mailboxes[k as usize].clone(), id))
+                })
+                .copied()
+                .collect();
+            let present = std::fs::metadata(ctx.out.join(&m.store))
+                .is_ok_and(|md| md.len() == bytes.len() as u64);
+            (m, keys, !present, LazyDecoded::new(&bytes, &files_label))
+        }
+        None => {
+            let d = decode(&bytes, &files_label);
+            let m = new_message(info, sha, bytes.len() as u64, &d);
+            (
+                m,
+                pm.keys.clone(),
+                true,
+                LazyDecoded::with(&bytes, &files_label, d),
+            )
+        }
+    };
+    if write_archive {
+        let p = ctx.out.join(&message.store);
+        let w = write::write_file(&p, &bytes, Some(arrival))?;
+        ctx.written.fetch_add(1, Ordering::Relaxed);
+        debug_assert_eq!(w.sha256, message.sha256);
+    }
+    // Delivery headers of every mailbox, in one pass over the recipients.
+    let headers = prepend::by_mailbox(&message.info);
+    let mut files = Vec::new();
+    for &k in &keys {
+        let key = &ctx.mailboxes[k as usize];
+        let pre = prepend::lookup(&headers, &message.info, key);
+        let view = Message {
+            bytes: &bytes,
+            entry: &message,
+            mailbox: key,
+            prepend: &pre,
+            stem: &stem,
+            arrival: (arrival, pm.arrival_usec),
+            formats: ctx.formats,
+            decoded: &decoded,
+        };
+        let mut dest = Tree::new(ctx.out, ctx.dirs[k as usize]);
+        let res = ctx
+            .formats
+            .sinks()
+            .try_for_each(|s| s.message(&view, &mut dest));
+        let entries = dest.into_entries();
+        ctx.written.fetch_add(entries.len(), Ordering::Relaxed);
+        res?;
+        for e in entries {
+            files.push((k, ctx.spill.put_json(&e, false)?));
+        }
+    }
+    let mut prepends = Vec::with_capacity(headers.len());
+    let mut headers: Vec<(Vec<u8>, Vec<u8>)> = headers.into_iter().collect();
+    headers.sort_unstable();
+    for (k, h) in headers {
+        prepends.push((k, ctx.spill.put(&h)?));
+    }
+    let summary = ctx.spill.put_json(&Summary::of(&message), false)?;
+    let slot = ctx.spill.put_json(&message, true)?;
+    Ok(MsgResult::Done(Box::new(MsgOut {
+        arrival: message.info.arrival_unix,
+        bytes: message.bytes,
+        message: slot,
+        summary,
+        added: keys,
+        files,
+        prepends,
+    })))
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(
+        spool: &'a Spool,
+        out: &'a Path,
+        formats: Formats,
+        plan: &'a Plan,
+        dirs: &'a BTreeMap<Vec<u8>, String>,
+        old: Option<&'a crate::manifest::Manifest>,
+        spill: &'a Spill,
+    ) -> Ctx<'a> {
+        let mut old_pairs = BTreeSet::new();
+        let mut old_msgs = BTreeMap::new();
+        if let Some(o) = old {
+            for r in &o.recipients {
+                let k = names::mailbox_key(&r.address.0);
+                for id in &r.messages {
+                    old_pairs.insert((k.clone(), id.as_str()));
+                }
+            }
+            for m in &o.messages {
+                old_msgs.insert(m.info.queue_id.as_str(), m);
+            }
+        }
+        Ctx {
+            spool,
+            out,
+            formats,
+            mailboxes: &plan.mailboxes,
+            dirs: plan.mailboxes.iter().map(|k| dirs[k].as_str()).collect(),
+            old_msgs,
+            old_pairs,
+            spill,
+            abort: AtomicBool::new(false),
+            written: AtomicUsize::new(0),
+        }
+    }
+}

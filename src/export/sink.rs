@@ -1,0 +1,360 @@
+//! The sink contract: how one export format plugs into the run.
+//!
+//! Owns: the [`Sink`] trait every format implements, what a sink is given ([`Message`]
+//! per message and mailbox, [`Mailbox`] per mailbox, [`Check`] in `verify`), and where
+//! it writes ([`Dest`]). The formats themselves live one per file (`mbox.rs`,
+//! `maildir.rs`, `eml.rs`, `text.rs`, …) and are listed once, in [`super::sinks`].
+//! Pure interface; the run ([`super::run`]) drives it.
+//!
+//! # The contract
+//!
+//! A sink is a stateless value (`Sync`: it is called from every worker thread at once).
+//! For each mailbox bundle (`recipients/<dir>/`) of a run it is driven in this order:
+//!
+//! 1. **Directories.** Before any message, every directory in [`Sink::dirs`] exists in the
+//!    bundle (they are also put in the bundle's zip, even when empty).
+//! 2. **Per message** ([`Sink::message`]), in parallel across messages, once for every
+//!    (message, mailbox) pair this run adds, never twice for the same pair — not even on
+//!    `--update`, where a pair an earlier run wrote is not offered again. The sink gets the
+//!    message bytes exactly as queued, its manifest entry, the decoded form (computed on
+//!    first use, shared by every sink), the mailbox's delivery headers, the message's file
+//!    stem and arrival time. It writes one or more files through the [`Dest`]; their names
+//!    must be a pure function of the message (the stem, the manifest entry), so a rerun
+//!    writes the same names.
+//! 3. **Per mailbox** ([`Sink::mailbox`]), in parallel across mailboxes, once per bundle
+//!    that this run changed, after every message of the run is written. The sink sees the
+//!    whole bundle — this run's messages and an earlier export's — oldest first
+//!    (arrival, then queue ID), each as a [`Summary`] with its delivery headers, and can
+//!    stream each archive copy with [`Mailbox::archive`] (its SHA-256 is checked while it
+//!    is read). A file written here replaces the file of the same path an earlier run
+//!    listed (`mail.mbox`, `index.html`).
+//! 4. After every sink, the bundle may be zipped; then one durability barrier makes all
+//!    files durable and the manifest lists them.
+//!
+//! A sink never opens a path itself for writing: [`Dest`] writes atomically (temporary
+//! name, rename), with mode 0600, the given modification time, and records each file's
+//! path, size and SHA-256 for the manifest's `recipients[].files`. Paths given to a
+//! [`Dest`] are relative to the bundle, `/`-separated, and made only of names from
+//! [`super::names`] (never `..`, never absolute).
+//!
+//! **Failing.** A sink returns [`ExportError`] only when it cannot write (the [`Dest`]'s
+//! error, or a source that cannot be read): that stops the run, which exits 1 without a
+//! manifest claiming success. What a hostile or damaged message contains is never a
+//! failure: render what can be rendered and leave the warnings to [`crate::decode`].
+//!
+//! In `verify`, [`Sink::verify`] may read its output back (mbox, Maildir do): every file
+//! listed in the manifest is already checked for size and SHA-256 by `verify` itself.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::bytes::Bytes;
+use crate::decode::{Decoded, decode};
+use crate::manifest::{Attachment, ManifestMessage, ManifestRecipient};
+use crate::verify::VerifyReport;
+
+use super::ExportError;
+use super::sinks::Formats;
+use super::write::werr;
+
+/// One export format. See the module documentation for the whole contract.
+pub trait Sink: Sync {
+    /// The name in `--format`, in the manifest's `options.formats`, and the key of this
+    /// format's location in `recipients[]` (`"mbox"`).
+    fn name(&self) -> &'static str;
+    /// Other names `--format` accepts.
+    fn aliases(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// The path, relative to the bundle, that `recipients[].<name>` names (`"mail.mbox"`,
+    /// `"Maildir"`, `"eml"`).
+    fn location(&self) -> &'static str;
+    /// Directories this sink needs in every bundle, relative to it, parents first.
+    fn dirs(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// Its paragraph in the zip's README.txt: what the files are and how to open them,
+    /// for someone who is not a mail administrator (lines of at most 78 characters, ending
+    /// in an empty line).
+    fn readme(&self) -> &'static str;
+    /// Writes this sink's files for one message of one mailbox.
+    fn message(&self, _m: &Message, _dest: &mut dyn Dest) -> Result<(), ExportError> {
+        Ok(())
+    }
+    /// Writes this sink's files for a whole mailbox, after all of its messages.
+    fn mailbox(&self, _b: &Mailbox, _dest: &mut dyn Dest) -> Result<(), ExportError> {
+        Ok(())
+    }
+    /// Extra checks in `verify` for one bundle that has this format.
+    fn verify(&self, _c: &Check, _rep: &mut VerifyReport) {}
+}
+
+/// How a [`Dest`] writes one file.
+#[derive(Debug, Clone, Copy)]
+pub struct FileOpts<'a> {
+    /// Modification time (seconds since the epoch).
+    pub mtime: i64,
+    /// Write the temporary file here (bundle-relative) instead of beside the file: Maildir
+    /// delivers through `tmp/`.
+    pub staging: Option<&'a str>,
+}
+
+impl FileOpts<'_> {
+    pub fn at(mtime: i64) -> FileOpts<'static> {
+        FileOpts {
+            mtime,
+            staging: None,
+        }
+    }
+}
+
+/// Where a sink's files go: one mailbox bundle (its directory on disk, or its zip).
+pub trait Dest {
+    /// The bundle's name: its directory under `recipients/`, the top folder in its zip.
+    fn root(&self) -> &str;
+    /// Makes directory `rel` (and its parents) exist.
+    fn dir(&mut self, rel: &str) -> Result<(), ExportError>;
+    /// Writes file `rel`: `body` writes its content. An error from `body` (for example a
+    /// source that cannot be read; give it the source's path in its message) or from the
+    /// write fails the file, naming its path, and nothing is left under that name.
+    fn file(
+        &mut self,
+        rel: &str,
+        opts: FileOpts,
+        body: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,
+    ) -> Result<(), ExportError>;
+    /// Writes file `rel` from memory.
+    fn put(&mut self, rel: &str, mtime: i64, data: &[u8]) -> Result<(), ExportError> {
+        self.file(rel, FileOpts::at(mtime), &mut |w| w.write_all(data))
+    }
+}
+
+/// The decoded form of a message, computed when a sink first asks for it.
+pub struct LazyDecoded<'a> {
+    bytes: &'a [u8],
+    label: &'a str,
+    cell: OnceLock<Decoded>,
+}
+
+impl<'a> LazyDecoded<'a> {
+    /// `label` is the attachment folder's name shown in the text rendering.
+    pub fn new(bytes: &'a [u8], label: &'a str) -> LazyDecoded<'a> {
+        LazyDecoded {
+            bytes,
+            label,
+            cell: OnceLock::new(),
+        }
+    }
+    /// Already decoded (the run decodes new messages for their manifest entry).
+    pub fn with(bytes: &'a [u8], label: &'a str, d: Decoded) -> LazyDecoded<'a> {
+        let cell = OnceLock::new();
+        let _ = cell.set(d);
+        LazyDecoded { bytes, label, cell }
+    }
+    pub fn get(&self) -> &Decoded {
+        self.cell.get_or_init(|| decode(self.bytes, self.label))
+    }
+    pub fn is_decoded(&self) -> bool {
+        self.cell.get().is_some()
+    }
+}
+
+/// What a sink is given for one message of one mailbox.
+pub struct Message<'a> {
+    /// The message exactly as queued (the archive copy's bytes, LF line ends).
+    pub bytes: &'a [u8],
+    /// Its manifest entry: the scan object with the recipients selected for export, the
+    /// archive copy's path and hash, and the decoded summary fields.
+    pub entry: &'a ManifestMessage,
+    /// The mailbox (case-folded address) whose bundle is being written.
+    pub mailbox: &'a [u8],
+    /// The delivery headers for this mailbox (`Return-Path`, `X-Original-To`,
+    /// `Delivered-To`, LF) that every mailbox copy starts with.
+    pub prepend: &'a [u8],
+    /// `<stamp>_<queue-id>`: the base name of this message's files.
+    pub stem: &'a str,
+    /// Arrival time (seconds, microseconds): the modification time of its files.
+    pub arrival: (i64, i64),
+    /// The formats written into the same bundle (a page may link to the `.eml`).
+    pub formats: Formats,
+    pub(crate) decoded: &'a LazyDecoded<'a>,
+}
+
+impl Message<'_> {
+    /// The decoded message (text rendering, attachments, summary fields).
+    pub fn decoded(&self) -> &Decoded {
+        self.decoded.get()
+    }
+}
+
+/// One message of a mailbox as the per-mailbox stage sees it: the manifest entry without
+/// its (possibly very long) recipient list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub queue_id: String,
+    pub arrival_unix: i64,
+    /// The envelope sender (empty for the null sender).
+    pub sender: Bytes,
+    /// The archive copy, relative to OUT, with its hash and size.
+    pub store: String,
+    pub sha256: String,
+    pub bytes: u64,
+    pub message_id: Option<Bytes>,
+    pub subject: Option<String>,
+    pub from: Option<String>,
+    pub date: Option<String>,
+    pub attachments: Vec<Attachment>,
+    /// `<stamp>_<queue-id>`: the base name of the message's per-message files.
+    pub stem: String,
+}
+
+impl Summary {
+    pub fn of(m: &ManifestMessage) -> Summary {
+        Summary {
+            queue_id: m.info.queue_id.clone(),
+            arrival_unix: m.info.arrival_unix,
+            sender: m.info.sender.clone(),
+            store: m.store.clone(),
+            sha256: m.sha256.clone(),
+            bytes: m.bytes,
+            message_id: m.message_id.clone(),
+            subject: m.subject.clone(),
+            from: m.from.clone(),
+            date: m.date.clone(),
+            attachments: m.attachments.clone(),
+            stem: super::names::stem(m.info.arrival_unix, &m.info.queue_id),
+        }
+    }
+}
+
+/// One message of a [`Mailbox`].
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub summary: Summary,
+    /// The delivery headers for this mailbox.
+    pub prepend: Vec<u8>,
+}
+
+/// What a sink is given for a whole mailbox.
+pub struct Mailbox<'a> {
+    /// The mailbox (case-folded address).
+    pub mailbox: &'a [u8],
+    /// The bundle's directory name under `recipients/`.
+    pub dir: &'a str,
+    /// The formats written into the same bundle.
+    pub formats: Formats,
+    /// Number of messages.
+    pub len: usize,
+    /// Newest arrival time (the mtime of per-mailbox files).
+    pub newest: i64,
+    pub(crate) out: &'a Path,
+    pub(crate) get: &'a (dyn Fn(usize) -> Result<Item, ExportError> + Sync),
+}
+
+impl Mailbox<'_> {
+    /// Message `i`, oldest first (`0..len`; iterate backwards for newest first).
+    pub fn get(&self, i: usize) -> Result<Item, ExportError> {
+        (self.get)(i)
+    }
+    /// The mailbox as text (UTF-8, lossy) for display.
+    pub fn address(&self) -> String {
+        String::from_utf8_lossy(self.mailbox).into_owned()
+    }
+    /// Opens a message's archive copy for streaming; the reader fails with
+    /// `InvalidData` at its end when the bytes do not match the manifest's SHA-256.
+    pub fn archive(&self, s: &Summary) -> Result<Archive, ExportError> {
+        Archive::open(&self.out.join(&s.store), &s.sha256)
+    }
+}
+
+/// An archive copy being read, hashed on the way (see [`Mailbox::archive`]).
+pub struct Archive {
+    path: PathBuf,
+    r: BufReader<File>,
+    h: Sha256,
+    want: String,
+    checked: bool,
+}
+
+impl Archive {
+    pub fn open(path: &Path, sha256: &str) -> Result<Archive, ExportError> {
+        let f = File::open(path).map_err(werr(path))?;
+        Ok(Archive {
+            path: path.to_path_buf(),
+            r: BufReader::with_capacity(64 * 1024, f),
+            h: Sha256::new(),
+            want: sha256.to_string(),
+            checked: false,
+        })
+    }
+    fn context(&self, e: io::Error) -> io::Error {
+        io::Error::new(e.kind(), format!("{}: {e}", self.path.display()))
+    }
+}
+
+impl Read for Archive {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let avail = self.fill_buf()?;
+        let n = avail.len().min(buf.len());
+        buf[..n].copy_from_slice(&avail[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl BufRead for Archive {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        let empty = match self.r.fill_buf() {
+            Ok(b) => b.is_empty(),
+            Err(e) => return Err(self.context(e)),
+        };
+        if empty && !self.checked {
+            self.checked = true;
+            let got = hex::encode(std::mem::take(&mut self.h).finalize());
+            if got != self.want {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "{}: archive copy does not match its sha256 in the manifest (changed after it was written)",
+                        self.path.display()
+                    ),
+                ));
+            }
+        }
+        self.r.fill_buf()
+    }
+    fn consume(&mut self, n: usize) {
+        if n > 0
+            && let Ok(b) = self.r.fill_buf()
+        {
+            self.h.update(&b[..n.min(b.len())]);
+        }
+        self.r.consume(n);
+    }
+}
+
+/// What a sink is given in `verify` for one bundle.
+pub struct Check<'a> {
+    /// The export directory.
+    pub out: &'a Path,
+    pub recipient: &'a ManifestRecipient,
+    /// This format's location, relative to OUT (`recipients/<dir>/mail.mbox`).
+    pub location: &'a str,
+    /// The bundle's messages in manifest order (oldest first).
+    pub messages: &'a [&'a ManifestMessage],
+    pub(crate) prepend: &'a dyn Fn(&ManifestMessage) -> Vec<u8>,
+}
+
+impl Check<'_> {
+    /// The bytes a mailbox copy of `m` must hold: delivery headers + archive copy.
+    pub fn expected_copy(&self, m: &ManifestMessage) -> io::Result<Vec<u8>> {
+        let mut v = (self.prepend)(m);
+        v.extend_from_slice(&std::fs::read(self.out.join(&m.store))?);
+        Ok(v)
+    }
+}

@@ -1,0 +1,144 @@
+//! The sink registry: every export format, listed once.
+//!
+//! Owns: [`SINKS`] (the order in which sinks run for a message or a mailbox, in which
+//! their locations appear in the manifest and their paragraphs in a zip's README), the
+//! default `--format` list, and [`Formats`], a set of registered sinks parsed from format
+//! names. Adding a format is: its own file implementing [`Sink`], one line in [`SINKS`]
+//! (and in [`DEFAULT_FORMATS`] when it is on by default). In: format names. Out: sinks.
+//! Fails only on an unknown format name.
+
+use super::sink::Sink;
+use super::{eml, html, maildir, mbox, text};
+
+/// Every format, in the order they run and are listed.
+pub static SINKS: &[&dyn Sink] = &[
+    &mbox::Mbox,
+    &maildir::Maildir,
+    &eml::Eml,
+    &text::Text,
+    &html::Html,
+];
+
+/// The formats written when `--format` is not given.
+pub const DEFAULT_FORMATS: &str = "mbox,maildir,eml,text,html";
+
+/// A set of registered sinks.
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+pub struct Formats(u32);
+
+impl std::fmt::Debug for Formats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.names()).finish()
+    }
+}
+
+impl Formats {
+    /// Every registered format.
+    pub fn all() -> Formats {
+        Formats((1u32 << SINKS.len()) - 1)
+    }
+
+    /// No format.
+    pub fn none() -> Formats {
+        Formats(0)
+    }
+
+    /// Parses format names (comma lists allowed, case-insensitive).
+    pub fn parse<S: AsRef<str>>(list: &[S]) -> Result<Formats, String> {
+        let mut f = Formats::default();
+        for s in list {
+            for s in s.as_ref().split(',') {
+                let s = s.trim().to_ascii_lowercase();
+                if s.is_empty() {
+                    continue;
+                }
+                match SINKS
+                    .iter()
+                    .position(|k| k.name() == s || k.aliases().contains(&s.as_str()))
+                {
+                    Some(i) => f.0 |= 1 << i,
+                    None => {
+                        let names: Vec<&str> = SINKS.iter().map(|k| k.name()).collect();
+                        return Err(format!("unknown format {s:?} (use {})", names.join(", ")));
+                    }
+                }
+            }
+        }
+        Ok(f)
+    }
+
+    /// The default formats.
+    pub fn default_set() -> Formats {
+        Formats::parse(&[DEFAULT_FORMATS]).expect("DEFAULT_FORMATS names registered sinks")
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0 == 0
+    }
+
+    /// Whether the format called `name` is in the set.
+    pub fn has(&self, name: &str) -> bool {
+        self.sinks().any(|s| s.name() == name)
+    }
+
+    /// The sinks in the set, in registry order.
+    pub fn sinks(&self) -> impl Iterator<Item = &'static dyn Sink> + use<> {
+        let bits = self.0;
+        SINKS
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| bits & (1 << i) != 0)
+            .map(|(_, s)| *s)
+    }
+
+    /// Every registered sink with whether it is in the set.
+    pub fn each(&self) -> impl Iterator<Item = (&'static dyn Sink, bool)> + use<> {
+        let bits = self.0;
+        SINKS
+            .iter()
+            .enumerate()
+            .map(move |(i, s)| (*s, bits & (1 << i) != 0))
+    }
+
+    /// Names in registry order.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.sinks().map(|s| s.name()).collect()
+    }
+
+    /// Both sets together.
+    pub fn union(self, o: Formats) -> Formats {
+        Formats(self.0 | o.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry() {
+        assert!(SINKS.len() <= 32);
+        let mut names: Vec<&str> = SINKS.iter().map(|s| s.name()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), SINKS.len(), "format names are unique");
+        assert_eq!(
+            Formats::parse(&["TXT, mbox"]).unwrap().names(),
+            ["mbox", "text"]
+        );
+        assert!(
+            Formats::parse(&["pdf"])
+                .unwrap_err()
+                .contains("use mbox, maildir")
+        );
+        assert_eq!(Formats::all().names().len(), SINKS.len());
+        assert!(!Formats::default_set().is_empty());
+        for s in SINKS {
+            assert!(
+                s.readme().ends_with("\n\n"),
+                "{}: README paragraph ends in an empty line",
+                s.name()
+            );
+        }
+    }
+}

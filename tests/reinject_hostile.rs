@@ -1,0 +1,726 @@
+//! Integration tests: `reinject` against misbehaving servers (issue 12: replies that
+//! the protocol step does not allow, a pipelined reply too many or too few, replies
+//! out of order or after the last one, a trickled greeting, a silent server) and the
+//! journal's privacy.
+//!
+//! The server is written here (std only, 127.0.0.1, one thread per connection): a
+//! well-behaved SMTP/LMTP server except in the one place a test tells it to
+//! misbehave ([`Fault`]). It counts the messages it really received (a final dot
+//! after a 354). The invariant every test checks: a pair is journaled `sent` only
+//! when the server really received the message, and never when it did not.
+//! The export is made from the bundled sample spool (a real Postfix made it); no
+//! Postfix or root needed (the ownership case runs only as root).
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use crate::util;
+use mxsalvage::reinject::Summary;
+use mxsalvage::reinject::journal::{JournalState, State};
+
+/// The one place the server misbehaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    None,
+    /// This instead of the 220 greeting (CRLF included).
+    Greeting(&'static str),
+    /// The greeting one byte every 500 ms.
+    TrickleGreeting,
+    /// Accepts and says nothing.
+    Silent,
+    /// This reply to every MAIL.
+    Mail(&'static str),
+    /// This reply to every RCPT.
+    Rcpt(&'static str),
+    /// This reply to DATA (instead of 354).
+    Data(&'static str),
+    /// Pipelining: this many 250 replies more than commands before DATA's 354.
+    PipeExtra(usize),
+    /// Pipelining: no reply to DATA at all (one reply too few).
+    PipeFewer,
+    /// Pipelining: MAIL's reply comes last (the first RCPT is refused).
+    PipeReorder,
+    /// These bytes right after 354, in the same write.
+    After354(&'static str),
+    /// This reply after the final dot (instead of 250).
+    Dot(&'static str),
+    /// LMTP: one reply more than accepted recipients after the dot.
+    LmtpExtra,
+    /// LMTP: one reply fewer, then silence.
+    LmtpFewer,
+}
+
+#[derive(Debug, Default)]
+struct Stats {
+    connections: usize,
+    /// Messages received: a final dot after a 354.
+    dots: usize,
+    /// Greeting bytes written before the client went away (TrickleGreeting).
+    trickled: Option<usize>,
+}
+
+struct Server {
+    port: u16,
+    stats: Arc<Mutex<Stats>>,
+    stop: Arc<AtomicBool>,
+    accept: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(h) = self.accept.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Server {
+    fn start(fault: Fault, pipelining: bool, lmtp: bool) -> Server {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        l.set_nonblocking(true).unwrap();
+        let stats = Arc::new(Mutex::new(Stats::default()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (st, sp) = (stats.clone(), stop.clone());
+        let accept = std::thread::spawn(move || {
+            while !sp.load(Ordering::SeqCst) {
+                match l.accept() {
+                    Ok((c, _)) => {
+                        c.set_nonblocking(false).unwrap();
+                        st.lock().unwrap().connections += 1;
+                        let (st2, sp2) = (st.clone(), sp.clone());
+                        std::thread::spawn(move || {
+                            let _ = serve(c, fault, pipelining, lmtp, &st2, &sp2);
+                        });
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        });
+        Server {
+            port,
+            stats,
+            stop,
+            accept: Some(accept),
+        }
+    }
+    fn to(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+    fn dots(&self) -> usize {
+        self.stats.lock().unwrap().dots
+    }
+}
+
+/// One connection.
+fn serve(
+    c: TcpStream,
+    fault: Fault,
+    pipelining: bool,
+    lmtp: bool,
+    stats: &Mutex<Stats>,
+    stop: &AtomicBool,
+) -> std::io::Result<()> {
+    c.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut w = c.try_clone()?;
+    let mut r = BufReader::new(c);
+    match fault {
+        Fault::Silent => {
+            // until the client goes away (or the test ends)
+            let mut b = String::new();
+            while !stop.load(Ordering::SeqCst) {
+                if matches!(r.read_line(&mut b), Ok(0)) {
+                    return Ok(());
+                }
+            }
+            return Ok(());
+        }
+        Fault::TrickleGreeting => {
+            let g = b"220 slow.example ESMTP (one byte every 500 ms)\r\n";
+            for (i, b) in g.iter().enumerate() {
+                if w.write_all(&[*b]).is_err() || stop.load(Ordering::SeqCst) {
+                    stats.lock().unwrap().trickled = Some(i);
+                    return Ok(());
+                }
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            stats.lock().unwrap().trickled = Some(g.len());
+        }
+        Fault::Greeting(g) => w.write_all(g.as_bytes())?,
+        _ => w.write_all(b"220 hostile.example ESMTP\r\n")?,
+    }
+    let mut rcpts = 0usize;
+    let mut held_mail = false;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if r.read_until(b'\n', &mut line)? == 0 {
+            return Ok(());
+        }
+        let cmd = String::from_utf8_lossy(&line).to_ascii_uppercase();
+        let reply: Vec<u8> = if cmd.starts_with("EHLO") || cmd.starts_with("LHLO") {
+            let mut e = String::from(
+                "250-hostile.example\r\n250-SIZE 100000000\r\n250-8BITMIME\r\n250-DSN\r\n250-SMTPUTF8\r\n",
+            );
+            if pipelining {
+                e.push_str("250-PIPELINING\r\n");
+            }
+            e.push_str("250 HELP\r\n");
+            e.into_bytes()
+        } else if cmd.starts_with("HELO") {
+            b"250 hostile.example\r\n".to_vec()
+        } else if cmd.starts_with("MAIL") {
+            rcpts = 0;
+            match fault {
+                Fault::Mail(m) => m.as_bytes().to_vec(),
+                Fault::PipeReorder => {
+                    held_mail = true;
+                    Vec::new()
+                }
+                _ => b"250 2.1.0 Ok\r\n".to_vec(),
+            }
+        } else if cmd.starts_with("RCPT") {
+            rcpts += 1;
+            match fault {
+                Fault::Rcpt(m) => m.as_bytes().to_vec(),
+                Fault::PipeReorder if rcpts == 1 => b"550 5.1.1 no such user\r\n".to_vec(),
+                _ => b"250 2.1.5 Ok\r\n".to_vec(),
+            }
+        } else if cmd.starts_with("DATA") {
+            let mut out = Vec::new();
+            if held_mail {
+                out.extend_from_slice(b"250 2.1.0 sender ok\r\n");
+                held_mail = false;
+            }
+            match fault {
+                Fault::Data(m) => {
+                    out.extend_from_slice(m.as_bytes());
+                    w.write_all(&out)?;
+                    continue;
+                }
+                Fault::PipeFewer => continue,
+                Fault::PipeExtra(n) => {
+                    for _ in 0..n {
+                        out.extend_from_slice(b"250 2.0.0 Ok\r\n");
+                    }
+                }
+                _ => {}
+            }
+            if rcpts == 0 {
+                out.extend_from_slice(b"503 5.5.1 Error: need RCPT command\r\n");
+                w.write_all(&out)?;
+                continue;
+            }
+            out.extend_from_slice(b"354 End data with <CR><LF>.<CR><LF>\r\n");
+            if let Fault::After354(x) = fault {
+                out.extend_from_slice(x.as_bytes());
+            }
+            w.write_all(&out)?;
+            // the content, up to the final dot
+            loop {
+                line.clear();
+                if r.read_until(b'\n', &mut line)? == 0 {
+                    return Ok(());
+                }
+                if line == b".\r\n" {
+                    break;
+                }
+            }
+            stats.lock().unwrap().dots += 1;
+            let n = stats.lock().unwrap().dots;
+            match fault {
+                Fault::Dot(m) => m.as_bytes().to_vec(),
+                Fault::LmtpExtra => b"250 2.0.0 Ok\r\n".repeat(rcpts + 1),
+                Fault::LmtpFewer => {
+                    w.write_all(&b"250 2.0.0 Ok\r\n".repeat(rcpts - 1))?;
+                    continue;
+                }
+                _ if lmtp => b"250 2.0.0 Ok\r\n".repeat(rcpts),
+                _ => format!("250 2.0.0 Ok: queued as Q{n}\r\n").into_bytes(),
+            }
+        } else if cmd.starts_with("RSET") {
+            rcpts = 0;
+            b"250 2.0.0 Ok\r\n".to_vec()
+        } else if cmd.starts_with("QUIT") {
+            w.write_all(b"221 2.0.0 Bye\r\n")?;
+            return Ok(());
+        } else if cmd.starts_with("NOOP") {
+            b"250 2.0.0 Ok\r\n".to_vec()
+        } else {
+            b"502 5.5.2 Error: command not recognized\r\n".to_vec()
+        };
+        w.write_all(&reply)?;
+    }
+}
+
+/// The sample spool exported once per test run (archive copies only).
+fn fixture() -> &'static Path {
+    static F: OnceLock<PathBuf> = OnceLock::new();
+    F.get_or_init(|| {
+        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("hostile-fixture");
+        let _ = std::fs::remove_dir_all(&out);
+        let o = util::run(&[
+            "export",
+            "--queue-dir",
+            util::sample_spool().to_str().unwrap(),
+            "--config-dir",
+            util::root().join("samples/config").to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--format",
+            "eml",
+            "--quiet",
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{o:?}");
+        out
+    })
+}
+
+/// A fresh copy of the fixture export.
+fn export_copy() -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    let src = fixture();
+    std::fs::copy(src.join("manifest.json"), d.path().join("manifest.json")).unwrap();
+    std::fs::create_dir(d.path().join("messages")).unwrap();
+    for e in std::fs::read_dir(src.join("messages")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), d.path().join("messages").join(e.file_name())).unwrap();
+    }
+    d
+}
+
+/// A sample message with two pending recipients (alice, bob).
+const TWO: &str = "3911298E402";
+
+fn run(ex: &Path, to: &str, extra: &[&str]) -> (Output, Summary) {
+    let mut args = vec![
+        "reinject",
+        "--from",
+        ex.to_str().unwrap(),
+        "--to",
+        to,
+        "--json",
+        "--quiet",
+        "--max-retries",
+        "1",
+        "--dot-timeout",
+        "2",
+    ];
+    if !extra.contains(&"--timeout") {
+        args.extend_from_slice(&["--timeout", "2"]);
+    }
+    args.extend_from_slice(extra);
+    let o = util::run(&args);
+    let s: Summary = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "bad summary ({e}): stdout {} stderr {}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    });
+    (o, s)
+}
+
+/// The distinct pending (address, ORCPT, NOTIFY) pairs of an export.
+fn pairs(ex: &Path) -> usize {
+    let m: mxsalvage::manifest::Manifest =
+        serde_json::from_slice(&std::fs::read(ex.join("manifest.json")).unwrap()).unwrap();
+    m.messages
+        .iter()
+        .filter(|mm| !mm.info.probe)
+        .map(|mm| {
+            mm.info
+                .pending()
+                .map(|r| (&r.address, &r.orcpt, &r.notify))
+                .collect::<std::collections::HashSet<_>>()
+                .len()
+        })
+        .sum()
+}
+
+fn journal(ex: &Path) -> String {
+    std::fs::read_to_string(ex.join("reinject-journal.jsonl")).unwrap_or_default()
+}
+
+/// Runs the two-recipient message against `fault` and checks the invariant: nothing
+/// is `sent` and the server received nothing. Returns the summary.
+fn never_sent(fault: Fault, pipelining: bool) -> Summary {
+    let export = export_copy();
+    let ex = export.path();
+    let srv = Server::start(fault, pipelining, false);
+    let (o, s) = run(ex, &srv.to(), &["--id", TWO]);
+    let j = journal(ex);
+    assert_eq!(o.status.code(), Some(1), "{fault:?}: {s:#?}");
+    assert_eq!((s.sent, s.deferred), (0, 2), "{fault:?}: {s:#?}");
+    assert_eq!(srv.dots(), 0, "{fault:?}: the server got a message");
+    assert!(!j.contains("\"sent\""), "{fault:?}: {j}");
+    assert!(!j.contains("\"sending\""), "{fault:?}: {j}");
+    s
+}
+
+fn reasons(s: &Summary) -> String {
+    s.problems
+        .iter()
+        .map(|p| p.reply.clone().unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn a_well_behaved_server_gets_everything_once() {
+    for pipelining in [false, true] {
+        let export = export_copy();
+        let ex = export.path();
+        let srv = Server::start(Fault::None, pipelining, false);
+        let (o, s) = run(ex, &srv.to(), &[]);
+        assert_eq!(o.status.code(), Some(0), "{s:#?}");
+        assert_eq!(s.sent, pairs(ex), "{s:#?}");
+        assert_eq!(srv.dots(), s.transactions);
+        let (_, s) = run(ex, &srv.to(), &[]);
+        assert_eq!((s.sent, s.already_sent), (0, pairs(ex)));
+    }
+}
+
+#[test]
+fn data_answered_250_is_never_sent() {
+    // r1: a 2xx to DATA was taken as the reply to the data
+    for pipelining in [false, true] {
+        let s = never_sent(Fault::Data("250 2.0.0 Ok, thanks\r\n"), pipelining);
+        assert!(
+            reasons(&s).contains("protocol violation: DATA answered 250"),
+            "{s:#?}"
+        );
+    }
+    never_sent(Fault::Data("220 2.0.0 go\r\n"), false);
+    never_sent(Fault::Data("334 go\r\n"), true);
+}
+
+#[test]
+fn a_pipelined_reply_too_many_or_too_few_is_never_sent() {
+    // r1: one reply too many was read as DATA's reply
+    for n in [1, 2] {
+        let s = never_sent(Fault::PipeExtra(n), true);
+        assert!(reasons(&s).contains("protocol violation"), "{s:#?}");
+    }
+    // one too few: no reply to DATA within --timeout
+    let s = never_sent(Fault::PipeFewer, true);
+    assert!(
+        reasons(&s).contains("timed out after 2 s waiting for the reply to DATA (--timeout)"),
+        "{s:#?}"
+    );
+    // out of order: MAIL's reply last, so MAIL seems refused and a RCPT accepted
+    let s = never_sent(Fault::PipeReorder, true);
+    assert!(reasons(&s).contains("out of order"), "{s:#?}");
+}
+
+#[test]
+fn replies_the_step_does_not_allow_are_never_sent() {
+    for (f, pipe) in [
+        (Fault::Mail("354 go ahead\r\n"), false),
+        (Fault::Mail("251 2.1.0 will forward\r\n"), true),
+        (Fault::Rcpt("354 go ahead\r\n"), false),
+        (Fault::Rcpt("220 ready\r\n"), true),
+        (Fault::Rcpt("600 6.0.0 no such class\r\n"), false),
+        (Fault::Rcpt("199 too low\r\n"), true),
+        (Fault::Rcpt("250-first line\r\n354 second line\r\n"), false),
+        (Fault::Rcpt("250 ok\r\nHELLO\r\n"), true),
+        (Fault::After354("250 2.0.0 Ok\r\n"), false),
+        (Fault::After354("250 2.0.0 Ok\r\n"), true),
+    ] {
+        let s = never_sent(f, pipe);
+        assert!(reasons(&s).contains("protocol violation"), "{f:?}: {s:#?}");
+    }
+}
+
+#[test]
+fn a_wrong_reply_after_the_final_dot_is_unknown_not_sent() {
+    for f in [
+        Fault::Dot("354 send more\r\n"),
+        Fault::Dot("hello there\r\n"),
+        Fault::Dot("250 2.0.0 Ok\r\n250 2.0.0 Ok\r\n"),
+        Fault::Dot("250-2.0.0 Ok\r\n550 5.0.0 no\r\n"),
+    ] {
+        let export = export_copy();
+        let ex = export.path();
+        let srv = Server::start(f, true, false);
+        let (o, s) = run(ex, &srv.to(), &["--id", TWO]);
+        assert_eq!(o.status.code(), Some(1), "{f:?}: {s:#?}");
+        assert_eq!((s.sent, s.unknown), (0, 2), "{f:?}: {s:#?}");
+        assert_eq!(srv.dots(), 1);
+        let js = JournalState::read(&ex.join("reinject-journal.jsonl")).unwrap();
+        assert!(js.last.values().all(|r| r.state == State::Unknown), "{f:?}");
+        // a rerun sends nothing: unknown stays unknown
+        let (_, s) = run(ex, &srv.to(), &["--id", TWO]);
+        assert_eq!((s.sent, s.unknown, s.transactions), (0, 2, 0));
+        assert_eq!(srv.dots(), 1);
+    }
+}
+
+#[test]
+fn lmtp_reply_counts_are_exact() {
+    // one reply too many: none of them can be matched to its recipient
+    let export = export_copy();
+    let ex = export.path();
+    let srv = Server::start(Fault::LmtpExtra, true, true);
+    let (_, s) = run(ex, &srv.to(), &["--lmtp", "--id", TWO]);
+    assert_eq!((s.sent, s.unknown), (0, 2), "{s:#?}");
+    assert!(reasons(&s).contains("cannot be matched"), "{s:#?}");
+    // one too few: the first reply counts, the second recipient is unknown
+    let export = export_copy();
+    let ex = export.path();
+    let srv = Server::start(Fault::LmtpFewer, true, true);
+    let (_, s) = run(ex, &srv.to(), &["--lmtp", "--id", TWO]);
+    assert_eq!((s.sent, s.unknown), (1, 1), "{s:#?}");
+    assert!(
+        reasons(&s).contains("timed out after 2 s waiting for the reply to the end of data"),
+        "{s:#?}"
+    );
+}
+
+#[test]
+fn a_bad_greeting_stops_the_run() {
+    for g in [
+        "250 hostile.example\r\n",
+        "220-one\r\n250 two\r\n",
+        "hello\r\n",
+    ] {
+        let export = export_copy();
+        let ex = export.path();
+        let srv = Server::start(Fault::Greeting(g), true, false);
+        let (o, s) = run(ex, &srv.to(), &["--id", TWO]);
+        assert_eq!(o.status.code(), Some(2), "{g:?}: {s:#?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("protocol violation"), "{g:?}: {err}");
+        assert_eq!(s.sent, 0);
+        assert_eq!(srv.dots(), 0);
+    }
+}
+
+#[test]
+fn a_trickled_greeting_gets_no_more_than_the_timeout() {
+    // 50 bytes at one byte per 500 ms would hold the greeting 25 s; --timeout 2
+    // gives up long before the server has written it all
+    let export = export_copy();
+    let ex = export.path();
+    let srv = Server::start(Fault::TrickleGreeting, true, false);
+    let (o, s) = run(ex, &srv.to(), &["--id", TWO]);
+    assert_eq!(o.status.code(), Some(2), "{s:#?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("timed out after 2 s waiting for the reply to the greeting (--timeout)"),
+        "{err}"
+    );
+    drop(o);
+    // the server notices the client gone at its next writes
+    let t = std::time::Instant::now();
+    while srv.stats.lock().unwrap().trickled.is_none() && t.elapsed() < Duration::from_secs(40) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let n = srv.stats.lock().unwrap().trickled.unwrap();
+    assert!(n < 45, "the client waited for {n} bytes of the greeting");
+}
+
+#[test]
+fn a_read_timeout_says_so() {
+    let export = export_copy();
+    let ex = export.path();
+    let srv = Server::start(Fault::Silent, true, false);
+    let (o, _) = run(ex, &srv.to(), &["--id", TWO, "--timeout", "0.5"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("timed out after 0.5 s waiting for the reply to the greeting (--timeout)"),
+        "{err}"
+    );
+    assert!(!err.contains("Resource temporarily unavailable"), "{err}");
+}
+
+#[test]
+fn bad_timeouts_are_usage_errors() {
+    let ex = fixture();
+    for t in ["0", "-1", "nan", "100000"] {
+        let o = util::run(&[
+            "reinject",
+            "--from",
+            ex.to_str().unwrap(),
+            "--to",
+            "127.0.0.1:1",
+            "--timeout",
+            t,
+            "--dry-run",
+        ]);
+        assert_eq!(o.status.code(), Some(2), "--timeout {t}");
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// the journal is private (issue 12 item 7)
+
+fn mode(p: &Path) -> u32 {
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
+}
+
+/// Runs mxsalvage under a umask.
+fn run_umask(umask: &str, args: &[&str]) -> Output {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("umask {umask}; exec \"$0\" \"$@\""))
+        .arg(util::bin())
+        .args(args)
+        .env("TZ", "UTC")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_journal_is_created_0600_whatever_the_umask() {
+    let export = export_copy();
+    let ex = export.path();
+    let srv = Server::start(Fault::None, true, false);
+    for (umask, journal) in [("000", "j000.jsonl"), ("022", "j022.jsonl")] {
+        let j = ex.join(journal);
+        let o = run_umask(
+            umask,
+            &[
+                "reinject",
+                "--from",
+                ex.to_str().unwrap(),
+                "--to",
+                &srv.to(),
+                "--id",
+                TWO,
+                "--quiet",
+                "--journal",
+                j.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(o.status.code(), Some(0), "{o:?}");
+        assert_eq!(mode(&j), 0o600, "umask {umask}");
+    }
+}
+
+#[test]
+fn a_journal_others_can_write_is_refused() {
+    let export = export_copy();
+    let ex = export.path();
+    let srv = Server::start(Fault::None, true, false);
+    let j = ex.join("reinject-journal.jsonl");
+    let (o, s) = run(ex, &srv.to(), &["--id", TWO]);
+    assert_eq!(o.status.code(), Some(0), "{s:#?}");
+    let before = std::fs::read(&j).unwrap();
+    for m in [0o666, 0o620, 0o602] {
+        std::fs::set_permissions(&j, std::fs::Permissions::from_mode(m)).unwrap();
+        for dry in [false, true] {
+            let mut a = vec![
+                "reinject",
+                "--from",
+                ex.to_str().unwrap(),
+                "--to",
+                "127.0.0.1:1",
+            ];
+            if dry {
+                a.push("--dry-run");
+            }
+            let o = util::run(&a);
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(2), "mode {m:o}: {err}");
+            assert!(
+                err.contains(&format!("is writable by group or others (mode {m:04o})"))
+                    && err.contains("chmod 600"),
+                "{err}"
+            );
+            assert_eq!(err.lines().count(), 1, "{err}");
+        }
+    }
+    assert_eq!(std::fs::read(&j).unwrap(), before);
+    // readable by others (an earlier version's 0644): tightened, with a warning
+    std::fs::set_permissions(&j, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (o, s) = run(ex, &srv.to(), &["--id", TWO]);
+    assert_eq!((o.status.code(), s.already_sent), (Some(0), 2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("made it 0600"));
+    assert_eq!(mode(&j), 0o600);
+}
+
+#[test]
+fn a_journal_that_is_a_symlink_or_fifo_is_refused() {
+    let export = export_copy();
+    let ex = export.path();
+    let real = ex.join("real.jsonl");
+    std::fs::write(&real, b"").unwrap();
+    std::os::unix::fs::symlink(&real, ex.join("link.jsonl")).unwrap();
+    let fifo = ex.join("fifo.jsonl");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    for (name, want) in [
+        ("link.jsonl", "is a symbolic link"),
+        ("fifo.jsonl", "is not a regular file"),
+    ] {
+        for dry in [false, true] {
+            let j = ex.join(name);
+            let mut a = vec![
+                "reinject",
+                "--from",
+                ex.to_str().unwrap(),
+                "--to",
+                "127.0.0.1:1",
+                "--journal",
+                j.to_str().unwrap(),
+            ];
+            if dry {
+                a.push("--dry-run");
+            }
+            let o = util::run(&a);
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(2), "{name}: {err}");
+            assert!(err.contains(want), "{name}: {err}");
+        }
+    }
+}
+
+#[test]
+fn a_journal_owned_by_someone_else_is_refused() {
+    if !Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
+    {
+        eprintln!("note: skipping: needs root to chown");
+        return;
+    }
+    let export = export_copy();
+    let ex = export.path();
+    let j = ex.join("reinject-journal.jsonl");
+    std::fs::write(&j, b"").unwrap();
+    std::fs::set_permissions(&j, std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert!(
+        Command::new("chown")
+            .arg("nobody")
+            .arg(&j)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let o = util::run(&[
+        "reinject",
+        "--from",
+        ex.to_str().unwrap(),
+        "--to",
+        "127.0.0.1:1",
+        "--dry-run",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("not to you (uid 0)"), "{err}");
+}
