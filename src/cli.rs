@@ -31,13 +31,15 @@ pub enum Command {
     Export(ExportArgs),
     /// Send an export into the recovered primary over SMTP/LMTP with the original envelope, exactly once
     Reinject(ReinjectArgs),
+    /// What the reinject journal says, per message and pair; --sent-ids: the queue IDs the secondary may delete
+    Journal(JournalArgs),
     /// Check an export against its manifest
     Verify(VerifyArgs),
     /// Write a Dovecot configuration that serves an export read-only over IMAPS, with a handout per user
     Dovecot(DovecotArgs),
     /// Print the man page (roff) to standard output: the main page, or one command's
     Man {
-        /// scan, cat, export, reinject, verify or dovecot
+        /// scan, cat, export, reinject, journal, verify or dovecot
         command: Option<String>,
     },
     /// Print shell completions to standard output
@@ -262,6 +264,22 @@ pub struct ReinjectArgs {
     /// No progress bar
     #[arg(long)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct JournalArgs {
+    /// Export directory (its manifest.json)
+    #[arg(long, value_name = "EXPORT_DIR")]
+    pub from: PathBuf,
+    /// Journal file (default: EXPORT_DIR/reinject-journal.jsonl)
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+    /// The whole report as one JSON document
+    #[arg(long, conflicts_with = "sent_ids")]
+    pub json: bool,
+    /// Print only the queue IDs whose every pending pair is sent, or failed with its DSN sent, one per line (the input of `postsuper -d -`)
+    #[arg(long)]
+    pub sent_ids: bool,
 }
 
 #[derive(Debug, Args)]

@@ -51,6 +51,7 @@ fn run(command: Command) -> anyhow::Result<Exit> {
         Command::Cat(a) => commands::cat::run(a),
         Command::Export(a) => commands::export::run(a),
         Command::Reinject(a) => commands::reinject::run(a),
+        Command::Journal(a) => commands::journal::run(a),
         Command::Verify(a) => commands::verify::run(a),
         Command::Dovecot(a) => commands::dovecot::run(a),
         Command::Man { command } => man(command.as_deref()),

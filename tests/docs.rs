@@ -705,6 +705,7 @@ fn tags_run_by_tests() -> BTreeSet<String> {
 /// Every problem the lint finds in the documents.
 pub fn lint_problems() -> Vec<String> {
     let run = tags_run_by_tests();
+    let mut listed: BTreeSet<(&'static str, &'static str)> = BTreeSet::new();
     let mut problems = Vec::new();
     for path in documents() {
         let text = std::fs::read_to_string(&path).unwrap();
@@ -725,19 +726,135 @@ pub fn lint_problems() -> Vec<String> {
                 }
                 continue;
             }
+            let mut continued = false;
             for (k, l) in b.lines.iter().enumerate() {
+                let at = if b.fenced { b.line + 1 + k } else { b.line + k };
                 if shows_prompt_command(l) {
-                    let at = if b.fenced { b.line + 1 + k } else { b.line + k };
                     problems.push(format!(
                         "{}:{at}: {:?} shows a command in a block that is not ```console (so it is never run): make it a console block with `$ ` prompts and its real output",
                         b.file,
                         l.trim()
                     ));
+                } else if !continued && is_bare_command(l) {
+                    if let Some(known) = UNTESTED
+                        .iter()
+                        .find(|(f, x)| *f == b.file && *x == l.trim())
+                    {
+                        listed.insert(*known);
+                    } else {
+                        problems.push(format!(
+                            "{}:{at}: {:?} is a command shown without a prompt, so it is never run: make it a ```console block with `$ ` and its real output (or a synopsis with [OPTIONS]/PLACEHOLDERS)",
+                            b.file,
+                            l.trim()
+                        ));
+                    }
                 }
+                continued = l.trim_end().ends_with('\\');
             }
         }
     }
+    for (file, line) in UNTESTED {
+        if !listed.contains(&(*file, *line)) {
+            problems.push(format!(
+                "{file}: {line:?} is listed in tests/docs.rs UNTESTED but is no longer shown without a prompt: remove it from the list"
+            ));
+        }
+    }
     problems
+}
+
+/// Commands shown without a prompt (so never run) that were there when the lint learnt
+/// about them; each owner converts them to console blocks and removes the line here.
+/// Nothing may be added to this list.
+const UNTESTED: &[(&str, &str)] = &[
+    // B: run against a live primary / a private Postfix (tag=primary, tag=postsuper).
+    (
+        "docs/reinject.md",
+        "jq -s 'group_by([.target,.queue_id,.sha256,.recipient,.orcpt,.notify]) | map(last)",
+    ),
+    (
+        "docs/reinject.md",
+        "jq -s -r 'group_by([.target,.queue_id,.sha256,.recipient,.orcpt,.notify]) | map(last)",
+    ),
+    (
+        "docs/reinject.md",
+        "jq -r 'select(.state==\"sent\") | [.queue_id,.recipient,.reply] | @tsv' $J",
+    ),
+    (
+        "docs/reinject.md",
+        "postsuper -d - < sent-ids            # on the secondary",
+    ),
+    (
+        "docs/runbook.md",
+        "jq -s -r 'group_by([.target,.queue_id,.sha256,.recipient,.orcpt,.notify]) | map(last)",
+    ),
+    (
+        "docs/runbook.md",
+        "jq -r '.messages[].queue_id' /srv/salvage/manifest.json | postsuper -d -",
+    ),
+    // C: docs/export.md "Examples".
+    (
+        "docs/export.md",
+        "mxsalvage export --out /root/salvage --zip",
+    ),
+    (
+        "docs/export.md",
+        "mxsalvage export --queue-dir /mnt/copy/spool --out /root/sales --format mbox \\",
+    ),
+    (
+        "docs/export.md",
+        "mxsalvage export --out /root/salvage --zip --zip-password-file /root/zip-passwords",
+    ),
+    (
+        "docs/export.md",
+        "mxsalvage export --out /root/salvage --zip --zip-password-file /root/zip-passwords --update",
+    ),
+];
+
+/// Whether a line of a non-console block is a command someone would run as shown (not a
+/// synopsis with `[OPTIONS]` or PLACEHOLDERS, not a comment): `mxsalvage SUBCOMMAND …`,
+/// `postsuper`, `jq`, `doveadm`, … possibly after `VAR=value`. Build and benchmark
+/// commands (`cargo`, `scripts/bench`) are not checked: they cannot run inside a test.
+pub fn is_bare_command(line: &str) -> bool {
+    let t = line.trim();
+    let mut words = t.split_whitespace().peekable();
+    while words.peek().is_some_and(|w| {
+        w.contains('=') && w.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+    }) {
+        words.next();
+    }
+    let Some(first) = words.next() else {
+        return false;
+    };
+    let runs = match first {
+        "mxsalvage" => words.next().is_some_and(|w| MX_COMMANDS.contains(&w)),
+        // The mail administrator's commands (builds and benchmarks are not doc examples).
+        p => [
+            "postsuper",
+            "postconf",
+            "postqueue",
+            "postcat",
+            "postmap",
+            "doveadm",
+            "jq",
+            "mailq",
+        ]
+        .contains(&p),
+    };
+    if !runs {
+        return false;
+    }
+    // A synopsis: `[--flag …]`, `…`, or an upper-case placeholder word (DIR, HOST[:PORT]).
+    let placeholder = t
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .any(|w| {
+            w.len() >= 2
+                && w.chars()
+                    .all(|c| c.is_ascii_uppercase() || c == '_' || c.is_ascii_digit())
+                && w.chars().any(|c| c.is_ascii_uppercase())
+                && !["ALL", "UTC", "TZ"].contains(&w)
+        });
+    !(t.contains("[-") || t.contains('…') || placeholder)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -853,6 +970,23 @@ fn the_harness_itself() {
     assert!(bs[0].info.contains("tag=x"));
     let bad = blocks("t.md", "```console tga=x\n$ true\n```\n");
     assert!(bad[0].console().is_err());
+
+    // Commands shown without a prompt, and what is not one.
+    assert!(is_bare_command(
+        "mxsalvage export --out /root/salvage --zip"
+    ));
+    assert!(is_bare_command("TZ=UTC mxsalvage scan --queue-dir /x"));
+    assert!(is_bare_command("postsuper -d ALL deferred"));
+    assert!(!is_bare_command(
+        "mxsalvage export [--queue-dir DIR] --out DIR"
+    ));
+    assert!(!is_bare_command(
+        "mxsalvage reinject --from EXPORT_DIR --to HOST[:PORT] [--lmtp]"
+    ));
+    assert!(!is_bare_command(
+        "mxsalvage re-injection from the backup MX"
+    ));
+    assert!(!is_bare_command("relay_domains = example.com"));
 
     // Comments are not commands.
     assert!(!shows_prompt_command(

@@ -355,6 +355,60 @@ fn export(etc: &Path, spool: &Path, out: &Path) {
     );
 }
 
+/// A stopped private secondary whose deferred queue holds the [`feeds`].
+fn fed_secondary() -> Postfix {
+    let sec = Postfix::new("create-secondary");
+    let msgs = feeds();
+    feed(sec.port, &msgs);
+    // wait until everything sits in deferred/
+    let spool = sec.dir.path().join("spool");
+    let t = Instant::now();
+    loop {
+        let mut n = Vec::new();
+        walk_files(&spool.join("deferred"), &mut n);
+        let mut busy = Vec::new();
+        for q in ["incoming", "active", "maildrop"] {
+            walk_files(&spool.join(q), &mut busy);
+        }
+        if n.len() == msgs.len() && busy.is_empty() {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "secondary did not settle"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    sh(&["stop", &sec.d()]);
+    sec
+}
+
+/// The queue IDs in a spool (file names under every queue).
+fn spool_ids(p: &Postfix) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![p.dir.path().join("spool")];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let path = e.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if path.is_dir() {
+                if [
+                    "incoming", "active", "deferred", "hold", "maildrop", "corrupt",
+                ]
+                .contains(&name.as_str())
+                    || d != p.dir.path().join("spool")
+                {
+                    stack.push(path);
+                }
+            } else {
+                out.push(name);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 /// The export built once per test run from a real secondary's spool.
 fn fixture() -> &'static Path {
     static F: OnceLock<PathBuf> = OnceLock::new();
@@ -362,31 +416,13 @@ fn fixture() -> &'static Path {
         let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("reinject-fixture");
         let _ = std::fs::remove_dir_all(&base);
         std::fs::create_dir_all(&base).unwrap();
-        let sec = Postfix::new("create-secondary");
-        let msgs = feeds();
-        feed(sec.port, &msgs);
-        // wait until everything sits in deferred/
-        let spool = sec.dir.path().join("spool");
-        let t = Instant::now();
-        loop {
-            let mut n = Vec::new();
-            walk_files(&spool.join("deferred"), &mut n);
-            let mut busy = Vec::new();
-            for q in ["incoming", "active", "maildrop"] {
-                walk_files(&spool.join(q), &mut busy);
-            }
-            if n.len() == msgs.len() && busy.is_empty() {
-                break;
-            }
-            assert!(
-                t.elapsed() < Duration::from_secs(60),
-                "secondary did not settle"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        sh(&["stop", &sec.d()]);
+        let sec = fed_secondary();
         let out = base.join("export");
-        export(&sec.dir.path().join("etc"), &spool, &out);
+        export(
+            &sec.dir.path().join("etc"),
+            &sec.dir.path().join("spool"),
+            &out,
+        );
         out
     })
 }
@@ -1568,4 +1604,71 @@ fn another_name_for_the_target_never_sends_twice() {
     let got2 = arrivals(&second, ex);
     assert_eq!(got2.keys().cloned().collect::<Vec<_>>(), want);
     assert!(got2.values().all(|&n| n == 1), "{got2:?}");
+}
+
+/// Issue 9.3, end to end on real Postfix: after a run with sent, failed and deferred
+/// pairs, `mxsalvage journal --sent-ids | postsuper -d -` on the secondary leaves
+/// exactly the messages that are not done.
+#[test]
+fn sent_ids_empty_the_secondary_exactly() {
+    if !servers_available(false) {
+        return;
+    }
+    let sec = fed_secondary();
+    let d = tempfile::tempdir().unwrap();
+    let ex = d.path().join("export");
+    export(
+        &sec.dir.path().join("etc"),
+        &sec.dir.path().join("spool"),
+        &ex,
+    );
+    let before = spool_ids(&sec);
+    let primary = Postfix::primary();
+    primary.access("defer1@example.com 450 4.2.0 try again later (test)\nreject1@example.com REJECT no such user (test)\n");
+    let (o, s) = reinject(&ex, &primary.to(), &["--max-retries", "1"]);
+    assert_eq!(o.status.code(), Some(1), "{s:#?}");
+    assert_eq!((s.failed, s.deferred, s.unknown), (1, 1, 0), "{s:#?}");
+    let deferred = queue_id_for(&ex, "defer1@example.com");
+    let failed = queue_id_for(&ex, "reject1@example.com");
+    let o = util::run(&["journal", "--from", ex.to_str().unwrap(), "--sent-ids"]);
+    assert_eq!(o.status.code(), Some(1));
+    let ids = String::from_utf8_lossy(&o.stdout).into_owned();
+    let mut want: Vec<String> = before
+        .iter()
+        .filter(|i| **i != deferred && **i != failed)
+        .cloned()
+        .collect();
+    let mut got: Vec<String> = ids.lines().map(str::to_string).collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+    // postsuper reads them from standard input
+    let mut c = Command::new("postsuper")
+        .args(["-c", &format!("{}/etc", sec.d()), "-d", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    c.stdin.take().unwrap().write_all(ids.as_bytes()).unwrap();
+    let out = c.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let mut left = vec![deferred.clone(), failed.clone()];
+    left.sort();
+    assert_eq!(spool_ids(&sec), left);
+    // the report says why the two are left
+    let o = util::run(&["journal", "--from", ex.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.lines().any(|l| l.starts_with(&format!(
+            "  {deferred} defer1@example.com: deferred: 450 4.2.0"
+        ))),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(|l| l.starts_with(&format!(
+            "  {failed} reject1@example.com: failed: 554 5.7.1"
+        ))),
+        "{text}"
+    );
 }

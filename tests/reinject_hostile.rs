@@ -54,6 +54,9 @@ enum Fault {
     LmtpExtra,
     /// LMTP: one reply fewer, then silence.
     LmtpFewer,
+    /// Per recipient: carol@ refused (550), dave@ deferred (450), and a transaction
+    /// with erin@ loses its connection after the final dot (unknown).
+    Mixed,
 }
 
 #[derive(Debug, Default)]
@@ -157,6 +160,7 @@ fn serve(
         _ => w.write_all(b"220 hostile.example ESMTP\r\n")?,
     }
     let mut rcpts = 0usize;
+    let mut lost_after_dot = false;
     let mut held_mail = false;
     let mut line = Vec::new();
     loop {
@@ -178,6 +182,7 @@ fn serve(
             b"250 hostile.example\r\n".to_vec()
         } else if cmd.starts_with("MAIL") {
             rcpts = 0;
+            lost_after_dot = false;
             match fault {
                 Fault::Mail(m) => m.as_bytes().to_vec(),
                 Fault::PipeReorder => {
@@ -187,6 +192,18 @@ fn serve(
                 _ => b"250 2.1.0 Ok\r\n".to_vec(),
             }
         } else if cmd.starts_with("RCPT") {
+            match fault {
+                Fault::Mixed if cmd.contains("<CAROL@") => {
+                    w.write_all(b"550 5.1.1 <carol@example.com>: Recipient address rejected: User unknown\r\n")?;
+                    continue;
+                }
+                Fault::Mixed if cmd.contains("<DAVE@") => {
+                    w.write_all(b"450 4.2.0 <dave@example.com>: try again later\r\n")?;
+                    continue;
+                }
+                Fault::Mixed if cmd.contains("<ERIN@") => lost_after_dot = true,
+                _ => {}
+            }
             rcpts += 1;
             match fault {
                 Fault::Rcpt(m) => m.as_bytes().to_vec(),
@@ -235,6 +252,9 @@ fn serve(
             }
             stats.lock().unwrap().dots += 1;
             let n = stats.lock().unwrap().dots;
+            if lost_after_dot {
+                return Ok(());
+            }
             match fault {
                 Fault::Dot(m) => m.as_bytes().to_vec(),
                 Fault::LmtpExtra => b"250 2.0.0 Ok\r\n".repeat(rcpts + 1),
@@ -723,4 +743,156 @@ fn a_journal_owned_by_someone_else_is_refused() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("not to you (uid 0)"), "{err}");
+}
+
+// ---------------------------------------------------------------------------------
+// mxsalvage journal (issue 9.3)
+
+/// Runs `mxsalvage journal`.
+fn journal_cmd(ex: &Path, extra: &[&str]) -> Output {
+    let mut a = vec!["journal", "--from", ex.to_str().unwrap()];
+    a.extend_from_slice(extra);
+    util::run(&a)
+}
+
+/// After a run with sent, failed, deferred and unknown pairs, `--sent-ids` lists
+/// exactly the messages whose every pending pair is sent, or failed with nothing more
+/// owed; the report and `--json` agree with the journal pair by pair.
+#[test]
+fn sent_ids_after_sent_failed_deferred_and_unknown_pairs() {
+    let export = export_copy();
+    let ex = export.path();
+    let srv = Server::start(Fault::Mixed, true, false);
+    let (o, s) = run(ex, &srv.to(), &[]);
+    assert_eq!(o.status.code(), Some(1), "{s:#?}");
+    assert!(
+        s.sent > 0 && s.failed > 0 && s.deferred > 0 && s.unknown > 0,
+        "{s:#?}"
+    );
+
+    // what the server's rules make of each message, worked out from the manifest
+    let m: mxsalvage::manifest::Manifest =
+        serde_json::from_slice(&std::fs::read(ex.join("manifest.json")).unwrap()).unwrap();
+    let mut want = Vec::new();
+    let mut not_done = 0;
+    for mm in m.messages.iter().filter(|mm| !mm.info.probe) {
+        let rcpts: Vec<String> = mm
+            .info
+            .pending()
+            .map(|r| String::from_utf8_lossy(&r.address.0).to_lowercase())
+            .collect();
+        if rcpts.is_empty() {
+            continue;
+        }
+        let lost = rcpts.iter().any(|r| r.starts_with("erin@"));
+        let done = rcpts.iter().all(|r| {
+            if r.starts_with("carol@") {
+                // failed: done only when nothing is owed (NOTIFY without FAILURE)
+                mm.info.pending().any(|p| {
+                    String::from_utf8_lossy(&p.address.0).eq_ignore_ascii_case(r)
+                        && mm.info.sender.0 != b""
+                        && p.notify.as_deref().is_some_and(|n| !n.contains("FAILURE"))
+                })
+            } else {
+                !r.starts_with("dave@") && !lost
+            }
+        });
+        if done {
+            want.push(mm.info.queue_id.clone());
+        } else {
+            not_done += 1;
+        }
+    }
+    assert!(!want.is_empty() && not_done > 0);
+    let o = journal_cmd(ex, &["--sent-ids"]);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let got: Vec<String> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(got, want);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!(
+            "{} of {} message(s) done",
+            want.len(),
+            want.len() + not_done
+        )) && err.contains("postsuper -r"),
+        "{err}"
+    );
+
+    // the report: per pair, the same states as the journal
+    let o = journal_cmd(ex, &["--json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let rep: mxsalvage::reinject::status::Report = serde_json::from_slice(&o.stdout).unwrap();
+    let t = &rep.totals;
+    assert_eq!(
+        (t.sent, t.failed, t.deferred, t.unknown, t.not_tried),
+        (s.sent, s.failed, s.deferred, s.unknown, 0),
+        "{t:?} vs {s:#?}"
+    );
+    assert_eq!(t.messages_done, want.len());
+    for msg in &rep.messages {
+        for p in &msg.pairs {
+            let a = String::from_utf8_lossy(&p.recipient.0).to_lowercase();
+            use mxsalvage::reinject::status::PairState as P;
+            let want_state = if a.starts_with("carol@") {
+                P::Failed
+            } else if a.starts_with("dave@") {
+                P::Deferred
+            } else if msg
+                .pairs
+                .iter()
+                .any(|q| String::from_utf8_lossy(&q.recipient.0).starts_with("erin@"))
+            {
+                P::Unknown
+            } else {
+                P::Sent
+            };
+            assert_eq!(p.state, want_state, "{} {a}", msg.queue_id);
+            if p.state == P::Failed {
+                let d = p.dsn.as_ref().unwrap();
+                assert!(d.to.is_some() || d.not_owed.is_some(), "{d:?}");
+            }
+        }
+    }
+    // the text report lists every pair not sent
+    let o = journal_cmd(ex, &[]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with("  ")).count(),
+        s.failed + s.deferred + s.unknown,
+        "{text}"
+    );
+    assert!(text.contains("550 5.1.1 <carol@example.com>"), "{text}");
+}
+
+/// An export made for some recipients only cannot say which queue IDs are safe.
+#[test]
+fn sent_ids_refuses_a_partial_export() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("bob");
+    let o = util::run(&[
+        "export",
+        "--queue-dir",
+        util::sample_spool().to_str().unwrap(),
+        "--config-dir",
+        util::root().join("samples/config").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--format",
+        "eml",
+        "--recipient",
+        "bob@example.com",
+        "--quiet",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let o = journal_cmd(&out, &["--sent-ids"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--sent-ids refused: the export was made with --recipient"),
+        "{err}"
+    );
+    assert!(o.stdout.is_empty());
 }

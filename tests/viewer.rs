@@ -223,16 +223,12 @@ fn deeply_nested_message_does_not_abort_the_export() {
             &lines(b"From: b@example.net\nSubject: an ordinary one\n\nhello"),
         ),
     );
-    // Postfix's defaults: an empty main.cf.
-    let etc = d.path().join("etc");
-    std::fs::create_dir(&etc).unwrap();
-    std::fs::write(etc.join("main.cf"), "").unwrap();
     let o = run(&[
         "export",
         "--queue-dir",
         spool.to_str().unwrap(),
         "--config-dir",
-        etc.to_str().unwrap(),
+        defaults_config_dir(),
         "--out",
         out.to_str().unwrap(),
         "--format",

@@ -31,6 +31,9 @@ _mxsalvage() {
             mxsalvage,help)
                 cmd="mxsalvage__subcmd__help"
                 ;;
+            mxsalvage,journal)
+                cmd="mxsalvage__subcmd__journal"
+                ;;
             mxsalvage,man)
                 cmd="mxsalvage__subcmd__man"
                 ;;
@@ -58,6 +61,9 @@ _mxsalvage() {
             mxsalvage__subcmd__help,help)
                 cmd="mxsalvage__subcmd__help__subcmd__help"
                 ;;
+            mxsalvage__subcmd__help,journal)
+                cmd="mxsalvage__subcmd__help__subcmd__journal"
+                ;;
             mxsalvage__subcmd__help,man)
                 cmd="mxsalvage__subcmd__help__subcmd__man"
                 ;;
@@ -77,7 +83,7 @@ _mxsalvage() {
 
     case "${cmd}" in
         mxsalvage)
-            opts="-h -V --help --version scan cat export reinject verify dovecot man completions help"
+            opts="-h -V --help --version scan cat export reinject journal verify dovecot man completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -247,7 +253,7 @@ _mxsalvage() {
             return 0
             ;;
         mxsalvage__subcmd__help)
-            opts="scan cat export reinject verify dovecot man completions help"
+            opts="scan cat export reinject journal verify dovecot man completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -330,6 +336,20 @@ _mxsalvage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mxsalvage__subcmd__help__subcmd__journal)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mxsalvage__subcmd__help__subcmd__man)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -379,6 +399,28 @@ _mxsalvage() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mxsalvage__subcmd__journal)
+            opts="-h --from --journal --json --sent-ids --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --journal)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

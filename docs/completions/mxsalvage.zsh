@@ -118,6 +118,16 @@ _arguments "${_arguments_options[@]}" : \
 '--help[Print help]' \
 && ret=0
 ;;
+(journal)
+_arguments "${_arguments_options[@]}" : \
+'--from=[Export directory (its manifest.json)]:EXPORT_DIR:_files' \
+'--journal=[Journal file (default\: EXPORT_DIR/reinject-journal.jsonl)]:FILE:_files' \
+'(--sent-ids)--json[The whole report as one JSON document]' \
+'--sent-ids[Print only the queue IDs whose every pending pair is sent, or failed with its DSN sent, one per line (the input of \`postsuper -d -\`)]' \
+'-h[Print help]' \
+'--help[Print help]' \
+&& ret=0
+;;
 (verify)
 _arguments "${_arguments_options[@]}" : \
 '--zip-password-file=[Password file used for --zip-password-file (to test that encrypted zips open)]:FILE:_files' \
@@ -144,7 +154,7 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 '-h[Print help]' \
 '--help[Print help]' \
-'::command -- scan, cat, export, reinject, verify or dovecot:_default' \
+'::command -- scan, cat, export, reinject, journal, verify or dovecot:_default' \
 && ret=0
 ;;
 (completions)
@@ -179,6 +189,10 @@ _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
 (reinject)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(journal)
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
@@ -218,6 +232,7 @@ _mxsalvage_commands() {
 'cat:Show one queued message as Postfix sees it (postcat-compatible)' \
 'export:Write per-recipient mbox, Maildir, .eml and text bundles plus a JSON manifest' \
 'reinject:Send an export into the recovered primary over SMTP/LMTP with the original envelope, exactly once' \
+'journal:What the reinject journal says, per message and pair; --sent-ids\: the queue IDs the secondary may delete' \
 'verify:Check an export against its manifest' \
 'dovecot:Write a Dovecot configuration that serves an export read-only over IMAPS, with a handout per user' \
 'man:Print the man page (roff) to standard output\: the main page, or one command'\''s' \
@@ -253,6 +268,7 @@ _mxsalvage__subcmd__help_commands() {
 'cat:Show one queued message as Postfix sees it (postcat-compatible)' \
 'export:Write per-recipient mbox, Maildir, .eml and text bundles plus a JSON manifest' \
 'reinject:Send an export into the recovered primary over SMTP/LMTP with the original envelope, exactly once' \
+'journal:What the reinject journal says, per message and pair; --sent-ids\: the queue IDs the secondary may delete' \
 'verify:Check an export against its manifest' \
 'dovecot:Write a Dovecot configuration that serves an export read-only over IMAPS, with a handout per user' \
 'man:Print the man page (roff) to standard output\: the main page, or one command'\''s' \
@@ -286,6 +302,11 @@ _mxsalvage__subcmd__help__subcmd__help_commands() {
     local commands; commands=()
     _describe -t commands 'mxsalvage help help commands' commands "$@"
 }
+(( $+functions[_mxsalvage__subcmd__help__subcmd__journal_commands] )) ||
+_mxsalvage__subcmd__help__subcmd__journal_commands() {
+    local commands; commands=()
+    _describe -t commands 'mxsalvage help journal commands' commands "$@"
+}
 (( $+functions[_mxsalvage__subcmd__help__subcmd__man_commands] )) ||
 _mxsalvage__subcmd__help__subcmd__man_commands() {
     local commands; commands=()
@@ -305,6 +326,11 @@ _mxsalvage__subcmd__help__subcmd__scan_commands() {
 _mxsalvage__subcmd__help__subcmd__verify_commands() {
     local commands; commands=()
     _describe -t commands 'mxsalvage help verify commands' commands "$@"
+}
+(( $+functions[_mxsalvage__subcmd__journal_commands] )) ||
+_mxsalvage__subcmd__journal_commands() {
+    local commands; commands=()
+    _describe -t commands 'mxsalvage journal commands' commands "$@"
 }
 (( $+functions[_mxsalvage__subcmd__man_commands] )) ||
 _mxsalvage__subcmd__man_commands() {

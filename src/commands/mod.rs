@@ -7,6 +7,7 @@
 pub mod cat;
 pub mod dovecot;
 pub mod export;
+pub mod journal;
 pub mod reinject;
 pub mod scan;
 pub mod verify;

@@ -132,6 +132,38 @@ fn base_summary(cfg: &Config, info: &TargetInfo, p: &Plan, dry: bool) -> Summary
     s
 }
 
+/// Problems in manifest order (message, then recipient), whatever order the sessions
+/// finished in: the output is the same at any `--connections`.
+fn sort_problems(s: &mut Summary, manifest: &mxsalvage::manifest::Manifest) {
+    let order: std::collections::HashMap<&str, usize> = manifest
+        .messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (m.info.queue_id.as_str(), i))
+        .collect();
+    let rcpt_order = |id: &str, r: &[u8]| {
+        order
+            .get(id)
+            .and_then(|&i| {
+                manifest.messages[i]
+                    .info
+                    .recipients
+                    .iter()
+                    .position(|x| x.address.0 == r)
+            })
+            .unwrap_or(usize::MAX)
+    };
+    s.problems.sort_by_key(|p| {
+        (
+            order
+                .get(p.queue_id.as_str())
+                .copied()
+                .unwrap_or(usize::MAX),
+            rcpt_order(&p.queue_id, &p.recipient.0),
+        )
+    });
+}
+
 fn count(s: &mut Summary) {
     s.failed = s.problems.iter().filter(|p| p.state == "failed").count();
     s.deferred = s.problems.iter().filter(|p| p.state == "deferred").count();
@@ -168,6 +200,7 @@ pub fn run(a: crate::cli::ReinjectArgs) -> Result<Exit> {
         s.problems.extend(problems);
         s.transactions = planned.len();
         s.planned = planned;
+        sort_problems(&mut s, &manifest);
         count(&mut s);
         if a.json {
             print_json(&s)?;
@@ -216,6 +249,7 @@ pub fn run(a: crate::cli::ReinjectArgs) -> Result<Exit> {
     s.problems.extend(r.problems);
     s.notes = r.notes;
     s.aborted = r.aborted;
+    sort_problems(&mut s, &manifest);
     count(&mut s);
     if a.json {
         print_json(&s)?;

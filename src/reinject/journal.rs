@@ -75,6 +75,86 @@ pub struct Record {
     pub run: String,
 }
 
+/// The state of the delivery status notification (DSN) of a failed pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DsnState {
+    /// Written and fsynced just before the DSN's final dot.
+    Sending,
+    /// The DSN was accepted by the server it was sent through.
+    Sent,
+    /// The DSN was refused permanently (5xx): nothing more can be done.
+    Failed,
+    /// The DSN was refused temporarily, or its connection broke before the dot.
+    Deferred,
+    /// The DSN's connection broke after its final dot.
+    Unknown,
+    /// `--no-bounces`: the DSN was written as a file into the export instead.
+    Written,
+}
+
+impl DsnState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DsnState::Sending => "sending",
+            DsnState::Sent => "sent",
+            DsnState::Failed => "failed",
+            DsnState::Deferred => "deferred",
+            DsnState::Unknown => "unknown",
+            DsnState::Written => "written",
+        }
+    }
+    /// Nothing more is owed: sent, written as a file, or refused for good.
+    pub fn is_final(self) -> bool {
+        matches!(self, DsnState::Sent | DsnState::Written | DsnState::Failed)
+    }
+}
+
+/// One journal line about the DSN of a failed pair. It has no `state` field, so an
+/// earlier version of the tool skips it as a damaged line instead of reading it as
+/// the pair's delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DsnRecord {
+    /// RFC 3339, UTC.
+    pub time: String,
+    /// Where the DSN went: a target (`smtp://host:port`), or `file:` and the path
+    /// inside the export (`--no-bounces`).
+    pub target: String,
+    /// The failed pair the DSN reports.
+    pub queue_id: String,
+    pub sha256: String,
+    pub recipient: Bytes,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orcpt: Option<Bytes>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<String>,
+    /// The DSN's state.
+    pub dsn: DsnState,
+    /// Who the DSN is for: the original sender, or the postmaster for mail with the
+    /// null sender.
+    pub dsn_to: Bytes,
+    /// The DSN's Message-ID.
+    pub dsn_message_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply: Option<String>,
+    pub attempt: u32,
+    pub run: String,
+}
+
+impl DsnRecord {
+    pub fn key(&self) -> PairKey {
+        PairKey {
+            queue_id: self.queue_id.clone(),
+            sha256: self.sha256.clone(),
+            recipient: self.recipient.0.clone(),
+            orcpt: self.orcpt.as_ref().map(|b| b.0.clone()),
+            notify: self.notify.clone(),
+        }
+    }
+}
+
 /// The identity of a (message, recipient) pair, wherever it is sent.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PairKey {
@@ -104,6 +184,8 @@ pub struct JournalState {
     pub last: HashMap<(PairKey, String), Record>,
     /// pair → the targets it has records for, in the order first seen.
     targets: HashMap<PairKey, Vec<String>>,
+    /// pair → the last record about its DSN.
+    pub dsn: HashMap<PairKey, DsnRecord>,
     /// Lines that could not be read (line number, 1-based), with a reason.
     pub warnings: Vec<String>,
     pub lines: usize,
@@ -120,10 +202,15 @@ impl JournalState {
             st.lines += 1;
             match serde_json::from_slice::<Record>(line) {
                 Ok(r) => st.insert(r),
-                Err(e) => st.warnings.push(format!(
-                    "journal line {} ignored (torn or damaged: {e})",
-                    i + 1
-                )),
+                Err(e) => match serde_json::from_slice::<DsnRecord>(line) {
+                    Ok(d) => {
+                        st.dsn.insert(d.key(), d);
+                    }
+                    Err(_) => st.warnings.push(format!(
+                        "journal line {} ignored (torn or damaged: {e})",
+                        i + 1
+                    )),
+                },
             }
         }
         st
@@ -154,6 +241,15 @@ impl JournalState {
     /// The last record of a pair at `target`; a `sending` record means `unknown`.
     pub fn get(&self, k: &PairKey, target: &str) -> Option<&Record> {
         self.last.get(&(k.clone(), target.to_string()))
+    }
+
+    /// The pair's last record at every target it has records for.
+    pub fn records_of<'a>(&'a self, k: &'a PairKey) -> impl Iterator<Item = &'a Record> + 'a {
+        self.targets
+            .get(k)
+            .into_iter()
+            .flatten()
+            .filter_map(move |t| self.last.get(&(k.clone(), t.clone())))
     }
 
     /// The pair's last records at targets other than `target` that say it may have
@@ -298,7 +394,7 @@ impl Journal {
     }
 
     /// Appends records (one write) and fsyncs before returning.
-    pub fn append(&mut self, recs: &[Record]) -> io::Result<()> {
+    pub fn append<T: Serialize>(&mut self, recs: &[T]) -> io::Result<()> {
         if recs.is_empty() {
             return Ok(());
         }

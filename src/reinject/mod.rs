@@ -13,9 +13,11 @@
 //! checked against its manifest sha256 before it is sent.
 
 pub mod data;
+pub mod dsn;
 pub mod envelope;
 pub mod journal;
 pub mod smtp;
+pub mod status;
 pub mod worker;
 pub mod xtext;
 

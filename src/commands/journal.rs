@@ -1,0 +1,165 @@
+//! `mxsalvage journal`: reads an export's manifest and its reinject journal and reports,
+//! per message and per pair, what happened (sent / failed and its DSN / deferred /
+//! unknown / not tried); `--sent-ids` prints only the queue IDs the secondary may
+//! delete (`postsuper -d -`), `--json` the whole report. Never writes anything.
+//! Exit 0 when every message is done, 1 when some are not (listed, or counted on
+//! stderr with `--sent-ids`), 2 on errors (no manifest, a journal others can write, a
+//! partial export with `--sent-ids`).
+
+use std::io::Write;
+
+use anyhow::{Context, Result, bail};
+
+use mxsalvage::exit::Exit;
+use mxsalvage::reinject::journal::JournalState;
+use mxsalvage::reinject::read_manifest;
+use mxsalvage::reinject::status::{PairState, Report, report};
+
+pub fn run(a: crate::cli::JournalArgs) -> Result<Exit> {
+    let manifest = read_manifest(&a.from).map_err(anyhow::Error::msg)?;
+    let path = a
+        .journal
+        .clone()
+        .unwrap_or_else(|| a.from.join("reinject-journal.jsonl"));
+    if !path.exists() {
+        eprintln!(
+            "mxsalvage: no journal at {} yet: nothing was re-injected from this export",
+            path.display()
+        );
+    }
+    let js = JournalState::read(&path)
+        .with_context(|| format!("cannot read the journal {}", path.display()))?;
+    for w in &js.warnings {
+        eprintln!("mxsalvage: warning: {}: {w}", path.display());
+    }
+    let rep = report(
+        &manifest,
+        &js,
+        &a.from.display().to_string(),
+        &path.display().to_string(),
+    );
+    if rep.not_in_manifest > 0 {
+        eprintln!(
+            "mxsalvage: warning: {} pair(s) in the journal are not pending pairs of this export (the journal of another export, or the export was made again?)",
+            rep.not_in_manifest
+        );
+    }
+    let all_done = rep.totals.messages_done == rep.totals.messages;
+    if a.sent_ids {
+        if let Some(why) = &rep.partial_export {
+            bail!(
+                "--sent-ids refused: {why}, so deleting them from the queue could lose mail; decide with `mxsalvage journal --from {}` and the queue itself",
+                a.from.display()
+            );
+        }
+        let mut o = std::io::stdout().lock();
+        for id in rep.sent_ids() {
+            writeln!(o, "{id}")?;
+        }
+        o.flush()?;
+        eprintln!(
+            "mxsalvage: {} of {} message(s) done{}. Delete them right away, on the secondary the export was read from (host {}, queue directory {}): queue IDs are reused, and `postsuper -r` gives messages new ones, after which an ID may name another message",
+            rep.totals.messages_done,
+            rep.totals.messages,
+            if all_done {
+                String::new()
+            } else {
+                format!(
+                    "; {} not done are left out (see mxsalvage journal --from {})",
+                    rep.totals.messages - rep.totals.messages_done,
+                    a.from.display()
+                )
+            },
+            manifest.source.host,
+            manifest.source.queue_directory
+        );
+        return Ok(Exit::partial_if(!all_done));
+    }
+    if a.json {
+        let mut o = std::io::stdout().lock();
+        serde_json::to_writer_pretty(&mut o, &rep)?;
+        writeln!(o)?;
+    } else {
+        print_report(&rep)?;
+    }
+    Ok(Exit::partial_if(!all_done))
+}
+
+fn print_report(r: &Report) -> Result<()> {
+    let mut o = std::io::stdout().lock();
+    let t = &r.totals;
+    writeln!(
+        o,
+        "journal {} ({} line(s)) for the export {}",
+        r.journal, r.lines, r.export
+    )?;
+    for (target, n) in &r.targets {
+        writeln!(o, "sent to {target}: {n} pair(s)")?;
+    }
+    writeln!(
+        o,
+        "\n{} pair(s): {} sent, {} failed ({} with its DSN done), {} deferred, {} unknown, {} not tried",
+        t.pairs, t.sent, t.failed, t.failed_done, t.deferred, t.unknown, t.not_tried
+    )?;
+    writeln!(
+        o,
+        "{} message(s): {} done (every pair sent, or failed and its DSN done), {} not done",
+        t.messages,
+        t.messages_done,
+        t.messages - t.messages_done
+    )?;
+    if let Some(why) = &r.partial_export {
+        writeln!(o, "note: {why}: `--sent-ids` lists nothing for it")?;
+    }
+    writeln!(
+        o,
+        "\n{:<18} {:>5} {:>5} {:>6} {:>8} {:>7} {:>9}  done",
+        "queue id", "pairs", "sent", "failed", "deferred", "unknown", "not tried"
+    )?;
+    for m in &r.messages {
+        let n = |s: PairState| m.pairs.iter().filter(|p| p.state == s).count();
+        writeln!(
+            o,
+            "{:<18} {:>5} {:>5} {:>6} {:>8} {:>7} {:>9}  {}",
+            m.queue_id,
+            m.pairs.len(),
+            n(PairState::Sent),
+            n(PairState::Failed),
+            n(PairState::Deferred),
+            n(PairState::Unknown),
+            n(PairState::NotTried),
+            if m.done { "yes" } else { "no" }
+        )?;
+    }
+    let open: Vec<_> = r
+        .messages
+        .iter()
+        .flat_map(|m| m.pairs.iter().map(move |p| (m, p)))
+        .filter(|(_, p)| p.state != PairState::Sent)
+        .collect();
+    if !open.is_empty() {
+        writeln!(o, "\npairs not sent")?;
+    }
+    for (m, p) in open {
+        let mut line = format!(
+            "  {} {}: {}",
+            m.queue_id,
+            p.recipient.display(),
+            p.state.as_str()
+        );
+        if let Some(reply) = &p.reply {
+            line.push_str(&format!(": {reply}"));
+        }
+        if let (Some(target), Some(time)) = (&p.target, &p.time) {
+            line.push_str(&format!(" ({target}, {time})"));
+        }
+        if let Some(d) = &p.dsn {
+            line.push_str(&format!("; {}", d.describe()));
+        }
+        if p.done {
+            line.push_str(" [done]");
+        }
+        writeln!(o, "{line}")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,313 @@
+//! What the journal says about an export, per message and per pair: the report of
+//! `mxsalvage journal`, and its `--sent-ids` (the queue IDs the secondary may delete).
+//!
+//! Owns: the pair's overall state across targets (sent anywhere → `sent`; else
+//! possibly delivered somewhere → `unknown`; else `failed`, `deferred`, `not tried`),
+//! whether a failed pair's DSN is done ([`super::dsn::owed`] and the journal's DSN
+//! lines), and when a message is *done*: every pending pair of it in the manifest is
+//! sent, or failed with its DSN sent (or written as a file, or refused for good, or
+//! not owed). Pure: in a manifest and a [`JournalState`], out a [`Report`].
+
+use std::collections::{BTreeMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::dsn::{Owed, owed};
+use super::journal::{DsnState, JournalState, PairKey, Record, State};
+use crate::bytes::Bytes;
+use crate::manifest::Manifest;
+
+/// A pair's state over all targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PairState {
+    Sent,
+    Failed,
+    Deferred,
+    Unknown,
+    NotTried,
+}
+
+impl PairState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PairState::Sent => "sent",
+            PairState::Failed => "failed",
+            PairState::Deferred => "deferred",
+            PairState::Unknown => "unknown",
+            PairState::NotTried => "not tried",
+        }
+    }
+}
+
+/// The DSN of a failed pair.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DsnStatus {
+    /// Who it is for (the sender, or `postmaster` for null-sender mail); `None` when
+    /// no DSN is owed.
+    pub to: Option<Bytes>,
+    /// Why none is owed (NOTIFY).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_owed: Option<String>,
+    /// What the journal says about it (`None`: not sent yet).
+    pub state: Option<DsnState>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply: Option<String>,
+}
+
+impl DsnStatus {
+    /// Nothing more is owed to anyone for this failure.
+    pub fn done(&self) -> bool {
+        self.to.is_none() || self.state.is_some_and(DsnState::is_final)
+    }
+
+    /// `DSN sent to a@x`, `no DSN: NOTIFY=NEVER`, `DSN not sent yet` ….
+    pub fn describe(&self) -> String {
+        let to = self
+            .to
+            .as_ref()
+            .map(|t| t.display().to_string())
+            .unwrap_or_default();
+        match (&self.not_owed, self.state) {
+            (Some(why), _) => format!("no DSN owed ({why})"),
+            (None, None) => format!("DSN to {to} not sent yet"),
+            (None, Some(DsnState::Written)) => format!(
+                "DSN to {to} written to {}",
+                self.target
+                    .as_deref()
+                    .unwrap_or("")
+                    .trim_start_matches("file:")
+            ),
+            (None, Some(DsnState::Sending)) => format!("DSN to {to} unknown"),
+            (None, Some(s)) => format!("DSN to {to} {}", s.as_str()),
+        }
+    }
+}
+
+/// One pending pair of the manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairStatus {
+    pub recipient: Bytes,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orcpt: Option<Bytes>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<String>,
+    pub state: PairState,
+    /// Where and when the deciding journal line was written, and the server's reply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply: Option<String>,
+    /// For `failed`: its DSN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dsn: Option<DsnStatus>,
+    /// Sent, or failed with nothing more owed.
+    pub done: bool,
+}
+
+/// One message of the manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageStatus {
+    pub queue_id: String,
+    pub sender: Bytes,
+    pub pairs: Vec<PairStatus>,
+    /// Every pair done: the secondary may delete it.
+    pub done: bool,
+}
+
+/// Counts over the whole export.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Totals {
+    pub messages: usize,
+    pub messages_done: usize,
+    pub pairs: usize,
+    pub sent: usize,
+    pub failed: usize,
+    /// Failed pairs with nothing more owed (DSN sent, written, refused, or not owed).
+    pub failed_done: usize,
+    pub deferred: usize,
+    pub unknown: usize,
+    pub not_tried: usize,
+}
+
+/// What `mxsalvage journal` reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    pub export: String,
+    pub journal: String,
+    /// Journal lines read.
+    pub lines: usize,
+    pub warnings: Vec<String>,
+    /// Targets with the number of pairs sent there.
+    pub targets: BTreeMap<String, usize>,
+    /// Why the export may not hold every recipient of its messages (made with a
+    /// recipient selection): then no queue ID is safe to delete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partial_export: Option<String>,
+    /// Journal pairs that are not pending pairs of this manifest (another export's
+    /// journal, or a re-made export).
+    pub not_in_manifest: usize,
+    pub totals: Totals,
+    pub messages: Vec<MessageStatus>,
+}
+
+impl Report {
+    /// The queue IDs `postsuper -d -` may take: messages whose every pair is done.
+    /// Empty for an export made with a recipient selection.
+    pub fn sent_ids(&self) -> Vec<&str> {
+        if self.partial_export.is_some() {
+            return Vec::new();
+        }
+        self.messages
+            .iter()
+            .filter(|m| m.done)
+            .map(|m| m.queue_id.as_str())
+            .collect()
+    }
+}
+
+/// Why an export with these options may lack recipients of its messages.
+fn partial(m: &Manifest) -> Option<String> {
+    let o = &m.options;
+    let mut flags = Vec::new();
+    if !o.recipients.is_empty() {
+        flags.push("--recipient");
+    }
+    if !o.domains.is_empty() {
+        flags.push("--domain");
+    }
+    if o.only_valid {
+        flags.push("--only-valid");
+    }
+    (!flags.is_empty()).then(|| {
+        format!(
+            "the export was made with {}: its messages may have recipients it does not hold",
+            flags.join(", ")
+        )
+    })
+}
+
+/// The deciding record over all targets: sent wins, then possibly delivered, then
+/// failed, then deferred.
+fn decide<'a>(recs: impl Iterator<Item = &'a Record>) -> Option<(&'a Record, PairState)> {
+    let rank = |s: State| match s {
+        State::Sent => (0, PairState::Sent),
+        State::Sending | State::Unknown => (1, PairState::Unknown),
+        State::Failed => (2, PairState::Failed),
+        State::Deferred => (3, PairState::Deferred),
+    };
+    recs.map(|r| (r, rank(r.state)))
+        .min_by_key(|(r, (k, _))| (*k, r.time.as_str()))
+        .map(|(r, (_, st))| (r, st))
+}
+
+/// Builds the report.
+pub fn report(manifest: &Manifest, js: &JournalState, export: &str, journal: &str) -> Report {
+    let mut rep = Report {
+        export: export.to_string(),
+        journal: journal.to_string(),
+        lines: js.lines,
+        warnings: js.warnings.clone(),
+        partial_export: partial(manifest),
+        ..Report::default()
+    };
+    let mut known: HashSet<PairKey> = HashSet::new();
+    for m in &manifest.messages {
+        let info = &m.info;
+        if info.probe {
+            continue;
+        }
+        let mut seen = HashSet::new();
+        let mut pairs = Vec::new();
+        for r in info.pending() {
+            let key = PairKey {
+                queue_id: info.queue_id.clone(),
+                sha256: m.sha256.clone(),
+                recipient: r.address.0.clone(),
+                orcpt: r.orcpt.as_ref().map(|o| o.0.clone()),
+                notify: r.notify.clone(),
+            };
+            if !seen.insert(key.clone()) {
+                continue;
+            }
+            let decided = decide(js.records_of(&key));
+            let state = decided.map(|(_, s)| s).unwrap_or(PairState::NotTried);
+            let dsn = (state == PairState::Failed).then(|| {
+                let (to, not_owed) = match owed(&info.sender.0, r.notify.as_deref()) {
+                    Owed::Sender(a) => (Some(a), None),
+                    Owed::Postmaster => (Some(Bytes(b"postmaster".to_vec())), None),
+                    Owed::Nobody(why) => (None, Some(why)),
+                };
+                let rec = js.dsn.get(&key);
+                DsnStatus {
+                    to,
+                    not_owed,
+                    state: rec.map(|d| d.dsn),
+                    target: rec.map(|d| d.target.clone()),
+                    time: rec.map(|d| d.time.clone()),
+                    reply: rec.and_then(|d| d.reply.clone()),
+                }
+            });
+            let done = match state {
+                PairState::Sent => true,
+                PairState::Failed => dsn.as_ref().is_some_and(DsnStatus::done),
+                _ => false,
+            };
+            let t = &mut rep.totals;
+            t.pairs += 1;
+            match state {
+                PairState::Sent => {
+                    t.sent += 1;
+                    if let Some((r, _)) = decided {
+                        *rep.targets.entry(r.target.clone()).or_default() += 1;
+                    }
+                }
+                PairState::Failed => {
+                    t.failed += 1;
+                    t.failed_done += usize::from(done);
+                }
+                PairState::Deferred => t.deferred += 1,
+                PairState::Unknown => t.unknown += 1,
+                PairState::NotTried => t.not_tried += 1,
+            }
+            pairs.push(PairStatus {
+                recipient: r.address.clone(),
+                orcpt: r.orcpt.clone(),
+                notify: r.notify.clone(),
+                state,
+                target: decided.map(|(r, _)| r.target.clone()),
+                time: decided.map(|(r, _)| r.time.clone()),
+                reply: decided.and_then(|(r, _)| r.reply.clone()),
+                dsn,
+                done,
+            });
+            known.insert(key);
+        }
+        if pairs.is_empty() {
+            continue;
+        }
+        let done = pairs.iter().all(|p| p.done);
+        rep.totals.messages += 1;
+        rep.totals.messages_done += usize::from(done);
+        rep.messages.push(MessageStatus {
+            queue_id: info.queue_id.clone(),
+            sender: info.sender.clone(),
+            pairs,
+            done,
+        });
+    }
+    let mut orphans: HashSet<&PairKey> = HashSet::new();
+    for (k, _) in js.last.keys() {
+        if !known.contains(k) {
+            orphans.insert(k);
+        }
+    }
+    rep.not_in_manifest = orphans.len();
+    rep
+}
