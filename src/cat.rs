@@ -1,23 +1,60 @@
-//! postcat-compatible rendering of one queue file (`postcat/postcat.c`).
+//! postcat, byte for byte (`postcat/postcat.c`, `global/record.c`).
 //!
-//! Owns: the `-e` envelope listing with postcat's record names and date formats (local
-//! time, as postcat), the header/body split heuristic of postcat for `-h`/`-b`, and the
-//! one deliberate difference: a message whose content ends in an unterminated line gets
-//! the final newline Postfix adds when delivering. With `-e`, a block after the end
-//! marker lists each recipient's state. In: a parsed [`QueueFile`]. Out: bytes. Pure.
+//! Owns: a faithful model of postcat's reading loop over the bytes of one queue file —
+//! its record reader (pointer records followed and padding skipped unless `-v`, a seek
+//! to the end after the end record, the reverse-jump limit), its envelope → header →
+//! body state machine with the same seeks (so a size record that lies is followed as
+//! postcat follows it), its record names and date formats (asctime in the local time
+//! zone), the `-o` offsets (the position before each read, as `ftell` gives it), `-d`
+//! decimal types, `-f` file names, `-r` file order, `-s` start offset, and its output
+//! buffering: postcat flushes after every record it prints, and what is still
+//! buffered when it exits is lost (the newline it owes an unterminated last line when
+//! no envelope follows, the first marker of a file that has no records). Also: the
+//! `--states` block (each recipient's state, from the parsed file).
+//! In: the file's bytes, its name as shown, [`CatFlags`]. Out: bytes appended to an
+//! [`Output`]. Fails with [`CatError`] where postcat stops with a fatal error (what it
+//! printed up to then is kept). Pure.
 
-use crate::queue::qfile::{QueueFile, Section, is_header, parse_long, parse_time, split_nameval};
+use std::fmt;
+
+use crate::queue::qfile::{QueueFile, is_header, split_nameval};
+use crate::queue::record::{FrameError, read_record};
 use crate::timefmt::asctime_local;
 
-/// Which parts to print (postcat's -b, -h, -e; none means all).
+/// postcat's options (`-b`, `-h`, `-e`; none of the three means all three).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CatFlags {
     pub body: bool,
     pub header: bool,
     pub envelope: bool,
+    /// `-o`: the queue file offset of each record.
+    pub offsets: bool,
+    /// `-d`: the decimal record type of each record.
+    pub decimal: bool,
+    /// `-f`: the file name before each line.
+    pub pathname: bool,
+    /// `-r`: file order; pointer records are not followed (takes effect with `-v`, as
+    /// in postcat, whose record reader follows pointers itself otherwise).
+    pub raw: bool,
+    /// `-v` (count): pointer and padding records shown, text records named.
+    pub verbose: u8,
+    /// `-s`: start reading at this offset (no envelope heading).
+    pub start: u64,
 }
 
-/// postcat's printable name of a record type (`global/rec_type.c`).
+impl CatFlags {
+    fn normalized(mut self) -> CatFlags {
+        if !self.body && !self.header && !self.envelope {
+            self.body = true;
+            self.header = true;
+            self.envelope = true;
+        }
+        self
+    }
+}
+
+/// postcat's printable name of a record type (`global/rec_type.c`; `L` is listed as
+/// `content_filter`, the name its table gives first).
 pub fn rec_type_name(t: u8) -> &'static str {
     match t {
         b'C' => "message_size",
@@ -28,14 +65,13 @@ pub fn rec_type_name(t: u8) -> &'static str {
         b'L' => "content_filter",
         b'S' => "sender",
         b'D' => "done_recipient",
+        b'/' => "canceled_recipient",
         b'R' => "recipient",
         b'O' => "original_recipient",
-        b'/' => "canceled_recipient",
         b'W' => "warning_message_time",
         b'A' => "named_attribute",
+        b'p' => "pointer_record",
         b'K' => "killed_record",
-        b'>' => "redirect_to",
-        b'f' => "flags",
         b'M' => "message_content",
         b'N' => "regular_text",
         b'w' => "padding",
@@ -43,124 +79,507 @@ pub fn rec_type_name(t: u8) -> &'static str {
         b'r' => "return_receipt",
         b'e' => "errors_to",
         b'P' => "priority",
-        b'p' => "pointer_record",
         b'V' => "verp_delimiters",
+        b'E' => "message_end",
+        b'>' => "redirect_to",
+        b'f' => "flags",
         b'<' => "dsn_return_flags",
         b'i' => "dsn_envelope_id",
         b'o' => "dsn_original_recipient",
         b'n' => "dsn_notify_flags",
-        b'E' => "message_end",
         _ => "unknown_record_type",
     }
 }
 
-fn marker(out: &mut Vec<u8>, text: &str, path: &str) {
-    out.extend_from_slice(format!("*** {text} {path} ***\n").as_bytes());
+/// Where postcat stops with a fatal error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CatError {
+    /// The first byte is not an envelope record type (postcat warns and skips the file).
+    NotAQueueFile,
+    /// A record could not be read ("record read error").
+    Record(FrameError),
+    /// A malformed pointer, or too many reverse jumps.
+    BadPointer { offset: usize, target: String },
+    /// A seek to a negative offset (a size record without a usable data offset).
+    Seek { offset: i64 },
+    /// `-s` beyond the end of standard input.
+    Skip { offset: u64, len: usize },
+    /// Records read far beyond the file's size: a pointer loop.
+    Loop { offset: usize },
 }
 
-fn line(out: &mut Vec<u8>, name: &str, value: &[u8]) {
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(b": ");
-    out.extend_from_slice(value);
-    out.push(b'\n');
-}
-
-fn envelope_record(out: &mut Vec<u8>, t: u8, p: &[u8]) {
-    match t {
-        b'T' => line(
-            out,
-            rec_type_name(t),
-            asctime_local(parse_time(p).map(|x| x.0).unwrap_or(0)).as_bytes(),
-        ),
-        b'W' => line(
-            out,
-            rec_type_name(t),
-            asctime_local(parse_long(p).unwrap_or(0)).as_bytes(),
-        ),
-        b'A' => match split_nameval(p) {
-            Some((b"create_time", v)) => line(
-                out,
-                "create_time",
-                asctime_local(parse_long(v).unwrap_or(0)).as_bytes(),
+impl fmt::Display for CatError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CatError::NotAQueueFile => write!(
+                f,
+                "input is not a valid queue file (first byte is not an envelope record type)"
             ),
-            Some((n, v)) => {
-                let mut nv = n.to_vec();
-                nv.push(b'=');
-                nv.extend_from_slice(v);
-                line(out, rec_type_name(t), &nv);
+            CatError::Record(e) => write!(f, "record read error: {e}"),
+            CatError::BadPointer { offset, target } => write!(
+                f,
+                "bad pointer record at offset {offset}: {target:?} (malformed, or more than 10000 reverse jumps)"
+            ),
+            CatError::Seek { offset } => write!(
+                f,
+                "seek error to offset {offset} (the size record has no usable data offset)"
+            ),
+            CatError::Skip { offset, len } => {
+                write!(f, "skip {offset} bytes failed after {len}")
             }
-            None => {}
-        },
-        _ => line(out, rec_type_name(t), p),
+            CatError::Loop { offset } => write!(
+                f,
+                "pointer loop: far more records read than the file holds (at offset {offset})"
+            ),
+        }
     }
 }
 
-/// Renders a queue file the way `postcat` does with the given flags.
-pub fn render(q: &QueueFile, path: &str, flags: CatFlags) -> Vec<u8> {
-    let mut f = flags;
-    if !f.body && !f.header && !f.envelope {
-        f = CatFlags {
-            body: true,
-            header: true,
-            envelope: true,
+impl std::error::Error for CatError {}
+
+/// postcat's standard output: bytes, and how many of them have been flushed. What is
+/// not flushed when the program ends is lost, as it is for postcat.
+#[derive(Debug, Default)]
+pub struct Output {
+    pub bytes: Vec<u8>,
+    pub flushed: usize,
+}
+
+impl Output {
+    fn flush(&mut self) {
+        self.flushed = self.bytes.len();
+    }
+    fn put(&mut self, b: &[u8]) {
+        self.bytes.extend_from_slice(b);
+    }
+    /// The flushed bytes, taken out (the unflushed rest stays for the next file).
+    pub fn take_flushed(&mut self) -> Vec<u8> {
+        let rest = self.bytes.split_off(self.flushed);
+        let out = std::mem::replace(&mut self.bytes, rest);
+        self.flushed = 0;
+        out
+    }
+    /// Drops what is not flushed (postcat exits on a fatal error).
+    pub fn drop_unflushed(&mut self) {
+        self.bytes.truncate(self.flushed);
+    }
+}
+
+/// The payload as a C string (what `%s` of `STR(buffer)` prints).
+fn cstr(p: &[u8]) -> &[u8] {
+    let n = p.iter().position(|&c| c == 0).unwrap_or(p.len());
+    &p[..n]
+}
+
+/// `atol`: leading whitespace, a sign, digits; 0 when there are none.
+fn atol(s: &[u8]) -> i64 {
+    let s = cstr(s);
+    let mut i = s.iter().take_while(|c| c.is_ascii_whitespace()).count();
+    let neg = match s.get(i) {
+        Some(b'-') => {
+            i += 1;
+            true
+        }
+        Some(b'+') => {
+            i += 1;
+            false
+        }
+        _ => false,
+    };
+    let mut v: i64 = 0;
+    for &c in &s[i..] {
+        if !c.is_ascii_digit() {
+            break;
+        }
+        v = v.saturating_mul(10).saturating_add(i64::from(c - b'0'));
+    }
+    if neg { -v } else { v }
+}
+
+/// `sscanf(s, "%ld %ld")`: the numbers found (0, 1 or 2 of them).
+fn scan_two(s: &[u8]) -> (Option<i64>, Option<i64>) {
+    let s = cstr(s);
+    let mut pos = 0;
+    let mut next = || -> Option<i64> {
+        let rest = &s[pos..];
+        let ws = rest.iter().take_while(|c| c.is_ascii_whitespace()).count();
+        let after = &rest[ws..];
+        let sign = usize::from(matches!(after.first(), Some(b'-' | b'+')));
+        let digits = after[sign..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count();
+        if digits == 0 {
+            return None;
+        }
+        pos += ws + sign + digits;
+        Some(atol(&after[..sign + digits]))
+    };
+    let a = next();
+    let b = if a.is_some() { next() } else { None };
+    (a, b)
+}
+
+/// Envelope record types postcat accepts as a file's first byte.
+const ENVELOPE_TYPES: &[u8] = b"MCTcFILSDRO/WVA>K<ion";
+const REVERSE_JUMP_LIMIT: u32 = 10_000;
+
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    saved_offset: usize,
+    reverse: u32,
+    consumed: usize,
+    budget: usize,
+}
+
+impl<'a> Reader<'a> {
+    /// `rec_get_raw`: `transparent` = REC_FLAG_DEFAULT (follow pointers, skip padding,
+    /// seek to the end after the end record), else REC_FLAG_NONE.
+    fn get(&mut self, transparent: bool) -> Result<Option<(u8, &'a [u8])>, CatError> {
+        loop {
+            let Some(r) = read_record(self.buf, self.pos).map_err(CatError::Record)? else {
+                return Ok(None);
+            };
+            self.consumed += r.next - r.offset;
+            if self.consumed > self.budget {
+                return Err(CatError::Loop { offset: r.offset });
+            }
+            self.pos = r.next;
+            if !transparent {
+                return Ok(Some((r.rtype, r.payload)));
+            }
+            match r.rtype {
+                b'p' => {
+                    self.goto(r.payload, r.offset)?;
+                    continue;
+                }
+                b'w' => continue,
+                b'E' => self.pos = self.buf.len(),
+                _ => {}
+            }
+            return Ok(Some((r.rtype, r.payload)));
+        }
+    }
+
+    /// `rec_goto`.
+    fn goto(&mut self, p: &[u8], at: usize) -> Result<(), CatError> {
+        let s = cstr(p);
+        let s = &s[s.iter().take_while(|c| c.is_ascii_whitespace()).count()..];
+        let bad = || CatError::BadPointer {
+            offset: at,
+            target: String::from_utf8_lossy(p).into_owned(),
         };
-    }
-    let mut out = Vec::new();
-    if f.envelope {
-        marker(&mut out, "ENVELOPE RECORDS", path);
-    }
-    for r in &q.records {
-        let p = q.bytes(&r.payload);
-        match r.rtype {
-            b'M' if r.section == Section::Envelope => {
-                if f.envelope {
-                    marker(&mut out, "MESSAGE CONTENTS", path);
-                }
-                if f.body || f.header {
-                    render_text(q, f, &mut out);
-                }
+        if !s.iter().all(u8::is_ascii_digit) || s.len() > 18 {
+            return Err(bad());
+        }
+        let offset: usize = if s.is_empty() {
+            0
+        } else {
+            std::str::from_utf8(s)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(bad)?
+        };
+        if offset == 0 {
+            return Ok(());
+        }
+        if offset <= self.saved_offset {
+            self.reverse += 1;
+            if self.reverse > REVERSE_JUMP_LIMIT {
+                return Err(bad());
             }
-            b'X' if f.envelope => marker(&mut out, "HEADER EXTRACTED", path),
-            b'E' if f.envelope => marker(&mut out, "MESSAGE FILE END", path),
-            t if f.envelope => envelope_record(&mut out, t, p),
-            _ => {}
         }
+        self.pos = offset;
+        self.saved_offset = offset;
+        Ok(())
     }
-    if f.envelope && !q.recipients.is_empty() {
-        marker(&mut out, "RECIPIENT STATES", path);
-        for r in &q.recipients {
-            let mut v = r.address.clone();
-            v.extend_from_slice(format!(" (offset {})", r.offset).as_bytes());
-            line(&mut out, r.state.as_str(), &v);
+
+    fn seek(&mut self, to: i64) -> Result<(), CatError> {
+        if to < 0 {
+            return Err(CatError::Seek { offset: to });
         }
+        self.pos = usize::try_from(to).unwrap_or(usize::MAX);
+        Ok(())
     }
-    out
 }
 
-fn render_text(q: &QueueFile, f: CatFlags, out: &mut Vec<u8>) {
-    let mut in_header = true;
-    let mut prev_continued = false;
-    let mut printed_last = false;
-    for r in &q.content {
-        let p = q.bytes(&r.payload);
-        if in_header
-            && !prev_continued
-            && !(is_header(p) || p.first().is_some_and(|c| *c == b' ' || *c == b'\t'))
-        {
-            in_header = false;
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum State {
+    Env,
+    Header,
+    Body,
+}
+
+/// Prints one file the way postcat does. `path` is the name shown in marker lines;
+/// `maildrop`: a file in `maildrop/` (its size record, if any, is preliminary).
+/// `stdin`: the bytes came from standard input (`-s` then skips bytes rather than
+/// seeking). On a fatal error the output postcat would have flushed is kept.
+pub fn postcat(
+    data: &[u8],
+    path: &str,
+    maildrop: bool,
+    flags: CatFlags,
+    stdin: bool,
+    out: &mut Output,
+) -> Result<(), CatError> {
+    let r = postcat_inner(data, path, maildrop, flags.normalized(), stdin, out);
+    if r.is_err() {
+        out.drop_unflushed();
+    }
+    r
+}
+
+fn postcat_inner(
+    data: &[u8],
+    path: &str,
+    maildrop: bool,
+    f: CatFlags,
+    stdin: bool,
+    out: &mut Output,
+) -> Result<(), CatError> {
+    let text = f.header || f.body;
+    let transparent = f.verbose == 0;
+    let mut rd = Reader {
+        buf: data,
+        pos: 0,
+        saved_offset: 0,
+        reverse: 0,
+        consumed: 0,
+        budget: data.len().saturating_mul(4).saturating_add(1024),
+    };
+    if f.start > 0 {
+        if stdin && f.start > data.len() as u64 {
+            return Err(CatError::Skip {
+                offset: f.start,
+                len: data.len(),
+            });
         }
-        let print = if in_header { f.header } else { f.body };
-        if print {
-            out.extend_from_slice(p);
-            if !r.continued {
-                out.push(b'\n');
+        rd.pos = usize::try_from(f.start).unwrap_or(usize::MAX);
+    }
+    if f.start == 0
+        && let Some(c) = data.first()
+        && !ENVELOPE_TYPES.contains(c)
+    {
+        return Err(CatError::NotAQueueFile);
+    }
+    if f.start == 0 && f.envelope {
+        out.put(format!("*** ENVELOPE RECORDS {path} ***\n").as_bytes());
+    }
+    let mut state = State::Env;
+    let mut do_print = f.envelope;
+    let (mut data_offset, mut data_size): (i64, i64) = (-1, -1);
+    let mut prev_type: u8 = 0;
+    let prefix = |out: &mut Output, offset: usize, t: u8| {
+        if f.pathname {
+            out.put(format!("{path}: ").as_bytes());
+        }
+        if f.offsets {
+            out.put(format!("{offset:9} ").as_bytes());
+        }
+        if f.decimal {
+            out.put(format!("{t:3} ").as_bytes());
+        }
+    };
+    let marker = |out: &mut Output, offset: usize, t: u8, text: &str| {
+        prefix(out, offset, t);
+        out.put(format!("*** {text} {path} ***\n").as_bytes());
+        out.flush();
+    };
+    let record = |out: &mut Output, offset: usize, t: u8, value: &[u8]| {
+        prefix(out, offset, t);
+        out.put(rec_type_name(t).as_bytes());
+        out.put(b": ");
+        out.put(cstr(value));
+        out.put(b"\n");
+        out.flush();
+    };
+    loop {
+        let offset = rd.pos;
+        let Some((mut t, p)) = rd.get(transparent)? else {
+            break;
+        };
+        if t == b'L' || t == b'N' {
+            if state == State::Header
+                && text
+                && prev_type != b'L'
+                && !(is_header(cstr(p)) || matches!(p.first(), Some(b' ' | b'\t')))
+            {
+                state = State::Body;
+                do_print = f.body;
+                if !do_print && !f.envelope {
+                    break;
+                }
+                if !do_print && f.envelope && data_offset > 0 && data_size >= 0 {
+                    rd.seek(data_offset.saturating_add(data_size))?;
+                }
+            }
+        } else if t == b'M' {
+            if f.envelope {
+                marker(out, offset, t, "MESSAGE CONTENTS");
+            }
+            if !text && data_offset > 0 && data_size >= 0 {
+                rd.seek(data_offset.saturating_add(data_size))?;
+            }
+            state = State::Header;
+            do_print = f.header;
+            continue;
+        } else if t == b'X' {
+            if do_print && prev_type == b'L' {
+                out.put(b"\n");
+            }
+            if f.envelope {
+                marker(out, offset, t, "HEADER EXTRACTED");
+            }
+            state = State::Env;
+            do_print = f.envelope;
+            if !do_print {
+                break;
+            }
+            continue;
+        } else if t == b'E' {
+            if f.envelope {
+                marker(out, offset, t, "MESSAGE FILE END");
+            }
+            if f.raw {
+                continue;
+            }
+            break;
+        } else if t == b'p' {
+            if do_print {
+                record(out, offset, t, p);
+            }
+            if !f.raw {
+                rd.goto(p, offset)?;
+            }
+            continue;
+        } else if t == b'C' {
+            if do_print {
+                record(out, offset, t, p);
+            }
+            if maildrop {
+                continue;
+            }
+            if data_size < 0 && data_offset < 0 {
+                let (a, b) = scan_two(p);
+                if let Some(a) = a {
+                    data_size = a;
+                }
+                if let Some(b) = b {
+                    data_offset = b;
+                }
+                if !f.envelope {
+                    rd.seek(data_offset)?;
+                    state = State::Header;
+                    do_print = f.header;
+                }
+            }
+            continue;
+        }
+        if !do_print {
+            continue;
+        }
+        prefix(out, offset, t);
+        match t {
+            b'T' | b'W' => {
+                out.put(rec_type_name(t).as_bytes());
+                out.put(b": ");
+                out.put(asctime_local(atol(p)).as_bytes());
+                out.put(b"\n");
+            }
+            b'L' => {
+                if state == State::Env {
+                    out.put(b"content_filter: ");
+                } else if f.verbose > 0 {
+                    out.put(b"unterminated_text: ");
+                }
+                out.put(p);
+                if state == State::Env || f.verbose > 0 || f.offsets {
+                    t = 0;
+                    out.put(b"\n");
+                }
+            }
+            b'N' => {
+                if f.verbose > 0 {
+                    out.put(b"regular_text: ");
+                }
+                out.put(p);
+                out.put(b"\n");
+            }
+            b'w' => {
+                out.put(b"padding: ");
+                out.put(p);
+                out.put(b"\n");
+            }
+            b'A' => match split_nameval(cstr(p)) {
+                Some((b"create_time", v)) => {
+                    out.put(b"create_time: ");
+                    out.put(asctime_local(atol(v)).as_bytes());
+                    out.put(b"\n");
+                }
+                Some((n, v)) => {
+                    out.put(b"named_attribute: ");
+                    out.put(n);
+                    out.put(b"=");
+                    out.put(v);
+                    out.put(b"\n");
+                }
+                None => {}
+            },
+            _ => {
+                out.put(rec_type_name(t).as_bytes());
+                out.put(b": ");
+                out.put(cstr(p));
+                out.put(b"\n");
             }
         }
-        printed_last = print;
-        prev_continued = r.continued;
+        prev_type = t;
+        out.flush();
     }
-    // Postfix adds the final newline when delivering a message that lacks one.
-    if printed_last && prev_continued {
-        out.push(b'\n');
+    Ok(())
+}
+
+/// The `--states` block: one line per recipient record, its state and offset.
+pub fn states(q: &QueueFile, path: &str, out: &mut Output) {
+    if q.recipients.is_empty() {
+        return;
+    }
+    out.put(format!("*** RECIPIENT STATES {path} ***\n").as_bytes());
+    for r in &q.recipients {
+        out.put(r.state.as_str().as_bytes());
+        out.put(b": ");
+        out.put(&r.address);
+        out.put(format!(" (offset {})\n", r.offset).as_bytes());
+    }
+    out.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn c_number_parsing() {
+        assert_eq!(atol(b"  1700000000 42"), 1700000000);
+        assert_eq!(atol(b"-5x"), -5);
+        assert_eq!(atol(b"x"), 0);
+        assert_eq!(
+            scan_two(b"            332             182"),
+            (Some(332), Some(182))
+        );
+        assert_eq!(scan_two(b"12"), (Some(12), None));
+        assert_eq!(scan_two(b""), (None, None));
+    }
+
+    #[test]
+    fn unflushed_output_is_carried_and_lost_on_error() {
+        let mut o = Output::default();
+        o.put(b"a");
+        o.flush();
+        o.put(b"b");
+        assert_eq!(o.take_flushed(), b"a");
+        assert_eq!(o.bytes, b"b");
+        o.drop_unflushed();
+        assert!(o.bytes.is_empty());
     }
 }

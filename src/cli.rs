@@ -64,6 +64,12 @@ pub struct SpoolArgs {
     /// Override bounce_queue_lifetime (e.g. 5d)
     #[arg(long, value_name = "DUR")]
     pub bounce_queue_lifetime: Option<String>,
+    /// Use the file modes as Postfix does even when they look rewritten by a copy (no owner execute = still being written; group execute = forced expiry)
+    #[arg(long, conflicts_with = "ignore_modes")]
+    pub trust_modes: bool,
+    /// Never use the file modes: judge each file's completeness from its content (a copy whose modes are unreliable)
+    #[arg(long)]
+    pub ignore_modes: bool,
 }
 
 /// Which messages and recipients a command works on.
@@ -92,9 +98,18 @@ pub struct ScanArgs {
     pub spool: SpoolArgs,
     #[command(flatten)]
     pub select: SelectArgs,
-    /// One JSON document on standard output instead of the report
-    #[arg(long)]
+    /// One JSON document on standard output instead of the report (= --format json)
+    #[arg(long, conflicts_with_all = ["format", "list"])]
     pub json: bool,
+    /// Output: text (the report), json (one document), postqueue (JSON lines as `postqueue -j` prints them), mailq (the `mailq` listing)
+    #[arg(long, value_name = "FORMAT", value_parser = ["text", "json", "postqueue", "mailq"])]
+    pub format: Option<String>,
+    /// List every message as `mailq` does (= --format mailq)
+    #[arg(long, conflicts_with = "format")]
+    pub list: bool,
+    /// Only these queue IDs (repeatable)
+    #[arg(long, value_name = "QUEUE_ID")]
+    pub id: Vec<String>,
     /// Number of worker threads (default: all cores)
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
@@ -109,23 +124,47 @@ pub struct CatArgs {
     /// Print the message headers
     #[arg(short = 'h')]
     pub header: bool,
-    /// Print the envelope records (and each recipient's state)
+    /// Print the envelope records
     #[arg(short = 'e')]
     pub envelope: bool,
     /// Arguments are queue IDs, looked up in the queue directory
     #[arg(short = 'q')]
     pub by_id: bool,
-    /// Queue directory for -q (default: `postconf -h queue_directory`, else /var/spool/postfix)
+    /// Print the queue file offset of each record
+    #[arg(short = 'o')]
+    pub offsets: bool,
+    /// Print the decimal type of each record
+    #[arg(short = 'd')]
+    pub decimal: bool,
+    /// Print the file name before each line
+    #[arg(short = 'f')]
+    pub pathname: bool,
+    /// Records in file order, pointer records not followed (as postcat: with -v)
+    #[arg(short = 'r')]
+    pub raw: bool,
+    /// Start at this queue file offset (no envelope heading)
+    #[arg(short = 's', value_name = "OFFSET")]
+    pub start: Option<String>,
+    /// Verbose, as postcat -v: pointer and padding records shown, text records named
+    #[arg(short = 'v', action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// After each file, list every recipient record's state (pending, done, cancelled) and offset
+    #[arg(long)]
+    pub states: bool,
+    /// Queue directory for -q (default: queue_directory of main.cf, else `postconf -h queue_directory`, else /var/spool/postfix)
     #[arg(long, value_name = "DIR")]
     pub queue_dir: Option<PathBuf>,
-    /// Postfix configuration directory (hash settings for -q)
-    #[arg(long, value_name = "DIR", default_value = "/etc/postfix")]
-    pub config_dir: PathBuf,
+    /// Postfix configuration directory (main.cf: queue directory and hashing for -q; default $MAIL_CONFIG, else /etc/postfix)
+    #[arg(short = 'c', long, value_name = "DIR")]
+    pub config_dir: Option<PathBuf>,
+    /// With -q: refuse a file whose mode says it is still being written (no owner execute bit)
+    #[arg(long)]
+    pub trust_modes: bool,
     /// Print help
     #[arg(long, action = clap::ArgAction::Help)]
     pub help: Option<bool>,
-    /// Queue files (or queue IDs with -q)
-    #[arg(required = true, value_name = "FILE|QUEUE_ID")]
+    /// Queue files (or queue IDs with -q); none: standard input
+    #[arg(value_name = "FILE|QUEUE_ID")]
     pub items: Vec<String>,
 }
 

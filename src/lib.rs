@@ -17,6 +17,7 @@ pub mod decode;
 pub mod dovecot;
 pub mod exit;
 pub mod export;
+pub mod listing;
 pub mod manifest;
 pub mod model;
 pub mod queue;

@@ -23,6 +23,13 @@ pub struct Source {
     pub maximal_queue_lifetime: i64,
     pub bounce_queue_lifetime: i64,
     pub postfix_running: Option<bool>,
+    /// The secondary's `myhostname` from its main.cf (Reporting-MTA of DSNs); `None`
+    /// when the main.cf does not say.
+    #[serde(default)]
+    pub myhostname: Option<String>,
+    /// The secondary's `myorigin` (the domain its cleanup gives unqualified addresses).
+    #[serde(default)]
+    pub myorigin: Option<String>,
 }
 
 /// What was asked for.

@@ -89,7 +89,7 @@ impl MessageInfo {
         let base = f.clock_base();
         let expires = (!held).then(|| {
             let d = base + cfg.lifetime_for(f.sender());
-            if l.entry.forced_expire() {
+            if l.forced_expire {
                 l.entry.mtime.min(d)
             } else {
                 d
@@ -158,7 +158,7 @@ impl MessageInfo {
             expires_unix: expires,
             next_attempt: (l.entry.queue == "deferred").then(|| rfc3339(l.entry.mtime)),
             held,
-            forced_expire: l.entry.forced_expire(),
+            forced_expire: l.forced_expire,
             sender: Bytes(f.sender().to_vec()),
             full_name: f.full_name.clone().map(Bytes),
             size,

@@ -1,11 +1,18 @@
 //! The `scan` report: what is stuck, for whom, why, and when it bounces.
 //!
-//! Owns: [`ScanReport`] (the JSON document) built from message objects and per-file
-//! problems, the per-recipient / per-domain / per-queue summaries, and the readable text
-//! rendering. In: [`MessageInfo`] list (already filtered), problems, context. Out: a
-//! serialisable report or text. Pure.
+//! Owns: [`ScanReport`] (the JSON document), built and written as a stream — the
+//! message objects one at a time ([`JsonReport`]), the per-recipient / per-domain /
+//! per-queue summaries accumulated on the way ([`Summary`]: memory grows with the
+//! number of distinct recipients and reasons, not with the queue), the per-file
+//! problems spilled to an anonymous temporary file ([`ProblemLog`]) — and the readable
+//! text rendering of the same ([`write_text`]). In: [`MessageInfo`]s (already
+//! filtered) in walk order, problems, the run's context. Out: bytes on a writer; the
+//! JSON is byte-identical to `serde_json::to_string_pretty` of the whole [`ScanReport`].
+//! Fails only with the writer's (or the spill file's) `io::Error`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Seek, Write};
 
 use serde::{Deserialize, Serialize};
 
@@ -43,6 +50,22 @@ pub struct QueueTotal {
     pub bytes: u64,
 }
 
+/// Whether the spool's file modes were used (see `queue::walk::ModeVerdict`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileModes {
+    pub trusted: bool,
+    pub note: Option<String>,
+}
+
+impl Default for FileModes {
+    fn default() -> Self {
+        FileModes {
+            trusted: true,
+            note: None,
+        }
+    }
+}
+
 /// Everything `scan --json` prints.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScanReport {
@@ -52,6 +75,8 @@ pub struct ScanReport {
     pub postfix_running: Option<bool>,
     pub maximal_queue_lifetime: i64,
     pub bounce_queue_lifetime: i64,
+    #[serde(default)]
+    pub file_modes: FileModes,
     pub messages: Vec<MessageInfo>,
     pub recipients: Vec<RecipientSummary>,
     pub queues: BTreeMap<String, QueueTotal>,
@@ -59,32 +84,101 @@ pub struct ScanReport {
     pub skipped: Vec<Problem>,
 }
 
-/// Builds the per-recipient summary from the messages.
-pub fn summarize(
-    messages: &[MessageInfo],
-    valid: impl Fn(&[u8]) -> Option<bool>,
-) -> Vec<RecipientSummary> {
-    struct Acc {
-        address: Vec<u8>,
-        messages: usize,
-        bytes: u64,
-        oldest: i64,
-        expiry: Option<i64>,
-        queues: Vec<String>,
-        last_msg: usize,
+/// The report's fields that are known before the first message.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Head {
+    pub schema: u32,
+    pub generated_at: String,
+    pub queue_directory: String,
+    pub postfix_running: Option<bool>,
+    pub maximal_queue_lifetime: i64,
+    pub bounce_queue_lifetime: i64,
+    pub file_modes: FileModes,
+}
+
+/// Distinct defer reasons counted one by one; beyond this, counted together.
+const MAX_REASONS: usize = 10_000;
+/// Messages listed under "Bounce within 24 hours" (the soonest; the rest are counted).
+pub const MAX_SOON: usize = 100;
+
+struct Acc {
+    address: Vec<u8>,
+    messages: usize,
+    bytes: u64,
+    oldest: i64,
+    expiry: Option<i64>,
+    queues: Vec<String>,
+    last_msg: u64,
+}
+
+/// A message about to bounce, as the text report lists it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Soon {
+    expires: i64,
+    queue_id: String,
+    line: String,
+}
+
+/// The summaries, accumulated one message at a time.
+pub struct Summary {
+    now: i64,
+    n: u64,
+    recipients: BTreeMap<String, Acc>,
+    queues: BTreeMap<String, QueueTotal>,
+    reasons: HashMap<String, usize>,
+    other_reasons: usize,
+    soon: BinaryHeap<Soon>,
+    soon_total: usize,
+    held: usize,
+    done: usize,
+}
+
+impl Summary {
+    /// An empty summary; `now` decides what bounces "within 24 hours".
+    pub fn new(now: i64) -> Summary {
+        Summary {
+            now,
+            n: 0,
+            recipients: BTreeMap::new(),
+            queues: BTreeMap::new(),
+            reasons: HashMap::new(),
+            other_reasons: 0,
+            soon: BinaryHeap::new(),
+            soon_total: 0,
+            held: 0,
+            done: 0,
+        }
     }
-    let mut map: BTreeMap<String, Acc> = BTreeMap::new();
-    for (i, m) in messages.iter().enumerate() {
+
+    /// Counts one message in.
+    pub fn add(&mut self, m: &MessageInfo) {
+        self.n += 1;
+        let i = self.n;
+        let q = self.queues.entry(m.queue.clone()).or_default();
+        q.messages += 1;
+        q.bytes += m.size;
         for r in m.pending() {
-            let a = map.entry(fold(&r.address.0)).or_insert_with(|| Acc {
-                address: r.address.0.clone(),
-                messages: 0,
-                bytes: 0,
-                oldest: i64::MAX,
-                expiry: None,
-                queues: Vec::new(),
-                last_msg: usize::MAX,
-            });
+            q.pending_recipients += 1;
+            let a = self
+                .recipients
+                .entry(fold(&r.address.0))
+                .or_insert_with(|| Acc {
+                    address: r.address.0.clone(),
+                    messages: 0,
+                    bytes: 0,
+                    oldest: i64::MAX,
+                    expiry: None,
+                    queues: Vec::new(),
+                    last_msg: 0,
+                });
+            let reason = r.defer_reason.as_deref().unwrap_or("(no defer log entry)");
+            if let Some(n) = self.reasons.get_mut(reason) {
+                *n += 1;
+            } else if self.reasons.len() < MAX_REASONS {
+                self.reasons.insert(reason.to_string(), 1);
+            } else {
+                self.other_reasons += 1;
+            }
             if a.last_msg == i {
                 continue; // same mailbox twice in one message
             }
@@ -99,30 +193,285 @@ pub fn summarize(
                 a.queues.push(m.queue.clone());
             }
         }
+        if m.held {
+            self.held += 1;
+        }
+        self.done += m
+            .recipients
+            .iter()
+            .filter(|x| x.status == RcptState::Done)
+            .count();
+        if let Some(e) = m.expires_unix
+            && e <= self.now + 86400
+            && m.pending().next().is_some()
+        {
+            self.soon_total += 1;
+            let s = Soon {
+                expires: e,
+                queue_id: m.queue_id.clone(),
+                line: soon_line(m, self.now),
+            };
+            if self.soon.len() < MAX_SOON {
+                self.soon.push(s);
+            } else if self.soon.peek().is_some_and(|top| s < *top) {
+                self.soon.pop();
+                self.soon.push(s);
+            }
+        }
     }
-    map.into_values()
-        .map(|a| RecipientSummary {
-            valid: valid(&a.address),
-            address: Bytes(a.address),
-            messages: a.messages,
-            bytes: a.bytes,
-            oldest_arrival: rfc3339(a.oldest),
-            earliest_expiry: a.expiry.map(rfc3339),
-            queues: a.queues,
-        })
-        .collect()
+
+    /// The per-recipient summary, sorted by folded address.
+    pub fn recipients(&self, valid: impl Fn(&[u8]) -> Option<bool>) -> Vec<RecipientSummary> {
+        self.recipients
+            .values()
+            .map(|a| RecipientSummary {
+                valid: valid(&a.address),
+                address: Bytes(a.address.clone()),
+                messages: a.messages,
+                bytes: a.bytes,
+                oldest_arrival: rfc3339(a.oldest),
+                earliest_expiry: a.expiry.map(rfc3339),
+                queues: a.queues.clone(),
+            })
+            .collect()
+    }
+
+    /// Totals per queue.
+    pub fn queues(&self) -> &BTreeMap<String, QueueTotal> {
+        &self.queues
+    }
 }
 
-/// Totals per queue.
-pub fn queue_totals(messages: &[MessageInfo]) -> BTreeMap<String, QueueTotal> {
-    let mut t: BTreeMap<String, QueueTotal> = BTreeMap::new();
+fn soon_line(m: &MessageInfo, now: i64) -> String {
+    let e = m.expires_unix.unwrap_or(0);
+    format!(
+        "  {:<16} {:<9} expires {} ({})  from {}  to {}",
+        m.queue_id,
+        m.queue,
+        m.expires_at.as_deref().unwrap_or("-"),
+        human_dur(e - now),
+        if m.sender.0.is_empty() {
+            "<>".to_string()
+        } else {
+            m.sender.display()
+        },
+        m.pending()
+            .map(|x| x.address.display())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// Builds the per-recipient summary from messages held in memory.
+pub fn summarize(
+    messages: &[MessageInfo],
+    valid: impl Fn(&[u8]) -> Option<bool>,
+) -> Vec<RecipientSummary> {
+    let mut s = Summary::new(0);
     for m in messages {
-        let e = t.entry(m.queue.clone()).or_default();
-        e.messages += 1;
-        e.bytes += m.size;
-        e.pending_recipients += m.pending().count();
+        s.add(m);
     }
-    t
+    s.recipients(valid)
+}
+
+/// Totals per queue of messages held in memory.
+pub fn queue_totals(messages: &[MessageInfo]) -> BTreeMap<String, QueueTotal> {
+    let mut s = Summary::new(0);
+    for m in messages {
+        s.add(m);
+    }
+    s.queues
+}
+
+/// Problems of a run, kept in an anonymous temporary file (one JSON line each) so that
+/// a spool of broken files cannot fill the memory; in memory only when no temporary
+/// file can be made.
+pub struct ProblemLog {
+    count: usize,
+    file: Option<BufWriter<File>>,
+    mem: Vec<Problem>,
+}
+
+impl Default for ProblemLog {
+    fn default() -> Self {
+        ProblemLog::new()
+    }
+}
+
+impl ProblemLog {
+    pub fn new() -> ProblemLog {
+        ProblemLog {
+            count: 0,
+            file: tempfile::tempfile().ok().map(BufWriter::new),
+            mem: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, p: Problem) -> io::Result<()> {
+        self.count += 1;
+        match &mut self.file {
+            Some(f) => {
+                serde_json::to_writer(&mut *f, &p).map_err(io::Error::other)?;
+                f.write_all(b"\n")
+            }
+            None => {
+                self.mem.push(p);
+                Ok(())
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Calls `f` with every problem, in the order they were pushed.
+    pub fn for_each(&mut self, mut f: impl FnMut(&Problem) -> io::Result<()>) -> io::Result<()> {
+        match &mut self.file {
+            Some(w) => {
+                w.flush()?;
+                let file = w.get_mut();
+                file.rewind()?;
+                let mut r = BufReader::new(&*file);
+                let mut line = String::new();
+                loop {
+                    line.clear();
+                    if r.read_line(&mut line)? == 0 {
+                        break;
+                    }
+                    let p: Problem = serde_json::from_str(&line).map_err(io::Error::other)?;
+                    f(&p)?;
+                }
+                file.seek(io::SeekFrom::End(0))?;
+                Ok(())
+            }
+            None => self.mem.iter().try_for_each(f),
+        }
+    }
+}
+
+/// Writes `v` as `serde_json::to_string_pretty` would inside a document, at `indent`
+/// spaces: every line after the first is indented (the first follows what is already
+/// on the line).
+fn pretty_at<W: Write, T: Serialize + ?Sized>(w: &mut W, v: &T, indent: usize) -> io::Result<()> {
+    let text = serde_json::to_string_pretty(v).map_err(io::Error::other)?;
+    let mut first = true;
+    for line in text.split('\n') {
+        if !first {
+            w.write_all(b"\n")?;
+            write!(w, "{:indent$}", "")?;
+        }
+        first = false;
+        w.write_all(line.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// A JSON array written element by element at `indent` (its elements one level deeper).
+struct ArrayOut {
+    n: usize,
+    indent: usize,
+}
+
+impl ArrayOut {
+    fn begin<W: Write>(w: &mut W, indent: usize) -> io::Result<ArrayOut> {
+        w.write_all(b"[")?;
+        Ok(ArrayOut { n: 0, indent })
+    }
+    fn item<W: Write, T: Serialize>(&mut self, w: &mut W, v: &T) -> io::Result<()> {
+        w.write_all(if self.n == 0 { b"\n" } else { b",\n" })?;
+        let inner = self.indent + 2;
+        write!(w, "{:inner$}", "")?;
+        pretty_at(w, v, inner)?;
+        self.n += 1;
+        Ok(())
+    }
+    fn end<W: Write>(self, w: &mut W) -> io::Result<()> {
+        if self.n > 0 {
+            write!(w, "\n{:1$}", "", self.indent)?;
+        }
+        w.write_all(b"]")
+    }
+}
+
+/// `scan --json` as a stream: [`JsonReport::begin`], one [`JsonReport::message`] per
+/// message, then [`JsonReport::finish`].
+pub struct JsonReport {
+    messages: ArrayOut,
+}
+
+impl JsonReport {
+    pub fn begin<W: Write>(w: &mut W, head: &Head) -> io::Result<JsonReport> {
+        w.write_all(b"{\n")?;
+        let fields: [(&str, &dyn erased::Ser); 7] = [
+            ("schema", &head.schema),
+            ("generated_at", &head.generated_at),
+            ("queue_directory", &head.queue_directory),
+            ("postfix_running", &head.postfix_running),
+            ("maximal_queue_lifetime", &head.maximal_queue_lifetime),
+            ("bounce_queue_lifetime", &head.bounce_queue_lifetime),
+            ("file_modes", &head.file_modes),
+        ];
+        for (k, v) in fields {
+            write!(w, "  \"{k}\": ")?;
+            let text = v.pretty()?;
+            let mut first = true;
+            for line in text.split('\n') {
+                if !first {
+                    w.write_all(b"\n  ")?;
+                }
+                first = false;
+                w.write_all(line.as_bytes())?;
+            }
+            w.write_all(b",\n")?;
+        }
+        w.write_all(b"  \"messages\": ")?;
+        Ok(JsonReport {
+            messages: ArrayOut::begin(w, 2)?,
+        })
+    }
+
+    pub fn message<W: Write>(&mut self, w: &mut W, m: &MessageInfo) -> io::Result<()> {
+        self.messages.item(w, m)
+    }
+
+    pub fn finish<W: Write>(
+        self,
+        w: &mut W,
+        recipients: &[RecipientSummary],
+        queues: &BTreeMap<String, QueueTotal>,
+        errors: &mut ProblemLog,
+        skipped: &mut ProblemLog,
+    ) -> io::Result<()> {
+        self.messages.end(w)?;
+        w.write_all(b",\n  \"recipients\": ")?;
+        pretty_at(w, recipients, 2)?;
+        w.write_all(b",\n  \"queues\": ")?;
+        pretty_at(w, queues, 2)?;
+        for (name, log) in [("errors", errors), ("skipped", skipped)] {
+            write!(w, ",\n  \"{name}\": ")?;
+            let mut a = ArrayOut::begin(w, 2)?;
+            log.for_each(|p| a.item(w, p))?;
+            a.end(w)?;
+        }
+        w.write_all(b"\n}\n")
+    }
+}
+
+/// Object-safe pretty printing for the head's mixed field types.
+mod erased {
+    pub trait Ser {
+        fn pretty(&self) -> std::io::Result<String>;
+    }
+    impl<T: serde::Serialize> Ser for T {
+        fn pretty(&self) -> std::io::Result<String> {
+            serde_json::to_string_pretty(self).map_err(std::io::Error::other)
+        }
+    }
 }
 
 fn human_bytes(b: u64) -> String {
@@ -161,197 +510,165 @@ fn dur_short(secs: i64) -> String {
     }
 }
 
-/// Renders the readable report.
-pub fn render_text(r: &ScanReport, now: i64) -> String {
-    use std::fmt::Write;
-    let mut o = String::new();
-    let running = match r.postfix_running {
+/// Writes the readable report.
+pub fn write_text(
+    w: &mut dyn Write,
+    head: &Head,
+    s: &Summary,
+    recipients: &[RecipientSummary],
+    errors: &mut ProblemLog,
+    skipped: &mut ProblemLog,
+) -> io::Result<()> {
+    let running = match head.postfix_running {
         Some(true) => "RUNNING (the view may change while it is read)",
         Some(false) => "stopped",
         None => "unknown",
     };
-    let _ = writeln!(
-        o,
+    writeln!(
+        w,
         "mxsalvage scan of {}  (Postfix {running})",
-        r.queue_directory
-    );
-    let _ = writeln!(
-        o,
+        head.queue_directory
+    )?;
+    writeln!(
+        w,
         "Lifetimes: maximal_queue_lifetime {}, bounce_queue_lifetime {}",
-        dur_short(r.maximal_queue_lifetime),
-        dur_short(r.bounce_queue_lifetime)
-    );
-    let _ = writeln!(o, "\nQueues");
-    let _ = writeln!(
-        o,
+        dur_short(head.maximal_queue_lifetime),
+        dur_short(head.bounce_queue_lifetime)
+    )?;
+    if let Some(note) = &head.file_modes.note {
+        writeln!(w, "Note: {note}")?;
+    }
+    writeln!(w, "\nQueues")?;
+    writeln!(
+        w,
         "  {:<10} {:>9} {:>11} {:>10}",
         "queue", "messages", "recipients", "size"
-    );
+    )?;
     let mut tot = QueueTotal::default();
-    for (q, t) in &r.queues {
-        let _ = writeln!(
-            o,
+    for (q, t) in &s.queues {
+        writeln!(
+            w,
             "  {:<10} {:>9} {:>11} {:>10}",
             q,
             t.messages,
             t.pending_recipients,
             human_bytes(t.bytes)
-        );
+        )?;
         tot.messages += t.messages;
         tot.pending_recipients += t.pending_recipients;
         tot.bytes += t.bytes;
     }
-    let _ = writeln!(
-        o,
+    writeln!(
+        w,
         "  {:<10} {:>9} {:>11} {:>10}",
         "total",
         tot.messages,
         tot.pending_recipients,
         human_bytes(tot.bytes)
-    );
+    )?;
 
-    let _ = writeln!(o, "\nRecipients (pending)");
-    let _ = writeln!(
-        o,
+    writeln!(w, "\nRecipients (pending)")?;
+    writeln!(
+        w,
         "  {:<40} {:>5} {:>10}  {:<20}  earliest bounce",
         "address", "msgs", "size", "oldest arrival"
-    );
-    for s in &r.recipients {
-        let flag = if s.valid == Some(false) {
+    )?;
+    for r in recipients {
+        let flag = if r.valid == Some(false) {
             "  (not in recipient lists)"
         } else {
             ""
         };
-        let _ = writeln!(
-            o,
+        writeln!(
+            w,
             "  {:<40} {:>5} {:>10}  {:<20}  {}{flag}",
-            s.address.display(),
-            s.messages,
-            human_bytes(s.bytes),
-            s.oldest_arrival,
-            s.earliest_expiry.as_deref().unwrap_or("never (held)")
-        );
+            r.address.display(),
+            r.messages,
+            human_bytes(r.bytes),
+            r.oldest_arrival,
+            r.earliest_expiry.as_deref().unwrap_or("never (held)")
+        )?;
     }
 
     let mut domains: BTreeMap<String, (usize, u64)> = BTreeMap::new();
-    for s in &r.recipients {
-        let a = s.address.display().to_lowercase();
+    for r in recipients {
+        let a = r.address.display().to_lowercase();
         let d = a
             .rsplit_once('@')
             .map(|x| x.1.to_string())
             .unwrap_or_default();
         let e = domains.entry(d).or_default();
-        e.0 += s.messages;
-        e.1 += s.bytes;
+        e.0 += r.messages;
+        e.1 += r.bytes;
     }
-    let _ = writeln!(o, "\nDomains");
+    writeln!(w, "\nDomains")?;
     for (d, (n, b)) in &domains {
-        let _ = writeln!(
-            o,
+        writeln!(
+            w,
             "  {:<40} {:>5} {:>10}",
             if d.is_empty() { "(no domain)" } else { d },
             n,
             human_bytes(*b)
-        );
+        )?;
     }
 
-    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
-    for m in &r.messages {
-        for rc in m.pending() {
-            *reasons
-                .entry(
-                    rc.defer_reason
-                        .clone()
-                        .unwrap_or_else(|| "(no defer log entry)".into()),
-                )
-                .or_default() += 1;
-        }
-    }
-    let mut reasons: Vec<_> = reasons.into_iter().collect();
-    reasons.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    let _ = writeln!(o, "\nDefer reasons (most common)");
+    let mut reasons: Vec<(&String, &usize)> = s.reasons.iter().collect();
+    reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    writeln!(w, "\nDefer reasons (most common)")?;
     for (reason, n) in reasons.iter().take(10) {
-        let _ = writeln!(o, "  {n:>5}  {reason}");
+        writeln!(w, "  {n:>5}  {reason}")?;
+    }
+    if s.other_reasons > 0 {
+        writeln!(
+            w,
+            "  {:>5}  (more than {MAX_REASONS} different reasons: the rest counted here)",
+            s.other_reasons
+        )?;
     }
 
-    let soon: Vec<&MessageInfo> = r
-        .messages
-        .iter()
-        .filter(|m| {
-            m.expires_unix.is_some_and(|e| e <= now + 86400) && m.pending().next().is_some()
-        })
-        .collect();
-    let mut soon = soon;
-    soon.sort_by(|a, b| {
-        a.expires_unix
-            .cmp(&b.expires_unix)
-            .then(a.queue_id.cmp(&b.queue_id))
-    });
-    let _ = writeln!(o, "\nBounce within 24 hours: {} message(s)", soon.len());
+    let soon = s.soon.clone().into_sorted_vec();
+    writeln!(w, "\nBounce within 24 hours: {} message(s)", s.soon_total)?;
     for m in &soon {
-        let e = m.expires_unix.unwrap_or(0);
-        let _ = writeln!(
-            o,
-            "  {:<16} {:<9} expires {} ({})  from {}  to {}",
-            m.queue_id,
-            m.queue,
-            m.expires_at.as_deref().unwrap_or("-"),
-            human_dur(e - now),
-            if m.sender.0.is_empty() {
-                "<>".to_string()
-            } else {
-                m.sender.display()
-            },
-            m.pending()
-                .map(|x| x.address.display())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
+        writeln!(w, "{}", m.line)?;
     }
-    if !soon.is_empty() {
-        let _ = writeln!(
-            o,
-            "  To stop the clock: `postsuper -h ALL deferred` (held mail never expires), export, and release later;\n  `postsuper -r ID` requeues with a fresh lifetime (new queue ID)."
-        );
+    if s.soon_total > soon.len() {
+        writeln!(
+            w,
+            "  ... and {} more (all of them: `scan --list`, `scan --json`)",
+            s.soon_total - soon.len()
+        )?;
     }
-    let held = r.messages.iter().filter(|m| m.held).count();
-    if held > 0 {
-        let _ = writeln!(
-            o,
-            "\nOn hold: {held} message(s) — they will not expire while held."
-        );
+    if s.soon_total > 0 {
+        writeln!(
+            w,
+            "  Stop the clock: `postsuper -h ALL deferred` (held mail never expires). Then EITHER\n  export and re-inject with mxsalvage and delete the originals (`postsuper -d`), OR release\n  them (`postsuper -H ALL`) and let Postfix deliver — never both (docs/runbook.md).\n  Avoid `postsuper -r`: it restarts the clock but gives every message a new queue ID."
+        )?;
     }
-    let done: usize = r
-        .messages
-        .iter()
-        .map(|m| {
-            m.recipients
-                .iter()
-                .filter(|x| x.status == RcptState::Done)
-                .count()
-        })
-        .sum();
-    if done > 0 {
-        let _ = writeln!(
-            o,
-            "\nAlready delivered or bounced recipients (not counted above): {done}"
-        );
+    if s.held > 0 {
+        writeln!(
+            w,
+            "\nOn hold: {} message(s) — they will not expire while held.",
+            s.held
+        )?;
     }
-    if !r.skipped.is_empty() {
-        let _ = writeln!(o, "\nSkipped ({})", r.skipped.len());
-        for p in &r.skipped {
-            let _ = writeln!(o, "  {}: {}", p.path, p.reason);
-        }
+    if s.done > 0 {
+        writeln!(
+            w,
+            "\nAlready delivered or bounced recipients (not counted above): {}",
+            s.done
+        )?;
     }
-    if !r.errors.is_empty() {
-        let _ = writeln!(
-            o,
+    if !skipped.is_empty() {
+        writeln!(w, "\nSkipped ({})", skipped.len())?;
+        skipped.for_each(|p| writeln!(w, "  {}: {}", p.path, p.reason))?;
+    }
+    if !errors.is_empty() {
+        writeln!(
+            w,
             "\nProblems ({}) — these files were NOT read:",
-            r.errors.len()
-        );
-        for p in &r.errors {
-            let _ = writeln!(o, "  {}", p.reason);
-        }
+            errors.len()
+        )?;
+        errors.for_each(|p| writeln!(w, "  {}", p.reason))?;
     }
-    o
+    Ok(())
 }

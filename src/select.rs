@@ -156,10 +156,22 @@ pub fn nearest<'a>(wanted: &str, candidates: impl Iterator<Item = &'a String>) -
 /// envelopes of the spool once more, only in this case.
 pub fn why_nothing(spool: &Spool, asked: &Asked) -> Option<String> {
     let walk = spool.walk();
+    // Each file is reduced to what is needed here while it is read (never the files
+    // themselves: this runs over the whole queue).
     let loaded: Vec<_> = walk
         .entries
         .par_iter()
-        .map(|e| spool.load(e, Depth::EnvelopeOnly))
+        .map(|e| {
+            spool.load(e, Depth::EnvelopeOnly).map(|l| {
+                let m = MessageInfo::from_loaded(&l, &spool.cfg);
+                let rcpts: Vec<(String, bool)> = m
+                    .recipients
+                    .iter()
+                    .map(|x| (fold(&x.address.0), x.status == RcptState::Pending))
+                    .collect();
+                (m.queue_id, m.arrival_unix, rcpts)
+            })
+        })
         .collect();
     let mut readable = 0usize;
     let mut failed: Vec<String> = walk
@@ -173,15 +185,13 @@ pub fn why_nothing(spool: &Spool, asked: &Asked) -> Option<String> {
     let (mut first, mut last) = (i64::MAX, i64::MIN);
     for r in loaded {
         match r {
-            Ok(l) => {
+            Ok((id, arrival, rcpts)) => {
                 readable += 1;
-                let m = MessageInfo::from_loaded(&l, &spool.cfg);
-                ids.push(m.queue_id.clone());
-                first = first.min(m.arrival_unix);
-                last = last.max(m.arrival_unix);
-                for x in &m.recipients {
-                    let pending = x.status == RcptState::Pending;
-                    *addresses.entry(fold(&x.address.0)).or_default() |= pending;
+                ids.push(id);
+                first = first.min(arrival);
+                last = last.max(arrival);
+                for (a, pending) in rcpts {
+                    *addresses.entry(a).or_default() |= pending;
                 }
             }
             Err(e) if e.kind == LoadErrorKind::Vanished => {}

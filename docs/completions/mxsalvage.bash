@@ -97,17 +97,25 @@ _mxsalvage() {
             return 0
             ;;
         mxsalvage__subcmd__cat)
-            opts="-b -h -e -q --queue-dir --config-dir --help"
+            opts="-b -h -e -q -o -d -f -r -s -v -c --states --queue-dir --config-dir --trust-modes --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                -s)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --queue-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --config-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -175,7 +183,7 @@ _mxsalvage() {
             return 0
             ;;
         mxsalvage__subcmd__export)
-            opts="-h --queue-dir --config-dir --max-queue-lifetime --bounce-queue-lifetime --recipient --domain --queue --valid-recipients --only-valid --out --format --zip --zip-password-file --id --since --until --include-done --reader --jobs --update --force --quiet --json --help"
+            opts="-h --queue-dir --config-dir --max-queue-lifetime --bounce-queue-lifetime --trust-modes --ignore-modes --recipient --domain --queue --valid-recipients --only-valid --out --format --zip --zip-password-file --id --since --until --include-done --reader --jobs --update --force --quiet --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -517,7 +525,7 @@ _mxsalvage() {
             return 0
             ;;
         mxsalvage__subcmd__scan)
-            opts="-h --queue-dir --config-dir --max-queue-lifetime --bounce-queue-lifetime --recipient --domain --queue --valid-recipients --only-valid --json --jobs --help"
+            opts="-h --queue-dir --config-dir --max-queue-lifetime --bounce-queue-lifetime --trust-modes --ignore-modes --recipient --domain --queue --valid-recipients --only-valid --json --format --list --id --jobs --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -552,6 +560,14 @@ _mxsalvage() {
                     return 0
                     ;;
                 --valid-recipients)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json postqueue mailq" -- "${cur}"))
+                    return 0
+                    ;;
+                --id)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -44,16 +44,32 @@ complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l recipient -
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l domain -d 'Only recipients in this domain (repeatable)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l queue -d 'Only these queues (maildrop, incoming, active, deferred, hold, corrupt; repeatable)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l valid-recipients -d 'The secondary\'s plain-text recipient lists (`address anything` lines; repeatable); others are flagged' -r -F
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l format -d 'Output: text (the report), json (one document), postqueue (JSON lines as `postqueue -j` prints them), mailq (the `mailq` listing)' -r -f -a "text\t''
+json\t''
+postqueue\t''
+mailq\t''"
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l id -d 'Only these queue IDs (repeatable)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l jobs -d 'Number of worker threads (default: all cores)' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l trust-modes -d 'Use the file modes as Postfix does even when they look rewritten by a copy (no owner execute = still being written; group execute = forced expiry)'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l ignore-modes -d 'Never use the file modes: judge each file\'s completeness from its content (a copy whose modes are unreliable)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l only-valid -d 'With --valid-recipients: leave out recipients not in the lists'
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l json -d 'One JSON document on standard output instead of the report'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l json -d 'One JSON document on standard output instead of the report (= --format json)'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l list -d 'List every message as `mailq` does (= --format mailq)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -s h -l help -d 'Print help'
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -l queue-dir -d 'Queue directory for -q (default: `postconf -h queue_directory`, else /var/spool/postfix)' -r -F
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -l config-dir -d 'Postfix configuration directory (hash settings for -q)' -r -F
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -s s -d 'Start at this queue file offset (no envelope heading)' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -l queue-dir -d 'Queue directory for -q (default: queue_directory of main.cf, else `postconf -h queue_directory`, else /var/spool/postfix)' -r -F
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -s c -l config-dir -d 'Postfix configuration directory (main.cf: queue directory and hashing for -q; default $MAIL_CONFIG, else /etc/postfix)' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -s b -d 'Print the message body (from the first non-header line)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -s h -d 'Print the message headers'
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -s e -d 'Print the envelope records (and each recipient\'s state)'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -s e -d 'Print the envelope records'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -s q -d 'Arguments are queue IDs, looked up in the queue directory'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -s o -d 'Print the queue file offset of each record'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -s d -d 'Print the decimal type of each record'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -s f -d 'Print the file name before each line'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -s r -d 'Records in file order, pointer records not followed (as postcat: with -v)'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -s v -d 'Verbose, as postcat -v: pointer and padding records shown, text records named'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -l states -d 'After each file, list every recipient record\'s state (pending, done, cancelled) and offset'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -l trust-modes -d 'With -q: refuse a file whose mode says it is still being written (no owner execute bit)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -l help -d 'Print help'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l queue-dir -d 'Queue directory (default: `postconf -h queue_directory`, else /var/spool/postfix)' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l config-dir -d 'Postfix configuration directory holding main.cf (lifetimes, hashing)' -r -F
@@ -71,6 +87,8 @@ complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l since -d 
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l until -d 'Only mail that arrived before TIME' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l reader -d 'Let a mail server\'s account read the mailboxes (Maildir, mbox) without being able to change them: GROUP (default: USER\'s group) gets read access; an update keeps it' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l jobs -d 'Number of worker threads (default: all cores)' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l trust-modes -d 'Use the file modes as Postfix does even when they look rewritten by a copy (no owner execute = still being written; group execute = forced expiry)'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l ignore-modes -d 'Never use the file modes: judge each file\'s completeness from its content (a copy whose modes are unreliable)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l only-valid -d 'With --valid-recipients: leave out recipients not in the lists'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l zip -d 'Also write one zip per recipient'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l include-done -d 'Also export recipients already delivered or bounced'

@@ -38,23 +38,37 @@ _arguments "${_arguments_options[@]}" : \
 '*--domain=[Only recipients in this domain (repeatable)]:D:_default' \
 '*--queue=[Only these queues (maildrop, incoming, active, deferred, hold, corrupt; repeatable)]:Q:_default' \
 '*--valid-recipients=[The secondary'\''s plain-text recipient lists (\`address anything\` lines; repeatable); others are flagged]:FILE:_files' \
+'--format=[Output\: text (the report), json (one document), postqueue (JSON lines as \`postqueue -j\` prints them), mailq (the \`mailq\` listing)]:FORMAT:(text json postqueue mailq)' \
+'*--id=[Only these queue IDs (repeatable)]:QUEUE_ID:_default' \
 '--jobs=[Number of worker threads (default\: all cores)]:N:_default' \
+'(--ignore-modes)--trust-modes[Use the file modes as Postfix does even when they look rewritten by a copy (no owner execute = still being written; group execute = forced expiry)]' \
+'--ignore-modes[Never use the file modes\: judge each file'\''s completeness from its content (a copy whose modes are unreliable)]' \
 '--only-valid[With --valid-recipients\: leave out recipients not in the lists]' \
-'--json[One JSON document on standard output instead of the report]' \
+'(--format --list)--json[One JSON document on standard output instead of the report (= --format json)]' \
+'(--format)--list[List every message as \`mailq\` does (= --format mailq)]' \
 '-h[Print help]' \
 '--help[Print help]' \
 && ret=0
 ;;
 (cat)
 _arguments "${_arguments_options[@]}" : \
-'--queue-dir=[Queue directory for -q (default\: \`postconf -h queue_directory\`, else /var/spool/postfix)]:DIR:_files' \
-'--config-dir=[Postfix configuration directory (hash settings for -q)]:DIR:_files' \
+'-s+[Start at this queue file offset (no envelope heading)]:OFFSET:_default' \
+'--queue-dir=[Queue directory for -q (default\: queue_directory of main.cf, else \`postconf -h queue_directory\`, else /var/spool/postfix)]:DIR:_files' \
+'-c+[Postfix configuration directory (main.cf\: queue directory and hashing for -q; default \$MAIL_CONFIG, else /etc/postfix)]:DIR:_files' \
+'--config-dir=[Postfix configuration directory (main.cf\: queue directory and hashing for -q; default \$MAIL_CONFIG, else /etc/postfix)]:DIR:_files' \
 '-b[Print the message body (from the first non-header line)]' \
 '-h[Print the message headers]' \
-'-e[Print the envelope records (and each recipient'\''s state)]' \
+'-e[Print the envelope records]' \
 '-q[Arguments are queue IDs, looked up in the queue directory]' \
+'-o[Print the queue file offset of each record]' \
+'-d[Print the decimal type of each record]' \
+'-f[Print the file name before each line]' \
+'-r[Records in file order, pointer records not followed (as postcat\: with -v)]' \
+'*-v[Verbose, as postcat -v\: pointer and padding records shown, text records named]' \
+'--states[After each file, list every recipient record'\''s state (pending, done, cancelled) and offset]' \
+'--trust-modes[With -q\: refuse a file whose mode says it is still being written (no owner execute bit)]' \
 '--help[Print help]' \
-'*::items -- Queue files (or queue IDs with -q):_default' \
+'*::items -- Queue files (or queue IDs with -q); none\: standard input:_default' \
 && ret=0
 ;;
 (export)
@@ -75,6 +89,8 @@ _arguments "${_arguments_options[@]}" : \
 '--until=[Only mail that arrived before TIME]:TIME:_default' \
 '--reader=[Let a mail server'\''s account read the mailboxes (Maildir, mbox) without being able to change them\: GROUP (default\: USER'\''s group) gets read access; an update keeps it]:USER[:GROUP]:_default' \
 '--jobs=[Number of worker threads (default\: all cores)]:N:_default' \
+'(--ignore-modes)--trust-modes[Use the file modes as Postfix does even when they look rewritten by a copy (no owner execute = still being written; group execute = forced expiry)]' \
+'--ignore-modes[Never use the file modes\: judge each file'\''s completeness from its content (a copy whose modes are unreliable)]' \
 '--only-valid[With --valid-recipients\: leave out recipients not in the lists]' \
 '--zip[Also write one zip per recipient]' \
 '--include-done[Also export recipients already delivered or bounced]' \

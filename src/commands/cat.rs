@@ -1,94 +1,215 @@
-//! `mxsalvage cat`: postcat-compatible output for files or queue IDs.
+//! `mxsalvage cat`: postcat's output for files, queue IDs (`-q`) or standard input.
+//!
+//! Standard output is exactly postcat's ([`mxsalvage::cat`]); our own judgement goes
+//! to standard error: a file our reader finds damaged or incomplete gets one line with
+//! the byte offset and reason, and the exit status 1.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 
 use super::default_queue_dir;
 use crate::cli::CatArgs;
-use mxsalvage::cat::{CatFlags, render};
+use mxsalvage::cat::{CatFlags, Output, postcat, states};
 use mxsalvage::exit::Exit;
 use mxsalvage::queue::id::is_queue_id;
+use mxsalvage::queue::open::{ReadError, open_in_spool, read_queue_stream, read_unsized};
 use mxsalvage::queue::walk::find_id;
-use mxsalvage::queue::{Depth, QueueFile};
+use mxsalvage::queue::{Depth, PostfixConfig, QueueFile};
+
+/// Queues `-q` searches, in postcat's order (plus `corrupt`).
+const SEARCH: &[&str] = &[
+    "maildrop", "incoming", "active", "deferred", "hold", "saved", "corrupt",
+];
+
+/// One input: its bytes, its name as shown, whether it is a maildrop file.
+struct Input {
+    data: Vec<u8>,
+    label: String,
+    maildrop: bool,
+    stdin: bool,
+}
+
+fn config_dir(a: &CatArgs) -> Result<PathBuf> {
+    match &a.config_dir {
+        Some(d) => Ok(d.clone()),
+        None => Ok(std::env::var_os("MAIL_CONFIG")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/etc/postfix"))),
+    }
+}
+
+fn read_path(item: &str, msl: u64) -> Result<Input, String> {
+    let p = Path::new(item);
+    let maildrop = item.starts_with("maildrop/")
+        || p.parent()
+            .and_then(|d| d.file_name())
+            .is_some_and(|n| n == "maildrop");
+    // A file the user names is opened as named (a link is followed, a pipe is read),
+    // but read within the same bounds as a queue file.
+    let read = std::fs::File::open(p)
+        .map_err(ReadError::from)
+        .and_then(|f| {
+            let meta = f.metadata()?;
+            if meta.is_file() {
+                read_queue_stream(f, meta.len(), msl, maildrop)
+            } else if meta.is_dir() {
+                Err(ReadError::NotRegular("directory"))
+            } else {
+                read_unsized(f, msl)
+            }
+        });
+    match read {
+        Ok(data) => Ok(Input {
+            data,
+            label: item.to_string(),
+            maildrop,
+            stdin: false,
+        }),
+        Err(ReadError::NotFound) if is_queue_id(item) && !item.contains('/') => Err(format!(
+            "{item}: no such file; it looks like a queue ID: use `mxsalvage cat -q {item}` to look it up in the queue directory"
+        )),
+        Err(e) => Err(format!("{item}: {e}")),
+    }
+}
+
+fn read_id(
+    item: &str,
+    root: &Path,
+    cfg: &PostfixConfig,
+    trust_modes: bool,
+) -> Result<Input, String> {
+    if !is_queue_id(item) {
+        return Err(format!("bad mail queue ID: {item}"));
+    }
+    let search: Vec<String> = SEARCH.iter().map(|s| s.to_string()).collect();
+    let Some(e) = find_id(root, item, &search, cfg) else {
+        return Err(format!(
+            "queue file {item} not found under {} (searched {}){}",
+            root.display(),
+            SEARCH.join(", "),
+            super::unreadable_hint(root, &search)
+        ));
+    };
+    if !e.is_ready() {
+        let what = format!(
+            "{}: mode {:04o} lacks the owner execute bit (on a live spool: still being written, or abandoned)",
+            e.rel, e.mode
+        );
+        if trust_modes {
+            return Err(format!("{what}; not shown (--trust-modes)"));
+        }
+        eprintln!("mxsalvage: note: {what}");
+    }
+    let maildrop = e.queue == "maildrop";
+    let data = open_in_spool(&e.path)
+        .and_then(|(f, m)| read_queue_stream(f, m.len(), cfg.message_size_limit, maildrop))
+        .map_err(|err| format!("{}: {err}", e.path.display()))?;
+    Ok(Input {
+        data,
+        label: e.rel.clone(),
+        maildrop,
+        stdin: false,
+    })
+}
 
 pub fn run(a: CatArgs) -> Result<Exit> {
+    let start = match &a.start {
+        Some(s) if !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit()) => s
+            .parse::<u64>()
+            .map_err(|_| anyhow::anyhow!("bad offset: {s}"))?,
+        Some(s) => bail!("bad offset: {s} (-s takes a byte offset: digits only)"),
+        None => 0,
+    };
     let flags = CatFlags {
         body: a.body,
         header: a.header,
         envelope: a.envelope,
+        offsets: a.offsets,
+        decimal: a.decimal,
+        pathname: a.pathname,
+        raw: a.raw,
+        verbose: a.verbose,
+        start,
     };
-    let cfg = super::load_config(&a.config_dir, false)?;
+    let cdir = config_dir(&a)?;
+    let cfg = super::load_config(&cdir, false)?;
     let root = a
         .queue_dir
         .clone()
-        .unwrap_or_else(|| default_queue_dir(&a.config_dir));
+        .or_else(|| cfg.queue_directory.clone())
+        .unwrap_or_else(|| default_queue_dir(&cdir));
     if a.by_id {
         super::check_spool(&root)?;
     }
-    let search: Vec<String> = [
-        "maildrop", "incoming", "active", "deferred", "hold", "saved", "corrupt",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let mut inputs: Vec<Result<Input, String>> = Vec::new();
+    if a.items.is_empty() {
+        let mut data = Vec::new();
+        let r = read_unsized(std::io::stdin().lock(), cfg.message_size_limit)
+            .map(|d| data = d)
+            .map_err(|e| format!("stdin: {e}"));
+        inputs.push(r.map(|_| Input {
+            data,
+            label: "stdin".into(),
+            maildrop: false,
+            stdin: true,
+        }));
+    }
     let mut failed = false;
+    let mut out = Output::default();
     let stdout = std::io::stdout();
-    for item in &a.items {
-        let (path, label, maildrop) = if a.by_id {
-            if !is_queue_id(item) {
-                eprintln!("mxsalvage: bad mail queue ID: {item}");
-                failed = true;
-                continue;
-            }
-            match find_id(&root, item, &search, &cfg) {
-                Some(e) => (e.path.clone(), e.rel.clone(), e.queue == "maildrop"),
-                None => {
-                    eprintln!(
-                        "mxsalvage: queue file {item} not found under {}{}",
-                        root.display(),
-                        super::unreadable_hint(&root, &search)
-                    );
-                    failed = true;
-                    continue;
-                }
-            }
-        } else {
-            let p = std::path::PathBuf::from(item);
-            let maildrop = p
-                .parent()
-                .and_then(|d| d.file_name())
-                .is_some_and(|n| n == "maildrop");
-            (p, item.clone(), maildrop)
+    let mut items = a.items.iter();
+    loop {
+        let input = match inputs.pop() {
+            Some(i) => i,
+            None => match items.next() {
+                Some(item) if a.by_id => read_id(item, &root, &cfg, a.trust_modes),
+                Some(item) => read_path(item, cfg.message_size_limit),
+                None => break,
+            },
         };
-        let data = match std::fs::read(&path) {
-            Ok(d) => d,
+        let input = match input {
+            Ok(i) => i,
             Err(e) => {
-                let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
-                    " (run as root or as the postfix user)"
-                } else {
-                    ""
-                };
-                eprintln!("mxsalvage: {}: {e}{hint}", path.display());
+                eprintln!("mxsalvage: {e}");
                 failed = true;
                 continue;
             }
         };
-        match QueueFile::parse(data, Depth::Full, maildrop) {
-            Ok(q) => {
-                let out = render(&q, &label, flags);
-                let mut lock = stdout.lock();
-                if let Err(e) = lock.write_all(&out).and_then(|_| lock.flush()) {
-                    if e.kind() == std::io::ErrorKind::BrokenPipe {
-                        return Ok(Exit::Ok);
+        if let Err(e) = postcat(
+            &input.data,
+            &input.label,
+            input.maildrop,
+            flags,
+            input.stdin,
+            &mut out,
+        ) {
+            eprintln!("mxsalvage: {}: {e}", input.label);
+            failed = true;
+        } else if start == 0 {
+            // postcat's view is printed; our reader's judgement of the file goes to stderr.
+            match QueueFile::parse(input.data, Depth::Full, input.maildrop) {
+                Ok(q) => {
+                    if a.states {
+                        states(&q, &input.label, &mut out);
                     }
-                    return Err(e.into());
+                }
+                Err(e) => {
+                    eprintln!("mxsalvage: {}: {e}", input.label);
+                    failed = true;
                 }
             }
-            Err(e) => {
-                eprintln!("mxsalvage: {}: {e}", path.display());
-                failed = true;
+        }
+        let mut lock = stdout.lock();
+        if let Err(e) = lock
+            .write_all(&out.take_flushed())
+            .and_then(|_| lock.flush())
+        {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                return Ok(Exit::Ok);
             }
+            return Err(e.into());
         }
     }
     Ok(Exit::partial_if(failed))

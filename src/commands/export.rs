@@ -139,6 +139,8 @@ pub fn run(a: ExportArgs) -> Result<Exit> {
             maximal_queue_lifetime: ctx.spool.cfg.maximal_queue_lifetime,
             bounce_queue_lifetime: ctx.spool.cfg.bounce_queue_lifetime,
             postfix_running: ctx.running(),
+            myhostname: ctx.spool.cfg.myhostname.clone(),
+            myorigin: ctx.spool.cfg.myorigin.clone(),
         },
     };
     let bar = if !a.quiet && std::io::stderr().is_terminal() {
@@ -180,6 +182,7 @@ pub fn run(a: ExportArgs) -> Result<Exit> {
         serde_json::to_writer_pretty(&mut out, &s)?;
         writeln!(out)?;
     } else if !a.quiet {
+        ctx.note_modes();
         for e in &manifest.errors {
             eprintln!("mxsalvage: error: {}", e.reason);
         }

@@ -21,7 +21,7 @@ use crate::cli::{SelectArgs, SpoolArgs};
 use mxsalvage::queue::config::parse_duration;
 use mxsalvage::queue::running::{MasterState, master_state};
 use mxsalvage::queue::walk::{EXTRA_QUEUES, MESSAGE_QUEUES};
-use mxsalvage::queue::{PostfixConfig, Spool};
+use mxsalvage::queue::{ModeChoice, PostfixConfig, Spool};
 use mxsalvage::select::{Selection, queues};
 
 /// Default queue directory: `postconf -h queue_directory`, else /var/spool/postfix.
@@ -238,8 +238,15 @@ impl SpoolCtx {
             .unwrap_or_else(|| default_queue_dir(&a.config_dir));
         check_spool(&root)?;
         let master = master_state(&root);
+        let modes = if a.trust_modes {
+            ModeChoice::Trust
+        } else if a.ignore_modes {
+            ModeChoice::Ignore
+        } else {
+            ModeChoice::Auto
+        };
         Ok(SpoolCtx {
-            spool: Spool::open(&root, cfg, queues),
+            spool: Spool::open(&root, cfg, queues).with_modes(modes),
             master,
         })
     }
@@ -259,6 +266,14 @@ impl SpoolCtx {
                 "mxsalvage: warning: Postfix is running on {}; files may move or change while they are read",
                 self.spool.root.display()
             );
+        }
+    }
+
+    /// Says once on stderr when the spool's file modes look rewritten by a copy and are
+    /// not used (`scan` puts this into its report instead).
+    pub fn note_modes(&self) {
+        if let Some(note) = self.spool.mode_note() {
+            eprintln!("mxsalvage: note: {}: {note}", self.spool.root.display());
         }
     }
 }

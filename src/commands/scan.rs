@@ -1,6 +1,12 @@
-//! `mxsalvage scan`: walk, read envelopes in parallel, summarise.
+//! `mxsalvage scan`: walk, read envelopes in parallel, summarise — as a stream.
+//!
+//! The walk hands queue files over in walk order; they are read in chunks of
+//! [`CHUNK`] on the worker pool and written in that same order, so the output is the
+//! same at any thread count and memory holds one chunk, not the queue. Formats: the
+//! text report and `--json` (summaries accumulated on the way, problems spilled to a
+//! temporary file), `--format postqueue` (`postqueue -j` lines) and `--list` (`mailq`).
 
-use std::io::Write;
+use std::io::{self, BufWriter, Write};
 
 use anyhow::Result;
 use rayon::prelude::*;
@@ -8,78 +14,263 @@ use rayon::prelude::*;
 use super::{SpoolCtx, pool};
 use crate::cli::ScanArgs;
 use mxsalvage::exit::Exit;
+use mxsalvage::listing::{Listed, mailq_footer, mailq_heading};
 use mxsalvage::model::MessageInfo;
-use mxsalvage::queue::Depth;
-use mxsalvage::scan::{Problem, ScanReport, queue_totals, render_text, summarize};
-use mxsalvage::select::{Asked, why_nothing};
+use mxsalvage::queue::walk::{WalkEvent, find_id};
+use mxsalvage::queue::{Depth, QueueEntry};
+use mxsalvage::scan::{FileModes, Head, JsonReport, Problem, ProblemLog, Summary, write_text};
+use mxsalvage::select::{Asked, Selection, why_nothing};
 use mxsalvage::timefmt::{now, rfc3339};
+
+/// Queue files read per batch.
+const CHUNK: usize = 512;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Text,
+    Json,
+    Postqueue,
+    Mailq,
+}
+
+/// What one queue file gave.
+enum Item {
+    Message(Box<MessageInfo>, Option<Listed>),
+    Error(Problem),
+    Skip(Problem),
+    Gone,
+}
+
+/// Where the items go, per format.
+struct Out<'a> {
+    format: Format,
+    w: BufWriter<io::StdoutLock<'a>>,
+    summary: Summary,
+    json: Option<JsonReport>,
+    head: Head,
+    messages: u64,
+    errors: ProblemLog,
+    skipped: ProblemLog,
+    listed: u64,
+    listed_bytes: u64,
+    long_ids: bool,
+}
+
+impl Out<'_> {
+    fn message(&mut self, m: &MessageInfo, l: Option<&Listed>) -> io::Result<()> {
+        self.messages += 1;
+        match self.format {
+            Format::Text => self.summary.add(m),
+            Format::Json => {
+                self.summary.add(m);
+                // The document starts with the first message (so that a selection that
+                // matches nothing can still be an error with nothing printed).
+                if self.json.is_none() {
+                    self.json = Some(JsonReport::begin(&mut self.w, &self.head)?);
+                }
+                if let Some(j) = &mut self.json {
+                    j.message(&mut self.w, m)?;
+                }
+            }
+            Format::Postqueue => {
+                if let Some(l) = l {
+                    self.w.write_all(l.json_line().as_bytes())?;
+                }
+            }
+            Format::Mailq => {
+                if let Some(l) = l {
+                    if self.listed == 0 {
+                        self.w.write_all(mailq_heading(self.long_ids).as_bytes())?;
+                    } else {
+                        self.w.write_all(b"\n")?;
+                    }
+                    self.w.write_all(l.mailq(self.long_ids).as_bytes())?;
+                    self.listed += 1;
+                    self.listed_bytes += l.message_size.max(0) as u64;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn error(&mut self, p: Problem) -> io::Result<()> {
+        if matches!(self.format, Format::Postqueue | Format::Mailq) {
+            eprintln!("mxsalvage: {}", p.reason);
+        }
+        self.errors.push(p)
+    }
+
+    fn skip(&mut self, p: Problem) -> io::Result<()> {
+        self.skipped.push(p)
+    }
+}
+
+fn load_one(
+    ctx: &SpoolCtx,
+    e: &QueueEntry,
+    sel: &Selection,
+    filtering: bool,
+    listing: bool,
+) -> Item {
+    let l = match ctx.spool.load(e, Depth::EnvelopeOnly) {
+        Ok(l) => l,
+        Err(err) => {
+            let p = Problem {
+                path: err.path.display().to_string(),
+                queue_id: Some(err.queue_id.clone()),
+                reason: err.to_string(),
+            };
+            return if err.kind == mxsalvage::queue::LoadErrorKind::Vanished {
+                if listing { Item::Gone } else { Item::Skip(p) }
+            } else {
+                Item::Error(p)
+            };
+        }
+    };
+    let mut m = MessageInfo::from_loaded(&l, &ctx.spool.cfg);
+    if filtering {
+        m.recipients.retain(|x| sel.matches(&x.address.0));
+        if m.recipients.is_empty() {
+            return Item::Gone;
+        }
+    }
+    if sel.valid.is_some() {
+        let invalid: Vec<String> = m
+            .pending()
+            .filter(|x| sel.is_valid(&x.address.0) == Some(false))
+            .map(|x| {
+                format!(
+                    "recipient {} is not in the recipient lists",
+                    x.address.display()
+                )
+            })
+            .collect();
+        m.warnings.extend(invalid);
+    }
+    let listed = listing.then(|| Listed::from_loaded(&l, |a| !filtering || sel.matches(a)));
+    Item::Message(Box::new(m), listed)
+}
 
 pub fn run(a: ScanArgs) -> Result<Exit> {
     let (queues, sel) = super::selection(&a.select)?;
+    let format = match (a.json, a.list, a.format.as_deref()) {
+        (true, _, _) | (_, _, Some("json")) => Format::Json,
+        (_, true, _) | (_, _, Some("mailq")) => Format::Mailq,
+        (_, _, Some("postqueue")) => Format::Postqueue,
+        _ => Format::Text,
+    };
+    let listing = matches!(format, Format::Postqueue | Format::Mailq);
     let ctx = SpoolCtx::open(&a.spool, queues)?;
     ctx.warn_if_running();
-    let walk = ctx.spool.walk();
+    if listing {
+        ctx.note_modes();
+    }
     let cfg = &ctx.spool.cfg;
-    let results: Vec<_> = pool(a.jobs)?.install(|| {
-        walk.entries
-            .par_iter()
-            .map(|e| {
-                ctx.spool
-                    .load(e, Depth::EnvelopeOnly)
-                    .map(|l| MessageInfo::from_loaded(&l, cfg))
-            })
-            .collect()
-    });
+    let pool = pool(a.jobs)?;
+    let now = now();
+    let verdict = ctx.spool.mode_verdict().clone();
+    let head = Head {
+        schema: 1,
+        generated_at: rfc3339(now),
+        queue_directory: ctx.spool.root.display().to_string(),
+        postfix_running: ctx.running(),
+        maximal_queue_lifetime: cfg.maximal_queue_lifetime,
+        bounce_queue_lifetime: cfg.bounce_queue_lifetime,
+        file_modes: FileModes {
+            trusted: verdict.trusted,
+            note: verdict.note.clone(),
+        },
+    };
+    let stdout = io::stdout();
+    let mut out = Out {
+        format,
+        w: BufWriter::with_capacity(64 * 1024, stdout.lock()),
+        summary: Summary::new(now),
+        json: None,
+        head: head.clone(),
+        messages: 0,
+        errors: ProblemLog::new(),
+        skipped: ProblemLog::new(),
+        listed: 0,
+        listed_bytes: 0,
+        long_ids: cfg.enable_long_queue_ids,
+    };
     let filtering = !sel.recipients.is_empty() || !sel.domains.is_empty() || sel.only_valid;
-    let mut messages = Vec::new();
-    let mut errors: Vec<Problem> = walk
-        .problems
-        .iter()
-        .map(|p| Problem {
-            path: p.path.display().to_string(),
-            queue_id: None,
-            reason: p.reason.clone(),
-        })
-        .collect();
-    for r in results {
-        match r {
-            Ok(mut m) => {
-                if filtering {
-                    m.recipients.retain(|x| sel.matches(&x.address.0));
-                    if m.recipients.is_empty() {
-                        continue;
+    let mut chunk: Vec<QueueEntry> = Vec::with_capacity(CHUNK);
+    let flush = |chunk: &mut Vec<QueueEntry>, out: &mut Out| -> io::Result<()> {
+        let items: Vec<Item> = pool.install(|| {
+            chunk
+                .par_iter()
+                .map(|e| load_one(&ctx, e, &sel, filtering, listing))
+                .collect()
+        });
+        chunk.clear();
+        for it in items {
+            match it {
+                Item::Message(m, l) => out.message(&m, l.as_ref())?,
+                Item::Error(p) => out.error(p)?,
+                Item::Skip(p) => out.skip(p)?,
+                Item::Gone => {}
+            }
+        }
+        Ok(())
+    };
+    if a.id.is_empty() {
+        ctx.spool.walk_each(|ev| -> io::Result<()> {
+            match ev {
+                WalkEvent::Entry(e) => {
+                    chunk.push(e);
+                    if chunk.len() >= CHUNK {
+                        flush(&mut chunk, &mut out)?;
                     }
                 }
-                if sel.valid.is_some() {
-                    let invalid: Vec<String> = m
-                        .pending()
-                        .filter(|x| sel.is_valid(&x.address.0) == Some(false))
-                        .map(|x| {
-                            format!(
-                                "recipient {} is not in the recipient lists",
-                                x.address.display()
-                            )
-                        })
-                        .collect();
-                    m.warnings.extend(invalid);
-                }
-                messages.push(m)
+                WalkEvent::Problem(p) => out.error(Problem {
+                    path: p.path.display().to_string(),
+                    queue_id: None,
+                    reason: p.reason,
+                })?,
+                WalkEvent::Ignored(p) => out.skip(Problem {
+                    path: p.display().to_string(),
+                    queue_id: None,
+                    reason: "not a queue file name (temporary or leftover file)".into(),
+                })?,
+                WalkEvent::Duplicate(p) => out.skip(Problem {
+                    queue_id: p.file_name().map(|n| n.to_string_lossy().into_owned()),
+                    path: p.display().to_string(),
+                    reason: "queue ID seen twice (moved during the scan); counted once".into(),
+                })?,
             }
-            Err(e) => errors.push(Problem {
-                path: e.path.display().to_string(),
-                queue_id: Some(e.queue_id.clone()),
-                reason: e.to_string(),
-            }),
+            Ok(())
+        })?;
+    } else {
+        let mut seen = std::collections::BTreeSet::new();
+        for id in &a.id {
+            if !seen.insert(id.as_str()) {
+                continue;
+            }
+            match find_id(&ctx.spool.root, id, &ctx.spool.queues, cfg) {
+                Some(e) => chunk.push(e),
+                None => out.error(Problem {
+                    path: ctx.spool.root.display().to_string(),
+                    queue_id: Some(id.clone()),
+                    reason: format!(
+                        "queue ID {id} not found in the selected queues of {}",
+                        ctx.spool.root.display()
+                    ),
+                })?,
+            }
         }
     }
-    // An empty result: a typo in the selection, or nothing readable, is an error (exit 2).
-    if messages.is_empty()
+    flush(&mut chunk, &mut out)?;
+    // An empty result: a typo in the selection, or nothing readable, is an error (exit 2),
+    // said before anything is printed.
+    if out.messages == 0
         && filtering
         && let Some(why) = why_nothing(
             &ctx.spool,
             &Asked {
                 sel: &sel,
-                ids: &[],
+                ids: &a.id,
                 window: false,
                 pending_only: false,
             },
@@ -87,48 +278,48 @@ pub fn run(a: ScanArgs) -> Result<Exit> {
     {
         anyhow::bail!(why);
     }
-    let nothing_readable = messages.is_empty() && !errors.is_empty() && !filtering;
-    let mut skipped: Vec<Problem> = walk
-        .ignored
-        .iter()
-        .map(|p| Problem {
-            path: p.display().to_string(),
-            queue_id: None,
-            reason: "not a queue file name (temporary or leftover file)".into(),
-        })
-        .collect();
-    skipped.extend(walk.duplicates.iter().map(|p| Problem {
-        path: p.display().to_string(),
-        queue_id: p.file_name().map(|n| n.to_string_lossy().into_owned()),
-        reason: "queue ID seen twice (moved during the scan); counted once".into(),
-    }));
-    let report = ScanReport {
-        schema: 1,
-        generated_at: rfc3339(now()),
-        queue_directory: ctx.spool.root.display().to_string(),
-        postfix_running: ctx.running(),
-        maximal_queue_lifetime: cfg.maximal_queue_lifetime,
-        bounce_queue_lifetime: cfg.bounce_queue_lifetime,
-        recipients: summarize(&messages, |a| sel.is_valid(a)),
-        queues: queue_totals(&messages),
-        messages,
-        errors,
-        skipped,
-    };
-    let mut out = std::io::stdout().lock();
-    if a.json {
-        serde_json::to_writer_pretty(&mut out, &report)?;
-        writeln!(out)?;
-    } else {
-        out.write_all(render_text(&report, now()).as_bytes())?;
+    let nothing_readable = out.messages == 0 && !out.errors.is_empty() && !filtering;
+    let failed = !out.errors.is_empty();
+    match format {
+        Format::Text => {
+            let recipients = out.summary.recipients(|a| sel.is_valid(a));
+            write_text(
+                &mut out.w,
+                &head,
+                &out.summary,
+                &recipients,
+                &mut out.errors,
+                &mut out.skipped,
+            )?;
+        }
+        Format::Json => {
+            let recipients = out.summary.recipients(|a| sel.is_valid(a));
+            if out.json.is_none() {
+                out.json = Some(JsonReport::begin(&mut out.w, &head)?);
+            }
+            if let Some(j) = out.json.take() {
+                j.finish(
+                    &mut out.w,
+                    &recipients,
+                    out.summary.queues(),
+                    &mut out.errors,
+                    &mut out.skipped,
+                )?;
+            }
+        }
+        Format::Postqueue => {}
+        Format::Mailq => {
+            let footer = mailq_footer(out.listed, out.listed_bytes);
+            out.w.write_all(footer.as_bytes())?;
+        }
     }
+    out.w.flush()?;
     if nothing_readable {
-        out.flush()?;
         eprintln!(
             "mxsalvage: nothing could be read in {}: every queue file failed (listed above)",
             ctx.spool.root.display()
         );
         return Ok(Exit::Fatal);
     }
-    Ok(Exit::partial_if(!report.errors.is_empty()))
+    Ok(Exit::partial_if(failed))
 }

@@ -234,6 +234,8 @@ mod tests {
                 maximal_queue_lifetime: 1,
                 bounce_queue_lifetime: 2,
                 postfix_running: None,
+                myhostname: None,
+                myorigin: None,
             },
             options: Options::default(),
             totals: Totals::default(),

@@ -3,7 +3,8 @@
 //! Owns: reading `main.cf` (continuation lines, comments, `$name` expansion of simple
 //! references), durations with units, and the defaults of the parameters that matter.
 //! In: a config directory. Out: [`PostfixConfig`]. A missing main.cf gives the defaults;
-//! a bad value is an error naming the parameter.
+//! a bad value is an error naming the parameter. Addressing parameters (`myorigin`,
+//! `myhostname`, `mydomain`) are only as known as the main.cf makes them.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -19,6 +20,21 @@ pub struct PostfixConfig {
     pub maximal_backoff_time: i64,
     pub hash_queue_names: Vec<String>,
     pub hash_queue_depth: usize,
+    /// Bytes; 0 = unlimited. Bounds how much of one queue file is ever read.
+    pub message_size_limit: u64,
+    /// The domain cleanup appends to unqualified addresses (`myorigin`, expanded);
+    /// `None` when no main.cf says it (the machine that wrote the queue is unknown).
+    pub myorigin: Option<String>,
+    /// `myhostname` (for the Message-Id cleanup adds); `None` when unknown.
+    pub myhostname: Option<String>,
+    pub mydomain: Option<String>,
+    /// `append_dot_mydomain` (default: yes below compatibility level 1, else no).
+    pub append_dot_mydomain: bool,
+    /// `enable_long_queue_ids` (the `mailq` listing format).
+    pub enable_long_queue_ids: bool,
+    /// `header_from_format = standard` (`From: name <addr>`) rather than obsolete
+    /// (`From: addr (name)`); the default follows `compatibility_level` (3.3 and later).
+    pub header_from_standard: bool,
 }
 
 impl Default for PostfixConfig {
@@ -30,6 +46,13 @@ impl Default for PostfixConfig {
             maximal_backoff_time: 4000,
             hash_queue_names: vec!["deferred".into(), "defer".into()],
             hash_queue_depth: 1,
+            message_size_limit: super::open::DEFAULT_MESSAGE_SIZE_LIMIT,
+            myorigin: None,
+            myhostname: None,
+            mydomain: None,
+            append_dot_mydomain: true,
+            enable_long_queue_ids: false,
+            header_from_standard: false,
         }
     }
 }
@@ -54,6 +77,24 @@ pub fn parse_duration(v: &str, default_unit: char) -> Option<i64> {
         _ => return None,
     };
     n.checked_mul(mult)
+}
+
+fn yes(v: &str) -> bool {
+    matches!(v.trim().to_ascii_lowercase().as_str(), "yes" | "true" | "1")
+}
+
+/// `compatibility_level` as (major, minor); `0`, `1`, `2`, `3.6`, ….
+fn compat_level(v: &str) -> (u32, u32) {
+    let v = v.trim();
+    let (a, b) = v.split_once('.').unwrap_or((v, "0"));
+    (a.parse().unwrap_or(0), b.parse().unwrap_or(0))
+}
+
+/// This machine's host name, as `gethostname()` gives it.
+fn system_hostname() -> Option<String> {
+    let h = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
+    let h = h.trim();
+    (!h.is_empty()).then(|| h.to_string())
 }
 
 /// Reads `main.cf` into name → raw value.
@@ -121,21 +162,77 @@ fn expand(v: &str, vars: &HashMap<String, String>, depth: usize) -> String {
 }
 
 impl PostfixConfig {
-    /// Reads `DIR/main.cf`; a missing file gives the defaults.
+    /// Reads `DIR/main.cf`; a missing file gives the defaults. A main.cf that is not a
+    /// regular file (a FIFO, a device) is an error, never a blocked read. Only
+    /// `/etc/postfix` counts as this machine's own configuration (see
+    /// [`PostfixConfig::from_main_cf_on_host`]); any other directory may be a copy.
     pub fn load(dir: &Path) -> Result<PostfixConfig, String> {
         let path = dir.join("main.cf");
-        match std::fs::read_to_string(&path) {
-            Ok(text) => Self::from_main_cf(&text).map_err(|e| format!("{}: {e}", path.display())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(PostfixConfig::default()),
+        let this_host = dir == Path::new("/etc/postfix");
+        match super::open::read_config(&path) {
+            Ok(bytes) => Self::from_main_cf_on_host(&String::from_utf8_lossy(&bytes), this_host)
+                .map_err(|e| format!("{}: {e}", path.display())),
+            Err(super::open::ReadError::NotFound) => Ok(PostfixConfig::default()),
             Err(e) => Err(format!("cannot read {}: {e}", path.display())),
         }
     }
 
-    /// Builds the configuration from the text of a `main.cf`.
+    /// Builds the configuration from the text of a `main.cf` (as found on another
+    /// machine: `myhostname` is not guessed when the file does not set it).
     pub fn from_main_cf(text: &str) -> Result<PostfixConfig, String> {
-        let vars = parse_main_cf(text);
+        Self::from_main_cf_on_host(text, false)
+    }
+
+    /// As [`PostfixConfig::from_main_cf`]; `this_host`: the main.cf belongs to this
+    /// machine, so an unset `myhostname` is this machine's name, as Postfix takes it.
+    pub fn from_main_cf_on_host(text: &str, this_host: bool) -> Result<PostfixConfig, String> {
+        let mut vars = parse_main_cf(text);
+        if !vars.contains_key("myhostname")
+            && this_host
+            && let Some(h) = system_hostname()
+        {
+            vars.insert("myhostname".into(), h);
+        }
+        if !vars.contains_key("mydomain")
+            && let Some(h) = vars.get("myhostname").map(|h| expand(h, &vars, 0))
+        {
+            let d = h
+                .split_once('.')
+                .map(|x| x.1.to_string())
+                .unwrap_or_else(|| "localdomain".into());
+            vars.insert("mydomain".into(), d);
+        }
+        if !vars.contains_key("myorigin") {
+            vars.insert("myorigin".into(), "$myhostname".into());
+        }
         let get = |n: &str| vars.get(n).map(|v| expand(v, &vars, 0));
-        let mut c = PostfixConfig::default();
+        let known = |v: Option<String>| v.filter(|v| !v.is_empty() && !v.contains('$'));
+        let mut c = PostfixConfig {
+            myhostname: known(get("myhostname")),
+            mydomain: known(get("mydomain")),
+            myorigin: known(get("myorigin")).map(|o| o.trim().to_string()),
+            ..PostfixConfig::default()
+        };
+        let level = get("compatibility_level")
+            .map(|v| compat_level(&v))
+            .unwrap_or((0, 0));
+        c.append_dot_mydomain = match get("append_dot_mydomain") {
+            Some(v) => yes(&v),
+            None => level < (1, 0),
+        };
+        c.header_from_standard = match get("header_from_format") {
+            Some(v) => v.trim().eq_ignore_ascii_case("standard"),
+            None => level >= (3, 3),
+        };
+        if let Some(v) = get("enable_long_queue_ids") {
+            c.enable_long_queue_ids = yes(&v);
+        }
+        if let Some(v) = get("message_size_limit") {
+            c.message_size_limit = v
+                .trim()
+                .parse()
+                .map_err(|_| format!("bad message_size_limit: {v}"))?;
+        }
         if let Some(v) = get("queue_directory") {
             c.queue_directory = Some(PathBuf::from(v));
         }
@@ -205,5 +302,24 @@ mod tests {
         assert_eq!(c.maximal_queue_lifetime, 7 * 86400);
         assert_eq!(c.bounce_queue_lifetime, 7 * 86400);
         assert_eq!(c.hash_queue_depth, 2);
+        assert_eq!(
+            c.myorigin, None,
+            "myhostname is not guessed for a foreign main.cf"
+        );
+    }
+
+    #[test]
+    fn origin_and_formats() {
+        let c = PostfixConfig::from_main_cf(
+            "compatibility_level = 3.6\nmyhostname = backup-mx.example.com\nmyorigin = $myhostname\nenable_long_queue_ids = yes\nmessage_size_limit = 0\n",
+        )
+        .unwrap();
+        assert_eq!(c.myorigin.as_deref(), Some("backup-mx.example.com"));
+        assert_eq!(c.mydomain.as_deref(), Some("example.com"));
+        assert!(c.header_from_standard && c.enable_long_queue_ids && !c.append_dot_mydomain);
+        assert_eq!(c.message_size_limit, 0);
+        let c = PostfixConfig::from_main_cf("myhostname = mx\nmyorigin = $mydomain\n").unwrap();
+        assert_eq!(c.myorigin.as_deref(), Some("localdomain"));
+        assert!(!c.header_from_standard && c.append_dot_mydomain);
     }
 }

@@ -1,25 +1,28 @@
 //! The queue reader: everything mxsalvage knows about a Postfix spool.
 //!
-//! Pipeline: [`walk`] lists queue files → [`Spool::load`] reads one file (read-only,
-//! no locks) → [`qfile::QueueFile::parse`] runs the record state machine over
-//! [`record`] framing → defer/bounce [`logs`] are attached per recipient.
+//! Pipeline: [`walk`] lists queue files → [`Spool::load`] reads one file ([`open`]:
+//! read-only, no locks, no symbolic links or FIFOs followed, bounded in size) →
+//! [`qfile::QueueFile::parse`] runs the record state machine over [`record`] framing →
+//! the file's mode is judged (trusted, or ignored on a copy that lost its modes:
+//! [`walk::ModeVerdict`]) → defer/bounce [`logs`] are attached per recipient.
 //! Fails per message with [`LoadError`] (path + reason); one bad file never stops a run.
 
 pub mod config;
 pub mod id;
 pub mod logs;
+pub mod open;
 pub mod qfile;
 pub mod record;
 pub mod running;
 pub mod walk;
 
-use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 pub use config::PostfixConfig;
 pub use qfile::{Depth, ParseError, QueueFile, RcptState, Recipient};
-pub use walk::QueueEntry;
+pub use walk::{ModeChoice, ModeVerdict, QueueEntry};
 
 use logs::LogEntry;
 
@@ -35,8 +38,9 @@ pub struct LoadError {
 pub enum LoadErrorKind {
     /// The file disappeared and was not found in any other queue (delivered or deleted).
     Vanished,
-    /// Still being written (mode without owner execute bit).
-    NotReady { mode: u32 },
+    /// Still being written (mode without owner execute bit, modes trusted);
+    /// `complete`: its content looks finished all the same.
+    NotReady { mode: u32, complete: bool },
     /// Reading failed (permissions, I/O).
     Io(String),
     /// The bytes are not a usable queue file.
@@ -62,11 +66,18 @@ impl fmt::Display for LoadError {
                 f,
                 "{p}: vanished (delivered, deleted or moved by Postfix during the run)"
             ),
-            LoadErrorKind::NotReady { mode } => {
+            LoadErrorKind::NotReady { mode, complete } => {
                 write!(
                     f,
                     "{p}: incomplete: mode {mode:04o} lacks the owner execute bit (still being written, or abandoned)"
-                )
+                )?;
+                if *complete {
+                    write!(
+                        f,
+                        "; its content looks complete: if this is a copy that lost its modes, --ignore-modes reads it"
+                    )?;
+                }
+                Ok(())
             }
             LoadErrorKind::Io(e) => write!(f, "{p}: {e}"),
             LoadErrorKind::Parse(e) => write!(f, "{p}: {e}"),
@@ -81,6 +92,8 @@ impl std::error::Error for LoadError {}
 pub struct Loaded {
     pub entry: QueueEntry,
     pub file: QueueFile,
+    /// `postsuper -e` forced expiry (group execute), when the modes are trusted.
+    pub forced_expire: bool,
     pub defer: Vec<LogEntry>,
     pub bounce: Vec<LogEntry>,
 }
@@ -106,25 +119,49 @@ pub struct Spool {
     pub root: PathBuf,
     pub cfg: PostfixConfig,
     pub queues: Vec<String>,
-    defer_index: HashMap<String, PathBuf>,
-    bounce_index: HashMap<String, PathBuf>,
+    modes: ModeChoice,
+    verdict: OnceLock<ModeVerdict>,
 }
 
 impl Spool {
-    /// Opens `root` for the given queues. Only directory listings are read here.
+    /// Opens `root` for the given queues. Nothing is read here.
     pub fn open(root: &Path, cfg: PostfixConfig, queues: Vec<String>) -> Spool {
         Spool {
             root: root.to_path_buf(),
-            defer_index: walk::index_logs(root, "defer"),
-            bounce_index: walk::index_logs(root, "bounce"),
             cfg,
             queues,
+            modes: ModeChoice::Auto,
+            verdict: OnceLock::new(),
         }
+    }
+
+    /// How the file modes are to be judged (`--trust-modes`, `--ignore-modes`).
+    pub fn with_modes(mut self, modes: ModeChoice) -> Spool {
+        self.modes = modes;
+        self.verdict = OnceLock::new();
+        self
+    }
+
+    /// Whether the file modes are used, decided once per run (a walk of `lstat`s that
+    /// stops at the first file with a mode Postfix writes).
+    pub fn mode_verdict(&self) -> &ModeVerdict {
+        self.verdict
+            .get_or_init(|| walk::mode_verdict(&self.root, &self.queues, &self.cfg, self.modes))
+    }
+
+    /// The one line to tell the user when the modes are not used.
+    pub fn mode_note(&self) -> Option<&str> {
+        self.mode_verdict().note.as_deref()
     }
 
     /// Lists the queue files.
     pub fn walk(&self) -> walk::WalkResult {
         walk::walk(&self.root, &self.queues, &self.cfg)
+    }
+
+    /// Lists the queue files one by one (see [`walk::walk_each`]).
+    pub fn walk_each<E>(&self, f: impl FnMut(walk::WalkEvent) -> Result<(), E>) -> Result<(), E> {
+        walk::walk_each(&self.root, &self.queues, &self.cfg, f)
     }
 
     /// Reads and parses one queue file. A file that vanished is looked up once in the
@@ -154,32 +191,53 @@ impl Spool {
             queue_id: entry.id.clone(),
             kind,
         };
-        if !entry.is_ready() {
-            return Err(err(LoadErrorKind::NotReady { mode: entry.mode }));
-        }
-        let data = match std::fs::read(&entry.path) {
+        let maildrop = entry.queue == "maildrop";
+        let data = match open::read_queue_file(&entry.path, self.cfg.message_size_limit, maildrop) {
             Ok(d) => d,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(err(LoadErrorKind::Vanished));
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            Err(open::ReadError::NotFound) => return Err(err(LoadErrorKind::Vanished)),
+            Err(open::ReadError::Symlink) => {
                 return Err(err(LoadErrorKind::Io(
-                    "permission denied (run as root or as the postfix user, or work on a copy of the spool)".into(),
+                    "became a symbolic link after the walk: not followed (something is changing the spool under us)"
+                        .into(),
                 )));
+            }
+            Err(open::ReadError::NotRegular(kind)) => {
+                return Err(err(LoadErrorKind::Io(format!(
+                    "became a {kind} after the walk: not read (something is changing the spool under us)"
+                ))));
             }
             Err(e) => return Err(err(LoadErrorKind::Io(e.to_string()))),
         };
-        let file = QueueFile::parse(data, depth, entry.queue == "maildrop")
-            .map_err(|e| err(LoadErrorKind::Parse(e)))?;
-        let read_log = |idx: &HashMap<String, PathBuf>| -> Vec<LogEntry> {
-            idx.get(&entry.id)
-                .and_then(|p| std::fs::read(p).ok())
+        let trusted = self.mode_verdict().trusted;
+        let parsed = QueueFile::parse(data, depth, maildrop);
+        if trusted && !entry.is_ready() {
+            return Err(err(LoadErrorKind::NotReady {
+                mode: entry.mode,
+                complete: parsed.as_ref().is_ok_and(|q| !q.unfinished_size()),
+            }));
+        }
+        let mut file = parsed.map_err(|e| err(LoadErrorKind::Parse(e)))?;
+        if !trusted {
+            if file.unfinished_size() {
+                return Err(err(LoadErrorKind::Parse(ParseError::UnfinishedSize)));
+            }
+            if !entry.is_ready() {
+                file.warnings.push(format!(
+                    "mode {:04o} lacks the owner execute bit, ignored (the spool's modes look rewritten); the content is complete",
+                    entry.mode
+                ));
+            }
+        }
+        let read_log = |log: &str| -> Vec<LogEntry> {
+            walk::find_log(&self.root, log, &entry.id, &self.cfg)
+                .and_then(|p| open::read_in_spool(&p, open::LOG_LIMIT).ok())
                 .map(|d| logs::parse_log(&d))
                 .unwrap_or_default()
         };
         Ok(Loaded {
-            defer: read_log(&self.defer_index),
-            bounce: read_log(&self.bounce_index),
+            defer: read_log("defer"),
+            bounce: read_log("bounce"),
+            forced_expire: trusted && entry.forced_expire(),
             entry: entry.clone(),
             file,
         })

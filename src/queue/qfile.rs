@@ -189,6 +189,9 @@ pub enum ParseError {
     MissingSender,
     /// No `T` record.
     MissingArrival,
+    /// An end record, but the size record is still cleanup's all-zero placeholder, and
+    /// the file's mode cannot vouch that cleanup finished it (a copy that lost its modes).
+    UnfinishedSize,
 }
 
 impl fmt::Display for ParseError {
@@ -236,6 +239,10 @@ impl fmt::Display for ParseError {
             }
             ParseError::MissingSender => write!(f, "no sender record"),
             ParseError::MissingArrival => write!(f, "no arrival time record"),
+            ParseError::UnfinishedSize => write!(
+                f,
+                "incomplete: the size record is still all zeros (cleanup had not finished this file when it was copied; the copy's modes cannot tell more)"
+            ),
         }
     }
 }
@@ -245,7 +252,10 @@ impl std::error::Error for ParseError {}
 impl ParseError {
     /// Incomplete (still being written / truncated) rather than damaged.
     pub fn is_incomplete(&self) -> bool {
-        matches!(self, ParseError::MissingEnd { .. })
+        matches!(
+            self,
+            ParseError::MissingEnd { .. } | ParseError::UnfinishedSize
+        )
     }
 }
 
@@ -327,7 +337,8 @@ pub fn parse_time(p: &[u8]) -> Option<(i64, i64)> {
     Some((sec, usec))
 }
 
-fn parse_size(p: &[u8]) -> Option<SizeRecord> {
+/// Parses a size record's payload (1 to 6 numbers).
+pub fn parse_size_payload(p: &[u8]) -> Option<SizeRecord> {
     let text = std::str::from_utf8(p).ok()?;
     let f: Vec<i64> = text
         .split_ascii_whitespace()
@@ -526,7 +537,7 @@ impl QueueFile {
                     } else {
                         size_seen = true;
                         if !maildrop {
-                            match parse_size(p) {
+                            match parse_size_payload(p) {
                                 Some(s) if s.data_size == 0 && s.data_offset == 0 => {
                                     self.warnings.push(
                                         "size record is all zeros: cleanup never finished this file (Postfix would treat it as corrupt)".into(),
@@ -666,6 +677,15 @@ impl QueueFile {
     /// Payload bytes of a range.
     pub fn bytes(&self, r: &Range<usize>) -> &[u8] {
         &self.data[r.clone()]
+    }
+
+    /// The size record is cleanup's all-zero placeholder (not in maildrop files, which
+    /// have no final size record).
+    pub fn unfinished_size(&self) -> bool {
+        !self.maildrop
+            && self
+                .size
+                .is_some_and(|s| s.data_size == 0 && s.data_offset == 0)
     }
 
     /// Sender, empty for the null sender.

@@ -4,10 +4,14 @@
 //! its lifetime (`master/master.c`). We open the file read-only and ask for a shared
 //! lock without waiting; if that fails, a master holds it. On success the lock is
 //! released at once (closing the file), so a stopped Postfix is not disturbed.
+//! The file is opened like every spool file ([`super::open`]): a FIFO or symbolic link
+//! planted there cannot block the run; it means "unknown".
 //! No file is created or changed. Errors mean "unknown" and are reported as such.
 
-use std::fs::{File, TryLockError};
+use std::fs::TryLockError;
 use std::path::Path;
+
+use super::open::{ReadError, open_in_spool};
 
 /// What we could find out about a master daemon on the spool.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,9 +24,9 @@ pub enum MasterState {
 /// Checks `ROOT/pid/master.pid`.
 pub fn master_state(root: &Path) -> MasterState {
     let path = root.join("pid/master.pid");
-    let f = match File::open(&path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return MasterState::NotRunning,
+    let f = match open_in_spool(&path) {
+        Ok((f, _)) => f,
+        Err(ReadError::NotFound) => return MasterState::NotRunning,
         Err(e) => return MasterState::Unknown(format!("{}: {e}", path.display())),
     };
     match f.try_lock_shared() {
