@@ -35,9 +35,11 @@ pub enum Command {
     Journal(JournalArgs),
     /// Check an export against its manifest
     Verify(VerifyArgs),
+    /// Write a Dovecot configuration that serves an export read-only over IMAPS, with a handout per user
+    Dovecot(DovecotArgs),
     /// Print the man page (roff) to standard output: the main page, or one command's
     Man {
-        /// scan, cat, export, reinject, journal or verify
+        /// scan, cat, export, reinject, journal, verify or dovecot
         command: Option<String>,
     },
     /// Print shell completions to standard output
@@ -199,6 +201,9 @@ pub struct ExportArgs {
     /// Also export recipients already delivered or bounced
     #[arg(long)]
     pub include_done: bool,
+    /// Let a mail server's account read the mailboxes (Maildir, mbox) without being able to change them: GROUP (default: USER's group) gets read access; an update keeps it
+    #[arg(long, value_name = "USER[:GROUP]")]
+    pub reader: Option<String>,
     /// Number of worker threads (default: all cores)
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
@@ -337,4 +342,29 @@ pub struct VerifyArgs {
     /// Print the result as JSON
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DovecotArgs {
+    /// Export directory (made with `export --reader USER`)
+    #[arg(long, value_name = "EXPORT_DIR")]
+    pub from: PathBuf,
+    /// The zip password file (`address password` lines): each user's IMAP password
+    #[arg(long, value_name = "FILE")]
+    pub zip_password_file: PathBuf,
+    /// Address and port for IMAPS (implicit TLS), e.g. 0.0.0.0:10993 or [::]:993
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: String,
+    /// Configuration directory to write (new, empty, or written by this command before)
+    #[arg(long, value_name = "CONF_DIR")]
+    pub out: PathBuf,
+    /// Server name users enter (default: the listen address, or this host's name for 0.0.0.0/[::])
+    #[arg(long, value_name = "NAME")]
+    pub hostname: Option<String>,
+    /// TLS certificate chain, PEM (default: a generated self-signed one)
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key, PEM
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }

@@ -51,6 +51,9 @@ pub struct Options {
     pub since: Option<String>,
     pub until: Option<String>,
     pub only_valid: bool,
+    /// `--reader USER:GROUP`: GROUP may read the mailboxes (docs/export.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reader: Option<String>,
 }
 
 /// An attachment found while rendering the text form.

@@ -504,12 +504,28 @@ impl DocEnv {
             .env("TZ", "UTC")
             .env("LC_ALL", "C.UTF-8")
             .env("MXSALVAGE_NOW", NOW)
-            .stdin(Stdio::null())
-            .stderr(Stdio::null());
+            .stdin(Stdio::null());
         for (k, v) in &self.vars {
             c.env(k, v);
         }
-        let out = c.output().expect("run bash");
+        // Output into a file, not a pipe: a daemon a command starts (`dovecot -c …`)
+        // keeps the descriptor open, and reading a pipe to its end would never finish.
+        let mut file = tempfile::tempfile().expect("output file");
+        c.stdout(file.try_clone().expect("output file"))
+            .stderr(Stdio::null());
+        let status = c.status().expect("run bash");
+        let mut raw = Vec::new();
+        {
+            use std::io::{Read, Seek};
+            file.rewind()
+                .and_then(|_| file.read_to_end(&mut raw))
+                .expect("read output");
+        }
+        let out = std::process::Output {
+            status,
+            stdout: raw,
+            stderr: Vec::new(),
+        };
         let text = self.map_output(&String::from_utf8_lossy(&out.stdout));
         let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
         use std::os::unix::process::ExitStatusExt;

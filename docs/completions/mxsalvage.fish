@@ -32,6 +32,7 @@ complete -c mxsalvage -n "__fish_mxsalvage_needs_command" -f -a "export" -d 'Wri
 complete -c mxsalvage -n "__fish_mxsalvage_needs_command" -f -a "reinject" -d 'Send an export into the recovered primary over SMTP/LMTP with the original envelope, exactly once'
 complete -c mxsalvage -n "__fish_mxsalvage_needs_command" -f -a "journal" -d 'What the reinject journal says, per message and pair; --sent-ids: the queue IDs the secondary may delete'
 complete -c mxsalvage -n "__fish_mxsalvage_needs_command" -f -a "verify" -d 'Check an export against its manifest'
+complete -c mxsalvage -n "__fish_mxsalvage_needs_command" -f -a "dovecot" -d 'Write a Dovecot configuration that serves an export read-only over IMAPS, with a handout per user'
 complete -c mxsalvage -n "__fish_mxsalvage_needs_command" -f -a "man" -d 'Print the man page (roff) to standard output: the main page, or one command\'s'
 complete -c mxsalvage -n "__fish_mxsalvage_needs_command" -f -a "completions" -d 'Print shell completions to standard output'
 complete -c mxsalvage -n "__fish_mxsalvage_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -85,6 +86,7 @@ complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l zip-passw
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l id -d 'Only these queue IDs (repeatable)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l since -d 'Only mail that arrived at or after TIME (RFC 3339, `YYYY-MM-DD`, or @epoch)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l until -d 'Only mail that arrived before TIME' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l reader -d 'Let a mail server\'s account read the mailboxes (Maildir, mbox) without being able to change them: GROUP (default: USER\'s group) gets read access; an update keeps it' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l jobs -d 'Number of worker threads (default: all cores)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l trust-modes -d 'Use the file modes as Postfix does even when they look rewritten by a copy (no owner execute = still being written; group execute = forced expiry)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l ignore-modes -d 'Never use the file modes: judge each file\'s completeness from its content (a copy whose modes are unreliable)'
@@ -135,14 +137,23 @@ complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand journal" -s h -l hel
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand verify" -l zip-password-file -d 'Password file used for --zip-password-file (to test that encrypted zips open)' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand verify" -l json -d 'Print the result as JSON'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand verify" -s h -l help -d 'Print help'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand dovecot" -l from -d 'Export directory (made with `export --reader USER`)' -r -F
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand dovecot" -l zip-password-file -d 'The zip password file (`address password` lines): each user\'s IMAP password' -r -F
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand dovecot" -l listen -d 'Address and port for IMAPS (implicit TLS), e.g. 0.0.0.0:10993 or [::]:993' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand dovecot" -l out -d 'Configuration directory to write (new, empty, or written by this command before)' -r -F
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand dovecot" -l hostname -d 'Server name users enter (default: the listen address, or this host\'s name for 0.0.0.0/[::])' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand dovecot" -l tls-cert -d 'TLS certificate chain, PEM (default: a generated self-signed one)' -r -F
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand dovecot" -l tls-key -d 'TLS private key, PEM' -r -F
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand dovecot" -s h -l help -d 'Print help'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand man" -s h -l help -d 'Print help'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject journal verify man completions help" -f -a "scan" -d 'Show what is stuck: per queue, per recipient, per domain, why, and when it bounces'
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject journal verify man completions help" -f -a "cat" -d 'Show one queued message as Postfix sees it (postcat-compatible)'
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject journal verify man completions help" -f -a "export" -d 'Write per-recipient mbox, Maildir, .eml and text bundles plus a JSON manifest'
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject journal verify man completions help" -f -a "reinject" -d 'Send an export into the recovered primary over SMTP/LMTP with the original envelope, exactly once'
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject journal verify man completions help" -f -a "journal" -d 'What the reinject journal says, per message and pair; --sent-ids: the queue IDs the secondary may delete'
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject journal verify man completions help" -f -a "verify" -d 'Check an export against its manifest'
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject journal verify man completions help" -f -a "man" -d 'Print the man page (roff) to standard output: the main page, or one command\'s'
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject journal verify man completions help" -f -a "completions" -d 'Print shell completions to standard output'
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject journal verify man completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject journal verify dovecot man completions help" -f -a "scan" -d 'Show what is stuck: per queue, per recipient, per domain, why, and when it bounces'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject journal verify dovecot man completions help" -f -a "cat" -d 'Show one queued message as Postfix sees it (postcat-compatible)'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject journal verify dovecot man completions help" -f -a "export" -d 'Write per-recipient mbox, Maildir, .eml and text bundles plus a JSON manifest'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject journal verify dovecot man completions help" -f -a "reinject" -d 'Send an export into the recovered primary over SMTP/LMTP with the original envelope, exactly once'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject journal verify dovecot man completions help" -f -a "journal" -d 'What the reinject journal says, per message and pair; --sent-ids: the queue IDs the secondary may delete'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject journal verify dovecot man completions help" -f -a "verify" -d 'Check an export against its manifest'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject journal verify dovecot man completions help" -f -a "dovecot" -d 'Write a Dovecot configuration that serves an export read-only over IMAPS, with a handout per user'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject journal verify dovecot man completions help" -f -a "man" -d 'Print the man page (roff) to standard output: the main page, or one command\'s'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject journal verify dovecot man completions help" -f -a "completions" -d 'Print shell completions to standard output'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject journal verify dovecot man completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -88,6 +88,7 @@ _arguments "${_arguments_options[@]}" : \
 '*--id=[Only these queue IDs (repeatable)]:QUEUE_ID:_default' \
 '--since=[Only mail that arrived at or after TIME (RFC 3339, \`YYYY-MM-DD\`, or @epoch)]:TIME:_default' \
 '--until=[Only mail that arrived before TIME]:TIME:_default' \
+'--reader=[Let a mail server'\''s account read the mailboxes (Maildir, mbox) without being able to change them\: GROUP (default\: USER'\''s group) gets read access; an update keeps it]:USER[:GROUP]:_default' \
 '--jobs=[Number of worker threads (default\: all cores)]:N:_default' \
 '(--ignore-modes)--trust-modes[Use the file modes as Postfix does even when they look rewritten by a copy (no owner execute = still being written; group execute = forced expiry)]' \
 '--ignore-modes[Never use the file modes\: judge each file'\''s completeness from its content (a copy whose modes are unreliable)]' \
@@ -157,11 +158,24 @@ _arguments "${_arguments_options[@]}" : \
 ':dir -- Export directory:_files' \
 && ret=0
 ;;
+(dovecot)
+_arguments "${_arguments_options[@]}" : \
+'--from=[Export directory (made with \`export --reader USER\`)]:EXPORT_DIR:_files' \
+'--zip-password-file=[The zip password file (\`address password\` lines)\: each user'\''s IMAP password]:FILE:_files' \
+'--listen=[Address and port for IMAPS (implicit TLS), e.g. 0.0.0.0\:10993 or \[\:\:\]\:993]:ADDR:PORT:_default' \
+'--out=[Configuration directory to write (new, empty, or written by this command before)]:CONF_DIR:_files' \
+'--hostname=[Server name users enter (default\: the listen address, or this host'\''s name for 0.0.0.0/\[\:\:\])]:NAME:_default' \
+'--tls-cert=[TLS certificate chain, PEM (default\: a generated self-signed one)]:FILE:_files' \
+'--tls-key=[TLS private key, PEM]:FILE:_files' \
+'-h[Print help]' \
+'--help[Print help]' \
+&& ret=0
+;;
 (man)
 _arguments "${_arguments_options[@]}" : \
 '-h[Print help]' \
 '--help[Print help]' \
-'::command -- scan, cat, export, reinject, journal or verify:_default' \
+'::command -- scan, cat, export, reinject, journal, verify or dovecot:_default' \
 && ret=0
 ;;
 (completions)
@@ -207,6 +221,10 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
+(dovecot)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
 (man)
 _arguments "${_arguments_options[@]}" : \
 && ret=0
@@ -237,6 +255,7 @@ _mxsalvage_commands() {
 'reinject:Send an export into the recovered primary over SMTP/LMTP with the original envelope, exactly once' \
 'journal:What the reinject journal says, per message and pair; --sent-ids\: the queue IDs the secondary may delete' \
 'verify:Check an export against its manifest' \
+'dovecot:Write a Dovecot configuration that serves an export read-only over IMAPS, with a handout per user' \
 'man:Print the man page (roff) to standard output\: the main page, or one command'\''s' \
 'completions:Print shell completions to standard output' \
 'help:Print this message or the help of the given subcommand(s)' \
@@ -253,6 +272,11 @@ _mxsalvage__subcmd__completions_commands() {
     local commands; commands=()
     _describe -t commands 'mxsalvage completions commands' commands "$@"
 }
+(( $+functions[_mxsalvage__subcmd__dovecot_commands] )) ||
+_mxsalvage__subcmd__dovecot_commands() {
+    local commands; commands=()
+    _describe -t commands 'mxsalvage dovecot commands' commands "$@"
+}
 (( $+functions[_mxsalvage__subcmd__export_commands] )) ||
 _mxsalvage__subcmd__export_commands() {
     local commands; commands=()
@@ -267,6 +291,7 @@ _mxsalvage__subcmd__help_commands() {
 'reinject:Send an export into the recovered primary over SMTP/LMTP with the original envelope, exactly once' \
 'journal:What the reinject journal says, per message and pair; --sent-ids\: the queue IDs the secondary may delete' \
 'verify:Check an export against its manifest' \
+'dovecot:Write a Dovecot configuration that serves an export read-only over IMAPS, with a handout per user' \
 'man:Print the man page (roff) to standard output\: the main page, or one command'\''s' \
 'completions:Print shell completions to standard output' \
 'help:Print this message or the help of the given subcommand(s)' \
@@ -282,6 +307,11 @@ _mxsalvage__subcmd__help__subcmd__cat_commands() {
 _mxsalvage__subcmd__help__subcmd__completions_commands() {
     local commands; commands=()
     _describe -t commands 'mxsalvage help completions commands' commands "$@"
+}
+(( $+functions[_mxsalvage__subcmd__help__subcmd__dovecot_commands] )) ||
+_mxsalvage__subcmd__help__subcmd__dovecot_commands() {
+    local commands; commands=()
+    _describe -t commands 'mxsalvage help dovecot commands' commands "$@"
 }
 (( $+functions[_mxsalvage__subcmd__help__subcmd__export_commands] )) ||
 _mxsalvage__subcmd__help__subcmd__export_commands() {

@@ -108,6 +108,12 @@ pub fn run(a: ExportArgs) -> Result<Exit> {
     } else {
         Mode::New
     };
+    let reader = a
+        .reader
+        .as_deref()
+        .map(export::reader::Reader::resolve)
+        .transpose()
+        .map_err(|e| anyhow!(e))?;
     let ctx = SpoolCtx::open(&a.spool, queue_names.clone())?;
     if !a.quiet {
         ctx.warn_if_running();
@@ -118,6 +124,7 @@ pub fn run(a: ExportArgs) -> Result<Exit> {
         zip: a.zip,
         zip_formats,
         passwords,
+        reader: reader.clone(),
         filters: Filters {
             ids: a.id.clone(),
             since,
@@ -126,6 +133,7 @@ pub fn run(a: ExportArgs) -> Result<Exit> {
         },
         mode,
         options: Options {
+            reader: reader.as_ref().map(|r| r.spec()),
             formats: formats.names().iter().map(|s| s.to_string()).collect(),
             zip: a.zip,
             zip_formats: match a.zip {

@@ -82,6 +82,8 @@ pub struct Run<'a> {
     pub formats: Formats,
     pub zip_on: bool,
     pub zip_formats: Formats,
+    /// `--reader` as recorded (`USER:GROUP`; an update's is the earlier one's).
+    pub reader: Option<String>,
     pub errors: Vec<Problem>,
     pub skipped: Vec<Problem>,
 }
@@ -111,6 +113,7 @@ pub fn manifest(
         false => Vec::new(),
     };
     options.encrypted = run.zip_on && run.cfg.passwords.is_some();
+    options.reader = run.reader.clone();
     let totals = Totals {
         messages: list.len(),
         recipients: recipients.len(),

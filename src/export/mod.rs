@@ -28,6 +28,7 @@ pub mod out;
 pub mod passwords;
 pub mod plan;
 pub mod prepend;
+pub mod reader;
 pub mod sink;
 pub mod sinks;
 pub mod spill;
@@ -82,6 +83,8 @@ pub struct Config {
     pub passwords: Option<BTreeMap<Vec<u8>, Secret>>,
     pub filters: Filters,
     pub mode: Mode,
+    /// `--reader`: the account that may read the mailboxes ([`reader`]).
+    pub reader: Option<reader::Reader>,
     /// Recorded in the manifest as given.
     pub options: Options,
     pub source: Source,
@@ -138,6 +141,7 @@ struct Start {
     formats: Formats,
     zip_on: bool,
     zip_formats: Formats,
+    reader: Option<reader::Reader>,
 }
 
 fn start(spool: &Spool, cfg: &Config) -> Result<Start, ExportError> {
@@ -159,6 +163,10 @@ fn start(spool: &Spool, cfg: &Config) -> Result<Start, ExportError> {
         }
         None => (cfg.formats, cfg.zip, cfg.zip_formats),
     };
+    let reader = reader::for_run(
+        cfg.reader.as_ref(),
+        old.as_ref().and_then(|o| o.options.reader.as_deref()),
+    )?;
     if let Some(o) = &old
         && o.options.encrypted
         && cfg.passwords.is_none()
@@ -173,6 +181,7 @@ fn start(spool: &Spool, cfg: &Config) -> Result<Start, ExportError> {
         formats,
         zip_on,
         zip_formats,
+        reader,
     })
 }
 
@@ -290,12 +299,17 @@ pub fn run(
     mailbox::remove_unused(out, &plan, &dirs, &recipients);
 
     // 4. The durability barrier (one syncfs on OUT's file system), 5. the manifest.
+    // Before it, the reader's group gets read access to the mailboxes ([`reader`]).
+    if let Some(r) = &st.reader {
+        reader::grant(out, r).map_err(|e| partial(e, 1))?;
+    }
     write::sync_fs(out).map_err(|e| partial(e, 1))?;
     let run = commit::Run {
         cfg,
         formats: st.formats,
         zip_on: st.zip_on,
         zip_formats: st.zip_formats,
+        reader: st.reader.as_ref().map(reader::Reader::spec),
         errors: msgs.errors,
         skipped: msgs.skipped,
     };
