@@ -667,6 +667,8 @@ fn imap_serves_the_export_read_only() {
     ok(&export_samples(&full, &["--format", "maildir"]), "export");
     let pw = write_passwords(&pwfile, &manifest(&full));
     let zip = [
+        "--format",
+        "maildir",
         "--zip",
         "--zip-password-file",
         s(&pwfile),
