@@ -35,9 +35,11 @@ pub enum Command {
     Journal(JournalArgs),
     /// Check an export against its manifest
     Verify(VerifyArgs),
+    /// Write a Dovecot configuration that serves an export read-only over IMAPS, with a handout per user
+    Dovecot(DovecotArgs),
     /// Print the man page (roff) to standard output: the main page, or one command's
     Man {
-        /// scan, cat, export, reinject, journal or verify
+        /// scan, cat, export, reinject, journal, verify or dovecot
         command: Option<String>,
     },
     /// Print shell completions to standard output
@@ -175,17 +177,15 @@ pub struct ExportArgs {
     /// Output directory (must not exist or be empty, unless --update or --force)
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// Formats: comma list of mbox, maildir, eml, text, html (index.html and a page per message)
-    #[arg(
-        long,
-        value_name = "LIST",
-        default_value = mxsalvage::export::sinks::DEFAULT_FORMATS,
-        value_delimiter = ','
-    )]
-    pub format: Vec<String>,
-    /// Also write one zip per recipient
+    /// Formats kept as trees under recipients/<dir>/: comma list of mbox, maildir, eml, text, html (index.html and a page per message), or all, or none [default: mbox,maildir,eml,text,html; with --zip: none]
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub format: Option<Vec<String>>,
+    /// Also write one zip per recipient (rendered from the archive copies; the trees are not needed)
     #[arg(long)]
     pub zip: bool,
+    /// Formats inside each zip: comma list as for --format [default: html,eml]
+    #[arg(long, value_name = "LIST", value_delimiter = ',', requires = "zip")]
+    pub zip_formats: Option<Vec<String>>,
     /// Encrypt each recipient's zip with AES-256; file lines are `address password`
     #[arg(long, value_name = "FILE", requires = "zip")]
     pub zip_password_file: Option<PathBuf>,
@@ -201,6 +201,9 @@ pub struct ExportArgs {
     /// Also export recipients already delivered or bounced
     #[arg(long)]
     pub include_done: bool,
+    /// Let a mail server's account read the mailboxes (Maildir, mbox) without being able to change them: GROUP (default: USER's group) gets read access; an update keeps it
+    #[arg(long, value_name = "USER[:GROUP]")]
+    pub reader: Option<String>,
     /// Number of worker threads (default: all cores)
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
@@ -283,6 +286,18 @@ pub struct ReinjectArgs {
     /// Send again recipients whose outcome is unknown (may deliver twice)
     #[arg(long)]
     pub resend_unknown: bool,
+    /// Do not send DSNs for refused recipients: write them as .eml files into EXPORT_DIR/bounces/ instead
+    #[arg(long, conflicts_with = "bounce_via")]
+    pub no_bounces: bool,
+    /// Send DSNs through this server instead of the target: smtp://HOST[:PORT], lmtp://HOST[:PORT] or HOST[:PORT]
+    #[arg(long, value_name = "URL")]
+    pub bounce_via: Option<String>,
+    /// Where reports about refused mail with the null sender go (no DSN is ever sent to the null sender)
+    #[arg(long, value_name = "ADDR", default_value = "postmaster")]
+    pub postmaster: String,
+    /// The name DSNs give as the reporting mail system (default: the secondary's myhostname from the manifest)
+    #[arg(long, value_name = "NAME")]
+    pub reporting_mta: Option<String>,
     /// Also send pairs the journal records as sent to another target (a deliberate second destination; without it such a run is refused)
     #[arg(long)]
     pub new_target: bool,
@@ -327,4 +342,29 @@ pub struct VerifyArgs {
     /// Print the result as JSON
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DovecotArgs {
+    /// Export directory (made with `export --reader USER`)
+    #[arg(long, value_name = "EXPORT_DIR")]
+    pub from: PathBuf,
+    /// The zip password file (`address password` lines): each user's IMAP password
+    #[arg(long, value_name = "FILE")]
+    pub zip_password_file: PathBuf,
+    /// Address and port for IMAPS (implicit TLS), e.g. 0.0.0.0:10993 or [::]:993
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: String,
+    /// Configuration directory to write (new, empty, or written by this command before)
+    #[arg(long, value_name = "CONF_DIR")]
+    pub out: PathBuf,
+    /// Server name users enter (default: the listen address, or this host's name for 0.0.0.0/[::])
+    #[arg(long, value_name = "NAME")]
+    pub hostname: Option<String>,
+    /// TLS certificate chain, PEM (default: a generated self-signed one)
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key, PEM
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }

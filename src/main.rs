@@ -53,6 +53,7 @@ fn run(command: Command) -> anyhow::Result<Exit> {
         Command::Reinject(a) => commands::reinject::run(a),
         Command::Journal(a) => commands::journal::run(a),
         Command::Verify(a) => commands::verify::run(a),
+        Command::Dovecot(a) => commands::dovecot::run(a),
         Command::Man { command } => man(command.as_deref()),
         Command::Completions { shell } => completions(shell),
     }?;

@@ -35,8 +35,13 @@ pub struct Source {
 /// What was asked for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Options {
+    /// Formats written as trees under `recipients/<dir>/`.
     pub formats: Vec<String>,
     pub zip: bool,
+    /// Formats inside each zip (exports made before zips had their own formats: `[]`,
+    /// meaning the same as `formats`).
+    #[serde(default)]
+    pub zip_formats: Vec<String>,
     pub encrypted: bool,
     pub include_done: bool,
     pub recipients: Vec<String>,
@@ -46,6 +51,9 @@ pub struct Options {
     pub since: Option<String>,
     pub until: Option<String>,
     pub only_valid: bool,
+    /// `--reader USER:GROUP`: GROUP may read the mailboxes (docs/export.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reader: Option<String>,
 }
 
 /// An attachment found while rendering the text form.
@@ -71,6 +79,9 @@ pub struct ManifestMessage {
     pub store: String,
     /// Size of the archive copy in bytes.
     pub bytes: u64,
+    /// Microseconds of the arrival time (Maildir file names).
+    #[serde(default)]
+    pub arrival_usec: i64,
     pub message_id: Option<Bytes>,
     pub subject: Option<String>,
     pub from: Option<String>,
@@ -106,6 +117,9 @@ pub struct ManifestRecipient {
     pub valid: Option<bool>,
     /// Every file written for this recipient (outside the zip), with its hash.
     pub files: Vec<FileEntry>,
+    /// Every file inside the zip (path inside it, `<dir>/…`), in archive order.
+    #[serde(default)]
+    pub zip_entries: Vec<FileEntry>,
 }
 
 impl ManifestRecipient {

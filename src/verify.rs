@@ -4,9 +4,10 @@
 //! sha256; the totals agree with the lists; every mbox, read back independently (split
 //! at `From ` lines, one `>` of mboxrd quoting removed), holds exactly the listed
 //! messages, each equal to the delivery headers plus the archive copy; every Maildir's
-//! `new/` likewise; every zip opens and every entry reads back with a good CRC (and
-//! decrypts, given the password file); no file in the export is missing from the
-//! manifest. In: the export directory (and optional passwords). Out: [`VerifyReport`]
+//! `new/` likewise; every zip entry is the one the manifest lists (none missing, none
+//! extra), reads back with a good CRC and the listed size and SHA-256 (decrypted, given
+//! the password file), and in an encrypted export is encrypted (the README aside); no
+//! file in the export is missing from the manifest. In: the export directory (and optional passwords). Out: [`VerifyReport`]
 //! listing each mismatch with its path. Fails only when the manifest itself cannot be
 //! read ([`VerifyError`]). Reads only; never writes.
 
@@ -24,7 +25,7 @@ use crate::export::sink::Check;
 use crate::export::sinks::SINKS;
 use crate::export::write::sha256_stream;
 use crate::export::zip::Secret;
-use crate::manifest::{Manifest, ManifestMessage, SCHEMA};
+use crate::manifest::{FileEntry, Manifest, ManifestMessage, ManifestRecipient, SCHEMA};
 
 /// The manifest could not be used at all.
 #[derive(Debug, thiserror::Error)]
@@ -159,8 +160,10 @@ pub fn verify(
             check_zip(
                 &mut rep,
                 out,
+                r,
                 z,
                 passwords.and_then(|p| p.get(&mailbox_key(&r.address.0))),
+                m.options.encrypted,
             );
         }
         let msgs: Vec<&ManifestMessage> = r
@@ -246,7 +249,40 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
     }
 }
 
-fn check_zip(rep: &mut VerifyReport, out: &Path, rel: &str, password: Option<&Secret>) {
+/// What a bundle's zip must hold: the manifest's `zip_entries`, or — for an export
+/// made before zips were listed entry by entry — a copy of the bundle's files.
+fn zip_expected(r: &ManifestRecipient, zip_rel: &str) -> (BTreeMap<String, FileEntry>, bool) {
+    if !r.zip_entries.is_empty() {
+        let m = r.zip_entries.iter().map(|e| (e.path.clone(), e.clone()));
+        return (m.collect(), false);
+    }
+    let prefix = format!("recipients/{}/", r.dir);
+    let m = r
+        .files
+        .iter()
+        .filter(|f| f.path != zip_rel)
+        .filter_map(|f| {
+            let inner = f.path.strip_prefix(&prefix)?;
+            let e = FileEntry {
+                path: format!("{}/{inner}", r.dir),
+                ..f.clone()
+            };
+            Some((e.path.clone(), e))
+        });
+    (m.collect(), true)
+}
+
+/// Every entry of a zip against the manifest: present, nothing extra, same size and
+/// SHA-256 when decompressed (and decrypted, given the password), good CRC; in an
+/// encrypted export, every entry but the README encrypted.
+fn check_zip(
+    rep: &mut VerifyReport,
+    out: &Path,
+    r: &ManifestRecipient,
+    rel: &str,
+    password: Option<&Secret>,
+    encrypted_export: bool,
+) {
     let f = match File::open(out.join(rel)) {
         Ok(f) => f,
         Err(e) => return rep.bad(rel, format!("cannot open zip: {e}")),
@@ -255,12 +291,29 @@ fn check_zip(rep: &mut VerifyReport, out: &Path, rel: &str, password: Option<&Se
         Ok(z) => z,
         Err(e) => return rep.bad(rel, format!("not a readable zip: {e}")),
     };
+    let (mut expected, legacy) = zip_expected(r, rel);
+    let readme = format!("{}/README.txt", r.dir);
     let mut skipped_encrypted = false;
     for i in 0..z.len() {
-        let encrypted = match z.by_index_raw(i) {
-            Ok(e) => e.encrypted(),
+        let (name, is_dir, encrypted) = match z.by_index_raw(i) {
+            Ok(e) => (
+                String::from_utf8_lossy(e.name_raw()).into_owned(),
+                e.is_dir(),
+                e.encrypted(),
+            ),
             Err(e) => return rep.bad(rel, format!("entry {i}: {e}")),
         };
+        if is_dir {
+            continue;
+        }
+        let want = expected.remove(&name);
+        if want.is_none() && !(legacy && name == readme) {
+            rep.bad(rel, format!("entry {name} is not in the manifest"));
+            continue;
+        }
+        if encrypted_export && !encrypted && name != readme {
+            rep.bad(rel, format!("entry {name} is not encrypted"));
+        }
         let entry = if encrypted {
             match password {
                 Some(p) => z.by_index_decrypt(i, p.0.as_bytes()),
@@ -274,19 +327,37 @@ fn check_zip(rep: &mut VerifyReport, out: &Path, rel: &str, password: Option<&Se
         };
         let mut entry = match entry {
             Ok(e) => e,
-            Err(e) => return rep.bad(rel, format!("entry {i} does not open: {e}")),
+            Err(e) => {
+                rep.bad(rel, format!("entry {name} does not open: {e}"));
+                continue;
+            }
         };
-        let name = entry
-            .name()
-            .map(|n| n.to_string())
-            .unwrap_or_else(|_| format!("#{i}"));
-        if let Err(e) = io::copy(&mut entry, &mut io::sink()) {
-            rep.bad(rel, format!("entry {name} is damaged: {e}"));
+        rep.files_checked += 1;
+        match sha256_stream(&mut entry) {
+            Err(e) => rep.bad(rel, format!("entry {name} is damaged: {e}")),
+            Ok((sha, size)) => {
+                if let Some(w) = want {
+                    if w.size != size {
+                        rep.bad(
+                            rel,
+                            format!("entry {name} is {size} bytes, manifest says {}", w.size),
+                        );
+                    } else if w.sha256 != sha {
+                        rep.bad(
+                            rel,
+                            format!("entry {name} changed (sha256 differs from the manifest)"),
+                        );
+                    }
+                }
+            }
         }
+    }
+    for name in expected.keys() {
+        rep.bad(rel, format!("entry {name} is missing from the zip"));
     }
     if skipped_encrypted {
         rep.notes.push(format!(
-            "{rel}: encrypted; give --zip-password-file to test that it opens"
+            "{rel}: encrypted; give --zip-password-file to check its entries"
         ));
     }
 }

@@ -6,7 +6,9 @@ use crate::util::*;
 /// (file under docs/, mxsalvage arguments that print it)
 fn generated() -> Vec<(String, Vec<String>)> {
     let mut v = vec![("man/mxsalvage.1".to_string(), vec!["man".to_string()])];
-    for c in ["scan", "cat", "export", "reinject", "journal", "verify"] {
+    for c in [
+        "scan", "cat", "export", "reinject", "journal", "verify", "dovecot",
+    ] {
         v.push((format!("man/mxsalvage-{c}.1"), vec!["man".into(), c.into()]));
     }
     for s in ["bash", "zsh", "fish"] {
@@ -37,7 +39,9 @@ fn man_pages_and_completions_are_in_sync() {
 fn man_page_mentions_every_command() {
     let out = run(&["man"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    for c in ["scan", "cat", "export", "reinject", "journal", "verify"] {
+    for c in [
+        "scan", "cat", "export", "reinject", "journal", "verify", "dovecot",
+    ] {
         assert!(text.contains(c), "man page lacks {c}");
     }
 }
@@ -147,6 +151,7 @@ const STDOUT_COMMANDS: &[&[&str]] = &[
     &["completions", "fish"],
     &["--help"],
     &["export", "--help"],
+    &["dovecot", "--help"],
     &["--version"],
 ];
 

@@ -20,6 +20,9 @@ use crate::util::*;
 /// Round trips of the sample spool through every format and reader.
 mod samples;
 
+/// Linearity in one dimension of the input (ratios within one run).
+mod linear;
+
 // ---------------------------------------------------------------------------------------
 // helpers
 
@@ -138,11 +141,20 @@ fn sample_export() -> &'static (tempfile::TempDir, Manifest) {
     E.get_or_init(|| {
         let d = tempfile::tempdir().unwrap();
         let out = d.path().join("out");
-        ok(&export_samples(&out, &["--zip"]));
+        ok(&export_samples(&out, ZIP_ALL));
         let m = manifest(&out);
         (d, m)
     })
 }
+
+/// Every format as trees and inside the zips (so the zips can be compared with the trees).
+const ZIP_ALL: &[&str] = &[
+    "--zip",
+    "--format",
+    "mbox,maildir,eml,text",
+    "--zip-formats",
+    "mbox,maildir,eml,text",
+];
 
 // ---------------------------------------------------------------------------------------
 // synthetic spools
@@ -242,18 +254,226 @@ fn tree_contents(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
+/// docs/export.md: every command it shows prints what it shows.
+#[test]
+fn export_doc() {
+    crate::docs::run_document(&root().join("docs/export.md"));
+}
+
 #[test]
 fn same_output_at_any_thread_count() {
     let d = tempfile::tempdir().unwrap();
     let a = d.path().join("a");
     let b = d.path().join("b");
-    ok(&export_samples(&a, &["--zip", "--jobs", "1"]));
-    ok(&export_samples(&b, &["--zip", "--jobs", "4"]));
+    let all: Vec<&str> = ZIP_ALL.iter().copied().chain(["--jobs", "1"]).collect();
+    ok(&export_samples(&a, &all));
+    let all: Vec<&str> = ZIP_ALL.iter().copied().chain(["--jobs", "4"]).collect();
+    ok(&export_samples(&b, &all));
     let ta = tree_contents(&a);
     let tb = tree_contents(&b);
     assert_eq!(ta.keys().collect::<Vec<_>>(), tb.keys().collect::<Vec<_>>());
     for (k, v) in &ta {
         assert!(tb[k] == *v, "{k} differs between --jobs 1 and --jobs 4");
+    }
+}
+
+/// A queue skewed like a backup MX's: one mailbox holds most of the mail (enough for
+/// many zip chunks), with a JPEG attachment on some messages.
+fn skewed_spool(spool: &Path, n: usize) {
+    let mut jpeg = b"\xFF\xD8\xFF\xE0\x00\x10JFIF".to_vec();
+    let mut x = 7u32;
+    for _ in 0..30_000 {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        jpeg.push((x >> 16) as u8);
+    }
+    let b64 = base64_lines(&jpeg);
+    for i in 0..n {
+        let id = format!("FF{i:08X}");
+        let rcpts: &[&[u8]] = if i % 10 == 0 {
+            &[b"big@example.com", b"small@example.com"]
+        } else {
+            &[b"big@example.com"]
+        };
+        let body = if i % 3 == 0 {
+            format!(
+                "From: a@example.net\nSubject: photo {i}\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=B\n\n--B\nContent-Type: text/plain\n\nsee the photo\n--B\nContent-Type: image/jpeg\nContent-Transfer-Encoding: base64\nContent-Disposition: attachment; filename=\"p{i}.jpg\"\n\n{b64}--B--\n"
+            )
+        } else {
+            format!(
+                "From: a@example.net\nSubject: note {i}\n\n{}\n",
+                "words and more words ".repeat(200)
+            )
+        };
+        put(
+            spool,
+            &Msg {
+                id: &id,
+                arrival: 1_700_000_000 + i as i64,
+                sender: b"a@example.net",
+                rcpts,
+                attrs: &[],
+                body: body.as_bytes(),
+            },
+        );
+    }
+}
+
+fn zip_chunk_messages() -> usize {
+    mxsalvage::export::zip::CHUNK_MESSAGES
+}
+
+fn base64_lines(data: &[u8]) -> String {
+    use base64::Engine;
+    let s = base64::engine::general_purpose::STANDARD.encode(data);
+    s.as_bytes()
+        .chunks(76)
+        .map(|c| format!("{}\n", std::str::from_utf8(c).unwrap()))
+        .collect()
+}
+
+#[test]
+fn zip_alone_keeps_one_copy_and_is_the_same_at_any_thread_count() {
+    let d = tempfile::tempdir().unwrap();
+    let spool = d.path().join("spool");
+    skewed_spool(&spool, 140);
+    let go = |out: &Path, jobs: &str| {
+        ok(&export(&[
+            "--queue-dir",
+            spool.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--zip",
+            "--jobs",
+            jobs,
+        ]))
+    };
+    let a = d.path().join("a");
+    let b = d.path().join("b");
+    go(&a, "1");
+    go(&b, "4");
+    // Byte-identical at any thread count (the big mailbox's zip is written in chunks
+    // compressed in parallel).
+    let (ta, tb) = (tree_contents(&a), tree_contents(&b));
+    assert_eq!(ta.keys().collect::<Vec<_>>(), tb.keys().collect::<Vec<_>>());
+    for (k, v) in &ta {
+        assert!(tb[k] == *v, "{k} differs between --jobs 1 and --jobs 4");
+    }
+    // One copy of the mail: the archive copies and the zips, no trees.
+    let top: BTreeSet<String> = std::fs::read_dir(a.join("recipients"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        top,
+        BTreeSet::from(["big@example.com.zip".into(), "small@example.com.zip".into()])
+    );
+    let m = manifest(&a);
+    assert_eq!(m.options.formats, Vec::<String>::new());
+    assert_eq!(m.options.zip_formats, ["eml", "html"]);
+    let big = &m.recipients[0];
+    assert_eq!(big.messages.len(), 140);
+    assert_eq!(big.output("eml"), None);
+    // The entries: README, directories, per message its .eml and page (+ attachment),
+    // then index.html.
+    let mut z =
+        zip::ZipArchive::new(std::fs::File::open(a.join(big.zip.as_ref().unwrap())).unwrap())
+            .unwrap();
+    let names: Vec<String> = (0..z.len())
+        .map(|i| z.by_index_raw(i).unwrap().name().unwrap().to_string())
+        .collect();
+    assert_eq!(names[0], "big@example.com/README.txt");
+    assert_eq!(names.iter().filter(|n| n.ends_with(".eml")).count(), 140);
+    assert_eq!(names.iter().filter(|n| n.ends_with(".html")).count(), 141);
+    assert_eq!(names.last().unwrap(), "big@example.com/index.html");
+    assert_eq!(
+        names.iter().filter(|n| n.ends_with(".jpg")).count(),
+        140usize.div_ceil(3)
+    );
+    assert_eq!(
+        big.zip_entries
+            .iter()
+            .map(|e| e.path.clone())
+            .collect::<Vec<_>>(),
+        names
+            .iter()
+            .filter(|n| !n.ends_with('/'))
+            .cloned()
+            .collect::<Vec<_>>()
+    );
+    // A JPEG is stored, not deflated again; text is deflated.
+    for i in 0..z.len() {
+        let e = z.by_index_raw(i).unwrap();
+        let name = e.name().unwrap().to_string();
+        if name.ends_with(".jpg") {
+            assert_eq!(e.compression(), zip::CompressionMethod::Stored, "{name}");
+        } else if name.ends_with(".eml") {
+            assert_eq!(e.compression(), zip::CompressionMethod::Deflated, "{name}");
+        }
+    }
+    // The zip's eml equals the message with its delivery headers, CRLF.
+    let first = &m.messages[0];
+    let want = mxsalvage::export::eml::to_crlf(&expected_copy(&a, first, b"big@example.com"));
+    let stem = mxsalvage::export::names::stem(first.info.arrival_unix, &first.info.queue_id);
+    let mut data = Vec::new();
+    std::io::Read::read_to_end(
+        &mut z
+            .by_name(&format!("big@example.com/eml/{stem}.eml"))
+            .unwrap(),
+        &mut data,
+    )
+    .unwrap();
+    assert!(data == want);
+    let v = run(&["verify", a.to_str().unwrap()]);
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
+    if tool("unzip") {
+        let o = Command::new("unzip")
+            .arg("-tq")
+            .arg(a.join(big.zip.as_ref().unwrap()))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    }
+    // Encrypted, in parallel chunks: 7-Zip opens every entry, verify checks them all
+    // (small messages: AES in a debug build is slow).
+    let spool = d.path().join("spool-enc");
+    for i in 0..2 * zip_chunk_messages() + 3 {
+        let id = format!("FE{i:08X}");
+        put_raw(
+            &spool,
+            &id,
+            &simple(&id, 1_700_000_000 + i as i64, b"big@example.com"),
+        );
+    }
+    let pw = d.path().join("pw");
+    std::fs::write(&pw, "big@example.com big-pass\n").unwrap();
+    let c = d.path().join("c");
+    ok(&export(&[
+        "--queue-dir",
+        spool.to_str().unwrap(),
+        "--out",
+        c.to_str().unwrap(),
+        "--zip",
+        "--zip-password-file",
+        pw.to_str().unwrap(),
+        "--jobs",
+        "4",
+    ]));
+    let v = run(&[
+        "verify",
+        c.to_str().unwrap(),
+        "--zip-password-file",
+        pw.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&v.stdout);
+    assert!(v.status.success() && !text.contains("note:"), "{text}");
+    if tool("7z") {
+        let o = Command::new("7z")
+            .arg("t")
+            .arg("-pbig-pass")
+            .arg(c.join("recipients/big@example.com.zip"))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
     }
 }
 
@@ -591,6 +811,8 @@ fn update_adds_new_messages_only() {
             "--out".into(),
             out.to_str().unwrap().to_string(),
             "--zip".into(),
+            "--format".into(),
+            "mbox,maildir,eml,text".into(),
         ];
         if !extra.is_empty() {
             v.push(extra.into());
@@ -758,6 +980,39 @@ fn zip_passwords() {
             .output()
             .unwrap();
         assert!(!bad.status.success());
+        // The README opens without the password and says what opens the rest (Info-ZIP
+        // unzip extracts it, then stops at the first AES entry with "need PK compat.").
+        if tool("unzip") {
+            let readme = Command::new("unzip")
+                .arg("-p")
+                .arg(&z)
+                .arg(format!("{}/README.txt", r.dir))
+                .output()
+                .unwrap();
+            assert!(readme.status.success(), "{readme:?}");
+            let text = String::from_utf8_lossy(&readme.stdout);
+            for want in [
+                "7-Zip",
+                "Windows 11",
+                "Archive Utility",
+                "PK compat",
+                "password",
+            ] {
+                assert!(text.contains(want), "README lacks {want:?}:\n{text}");
+            }
+            assert!(!text.contains(pass));
+            let rest = Command::new("unzip")
+                .arg("-t")
+                .arg("-P")
+                .arg("x")
+                .arg(&z)
+                .output()
+                .unwrap();
+            assert!(
+                String::from_utf8_lossy(&rest.stdout).contains("PK compat"),
+                "{rest:?}"
+            );
+        }
     }
 }
 

@@ -55,7 +55,8 @@ enum Fault {
     /// LMTP: one reply fewer, then silence.
     LmtpFewer,
     /// Per recipient: carol@ refused (550), dave@ deferred (450), and a transaction
-    /// with erin@ loses its connection after the final dot (unknown).
+    /// with erin@ loses its connection after the final dot (unknown); a DSN (null
+    /// sender) to bounce-me@ is deferred (450).
     Mixed,
 }
 
@@ -161,6 +162,7 @@ fn serve(
     }
     let mut rcpts = 0usize;
     let mut lost_after_dot = false;
+    let mut null_sender = false;
     let mut held_mail = false;
     let mut line = Vec::new();
     loop {
@@ -183,6 +185,7 @@ fn serve(
         } else if cmd.starts_with("MAIL") {
             rcpts = 0;
             lost_after_dot = false;
+            null_sender = cmd.starts_with("MAIL FROM:<>");
             match fault {
                 Fault::Mail(m) => m.as_bytes().to_vec(),
                 Fault::PipeReorder => {
@@ -202,6 +205,10 @@ fn serve(
                     continue;
                 }
                 Fault::Mixed if cmd.contains("<ERIN@") => lost_after_dot = true,
+                Fault::Mixed if null_sender && cmd.contains("<BOUNCE-ME@") => {
+                    w.write_all(b"450 4.2.0 <bounce-me@example.net>: mailbox busy\r\n")?;
+                    continue;
+                }
                 _ => {}
             }
             rcpts += 1;
@@ -785,16 +792,21 @@ fn sent_ids_after_sent_failed_deferred_and_unknown_pairs() {
             continue;
         }
         let lost = rcpts.iter().any(|r| r.starts_with("erin@"));
+        let dsn_deferred = mm.info.sender.0 == b"bounce-me@example.net";
         let done = rcpts.iter().all(|r| {
             if r.starts_with("carol@") {
-                // failed: done only when nothing is owed (NOTIFY without FAILURE)
-                mm.info.pending().any(|p| {
-                    String::from_utf8_lossy(&p.address.0).eq_ignore_ascii_case(r)
-                        && mm.info.sender.0 != b""
-                        && p.notify.as_deref().is_some_and(|n| !n.contains("FAILURE"))
-                })
+                // failed: done when its DSN went out (the one to bounce-me@ is
+                // deferred) or nothing is owed (NOTIFY without FAILURE)
+                !dsn_deferred
+                    || mm.info.pending().any(|p| {
+                        String::from_utf8_lossy(&p.address.0).eq_ignore_ascii_case(r)
+                            && p.notify.as_deref().is_some_and(|n| !n.contains("FAILURE"))
+                    })
             } else {
-                !r.starts_with("dave@") && !lost
+                // null-sender mail to bounce-me@ meets the DSN rule too: deferred
+                let deferred = r.starts_with("dave@")
+                    || (r.starts_with("bounce-me@") && mm.info.sender.0.is_empty());
+                !deferred && !lost
             }
         });
         if done {
@@ -838,7 +850,9 @@ fn sent_ids_after_sent_failed_deferred_and_unknown_pairs() {
             use mxsalvage::reinject::status::PairState as P;
             let want_state = if a.starts_with("carol@") {
                 P::Failed
-            } else if a.starts_with("dave@") {
+            } else if a.starts_with("dave@")
+                || (a.starts_with("bounce-me@") && msg.sender.0.is_empty())
+            {
                 P::Deferred
             } else if msg
                 .pairs
@@ -852,7 +866,14 @@ fn sent_ids_after_sent_failed_deferred_and_unknown_pairs() {
             assert_eq!(p.state, want_state, "{} {a}", msg.queue_id);
             if p.state == P::Failed {
                 let d = p.dsn.as_ref().unwrap();
-                assert!(d.to.is_some() || d.not_owed.is_some(), "{d:?}");
+                use mxsalvage::reinject::journal::DsnState;
+                let want = if msg.sender.0 == b"bounce-me@example.net" {
+                    DsnState::Deferred
+                } else {
+                    DsnState::Sent
+                };
+                assert_eq!(d.state, Some(want), "{} {d:?}", msg.queue_id);
+                assert_eq!(p.done, want == DsnState::Sent);
             }
         }
     }

@@ -5,6 +5,7 @@ mod util;
 
 mod cli;
 mod docs;
+mod dovecot;
 mod export;
 mod faults;
 mod listing;

@@ -50,7 +50,7 @@ fn first_file(dir: &Path, ext: &str) -> std::path::PathBuf {
 fn verify_catches_deleted_altered_and_added_files() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("x");
-    export(&out, &["--zip"]);
+    export(&out, &["--zip", "--format", "mbox,maildir,eml,text"]);
     let (code, text) = verify(&out, &[]);
     assert_eq!(code, 0, "{text}");
     assert!(text.starts_with("OK") || text.contains("\nOK"), "{text}");
@@ -162,4 +162,137 @@ fn verify_without_manifest_is_fatal() {
     let tmp = tempfile::tempdir().unwrap();
     let (code, _) = verify(tmp.path(), &[]);
     assert_eq!(code, 2);
+}
+
+/// Rewrites the zip at `zip` with the entry `name` replaced by `data` (Python's zipfile;
+/// the other entries are copied as they are).
+fn replace_zip_entry(zip: &Path, name: &str, data: &[u8]) {
+    let script = r#"
+import sys, zipfile, shutil
+src, name, data = sys.argv[1], sys.argv[2], open(sys.argv[3], 'rb').read()
+tmp = src + '.new'
+with zipfile.ZipFile(src) as a, zipfile.ZipFile(tmp, 'w', zipfile.ZIP_DEFLATED) as b:
+    for i in a.infolist():
+        b.writestr(i, data if i.filename == name else a.read(i.filename))
+shutil.move(tmp, src)
+"#;
+    let f = zip.with_extension("data");
+    std::fs::write(&f, data).unwrap();
+    let o = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(zip)
+        .arg(name)
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::remove_file(f).unwrap();
+}
+
+#[test]
+fn zip_entries_are_checked_and_rebuilt_from_checked_copies() {
+    // r6: `--update` re-zipped tree files without checking them, and verify never
+    // compared a zip's entries with the manifest, so tampered mail passed verify.
+    let tmp = tempfile::tempdir().unwrap();
+    let spool = tmp.path().join("spool");
+    let cp = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(sample_spool())
+        .arg(&spool)
+        .status()
+        .unwrap();
+    assert!(cp.success());
+    let out = tmp.path().join("x");
+    let args = |extra: &[&str]| {
+        let mut v = vec![
+            "export",
+            "--queue-dir",
+            spool.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+            "--zip",
+            "--format",
+            "eml",
+            "--zip-formats",
+            "eml,text",
+        ];
+        v.extend_from_slice(extra);
+        v.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    let go = |extra: &[&str]| {
+        let a = args(extra);
+        run(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    assert!(go(&[]).status.success());
+    let m: mxsalvage::manifest::Manifest =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let bob = m
+        .recipients
+        .iter()
+        .find(|r| r.address.0 == b"bob@example.com")
+        .unwrap();
+    let zip = out.join(bob.zip.as_ref().unwrap());
+    let entry = bob
+        .zip_entries
+        .iter()
+        .find(|e| e.path.ends_with(".eml"))
+        .unwrap()
+        .path
+        .clone();
+    let (code, text) = verify(&out, &[]);
+    assert_eq!(code, 0, "{text}");
+
+    // A zip entry changed: verify names it.
+    let orig_zip = std::fs::read(&zip).unwrap();
+    replace_zip_entry(&zip, &entry, b"Subject: TAMPERED\n\nwire the money\n");
+    let (code, text) = verify(&out, &[]);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains(&format!("entry {entry} ")), "{text}");
+    std::fs::write(&zip, &orig_zip).unwrap();
+
+    // A tree file tampered with before an update: the rebuilt zip is rendered from the
+    // (checked) archive copies, never from the tampered file.
+    let tree = out.join("recipients").join(&entry);
+    let orig = std::fs::read(&tree).unwrap();
+    std::fs::write(&tree, b"Subject: TAMPERED\n\nwire the money\n").unwrap();
+    std::fs::copy(
+        spool.join("deferred/3/383B998E530"),
+        spool.join("deferred/3/383B998E5FF"),
+    )
+    .ok();
+    let o = go(&["--update"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut a = zip::ZipArchive::new(std::fs::File::open(&zip).unwrap()).unwrap();
+    let mut data = Vec::new();
+    std::io::Read::read_to_end(&mut a.by_name(&entry).unwrap(), &mut data).unwrap();
+    assert!(!data.starts_with(b"Subject: TAMPERED"));
+    let (code, text) = verify(&out, &[]);
+    assert_eq!(code, 1, "the tampered tree file is still reported: {text}");
+    std::fs::write(&tree, &orig).unwrap();
+    let (code, text) = verify(&out, &[]);
+    assert_eq!(code, 0, "{text}");
+
+    // An archive copy tampered with, its queue file gone (delivered meanwhile): rebuilding
+    // a zip from it fails, naming it. (While the queue file is there, the update rewrites
+    // the copy from it.)
+    std::fs::remove_file(spool.join("deferred/3/383B998E530")).unwrap();
+    let copy = out.join("messages/383B998E530.eml");
+    let orig = std::fs::read(&copy).unwrap();
+    let mut bad = orig.clone();
+    bad.extend_from_slice(b"appended\n");
+    std::fs::write(&copy, &bad).unwrap();
+    std::fs::copy(
+        spool.join("deferred/3/3911298E402"),
+        spool.join("deferred/3/3911298E4FF"),
+    )
+    .ok();
+    let o = go(&["--update"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("messages/383B998E530.eml") && err.contains("sha256"),
+        "{err}"
+    );
 }

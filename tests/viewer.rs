@@ -388,6 +388,8 @@ fn html_view_in_headless_chromium() {
         root().join("samples/config").to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
+        "--format",
+        "all",
         "--zip",
         "--quiet",
     ]);

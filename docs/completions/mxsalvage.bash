@@ -22,6 +22,9 @@ _mxsalvage() {
             mxsalvage,completions)
                 cmd="mxsalvage__subcmd__completions"
                 ;;
+            mxsalvage,dovecot)
+                cmd="mxsalvage__subcmd__dovecot"
+                ;;
             mxsalvage,export)
                 cmd="mxsalvage__subcmd__export"
                 ;;
@@ -48,6 +51,9 @@ _mxsalvage() {
                 ;;
             mxsalvage__subcmd__help,completions)
                 cmd="mxsalvage__subcmd__help__subcmd__completions"
+                ;;
+            mxsalvage__subcmd__help,dovecot)
+                cmd="mxsalvage__subcmd__help__subcmd__dovecot"
                 ;;
             mxsalvage__subcmd__help,export)
                 cmd="mxsalvage__subcmd__help__subcmd__export"
@@ -77,7 +83,7 @@ _mxsalvage() {
 
     case "${cmd}" in
         mxsalvage)
-            opts="-h -V --help --version scan cat export reinject journal verify man completions help"
+            opts="-h -V --help --version scan cat export reinject journal verify dovecot man completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -134,8 +140,50 @@ _mxsalvage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mxsalvage__subcmd__dovecot)
+            opts="-h --from --zip-password-file --listen --out --hostname --tls-cert --tls-key --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --zip-password-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hostname)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mxsalvage__subcmd__export)
-            opts="-h --queue-dir --config-dir --max-queue-lifetime --bounce-queue-lifetime --trust-modes --ignore-modes --recipient --domain --queue --valid-recipients --only-valid --out --format --zip --zip-password-file --id --since --until --include-done --jobs --update --force --quiet --json --help"
+            opts="-h --queue-dir --config-dir --max-queue-lifetime --bounce-queue-lifetime --trust-modes --ignore-modes --recipient --domain --queue --valid-recipients --only-valid --out --format --zip --zip-formats --zip-password-file --id --since --until --include-done --reader --jobs --update --force --quiet --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -181,6 +229,10 @@ _mxsalvage() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --zip-formats)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --zip-password-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -197,6 +249,10 @@ _mxsalvage() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --reader)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --jobs)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -209,7 +265,7 @@ _mxsalvage() {
             return 0
             ;;
         mxsalvage__subcmd__help)
-            opts="scan cat export reinject journal verify man completions help"
+            opts="scan cat export reinject journal verify dovecot man completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -237,6 +293,20 @@ _mxsalvage() {
             return 0
             ;;
         mxsalvage__subcmd__help__subcmd__completions)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mxsalvage__subcmd__help__subcmd__dovecot)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -385,7 +455,7 @@ _mxsalvage() {
             return 0
             ;;
         mxsalvage__subcmd__reinject)
-            opts="-h --from --to --lmtp --starttls --tls --no-tls --insecure --auth-user --auth-password-file --helo --connections --rate --recipient --domain --id --max-retries --retry-delay --timeout --dot-timeout --retry-failed --resend-unknown --new-target --journal --dry-run --json --quiet --help"
+            opts="-h --from --to --lmtp --starttls --tls --no-tls --insecure --auth-user --auth-password-file --helo --connections --rate --recipient --domain --id --max-retries --retry-delay --timeout --dot-timeout --retry-failed --resend-unknown --no-bounces --bounce-via --postmaster --reporting-mta --new-target --journal --dry-run --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -444,6 +514,18 @@ _mxsalvage() {
                     return 0
                     ;;
                 --dot-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bounce-via)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --postmaster)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reporting-mta)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

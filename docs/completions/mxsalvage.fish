@@ -32,6 +32,7 @@ complete -c mxsalvage -n "__fish_mxsalvage_needs_command" -f -a "export" -d 'Wri
 complete -c mxsalvage -n "__fish_mxsalvage_needs_command" -f -a "reinject" -d 'Send an export into the recovered primary over SMTP/LMTP with the original envelope, exactly once'
 complete -c mxsalvage -n "__fish_mxsalvage_needs_command" -f -a "journal" -d 'What the reinject journal says, per message and pair; --sent-ids: the queue IDs the secondary may delete'
 complete -c mxsalvage -n "__fish_mxsalvage_needs_command" -f -a "verify" -d 'Check an export against its manifest'
+complete -c mxsalvage -n "__fish_mxsalvage_needs_command" -f -a "dovecot" -d 'Write a Dovecot configuration that serves an export read-only over IMAPS, with a handout per user'
 complete -c mxsalvage -n "__fish_mxsalvage_needs_command" -f -a "man" -d 'Print the man page (roff) to standard output: the main page, or one command\'s'
 complete -c mxsalvage -n "__fish_mxsalvage_needs_command" -f -a "completions" -d 'Print shell completions to standard output'
 complete -c mxsalvage -n "__fish_mxsalvage_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -79,16 +80,18 @@ complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l domain -d
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l queue -d 'Only these queues (maildrop, incoming, active, deferred, hold, corrupt; repeatable)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l valid-recipients -d 'The secondary\'s plain-text recipient lists (`address anything` lines; repeatable); others are flagged' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l out -d 'Output directory (must not exist or be empty, unless --update or --force)' -r -F
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l format -d 'Formats: comma list of mbox, maildir, eml, text, html (index.html and a page per message)' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l format -d 'Formats kept as trees under recipients/<dir>/: comma list of mbox, maildir, eml, text, html (index.html and a page per message), or all, or none [default: mbox,maildir,eml,text,html; with --zip: none]' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l zip-formats -d 'Formats inside each zip: comma list as for --format [default: html,eml]' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l zip-password-file -d 'Encrypt each recipient\'s zip with AES-256; file lines are `address password`' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l id -d 'Only these queue IDs (repeatable)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l since -d 'Only mail that arrived at or after TIME (RFC 3339, `YYYY-MM-DD`, or @epoch)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l until -d 'Only mail that arrived before TIME' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l reader -d 'Let a mail server\'s account read the mailboxes (Maildir, mbox) without being able to change them: GROUP (default: USER\'s group) gets read access; an update keeps it' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l jobs -d 'Number of worker threads (default: all cores)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l trust-modes -d 'Use the file modes as Postfix does even when they look rewritten by a copy (no owner execute = still being written; group execute = forced expiry)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l ignore-modes -d 'Never use the file modes: judge each file\'s completeness from its content (a copy whose modes are unreliable)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l only-valid -d 'With --valid-recipients: leave out recipients not in the lists'
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l zip -d 'Also write one zip per recipient'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l zip -d 'Also write one zip per recipient (rendered from the archive copies; the trees are not needed)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l include-done -d 'Also export recipients already delivered or bounced'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l update -d 'Add what is not exported yet to an existing export'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l force -d 'Replace an existing export'
@@ -109,6 +112,9 @@ complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l max-ret
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l retry-delay -d 'Seconds before the second attempt after a temporary failure; doubles for each further one (at most 300)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l timeout -d 'Seconds for connecting, for each write, and for the whole of each reply (a server that trickles a reply byte by byte gets no longer)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l dot-timeout -d 'Seconds for the whole of each reply after the final dot (the primary may scan the mail first; RFC 5321 says 10 minutes)' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l bounce-via -d 'Send DSNs through this server instead of the target: smtp://HOST[:PORT], lmtp://HOST[:PORT] or HOST[:PORT]' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l postmaster -d 'Where reports about refused mail with the null sender go (no DSN is ever sent to the null sender)' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l reporting-mta -d 'The name DSNs give as the reporting mail system (default: the secondary\'s myhostname from the manifest)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l journal -d 'Journal file (default: EXPORT_DIR/reinject-journal.jsonl)' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l lmtp -d 'Speak LMTP instead of SMTP'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l starttls -d 'Require STARTTLS'
@@ -117,6 +123,7 @@ complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l no-tls 
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l insecure -d 'Accept any server certificate (a primary with a self-signed certificate)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l retry-failed -d 'Retry recipients the journal lists as failed (5xx)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l resend-unknown -d 'Send again recipients whose outcome is unknown (may deliver twice)'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l no-bounces -d 'Do not send DSNs for refused recipients: write them as .eml files into EXPORT_DIR/bounces/ instead'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l new-target -d 'Also send pairs the journal records as sent to another target (a deliberate second destination; without it such a run is refused)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l dry-run -d 'Print the transactions without connecting'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l json -d 'Print the summary as JSON'
@@ -130,14 +137,23 @@ complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand journal" -s h -l hel
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand verify" -l zip-password-file -d 'Password file used for --zip-password-file (to test that encrypted zips open)' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand verify" -l json -d 'Print the result as JSON'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand verify" -s h -l help -d 'Print help'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand dovecot" -l from -d 'Export directory (made with `export --reader USER`)' -r -F
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand dovecot" -l zip-password-file -d 'The zip password file (`address password` lines): each user\'s IMAP password' -r -F
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand dovecot" -l listen -d 'Address and port for IMAPS (implicit TLS), e.g. 0.0.0.0:10993 or [::]:993' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand dovecot" -l out -d 'Configuration directory to write (new, empty, or written by this command before)' -r -F
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand dovecot" -l hostname -d 'Server name users enter (default: the listen address, or this host\'s name for 0.0.0.0/[::])' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand dovecot" -l tls-cert -d 'TLS certificate chain, PEM (default: a generated self-signed one)' -r -F
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand dovecot" -l tls-key -d 'TLS private key, PEM' -r -F
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand dovecot" -s h -l help -d 'Print help'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand man" -s h -l help -d 'Print help'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject journal verify man completions help" -f -a "scan" -d 'Show what is stuck: per queue, per recipient, per domain, why, and when it bounces'
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject journal verify man completions help" -f -a "cat" -d 'Show one queued message as Postfix sees it (postcat-compatible)'
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject journal verify man completions help" -f -a "export" -d 'Write per-recipient mbox, Maildir, .eml and text bundles plus a JSON manifest'
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject journal verify man completions help" -f -a "reinject" -d 'Send an export into the recovered primary over SMTP/LMTP with the original envelope, exactly once'
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject journal verify man completions help" -f -a "journal" -d 'What the reinject journal says, per message and pair; --sent-ids: the queue IDs the secondary may delete'
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject journal verify man completions help" -f -a "verify" -d 'Check an export against its manifest'
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject journal verify man completions help" -f -a "man" -d 'Print the man page (roff) to standard output: the main page, or one command\'s'
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject journal verify man completions help" -f -a "completions" -d 'Print shell completions to standard output'
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject journal verify man completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject journal verify dovecot man completions help" -f -a "scan" -d 'Show what is stuck: per queue, per recipient, per domain, why, and when it bounces'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject journal verify dovecot man completions help" -f -a "cat" -d 'Show one queued message as Postfix sees it (postcat-compatible)'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject journal verify dovecot man completions help" -f -a "export" -d 'Write per-recipient mbox, Maildir, .eml and text bundles plus a JSON manifest'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject journal verify dovecot man completions help" -f -a "reinject" -d 'Send an export into the recovered primary over SMTP/LMTP with the original envelope, exactly once'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject journal verify dovecot man completions help" -f -a "journal" -d 'What the reinject journal says, per message and pair; --sent-ids: the queue IDs the secondary may delete'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject journal verify dovecot man completions help" -f -a "verify" -d 'Check an export against its manifest'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject journal verify dovecot man completions help" -f -a "dovecot" -d 'Write a Dovecot configuration that serves an export read-only over IMAPS, with a handout per user'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject journal verify dovecot man completions help" -f -a "man" -d 'Print the man page (roff) to standard output: the main page, or one command\'s'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject journal verify dovecot man completions help" -f -a "completions" -d 'Print shell completions to standard output'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject journal verify dovecot man completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -82,16 +82,18 @@ _arguments "${_arguments_options[@]}" : \
 '*--queue=[Only these queues (maildrop, incoming, active, deferred, hold, corrupt; repeatable)]:Q:_default' \
 '*--valid-recipients=[The secondary'\''s plain-text recipient lists (\`address anything\` lines; repeatable); others are flagged]:FILE:_files' \
 '--out=[Output directory (must not exist or be empty, unless --update or --force)]:DIR:_files' \
-'*--format=[Formats\: comma list of mbox, maildir, eml, text, html (index.html and a page per message)]:LIST:_default' \
+'*--format=[Formats kept as trees under recipients/<dir>/\: comma list of mbox, maildir, eml, text, html (index.html and a page per message), or all, or none \[default\: mbox,maildir,eml,text,html; with --zip\: none\]]:LIST:_default' \
+'*--zip-formats=[Formats inside each zip\: comma list as for --format \[default\: html,eml\]]:LIST:_default' \
 '--zip-password-file=[Encrypt each recipient'\''s zip with AES-256; file lines are \`address password\`]:FILE:_files' \
 '*--id=[Only these queue IDs (repeatable)]:QUEUE_ID:_default' \
 '--since=[Only mail that arrived at or after TIME (RFC 3339, \`YYYY-MM-DD\`, or @epoch)]:TIME:_default' \
 '--until=[Only mail that arrived before TIME]:TIME:_default' \
+'--reader=[Let a mail server'\''s account read the mailboxes (Maildir, mbox) without being able to change them\: GROUP (default\: USER'\''s group) gets read access; an update keeps it]:USER[:GROUP]:_default' \
 '--jobs=[Number of worker threads (default\: all cores)]:N:_default' \
 '(--ignore-modes)--trust-modes[Use the file modes as Postfix does even when they look rewritten by a copy (no owner execute = still being written; group execute = forced expiry)]' \
 '--ignore-modes[Never use the file modes\: judge each file'\''s completeness from its content (a copy whose modes are unreliable)]' \
 '--only-valid[With --valid-recipients\: leave out recipients not in the lists]' \
-'--zip[Also write one zip per recipient]' \
+'--zip[Also write one zip per recipient (rendered from the archive copies; the trees are not needed)]' \
 '--include-done[Also export recipients already delivered or bounced]' \
 '(--force)--update[Add what is not exported yet to an existing export]' \
 '--force[Replace an existing export]' \
@@ -117,6 +119,9 @@ _arguments "${_arguments_options[@]}" : \
 '--retry-delay=[Seconds before the second attempt after a temporary failure; doubles for each further one (at most 300)]:SECONDS:_default' \
 '--timeout=[Seconds for connecting, for each write, and for the whole of each reply (a server that trickles a reply byte by byte gets no longer)]:SECONDS:_default' \
 '--dot-timeout=[Seconds for the whole of each reply after the final dot (the primary may scan the mail first; RFC 5321 says 10 minutes)]:SECONDS:_default' \
+'--bounce-via=[Send DSNs through this server instead of the target\: smtp\://HOST\[\:PORT\], lmtp\://HOST\[\:PORT\] or HOST\[\:PORT\]]:URL:_default' \
+'--postmaster=[Where reports about refused mail with the null sender go (no DSN is ever sent to the null sender)]:ADDR:_default' \
+'--reporting-mta=[The name DSNs give as the reporting mail system (default\: the secondary'\''s myhostname from the manifest)]:NAME:_default' \
 '--journal=[Journal file (default\: EXPORT_DIR/reinject-journal.jsonl)]:FILE:_files' \
 '--lmtp[Speak LMTP instead of SMTP]' \
 '(--tls --no-tls)--starttls[Require STARTTLS]' \
@@ -125,6 +130,7 @@ _arguments "${_arguments_options[@]}" : \
 '--insecure[Accept any server certificate (a primary with a self-signed certificate)]' \
 '--retry-failed[Retry recipients the journal lists as failed (5xx)]' \
 '--resend-unknown[Send again recipients whose outcome is unknown (may deliver twice)]' \
+'(--bounce-via)--no-bounces[Do not send DSNs for refused recipients\: write them as .eml files into EXPORT_DIR/bounces/ instead]' \
 '--new-target[Also send pairs the journal records as sent to another target (a deliberate second destination; without it such a run is refused)]' \
 '--dry-run[Print the transactions without connecting]' \
 '--json[Print the summary as JSON]' \
@@ -152,11 +158,24 @@ _arguments "${_arguments_options[@]}" : \
 ':dir -- Export directory:_files' \
 && ret=0
 ;;
+(dovecot)
+_arguments "${_arguments_options[@]}" : \
+'--from=[Export directory (made with \`export --reader USER\`)]:EXPORT_DIR:_files' \
+'--zip-password-file=[The zip password file (\`address password\` lines)\: each user'\''s IMAP password]:FILE:_files' \
+'--listen=[Address and port for IMAPS (implicit TLS), e.g. 0.0.0.0\:10993 or \[\:\:\]\:993]:ADDR:PORT:_default' \
+'--out=[Configuration directory to write (new, empty, or written by this command before)]:CONF_DIR:_files' \
+'--hostname=[Server name users enter (default\: the listen address, or this host'\''s name for 0.0.0.0/\[\:\:\])]:NAME:_default' \
+'--tls-cert=[TLS certificate chain, PEM (default\: a generated self-signed one)]:FILE:_files' \
+'--tls-key=[TLS private key, PEM]:FILE:_files' \
+'-h[Print help]' \
+'--help[Print help]' \
+&& ret=0
+;;
 (man)
 _arguments "${_arguments_options[@]}" : \
 '-h[Print help]' \
 '--help[Print help]' \
-'::command -- scan, cat, export, reinject, journal or verify:_default' \
+'::command -- scan, cat, export, reinject, journal, verify or dovecot:_default' \
 && ret=0
 ;;
 (completions)
@@ -202,6 +221,10 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
+(dovecot)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
 (man)
 _arguments "${_arguments_options[@]}" : \
 && ret=0
@@ -232,6 +255,7 @@ _mxsalvage_commands() {
 'reinject:Send an export into the recovered primary over SMTP/LMTP with the original envelope, exactly once' \
 'journal:What the reinject journal says, per message and pair; --sent-ids\: the queue IDs the secondary may delete' \
 'verify:Check an export against its manifest' \
+'dovecot:Write a Dovecot configuration that serves an export read-only over IMAPS, with a handout per user' \
 'man:Print the man page (roff) to standard output\: the main page, or one command'\''s' \
 'completions:Print shell completions to standard output' \
 'help:Print this message or the help of the given subcommand(s)' \
@@ -248,6 +272,11 @@ _mxsalvage__subcmd__completions_commands() {
     local commands; commands=()
     _describe -t commands 'mxsalvage completions commands' commands "$@"
 }
+(( $+functions[_mxsalvage__subcmd__dovecot_commands] )) ||
+_mxsalvage__subcmd__dovecot_commands() {
+    local commands; commands=()
+    _describe -t commands 'mxsalvage dovecot commands' commands "$@"
+}
 (( $+functions[_mxsalvage__subcmd__export_commands] )) ||
 _mxsalvage__subcmd__export_commands() {
     local commands; commands=()
@@ -262,6 +291,7 @@ _mxsalvage__subcmd__help_commands() {
 'reinject:Send an export into the recovered primary over SMTP/LMTP with the original envelope, exactly once' \
 'journal:What the reinject journal says, per message and pair; --sent-ids\: the queue IDs the secondary may delete' \
 'verify:Check an export against its manifest' \
+'dovecot:Write a Dovecot configuration that serves an export read-only over IMAPS, with a handout per user' \
 'man:Print the man page (roff) to standard output\: the main page, or one command'\''s' \
 'completions:Print shell completions to standard output' \
 'help:Print this message or the help of the given subcommand(s)' \
@@ -277,6 +307,11 @@ _mxsalvage__subcmd__help__subcmd__cat_commands() {
 _mxsalvage__subcmd__help__subcmd__completions_commands() {
     local commands; commands=()
     _describe -t commands 'mxsalvage help completions commands' commands "$@"
+}
+(( $+functions[_mxsalvage__subcmd__help__subcmd__dovecot_commands] )) ||
+_mxsalvage__subcmd__help__subcmd__dovecot_commands() {
+    local commands; commands=()
+    _describe -t commands 'mxsalvage help dovecot commands' commands "$@"
 }
 (( $+functions[_mxsalvage__subcmd__help__subcmd__export_commands] )) ||
 _mxsalvage__subcmd__help__subcmd__export_commands() {

@@ -75,9 +75,21 @@ struct Summary<'a> {
 pub fn run(a: ExportArgs) -> Result<Exit> {
     let started = Instant::now();
     let (queue_names, sel) = super::selection(&a.select)?;
-    let formats = Formats::parse(&a.format).map_err(|e| anyhow!(e))?;
-    if formats == Formats::default() {
-        bail!("--format: give at least one of mbox, maildir, eml, text");
+    // Trees: the default formats, or none when the zips are what is wanted.
+    let formats = match &a.format {
+        Some(list) => Formats::parse(list).map_err(|e| anyhow!("--format: {e}"))?,
+        None if a.zip => Formats::none(),
+        None => Formats::default_set(),
+    };
+    let zip_formats = match &a.zip_formats {
+        Some(list) => Formats::parse(list).map_err(|e| anyhow!("--zip-formats: {e}"))?,
+        None => Formats::default_zip(),
+    };
+    if formats.is_empty() && !a.zip {
+        bail!("--format: give at least one format, or --zip");
+    }
+    if a.zip && zip_formats.is_empty() {
+        bail!("--zip-formats: give at least one format");
     }
     let passwords = match &a.zip_password_file {
         Some(p) => {
@@ -96,6 +108,12 @@ pub fn run(a: ExportArgs) -> Result<Exit> {
     } else {
         Mode::New
     };
+    let reader = a
+        .reader
+        .as_deref()
+        .map(export::reader::Reader::resolve)
+        .transpose()
+        .map_err(|e| anyhow!(e))?;
     let ctx = SpoolCtx::open(&a.spool, queue_names.clone())?;
     if !a.quiet {
         ctx.warn_if_running();
@@ -104,7 +122,9 @@ pub fn run(a: ExportArgs) -> Result<Exit> {
         out: a.out.clone(),
         formats,
         zip: a.zip,
+        zip_formats,
         passwords,
+        reader: reader.clone(),
         filters: Filters {
             ids: a.id.clone(),
             since,
@@ -113,8 +133,13 @@ pub fn run(a: ExportArgs) -> Result<Exit> {
         },
         mode,
         options: Options {
+            reader: reader.as_ref().map(|r| r.spec()),
             formats: formats.names().iter().map(|s| s.to_string()).collect(),
             zip: a.zip,
+            zip_formats: match a.zip {
+                true => zip_formats.names().iter().map(|s| s.to_string()).collect(),
+                false => Vec::new(),
+            },
             encrypted: a.zip_password_file.is_some(),
             include_done: a.include_done,
             recipients: a.select.recipient.clone(),

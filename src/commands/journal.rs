@@ -21,12 +21,6 @@ pub fn run(a: crate::cli::JournalArgs) -> Result<Exit> {
         .journal
         .clone()
         .unwrap_or_else(|| a.from.join("reinject-journal.jsonl"));
-    if !path.exists() {
-        eprintln!(
-            "mxsalvage: no journal at {} yet: nothing was re-injected from this export",
-            path.display()
-        );
-    }
     let js = JournalState::read(&path)
         .with_context(|| format!("cannot read the journal {}", path.display()))?;
     for w in &js.warnings {
@@ -70,7 +64,11 @@ pub fn run(a: crate::cli::JournalArgs) -> Result<Exit> {
                     a.from.display()
                 )
             },
-            manifest.source.host,
+            manifest
+                .source
+                .myhostname
+                .as_deref()
+                .unwrap_or(&manifest.source.host),
             manifest.source.queue_directory
         );
         return Ok(Exit::partial_if(!all_done));
@@ -88,11 +86,19 @@ pub fn run(a: crate::cli::JournalArgs) -> Result<Exit> {
 fn print_report(r: &Report) -> Result<()> {
     let mut o = std::io::stdout().lock();
     let t = &r.totals;
-    writeln!(
-        o,
-        "journal {} ({} line(s)) for the export {}",
-        r.journal, r.lines, r.export
-    )?;
+    if r.lines == 0 {
+        writeln!(
+            o,
+            "journal {}: empty or not there yet (nothing re-injected from the export {})",
+            r.journal, r.export
+        )?;
+    } else {
+        writeln!(
+            o,
+            "journal {} ({} line(s)) for the export {}",
+            r.journal, r.lines, r.export
+        )?;
+    }
     for (target, n) in &r.targets {
         writeln!(o, "sent to {target}: {n} pair(s)")?;
     }

@@ -5,6 +5,7 @@
 //! pool. Errors are `anyhow` values with one line saying what to do; they exit 2.
 
 pub mod cat;
+pub mod dovecot;
 pub mod export;
 pub mod journal;
 pub mod reinject;

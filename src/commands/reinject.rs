@@ -13,8 +13,8 @@ use mxsalvage::exit::Exit;
 use mxsalvage::reinject::journal::{Journal, JournalState, State};
 use mxsalvage::reinject::smtp::{ClientConfig, Security};
 use mxsalvage::reinject::{
-    Config, Filter, Plan, Summary, Target, TargetInfo, dry_run, now, plan, read_manifest, refusal,
-    worker,
+    Bounces, Config, Filter, Plan, PlannedDsn, Summary, Target, TargetInfo, dry_run, dsn_notices,
+    dsn_plan, envelope, now, plan, read_manifest, refusal, reporting_mta, worker, write_dsn_files,
 };
 
 fn hostname() -> String {
@@ -77,19 +77,64 @@ fn config(a: &crate::cli::ReinjectArgs) -> Result<Config> {
     if helo.is_empty() || !helo.bytes().all(|b| b.is_ascii_graphic()) {
         bail!("--helo must be a host name without spaces");
     }
+    let client = ClientConfig {
+        host: target.host.clone(),
+        port: target.port,
+        lmtp: target.lmtp,
+        security,
+        insecure: a.insecure,
+        helo,
+        auth,
+        timeout: seconds(a.timeout, "--timeout")?,
+        dot_timeout: seconds(a.dot_timeout, "--dot-timeout")?,
+    };
+    let bounces = if a.no_bounces {
+        Bounces::Files
+    } else if let Some(url) = &a.bounce_via {
+        let (lmtp, rest) = if let Some(r) = url.strip_prefix("smtp://") {
+            (false, r)
+        } else if let Some(r) = url.strip_prefix("lmtp://") {
+            (true, r)
+        } else if url.contains("://") {
+            bail!(
+                "--bounce-via {url:?}: use smtp://HOST[:PORT], lmtp://HOST[:PORT] or HOST[:PORT]"
+            );
+        } else {
+            (false, url.as_str())
+        };
+        let t = Target::parse(rest.trim_end_matches('/'), lmtp)
+            .map_err(|e| anyhow::anyhow!("--bounce-via: {e}"))?;
+        let mut c = client.clone();
+        c.host = t.host.clone();
+        c.port = t.port;
+        c.lmtp = t.lmtp;
+        Bounces::Send {
+            target: t,
+            client: c,
+        }
+    } else {
+        Bounces::Send {
+            target: target.clone(),
+            client: client.clone(),
+        }
+    };
+    let postmaster = a.postmaster.trim().to_string();
+    if postmaster.is_empty() || envelope::smtp_path(postmaster.as_bytes()).is_err() {
+        bail!("--postmaster must be an address");
+    }
+    let reporting_mta = match &a.reporting_mta {
+        Some(r)
+            if r.is_empty()
+                || !r.bytes().all(|b| b.is_ascii_graphic())
+                || r.contains(['<', '>', '@']) =>
+        {
+            bail!("--reporting-mta must be a host name")
+        }
+        r => r.clone(),
+    };
     Ok(Config {
         export_dir: a.from.clone(),
-        client: ClientConfig {
-            host: target.host.clone(),
-            port: target.port,
-            lmtp: target.lmtp,
-            security,
-            insecure: a.insecure,
-            helo,
-            auth,
-            timeout: seconds(a.timeout, "--timeout")?,
-            dot_timeout: seconds(a.dot_timeout, "--dot-timeout")?,
-        },
+        client,
         target,
         connections: a.connections,
         rate: a.rate,
@@ -112,6 +157,9 @@ fn config(a: &crate::cli::ReinjectArgs) -> Result<Config> {
             .clone()
             .unwrap_or_else(|| a.from.join("reinject-journal.jsonl")),
         progress: !a.quiet && std::io::stderr().is_terminal(),
+        bounces,
+        postmaster: postmaster.into_bytes(),
+        reporting_mta,
     })
 }
 
@@ -200,6 +248,11 @@ pub fn run(a: crate::cli::ReinjectArgs) -> Result<Exit> {
         s.problems.extend(problems);
         s.transactions = planned.len();
         s.planned = planned;
+        let host = reporting_mta(&cfg, &manifest);
+        s.planned_dsns = dsn_notices(&cfg, &manifest, &js, &host)
+            .iter()
+            .map(|(n, _)| PlannedDsn::of(n))
+            .collect();
         sort_problems(&mut s, &manifest);
         count(&mut s);
         if a.json {
@@ -241,7 +294,7 @@ pub fn run(a: crate::cli::ReinjectArgs) -> Result<Exit> {
         .append(&unknown)
         .with_context(|| format!("cannot write the journal {}", cfg.journal.display()))?;
     let mut s = base_summary(&cfg, &info, &p, false);
-    let r = worker::execute(&cfg, &p, journal);
+    let r = worker::execute(&cfg, &p, &mut journal);
     s.sent = r.sent;
     s.transactions = r.transactions;
     s.elapsed_seconds = r.elapsed_seconds;
@@ -249,6 +302,9 @@ pub fn run(a: crate::cli::ReinjectArgs) -> Result<Exit> {
     s.problems.extend(r.problems);
     s.notes = r.notes;
     s.aborted = r.aborted;
+    if s.aborted.is_none() {
+        bounce(&cfg, &manifest, &mut journal, &mut s)?;
+    }
     sort_problems(&mut s, &manifest);
     count(&mut s);
     if a.json {
@@ -261,6 +317,57 @@ pub fn run(a: crate::cli::ReinjectArgs) -> Result<Exit> {
         return Ok(Exit::Fatal);
     }
     Ok(Exit::partial_if(!s.all_sent()))
+}
+
+/// The DSNs owed after the run: sent through the bounce target (or written as files),
+/// journaled like the pairs.
+fn bounce(
+    cfg: &Config,
+    manifest: &mxsalvage::manifest::Manifest,
+    journal: &mut Journal,
+    s: &mut Summary,
+) -> Result<()> {
+    let js = JournalState::read(&cfg.journal)
+        .with_context(|| format!("cannot read the journal {}", cfg.journal.display()))?;
+    let host = reporting_mta(cfg, manifest);
+    let notices = dsn_notices(cfg, manifest, &js, &host);
+    if notices.is_empty() {
+        return Ok(());
+    }
+    let when = mxsalvage::timefmt::now();
+    match &cfg.bounces {
+        Bounces::Files => {
+            let run = format!("{}-{}", now(), std::process::id());
+            let n = notices.len();
+            let (lines, problems) = write_dsn_files(&cfg.export_dir, notices, &host, when, &run);
+            journal
+                .append(&lines)
+                .with_context(|| format!("cannot write the journal {}", cfg.journal.display()))?;
+            s.dsns_written = n - problems.len();
+            s.dsn_problems.extend(problems);
+        }
+        Bounces::Send { target, client } => {
+            let dplan = dsn_plan(notices, &host, when);
+            let mut dcfg = cfg.clone();
+            dcfg.target = target.clone();
+            dcfg.client = client.clone();
+            let r = worker::execute(&dcfg, &dplan, journal);
+            s.dsns_sent = r.sent;
+            s.transactions += r.transactions;
+            s.dsn_problems.extend(r.problems);
+            for (k, v) in r.notes {
+                *s.notes.entry(k).or_default() += v;
+            }
+            if let Some(why) = r.aborted {
+                s.dsn_problems.push(mxsalvage::reinject::local_failure(
+                    "",
+                    b"",
+                    &format!("sending DSNs stopped early: {why}"),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn print_json(s: &Summary) -> Result<()> {
@@ -297,13 +404,31 @@ fn print_dry_run(s: &Summary, p: &Plan) -> Result<()> {
         }
     }
     write_problems(&mut o, s)?;
+    if !s.planned_dsns.is_empty() {
+        writeln!(
+            o,
+            "\n# DSNs owed for recipients the journal lists as failed (sent after the run, MAIL FROM:<>):"
+        )?;
+        for d in &s.planned_dsns {
+            for (rcpt, reply) in &d.failures {
+                writeln!(
+                    o,
+                    "#   {} to {}: {}: {reply}",
+                    d.queue_id,
+                    d.to.display(),
+                    rcpt.display()
+                )?;
+            }
+        }
+    }
     writeln!(
         o,
-        "\n# {} transaction(s) would be sent; {} pair(s) already sent; {} failed, {} unknown (not sent)",
+        "\n# {} transaction(s) would be sent; {} pair(s) already sent; {} failed, {} unknown (not sent); {} DSN(s) owed",
         s.planned.len(),
         s.already_sent,
         s.failed,
-        s.unknown
+        s.unknown,
+        s.planned_dsns.len()
     )?;
     Ok(())
 }
@@ -336,6 +461,22 @@ fn write_problems(o: &mut impl Write, s: &Summary) -> Result<()> {
             )?;
         }
     }
+    if !s.dsn_problems.is_empty() {
+        writeln!(
+            o,
+            "\nDSNs NOT SENT (a rerun tries deferred ones again; see mxsalvage journal):"
+        )?;
+        for p in &s.dsn_problems {
+            writeln!(
+                o,
+                "  {} to {}: {}: {}",
+                p.queue_id,
+                p.recipient.display(),
+                p.state,
+                p.reply.as_deref().unwrap_or("")
+            )?;
+        }
+    }
     Ok(())
 }
 
@@ -359,6 +500,20 @@ fn print_summary(s: &Summary) -> Result<()> {
             o,
             "{} address-verification probe(s) left out",
             s.skipped_probes
+        )?;
+    }
+    if s.dsns_sent > 0 {
+        writeln!(
+            o,
+            "{} DSN(s) sent to the senders of refused mail (postmaster for null-sender mail)",
+            s.dsns_sent
+        )?;
+    }
+    if s.dsns_written > 0 {
+        writeln!(
+            o,
+            "{} DSN(s) written to bounces/ in the export (--no-bounces): send them yourself or keep them",
+            s.dsns_written
         )?;
     }
     for (n, c) in &s.notes {

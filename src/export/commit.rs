@@ -81,6 +81,9 @@ pub struct Run<'a> {
     /// The export's shape (an update's is the earlier export's).
     pub formats: Formats,
     pub zip_on: bool,
+    pub zip_formats: Formats,
+    /// `--reader` as recorded (`USER:GROUP`; an update's is the earlier one's).
+    pub reader: Option<String>,
     pub errors: Vec<Problem>,
     pub skipped: Vec<Problem>,
 }
@@ -100,7 +103,17 @@ pub fn manifest(
     let mut options = run.cfg.options.clone();
     options.formats = run.formats.names().iter().map(|s| s.to_string()).collect();
     options.zip = run.zip_on;
+    options.zip_formats = match run.zip_on {
+        true => run
+            .zip_formats
+            .names()
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        false => Vec::new(),
+    };
     options.encrypted = run.zip_on && run.cfg.passwords.is_some();
+    options.reader = run.reader.clone();
     let totals = Totals {
         messages: list.len(),
         recipients: recipients.len(),

@@ -93,9 +93,9 @@ impl Sink for Html {
         };
         let address = String::from_utf8_lossy(m.mailbox);
         let info = PageInfo {
-            queue_id: &m.entry.info.queue_id,
+            queue_id: &m.summary.queue_id,
             arrival: mtime,
-            size: m.entry.bytes,
+            size: m.summary.bytes,
             mailbox: &address,
         };
         let page = message_page(d, &info, &links);

@@ -151,6 +151,7 @@ mod tests {
             sha256: "ab".into(),
             store: format!("messages/{id}.eml"),
             bytes: 12,
+            arrival_usec: 5,
             message_id: None,
             subject: Some("héllo".into()),
             from: None,
@@ -182,6 +183,7 @@ mod tests {
                 sha256: "cd".into(),
                 size: 1,
             }],
+            zip_entries: vec![],
         }
     }
 

@@ -21,12 +21,12 @@ use crate::select::Selection;
 use super::names;
 use super::plan::Plan;
 use super::prepend;
-use super::sink::{Item, Mailbox, Summary};
+use super::sink::{Archive, Dest, Item, LazyDecoded, Mailbox, Message, Summary, render_message};
 use super::sinks::Formats;
 use super::spill::{Slot, Spill};
 use super::tree::Tree;
 use super::zip::{self, Secret};
-use super::{ExportError, Progress};
+use super::{ExportError, Progress, text};
 
 /// Where a message's manifest entry is.
 #[derive(Clone, Copy)]
@@ -227,56 +227,99 @@ pub struct Finish<'a> {
     pub out: &'a Path,
     pub list: &'a [Listed<'a>],
     pub spill: &'a Spill,
+    /// Formats kept as trees.
     pub formats: Formats,
     pub zip_on: bool,
+    /// Formats inside the zips.
+    pub zip_formats: Formats,
     pub passwords: Option<&'a BTreeMap<Vec<u8>, Secret>>,
 }
 
+/// Phase 3's progress: one step per bundle's tree, one per message rendered into a zip.
+pub fn steps(fx: &Finish, touched: &[&Bundle]) -> u64 {
+    let zipped: usize = if fx.zip_on {
+        touched.iter().map(|b| b.ids.len()).sum()
+    } else {
+        0
+    };
+    (touched.len() + zipped) as u64
+}
+
+/// A finished bundle's manifest entry (spilled) and number of messages.
+pub type Finished = Result<(Slot, usize), ExportError>;
+
+/// First pass: finished, or its zip left for the second pass.
+enum First {
+    Done((Slot, usize)),
+    Later(Pending),
+}
+
+/// A bundle whose zip is written in the second pass.
+struct Pending {
+    index: usize,
+    /// The bundle's files (`Vec<FileEntry>`, JSON) after its per-mailbox sinks.
+    files: Slot,
+}
+
 /// Runs phase 3 for every touched bundle: returns each one's spilled manifest entry
-/// (pretty JSON) and number of messages, in `touched` order.
+/// (pretty JSON) and number of messages, in `touched` order. First pass, in parallel
+/// over the bundles: per-mailbox sinks into the tree, and the zip of every bundle small
+/// enough for one thread. Second pass, one bundle after another: the zips of the big
+/// bundles, each with its messages rendered on every core (a backup MX's queue is often
+/// skewed: one list or one person holds half of the mail).
 pub fn run(
     fx: &Finish,
     touched: &[&Bundle],
     sel: &Selection,
     progress: &dyn Progress,
-) -> Vec<Result<(Slot, usize), ExportError>> {
-    touched
+) -> Vec<Finished> {
+    let big = |b: &Bundle| fx.zip_on && chunks_of(fx, b).len() > 1;
+    let first: Vec<Result<First, ExportError>> = touched
         .par_iter()
-        .map(|b| {
-            let r = finish_bundle(fx, b, sel.is_valid(&b.key));
+        .enumerate()
+        .map(|(index, b)| {
+            let files = tree_bundle(fx, b)?;
             progress.tick();
-            r
+            if big(b) {
+                let files: Vec<FileEntry> = files.into_values().collect();
+                return Ok(First::Later(Pending {
+                    index,
+                    files: fx.spill.put_json(&files, false)?,
+                }));
+            }
+            finish_bundle(fx, b, files, sel.is_valid(&b.key), false, progress).map(First::Done)
         })
+        .collect();
+    let mut out: Vec<Option<Finished>> = Vec::new();
+    let mut pending = Vec::new();
+    for r in first {
+        out.push(match r {
+            Ok(First::Done(done)) => Some(Ok(done)),
+            Ok(First::Later(p)) => {
+                pending.push(p);
+                None
+            }
+            Err(e) => Some(Err(e)),
+        });
+    }
+    if let Err(e) = fx.spill.flush() {
+        return vec![Err(e)];
+    }
+    for p in pending {
+        let b = touched[p.index];
+        let r = fx.spill.get_json::<Vec<FileEntry>>(p.files).and_then(|f| {
+            let files = f.into_iter().map(|e| (e.path.clone(), e)).collect();
+            finish_bundle(fx, b, files, sel.is_valid(&b.key), true, progress)
+        });
+        out[p.index] = Some(r);
+    }
+    out.into_iter()
+        .map(|r| r.expect("every bundle finished"))
         .collect()
 }
 
-fn finish_bundle(
-    fx: &Finish,
-    b: &Bundle,
-    valid: Option<bool>,
-) -> Result<(Slot, usize), ExportError> {
-    let out = fx.out;
-    let formats = fx.formats;
-    let base = out.join("recipients").join(&b.dir);
-    let rbase = format!("recipients/{}", b.dir);
-    let zip_rel = format!("{rbase}.zip");
-    let mut files: BTreeMap<String, FileEntry> = BTreeMap::new();
-    if let Some(o) = b.old {
-        for f in &o.files {
-            files.insert(f.path.clone(), f.clone());
-        }
-    }
-    for &s in &b.files {
-        let f: FileEntry = fx.spill.get_json(s)?;
-        files.insert(f.path.clone(), f);
-    }
-    files.remove(&zip_rel);
-    let newest = b
-        .ids
-        .iter()
-        .map(|&p| fx.list[p as usize].arrival)
-        .max()
-        .unwrap_or(0);
+/// The view of a bundle that per-mailbox sinks get.
+fn with_view<T>(fx: &Finish, b: &Bundle, formats: Formats, f: impl FnOnce(&Mailbox) -> T) -> T {
     let get = |i: usize| -> Result<Item, ExportError> {
         Ok(Item {
             summary: fx.list[b.ids[i] as usize].summary(fx.spill)?,
@@ -288,59 +331,125 @@ fn finish_bundle(
         dir: &b.dir,
         formats,
         len: b.ids.len(),
-        newest,
-        out,
+        newest: newest(fx, b),
+        out: fx.out,
         get: &get,
     };
-    let mut dest = Tree::new(out, &b.dir);
-    for s in formats.sinks() {
-        s.mailbox(&view, &mut dest)?;
+    f(&view)
+}
+
+fn newest(fx: &Finish, b: &Bundle) -> i64 {
+    b.ids
+        .iter()
+        .map(|&p| fx.list[p as usize].arrival)
+        .max()
+        .unwrap_or(0)
+}
+
+fn chunks_of(fx: &Finish, b: &Bundle) -> Vec<std::ops::Range<usize>> {
+    zip::chunks(b.ids.iter().map(|&p| fx.list[p as usize].bytes))
+}
+
+/// The bundle's tree: its files from earlier runs and phase 2, then every per-mailbox
+/// sink's. Returns every file by path (the zip not included).
+fn tree_bundle(fx: &Finish, b: &Bundle) -> Result<BTreeMap<String, FileEntry>, ExportError> {
+    let zip_rel = format!("recipients/{}.zip", b.dir);
+    let mut files: BTreeMap<String, FileEntry> = BTreeMap::new();
+    if let Some(o) = b.old {
+        for f in &o.files {
+            files.insert(f.path.clone(), f.clone());
+        }
     }
+    for &s in &b.files {
+        let f: FileEntry = fx.spill.get_json(s)?;
+        files.insert(f.path.clone(), f);
+    }
+    files.remove(&zip_rel);
+    let mut dest = Tree::new(fx.out, &b.dir);
+    with_view(fx, b, fx.formats, |view| {
+        fx.formats
+            .sinks()
+            .try_for_each(|s| s.mailbox(view, &mut dest))
+    })?;
     for e in dest.into_entries() {
         files.insert(e.path.clone(), e);
     }
+    Ok(files)
+}
+
+/// Renders message `i` of a bundle into a zip: its archive copy read back (hash
+/// checked), then every per-message sink of the zip's formats.
+fn zip_message(fx: &Finish, b: &Bundle, i: usize, dest: &mut dyn Dest) -> Result<(), ExportError> {
+    let summary = fx.list[b.ids[i] as usize].summary(fx.spill)?;
+    let prepend = fx.spill.get(b.pre[i])?;
+    let bytes = Archive::read_all(&fx.out.join(&summary.store), &summary.sha256, summary.bytes)?;
+    let label = text::files_dir(&summary.stem);
+    let decoded = LazyDecoded::new(&bytes, &label);
+    let view = Message {
+        bytes: &bytes,
+        summary: &summary,
+        mailbox: &b.key,
+        prepend: &prepend,
+        stem: &summary.stem,
+        arrival: (summary.arrival_unix, summary.arrival_usec),
+        formats: fx.zip_formats,
+        decoded: &decoded,
+    };
+    render_message(fx.zip_formats, &view, dest)
+}
+
+/// The zip (when asked for) and the bundle's manifest entry.
+fn finish_bundle(
+    fx: &Finish,
+    b: &Bundle,
+    mut files: BTreeMap<String, FileEntry>,
+    valid: Option<bool>,
+    parallel: bool,
+    progress: &dyn Progress,
+) -> Result<(Slot, usize), ExportError> {
+    let rbase = format!("recipients/{}", b.dir);
+    let zip_rel = format!("{rbase}.zip");
     let mut zip_sha = None;
+    let mut zip_entries = Vec::new();
     if fx.zip_on {
-        let mut list = Vec::with_capacity(files.len());
-        for path in files.keys() {
-            let inner = path
-                .strip_prefix(&format!("{rbase}/"))
-                .unwrap_or(path)
-                .to_string();
-            let full = out.join(path);
-            let mtime = std::fs::metadata(&full)
-                .and_then(|m| m.modified())
-                .map_err(super::write::werr(&full))?
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs() as i64)
-                .unwrap_or(0);
-            list.push((inner, mtime));
-        }
-        let dirs: BTreeSet<String> = formats
+        let password = fx.passwords.and_then(|p| p.get(&b.key));
+        let address = String::from_utf8_lossy(&b.key);
+        let readme = zip::readme(&address, b.ids.len(), fx.zip_formats, password.is_some());
+        let dirs: Vec<&str> = fx
+            .zip_formats
             .sinks()
-            .flat_map(|s| s.dirs().iter().map(|d| d.to_string()))
+            .flat_map(|s| s.dirs().iter().copied())
             .collect();
-        let readme = zip::readme(&view.address(), b.ids.len(), formats);
-        let dest = out.join("recipients").join(format!("{}.zip", b.dir));
-        let w = zip::write(
-            &dest,
-            &zip::ZipJob {
-                base: &base,
-                root: &b.dir,
-                files: &list,
-                dirs: &dirs,
-                readme: &readme,
-                time: newest,
-                password: fx.passwords.and_then(|p| p.get(&b.key)),
+        let dest = fx.out.join(&zip_rel);
+        let chunks = chunks_of(fx, b);
+        let job = zip::ZipJob {
+            dest: &dest,
+            root: &b.dir,
+            dirs: &dirs,
+            readme: &readme,
+            time: newest(fx, b),
+            password,
+            chunks: &chunks,
+            parallel,
+        };
+        let z = zip::write(
+            &job,
+            &|i, d| zip_message(fx, b, i, d),
+            &|d| {
+                with_view(fx, b, fx.zip_formats, |view| {
+                    fx.zip_formats.sinks().try_for_each(|s| s.mailbox(view, d))
+                })
             },
+            &|_| progress.tick(),
         )?;
-        zip_sha = Some(w.sha256.clone());
+        zip_sha = Some(z.written.sha256.clone());
+        zip_entries = z.entries;
         files.insert(
             zip_rel.clone(),
             FileEntry {
                 path: zip_rel.clone(),
-                sha256: w.sha256,
-                size: w.size,
+                sha256: z.written.sha256,
+                size: z.written.size,
             },
         );
     }
@@ -354,7 +463,7 @@ fn finish_bundle(
             .collect(),
         bytes: b.ids.iter().map(|&p| fx.list[p as usize].bytes).sum(),
         outputs: Outputs(
-            formats
+            fx.formats
                 .each()
                 .map(|(s, on)| {
                     let at = on.then(|| format!("{rbase}/{}", s.location()));
@@ -366,6 +475,7 @@ fn finish_bundle(
         zip_sha256: zip_sha,
         valid: valid.or(b.old.and_then(|o| o.valid)),
         files: files.into_values().collect(),
+        zip_entries,
     };
     Ok((fx.spill.put_json(&r, true)?, b.ids.len()))
 }

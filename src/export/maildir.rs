@@ -8,6 +8,8 @@
 //! Out: files through the bundle's [`Dest`]. Fails with [`ExportError::Write`] naming
 //! the path.
 
+use std::collections::HashMap;
+
 use crate::verify::VerifyReport;
 
 use super::ExportError;
@@ -33,7 +35,7 @@ impl Sink for Maildir {
     }
     fn message(&self, m: &Message, dest: &mut dyn Dest) -> Result<(), ExportError> {
         let size = (m.prepend.len() + m.bytes.len()) as u64;
-        let name = maildir_name(m.arrival.0, m.arrival.1, &m.entry.info.queue_id, size);
+        let name = maildir_name(m.arrival.0, m.arrival.1, &m.summary.queue_id, size);
         let staging = format!("Maildir/tmp/{name}");
         dest.file(
             &format!("Maildir/new/{name}"),
@@ -50,6 +52,14 @@ impl Sink for Maildir {
     fn verify(&self, c: &Check, rep: &mut VerifyReport) {
         check(c, rep)
     }
+}
+
+/// The queue ID in a name [`maildir_name`] made: `<secs>.M<usecs>Q<queue-id>.…`.
+fn queue_id_of(name: &str) -> Option<&str> {
+    let (_, rest) = name.split_once(".M")?;
+    let rest = rest.trim_start_matches(|c: char| c.is_ascii_digit());
+    let rest = rest.strip_prefix('Q')?;
+    Some(rest.split_once('.').map_or(rest, |x| x.0))
 }
 
 /// `verify`: `new/` holds exactly the bundle's messages, each equal to the delivery
@@ -75,9 +85,13 @@ fn check(c: &Check, rep: &mut VerifyReport) {
             ),
         );
     }
+    // Queue ID → file name, in one pass (a bundle may hold every message of the queue).
+    let by_id: HashMap<&str, &str> = names
+        .iter()
+        .filter_map(|n| Some((queue_id_of(n)?, n.as_str())))
+        .collect();
     for msg in c.messages {
-        let tag = format!("Q{}.", msg.info.queue_id);
-        let Some(name) = names.iter().find(|n| n.contains(&tag)) else {
+        let Some(name) = by_id.get(msg.info.queue_id.as_str()) else {
             rep.bad(
                 format!("{rel}/new"),
                 format!("message {} is missing", msg.info.queue_id),
@@ -92,5 +106,17 @@ fn check(c: &Check, rep: &mut VerifyReport) {
                 rep.bad(format!("{rel}/new/{name}"), format!("cannot read: {e}"))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queue_id_from_name() {
+        let n = maildir_name(1_700_000_000, 123, "4937D98E555", 99);
+        assert_eq!(queue_id_of(&n), Some("4937D98E555"));
+        assert_eq!(queue_id_of("junk"), None);
     }
 }

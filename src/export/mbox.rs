@@ -61,16 +61,25 @@ impl Sink for Mbox {
     }
 }
 
-/// `From <sender> <asctime>\n`.
+/// `From <sender> <asctime>\n`, ASCII only: readers decode this line as ASCII (Python's
+/// `mailbox` raises on anything else), so every byte of the sender outside printable
+/// ASCII, and `%` itself, is written as `%XX` (`jörg@example.net` →
+/// `j%C3%B6rg@example.net`); spaces and tabs become `-`. The exact sender is in each
+/// message's `Return-Path:` header.
 pub fn from_line(sender: &[u8], arrival_secs: i64) -> Vec<u8> {
     let mut l = b"From ".to_vec();
     if sender.is_empty() {
         l.extend_from_slice(b"MAILER-DAEMON");
     } else {
-        l.extend(sender.iter().map(|&c| match c {
-            b' ' | b'\t' | b'\r' | b'\n' => b'-',
-            c => c,
-        }));
+        for &c in sender {
+            match c {
+                b' ' | b'\t' | b'\r' | b'\n' => l.push(b'-'),
+                b'%' | 0..=0x20 | 0x7f..=0xff => {
+                    l.extend_from_slice(format!("%{c:02X}").as_bytes());
+                }
+                c => l.push(c),
+            }
+        }
     }
     l.push(b' ');
     l.extend_from_slice(asctime_utc(arrival_secs).as_bytes());
@@ -230,6 +239,11 @@ mod tests {
             from_line(b"", 820631134),
             b"From MAILER-DAEMON Wed Jan  3 01:05:34 1996\n"
         );
+        assert_eq!(
+            from_line("jörg%x\x01@exämple.net".as_bytes(), 820631134),
+            b"From j%C3%B6rg%25x%01@ex%C3%A4mple.net Wed Jan  3 01:05:34 1996\n"
+        );
+        assert!(from_line(b"\xff\xfe@x", 0).is_ascii());
         let mut out = Vec::new();
         let msg = b"Subject: x\n\nFrom here\n>From there\n>>From x\nFromage\n From\n";
         write_message(&mut out, b"s@x", 0, b"Return-Path: <s@x>\n", &msg[..]).unwrap();

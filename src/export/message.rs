@@ -23,7 +23,7 @@ use crate::model::MessageInfo;
 use crate::queue::{Depth, Spool};
 
 use super::plan::{self, Plan, Planned};
-use super::sink::{LazyDecoded, Message, Summary};
+use super::sink::{LazyDecoded, Message, Summary, render_message};
 use super::sinks::Formats;
 use super::spill::{Slot, Spill};
 use super::tree::Tree;
@@ -77,13 +77,20 @@ pub struct Written {
     pub skipped: Vec<Problem>,
 }
 
-fn new_message(mut info: MessageInfo, sha: String, len: u64, d: &Decoded) -> ManifestMessage {
+fn new_message(
+    mut info: MessageInfo,
+    usec: i64,
+    sha: String,
+    len: u64,
+    d: &Decoded,
+) -> ManifestMessage {
     info.warnings.extend(d.warnings.iter().cloned());
     ManifestMessage {
         store: format!("messages/{}.eml", info.queue_id),
         info,
         sha256: sha,
         bytes: len,
+        arrival_usec: usec,
         message_id: d.message_id.clone().map(Bytes),
         subject: d.subject.clone(),
         from: d.from.clone(),
@@ -178,6 +185,7 @@ fn export_message(ctx: &Ctx, pm: &Planned) -> Result<MsgResult, ExportError> {
         }
         Some(old) => {
             let mut m = (*old).clone();
+            m.arrival_usec = pm.arrival_usec;
             let known: HashSet<usize> = m.info.recipients.iter().map(|x| x.offset).collect();
             for r in &info.recipients {
                 if !known.contains(&r.offset) {
@@ -194,13 +202,14 @@ fn export_message(ctx: &Ctx, pm: &Planned) -> Result<MsgResult, ExportError> {
                 })
                 .copied()
                 .collect();
-            let present = std::fs::metadata(ctx.out.join(&m.store))
-                .is_ok_and(|md| md.len() == bytes.len() as u64);
+            // A missing or damaged archive copy is written again from the queue file.
+            let present = write::hash_file(&ctx.out.join(&m.store))
+                .is_ok_and(|w| w.size == bytes.len() as u64 && w.sha256 == sha);
             (m, keys, !present, LazyDecoded::new(&bytes, &files_label))
         }
         None => {
             let d = decode(&bytes, &files_label);
-            let m = new_message(info, sha, bytes.len() as u64, &d);
+            let m = new_message(info, pm.arrival_usec, sha, bytes.len() as u64, &d);
             (
                 m,
                 pm.keys.clone(),
@@ -217,13 +226,14 @@ fn export_message(ctx: &Ctx, pm: &Planned) -> Result<MsgResult, ExportError> {
     }
     // Delivery headers of every mailbox, in one pass over the recipients.
     let headers = prepend::by_mailbox(&message.info);
+    let summary = Summary::of(&message);
     let mut files = Vec::new();
     for &k in &keys {
         let key = &ctx.mailboxes[k as usize];
         let pre = prepend::lookup(&headers, &message.info, key);
         let view = Message {
             bytes: &bytes,
-            entry: &message,
+            summary: &summary,
             mailbox: key,
             prepend: &pre,
             stem: &stem,
@@ -232,10 +242,7 @@ fn export_message(ctx: &Ctx, pm: &Planned) -> Result<MsgResult, ExportError> {
             decoded: &decoded,
         };
         let mut dest = Tree::new(ctx.out, ctx.dirs[k as usize]);
-        let res = ctx
-            .formats
-            .sinks()
-            .try_for_each(|s| s.message(&view, &mut dest));
+        let res = render_message(ctx.formats, &view, &mut dest);
         let entries = dest.into_entries();
         ctx.written.fetch_add(entries.len(), Ordering::Relaxed);
         res?;
@@ -249,7 +256,7 @@ fn export_message(ctx: &Ctx, pm: &Planned) -> Result<MsgResult, ExportError> {
     for (k, h) in headers {
         prepends.push((k, ctx.spill.put(&h)?));
     }
-    let summary = ctx.spill.put_json(&Summary::of(&message), false)?;
+    let summary = ctx.spill.put_json(&summary, false)?;
     let slot = ctx.spill.put_json(&message, true)?;
     Ok(MsgResult::Done(Box::new(MsgOut {
         arrival: message.info.arrival_unix,

@@ -25,8 +25,10 @@ pub mod mbox;
 pub mod message;
 pub mod names;
 pub mod out;
+pub mod passwords;
 pub mod plan;
 pub mod prepend;
+pub mod reader;
 pub mod sink;
 pub mod sinks;
 pub mod spill;
@@ -72,12 +74,17 @@ pub enum ExportError {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub out: PathBuf,
+    /// Formats kept as trees under `recipients/<dir>/` (may be empty with `zip`).
     pub formats: Formats,
     pub zip: bool,
+    /// Formats inside each zip.
+    pub zip_formats: Formats,
     /// Mailbox key → password; `Some` encrypts every zip.
     pub passwords: Option<BTreeMap<Vec<u8>, Secret>>,
     pub filters: Filters,
     pub mode: Mode,
+    /// `--reader`: the account that may read the mailboxes ([`reader`]).
+    pub reader: Option<reader::Reader>,
     /// Recorded in the manifest as given.
     pub options: Options,
     pub source: Source,
@@ -133,6 +140,8 @@ struct Start {
     old: Option<Manifest>,
     formats: Formats,
     zip_on: bool,
+    zip_formats: Formats,
+    reader: Option<reader::Reader>,
 }
 
 fn start(spool: &Spool, cfg: &Config) -> Result<Start, ExportError> {
@@ -142,13 +151,22 @@ fn start(spool: &Spool, cfg: &Config) -> Result<Start, ExportError> {
         (out::Found::Ours(Some(m)), Mode::Update) => (out::Found::Ours(None), Some(*m)),
         (f, _) => (f, None),
     };
-    let (formats, zip_on) = match &old {
-        Some(o) => (
-            Formats::parse(&o.options.formats).map_err(ExportError::Refused)?,
-            o.options.zip,
-        ),
-        None => (cfg.formats, cfg.zip),
+    let (formats, zip_on, zip_formats) = match &old {
+        Some(o) => {
+            let formats = Formats::parse(&o.options.formats).map_err(ExportError::Refused)?;
+            // Before zips had formats of their own, a zip held the trees' formats.
+            let zip_formats = match o.options.zip_formats.is_empty() {
+                true => formats,
+                false => Formats::parse(&o.options.zip_formats).map_err(ExportError::Refused)?,
+            };
+            (formats, o.options.zip, zip_formats)
+        }
+        None => (cfg.formats, cfg.zip, cfg.zip_formats),
     };
+    let reader = reader::for_run(
+        cfg.reader.as_ref(),
+        old.as_ref().and_then(|o| o.options.reader.as_deref()),
+    )?;
     if let Some(o) = &old
         && o.options.encrypted
         && cfg.passwords.is_none()
@@ -162,6 +180,8 @@ fn start(spool: &Spool, cfg: &Config) -> Result<Start, ExportError> {
         old,
         formats,
         zip_on,
+        zip_formats,
+        reader,
     })
 }
 
@@ -209,7 +229,7 @@ fn check_passwords(plan: &plan::Plan, zip_on: bool, cfg: &Config) -> Result<(), 
 }
 
 /// Each mailbox's directory name (an update keeps the earlier names), with every
-/// directory its sinks need created.
+/// directory its sinks need created (none when no format is kept as a tree).
 fn bundle_dirs(
     out: &Path,
     plan: &plan::Plan,
@@ -222,7 +242,7 @@ fn bundle_dirs(
     }
     let set: BTreeSet<Vec<u8>> = plan.mailboxes.iter().cloned().collect();
     let dirs = names::assign_dirs(&set, &old_dirs);
-    for key in &plan.mailboxes {
+    for key in plan.mailboxes.iter().filter(|_| !formats.is_empty()) {
         let base = out.join("recipients").join(&dirs[key]);
         write::create_dir(&base)?;
         for d in formats.sinks().flat_map(|s| s.dirs()) {
@@ -264,25 +284,32 @@ pub fn run(
 
     // 3. Per mailbox: every per-mailbox sink, then the zip.
     let touched = asm.touched();
-    progress.phase("writing mailboxes", touched.len() as u64);
     let fx = mailbox::Finish {
         out,
         list: &asm.list,
         spill: &spill,
         formats: st.formats,
         zip_on: st.zip_on,
+        zip_formats: st.zip_formats,
         passwords: cfg.passwords.as_ref(),
     };
+    progress.phase("writing mailboxes", mailbox::steps(&fx, &touched));
     let finished = mailbox::run(&fx, &touched, sel, progress);
     let recipients = commit::recipients(&asm.bundles, &touched, finished, &spill)?;
     mailbox::remove_unused(out, &plan, &dirs, &recipients);
 
     // 4. The durability barrier (one syncfs on OUT's file system), 5. the manifest.
+    // Before it, the reader's group gets read access to the mailboxes ([`reader`]).
+    if let Some(r) = &st.reader {
+        reader::grant(out, r).map_err(|e| partial(e, 1))?;
+    }
     write::sync_fs(out).map_err(|e| partial(e, 1))?;
     let run = commit::Run {
         cfg,
         formats: st.formats,
         zip_on: st.zip_on,
+        zip_formats: st.zip_formats,
+        reader: st.reader.as_ref().map(reader::Reader::spec),
         errors: msgs.errors,
         skipped: msgs.skipped,
     };

@@ -16,11 +16,13 @@
 //! 2. **Per message** ([`Sink::message`]), in parallel across messages, once for every
 //!    (message, mailbox) pair this run adds, never twice for the same pair — not even on
 //!    `--update`, where a pair an earlier run wrote is not offered again. The sink gets the
-//!    message bytes exactly as queued, its manifest entry, the decoded form (computed on
-//!    first use, shared by every sink), the mailbox's delivery headers, the message's file
-//!    stem and arrival time. It writes one or more files through the [`Dest`]; their names
-//!    must be a pure function of the message (the stem, the manifest entry), so a rerun
-//!    writes the same names.
+//!    message bytes exactly as queued, its [`Summary`] (the manifest entry without the
+//!    recipient list), the decoded form (computed on first use, shared by every sink),
+//!    the mailbox's delivery headers, the message's file stem and arrival time. It writes
+//!    one or more files through the [`Dest`]; their names must be a pure function of the
+//!    message (the stem, the summary), so a rerun writes the same names. The same call
+//!    renders the message into the mailbox's zip (`--zip-formats`), again for every
+//!    message each time the zip is rebuilt: a sink must not assume it runs once.
 //! 3. **Per mailbox** ([`Sink::mailbox`]), in parallel across mailboxes, once per bundle
 //!    that this run changed, after every message of the run is written. The sink sees the
 //!    whole bundle — this run's messages and an earlier export's — oldest first
@@ -28,14 +30,20 @@
 //!    stream each archive copy with [`Mailbox::archive`] (its SHA-256 is checked while it
 //!    is read). A file written here replaces the file of the same path an earlier run
 //!    listed (`mail.mbox`, `index.html`).
-//! 4. After every sink, the bundle may be zipped; then one durability barrier makes all
-//!    files durable and the manifest lists them.
+//! 4. **The zip** (`--zip`): a [`Dest`] too. The sinks of `--zip-formats` are run again
+//!    into it — per message (each message's archive copy read back and its SHA-256
+//!    checked), then per mailbox — whether or not the same formats are also kept as
+//!    trees. Then one durability barrier makes all files durable and the manifest lists
+//!    them.
 //!
 //! A sink never opens a path itself for writing: [`Dest`] writes atomically (temporary
 //! name, rename), with mode 0600, the given modification time, and records each file's
 //! path, size and SHA-256 for the manifest's `recipients[].files`. Paths given to a
 //! [`Dest`] are relative to the bundle, `/`-separated, and made only of names from
-//! [`super::names`] (never `..`, never absolute).
+//! [`super::names`] (never `..`, never absolute); a file's directory is one of
+//! [`Sink::dirs`] or was made with [`Dest::dir`] for this message first. A page may
+//! link to another format's file only when [`Message::formats`] has that format: the
+//! same bundle's tree and zip can hold different formats.
 //!
 //! **Failing.** A sink returns [`ExportError`] only when it cannot write (the [`Dest`]'s
 //! error, or a source that cannot be read): that stops the run, which exits 1 without a
@@ -168,9 +176,9 @@ impl<'a> LazyDecoded<'a> {
 pub struct Message<'a> {
     /// The message exactly as queued (the archive copy's bytes, LF line ends).
     pub bytes: &'a [u8],
-    /// Its manifest entry: the scan object with the recipients selected for export, the
-    /// archive copy's path and hash, and the decoded summary fields.
-    pub entry: &'a ManifestMessage,
+    /// Its manifest entry without the recipient list: queue ID, arrival, sender, the
+    /// archive copy's path, hash and size, and the decoded summary fields.
+    pub summary: &'a Summary,
     /// The mailbox (case-folded address) whose bundle is being written.
     pub mailbox: &'a [u8],
     /// The delivery headers for this mailbox (`Return-Path`, `X-Original-To`,
@@ -192,12 +200,23 @@ impl Message<'_> {
     }
 }
 
+/// Runs every per-message sink of `formats`, in registry order, into `dest`.
+pub fn render_message(
+    formats: Formats,
+    m: &Message,
+    dest: &mut dyn Dest,
+) -> Result<(), ExportError> {
+    formats.sinks().try_for_each(|s| s.message(m, dest))
+}
+
 /// One message of a mailbox as the per-mailbox stage sees it: the manifest entry without
 /// its (possibly very long) recipient list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     pub queue_id: String,
     pub arrival_unix: i64,
+    /// Microseconds of the arrival time.
+    pub arrival_usec: i64,
     /// The envelope sender (empty for the null sender).
     pub sender: Bytes,
     /// The archive copy, relative to OUT, with its hash and size.
@@ -218,6 +237,7 @@ impl Summary {
         Summary {
             queue_id: m.info.queue_id.clone(),
             arrival_unix: m.info.arrival_unix,
+            arrival_usec: m.arrival_usec,
             sender: m.info.sender.clone(),
             store: m.store.clone(),
             sha256: m.sha256.clone(),
@@ -270,6 +290,10 @@ impl Mailbox<'_> {
     pub fn archive(&self, s: &Summary) -> Result<Archive, ExportError> {
         Archive::open(&self.out.join(&s.store), &s.sha256)
     }
+    /// Where the export is (the archive copies are under it, at `Summary::store`).
+    pub fn out(&self) -> &Path {
+        self.out
+    }
 }
 
 /// An archive copy being read, hashed on the way (see [`Mailbox::archive`]).
@@ -282,6 +306,14 @@ pub struct Archive {
 }
 
 impl Archive {
+    /// Reads a whole archive copy, checking its size and SHA-256.
+    pub fn read_all(path: &Path, sha256: &str, size: u64) -> Result<Vec<u8>, ExportError> {
+        let mut a = Archive::open(path, sha256)?;
+        let mut v = Vec::with_capacity(size as usize);
+        a.read_to_end(&mut v).map_err(werr(path))?;
+        Ok(v)
+    }
+
     pub fn open(path: &Path, sha256: &str) -> Result<Archive, ExportError> {
         let f = File::open(path).map_err(werr(path))?;
         Ok(Archive {

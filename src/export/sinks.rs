@@ -19,8 +19,14 @@ pub static SINKS: &[&dyn Sink] = &[
     &html::Html,
 ];
 
-/// The formats written when `--format` is not given.
+/// The formats written when `--format` is not given (and `--zip` is not).
 pub const DEFAULT_FORMATS: &str = "mbox,maildir,eml,text,html";
+
+/// The formats inside each zip when `--zip-formats` is not given: what a person opens
+/// — the HTML view (`index.html`: double-click, read in any browser, with each
+/// message's attachments) and the `.eml` (opens in any mail program) — one copy of
+/// each message, not four.
+pub const DEFAULT_ZIP_FORMATS: &str = "html,eml";
 
 /// A set of registered sinks.
 #[derive(Clone, Copy, PartialEq, Eq, Default)]
@@ -43,13 +49,18 @@ impl Formats {
         Formats(0)
     }
 
-    /// Parses format names (comma lists allowed, case-insensitive).
+    /// Parses format names (comma lists allowed, case-insensitive; `none` adds nothing,
+    /// `all` every registered format).
     pub fn parse<S: AsRef<str>>(list: &[S]) -> Result<Formats, String> {
         let mut f = Formats::default();
         for s in list {
             for s in s.as_ref().split(',') {
                 let s = s.trim().to_ascii_lowercase();
-                if s.is_empty() {
+                if s.is_empty() || s == "none" {
+                    continue;
+                }
+                if s == "all" {
+                    f = Formats::all();
                     continue;
                 }
                 match SINKS
@@ -70,6 +81,11 @@ impl Formats {
     /// The default formats.
     pub fn default_set() -> Formats {
         Formats::parse(&[DEFAULT_FORMATS]).expect("DEFAULT_FORMATS names registered sinks")
+    }
+
+    /// The default formats inside a zip.
+    pub fn default_zip() -> Formats {
+        Formats::parse(&[DEFAULT_ZIP_FORMATS]).expect("DEFAULT_ZIP_FORMATS names registered sinks")
     }
 
     pub fn is_empty(&self) -> bool {
@@ -133,6 +149,9 @@ mod tests {
         );
         assert_eq!(Formats::all().names().len(), SINKS.len());
         assert!(!Formats::default_set().is_empty());
+        assert!(!Formats::default_zip().is_empty());
+        assert!(Formats::parse(&["none"]).unwrap().is_empty());
+        assert_eq!(Formats::parse(&["all"]).unwrap(), Formats::all());
         for s in SINKS {
             assert!(
                 s.readme().ends_with("\n\n"),

@@ -1,58 +1,38 @@
-//! Per-recipient zip archives (`recipients/<dir>.zip`).
+//! Per-recipient zip archives (`recipients/<dir>.zip`) as a [`Dest`].
 //!
-//! Owns: the archive layout — `<dir>/README.txt` first, then every directory and file of
-//! the bundle in path order under `<dir>/` (Maildir's empty `tmp/` and `cur/`
-//! included) — deflate, entry times from each file's mtime (the arrival time, in UTC),
-//! optional AES-256 (WinZip AE-2) with a per-recipient password, and the password file
-//! (`address password` lines). Files are streamed from disk, never held whole. In: the
-//! bundle's files. Out: the zip's hash. Fails with [`ExportError`] naming the path.
-//! Unencrypted output is byte-for-byte deterministic; AES output is not (random salt).
+//! Owns: the archive — `<dir>/README.txt` first (never encrypted: it holds no mail and
+//! says how to open the rest), the directories the zip's formats need, then every file
+//! the sinks of `--zip-formats` render for each message, in mailbox order (oldest first),
+//! then their per-mailbox files; entry times are the files' times (arrival, in UTC), modes
+//! 0600/0700; deflated, except content that is compressed already (images, archives,
+//! office documents, media, compressed PDFs), which is stored; optional AES-256 (WinZip
+//! AE-2) with the mailbox's password for every entry but the README. The messages are
+//! rendered and compressed in chunks of consecutive messages — on every core for a big
+//! mailbox — and written in order, so the bytes never depend on the thread count
+//! (unencrypted output is deterministic; AES output is not: random salt). Nothing is held
+//! whole but one chunk per worker. In: the rendering of message `i` into a [`Dest`]. Out:
+//! the zip's hash and every entry's path, size and SHA-256. Fails with
+//! [`ExportError::Write`] naming the zip.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::fs::File;
-use std::io::{self, BufWriter};
+use std::collections::BTreeSet;
+use std::io::{self, BufWriter, Cursor, Seek, Write};
+use std::ops::Range;
 use std::path::Path;
 
 use chrono::{Datelike, Timelike};
-use zip::write::SimpleFileOptions;
-use zip::{AesMode, CompressionMethod, DateTime, ZipWriter};
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+use zip::write::{FileOptions, SimpleFileOptions};
+use zip::{AesMode, CompressionMethod, DateTime, ZipArchive, ZipWriter};
+
+use crate::manifest::FileEntry;
 
 use super::ExportError;
-use super::names::mailbox_key;
+use super::sink::{Dest, FileOpts};
 use super::sinks::Formats;
 use super::write::{TmpFile, Written, werr};
 
-/// A password that never shows in Debug output.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(pub String);
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(..)")
-    }
-}
-
-/// Parses a password file: `address password` per line (the password is the rest of
-/// the line, trimmed), `#` comments and blank lines ignored. Keys are mailbox keys.
-pub fn parse_passwords(text: &str) -> Result<BTreeMap<Vec<u8>, Secret>, String> {
-    let mut m = BTreeMap::new();
-    for (n, line) in text.lines().enumerate() {
-        let l = line.trim();
-        if l.is_empty() || l.starts_with('#') {
-            continue;
-        }
-        let (addr, pw) = l
-            .split_once(char::is_whitespace)
-            .ok_or_else(|| format!("line {}: expected `address password`", n + 1))?;
-        let pw = pw.trim();
-        if pw.is_empty() {
-            return Err(format!("line {}: empty password", n + 1));
-        }
-        let addr = addr.trim_matches(['<', '>']);
-        m.insert(mailbox_key(addr.as_bytes()), Secret(pw.to_string()));
-    }
-    Ok(m)
-}
+pub use super::passwords::{Secret, parse_passwords};
 
 /// Zip's MS-DOS time from seconds since the epoch (UTC; clamped to 1980..2107).
 pub fn zip_time(secs: i64) -> DateTime {
@@ -68,97 +48,341 @@ pub fn zip_time(secs: i64) -> DateTime {
     .unwrap_or_else(|_| DateTime::default())
 }
 
-/// What goes into one zip.
-pub struct ZipJob<'a> {
-    /// The bundle directory on disk (`OUT/recipients/<dir>`).
-    pub base: &'a Path,
-    /// Its name, the top folder inside the zip.
-    pub root: &'a str,
-    /// Files relative to `base`, `/`-separated, with their mtimes.
-    pub files: &'a [(String, i64)],
-    /// Extra (possibly empty) directories relative to `base`.
-    pub dirs: &'a BTreeSet<String>,
-    pub readme: &'a str,
-    /// Time for README and directory entries.
-    pub time: i64,
-    pub password: Option<&'a Secret>,
+/// Messages per chunk at most, and archive bytes per chunk at least (a chunk ends at
+/// the first message that reaches it). Fixed, so chunks never depend on the machine.
+pub const CHUNK_MESSAGES: usize = 64;
+pub const CHUNK_BYTES: u64 = 2 << 20;
+
+/// Splits a mailbox's messages (their archive sizes, in order) into chunks.
+pub fn chunks(sizes: impl Iterator<Item = u64>) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes, mut n) = (0, 0u64, 0);
+    for (i, s) in sizes.enumerate() {
+        bytes += s;
+        n += 1;
+        if bytes >= CHUNK_BYTES || n >= CHUNK_MESSAGES {
+            out.push(start..i + 1);
+            (start, bytes, n) = (i + 1, 0, 0);
+        }
+    }
+    if n > 0 {
+        out.push(start..start + n);
+    }
+    out
 }
 
-fn zerr(path: &Path) -> impl FnOnce(zip::result::ZipError) -> ExportError + '_ {
-    move |e| match e {
-        zip::result::ZipError::Io(error) => ExportError::Write {
-            path: path.to_path_buf(),
-            error,
-        },
-        other => ExportError::Write {
-            path: path.to_path_buf(),
-            error: io::Error::other(other.to_string()),
-        },
+/// Whether content is compressed already (deflating it again wastes time for nothing):
+/// known compressed formats by their magic bytes; a PDF when a fast trial deflate of its
+/// start saves less than a tenth.
+pub fn precompressed(data: &[u8]) -> bool {
+    const MAGIC: &[&[u8]] = &[
+        b"\x89PNG",
+        b"\xFF\xD8\xFF",       // JPEG
+        b"GIF8",               // GIF
+        b"PK\x03\x04",         // zip, docx/xlsx/pptx, odt/ods, jar, epub
+        b"\x1F\x8B",           // gzip
+        b"BZh",                // bzip2
+        b"\xFD7zXZ\x00",       // xz
+        b"7z\xBC\xAF\x27\x1C", // 7z
+        b"Rar!\x1A\x07",       // rar
+        b"\x28\xB5\x2F\xFD",   // zstd
+        b"OggS",               // ogg
+        b"ID3",                // mp3
+        b"\xFF\xFB",           // mp3
+        b"fLaC",               // flac
+        b"\x1A\x45\xDF\xA3",   // mkv/webm
+    ];
+    if data.len() < 16 {
+        return false;
+    }
+    if MAGIC.iter().any(|m| data.starts_with(m))
+        || (data.starts_with(b"RIFF") && &data[8..12] == b"WEBP")
+        || &data[4..8] == b"ftyp"
+    // mp4, mov, heic, m4a
+    {
+        return true;
+    }
+    if data.starts_with(b"%PDF") {
+        let sample = &data[..data.len().min(256 * 1024)];
+        let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+        if e.write_all(sample).is_ok()
+            && let Ok(c) = e.finish()
+        {
+            return c.len() * 10 > sample.len() * 9;
+        }
+    }
+    false
+}
+
+/// Entry options: deflated or stored, time, mode, optionally AES.
+fn options<'a>(
+    method: CompressionMethod,
+    time: i64,
+    mode: u32,
+    large: bool,
+    password: Option<&'a Secret>,
+) -> FileOptions<'a, 'static, ()> {
+    let o = SimpleFileOptions::default()
+        .compression_method(method)
+        .last_modified_time(zip_time(time))
+        .unix_permissions(mode)
+        .large_file(large);
+    match password {
+        Some(p) => o.with_aes_encryption(AesMode::Aes256, &p.0),
+        None => o,
     }
 }
 
-/// Writes `dest` atomically.
-pub fn write(dest: &Path, job: &ZipJob) -> Result<Written, ExportError> {
-    let mut tmp = TmpFile::create(dest)?;
-    let file = tmp.file.take().expect("fresh temp file");
-    let mut z = ZipWriter::new(BufWriter::with_capacity(256 * 1024, file));
-    let opts = |time: i64, mode: u32, large: bool| {
-        let o = SimpleFileOptions::default()
-            .compression_method(CompressionMethod::Deflated)
-            .last_modified_time(zip_time(time))
-            .unix_permissions(mode)
-            .large_file(large);
-        match job.password {
-            Some(p) => o.with_aes_encryption(AesMode::Aes256, &p.0),
-            None => o,
-        }
-    };
-    let ze = zerr(dest);
-    let res = (|| -> zip::result::ZipResult<()> {
-        z.start_file(
-            format!("{}/README.txt", job.root),
-            opts(job.time, 0o600, false),
-        )?;
-        io::Write::write_all(&mut z, job.readme.as_bytes())?;
-        let mut dirs: BTreeSet<String> = job.dirs.clone();
-        for (f, _) in job.files {
-            let mut p = f.as_str();
-            while let Some((parent, _)) = p.rsplit_once('/') {
-                dirs.insert(parent.to_string());
-                p = parent;
-            }
-        }
-        // Directories and files in one path-ordered sequence (a directory before its content).
-        let mut items: Vec<(String, Option<i64>)> = dirs
-            .into_iter()
-            .map(|d| (format!("{d}/"), None))
-            .chain(job.files.iter().map(|(f, t)| (f.clone(), Some(*t))))
-            .collect();
-        items.sort();
-        for (name, t) in items {
-            let full = format!("{}/{name}", job.root);
-            match t {
-                None => z.add_directory(full, opts(job.time, 0o700, false))?,
-                Some(t) => {
-                    let src = job.base.join(&name);
-                    let mut f = File::open(&src)?;
-                    let len = f.metadata()?.len();
-                    z.start_file(full, opts(t, 0o600, len >= 0xFFFF_0000))?;
-                    io::copy(&mut f, &mut z)?;
-                }
-            }
-        }
-        Ok(())
-    })();
-    res.map_err(ze)?;
-    let w = z.finish().map_err(zerr(dest))?;
-    let file = w.into_inner().map_err(|e| werr(dest)(e.into_error()))?;
-    tmp.commit(file, Some(job.time))
+fn zip_io(e: zip::result::ZipError) -> io::Error {
+    match e {
+        zip::result::ZipError::Io(e) => e,
+        other => io::Error::other(other.to_string()),
+    }
 }
 
-/// The README put at the top of each zip: a heading, then each format's paragraph
-/// ([`super::sink::Sink::readme`]) in registry order.
-pub fn readme(address: &str, messages: usize, formats: Formats) -> String {
+/// Counts and hashes what goes into one streamed entry.
+struct Tee<'a, W: Write> {
+    w: &'a mut W,
+    h: Sha256,
+    size: u64,
+}
+
+impl<W: Write> Write for Tee<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.w.write(buf)?;
+        self.h.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.w.flush()
+    }
+}
+
+/// The inside of one zip (or of one chunk of it) as a [`Dest`].
+struct ZipDest<'a, W: Write + Seek> {
+    z: ZipWriter<W>,
+    root: &'a str,
+    password: Option<&'a Secret>,
+    /// Hold each file in memory first (to choose stored or deflated); else stream it.
+    buffered: bool,
+    entries: Vec<FileEntry>,
+    /// The zip, for error messages.
+    path: &'a Path,
+    /// Time of directory entries (the bundle's newest message).
+    time: i64,
+}
+
+impl<W: Write + Seek> ZipDest<'_, W> {
+    fn fail(&self, rel: &str, e: io::Error) -> ExportError {
+        ExportError::Write {
+            path: self.path.to_path_buf(),
+            error: io::Error::new(e.kind(), format!("{}/{rel}: {e}", self.root)),
+        }
+    }
+}
+
+impl<W: Write + Seek> Dest for ZipDest<'_, W> {
+    fn root(&self) -> &str {
+        self.root
+    }
+
+    fn dir(&mut self, rel: &str) -> Result<(), ExportError> {
+        let o = options(CompressionMethod::Stored, self.time, 0o700, false, None);
+        // Directory entries carry no data: no encryption, the bundle's time.
+        self.z
+            .add_directory(format!("{}/{rel}/", self.root), o)
+            .map_err(|e| self.fail(rel, zip_io(e)))
+    }
+
+    fn file(
+        &mut self,
+        rel: &str,
+        opts: FileOpts,
+        body: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,
+    ) -> Result<(), ExportError> {
+        let name = format!("{}/{rel}", self.root);
+        let (sha256, size) = if self.buffered {
+            let mut data = Vec::new();
+            body(&mut data).map_err(|e| self.fail(rel, e))?;
+            let method = if precompressed(&data) {
+                CompressionMethod::Stored
+            } else {
+                CompressionMethod::Deflated
+            };
+            let large = data.len() as u64 >= 0xFFFF_0000;
+            let o = options(method, opts.mtime, 0o600, large, self.password);
+            let res = self
+                .z
+                .start_file(name.clone(), o)
+                .map_err(zip_io)
+                .and_then(|_| self.z.write_all(&data));
+            res.map_err(|e| self.fail(rel, e))?;
+            (hex::encode(Sha256::digest(&data)), data.len() as u64)
+        } else {
+            let o = options(
+                CompressionMethod::Deflated,
+                opts.mtime,
+                0o600,
+                true,
+                self.password,
+            );
+            self.z
+                .start_file(name.clone(), o)
+                .map_err(|e| self.fail(rel, zip_io(e)))?;
+            let mut t = Tee {
+                w: &mut self.z,
+                h: Sha256::new(),
+                size: 0,
+            };
+            let res = body(&mut t);
+            let (h, size) = (t.h, t.size);
+            res.map_err(|e| self.fail(rel, e))?;
+            (hex::encode(h.finalize()), size)
+        };
+        self.entries.push(FileEntry {
+            path: name,
+            sha256,
+            size,
+        });
+        Ok(())
+    }
+}
+
+/// What goes into one zip besides the messages.
+pub struct ZipJob<'a> {
+    /// `OUT/recipients/<dir>.zip`.
+    pub dest: &'a Path,
+    /// The bundle's name, the top folder inside the zip.
+    pub root: &'a str,
+    /// Directories of the zip's formats (their parents are added).
+    pub dirs: &'a [&'a str],
+    pub readme: &'a str,
+    /// Time of the README and of the zip file.
+    pub time: i64,
+    pub password: Option<&'a Secret>,
+    /// Chunks of the mailbox's messages ([`chunks`]).
+    pub chunks: &'a [Range<usize>],
+    /// Render each chunk on every core (a big mailbox) or on this thread.
+    pub parallel: bool,
+}
+
+/// A zip written: its hash and size, and every entry.
+pub struct Zipped {
+    pub written: Written,
+    pub entries: Vec<FileEntry>,
+}
+
+/// Writes `job.dest` atomically: README, directories, `message(i, dest)` for every
+/// message of every chunk, then `mailbox(dest)`.
+pub fn write(
+    job: &ZipJob,
+    message: &(dyn Fn(usize, &mut dyn Dest) -> Result<(), ExportError> + Sync),
+    mailbox: &dyn Fn(&mut dyn Dest) -> Result<(), ExportError>,
+    done: &(dyn Fn(usize) + Sync),
+) -> Result<Zipped, ExportError> {
+    let mut tmp = TmpFile::create(job.dest)?;
+    let file = tmp.file.take().expect("fresh temp file");
+    let mut zd = ZipDest {
+        z: ZipWriter::new(BufWriter::with_capacity(256 * 1024, file)),
+        root: job.root,
+        password: job.password,
+        buffered: false,
+        entries: Vec::new(),
+        path: job.dest,
+        time: job.time,
+    };
+    // The README holds no mail: never encrypted, so it can be read first.
+    let o = options(CompressionMethod::Deflated, job.time, 0o600, false, None);
+    let readme = format!("{}/README.txt", job.root);
+    zd.z.start_file(readme.clone(), o)
+        .map_err(zip_io)
+        .and_then(|_| zd.z.write_all(job.readme.as_bytes()))
+        .map_err(werr(job.dest))?;
+    zd.entries.push(FileEntry {
+        path: readme,
+        sha256: hex::encode(Sha256::digest(job.readme.as_bytes())),
+        size: job.readme.len() as u64,
+    });
+    let mut dirs = BTreeSet::new();
+    for d in job.dirs {
+        let mut p = *d;
+        dirs.insert(p);
+        while let Some((parent, _)) = p.rsplit_once('/') {
+            dirs.insert(parent);
+            p = parent;
+        }
+    }
+    for d in dirs {
+        zd.dir(d)?;
+    }
+    // One chunk: its messages rendered and compressed into a zip in memory.
+    let chunk = |r: &Range<usize>| -> Result<(Vec<u8>, Vec<FileEntry>), ExportError> {
+        let mut c = ZipDest {
+            z: ZipWriter::new(Cursor::new(Vec::new())),
+            root: job.root,
+            password: job.password,
+            buffered: true,
+            entries: Vec::new(),
+            path: job.dest,
+            time: job.time,
+        };
+        for i in r.clone() {
+            message(i, &mut c)?;
+            done(i);
+        }
+        let bytes = c.z.finish().map_err(|e| werr(job.dest)(zip_io(e)))?;
+        Ok((bytes.into_inner(), c.entries))
+    };
+    // Compressed in parallel, written in order, a window of chunks at a time.
+    let window = if job.parallel {
+        2 * rayon::current_num_threads().max(1)
+    } else {
+        1
+    };
+    for w in job.chunks.chunks(window) {
+        let parts: Vec<_> = if job.parallel {
+            w.par_iter().map(chunk).collect()
+        } else {
+            w.iter().map(chunk).collect()
+        };
+        for p in parts {
+            let (bytes, entries) = p?;
+            let a = ZipArchive::new(Cursor::new(bytes)).map_err(|e| werr(job.dest)(zip_io(e)))?;
+            zd.z.merge_archive(a)
+                .map_err(|e| werr(job.dest)(zip_io(e)))?;
+            zd.entries.extend(entries);
+        }
+    }
+    mailbox(&mut zd)?;
+    let ZipDest { z, entries, .. } = zd;
+    let w = z.finish().map_err(|e| werr(job.dest)(zip_io(e)))?;
+    let file = w.into_inner().map_err(|e| werr(job.dest)(e.into_error()))?;
+    let written = tmp.commit(file, Some(job.time))?;
+    Ok(Zipped { written, entries })
+}
+
+/// What the README of an encrypted zip says first (it is the one entry stored without
+/// encryption, so it can be read before the password is typed).
+pub const ENCRYPTED_NOTE: &str = "\
+This archive is protected by a password (AES-256 encryption). Only this
+README can be read without it. To open the rest use one of:
+  - Windows: 7-Zip (free, https://www.7-zip.org), or the File Explorer of
+    Windows 11 (older Windows versions cannot open it);
+  - macOS: Archive Utility (double-click), or Keka / The Unarchiver;
+  - Linux: 7-Zip (`7z x FILE.zip`, package p7zip-full or 7zip).
+Info-ZIP `unzip` cannot: it stops with \"need PK compat. v5.1 (can do v4.6)\".
+
+The password was given to you separately by whoever sent you this archive
+(your mail administrator): in person, on paper, by phone or in a separate
+message, never together with the archive. If you do not have it, ask them;
+nobody else can open the archive for you.
+
+";
+
+/// The README put at the top of each zip: a heading, for an encrypted zip how to open
+/// it, then each format's paragraph ([`super::sink::Sink::readme`]) in registry order.
+pub fn readme(address: &str, messages: usize, formats: Formats, encrypted: bool) -> String {
     let mut s = format!(
         "Mail for {address}\n\
          ====================\n\n\
@@ -166,6 +390,9 @@ pub fn readme(address: &str, messages: usize, formats: Formats) -> String {
          {address} on a backup mail server, saved by mxsalvage.\n\
          Every message is here in each of these forms; use whichever suits you.\n\n"
     );
+    if encrypted {
+        s.push_str(ENCRYPTED_NOTE);
+    }
     for sink in formats.sinks() {
         s.push_str(sink.readme());
     }
@@ -181,17 +408,39 @@ mod tests {
     use super::*;
 
     #[test]
-    fn passwords() {
-        let m = parse_passwords("# c\n\nBob@X.org  s3cret pass \nal@x p\n").unwrap();
-        assert_eq!(m[&b"bob@x.org".to_vec()].0, "s3cret pass");
-        assert_eq!(m.len(), 2);
-        assert!(parse_passwords("lonely\n").is_err());
-        assert_eq!(format!("{:?}", m[&b"al@x".to_vec()]), "Secret(..)");
-    }
-
-    #[test]
     fn times() {
         let t = zip_time(1700000000);
         assert_eq!((t.year(), t.month(), t.day(), t.hour()), (2023, 11, 14, 22));
+    }
+
+    #[test]
+    fn chunking() {
+        assert_eq!(chunks([1u64, 2, 3].into_iter()), vec![0..3]);
+        assert!(chunks(std::iter::empty()).is_empty());
+        let big = chunks([CHUNK_BYTES, 1, CHUNK_BYTES, 5].into_iter());
+        assert_eq!(big, vec![0..1, 1..3, 3..4]);
+        let many = chunks(std::iter::repeat_n(1u64, 2 * CHUNK_MESSAGES + 1));
+        assert_eq!(many.len(), 3);
+    }
+
+    #[test]
+    fn stored_or_deflated() {
+        let mut jpeg = b"\xFF\xD8\xFF\xE0".to_vec();
+        jpeg.resize(100, 7);
+        assert!(precompressed(&jpeg));
+        assert!(!precompressed(&[b'a'; 1000]));
+        let mut pdf = b"%PDF-1.7\n".to_vec();
+        pdf.extend(std::iter::repeat_n(b"BT /F1 12 Tf (hello) Tj ET\n", 100).flatten());
+        assert!(!precompressed(&pdf), "a PDF of plain text deflates well");
+        let mut noisy = b"%PDF-1.7\n".to_vec();
+        let mut x = 1u32;
+        for _ in 0..20000 {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            noisy.push((x >> 16) as u8);
+        }
+        assert!(
+            precompressed(&noisy),
+            "a PDF of compressed streams is stored"
+        );
     }
 }

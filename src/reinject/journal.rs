@@ -69,6 +69,10 @@ pub struct Record {
     /// The reply (or what happened instead, e.g. `connection lost: ...`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply: Option<String>,
+    /// For a refusal: the command refused (`RCPT TO command`, `end of DATA command`
+    /// …), or `local` when it was decided here without asking the server (5.6.7).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
     /// Attempt number within the run that wrote the record.
     pub attempt: u32,
     /// Identifies the run (start time and process ID).
@@ -153,6 +157,26 @@ impl DsnRecord {
             notify: self.notify.clone(),
         }
     }
+}
+
+impl From<State> for DsnState {
+    fn from(s: State) -> DsnState {
+        match s {
+            State::Sending => DsnState::Sending,
+            State::Sent => DsnState::Sent,
+            State::Failed => DsnState::Failed,
+            State::Deferred => DsnState::Deferred,
+            State::Unknown => DsnState::Unknown,
+        }
+    }
+}
+
+/// One line to append: about a pair, or about a DSN.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Line {
+    Pair(Record),
+    Dsn(DsnRecord),
 }
 
 /// The identity of a (message, recipient) pair, wherever it is sent.
@@ -424,6 +448,7 @@ mod tests {
             state,
             code: None,
             reply: None,
+            step: None,
             attempt: 1,
             run: "r".into(),
         }

@@ -275,6 +275,12 @@ pub struct Config {
     pub new_target: bool,
     pub journal: PathBuf,
     pub progress: bool,
+    /// DSNs for failed pairs.
+    pub bounces: Bounces,
+    /// Where DSNs about null-sender mail go (`--postmaster`).
+    pub postmaster: Vec<u8>,
+    /// `--reporting-mta`; default: the secondary's name from the manifest.
+    pub reporting_mta: Option<String>,
 }
 
 /// One recipient of a planned message.
@@ -295,6 +301,32 @@ pub struct PlannedMessage {
     pub env: MessageEnvelope,
     pub smtputf8_required: bool,
     pub rcpts: Vec<PlannedRcpt>,
+    /// A DSN (built in memory) instead of an archive copy.
+    pub dsn: Option<DsnJob>,
+}
+
+/// A DSN to send: what it reports. Built from the archive copy when it is sent, so
+/// that memory does not grow with the number of DSNs.
+#[derive(Debug, Clone)]
+pub struct DsnJob {
+    pub notice: dsn::Notice,
+    /// The reporting MTA.
+    pub host: String,
+    /// The DSN's date (Unix seconds).
+    pub now: i64,
+}
+
+/// What happens to the DSNs of failed pairs.
+#[derive(Debug, Clone)]
+pub enum Bounces {
+    /// Sent with the null sender through this target (the run's own, or
+    /// `--bounce-via`).
+    Send {
+        target: Target,
+        client: ClientConfig,
+    },
+    /// `--no-bounces`: written as .eml files under `EXPORT/bounces/`.
+    Files,
 }
 
 /// A pair that did not end as `sent` (or was decided by an earlier run).
@@ -355,12 +387,53 @@ pub struct Summary {
     /// `--dry-run`: what would be sent.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub planned: Vec<PlannedTransaction>,
+    /// DSNs (one per failed message) sent in this run, and written as files
+    /// (`--no-bounces`).
+    #[serde(default)]
+    pub dsns_sent: usize,
+    #[serde(default)]
+    pub dsns_written: usize,
+    /// DSNs that could not be sent (deferred, failed, unknown; `recipient` is the
+    /// DSN's recipient).
+    #[serde(default)]
+    pub dsn_problems: Vec<PairReport>,
+    /// The DSNs owed now (`--dry-run`: that a run would send).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub planned_dsns: Vec<PlannedDsn>,
+}
+
+/// A DSN a run would send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedDsn {
+    pub queue_id: String,
+    /// The sender, or the postmaster.
+    pub to: Bytes,
+    /// The failed recipients it reports, with the reply.
+    pub failures: Vec<(Bytes, String)>,
+}
+
+impl PlannedDsn {
+    pub fn of(n: &dsn::Notice) -> PlannedDsn {
+        PlannedDsn {
+            queue_id: n.queue_id.clone(),
+            to: Bytes(n.to_addr.clone()),
+            failures: n
+                .failures
+                .iter()
+                .map(|f| (Bytes(f.key.recipient.clone()), f.reply.clone()))
+                .collect(),
+        }
+    }
 }
 
 impl Summary {
     /// Everything the selection covers was sent (now or before).
     pub fn all_sent(&self) -> bool {
-        self.failed == 0 && self.deferred == 0 && self.unknown == 0 && self.aborted.is_none()
+        self.failed == 0
+            && self.deferred == 0
+            && self.unknown == 0
+            && self.aborted.is_none()
+            && self.dsn_problems.is_empty()
     }
 }
 
@@ -502,9 +575,261 @@ pub fn plan(cfg: &Config, manifest: &Manifest, journal: &JournalState) -> Plan {
             },
             smtputf8_required: info.smtputf8_required,
             rcpts,
+            dsn: None,
         });
     }
     p
+}
+
+/// The name the DSNs give as the reporting MTA (and MAILER-DAEMON's domain):
+/// `--reporting-mta`, else the secondary's name as the manifest records it.
+pub fn reporting_mta(cfg: &Config, manifest: &Manifest) -> String {
+    cfg.reporting_mta
+        .clone()
+        .or_else(|| manifest.source.myhostname.clone())
+        .unwrap_or_else(|| manifest.source.host.clone())
+}
+
+/// The DSNs owed now: for every selected message, its selected pairs that are
+/// `failed` (and not sent or possibly delivered anywhere) whose DSN is not done yet
+/// (none, or deferred; `unknown` only with `--resend-unknown`) and that someone is
+/// owed ([`dsn::owed`]). One notice per message, with the archive copy's path.
+pub fn dsn_notices(
+    cfg: &Config,
+    manifest: &Manifest,
+    js: &JournalState,
+    host: &str,
+) -> Vec<(dsn::Notice, PathBuf)> {
+    use journal::DsnState;
+    let mut out = Vec::new();
+    for m in &manifest.messages {
+        let info = &m.info;
+        if !cfg.filter.wants_message(&info.queue_id) || info.probe {
+            continue;
+        }
+        let mut seen = HashSet::new();
+        let mut failures = Vec::new();
+        let mut to = None;
+        for r in info.pending() {
+            if !cfg.filter.wants_rcpt(&r.address.0) {
+                continue;
+            }
+            let key = PairKey {
+                queue_id: info.queue_id.clone(),
+                sha256: m.sha256.clone(),
+                recipient: r.address.0.clone(),
+                orcpt: r.orcpt.as_ref().map(|o| o.0.clone()),
+                notify: r.notify.clone(),
+            };
+            if !seen.insert(key.clone()) {
+                continue;
+            }
+            let Some((rec, status::PairState::Failed)) = status::decide(js.records_of(&key)) else {
+                continue;
+            };
+            match js.dsn.get(&key).map(|d| d.dsn) {
+                Some(s) if s.is_final() => continue,
+                Some(DsnState::Sending | DsnState::Unknown) if !cfg.resend_unknown => continue,
+                _ => {}
+            }
+            match dsn::owed(&info.sender.0, r.notify.as_deref()) {
+                dsn::Owed::Nobody(_) => continue,
+                o => to = Some(o),
+            }
+            failures.push(dsn::Failure {
+                original: r
+                    .original
+                    .as_ref()
+                    .filter(|o| !o.0.eq_ignore_ascii_case(&r.address.0))
+                    .map(|o| o.0.clone()),
+                code: rec.code,
+                reply: rec.reply.clone().unwrap_or_default(),
+                step: rec.step.clone().filter(|s| s != "local"),
+                local: rec.step.as_deref() == Some("local"),
+                remote: Target::from_id(&rec.target)
+                    .map(|t| t.host)
+                    .unwrap_or_else(|| rec.target.clone()),
+                time: rec.time.clone(),
+                key,
+            });
+        }
+        let (Some(to), false) = (to, failures.is_empty()) else {
+            continue;
+        };
+        let Ok(path) = store_path(&cfg.export_dir, m) else {
+            continue;
+        };
+        let to_addr = match &to {
+            dsn::Owed::Sender(a) => a.0.clone(),
+            _ => cfg.postmaster.clone(),
+        };
+        let keys: Vec<&PairKey> = failures.iter().map(|f| &f.key).collect();
+        let message_id = dsn::Notice::make_message_id(&info.queue_id, &m.sha256, &keys, host);
+        out.push((
+            dsn::Notice {
+                queue_id: info.queue_id.clone(),
+                sha256: m.sha256.clone(),
+                to,
+                to_addr,
+                sender: info.sender.0.clone(),
+                envelope_id: info.envelope_id.as_ref().map(|b| b.0.clone()),
+                ret_hdrs: info.ret.as_deref() == Some("HDRS"),
+                smtputf8: info.smtputf8_requested || info.smtputf8_required,
+                arrival_unix: info.arrival_unix,
+                original_message_id: m
+                    .message_id
+                    .as_ref()
+                    .map(|b| String::from_utf8_lossy(&b.0).into_owned()),
+                failures,
+                message_id,
+            },
+            path,
+        ));
+    }
+    out
+}
+
+/// The transactions that send `notices`: `MAIL FROM:<>` (BODY=8BITMIME when offered;
+/// SMTPUTF8 for a UTF-8 recipient), one `RCPT TO` each, no DSN parameters.
+pub fn dsn_plan(notices: Vec<(dsn::Notice, PathBuf)>, host: &str, now: i64) -> Plan {
+    let mut p = Plan::default();
+    for (n, path) in notices {
+        let utf8_rcpt = !n.to_addr.is_ascii();
+        p.selected_messages += 1;
+        p.messages.push(PlannedMessage {
+            queue_id: n.queue_id.clone(),
+            sha256: n.sha256.clone(),
+            path,
+            bytes: 0,
+            env: MessageEnvelope {
+                sender: Vec::new(),
+                encoding: Some("8bit".into()),
+                smtputf8_requested: n.smtputf8 || utf8_rcpt,
+                envelope_id: None,
+                ret: None,
+                verp: None,
+            },
+            smtputf8_required: utf8_rcpt,
+            rcpts: vec![PlannedRcpt {
+                env: RcptEnvelope {
+                    address: n.to_addr.clone(),
+                    orcpt: None,
+                    notify: None,
+                },
+                key: PairKey {
+                    queue_id: n.queue_id.clone(),
+                    sha256: n.sha256.clone(),
+                    recipient: n.to_addr.clone(),
+                    orcpt: None,
+                    notify: None,
+                },
+            }],
+            dsn: Some(DsnJob {
+                notice: n,
+                host: host.to_string(),
+                now,
+            }),
+        });
+    }
+    p
+}
+
+/// `--no-bounces`: writes each DSN as `EXPORT/bounces/<queue-id>.<hash>.eml` (CRLF,
+/// 0600; the directory 0700; both fsynced) and returns the journal lines that record
+/// it `written`. A DSN whose archive copy cannot be read is returned as a problem.
+pub fn write_dsn_files(
+    export: &Path,
+    notices: Vec<(dsn::Notice, PathBuf)>,
+    host: &str,
+    now: i64,
+    run: &str,
+) -> (Vec<journal::DsnRecord>, Vec<PairReport>) {
+    use std::io::Write;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let dir = export.join("bounces");
+    let mut lines = Vec::new();
+    let mut problems = Vec::new();
+    if let Err(e) = std::fs::DirBuilder::new().mode(0o700).create(&dir)
+        && e.kind() != std::io::ErrorKind::AlreadyExists
+    {
+        for (n, _) in &notices {
+            problems.push(local_failure(
+                &n.queue_id,
+                &n.to_addr,
+                &format!("cannot create {}: {e}", dir.display()),
+            ));
+        }
+        return (lines, problems);
+    }
+    for (n, path) in notices {
+        let pm = plan_one(&n, path, host, now);
+        let content = match load_content(&pm) {
+            Ok(c) => dsn::to_crlf(&c),
+            Err(e) => {
+                problems.push(local_failure(&n.queue_id, &n.to_addr, &e));
+                continue;
+            }
+        };
+        let name = format!(
+            "{}.eml",
+            n.message_id
+                .trim_matches(['<', '>'])
+                .split(".dsn@")
+                .next()
+                .unwrap_or(&n.queue_id)
+        );
+        let file = dir.join(&name);
+        let written = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+            .open(&file)
+            .and_then(|mut f| {
+                f.write_all(&content)?;
+                f.sync_all()
+            })
+            .and_then(|_| std::fs::File::open(&dir)?.sync_all());
+        if let Err(e) = written {
+            problems.push(local_failure(
+                &n.queue_id,
+                &n.to_addr,
+                &format!("cannot write {}: {e}", file.display()),
+            ));
+            continue;
+        }
+        for f in &n.failures {
+            lines.push(journal::DsnRecord {
+                time: now_rfc3339(),
+                target: format!("file:bounces/{name}"),
+                queue_id: f.key.queue_id.clone(),
+                sha256: f.key.sha256.clone(),
+                recipient: Bytes(f.key.recipient.clone()),
+                orcpt: f.key.orcpt.clone().map(Bytes),
+                notify: f.key.notify.clone(),
+                dsn: journal::DsnState::Written,
+                dsn_to: Bytes(n.to_addr.clone()),
+                dsn_message_id: n.message_id.clone(),
+                code: None,
+                reply: None,
+                attempt: 1,
+                run: run.to_string(),
+            });
+        }
+    }
+    (lines, problems)
+}
+
+fn plan_one(n: &dsn::Notice, path: PathBuf, host: &str, now: i64) -> PlannedMessage {
+    dsn_plan(vec![(n.clone(), path)], host, now)
+        .messages
+        .pop()
+        .expect("one")
+}
+
+fn now_rfc3339() -> String {
+    now()
 }
 
 /// A failure decided on this side without talking to the server (not journaled: it
@@ -520,9 +845,17 @@ pub fn local_failure(queue_id: &str, rcpt: &[u8], reason: &str) -> PairReport {
     }
 }
 
-/// Reads an archive copy and checks it against the manifest's sha256.
-pub fn load_content(m: &PlannedMessage) -> Result<Vec<u8>, String> {
+/// Reads an archive copy and checks it against the manifest's sha256 (a DSN: its
+/// content).
+pub fn load_content(m: &PlannedMessage) -> Result<std::borrow::Cow<'_, [u8]>, String> {
     use sha2::{Digest, Sha256};
+    if let Some(d) = &m.dsn {
+        let mut copy = m.clone();
+        copy.dsn = None;
+        let original = load_content(&copy)?;
+        let built = dsn::build(&d.notice, &d.host, &original, d.now);
+        return Ok(std::borrow::Cow::Owned(dsn::from_crlf(&built.crlf)));
+    }
     let data = std::fs::read(&m.path)
         .map_err(|e| format!("cannot read archive copy {}: {e}", m.path.display()))?;
     let got = hex::encode(Sha256::digest(&data));
@@ -533,7 +866,7 @@ pub fn load_content(m: &PlannedMessage) -> Result<Vec<u8>, String> {
             m.sha256
         ));
     }
-    Ok(data)
+    Ok(std::borrow::Cow::Owned(data))
 }
 
 /// `--dry-run`: the transactions a run would send, assuming the server offers every

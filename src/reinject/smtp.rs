@@ -75,6 +75,22 @@ impl Step {
         }
     }
 
+    /// The command as a DSN names it (`in reply to RCPT TO command`).
+    pub fn command(self) -> &'static str {
+        match self {
+            Step::Greeting => "the greeting",
+            Step::Hello => "EHLO command",
+            Step::StartTls => "STARTTLS command",
+            Step::Auth => "AUTH command",
+            Step::Mail => "MAIL FROM command",
+            Step::Rcpt => "RCPT TO command",
+            Step::Data => "DATA command",
+            Step::EndOfData => "end of DATA command",
+            Step::Rset => "RSET command",
+            Step::Quit => "QUIT command",
+        }
+    }
+
     /// The positive replies the step allows (RFC 5321 4.3.2, RFC 3207, RFC 4954,
     /// RFC 2033). 334 is AUTH's "go on" (a challenge).
     pub fn positive(self) -> &'static [u16] {

@@ -195,7 +195,7 @@ fn partial(m: &Manifest) -> Option<String> {
 
 /// The deciding record over all targets: sent wins, then possibly delivered, then
 /// failed, then deferred.
-fn decide<'a>(recs: impl Iterator<Item = &'a Record>) -> Option<(&'a Record, PairState)> {
+pub fn decide<'a>(recs: impl Iterator<Item = &'a Record>) -> Option<(&'a Record, PairState)> {
     let rank = |s: State| match s {
         State::Sent => (0, PairState::Sent),
         State::Sending | State::Unknown => (1, PairState::Unknown),
@@ -246,7 +246,7 @@ pub fn report(manifest: &Manifest, js: &JournalState, export: &str, journal: &st
                 };
                 let rec = js.dsn.get(&key);
                 DsnStatus {
-                    to,
+                    to: rec.map(|d| d.dsn_to.clone()).or(to),
                     not_owed,
                     state: rec.map(|d| d.dsn),
                     target: rec.map(|d| d.target.clone()),

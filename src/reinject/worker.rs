@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::envelope::{mail_from, rcpt_to};
-use super::journal::{Journal, Record, State};
+use super::journal::{DsnRecord, DsnState, Journal, Line, Record, State};
 use super::smtp::{Class, Reply, Session, Step, Unasked, violation};
 use super::{Config, PairReport, Plan, PlannedMessage, Summary, load_content, local_failure, now};
 use crate::bytes::Bytes;
@@ -135,8 +135,9 @@ impl RateLimit {
 enum Outcome {
     /// The server took the message: its checked reply after the final dot.
     Accepted(Reply),
-    /// A 4xx or 5xx reply (or one made up here, like 5.6.7): its class decides.
-    Refused(Reply),
+    /// A 4xx or 5xx reply and the step it answered (`None`: made up here, like
+    /// 5.6.7): its class decides.
+    Refused(Reply, Option<Step>),
     /// Not delivered, try again: a connection problem or a protocol violation before
     /// the final dot.
     Lost(String),
@@ -150,21 +151,29 @@ impl Outcome {
     fn state(&self) -> State {
         match self {
             Outcome::Accepted(_) => State::Sent,
-            Outcome::Refused(r) if r.is_permanent() => State::Failed,
-            Outcome::Refused(_) | Outcome::Lost(_) => State::Deferred,
+            Outcome::Refused(r, _) if r.is_permanent() => State::Failed,
+            Outcome::Refused(..) | Outcome::Lost(_) => State::Deferred,
             Outcome::Unknown(_) => State::Unknown,
             Outcome::Local(_) => State::Failed,
         }
     }
     fn code(&self) -> Option<u16> {
         match self {
-            Outcome::Accepted(r) | Outcome::Refused(r) => Some(r.code),
+            Outcome::Accepted(r) | Outcome::Refused(r, _) => Some(r.code),
+            _ => None,
+        }
+    }
+    /// What the journal's `step` says: the command refused, or `local`.
+    fn step(&self) -> Option<String> {
+        match self {
+            Outcome::Refused(_, Some(st)) => Some(st.command().to_string()),
+            Outcome::Refused(_, None) => Some("local".to_string()),
             _ => None,
         }
     }
     fn text(&self) -> String {
         match self {
-            Outcome::Accepted(r) | Outcome::Refused(r) => r.to_string(),
+            Outcome::Accepted(r) | Outcome::Refused(r, _) => r.to_string(),
             Outcome::Lost(s) | Outcome::Unknown(s) | Outcome::Local(s) => s.clone(),
         }
     }
@@ -189,7 +198,7 @@ struct Shared<'a> {
     run_id: String,
     queue: WorkQueue,
     rate: Option<RateLimit>,
-    journal: Mutex<Journal>,
+    journal: Mutex<&'a mut Journal>,
     tally: Mutex<Tally>,
     stop: AtomicBool,
     progress: ProgressBar,
@@ -205,35 +214,65 @@ impl Shared<'_> {
         self.queue.cv.notify_all();
     }
 
-    fn record(
+    /// The journal lines for one recipient's outcome: one pair line, or for a DSN one
+    /// DSN line per failed pair it reports.
+    fn records(
         &self,
         m: &PlannedMessage,
         ri: usize,
         state: State,
         o: &Outcome,
         attempt: u32,
-    ) -> Record {
+    ) -> Vec<Line> {
         let r = &m.rcpts[ri];
-        Record {
-            time: now(),
-            target: self.target.clone(),
-            queue_id: m.queue_id.clone(),
-            sha256: m.sha256.clone(),
-            recipient: Bytes(r.env.address.clone()),
-            orcpt: r.env.orcpt.clone().map(Bytes),
-            notify: r.env.notify.clone(),
-            state,
-            code: o.code(),
-            reply: (state != State::Sending).then(|| o.text()),
-            attempt,
-            run: self.run_id.clone(),
+        let reply = (state != State::Sending).then(|| o.text());
+        match &m.dsn {
+            None => vec![Line::Pair(Record {
+                time: now(),
+                target: self.target.clone(),
+                queue_id: m.queue_id.clone(),
+                sha256: m.sha256.clone(),
+                recipient: Bytes(r.env.address.clone()),
+                orcpt: r.env.orcpt.clone().map(Bytes),
+                notify: r.env.notify.clone(),
+                state,
+                code: o.code(),
+                reply,
+                step: o.step(),
+                attempt,
+                run: self.run_id.clone(),
+            })],
+            Some(d) => d
+                .notice
+                .failures
+                .iter()
+                .map(|f| &f.key)
+                .map(|k| {
+                    Line::Dsn(DsnRecord {
+                        time: now(),
+                        target: self.target.clone(),
+                        queue_id: k.queue_id.clone(),
+                        sha256: k.sha256.clone(),
+                        recipient: Bytes(k.recipient.clone()),
+                        orcpt: k.orcpt.clone().map(Bytes),
+                        notify: k.notify.clone(),
+                        dsn: DsnState::from(state),
+                        dsn_to: Bytes(r.env.address.clone()),
+                        dsn_message_id: d.notice.message_id.clone(),
+                        code: o.code(),
+                        reply: reply.clone(),
+                        attempt,
+                        run: self.run_id.clone(),
+                    })
+                })
+                .collect(),
         }
     }
 }
 
 /// Runs the plan with `journal` open; returns the summary of this run (the caller adds
 /// what the plan decided from the journal).
-pub fn execute(cfg: &Config, plan: &Plan, journal: Journal) -> Summary {
+pub fn execute(cfg: &Config, plan: &Plan, journal: &mut Journal) -> Summary {
     let start = Instant::now();
     let total: usize = plan.messages.iter().map(|m| m.rcpts.len()).sum();
     let progress = if cfg.progress {
@@ -454,10 +493,13 @@ fn transaction(
     };
     if m.smtputf8_required && !s.ext.smtputf8 {
         return Tx::Done(
-            all(Outcome::Refused(Reply::local(
-                550,
-                "5.6.7 SMTPUTF8 is required, but was not offered by the server (not sent, as Postfix would not)",
-            ))),
+            all(Outcome::Refused(
+                Reply::local(
+                    550,
+                    "5.6.7 SMTPUTF8 is required, but was not offered by the server (not sent, as Postfix would not)",
+                ),
+                None,
+            )),
             true,
         );
     }
@@ -540,7 +582,7 @@ fn transaction(
             outs.extend(
                 sendable
                     .iter()
-                    .map(|&r| (r, Outcome::Refused(env.mail.clone()))),
+                    .map(|&r| (r, Outcome::Refused(env.mail.clone(), Some(Step::Mail)))),
             );
             let keep = s.rset();
             return Tx::Done(outs, keep);
@@ -556,7 +598,7 @@ fn transaction(
             }
             _ => {
                 closing |= rep.code == 421;
-                outs.push((ri, Outcome::Refused(rep.clone())));
+                outs.push((ri, Outcome::Refused(rep.clone(), Some(Step::Rcpt))));
             }
         }
     }
@@ -584,7 +626,7 @@ fn transaction(
             outs.extend(
                 accepted
                     .iter()
-                    .map(|&r| (r, Outcome::Refused(dreply.clone()))),
+                    .map(|&r| (r, Outcome::Refused(dreply.clone(), Some(Step::Data)))),
             );
             let keep = dreply.code != 421 && !closing && s.rset();
             return Tx::Done(outs, keep);
@@ -636,10 +678,10 @@ fn transaction(
         }
     }
     // The point of no return: record `sending` (fsynced) before the final dot.
-    let markers: Vec<Record> = accepted
+    let markers: Vec<Line> = accepted
         .iter()
-        .map(|&ri| {
-            sh.record(
+        .flat_map(|&ri| {
+            sh.records(
                 m,
                 ri,
                 State::Sending,
@@ -718,7 +760,7 @@ fn transaction(
 fn reply_outcome(r: &Reply) -> Outcome {
     match r.class(Step::EndOfData) {
         Class::Positive => Outcome::Accepted(r.clone()),
-        _ => Outcome::Refused(r.clone()),
+        _ => Outcome::Refused(r.clone(), Some(Step::EndOfData)),
     }
 }
 
@@ -732,10 +774,10 @@ fn finish_all(sh: &Shared<'_>, job: &Job, o: Outcome) -> Vec<Job> {
 fn finish(sh: &Shared<'_>, job: &Job, outs: Vec<(usize, Outcome)>) -> Vec<Job> {
     let m = &sh.plan.messages[job.msg];
     let max = sh.cfg.max_retries.max(1);
-    let recs: Vec<Record> = outs
+    let recs: Vec<Line> = outs
         .iter()
         .filter(|(_, o)| !matches!(o, Outcome::Local(_)))
-        .map(|(ri, o)| sh.record(m, *ri, o.state(), o, job.attempt))
+        .flat_map(|(ri, o)| sh.records(m, *ri, o.state(), o, job.attempt))
         .collect();
     if let Err(e) = sh.journal.lock().expect("journal lock").append(&recs) {
         sh.abort(format!("cannot write the journal: {e}"));
