@@ -8,6 +8,7 @@ mod docs;
 mod export;
 mod faults;
 mod listing;
+mod maildrop;
 mod memory;
 mod modes;
 mod postcat;
