@@ -121,6 +121,8 @@ const STDOUT_COMMANDS: &[&[&str]] = &[
         "--dry-run",
         "--json",
     ],
+    &["journal", "--from", "{export}"],
+    &["journal", "--from", "{export}", "--json"],
     &["man"],
     &["man", "scan"],
     &["completions", "bash"],
@@ -148,6 +150,15 @@ fn sample_export() -> &'static std::path::Path {
             "--quiet",
         ]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        // An empty reinject journal (0600), so that `journal` reports instead of noting
+        // on stderr that there is none yet.
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(out.join("reinject-journal.jsonl"))
+            .unwrap();
         d
     })
     .path()

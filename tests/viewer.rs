@@ -328,6 +328,25 @@ Content-Disposition: attachment; filename=\"../../../x\\\"><img src=x onerror=al
 <script>alert('attachment')</script>\n\
 --B--\n";
 
+/// HTML mail with an inline picture (a part the HTML names by `cid:`).
+const INLINE: &str = "From: Shop <shop@example.net>\n\
+To: alice@example.com\n\
+Subject: inline picture\n\
+MIME-Version: 1.0\n\
+Content-Type: multipart/related; boundary=R\n\
+\n\
+--R\n\
+Content-Type: text/html; charset=utf-8\n\
+\n\
+<p>Our logo: <img src=\"cid:logo@shop.example\" alt=\"logo\" width=40></p>\n\
+--R\n\
+Content-Type: image/png; name=logo.png\n\
+Content-ID: <logo@shop.example>\n\
+Content-Transfer-Encoding: base64\n\
+\n\
+iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==\n\
+--R--\n";
+
 #[test]
 fn html_view_in_headless_chromium() {
     if !tool("chromium") || !tool("python3") {
@@ -350,6 +369,15 @@ fn html_view_in_headless_chromium() {
             1_795_900_000,
             &[b"alice@example.com"],
             &lines(HOSTILE.as_bytes()),
+        ),
+    );
+    put(
+        &spool,
+        "4FFFF98E5F1",
+        &queue_file(
+            1_795_800_000,
+            &[b"alice@example.com"],
+            &lines(INLINE.as_bytes()),
         ),
     );
     let o = run(&[
@@ -404,6 +432,7 @@ fn html_view_in_headless_chromium() {
     let (judy, _) = bundle("judy@example.com");
     let (bob, _) = bundle("bob@example.com");
     let hostile = page(&alice, by_id("4FFFF98E5F0"));
+    let inline = page(&alice, by_id("4FFFF98E5F1"));
     let html_only = page(&alice, by_case("html-only"));
     let attachments = page(&judy, by_case("attachments"));
     let nested = page(&bob, by_case("nested-rfc822"));
@@ -427,6 +456,7 @@ fn html_view_in_headless_chromium() {
         url(&nested, "message-nested", ""),
         url(&hostile, "message-hostile", ""),
         url(&hostile, "message-hostile-phone", "@390x844"),
+        url(&inline, "message-inline-image", ""),
         url(&control, "control", ""),
     ];
     let o = std::process::Command::new("python3")
@@ -614,6 +644,19 @@ fn html_view_in_headless_chromium() {
         0,
         "hostile page shows an image"
     );
+    // The inline picture shows, from the bundle's own file.
+    let imgs = got["message-inline-image"]["dom"]["imgs"]
+        .as_array()
+        .unwrap();
+    assert_eq!(imgs.len(), 1, "{imgs:?}");
+    assert_eq!(imgs[0]["loaded"], true, "{imgs:?}");
+    let img = percent_decode(
+        imgs[0]["url"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("file://"),
+    );
+    assert!(Path::new(&img).starts_with(&alice), "{img}");
     // index.html is in the zip too.
     if tool("unzip") {
         let zip = out.join("recipients").join(format!("{}.zip", ivan_r.dir));
@@ -653,4 +696,109 @@ fn percent_decode(s: &str) -> String {
         }
     }
     String::from_utf8(out).unwrap()
+}
+
+/// `--format html` alone: the view writes the attachments and the `.eml` it links to
+/// itself; `verify` accepts the export; `--update` adds new mail to the index.
+#[test]
+fn html_view_alone_and_after_update() {
+    let d = tempfile::tempdir().unwrap();
+    let spool = d.path().join("spool");
+    let out = d.path().join("out");
+    let st = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(sample_spool())
+        .arg(&spool)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let export = |extra: &[&str]| {
+        let mut a = vec![
+            "export",
+            "--queue-dir",
+            spool.to_str().unwrap(),
+            "--config-dir",
+            defaults_config_dir(),
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+        ];
+        a.extend_from_slice(extra);
+        let o = run(&a);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    export(&["--format", "html"]);
+    let m = manifest(&out);
+    assert_eq!(m.options.formats, ["html"]);
+    let att = m
+        .messages
+        .iter()
+        .find(|x| {
+            x.subject
+                .as_deref()
+                .is_some_and(|s| s.starts_with("case attachments:"))
+        })
+        .unwrap();
+    let stem = mxsalvage::export::names::stem(att.info.arrival_unix, &att.info.queue_id);
+    let judy = out.join("recipients/judy@example.com");
+    let page = std::fs::read_to_string(judy.join(format!("html/{stem}.html"))).unwrap();
+    for a in &att.attachments {
+        let p = judy.join(format!("html/{stem}.files")).join(&a.name);
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().len(),
+            a.size,
+            "{}",
+            p.display()
+        );
+        assert!(page.contains(&format!(
+            "href=\"{stem}.files/{}\"",
+            mxsalvage::export::html::url_component(&a.name)
+        )));
+    }
+    let eml = std::fs::read(judy.join(format!("html/{stem}.eml"))).unwrap();
+    assert!(eml.starts_with(b"Return-Path: <office@example.net>\r\n"));
+    assert!(page.contains(&format!("href=\"{stem}.eml\"")));
+    let o = run(&["verify", out.to_str().unwrap()]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    // New mail arrives; the update lists old and new, newest first.
+    put(
+        &spool,
+        "4FFFF98E5F2",
+        &queue_file(
+            1_895_000_000,
+            &[b"judy@example.com"],
+            &lines(b"From: late@example.net\nSubject: arrived later\n\nhello"),
+        ),
+    );
+    export(&["--update"]);
+    let m = manifest(&out);
+    let r = m
+        .recipients
+        .iter()
+        .find(|r| r.address.0 == b"judy@example.com")
+        .unwrap();
+    let index = std::fs::read_to_string(judy.join("index.html")).unwrap();
+    assert_eq!(
+        index.matches("<td class=\"subject\">").count(),
+        r.messages.len()
+    );
+    let first = index.split("<td class=\"subject\">").nth(1).unwrap();
+    assert!(first.contains("arrived later"), "{first}");
+    let o = run(&["verify", out.to_str().unwrap()]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
 }

@@ -371,6 +371,27 @@ fn start_tag(s: &str) -> (Token<'_>, usize) {
     (Token::Start { name, attrs }, i)
 }
 
+/// Whether `tok` ends an unclosed `head`, as in browsers: visible text, or the start of
+/// an element that does not belong in a head.
+fn ends_head(tok: &Token) -> bool {
+    match tok {
+        Token::Text(t) => !t.trim().is_empty(),
+        Token::Start { name, .. } => !matches!(
+            name.as_str(),
+            "head"
+                | "title"
+                | "meta"
+                | "link"
+                | "style"
+                | "script"
+                | "base"
+                | "noscript"
+                | "template"
+        ),
+        _ => false,
+    }
+}
+
 fn attr<'x>(attrs: &'x [(String, String)], name: &str) -> Option<&'x str> {
     attrs
         .iter()
@@ -517,6 +538,9 @@ pub fn html_to_text(html: &str) -> String {
         }
     };
     for tok in Tokens::new(html) {
+        if in_head && ends_head(&tok) {
+            in_head = false;
+        }
         match tok {
             Token::Text(t) => {
                 if !in_head {
@@ -853,12 +877,11 @@ pub fn sanitize(html: &str, cid: &dyn Fn(&str) -> Option<String>) -> Sanitized {
             .or_else(|| AS_DIV.contains(&n).then_some("div"))
     };
     for tok in Tokens::new(html) {
+        if drop_depth.as_ref().is_some_and(|(n, _)| n == "head") && ends_head(&tok) {
+            drop_depth = None;
+        }
         if let Some((name, depth)) = &mut drop_depth {
             match &tok {
-                // A body start ends an unclosed head, as in browsers.
-                Token::Start { name: n, .. } if name == "head" && n == "body" => {
-                    drop_depth = None;
-                }
                 Token::Start { name: n, .. } if n == name => *depth += 1,
                 Token::End(n) if n == name => {
                     *depth -= 1;
@@ -1135,6 +1158,15 @@ mod tests {
             "<div><h1>T</h1></div>"
         );
         assert_eq!(san("a < b > c"), "a &lt; b &gt; c");
+    }
+
+    #[test]
+    fn unclosed_head_ends_where_the_body_starts() {
+        let h = "<html><head><title>t</title><meta charset=utf-8>Hello <b>there</b>";
+        assert_eq!(html_to_text(h), "Hello there\n");
+        assert_eq!(san(h), "Hello <b>there</b>");
+        assert_eq!(san("<head><style>x</style></head><p>a</p>"), "<p>a</p>");
+        assert_eq!(html_to_text("<head><title>t</title></head><body>b"), "b\n");
     }
 
     #[test]
