@@ -82,10 +82,12 @@ impl Listed {
             Some(s) if !f.maildrop && s.data_size >= 0 => s.data_size,
             _ => l.entry.size as i64,
         };
-        let sender = if f.sender().is_empty() {
+        // A maildrop file as it is on disk (before our cleanup qualified it), as showq.
+        let raw_sender = f.submitted_sender.as_deref().unwrap_or(f.sender());
+        let sender = if raw_sender.is_empty() {
             "MAILER-DAEMON".to_string()
         } else {
-            shown(f.sender())
+            shown(raw_sender)
         };
         let mut recipients: Vec<ListedRcpt> = Vec::new();
         let mut from_log: Vec<String> = Vec::new();
@@ -105,10 +107,14 @@ impl Listed {
             if r.state != RcptState::Pending || !keep(&r.address) {
                 continue;
             }
-            let a = if r.address.is_empty() {
+            let raw = match (&r.original, f.maildrop) {
+                (Some(o), true) => o.as_slice(),
+                _ => r.address.as_slice(),
+            };
+            let a = if raw.is_empty() {
                 "MAILER-DAEMON".to_string()
             } else {
-                shown(&r.address)
+                shown(raw)
             };
             if !from_log.contains(&a) {
                 recipients.push(ListedRcpt {

@@ -99,11 +99,6 @@ impl MessageInfo {
         if l.entry.misplaced {
             warnings.push(format!("{} is not in the hash directory Postfix expects (Postfix will not see it until postsuper fixes it)", l.entry.rel));
         }
-        if f.maildrop {
-            warnings.push(
-                "still in maildrop/: not yet processed by Postfix's cleanup (no Received: header, addresses may be unqualified); Bcc: headers removed as cleanup would".into(),
-            );
-        }
         if f.is_probe() {
             warnings.push("address-verification probe (not real mail)".into());
         }

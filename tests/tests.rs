@@ -9,6 +9,7 @@ mod dovecot;
 mod export;
 mod faults;
 mod listing;
+mod maildrop;
 mod memory;
 mod modes;
 mod postcat;

@@ -35,6 +35,9 @@ pub struct PostfixConfig {
     /// `header_from_format = standard` (`From: name <addr>`) rather than obsolete
     /// (`From: addr (name)`); the default follows `compatibility_level` (3.3 and later).
     pub header_from_standard: bool,
+    /// `undisclosed_recipients_header`: what cleanup adds when a message has no To/Cc
+    /// (empty by default in current Postfix: nothing is added).
+    pub undisclosed_recipients_header: Option<String>,
 }
 
 impl Default for PostfixConfig {
@@ -53,6 +56,7 @@ impl Default for PostfixConfig {
             append_dot_mydomain: true,
             enable_long_queue_ids: false,
             header_from_standard: false,
+            undisclosed_recipients_header: None,
         }
     }
 }
@@ -224,6 +228,9 @@ impl PostfixConfig {
             Some(v) => v.trim().eq_ignore_ascii_case("standard"),
             None => level >= (3, 3),
         };
+        c.undisclosed_recipients_header = get("undisclosed_recipients_header")
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty());
         if let Some(v) = get("enable_long_queue_ids") {
             c.enable_long_queue_ids = yes(&v);
         }

@@ -7,6 +7,7 @@
 //! [`walk::ModeVerdict`]) → defer/bounce [`logs`] are attached per recipient.
 //! Fails per message with [`LoadError`] (path + reason); one bad file never stops a run.
 
+pub mod cleanup;
 pub mod config;
 pub mod id;
 pub mod logs;
@@ -209,6 +210,8 @@ impl Spool {
             Err(e) => return Err(err(LoadErrorKind::Io(e.to_string()))),
         };
         let trusted = self.mode_verdict().trusted;
+        // What cleanup would add to a maildrop file depends on its headers: read them.
+        let depth = if maildrop { Depth::Full } else { depth };
         let parsed = QueueFile::parse(data, depth, maildrop);
         if trusted && !entry.is_ready() {
             return Err(err(LoadErrorKind::NotReady {
@@ -227,6 +230,9 @@ impl Spool {
                     entry.mode
                 ));
             }
+        }
+        if maildrop {
+            cleanup::apply(&mut file, &entry.id, &self.cfg);
         }
         let read_log = |log: &str| -> Vec<LogEntry> {
             walk::find_log(&self.root, log, &entry.id, &self.cfg)

@@ -153,6 +153,11 @@ pub struct QueueFile {
     pub warnings: Vec<String>,
     /// A postdrop file from `maildrop/`: not yet processed by cleanup.
     pub maildrop: bool,
+    /// Header lines (each ending in LF) cleanup would add to a maildrop file, inserted
+    /// after its last header by [`QueueFile::write_message`] (see `queue::cleanup`).
+    pub added_headers: Vec<u8>,
+    /// The sender as submitted, when `queue::cleanup` qualified it (showq lists this).
+    pub submitted_sender: Option<Vec<u8>>,
 }
 
 /// Why a queue file could not be read.
@@ -402,6 +407,8 @@ impl QueueFile {
             xtra_offset: 0,
             warnings: Vec::new(),
             maildrop,
+            added_headers: Vec::new(),
+            submitted_sender: None,
         };
         q.run(&data, depth, maildrop)?;
         q.data = data;
@@ -725,11 +732,14 @@ impl QueueFile {
     ///
     /// A maildrop file has not been through cleanup yet; cleanup removes `Bcc:` and
     /// `Resent-Bcc:` header fields before anything is delivered, so they are left out
-    /// here too (they would otherwise reveal the blind copies to every recipient).
+    /// here too (they would otherwise reveal the blind copies to every recipient), and
+    /// the headers it would add ([`QueueFile::added_headers`]) come after the last
+    /// header.
     pub fn write_message(&self, out: &mut Vec<u8>) {
         let mut in_header = self.maildrop;
         let mut dropping = false;
         let mut line_start = true;
+        let mut pending_add = !self.added_headers.is_empty();
         for r in &self.content {
             let p = &self.data[r.payload.clone()];
             if in_header && line_start {
@@ -742,6 +752,10 @@ impl QueueFile {
                 } else {
                     in_header = false;
                     dropping = false;
+                    if pending_add {
+                        out.extend_from_slice(&self.added_headers);
+                        pending_add = false;
+                    }
                 }
             }
             line_start = !r.continued;
@@ -753,8 +767,11 @@ impl QueueFile {
                 out.push(b'\n');
             }
         }
-        if self.ends_unterminated() {
+        if self.ends_unterminated() && !(dropping && in_header) {
             out.push(b'\n');
+        }
+        if pending_add {
+            out.extend_from_slice(&self.added_headers);
         }
     }
 
