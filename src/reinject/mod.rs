@@ -23,7 +23,7 @@ pub mod xtext;
 
 use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -464,14 +464,13 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, String> {
 
 /// The archive copy's path, refusing anything that leaves the export directory.
 fn store_path(dir: &Path, m: &ManifestMessage) -> Result<PathBuf, String> {
-    let rel = Path::new(&m.store);
-    if m.store.is_empty() || !rel.components().all(|c| matches!(c, Component::Normal(_))) {
-        return Err(format!(
+    match crate::manifest::inside(&m.store) {
+        Some(rel) => Ok(dir.join(rel)),
+        None => Err(format!(
             "manifest store path {:?} is not inside the export",
             m.store
-        ));
+        )),
     }
-    Ok(dir.join(rel))
 }
 
 /// Decides what to send. `journal` is the journal read at start.
