@@ -248,3 +248,139 @@ fn verify_never_leaves_the_export() {
     assert_eq!(v.status.code(), Some(1), "{text}");
     assert!(text.contains("not a path inside the export"), "{text}");
 }
+
+/// A spool of `n` copies of the sample's deferred queue files under fresh queue IDs.
+fn copies_spool(dst: &Path, n: usize) {
+    let mut src: Vec<PathBuf> = Vec::new();
+    for d in std::fs::read_dir(sample_spool().join("deferred")).unwrap() {
+        for f in std::fs::read_dir(d.unwrap().path()).unwrap() {
+            src.push(f.unwrap().path());
+        }
+    }
+    src.sort();
+    for i in 0..n {
+        let id = format!("C{:05X}{:04X}", i, i % 7);
+        let dir = dst.join("deferred").join(&id[..1]);
+        std::fs::create_dir_all(&dir).unwrap();
+        let to = dir.join(&id);
+        std::fs::copy(&src[i % src.len()], &to).unwrap();
+        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+}
+
+/// A first export killed (SIGKILL) half-way leaves a manifest that lists nothing and
+/// records the options; `--update` without them finishes the export in the same shape.
+#[test]
+fn update_after_a_killed_first_export_keeps_its_options() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spool = tmp.path().join("spool");
+    copies_spool(&spool, 1500);
+    let out = tmp.path().join("out");
+    let shape = [
+        "--format",
+        "eml",
+        "--zip",
+        "--zip-formats",
+        "text",
+        "--jobs",
+        "1",
+    ];
+    let mut a = vec![
+        "export".to_string(),
+        "--config-dir".into(),
+        defaults_config_dir().into(),
+        "--quiet".into(),
+        "--queue-dir".into(),
+        spool.to_str().unwrap().into(),
+        "--out".into(),
+        out.to_str().unwrap().into(),
+    ];
+    a.extend(shape.iter().map(|s| s.to_string()));
+    let mut child = std::process::Command::new(bin()).args(&a).spawn().unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let n = std::fs::read_dir(out.join("messages")).map_or(0, |d| d.count());
+        if n >= 20 || child.try_wait().unwrap().is_some() {
+            break;
+        }
+        assert!(
+            started.elapsed().as_secs() < 120,
+            "the export never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let m = manifest(&out);
+    if m.complete {
+        eprintln!("note: the first export finished before it could be killed");
+        return;
+    }
+    assert!(m.messages.is_empty() && m.recipients.is_empty());
+    assert_eq!(m.options.formats, ["eml"]);
+    assert_eq!(m.options.zip_formats, ["text"]);
+    // Neither verify nor anyone else takes it for a finished export.
+    let v = run(&["verify", out.to_str().unwrap()]);
+    assert_eq!(v.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&v.stdout).contains("not complete"));
+
+    let o = go(&spool, &out, &["--update"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let m = manifest(&out);
+    assert!(m.complete);
+    assert_eq!(m.messages.len(), 1500);
+    assert_eq!(m.options.formats, ["eml"]);
+    assert!(m.options.zip);
+    assert_eq!(m.options.zip_formats, ["text"]);
+    for r in &m.recipients {
+        assert!(r.output("mbox").is_none() && r.output("eml").is_some());
+        assert!(r.zip_entries.iter().any(|e| e.path.ends_with(".txt")));
+        assert!(!r.zip_entries.iter().any(|e| e.path.ends_with(".eml")));
+    }
+    let v = run(&["verify", out.to_str().unwrap()]);
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
+}
+
+/// A full disk while zips are written: one line naming the path, not the zip crate's
+/// `ZipWriter::drop` debug output, and no temporary zip left. Needs root (mount).
+#[test]
+fn full_disk_during_zips_is_one_quiet_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    for size in ["500k", "600k", "700k", "800k"] {
+        let mnt = tmp.path().join(format!("small-{size}"));
+        std::fs::create_dir(&mnt).unwrap();
+        let st = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&mnt)
+            .status();
+        if !st.map(|s| s.success()).unwrap_or(false) {
+            assert!(std::env::var_os("CI").is_none(), "CI can mount a tmpfs");
+            eprintln!("note: cannot mount a tmpfs; full-disk test skipped");
+            return;
+        }
+        let out = mnt.join("x");
+        let o = go(&sample_spool(), &out, &["--zip"]);
+        let tmps = std::fs::read_dir(out.join("recipients"))
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| {
+                        e.file_name()
+                            .to_string_lossy()
+                            .ends_with(".zip.mxsalvage-tmp")
+                    })
+                    .count()
+            })
+            .unwrap_or(0);
+        let _ = std::process::Command::new("umount").arg(&mnt).status();
+        let err = String::from_utf8_lossy(&o.stderr);
+        if o.status.success() {
+            continue;
+        }
+        assert_eq!(o.status.code(), Some(1), "{size}: {err}");
+        assert!(!err.contains("ZipWriter"), "{size}: {err}");
+        assert_eq!(err.lines().count(), 1, "{size}: {err}");
+        assert!(err.contains("No space left on device"), "{size}: {err}");
+        assert!(err.starts_with("mxsalvage: "), "{size}: {err}");
+        assert_eq!(tmps, 0, "{size}: temporary zips left");
+    }
+}
