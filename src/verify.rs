@@ -55,6 +55,13 @@ pub struct VerifyReport {
     pub notes: Vec<String>,
     /// The manifest says the export run was not complete.
     pub incomplete_export: bool,
+    /// Encrypted zips whose entries could not be read for lack of a password.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub encrypted_unchecked: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl VerifyReport {
@@ -361,6 +368,7 @@ fn check_zip(
         rep.bad(rel, format!("entry {name} is missing from the zip"));
     }
     if skipped_encrypted {
+        rep.encrypted_unchecked += 1;
         rep.notes.push(format!(
             "{rel}: encrypted; give --zip-password-file to check its entries"
         ));
