@@ -215,7 +215,11 @@ pub struct Manifest {
 pub fn inside(rel: &str) -> Option<&Path> {
     let p = Path::new(rel);
     let normal = p.components().all(|c| matches!(c, Component::Normal(_)));
-    let clean = !rel.is_empty() && !rel.contains('\0') && !rel.split('/').any(str::is_empty);
+    let clean = !rel.is_empty()
+        && !rel.contains('\0')
+        && !rel
+            .split('/')
+            .any(|c| c.is_empty() || c == "." || c == "..");
     (normal && clean).then_some(p)
 }
 
