@@ -458,8 +458,18 @@ pub struct Plan {
 pub fn read_manifest(dir: &Path) -> Result<Manifest, String> {
     let p = dir.join("manifest.json");
     let text = std::fs::read(&p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
-    serde_json::from_slice(&text)
-        .map_err(|e| format!("{} is not a usable manifest: {e}", p.display()))
+    let m: Manifest = serde_json::from_slice(&text)
+        .map_err(|e| format!("{} is not a usable manifest: {e}", p.display()))?;
+    m.check_paths()
+        .map_err(|e| format!("{}: {e}", p.display()))?;
+    if !m.complete && m.messages.is_empty() && m.recipients.is_empty() {
+        return Err(format!(
+            "{}: this export was interrupted before it listed any message; finish it with `mxsalvage export --update --out {}` first",
+            p.display(),
+            dir.display()
+        ));
+    }
+    Ok(m)
 }
 
 /// The archive copy's path, refusing anything that leaves the export directory.

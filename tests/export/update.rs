@@ -323,6 +323,17 @@ fn update_after_a_killed_first_export_keeps_its_options() {
     let v = run(&["verify", out.to_str().unwrap()]);
     assert_eq!(v.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&v.stdout).contains("not complete"));
+    // reinject does not mistake it for an export with nothing to send.
+    let r = run(&[
+        "reinject",
+        "--from",
+        out.to_str().unwrap(),
+        "--to",
+        "127.0.0.1:9",
+    ]);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(2), "{err}");
+    assert!(err.contains("interrupted") && err.contains("--update"), "{err}");
 
     let o = go(&spool, &out, &["--update"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
