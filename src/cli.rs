@@ -213,6 +213,12 @@ pub struct ExportArgs {
     /// Replace an existing export
     #[arg(long)]
     pub force: bool,
+    /// Write even when the disk-space estimate says OUT's file system is too small
+    #[arg(long)]
+    pub no_space_check: bool,
+    /// Read the envelopes and print what would be exported and the disk space it needs (even with --quiet); write nothing
+    #[arg(long)]
+    pub dry_run: bool,
     /// No progress bar and no summary
     #[arg(long)]
     pub quiet: bool,

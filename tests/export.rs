@@ -23,6 +23,9 @@ mod samples;
 /// Linearity in one dimension of the input (ratios within one run).
 mod linear;
 
+/// Disk space checked before writing.
+mod space;
+
 // ---------------------------------------------------------------------------------------
 // helpers
 

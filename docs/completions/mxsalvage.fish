@@ -95,6 +95,8 @@ complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l zip -d 'A
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l include-done -d 'Also export recipients already delivered or bounced'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l update -d 'Add what is not exported yet to an existing export'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l force -d 'Replace an existing export'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l no-space-check -d 'Write even when the disk-space estimate says OUT\'s file system is too small'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l dry-run -d 'Read the envelopes and print what would be exported and the disk space it needs (even with --quiet); write nothing'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l quiet -d 'No progress bar and no summary'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l json -d 'Print the summary as JSON on standard output'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -s h -l help -d 'Print help'

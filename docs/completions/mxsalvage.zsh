@@ -97,6 +97,8 @@ _arguments "${_arguments_options[@]}" : \
 '--include-done[Also export recipients already delivered or bounced]' \
 '(--force)--update[Add what is not exported yet to an existing export]' \
 '--force[Replace an existing export]' \
+'--no-space-check[Write even when the disk-space estimate says OUT'\''s file system is too small]' \
+'--dry-run[Read the envelopes and print what would be exported and the disk space it needs (even with --quiet); write nothing]' \
 '--quiet[No progress bar and no summary]' \
 '--json[Print the summary as JSON on standard output]' \
 '-h[Print help]' \

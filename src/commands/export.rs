@@ -18,6 +18,7 @@ use mxsalvage::export::Report;
 use mxsalvage::export::{self, Config, ExportError, Filters, Formats, Mode, Progress};
 use mxsalvage::manifest::{Options, Source};
 use mxsalvage::timefmt::parse_time;
+use mxsalvage::units::size;
 
 struct Bar(Option<ProgressBar>);
 
@@ -68,6 +69,10 @@ struct Summary<'a> {
     complete: bool,
     elapsed_seconds: f64,
     totals: &'a mxsalvage::manifest::Totals,
+    new_messages: usize,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    dry_run: bool,
+    space: Option<&'a mxsalvage::manifest::Space>,
     errors: &'a [mxsalvage::manifest::Problem],
     skipped: &'a [mxsalvage::manifest::Problem],
 }
@@ -132,6 +137,8 @@ pub fn run(a: ExportArgs) -> Result<Exit> {
             include_done: a.include_done,
         },
         mode,
+        space_check: !a.no_space_check,
+        dry_run: a.dry_run,
         options: Options {
             reader: reader.as_ref().map(|r| r.spec()),
             formats: formats.names().iter().map(|s| s.to_string()).collect(),
@@ -192,34 +199,67 @@ pub fn run(a: ExportArgs) -> Result<Exit> {
             complete: manifest.complete,
             elapsed_seconds: (elapsed * 1000.0).round() / 1000.0,
             totals: &manifest.totals,
+            new_messages: manifest.new_messages,
+            dry_run: manifest.dry_run,
+            space: manifest.space.as_ref(),
             errors: &manifest.errors,
             skipped: &manifest.skipped,
         };
         let mut out = std::io::stdout().lock();
         serde_json::to_writer_pretty(&mut out, &s)?;
         writeln!(out)?;
-    } else if !a.quiet {
+    } else if !a.quiet || manifest.dry_run {
         ctx.note_modes();
         for e in &manifest.errors {
             eprintln!("mxsalvage: error: {}", e.reason);
         }
-        let t = &manifest.totals;
         eprintln!(
-            "mxsalvage: exported {} message(s) for {} recipient(s) ({} pairs, {:.1} MB) to {} in {:.1}s; {} error(s), {} skipped{}",
-            t.messages,
-            t.recipients,
-            t.pairs,
-            t.bytes as f64 / 1e6,
-            a.out.display(),
-            elapsed,
-            t.errors,
-            t.skipped,
-            if manifest.complete {
-                ""
-            } else {
-                " — INCOMPLETE, see errors in manifest.json"
-            }
+            "mxsalvage: {}",
+            summary_line(&manifest, &a.out, elapsed, a.update)
         );
     }
     Ok(Exit::partial_if(!manifest.complete))
+}
+
+/// The summary line: what was exported (or would be, `--dry-run`), sizes in sensible
+/// units, and after `--update` how many messages were new.
+fn summary_line(r: &Report, out: &std::path::Path, elapsed: f64, update: bool) -> String {
+    let t = &r.totals;
+    let new = match update {
+        true => format!(" ({} new)", r.new_messages),
+        false => String::new(),
+    };
+    if r.dry_run {
+        let space = r
+            .space
+            .as_ref()
+            .map(|s| format!("; disk space: {}", export::space::describe(s)))
+            .unwrap_or_default();
+        return format!(
+            "dry run: would export {} message(s){new} for {} recipient(s) ({} pairs, {}) to {}{space}; {} error(s), {} skipped; nothing was written",
+            t.messages,
+            t.recipients,
+            t.pairs,
+            size(t.bytes),
+            out.display(),
+            t.errors,
+            t.skipped,
+        );
+    }
+    format!(
+        "exported {} message(s){new} for {} recipient(s) ({} pairs, {}) to {} in {:.1}s; {} error(s), {} skipped{}",
+        t.messages,
+        t.recipients,
+        t.pairs,
+        size(t.bytes),
+        out.display(),
+        elapsed,
+        t.errors,
+        t.skipped,
+        if r.complete {
+            ""
+        } else {
+            " — INCOMPLETE, see errors in manifest.json"
+        }
+    )
 }

@@ -86,6 +86,10 @@ pub struct Run<'a> {
     pub reader: Option<String>,
     pub errors: Vec<Problem>,
     pub skipped: Vec<Problem>,
+    /// The disk-space estimate ([`super::space`]).
+    pub space: Option<crate::manifest::Space>,
+    /// Messages the earlier export (`--update`) already held.
+    pub old_messages: usize,
 }
 
 fn io_err(e: ExportError) -> io::Error {
@@ -133,6 +137,7 @@ pub fn manifest(
         source: &run.cfg.source,
         options: &options,
         totals: &totals,
+        space: run.space.as_ref(),
         errors: &run.errors,
         skipped: &run.skipped,
     };
@@ -159,8 +164,11 @@ pub fn manifest(
     write::sync_dir(out)?;
     Ok(Report {
         complete,
+        new_messages: totals.messages.saturating_sub(run.old_messages),
         totals,
         errors: run.errors,
         skipped: run.skipped,
+        space: run.space,
+        dry_run: false,
     })
 }

@@ -39,6 +39,8 @@ pub struct Planned {
     pub entry: QueueEntry,
     pub arrival_unix: i64,
     pub arrival_usec: i64,
+    /// The message's size as the envelope gives it (what the disk-space estimate uses).
+    pub bytes: u64,
     /// The scan object ([`MessageInfo`], JSON) in the spill file; `recipients` are the
     /// selected ones only.
     pub info: Slot,
@@ -216,11 +218,17 @@ pub fn plan(
                 Outcome::Take(full) => {
                     let full = *full;
                     let slot = spill.put_json(&full.info, false)?;
+                    // The content size; the file's when the size record says nothing.
+                    let bytes = match full.info.size {
+                        0 => e.size,
+                        n => n,
+                    };
                     Outcome::Take((
                         Planned {
                             entry: e,
                             arrival_unix: full.info.arrival_unix,
                             arrival_usec: full.arrival_usec,
+                            bytes,
                             info: slot,
                             keys: Vec::new(),
                         },
