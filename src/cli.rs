@@ -189,6 +189,9 @@ pub struct ExportArgs {
     /// Encrypt each recipient's zip with AES-256; file lines are `address password`
     #[arg(long, value_name = "FILE", requires = "zip")]
     pub zip_password_file: Option<PathBuf>,
+    /// Accept a --zip-password-file that group or others may read (refused otherwise, as ssh refuses such a key)
+    #[arg(long, requires = "zip_password_file")]
+    pub allow_readable_passwords: bool,
     /// Only these queue IDs (repeatable)
     #[arg(long, value_name = "QUEUE_ID")]
     pub id: Vec<String>,

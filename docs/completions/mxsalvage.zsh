@@ -94,6 +94,7 @@ _arguments "${_arguments_options[@]}" : \
 '--ignore-modes[Never use the file modes\: judge each file'\''s completeness from its content (a copy whose modes are unreliable)]' \
 '--only-valid[With --valid-recipients\: leave out recipients not in the lists]' \
 '--zip[Also write one zip per recipient (rendered from the archive copies; the trees are not needed)]' \
+'--allow-readable-passwords[Accept a --zip-password-file that group or others may read (refused otherwise, as ssh refuses such a key)]' \
 '--include-done[Also export recipients already delivered or bounced]' \
 '(--force)--update[Add what is not exported yet to an existing export]' \
 '--force[Replace an existing export]' \

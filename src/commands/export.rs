@@ -98,6 +98,9 @@ pub fn run(a: ExportArgs) -> Result<Exit> {
     }
     let passwords = match &a.zip_password_file {
         Some(p) => {
+            if !a.allow_readable_passwords {
+                export::passwords::check_private(p).map_err(|e| anyhow!(e))?;
+            }
             let text = std::fs::read_to_string(p)
                 .with_context(|| format!("cannot read zip password file {}", p.display()))?;
             Some(export::zip::parse_passwords(&text).map_err(|e| anyhow!("{}: {e}", p.display()))?)

@@ -185,7 +185,16 @@ fn start(spool: &Spool, cfg: &Config) -> Result<Start, ExportError> {
         && cfg.passwords.is_none()
     {
         return Err(ExportError::Refused(
-            "this export's zips are encrypted: give --zip-password-file to update it".into(),
+            "this export's zips are encrypted: give --zip-password-file to update it (to change the encryption, re-export with --force)".into(),
+        ));
+    }
+    if let Some(o) = &old
+        && o.options.zip
+        && !o.options.encrypted
+        && cfg.passwords.is_some()
+    {
+        return Err(ExportError::Refused(
+            "this export's zips are not encrypted: --update keeps them so; to encrypt them, re-export with --force --zip-password-file FILE".into(),
         ));
     }
     Ok(Start {
@@ -368,7 +377,12 @@ pub fn run(
         reader: st.reader.as_ref().map(reader::Reader::spec),
         errors: msgs.errors,
         skipped: msgs.skipped,
-        space: Some(space),
+        // The manifest is the same at any thread count and run: the free space is not in it.
+        space: Some(crate::manifest::Space {
+            free_bytes: None,
+            reclaimed_bytes: 0,
+            ..space
+        }),
         old_messages: old.map_or(0, |o| o.messages.len()),
     };
     commit::manifest(out, run, &asm.list, &recipients, &spill).map_err(|e| partial(e, 1))

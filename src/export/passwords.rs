@@ -3,8 +3,9 @@
 //! Owns: [`Secret`] (never shown by `Debug`), parsing a password file (`address password`
 //! per line; the password is the rest of the line after the blanks that follow the
 //! address, trailing spaces included; `#` comments and blank lines ignored; addresses
-//! matched as mailbox keys). In: the file's text. Out: mailbox key → password. Fails
-//! with a message naming the line.
+//! matched as mailbox keys), and refusing a password file that group or others may
+//! read ([`check_private`], as ssh refuses such a key). In: the file's text. Out:
+//! mailbox key → password. Fails with a message naming the line or the file.
 
 use std::collections::BTreeMap;
 
@@ -18,6 +19,23 @@ impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Secret(..)")
     }
+}
+
+/// A password file must not be readable (or writable) by group or others: one line
+/// saying how to fix it otherwise. A missing file is left to the reader's error.
+pub fn check_private(path: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(m) = std::fs::metadata(path) else {
+        return Ok(());
+    };
+    let mode = m.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(format!(
+            "zip password file {p} is accessible by group or others (mode {mode:04o}): chmod 600 {p} (or give --allow-readable-passwords)",
+            p = path.display()
+        ));
+    }
+    Ok(())
 }
 
 /// Parses a password file. Keys are mailbox keys.

@@ -111,7 +111,7 @@ fn space_refused_on_a_small_file_system_and_nothing_written() {
     let m = manifest(&out);
     let sp = m.space.expect("manifest records the estimate");
     assert!(sp.checked);
-    assert!(sp.free_bytes.unwrap() <= 2 << 20);
+    assert_eq!(sp.free_bytes, None, "the manifest is the same at every run");
     assert_eq!(sp.estimated_bytes, sp.parts.values().sum::<u64>());
     let used = fs.used();
     assert!(
