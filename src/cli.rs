@@ -189,6 +189,9 @@ pub struct ExportArgs {
     /// Encrypt each recipient's zip with AES-256; file lines are `address password`
     #[arg(long, value_name = "FILE", requires = "zip")]
     pub zip_password_file: Option<PathBuf>,
+    /// Make a fresh random password for every mailbox, write them to FILE (0600, `address password` lines, never printed) and a handout per user to FILE.handouts/, and encrypt the zips with them
+    #[arg(long, value_name = "FILE", requires = "zip", conflicts_with_all = ["zip_password_file", "update"])]
+    pub generate_passwords: Option<PathBuf>,
     /// Accept a --zip-password-file that group or others may read (refused otherwise, as ssh refuses such a key)
     #[arg(long, requires = "zip_password_file")]
     pub allow_readable_passwords: bool,

@@ -140,6 +140,7 @@ pub fn run(a: ExportArgs) -> Result<Exit> {
             include_done: a.include_done,
         },
         mode,
+        generate_passwords: a.generate_passwords.clone(),
         space_check: !a.no_space_check,
         dry_run: a.dry_run,
         options: Options {
@@ -150,7 +151,7 @@ pub fn run(a: ExportArgs) -> Result<Exit> {
                 true => zip_formats.names().iter().map(|s| s.to_string()).collect(),
                 false => Vec::new(),
             },
-            encrypted: a.zip_password_file.is_some(),
+            encrypted: a.zip_password_file.is_some() || a.generate_passwords.is_some(),
             include_done: a.include_done,
             recipients: a.select.recipient.clone(),
             domains: a.select.domain.clone(),

@@ -86,6 +86,9 @@ pub struct Config {
     pub mode: Mode,
     /// `--reader`: the account that may read the mailboxes ([`reader`]).
     pub reader: Option<reader::Reader>,
+    /// `--generate-passwords FILE`: a fresh password per mailbox of the plan, written
+    /// to FILE (and a handout per user) before the zips are encrypted with them.
+    pub generate_passwords: Option<PathBuf>,
     /// Refuse when the estimate does not fit OUT's file system ([`space`]; false:
     /// `--no-space-check`).
     pub space_check: bool,
@@ -332,6 +335,18 @@ pub fn run(
     if cfg.dry_run {
         return Ok(dry_report(&plan, old, space));
     }
+    let generated;
+    let cfg = match &cfg.generate_passwords {
+        Some(file) => {
+            let pw = passwords::generate(file, &plan.mailboxes)?;
+            generated = Config {
+                passwords: Some(pw),
+                ..cfg.clone()
+            };
+            &generated
+        }
+        None => cfg,
+    };
 
     // From here on, OUT is written.
     let out = cfg.out.as_path();

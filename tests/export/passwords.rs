@@ -99,3 +99,78 @@ fn passwords_readable_file_refused() {
         assert_eq!(c, Some(0), "{e}");
     }
 }
+
+#[test]
+fn passwords_generated_per_mailbox_private_and_open_the_zips() {
+    let d = tempfile::tempdir().unwrap();
+    let file = d.path().join("passwords");
+    let out = d.path().join("out");
+    let o = export_samples(
+        &out,
+        &["--zip", "--generate-passwords", file.to_str().unwrap()],
+    );
+    let (c, e) = code_and_err(o.clone());
+    assert_eq!(c, Some(0), "{e}");
+    let meta = std::fs::metadata(&file).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    let text = std::fs::read_to_string(&file).unwrap();
+    let pw = mxsalvage::export::passwords::parse_passwords(&text).unwrap();
+    let m = manifest(&out);
+    assert!(m.options.encrypted);
+    assert_eq!(pw.len(), m.recipients.len(), "one per mailbox");
+    for s in pw.values() {
+        assert!(!e.contains(&s.0) && !String::from_utf8_lossy(&o.stdout).contains(&s.0));
+    }
+    let all: std::collections::BTreeSet<&str> = pw.values().map(|s| s.0.as_str()).collect();
+    assert_eq!(all.len(), pw.len(), "every password is different");
+    // Handouts: one per user, private, outside the export.
+    let hd = mxsalvage::export::passwords::handouts_dir(&file);
+    assert_eq!(
+        std::fs::metadata(&hd).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    let handouts: Vec<_> = std::fs::read_dir(&hd)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(handouts.len(), pw.len());
+    let alice = std::fs::read_to_string(hd.join("alice@example.com.txt")).unwrap();
+    let apw = &pw[&b"alice@example.com".to_vec()].0;
+    assert!(alice.contains(apw) && alice.contains("7-Zip") && alice.contains("Windows 11"));
+    assert!(alice.contains("Archive Utility"), "{alice}");
+    for h in &handouts {
+        assert_eq!(
+            std::fs::metadata(h).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    // verify opens every zip with the generated file.
+    let v = crate::util::run(&[
+        "verify",
+        out.to_str().unwrap(),
+        "--zip-password-file",
+        file.to_str().unwrap(),
+    ]);
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
+    // 7z extracts alice's zip with her password.
+    if super::tool("7z") {
+        let x = d.path().join("x");
+        let o = std::process::Command::new("7z")
+            .arg("x")
+            .arg(format!("-p{apw}"))
+            .arg(format!("-o{}", x.display()))
+            .arg(out.join("recipients/alice@example.com.zip"))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+        assert!(x.join("alice@example.com/index.html").exists());
+    }
+    // Never overwritten.
+    let (c, e) = code_and_err(export_samples(
+        &d.path().join("out2"),
+        &["--zip", "--generate-passwords", file.to_str().unwrap()],
+    ));
+    assert_eq!(c, Some(2), "{e}");
+    assert!(e.contains("exists already"), "{e}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
+}
