@@ -22,12 +22,30 @@ use mxsalvage::units::size;
 
 struct Bar(Option<ProgressBar>);
 
+/// A phase with steps: a bar with counts; one without (listing the queue, the
+/// durability barrier): a spinner, never a "0/0" frame.
+fn style(counted: bool) -> ProgressStyle {
+    let t = match counted {
+        true => "{msg:20} [{bar:40}] {pos}/{len} {elapsed}",
+        false => "{msg:20} {spinner} {elapsed}",
+    };
+    ProgressStyle::with_template(t)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ")
+}
+
 impl Progress for Bar {
     fn phase(&self, name: &str, total: u64) {
         if let Some(b) = &self.0 {
-            b.reset();
+            // Style, length, position and message change together: no frame in
+            // between shows the new phase with the old counts (a stray "37/18").
+            b.set_draw_target(ProgressDrawTarget::hidden());
+            b.set_position(0);
             b.set_length(total);
             b.set_message(name.to_string());
+            b.set_style(style(total > 0));
+            b.reset_elapsed();
+            b.set_draw_target(ProgressDrawTarget::stderr());
         }
     }
     fn tick(&self) {
@@ -173,11 +191,10 @@ pub fn run(a: ExportArgs) -> Result<Exit> {
     };
     let bar = if !a.quiet && std::io::stderr().is_terminal() {
         let b = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
-        b.set_style(
-            ProgressStyle::with_template("{msg:20} [{bar:40}] {pos}/{len} {elapsed}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-        );
+        b.set_style(style(false));
+        b.set_message("starting");
+        // Moves (spinner, elapsed time) even while one long step runs.
+        b.enable_steady_tick(std::time::Duration::from_millis(200));
         Some(b)
     } else {
         None

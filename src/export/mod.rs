@@ -327,8 +327,7 @@ pub fn run(
     let st = start(spool, cfg)?;
     let old = st.old.as_ref();
     let spill = spill::Spill::new(&existing_dir(&cfg.out))?;
-    progress.phase("reading envelopes", 0);
-    let plan = plan::plan(spool, sel, &cfg.filters, &spill)?;
+    let plan = plan::plan(spool, sel, &cfg.filters, &spill, progress)?;
     check_selected(spool, sel, cfg, &plan)?;
     check_passwords(&plan, st.zip_on, cfg)?;
     let space = space_check(cfg, &st, &plan)?;
@@ -350,6 +349,9 @@ pub fn run(
 
     // From here on, OUT is written.
     let out = cfg.out.as_path();
+    if cfg.mode == Mode::Force && matches!(st.found, out::Found::Ours(_)) {
+        progress.phase("removing the old export", 0);
+    }
     out::prepare(out, cfg.mode, &st.found)?;
     if let Some(o) = old {
         commit::interim(out, o)?;
@@ -383,6 +385,7 @@ pub fn run(
     if let Some(r) = &st.reader {
         reader::grant(out, r).map_err(|e| partial(e, 1))?;
     }
+    progress.phase("syncing to disk", 0);
     write::sync_fs(out).map_err(|e| partial(e, 1))?;
     let run = commit::Run {
         cfg,

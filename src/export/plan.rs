@@ -174,7 +174,9 @@ pub fn plan(
     sel: &Selection,
     f: &Filters,
     spill: &Spill,
+    progress: &dyn super::Progress,
 ) -> Result<Plan, ExportError> {
+    progress.phase("listing the queue", 0);
     let walk = spool.walk();
     let mut plan = Plan::default();
     plan.errors.extend(walk.problems.iter().map(|p| Problem {
@@ -211,10 +213,13 @@ pub fn plan(
     let filtering = !sel.recipients.is_empty() || !sel.domains.is_empty() || sel.only_valid;
     /// A planned message with its mailbox keys (not yet indices).
     type Taken = (Planned, Vec<Vec<u8>>);
+    progress.phase("reading envelopes", entries.len() as u64);
     let outcomes: Vec<Result<Outcome<Taken>, ExportError>> = entries
         .into_par_iter()
         .map(|e| {
-            Ok(match consider(spool, &e, sel, f, filtering) {
+            let o = consider(spool, &e, sel, f, filtering);
+            progress.tick();
+            Ok(match o {
                 Outcome::Take(full) => {
                     let full = *full;
                     let slot = spill.put_json(&full.info, false)?;
