@@ -189,6 +189,12 @@ pub struct ExportArgs {
     /// Encrypt each recipient's zip with AES-256; file lines are `address password`
     #[arg(long, value_name = "FILE", requires = "zip")]
     pub zip_password_file: Option<PathBuf>,
+    /// Make a fresh random password for every mailbox, write them to FILE (0600, `address password` lines, never printed) and a handout per user to FILE.handouts/, and encrypt the zips with them
+    #[arg(long, value_name = "FILE", requires = "zip", conflicts_with_all = ["zip_password_file", "update"])]
+    pub generate_passwords: Option<PathBuf>,
+    /// Accept a --zip-password-file that group or others may read (refused otherwise, as ssh refuses such a key)
+    #[arg(long, requires = "zip_password_file")]
+    pub allow_readable_passwords: bool,
     /// Only these queue IDs (repeatable)
     #[arg(long, value_name = "QUEUE_ID")]
     pub id: Vec<String>,
@@ -213,6 +219,12 @@ pub struct ExportArgs {
     /// Replace an existing export
     #[arg(long)]
     pub force: bool,
+    /// Write even when the disk-space estimate says OUT's file system is too small
+    #[arg(long)]
+    pub no_space_check: bool,
+    /// Read the envelopes and print what would be exported and the disk space it needs (even with --quiet); write nothing
+    #[arg(long)]
+    pub dry_run: bool,
     /// No progress bar and no summary
     #[arg(long)]
     pub quiet: bool,

@@ -25,4 +25,5 @@ pub mod reinject;
 pub mod scan;
 pub mod select;
 pub mod timefmt;
+pub mod units;
 pub mod verify;

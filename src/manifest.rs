@@ -181,6 +181,31 @@ impl<'de> Deserialize<'de> for Outputs {
     }
 }
 
+/// The disk-space estimate made before the run (docs/manifest.md, `space`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Space {
+    /// Bytes this run was estimated to put on OUT's file system (blocks included).
+    pub estimated_bytes: u64,
+    /// The estimate's parts: `messages` (archive copies), each tree format, `zips`,
+    /// `manifest` (with the run's temporary spill file).
+    pub parts: std::collections::BTreeMap<String, u64>,
+    /// Free bytes on OUT's file system before the run (the summary's; not in the
+    /// manifest, which is the same at every run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub free_bytes: Option<u64>,
+    /// Bytes of the old export `--force` removes, counted as free (the summary's).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reclaimed_bytes: u64,
+    /// The file system's block size (every file is rounded up to it).
+    pub block_size: u64,
+    /// False with `--no-space-check`.
+    pub checked: bool,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Totals {
     pub messages: usize,
@@ -203,6 +228,9 @@ pub struct Manifest {
     pub source: Source,
     pub options: Options,
     pub totals: Totals,
+    /// The disk-space estimate (absent in exports made before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub space: Option<Space>,
     pub messages: Vec<ManifestMessage>,
     pub recipients: Vec<ManifestRecipient>,
     pub errors: Vec<Problem>,

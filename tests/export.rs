@@ -26,6 +26,12 @@ mod linear;
 /// `--update` on a tampered OUT, and after a killed first export.
 mod update;
 
+/// Disk space checked before writing.
+mod space;
+
+/// Zip passwords: encryption never changed by --update, private password files.
+mod passwords;
+
 // ---------------------------------------------------------------------------------------
 // helpers
 
@@ -449,6 +455,7 @@ fn zip_alone_keeps_one_copy_and_is_the_same_at_any_thread_count() {
     }
     let pw = d.path().join("pw");
     std::fs::write(&pw, "big@example.com big-pass\n").unwrap();
+    std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o600)).unwrap();
     let c = d.path().join("c");
     ok(&export(&[
         "--queue-dir",
@@ -919,6 +926,7 @@ fn zip_passwords() {
     );
     let pw = d.path().join("pw");
     std::fs::write(&pw, "# passwords\npat@example.com Sekr1t-Pat\n").unwrap();
+    std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o600)).unwrap();
     let out = d.path().join("out");
     let base = |out: &Path| {
         vec![

@@ -134,6 +134,7 @@ fn verify_opens_encrypted_zips_with_the_password_file() {
         .map(|x| format!("{} secret-{}\n", x.address.display(), x.messages))
         .collect();
     std::fs::write(&pw, &lines).unwrap();
+    std::fs::set_permissions(&pw, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     export(
         &out,
         &["--zip", "--zip-password-file", pw.to_str().unwrap()],

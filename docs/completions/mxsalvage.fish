@@ -83,6 +83,7 @@ complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l out -d 'O
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l format -d 'Formats kept as trees under recipients/<dir>/: comma list of mbox, maildir, eml, text, html (index.html and a page per message), or all, or none [default: mbox,maildir,eml,text,html; with --zip: none]' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l zip-formats -d 'Formats inside each zip: comma list as for --format [default: html,eml]' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l zip-password-file -d 'Encrypt each recipient\'s zip with AES-256; file lines are `address password`' -r -F
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l generate-passwords -d 'Make a fresh random password for every mailbox, write them to FILE (0600, `address password` lines, never printed) and a handout per user to FILE.handouts/, and encrypt the zips with them' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l id -d 'Only these queue IDs (repeatable)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l since -d 'Only mail that arrived at or after TIME (RFC 3339, `YYYY-MM-DD`, or @epoch)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l until -d 'Only mail that arrived before TIME' -r
@@ -92,9 +93,12 @@ complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l trust-mod
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l ignore-modes -d 'Never use the file modes: judge each file\'s completeness from its content (a copy whose modes are unreliable)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l only-valid -d 'With --valid-recipients: leave out recipients not in the lists'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l zip -d 'Also write one zip per recipient (rendered from the archive copies; the trees are not needed)'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l allow-readable-passwords -d 'Accept a --zip-password-file that group or others may read (refused otherwise, as ssh refuses such a key)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l include-done -d 'Also export recipients already delivered or bounced'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l update -d 'Add what is not exported yet to an existing export'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l force -d 'Replace an existing export'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l no-space-check -d 'Write even when the disk-space estimate says OUT\'s file system is too small'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l dry-run -d 'Read the envelopes and print what would be exported and the disk space it needs (even with --quiet); write nothing'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l quiet -d 'No progress bar and no summary'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l json -d 'Print the summary as JSON on standard output'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -s h -l help -d 'Print help'

@@ -85,6 +85,7 @@ _arguments "${_arguments_options[@]}" : \
 '*--format=[Formats kept as trees under recipients/<dir>/\: comma list of mbox, maildir, eml, text, html (index.html and a page per message), or all, or none \[default\: mbox,maildir,eml,text,html; with --zip\: none\]]:LIST:_default' \
 '*--zip-formats=[Formats inside each zip\: comma list as for --format \[default\: html,eml\]]:LIST:_default' \
 '--zip-password-file=[Encrypt each recipient'\''s zip with AES-256; file lines are \`address password\`]:FILE:_files' \
+'(--zip-password-file --update)--generate-passwords=[Make a fresh random password for every mailbox, write them to FILE (0600, \`address password\` lines, never printed) and a handout per user to FILE.handouts/, and encrypt the zips with them]:FILE:_files' \
 '*--id=[Only these queue IDs (repeatable)]:QUEUE_ID:_default' \
 '--since=[Only mail that arrived at or after TIME (RFC 3339, \`YYYY-MM-DD\`, or @epoch)]:TIME:_default' \
 '--until=[Only mail that arrived before TIME]:TIME:_default' \
@@ -94,9 +95,12 @@ _arguments "${_arguments_options[@]}" : \
 '--ignore-modes[Never use the file modes\: judge each file'\''s completeness from its content (a copy whose modes are unreliable)]' \
 '--only-valid[With --valid-recipients\: leave out recipients not in the lists]' \
 '--zip[Also write one zip per recipient (rendered from the archive copies; the trees are not needed)]' \
+'--allow-readable-passwords[Accept a --zip-password-file that group or others may read (refused otherwise, as ssh refuses such a key)]' \
 '--include-done[Also export recipients already delivered or bounced]' \
 '(--force)--update[Add what is not exported yet to an existing export]' \
 '--force[Replace an existing export]' \
+'--no-space-check[Write even when the disk-space estimate says OUT'\''s file system is too small]' \
+'--dry-run[Read the envelopes and print what would be exported and the disk space it needs (even with --quiet); write nothing]' \
 '--quiet[No progress bar and no summary]' \
 '--json[Print the summary as JSON on standard output]' \
 '-h[Print help]' \

@@ -18,15 +18,34 @@ use mxsalvage::export::Report;
 use mxsalvage::export::{self, Config, ExportError, Filters, Formats, Mode, Progress};
 use mxsalvage::manifest::{Options, Source};
 use mxsalvage::timefmt::parse_time;
+use mxsalvage::units::size;
 
 struct Bar(Option<ProgressBar>);
+
+/// A phase with steps: a bar with counts; one without (listing the queue, the
+/// durability barrier): a spinner, never a "0/0" frame.
+fn style(counted: bool) -> ProgressStyle {
+    let t = match counted {
+        true => "{msg:20} [{bar:40}] {pos}/{len} {elapsed}",
+        false => "{msg:20} {spinner} {elapsed}",
+    };
+    ProgressStyle::with_template(t)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ")
+}
 
 impl Progress for Bar {
     fn phase(&self, name: &str, total: u64) {
         if let Some(b) = &self.0 {
-            b.reset();
+            // Style, length, position and message change together: no frame in
+            // between shows the new phase with the old counts (a stray "37/18").
+            b.set_draw_target(ProgressDrawTarget::hidden());
+            b.set_position(0);
             b.set_length(total);
             b.set_message(name.to_string());
+            b.set_style(style(total > 0));
+            b.reset_elapsed();
+            b.set_draw_target(ProgressDrawTarget::stderr());
         }
     }
     fn tick(&self) {
@@ -68,6 +87,10 @@ struct Summary<'a> {
     complete: bool,
     elapsed_seconds: f64,
     totals: &'a mxsalvage::manifest::Totals,
+    new_messages: usize,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    dry_run: bool,
+    space: Option<&'a mxsalvage::manifest::Space>,
     errors: &'a [mxsalvage::manifest::Problem],
     skipped: &'a [mxsalvage::manifest::Problem],
 }
@@ -93,6 +116,9 @@ pub fn run(a: ExportArgs) -> Result<Exit> {
     }
     let passwords = match &a.zip_password_file {
         Some(p) => {
+            if !a.allow_readable_passwords {
+                export::passwords::check_private(p).map_err(|e| anyhow!(e))?;
+            }
             let text = std::fs::read_to_string(p)
                 .with_context(|| format!("cannot read zip password file {}", p.display()))?;
             Some(export::zip::parse_passwords(&text).map_err(|e| anyhow!("{}: {e}", p.display()))?)
@@ -132,6 +158,9 @@ pub fn run(a: ExportArgs) -> Result<Exit> {
             include_done: a.include_done,
         },
         mode,
+        generate_passwords: a.generate_passwords.clone(),
+        space_check: !a.no_space_check,
+        dry_run: a.dry_run,
         options: Options {
             reader: reader.as_ref().map(|r| r.spec()),
             formats: formats.names().iter().map(|s| s.to_string()).collect(),
@@ -140,7 +169,7 @@ pub fn run(a: ExportArgs) -> Result<Exit> {
                 true => zip_formats.names().iter().map(|s| s.to_string()).collect(),
                 false => Vec::new(),
             },
-            encrypted: a.zip_password_file.is_some(),
+            encrypted: a.zip_password_file.is_some() || a.generate_passwords.is_some(),
             include_done: a.include_done,
             recipients: a.select.recipient.clone(),
             domains: a.select.domain.clone(),
@@ -162,11 +191,10 @@ pub fn run(a: ExportArgs) -> Result<Exit> {
     };
     let bar = if !a.quiet && std::io::stderr().is_terminal() {
         let b = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
-        b.set_style(
-            ProgressStyle::with_template("{msg:20} [{bar:40}] {pos}/{len} {elapsed}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-        );
+        b.set_style(style(false));
+        b.set_message("starting");
+        // Moves (spinner, elapsed time) even while one long step runs.
+        b.enable_steady_tick(std::time::Duration::from_millis(200));
         Some(b)
     } else {
         None
@@ -192,34 +220,67 @@ pub fn run(a: ExportArgs) -> Result<Exit> {
             complete: manifest.complete,
             elapsed_seconds: (elapsed * 1000.0).round() / 1000.0,
             totals: &manifest.totals,
+            new_messages: manifest.new_messages,
+            dry_run: manifest.dry_run,
+            space: manifest.space.as_ref(),
             errors: &manifest.errors,
             skipped: &manifest.skipped,
         };
         let mut out = std::io::stdout().lock();
         serde_json::to_writer_pretty(&mut out, &s)?;
         writeln!(out)?;
-    } else if !a.quiet {
+    } else if !a.quiet || manifest.dry_run {
         ctx.note_modes();
         for e in &manifest.errors {
             eprintln!("mxsalvage: error: {}", e.reason);
         }
-        let t = &manifest.totals;
         eprintln!(
-            "mxsalvage: exported {} message(s) for {} recipient(s) ({} pairs, {:.1} MB) to {} in {:.1}s; {} error(s), {} skipped{}",
-            t.messages,
-            t.recipients,
-            t.pairs,
-            t.bytes as f64 / 1e6,
-            a.out.display(),
-            elapsed,
-            t.errors,
-            t.skipped,
-            if manifest.complete {
-                ""
-            } else {
-                " — INCOMPLETE, see errors in manifest.json"
-            }
+            "mxsalvage: {}",
+            summary_line(&manifest, &a.out, elapsed, a.update)
         );
     }
     Ok(Exit::partial_if(!manifest.complete))
+}
+
+/// The summary line: what was exported (or would be, `--dry-run`), sizes in sensible
+/// units, and after `--update` how many messages were new.
+fn summary_line(r: &Report, out: &std::path::Path, elapsed: f64, update: bool) -> String {
+    let t = &r.totals;
+    let new = match update {
+        true => format!(" ({} new)", r.new_messages),
+        false => String::new(),
+    };
+    if r.dry_run {
+        let space = r
+            .space
+            .as_ref()
+            .map(|s| format!("; disk space: {}", export::space::describe(s)))
+            .unwrap_or_default();
+        return format!(
+            "dry run: would export {} message(s){new} for {} recipient(s) ({} pairs, {}) to {}{space}; {} error(s), {} skipped; nothing was written",
+            t.messages,
+            t.recipients,
+            t.pairs,
+            size(t.bytes),
+            out.display(),
+            t.errors,
+            t.skipped,
+        );
+    }
+    format!(
+        "exported {} message(s){new} for {} recipient(s) ({} pairs, {}) to {} in {:.1}s; {} error(s), {} skipped{}",
+        t.messages,
+        t.recipients,
+        t.pairs,
+        size(t.bytes),
+        out.display(),
+        elapsed,
+        t.errors,
+        t.skipped,
+        if r.complete {
+            ""
+        } else {
+            " — INCOMPLETE, see errors in manifest.json"
+        }
+    )
 }

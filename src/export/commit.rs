@@ -87,6 +87,10 @@ pub struct Run<'a> {
     pub reader: Option<String>,
     pub errors: Vec<Problem>,
     pub skipped: Vec<Problem>,
+    /// The disk-space estimate ([`super::space`]).
+    pub space: Option<crate::manifest::Space>,
+    /// Messages the earlier export (`--update`) already held.
+    pub old_messages: usize,
 }
 
 /// The options the manifest records: the command line's, with the export's shape.
@@ -125,6 +129,7 @@ pub fn begun(out: &Path, run: &Run) -> Result<(), ExportError> {
         recipients: Vec::new(),
         errors: Vec::new(),
         skipped: Vec::new(),
+        space: run.space.clone(),
     };
     interim(out, &m)
 }
@@ -161,6 +166,7 @@ pub fn manifest(
         source: &run.cfg.source,
         options: &options,
         totals: &totals,
+        space: run.space.as_ref(),
         errors: &run.errors,
         skipped: &run.skipped,
     };
@@ -187,8 +193,11 @@ pub fn manifest(
     write::sync_dir(out)?;
     Ok(Report {
         complete,
+        new_messages: totals.messages.saturating_sub(run.old_messages),
         totals,
         errors: run.errors,
         skipped: run.skipped,
+        space: run.space,
+        dry_run: false,
     })
 }

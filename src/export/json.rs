@@ -13,7 +13,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use crate::manifest::{Options, Problem, Source, Totals};
+use crate::manifest::{Options, Problem, Source, Space, Totals};
 
 /// Everything in the manifest besides `messages` and `recipients`.
 pub struct Head<'a> {
@@ -24,6 +24,7 @@ pub struct Head<'a> {
     pub source: &'a Source,
     pub options: &'a Options,
     pub totals: &'a Totals,
+    pub space: Option<&'a Space>,
     pub errors: &'a [Problem],
     pub skipped: &'a [Problem],
 }
@@ -88,6 +89,9 @@ pub fn write_manifest<'a, 'b, W: Write>(
     field(w, "source", h.source, false)?;
     field(w, "options", h.options, false)?;
     field(w, "totals", h.totals, false)?;
+    if let Some(sp) = h.space {
+        field(w, "space", sp, false)?;
+    }
     array(w, "messages", messages)?;
     array(w, "recipients", recipients)?;
     field(w, "errors", h.errors, false)?;
@@ -199,6 +203,7 @@ mod tests {
             source: &m.source,
             options: &m.options,
             totals: &m.totals,
+            space: m.space.as_ref(),
             errors: &m.errors,
             skipped: &m.skipped,
         };
@@ -241,6 +246,7 @@ mod tests {
             },
             options: Options::default(),
             totals: Totals::default(),
+            space: None,
             messages: vec![],
             recipients: vec![],
             errors: vec![],
@@ -259,6 +265,11 @@ mod tests {
         });
         m.skipped = m.errors.clone();
         m.options.formats = vec!["eml".into()];
+        check(&m);
+        m.space = Some(Space {
+            estimated_bytes: 9,
+            ..Space::default()
+        });
         check(&m);
     }
 }

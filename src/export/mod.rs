@@ -33,6 +33,7 @@ pub mod prepend;
 pub mod reader;
 pub mod sink;
 pub mod sinks;
+pub mod space;
 pub mod spill;
 pub mod text;
 pub mod tree;
@@ -87,6 +88,14 @@ pub struct Config {
     pub mode: Mode,
     /// `--reader`: the account that may read the mailboxes ([`reader`]).
     pub reader: Option<reader::Reader>,
+    /// `--generate-passwords FILE`: a fresh password per mailbox of the plan, written
+    /// to FILE (and a handout per user) before the zips are encrypted with them.
+    pub generate_passwords: Option<PathBuf>,
+    /// Refuse when the estimate does not fit OUT's file system ([`space`]; false:
+    /// `--no-space-check`).
+    pub space_check: bool,
+    /// Plan and estimate only: nothing is written (`--dry-run`).
+    pub dry_run: bool,
     /// Recorded in the manifest as given.
     pub options: Options,
     pub source: Source,
@@ -133,6 +142,13 @@ pub struct Report {
     pub totals: Totals,
     pub errors: Vec<Problem>,
     pub skipped: Vec<Problem>,
+    /// The disk-space estimate made before writing.
+    pub space: Option<crate::manifest::Space>,
+    /// Messages the export holds that it did not hold before (all of them unless
+    /// `--update`).
+    pub new_messages: usize,
+    /// `--dry-run`: the totals are what would be exported; nothing was written.
+    pub dry_run: bool,
 }
 
 /// What was found before anything is written: OUT's state, the export being updated,
@@ -174,7 +190,16 @@ fn start(spool: &Spool, cfg: &Config) -> Result<Start, ExportError> {
         && cfg.passwords.is_none()
     {
         return Err(ExportError::Refused(
-            "this export's zips are encrypted: give --zip-password-file to update it".into(),
+            "this export's zips are encrypted: give --zip-password-file to update it (to change the encryption, re-export with --force)".into(),
+        ));
+    }
+    if let Some(o) = &old
+        && o.options.zip
+        && !o.options.encrypted
+        && cfg.passwords.is_some()
+    {
+        return Err(ExportError::Refused(
+            "this export's zips are not encrypted: --update keeps them so; to encrypt them, re-export with --force --zip-password-file FILE".into(),
         ));
     }
     Ok(Start {
@@ -230,6 +255,45 @@ fn check_passwords(plan: &plan::Plan, zip_on: bool, cfg: &Config) -> Result<(), 
     Ok(())
 }
 
+/// The disk-space estimate, refused when it does not fit ([`space`]).
+fn space_check(
+    cfg: &Config,
+    st: &Start,
+    plan: &plan::Plan,
+) -> Result<crate::manifest::Space, ExportError> {
+    let shape = space::Shape {
+        formats: st.formats,
+        zip_on: st.zip_on,
+        zip_formats: st.zip_formats,
+    };
+    let load = space::load(plan, st.old.as_ref());
+    let check = cfg.space_check && !cfg.dry_run;
+    let ours = matches!(st.found, out::Found::Ours(_));
+    let existing = existing_dir(&cfg.out);
+    space::assess(&load, shape, &cfg.out, &existing, cfg.mode, ours, check)
+}
+
+/// What `--dry-run` reports: the plan's totals (an update's: what it adds).
+fn dry_report(plan: &plan::Plan, old: Option<&Manifest>, space: crate::manifest::Space) -> Report {
+    let pairs: usize = plan.messages.iter().map(|m| m.keys.len()).sum();
+    Report {
+        complete: plan.errors.is_empty(),
+        totals: Totals {
+            messages: plan.messages.len(),
+            recipients: plan.mailboxes.len(),
+            pairs,
+            bytes: plan.messages.iter().map(|m| m.bytes).sum(),
+            errors: plan.errors.len(),
+            skipped: plan.skipped.len(),
+        },
+        errors: plan.errors.clone(),
+        skipped: plan.skipped.clone(),
+        new_messages: space::new_messages(plan, old),
+        space: Some(space),
+        dry_run: true,
+    }
+}
+
 /// Each mailbox's directory name (an update keeps the earlier names), with every
 /// directory its sinks need created (none when no format is kept as a tree).
 fn bundle_dirs(
@@ -265,13 +329,31 @@ pub fn run(
     let st = start(spool, cfg)?;
     let old = st.old.as_ref();
     let spill = spill::Spill::new(&existing_dir(&cfg.out))?;
-    progress.phase("reading envelopes", 0);
-    let plan = plan::plan(spool, sel, &cfg.filters, &spill)?;
+    let plan = plan::plan(spool, sel, &cfg.filters, &spill, progress)?;
     check_selected(spool, sel, cfg, &plan)?;
     check_passwords(&plan, st.zip_on, cfg)?;
+    let space = space_check(cfg, &st, &plan)?;
+    if cfg.dry_run {
+        return Ok(dry_report(&plan, old, space));
+    }
+    let generated;
+    let cfg = match &cfg.generate_passwords {
+        Some(file) => {
+            let pw = passwords::generate(file, &plan.mailboxes)?;
+            generated = Config {
+                passwords: Some(pw),
+                ..cfg.clone()
+            };
+            &generated
+        }
+        None => cfg,
+    };
 
     // From here on, OUT is written.
     let out = cfg.out.as_path();
+    if cfg.mode == Mode::Force && matches!(st.found, out::Found::Ours(_)) {
+        progress.phase("removing the old export", 0);
+    }
     out::prepare(out, cfg.mode, &st.found)?;
     let shape = |errors, skipped| commit::Run {
         cfg,
@@ -281,6 +363,13 @@ pub fn run(
         reader: st.reader.as_ref().map(reader::Reader::spec),
         errors,
         skipped,
+        // The manifest is the same at any thread count and run: the free space is not in it.
+        space: Some(crate::manifest::Space {
+            free_bytes: None,
+            reclaimed_bytes: 0,
+            ..space.clone()
+        }),
+        old_messages: old.map_or(0, |o| o.messages.len()),
     };
     match old {
         Some(o) => commit::interim(out, o)?,
@@ -315,6 +404,7 @@ pub fn run(
     if let Some(r) = &st.reader {
         reader::grant(out, r).map_err(|e| partial(e, 1))?;
     }
+    progress.phase("syncing to disk", 0);
     write::sync_fs(out).map_err(|e| partial(e, 1))?;
     let run = shape(msgs.errors, msgs.skipped);
     commit::manifest(out, run, &asm.list, &recipients, &spill).map_err(|e| partial(e, 1))

@@ -39,6 +39,8 @@ pub struct Planned {
     pub entry: QueueEntry,
     pub arrival_unix: i64,
     pub arrival_usec: i64,
+    /// The message's size as the envelope gives it (what the disk-space estimate uses).
+    pub bytes: u64,
     /// The scan object ([`MessageInfo`], JSON) in the spill file; `recipients` are the
     /// selected ones only.
     pub info: Slot,
@@ -172,7 +174,9 @@ pub fn plan(
     sel: &Selection,
     f: &Filters,
     spill: &Spill,
+    progress: &dyn super::Progress,
 ) -> Result<Plan, ExportError> {
+    progress.phase("listing the queue", 0);
     let walk = spool.walk();
     let mut plan = Plan::default();
     plan.errors.extend(walk.problems.iter().map(|p| Problem {
@@ -209,18 +213,27 @@ pub fn plan(
     let filtering = !sel.recipients.is_empty() || !sel.domains.is_empty() || sel.only_valid;
     /// A planned message with its mailbox keys (not yet indices).
     type Taken = (Planned, Vec<Vec<u8>>);
+    progress.phase("reading envelopes", entries.len() as u64);
     let outcomes: Vec<Result<Outcome<Taken>, ExportError>> = entries
         .into_par_iter()
         .map(|e| {
-            Ok(match consider(spool, &e, sel, f, filtering) {
+            let o = consider(spool, &e, sel, f, filtering);
+            progress.tick();
+            Ok(match o {
                 Outcome::Take(full) => {
                     let full = *full;
                     let slot = spill.put_json(&full.info, false)?;
+                    // The content size; the file's when the size record says nothing.
+                    let bytes = match full.info.size {
+                        0 => e.size,
+                        n => n,
+                    };
                     Outcome::Take((
                         Planned {
                             entry: e,
                             arrival_unix: full.info.arrival_unix,
                             arrival_usec: full.arrival_usec,
+                            bytes,
                             info: slot,
                             keys: Vec::new(),
                         },

@@ -1,0 +1,142 @@
+//! Disk space checked before writing (issue 11.1): on a real, tiny file system (a 2 MB
+//! tmpfs, mounted by the test; skipped when mounting is not allowed) an export that
+//! does not fit is refused with exit 2 and one line, and nothing is created; one that
+//! fits records its estimate in the manifest, and the estimate is not below what was
+//! written; `--dry-run` prints it and writes nothing; `--no-space-check` writes anyway.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::{export_samples, manifest};
+use crate::util::*;
+
+/// A tmpfs of `size` mounted on a fresh directory, unmounted on drop.
+struct Tmpfs {
+    _base: tempfile::TempDir,
+    dir: PathBuf,
+}
+
+impl Tmpfs {
+    fn mount(size: &str) -> Option<Tmpfs> {
+        let base = tempfile::tempdir().unwrap();
+        let dir = base.path().join("small");
+        std::fs::create_dir(&dir).unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&dir)
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !ok {
+            eprintln!("note: cannot mount a tmpfs (not root?); skipping");
+            return None;
+        }
+        Some(Tmpfs { _base: base, dir })
+    }
+    fn used(&self) -> u64 {
+        let s = rustix::fs::statvfs(&self.dir).unwrap();
+        (s.f_blocks - s.f_bfree) * s.f_frsize
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.dir).status();
+    }
+}
+
+fn entries(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn space_refused_on_a_small_file_system_and_nothing_written() {
+    let Some(fs) = Tmpfs::mount("2m") else {
+        return;
+    };
+    let spool_before = tree_fingerprint(&sample_spool());
+    let out = fs.dir.join("out");
+    // Every format does not fit in 2 MB: refused before anything is written.
+    let o = export_samples(&out, &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    let lines: Vec<&str> = err.lines().filter(|l| !l.contains("note:")).collect();
+    assert_eq!(lines.len(), 1, "one line: {err}");
+    let l = lines[0];
+    for want in [
+        "not enough disk space",
+        "needs about",
+        "MB free",
+        "would fit: --format ",
+        "--no-space-check",
+        "nothing was written",
+    ] {
+        assert!(l.contains(want), "{want:?} in {l}");
+    }
+    assert!(!out.exists(), "OUT was created");
+    assert!(entries(&fs.dir).is_empty(), "{:?}", entries(&fs.dir));
+    // An existing empty OUT stays empty.
+    std::fs::create_dir(&out).unwrap();
+    let o = export_samples(&out, &["--zip", "--format", "all"]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(entries(&out).is_empty());
+    std::fs::remove_dir(&out).unwrap();
+
+    // --dry-run: the estimate, nothing written, exit 0.
+    let o = export_samples(&out, &["--dry-run", "--format", "mbox"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("dry run: would export 37 message(s)"), "{err}");
+    assert!(err.contains("disk space: about "), "{err}");
+    assert!(err.contains(" free"), "{err}");
+    assert!(!out.exists());
+
+    // What the refusal suggested fits, and its estimate covers what was written.
+    let o = export_samples(&out, &["--format", "mbox"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let m = manifest(&out);
+    let sp = m.space.expect("manifest records the estimate");
+    assert!(sp.checked);
+    assert_eq!(sp.free_bytes, None, "the manifest is the same at every run");
+    assert_eq!(sp.estimated_bytes, sp.parts.values().sum::<u64>());
+    let used = fs.used();
+    assert!(
+        sp.estimated_bytes >= used,
+        "estimate {} < used {used}",
+        sp.estimated_bytes
+    );
+    assert!(
+        sp.estimated_bytes < 3 * used,
+        "estimate {} ≫ used {used}",
+        sp.estimated_bytes
+    );
+    assert_eq!(tree_fingerprint(&sample_spool()), spool_before);
+}
+
+#[test]
+fn space_check_can_be_overridden() {
+    let Some(fs) = Tmpfs::mount("2m") else {
+        return;
+    };
+    let out = fs.dir.join("out");
+    // The disk fills up: a write error, exit 1, no manifest claiming success.
+    let o = export_samples(&out, &["--no-space-check"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(!err.contains("not enough disk space"), "{err}");
+    assert!(!out.join("manifest.json").exists());
+}
