@@ -418,7 +418,7 @@ def cmd_pending(export):
     n = 0
     for msg in m["messages"]:
         seen = set()
-        for r in msg["info"]["recipients"]:
+        for r in msg.get("info", msg)["recipients"]:
             if r.get("status") == "pending":
                 key = json.dumps(r.get("address"), sort_keys=True).lower()
                 if key not in seen:
