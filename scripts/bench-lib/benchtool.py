@@ -490,7 +490,7 @@ def cmd_delivery_report(path):
                                              "at once", "load avg (start / end)"))
     for r in d["runs"]:
         print("  %-44s %9ss %9ss %9s %8s  %s / %s" % (
-            r["name"], r.get("delivered"), r.get("handed_off"), r.get("smtpd_sessions"),
+            r["name"], r.get("delivered"), r.get("handed_off") or "-", r.get("smtpd_sessions"),
             r.get("most_sessions_at_once"), r.get("load_start"), r.get("load_end")))
     for k, v in d.get("ratios", {}).items():
         print("  %-44s %s" % (k, v))
