@@ -5,7 +5,12 @@
 //! decoded summary fields), one entry per recipient bundle (paths and hashes of every
 //! file written for it), errors, skipped items and totals. `export` writes it,
 //! `verify` and `reinject` read it back into the same types. Documented in
-//! docs/manifest.md. Pure data; reading/writing is the caller's.
+//! docs/manifest.md. Pure data; reading/writing is the caller's — but every path a
+//! manifest names is checked here ([`inside`], [`Manifest::check_paths`]) before anyone
+//! opens it: a manifest is input, and an edited one must not lead outside the export.
+
+use std::collections::HashSet;
+use std::path::{Component, Path};
 
 use serde::{Deserialize, Serialize};
 
@@ -202,4 +207,109 @@ pub struct Manifest {
     pub recipients: Vec<ManifestRecipient>,
     pub errors: Vec<Problem>,
     pub skipped: Vec<Problem>,
+}
+
+/// `rel` as a path inside the export directory: relative, not empty, and made only of
+/// normal components (no `/` at the start, no `..`, no `.`, no empty component). `None`
+/// for anything else.
+pub fn inside(rel: &str) -> Option<&Path> {
+    let p = Path::new(rel);
+    let normal = p.components().all(|c| matches!(c, Component::Normal(_)));
+    let clean = !rel.is_empty()
+        && !rel.contains('\0')
+        && !rel
+            .split('/')
+            .any(|c| c.is_empty() || c == "." || c == "..");
+    (normal && clean).then_some(p)
+}
+
+impl Manifest {
+    /// Every path this manifest names stays inside the export, where an export puts it:
+    /// `store` is `messages/<name>`, `dir` one name under `recipients/` (each bundle its
+    /// own), a bundle's files and format locations under `recipients/<dir>/` (or its zip
+    /// `recipients/<dir>.zip`), zip entries under `<dir>/`. Fails with one line naming the
+    /// first entry that does not.
+    pub fn check_paths(&self) -> Result<(), String> {
+        let bad = |what: String, path: &str| {
+            Err(format!(
+                "{what} {path:?} is not a path inside the export (the manifest was edited?)"
+            ))
+        };
+        let mut stores = HashSet::new();
+        for m in &self.messages {
+            let what = || format!("message {}: store", m.info.queue_id);
+            match inside(&m.store).and_then(|p| p.strip_prefix("messages").ok()) {
+                Some(rest) if rest.components().count() == 1 => {}
+                _ => return bad(what(), &m.store),
+            }
+            if !stores.insert(m.store.as_str()) {
+                return Err(format!("{} {:?} is listed twice", what(), m.store));
+            }
+        }
+        let mut dirs = HashSet::new();
+        for r in &self.recipients {
+            let who = String::from_utf8_lossy(&r.address.0);
+            let what = |field: &str| format!("recipient {who}: {field}");
+            if inside(&r.dir).is_none_or(|p| p.components().count() != 1) {
+                return bad(what("dir"), &r.dir);
+            }
+            if !dirs.insert(r.dir.as_str()) {
+                return Err(format!("{} {:?} is used twice", what("dir"), r.dir));
+            }
+            let base = format!("recipients/{}", r.dir);
+            let zip = format!("{base}.zip");
+            let in_bundle = |p: &str| {
+                inside(p).is_some() && (p == base || p == zip || p.starts_with(&format!("{base}/")))
+            };
+            for f in &r.files {
+                if !in_bundle(&f.path) {
+                    return bad(what("file"), &f.path);
+                }
+            }
+            for (name, at) in &r.outputs.0 {
+                if let Some(at) = at
+                    && (!in_bundle(at) || at == &zip)
+                {
+                    return bad(what(name), at);
+                }
+            }
+            if let Some(z) = &r.zip
+                && z != &zip
+            {
+                return bad(what("zip"), z);
+            }
+            let root = format!("{}/", r.dir);
+            for e in &r.zip_entries {
+                if inside(&e.path).is_none() || !e.path.starts_with(&root) {
+                    return bad(what("zip entry"), &e.path);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_inside() {
+        for ok in ["messages/A.eml", "recipients/a@b/eml/x.eml", "a"] {
+            assert!(inside(ok).is_some(), "{ok}");
+        }
+        for bad in [
+            "",
+            "/etc/shadow",
+            "../x",
+            "a/../b",
+            "./a",
+            "a/./b",
+            "a//b",
+            "a/",
+            "a\0b",
+        ] {
+            assert!(inside(bad).is_none(), "{bad:?}");
+        }
+    }
 }

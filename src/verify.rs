@@ -7,13 +7,13 @@
 //! `new/` likewise; every zip entry is the one the manifest lists (none missing, none
 //! extra), reads back with a good CRC and the listed size and SHA-256 (decrypted, given
 //! the password file), and in an encrypted export is encrypted (the README aside); no
-//! file in the export is missing from the manifest. In: the export directory (and optional passwords). Out: [`VerifyReport`]
+//! file in the export is missing from the manifest. A manifest path that leads outside
+//! the export is reported, never opened, and no symbolic link is followed. In: the export directory (and optional passwords). Out: [`VerifyReport`]
 //! listing each mismatch with its path. Fails only when the manifest itself cannot be
 //! read ([`VerifyError`]). Reads only; never writes.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fs::File;
 use std::io::{self, BufReader};
 use std::path::{Path, PathBuf};
 
@@ -23,7 +23,7 @@ use crate::export::names::mailbox_key;
 use crate::export::prepend;
 use crate::export::sink::Check;
 use crate::export::sinks::SINKS;
-use crate::export::write::sha256_stream;
+use crate::export::write::{open_read, sha256_stream};
 use crate::export::zip::Secret;
 use crate::manifest::{FileEntry, Manifest, ManifestMessage, ManifestRecipient, SCHEMA};
 
@@ -55,6 +55,13 @@ pub struct VerifyReport {
     pub notes: Vec<String>,
     /// The manifest says the export run was not complete.
     pub incomplete_export: bool,
+    /// Encrypted zips whose entries could not be read for lack of a password.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub encrypted_unchecked: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl VerifyReport {
@@ -74,7 +81,7 @@ impl VerifyReport {
 const OWN_FILES: &[&str] = &["manifest.json", "reinject-journal.jsonl"];
 
 fn sha256_file(path: &Path) -> io::Result<(String, u64)> {
-    sha256_stream(&mut File::open(path)?)
+    sha256_stream(&mut open_read(path)?)
 }
 
 fn check_file(rep: &mut VerifyReport, out: &Path, rel: &str, sha: &str, size: Option<u64>) {
@@ -114,6 +121,11 @@ pub fn verify(
     if !m.complete {
         rep.notes
             .push("the manifest says the export run was not complete (see its errors)".into());
+    }
+    // A path outside the export is never opened: the rest is not checked.
+    if let Err(e) = m.check_paths() {
+        rep.bad("manifest.json", e);
+        return Ok(rep);
     }
     let mut listed: BTreeSet<String> = OWN_FILES.iter().map(|s| s.to_string()).collect();
 
@@ -283,7 +295,7 @@ fn check_zip(
     password: Option<&Secret>,
     encrypted_export: bool,
 ) {
-    let f = match File::open(out.join(rel)) {
+    let f = match open_read(&out.join(rel)) {
         Ok(f) => f,
         Err(e) => return rep.bad(rel, format!("cannot open zip: {e}")),
     };
@@ -356,6 +368,7 @@ fn check_zip(
         rep.bad(rel, format!("entry {name} is missing from the zip"));
     }
     if skipped_encrypted {
+        rep.encrypted_unchecked += 1;
         rep.notes.push(format!(
             "{rel}: encrypted; give --zip-password-file to check its entries"
         ));

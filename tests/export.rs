@@ -23,6 +23,9 @@ mod samples;
 /// Linearity in one dimension of the input (ratios within one run).
 mod linear;
 
+/// `--update` on a tampered OUT, and after a killed first export.
+mod update;
+
 // ---------------------------------------------------------------------------------------
 // helpers
 

@@ -144,6 +144,13 @@ fn verify_opens_encrypted_zips_with_the_password_file() {
         text.contains("encrypted; give --zip-password-file"),
         "{text}"
     );
+    assert!(
+        text.lines()
+            .last()
+            .unwrap()
+            .contains("encrypted zip(s) NOT checked inside"),
+        "the summary says so too: {text}"
+    );
     let (code, text) = verify(&out, &["--zip-password-file", pw.to_str().unwrap()]);
     assert_eq!(code, 0, "{text}");
     assert!(!text.contains("note:"), "{text}");
@@ -295,4 +302,46 @@ fn zip_entries_are_checked_and_rebuilt_from_checked_copies() {
         err.contains("messages/383B998E530.eml") && err.contains("sha256"),
         "{err}"
     );
+}
+
+/// A password is the rest of its line: trailing spaces are part of it; only the line
+/// ending (`\n` or `\r\n`) is removed. An AES zip made with such a password opens with
+/// it (verify decrypts every entry) and not with the password trimmed.
+#[test]
+fn zip_passwords_keep_trailing_spaces() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("x");
+    let scan = run(&[
+        "scan",
+        "--json",
+        "--queue-dir",
+        sample_spool().to_str().unwrap(),
+    ]);
+    let r: mxsalvage::scan::ScanReport = serde_json::from_slice(&scan.stdout).unwrap();
+    let line = |i: usize, a: String, trim: bool| match (i % 2, trim) {
+        (0, false) => format!("{a}  pass word  \r\n"),
+        (_, false) => format!("{a}\tpass word \n"),
+        (0, true) => format!("{a}  pass word\r\n"),
+        (_, true) => format!("{a}\tpass word\n"),
+    };
+    let file = |trim: bool| -> String {
+        r.recipients
+            .iter()
+            .enumerate()
+            .map(|(i, x)| line(i, x.address.display().to_string(), trim))
+            .collect()
+    };
+    let pw = tmp.path().join("pw");
+    std::fs::write(&pw, file(false)).unwrap();
+    let trimmed = tmp.path().join("trimmed");
+    std::fs::write(&trimmed, file(true)).unwrap();
+    export(
+        &out,
+        &["--zip", "--zip-password-file", pw.to_str().unwrap()],
+    );
+    let (code, text) = verify(&out, &["--zip-password-file", pw.to_str().unwrap()]);
+    assert_eq!(code, 0, "{text}");
+    assert!(!text.contains("NOT checked"), "{text}");
+    let (code, text) = verify(&out, &["--zip-password-file", trimmed.to_str().unwrap()]);
+    assert_eq!(code, 1, "a trimmed password must not open the zips: {text}");
 }

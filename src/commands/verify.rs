@@ -30,9 +30,13 @@ pub fn run(a: VerifyArgs) -> Result<Exit> {
         for n in &rep.notes {
             writeln!(out, "note: {n}")?;
         }
+        let unchecked = match rep.encrypted_unchecked {
+            0 => String::new(),
+            n => format!("; {n} encrypted zip(s) NOT checked inside (give --zip-password-file)"),
+        };
         writeln!(
             out,
-            "{}: {} message(s), {} file(s) checked, {} mismatch(es)",
+            "{}: {} message(s), {} file(s) checked, {} mismatch(es){unchecked}",
             if rep.ok() { "OK" } else { "FAILED" },
             rep.messages_checked,
             rep.files_checked,

@@ -1,7 +1,8 @@
 //! The end of an export: the manifest, the commit point.
 //!
-//! Owns: the interim manifest of an update (the earlier one rewritten with
-//! `"complete": false`, fsynced, before anything changes), gathering the recipients'
+//! Owns: the interim manifest — of a new export, one that lists nothing and records the
+//! options ([`begun`]); of an update, the earlier one rewritten with `"complete": false`
+//! ([`interim`]); fsynced, before anything else is written — gathering the recipients'
 //! entries (this run's, spilled by phase 3, and an earlier export's untouched ones), and
 //! streaming `manifest.json` atomically after the durability barrier: temporary file,
 //! fsync, rename, fsync of OUT. A crash before the rename leaves no manifest claiming
@@ -13,7 +14,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
 
-use crate::manifest::{Manifest, ManifestRecipient, Problem, SCHEMA, Totals};
+use crate::manifest::{Manifest, ManifestRecipient, Options, Problem, SCHEMA, Totals};
 use crate::timefmt::{now, rfc3339};
 
 use super::mailbox::{Bundle, Listed, Src};
@@ -88,18 +89,8 @@ pub struct Run<'a> {
     pub skipped: Vec<Problem>,
 }
 
-fn io_err(e: ExportError) -> io::Error {
-    io::Error::other(e.to_string())
-}
-
-/// Streams `manifest.json` (call after the durability barrier) and reports the run.
-pub fn manifest(
-    out: &Path,
-    run: Run,
-    list: &[Listed],
-    recipients: &BTreeMap<&[u8], Rsrc>,
-    spill: &Spill,
-) -> Result<Report, ExportError> {
+/// The options the manifest records: the command line's, with the export's shape.
+fn options(run: &Run) -> Options {
     let mut options = run.cfg.options.clone();
     options.formats = run.formats.names().iter().map(|s| s.to_string()).collect();
     options.zip = run.zip_on;
@@ -114,6 +105,43 @@ pub fn manifest(
     };
     options.encrypted = run.zip_on && run.cfg.passwords.is_some();
     options.reader = run.reader.clone();
+    options
+}
+
+/// A new export's manifest before anything else is written: `"complete": false`, no
+/// message, no recipient — only the source and the options. It claims nothing, and an
+/// `--update` after a crash (or `kill -9`) takes the export's shape from it (formats,
+/// zip, zip formats, encryption, reader), as from any earlier manifest.
+pub fn begun(out: &Path, run: &Run) -> Result<(), ExportError> {
+    let m = Manifest {
+        schema: SCHEMA,
+        tool: format!("mxsalvage {}", env!("CARGO_PKG_VERSION")),
+        generated_at: rfc3339(now()),
+        complete: false,
+        source: run.cfg.source.clone(),
+        options: options(run),
+        totals: Totals::default(),
+        messages: Vec::new(),
+        recipients: Vec::new(),
+        errors: Vec::new(),
+        skipped: Vec::new(),
+    };
+    interim(out, &m)
+}
+
+fn io_err(e: ExportError) -> io::Error {
+    io::Error::other(e.to_string())
+}
+
+/// Streams `manifest.json` (call after the durability barrier) and reports the run.
+pub fn manifest(
+    out: &Path,
+    run: Run,
+    list: &[Listed],
+    recipients: &BTreeMap<&[u8], Rsrc>,
+    spill: &Spill,
+) -> Result<Report, ExportError> {
+    let options = options(&run);
     let totals = Totals {
         messages: list.len(),
         recipients: recipients.len(),

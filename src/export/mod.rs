@@ -1,7 +1,9 @@
 //! `export`: per-recipient mbox, Maildir, .eml, text and zip bundles plus a manifest.
 //!
 //! Owns: the run, as a pipeline of phases, each in its own module — [`plan`] (read every
-//! envelope, decide which message goes to which mailbox) → [`message`] (parallel per
+//! envelope, decide which message goes to which mailbox) → a manifest that lists
+//! nothing yet (`"complete": false`: what an update after a crash takes the export's
+//! shape from) → [`message`] (parallel per
 //! message: archive copy `messages/<queue-id>.eml`, then every per-message sink for each
 //! of its mailboxes) → [`mailbox`] (parallel per mailbox: every per-mailbox sink, then
 //! the zip) → one durability barrier → [`commit`] (`manifest.json`, the commit point).
@@ -271,8 +273,18 @@ pub fn run(
     // From here on, OUT is written.
     let out = cfg.out.as_path();
     out::prepare(out, cfg.mode, &st.found)?;
-    if let Some(o) = old {
-        commit::interim(out, o)?;
+    let shape = |errors, skipped| commit::Run {
+        cfg,
+        formats: st.formats,
+        zip_on: st.zip_on,
+        zip_formats: st.zip_formats,
+        reader: st.reader.as_ref().map(reader::Reader::spec),
+        errors,
+        skipped,
+    };
+    match old {
+        Some(o) => commit::interim(out, o)?,
+        None => commit::begun(out, &shape(Vec::new(), Vec::new()))?,
     }
     let dirs = bundle_dirs(out, &plan, old, st.formats)?;
 
@@ -304,14 +316,6 @@ pub fn run(
         reader::grant(out, r).map_err(|e| partial(e, 1))?;
     }
     write::sync_fs(out).map_err(|e| partial(e, 1))?;
-    let run = commit::Run {
-        cfg,
-        formats: st.formats,
-        zip_on: st.zip_on,
-        zip_formats: st.zip_formats,
-        reader: st.reader.as_ref().map(reader::Reader::spec),
-        errors: msgs.errors,
-        skipped: msgs.skipped,
-    };
+    let run = shape(msgs.errors, msgs.skipped);
     commit::manifest(out, run, &asm.list, &recipients, &spill).map_err(|e| partial(e, 1))
 }

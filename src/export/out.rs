@@ -5,7 +5,10 @@
 //! existing ancestor); the "must not exist or be empty" rule; recognising an earlier
 //! export (a `manifest.json` of ours, or only entries export writes); reading its
 //! manifest for `--update`; and, for `--force`, removing exactly what export writes
-//! (other files are left alone). Nothing is written or removed before [`prepare`].
+//! (other files are left alone); for `--update`, checking every path of the earlier
+//! manifest ([`Manifest::check_paths`]) and everything under `messages/` and
+//! `recipients/` ([`inspect`]: no symbolic link, nothing an export does not write).
+//! Nothing is written or removed before [`prepare`].
 //! Fails with [`ExportError::Refused`] or [`ExportError::Write`].
 
 use std::fs;
@@ -158,8 +161,107 @@ pub fn check(queue_dir: &Path, out: &Path, mode: Mode) -> Result<Found, ExportEr
                 "update"
             }
         ))),
+        Mode::Update => {
+            if let Some(m) = &manifest {
+                m.check_paths().map_err(|e| {
+                    ExportError::Refused(format!(
+                        "{}: {e}; --update refuses it (export afresh into a new directory)",
+                        manifest_path.display()
+                    ))
+                })?;
+            }
+            inspect(out)?;
+            Ok(Found::Ours(manifest))
+        }
         _ => Ok(Found::Ours(manifest)),
     }
+}
+
+/// What an export writes and an update may find in OUT: `messages/` holds archive
+/// copies (`*.eml`), `recipients/` bundle directories and zips (`*.zip`), and below
+/// them only directories and regular files; temporary files of an interrupted run may
+/// be anywhere. Anything else — a symbolic link, a FIFO or device, a directory in
+/// `messages/`, a file in `recipients/` that is not a zip — was not put there by an
+/// export: `--update` refuses it before reading or writing anything, naming the entry.
+/// Files beside `messages/` and `recipients/` are not the export's and are left alone.
+pub fn inspect(out: &Path) -> Result<(), ExportError> {
+    let refuse = |rel: &str, what: &str| {
+        ExportError::Refused(format!(
+            "--out {}: {rel} {what}, which an export never writes; --update refuses to use \
+             this directory (move {rel} away and run again, or export afresh into a new directory)",
+            out.display()
+        ))
+    };
+    let kind = |t: fs::FileType| -> &'static str {
+        if t.is_symlink() {
+            "is a symbolic link"
+        } else if t.is_dir() {
+            "is a directory"
+        } else if t.is_file() {
+            "is a file"
+        } else {
+            "is a special file (FIFO, socket or device)"
+        }
+    };
+    let entries = |dir: &Path| -> Result<Vec<(String, fs::FileType)>, ExportError> {
+        let mut v = Vec::new();
+        for e in fs::read_dir(dir).map_err(werr(dir))? {
+            let e = e.map_err(werr(dir))?;
+            let t = e.file_type().map_err(werr(&e.path()))?;
+            v.push((e.file_name().to_string_lossy().into_owned(), t));
+        }
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(v)
+    };
+    let tmp = |n: &str| n.ends_with(".mxsalvage-tmp");
+    for (name, t) in entries(out)? {
+        let own = OWN_ENTRIES.contains(&name.as_str()) || tmp(&name);
+        let want_dir = name == "messages" || name == "recipients";
+        if own && (t.is_symlink() || t.is_dir() != want_dir || !(t.is_dir() || t.is_file())) {
+            return Err(refuse(&name, kind(t)));
+        }
+    }
+    let messages = out.join("messages");
+    if messages.is_dir() {
+        for (name, t) in entries(&messages)? {
+            if !(t.is_file() && (name.ends_with(".eml") || tmp(&name))) {
+                return Err(refuse(&format!("messages/{name}"), kind(t)));
+            }
+        }
+    }
+    let recipients = out.join("recipients");
+    if recipients.is_dir() {
+        for (name, t) in entries(&recipients)? {
+            let rel = format!("recipients/{name}");
+            if t.is_dir() {
+                tree(&recipients.join(&name), &rel, &refuse, &kind, &entries)?;
+            } else if !(t.is_file() && (name.ends_with(".zip") || tmp(&name))) {
+                return Err(refuse(&rel, kind(t)));
+            }
+        }
+    }
+    Ok(())
+}
+
+type Entries<'a> = dyn Fn(&Path) -> Result<Vec<(String, fs::FileType)>, ExportError> + 'a;
+
+/// A bundle directory: only directories and regular files, at any depth.
+fn tree(
+    dir: &Path,
+    rel: &str,
+    refuse: &dyn Fn(&str, &str) -> ExportError,
+    kind: &dyn Fn(fs::FileType) -> &'static str,
+    entries: &Entries,
+) -> Result<(), ExportError> {
+    for (name, t) in entries(dir)? {
+        let r = format!("{rel}/{name}");
+        if t.is_dir() {
+            tree(&dir.join(&name), &r, refuse, kind, entries)?;
+        } else if !t.is_file() {
+            return Err(refuse(&r, kind(t)));
+        }
+    }
+    Ok(())
 }
 
 /// Makes OUT ready: creates it (0700); with `--force` removes the earlier export's

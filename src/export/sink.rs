@@ -315,7 +315,7 @@ impl Archive {
     }
 
     pub fn open(path: &Path, sha256: &str) -> Result<Archive, ExportError> {
-        let f = File::open(path).map_err(werr(path))?;
+        let f = super::write::open_read(path).map_err(werr(path))?;
         Ok(Archive {
             path: path.to_path_buf(),
             r: BufReader::with_capacity(64 * 1024, f),

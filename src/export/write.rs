@@ -34,13 +34,46 @@ pub fn werr(path: &Path) -> impl FnOnce(io::Error) -> ExportError + '_ {
     }
 }
 
-/// `mkdir -p` with mode 0700 for every directory created.
+/// `mkdir -p` with mode 0700 for every directory created. A symbolic link where the
+/// directory should be is an error, never followed (an export writes none).
 pub fn create_dir(path: &Path) -> Result<(), ExportError> {
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(path)
-        .map_err(werr(path))
+        .map_err(werr(path))?;
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(werr(path)(io::Error::other(
+            "is a symbolic link, not a directory (an export never follows one)",
+        ))),
+        Err(e) => Err(werr(path)(e)),
+    }
+}
+
+/// Opens a file of the export for reading without following a symbolic link in its
+/// last component and without blocking on a FIFO; anything but a regular file is an
+/// error (`InvalidInput`).
+pub fn open_read(path: &Path) -> io::Result<File> {
+    let flags = rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK;
+    let f = OpenOptions::new()
+        .read(true)
+        .custom_flags(flags.bits() as i32)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(n) if n == rustix::io::Errno::LOOP.raw_os_error() => io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "is a symbolic link (an export holds none; it is not followed)",
+            ),
+            _ => e,
+        })?;
+    if !f.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "is not a regular file",
+        ));
+    }
+    Ok(f)
 }
 
 /// Seconds since the epoch as a `SystemTime` (negative values clamp to the epoch).
@@ -269,7 +302,7 @@ pub fn sync_fs(dir: &Path) -> Result<(), ExportError> {
 
 /// SHA-256 and size of a file on disk.
 pub fn hash_file(path: &Path) -> Result<Written, ExportError> {
-    let mut f = File::open(path).map_err(werr(path))?;
+    let mut f = open_read(path).map_err(werr(path))?;
     let (sha256, size) = sha256_stream(&mut f).map_err(werr(path))?;
     Ok(Written { sha256, size })
 }

@@ -12,12 +12,15 @@
 //! (unencrypted output is deterministic; AES output is not: random salt). Nothing is held
 //! whole but one chunk per worker. In: the rendering of message `i` into a [`Dest`]. Out:
 //! the zip's hash and every entry's path, size and SHA-256. Fails with
-//! [`ExportError::Write`] naming the zip.
+//! [`ExportError::Write`] naming the zip, and nothing else on stderr (a zip abandoned on
+//! a full disk is finalised into nothing, see [`Fused`], and its temporary file removed).
 
 use std::collections::BTreeSet;
 use std::io::{self, BufWriter, Cursor, Seek, Write};
 use std::ops::Range;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{Datelike, Timelike};
 use rayon::prelude::*;
@@ -137,6 +140,83 @@ fn zip_io(e: zip::result::ZipError) -> io::Error {
     match e {
         zip::result::ZipError::Io(e) => e,
         other => io::Error::other(other.to_string()),
+    }
+}
+
+/// The zip file under the [`ZipWriter`]: after the first failed write or seek (a full
+/// disk) it swallows everything, so that a writer dropped on the error path finalises
+/// into nothing instead of printing its own `ZipWriter::drop` debug line; the error has
+/// already been returned (and [`Fused::into_inner`] returns it again if anyone went on).
+/// Positions go on being counted, so the zip crate never sees a seek go wrong.
+struct Fused<W> {
+    w: W,
+    failed: Option<(io::ErrorKind, String)>,
+    /// Set when the zip is given up for an error of another kind.
+    abandoned: Arc<AtomicBool>,
+    pos: u64,
+    len: u64,
+}
+
+impl<W: Write + Seek> Fused<W> {
+    fn new(w: W, abandoned: Arc<AtomicBool>) -> Fused<W> {
+        Fused {
+            w,
+            failed: None,
+            abandoned,
+            pos: 0,
+            len: 0,
+        }
+    }
+    fn dead(&self) -> bool {
+        self.failed.is_some() || self.abandoned.load(Ordering::Relaxed)
+    }
+    fn fail(&mut self, e: io::Error) -> io::Error {
+        if self.failed.is_none() {
+            self.failed = Some((e.kind(), e.to_string()));
+        }
+        e
+    }
+    fn into_inner(self) -> io::Result<W> {
+        match self.failed {
+            Some((kind, msg)) => Err(io::Error::new(kind, msg)),
+            None => Ok(self.w),
+        }
+    }
+}
+
+impl<W: Write + Seek> Write for Fused<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = match self.dead() {
+            true => buf.len(),
+            false => self.w.write(buf).map_err(|e| self.fail(e))?,
+        };
+        self.pos += n as u64;
+        self.len = self.len.max(self.pos);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self.dead() {
+            true => Ok(()),
+            false => self.w.flush().map_err(|e| self.fail(e)),
+        }
+    }
+}
+
+impl<W: Write + Seek> Seek for Fused<W> {
+    fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
+        self.pos = match self.dead() {
+            false => self.w.seek(to).map_err(|e| self.fail(e))?,
+            true => {
+                let (base, d) = match to {
+                    io::SeekFrom::Start(p) => (p, 0),
+                    io::SeekFrom::End(d) => (self.len, d),
+                    io::SeekFrom::Current(d) => (self.pos, d),
+                };
+                base.saturating_add_signed(d)
+            }
+        };
+        self.len = self.len.max(self.pos);
+        Ok(self.pos)
     }
 }
 
@@ -283,8 +363,10 @@ pub fn write(
 ) -> Result<Zipped, ExportError> {
     let mut tmp = TmpFile::create(job.dest)?;
     let file = tmp.file.take().expect("fresh temp file");
+    let abandon = Arc::new(AtomicBool::new(false));
+    let fused = Fused::new(file, abandon.clone());
     let mut zd = ZipDest {
-        z: ZipWriter::new(BufWriter::with_capacity(256 * 1024, file)),
+        z: ZipWriter::new(BufWriter::with_capacity(256 * 1024, fused)),
         root: job.root,
         password: job.password,
         buffered: false,
@@ -292,6 +374,29 @@ pub fn write(
         path: job.dest,
         time: job.time,
     };
+    if let Err(e) = fill(job, &mut zd, message, mailbox, done) {
+        // Dropped unfinished: finalised into nothing, quietly (see [`Fused`]).
+        abandon.store(true, Ordering::Relaxed);
+        return Err(e);
+    }
+    let ZipDest { z, entries, .. } = zd;
+    let w = z.finish().map_err(|e| werr(job.dest)(zip_io(e)))?;
+    let fused = w.into_inner().map_err(|e| werr(job.dest)(e.into_error()))?;
+    let file = fused.into_inner().map_err(werr(job.dest))?;
+    let written = tmp.commit(file, Some(job.time))?;
+    Ok(Zipped { written, entries })
+}
+
+type ZipFile = BufWriter<Fused<std::fs::File>>;
+
+/// Everything of [`write`] between creating the zip and finishing it.
+fn fill(
+    job: &ZipJob,
+    zd: &mut ZipDest<ZipFile>,
+    message: &(dyn Fn(usize, &mut dyn Dest) -> Result<(), ExportError> + Sync),
+    mailbox: &dyn Fn(&mut dyn Dest) -> Result<(), ExportError>,
+    done: &(dyn Fn(usize) + Sync),
+) -> Result<(), ExportError> {
     // The README holds no mail: never encrypted, so it can be read first.
     let o = options(CompressionMethod::Deflated, job.time, 0o600, false, None);
     let readme = format!("{}/README.txt", job.root);
@@ -354,12 +459,7 @@ pub fn write(
             zd.entries.extend(entries);
         }
     }
-    mailbox(&mut zd)?;
-    let ZipDest { z, entries, .. } = zd;
-    let w = z.finish().map_err(|e| werr(job.dest)(zip_io(e)))?;
-    let file = w.into_inner().map_err(|e| werr(job.dest)(e.into_error()))?;
-    let written = tmp.commit(file, Some(job.time))?;
-    Ok(Zipped { written, entries })
+    mailbox(zd)
 }
 
 /// What the README of an encrypted zip says first (it is the one entry stored without

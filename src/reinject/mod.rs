@@ -23,7 +23,7 @@ pub mod xtext;
 
 use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -465,20 +465,29 @@ pub struct Plan {
 pub fn read_manifest(dir: &Path) -> Result<Manifest, String> {
     let p = dir.join("manifest.json");
     let text = std::fs::read(&p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
-    serde_json::from_slice(&text)
-        .map_err(|e| format!("{} is not a usable manifest: {e}", p.display()))
+    let m: Manifest = serde_json::from_slice(&text)
+        .map_err(|e| format!("{} is not a usable manifest: {e}", p.display()))?;
+    m.check_paths()
+        .map_err(|e| format!("{}: {e}", p.display()))?;
+    if !m.complete && m.messages.is_empty() && m.recipients.is_empty() {
+        return Err(format!(
+            "{}: this export was interrupted before it listed any message; finish it with `mxsalvage export --update --out {}` first",
+            p.display(),
+            dir.display()
+        ));
+    }
+    Ok(m)
 }
 
 /// The archive copy's path, refusing anything that leaves the export directory.
 fn store_path(dir: &Path, m: &ManifestMessage) -> Result<PathBuf, String> {
-    let rel = Path::new(&m.store);
-    if m.store.is_empty() || !rel.components().all(|c| matches!(c, Component::Normal(_))) {
-        return Err(format!(
+    match crate::manifest::inside(&m.store) {
+        Some(rel) => Ok(dir.join(rel)),
+        None => Err(format!(
             "manifest store path {:?} is not inside the export",
             m.store
-        ));
+        )),
     }
-    Ok(dir.join(rel))
 }
 
 /// Decides what to send. `journal` is the journal read at start.
