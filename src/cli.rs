@@ -265,8 +265,8 @@ pub struct ReinjectArgs {
     /// Name to send in EHLO/LHLO (default: this host's name)
     #[arg(long, value_name = "NAME")]
     pub helo: Option<String>,
-    /// Parallel sessions
-    #[arg(long, value_name = "N", default_value_t = 1)]
+    /// Parallel sessions (sessions the server does not admit give way to those it does)
+    #[arg(long, value_name = "N", default_value_t = 8)]
     pub connections: usize,
     /// Messages per second at most (all sessions together)
     #[arg(long, value_name = "MSGS_PER_SEC")]

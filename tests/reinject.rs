@@ -1419,6 +1419,141 @@ fn sample_spool_round_trip() {
     assert_eq!(arrivals(&primary, &ex), want);
 }
 
+/// More sessions than the primary admits (its smtpd process limit, as on a
+/// dedicated listener with a small maxproc): the surplus ones time out waiting for
+/// the greeting and stop, their jobs go back untouched, and the run delivers
+/// everything exactly once over the sessions that were admitted.
+#[test]
+fn surplus_connections_give_way_to_admitted_ones() {
+    if !servers_available(false) {
+        return;
+    }
+    let export = export_copy();
+    let ex = export.path();
+    let primary = Postfix::primary();
+    let mcf = primary.dir.path().join("etc/master.cf");
+    let text = std::fs::read_to_string(&mcf).unwrap();
+    let limited: Vec<String> = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("127.0.0.1:") {
+                let mut f: Vec<&str> = l.split_whitespace().collect();
+                f[6] = "2";
+                f.join(" ")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    std::fs::write(&mcf, limited.join("\n") + "\n").unwrap();
+    sh(&["reload", &primary.d()]);
+    let want = expected_pairs(&manifest(ex));
+    let (o, s) = reinject(ex, &primary.to(), &["--connections", "4", "--timeout", "3"]);
+    assert_eq!(o.status.code(), Some(0), "{s:#?}");
+    assert_eq!(
+        (s.sent, s.failed, s.deferred, s.unknown),
+        (want.len(), 0, 0, 0),
+        "{s:#?}"
+    );
+    assert!(
+        s.notes
+            .keys()
+            .any(|k| k.starts_with("session(s) not admitted by the server")),
+        "{s:#?}"
+    );
+    primary.drain();
+    let got = arrivals(&primary, ex);
+    for pair in &want {
+        assert_eq!(got.get(pair).copied().unwrap_or(0), 1, "{pair:?}");
+    }
+}
+
+/// Issue #9 part 4: a message taken from maildrop/ carries the unqualified sender
+/// `nobody` (postdrop writes what `sendmail -f` was given); the export qualifies it
+/// with the secondary's `myorigin` as cleanup would (samples/config: `myorigin =
+/// $myhostname`, backup-mx.example.com), so the primary receives `MAIL
+/// FROM:<nobody@backup-mx.example.com>` — not a sender completed with its own domain.
+/// Checked on the wire (the primary's log), in the delivered Return-Path, and in the
+/// dry run.
+#[test]
+fn maildrop_sender_reaches_the_primary_qualified_with_myorigin() {
+    if !servers_available(false) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let ex = d.path().join("export");
+    export(
+        &util::root().join("samples/config"),
+        &util::sample_spool(),
+        &ex,
+    );
+    let want = "nobody@backup-mx.example.com";
+    let m = manifest(&ex);
+    let maildrop: Vec<&str> = m
+        .messages
+        .iter()
+        .filter(|mm| mm.info.queue == "maildrop")
+        .map(|mm| mm.info.queue_id.as_str())
+        .collect();
+    assert_eq!(
+        maildrop.len(),
+        3,
+        "the samples hold three maildrop messages"
+    );
+    let mut args: Vec<&str> = Vec::new();
+    for id in &maildrop {
+        args.extend(["--id", id]);
+    }
+    // the dry run shows the qualified sender
+    let (o, s) = reinject(&ex, "127.0.0.1:1", &[&args[..], &["--dry-run"]].concat());
+    assert_eq!(o.status.code(), Some(0), "{s:#?}");
+    assert_eq!(s.planned.len(), 3, "{s:#?}");
+    for t in &s.planned {
+        assert!(
+            t.mail.starts_with(&format!("MAIL FROM:<{want}>")),
+            "{}: {}",
+            t.queue_id,
+            t.mail
+        );
+    }
+    let primary = Postfix::primary();
+    let (o, s) = reinject(&ex, &primary.to(), &args);
+    assert_eq!(o.status.code(), Some(0), "{s:#?}");
+    assert_eq!(
+        (s.sent, s.failed, s.deferred, s.unknown),
+        (7, 0, 0, 0),
+        "{s:#?}"
+    );
+    primary.drain();
+    // what the primary's smtpd was given: `from=<...>` of each message it received
+    // from 127.0.0.1 (qmgr logs the envelope sender as received)
+    let log = std::fs::read_to_string(primary.dir.path().join("maillog")).unwrap();
+    let froms: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("/qmgr[") && l.contains(" from=<"))
+        .map(|l| {
+            let f = &l[l.find(" from=<").unwrap() + 7..];
+            &f[..f.find('>').unwrap()]
+        })
+        .collect();
+    assert_eq!(froms.len(), 3, "{log}");
+    assert!(froms.iter().all(|f| *f == want), "{froms:?}");
+    // and what was delivered: Return-Path, and the content unchanged
+    let got = arrivals(&primary, &ex);
+    assert_eq!(got.values().sum::<usize>(), 7, "{got:?}");
+    let delivered = primary.delivered();
+    assert_eq!(delivered.len(), 7);
+    for f in &delivered {
+        let first =
+            String::from_utf8_lossy(&f[..f.iter().position(|&b| b == b'\n').unwrap()]).into_owned();
+        assert_eq!(
+            first.trim_end(),
+            format!("Return-Path: <{want}>"),
+            "{first}"
+        );
+    }
+}
+
 /// STARTTLS against a primary with a self-signed certificate: opportunistic by default,
 /// `--starttls` checks the certificate (and stops the run), `--insecure` accepts it.
 #[test]

@@ -107,7 +107,7 @@ complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l to -d '
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l auth-user -d 'SMTP AUTH user' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l auth-password-file -d 'File holding the SMTP AUTH password' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l helo -d 'Name to send in EHLO/LHLO (default: this host\'s name)' -r
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l connections -d 'Parallel sessions' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l connections -d 'Parallel sessions (sessions the server does not admit give way to those it does)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l rate -d 'Messages per second at most (all sessions together)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l recipient -d 'Only this recipient (repeatable)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l domain -d 'Only recipients in this domain (repeatable)' -r

@@ -114,7 +114,7 @@ _arguments "${_arguments_options[@]}" : \
 '--auth-user=[SMTP AUTH user]:USER:_default' \
 '--auth-password-file=[File holding the SMTP AUTH password]:FILE:_files' \
 '--helo=[Name to send in EHLO/LHLO (default\: this host'\''s name)]:NAME:_default' \
-'--connections=[Parallel sessions]:N:_default' \
+'--connections=[Parallel sessions (sessions the server does not admit give way to those it does)]:N:_default' \
 '--rate=[Messages per second at most (all sessions together)]:MSGS_PER_SEC:_default' \
 '*--recipient=[Only this recipient (repeatable)]:ADDR:_default' \
 '*--domain=[Only recipients in this domain (repeatable)]:D:_default' \

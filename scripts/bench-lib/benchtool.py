@@ -14,6 +14,20 @@
         Print the results table (with ratios and targets) of a bench-results.json.
     benchtool.py assemble MEASURE_TSV META_JSON COMPOSITION_JSON OUT_JSON
         Turn the raw measurements into bench-results.json.
+    benchtool.py pending EXPORT_DIR
+        Print the number of pending (message, recipient) pairs of an export's
+        manifest.json: the deliveries the primary must see.
+    benchtool.py waitcount MAILDIR_NEW EXPECTED T0 TIMEOUT [--queue SPOOL]
+        Poll the number of files in MAILDIR_NEW every 0.1 s until it reaches EXPECTED;
+        print JSON: seconds from T0 (Unix time, float) to that moment ("delivered"),
+        the count, and with --queue the seconds until SPOOL's incoming/active/deferred/
+        hold were empty ("handed_off", the secondary's side).  Exit 1 on timeout.
+    benchtool.py sessions MAILLOG FROM_LINE
+        From a Postfix primary's maillog, starting at line FROM_LINE (1-based): smtpd
+        sessions (connect lines), the most open at once, messages received (cleanup
+        message-id lines), as JSON.
+    benchtool.py delivery-report DELIVERY_JSON
+        Print the delivery comparison table of a delivery.json.
 """
 import json, os, random, re, statistics, sys
 from collections import Counter
@@ -399,6 +413,89 @@ def cmd_report(path):
         print("  [%s] %-62s %s" % ("met" if t["met"] else "NOT met", t["target"], t["value"]))
 
 
+def cmd_pending(export):
+    m = json.load(open(os.path.join(export, "manifest.json")))
+    n = 0
+    for msg in m["messages"]:
+        seen = set()
+        for r in msg.get("info", msg)["recipients"]:
+            if r.get("status") == "pending":
+                key = json.dumps(r.get("address"), sort_keys=True).lower()
+                if key not in seen:
+                    seen.add(key)
+                    n += 1
+    print(n)
+
+
+def count_files(d):
+    try:
+        with os.scandir(d) as it:
+            return sum(1 for e in it if e.is_file(follow_symlinks=False))
+    except FileNotFoundError:
+        return 0
+
+
+def queue_empty(spool):
+    for q in QUEUES:
+        for _root, _dirs, files in os.walk(os.path.join(spool, q)):
+            if files:
+                return False
+    return True
+
+
+def cmd_waitcount(maildir, expected, t0, timeout, spool=None):
+    import time
+    handed_off = None
+    n = 0
+    while True:
+        now = time.time()
+        n = count_files(maildir)
+        if spool is not None and handed_off is None and queue_empty(spool):
+            handed_off = round(now - t0, 2)
+        if n >= expected:
+            break
+        if now - t0 > timeout:
+            print(json.dumps({"delivered": None, "count": n, "expected": expected,
+                              "handed_off": handed_off, "timeout": timeout}))
+            return 1
+        time.sleep(0.1)
+    print(json.dumps({"delivered": round(now - t0, 2), "count": n, "expected": expected,
+                      "handed_off": handed_off}))
+    return 0
+
+
+def cmd_sessions(maillog, from_line):
+    sessions = open_now = most = received = 0
+    with open(maillog, errors="replace") as f:
+        for i, line in enumerate(f, 1):
+            if i < from_line:
+                continue
+            if "/smtpd[" in line and ": connect from " in line:
+                sessions += 1
+                open_now += 1
+                most = max(most, open_now)
+            elif "/smtpd[" in line and ": disconnect from " in line:
+                open_now = max(0, open_now - 1)
+            elif "/cleanup[" in line and ": message-id=" in line:
+                received += 1
+    print(json.dumps({"smtpd_sessions": sessions, "most_sessions_at_once": most,
+                      "messages_received": received}))
+
+
+def cmd_delivery_report(path):
+    d = json.load(open(path))
+    print("Re-injection vs Postfix delivery: %s messages, %s deliveries (pairs) to the primary"
+          % (d["messages"], d["expected"]))
+    print("  %-44s %10s %10s %9s %8s  %s" % ("run", "delivered", "handed off", "sessions",
+                                             "at once", "load avg (start / end)"))
+    for r in d["runs"]:
+        print("  %-44s %9ss %9ss %9s %8s  %s / %s" % (
+            r["name"], r.get("delivered"), r.get("handed_off") or "-", r.get("smtpd_sessions"),
+            r.get("most_sessions_at_once"), r.get("load_start"), r.get("load_end")))
+    for k, v in d.get("ratios", {}).items():
+        print("  %-44s %s" % (k, v))
+
+
 def main():
     a = sys.argv[1:]
     if not a:
@@ -419,6 +516,15 @@ def main():
         cmd_assemble(a[1], a[2], a[3], a[4])
     elif cmd == "report":
         cmd_report(a[1])
+    elif cmd == "pending":
+        cmd_pending(a[1])
+    elif cmd == "waitcount":
+        spool = a[a.index("--queue") + 1] if "--queue" in a else None
+        return cmd_waitcount(a[1], int(a[2]), float(a[3]), float(a[4]), spool)
+    elif cmd == "sessions":
+        cmd_sessions(a[1], int(a[2]))
+    elif cmd == "delivery-report":
+        cmd_delivery_report(a[1])
     else:
         print(__doc__, file=sys.stderr)
         return 2

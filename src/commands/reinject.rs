@@ -297,6 +297,8 @@ pub fn run(a: crate::cli::ReinjectArgs) -> Result<Exit> {
     let r = worker::execute(&cfg, &p, &mut journal);
     s.sent = r.sent;
     s.transactions = r.transactions;
+    s.connections = r.connections;
+    s.journal_syncs = r.journal_syncs;
     s.elapsed_seconds = r.elapsed_seconds;
     s.messages_per_second = r.messages_per_second;
     s.problems.extend(r.problems);
@@ -354,6 +356,7 @@ fn bounce(
             let r = worker::execute(&dcfg, &dplan, journal);
             s.dsns_sent = r.sent;
             s.transactions += r.transactions;
+            s.journal_syncs += r.journal_syncs;
             s.dsn_problems.extend(r.problems);
             for (k, v) in r.notes {
                 *s.notes.entry(k).or_default() += v;

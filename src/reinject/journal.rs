@@ -4,10 +4,14 @@
 //! Owns: the record type ([`Record`]), reading a journal back into the last state of
 //! every (queue ID, sha256, recipient, ORCPT, NOTIFY) pair at every target it was sent
 //! to ([`JournalState`]: "already sent" is a property of the pair; the target only
-//! tells where), and appending records with `fsync` ([`Journal::append`]). A torn line (crash in the
-//! middle of a write) is ignored with a warning: it cannot hide a delivery, because the
-//! `sending` marker of a transaction is fsynced before its final dot, so a lost
-//! outcome line leaves that marker as the pair's last record (= `unknown`).
+//! tells where), and appending records with `fsync` ([`Journal::append`], or
+//! [`GroupCommit`] for the sessions of a run: outcome lines are written at once and
+//! made durable by the next `fsync`, `sending` markers are durable before the final
+//! dot, one `fdatasync` serving every session waiting at that moment). A torn line
+//! (crash in the middle of a write) is ignored with a warning: it cannot hide a
+//! delivery, because the `sending` marker of a transaction is fsynced before its
+//! final dot, so a lost outcome line leaves that marker as the pair's last record
+//! (= `unknown`).
 //! The file is locked (`flock`) while a run appends, so two runs cannot interleave.
 
 use std::collections::HashMap;
@@ -422,13 +426,106 @@ impl Journal {
         if recs.is_empty() {
             return Ok(());
         }
+        self.write(recs)?;
+        self.file.sync_data()
+    }
+
+    /// Appends records (one write) without waiting for the disk: they are in the
+    /// file (a killed process loses nothing) and become durable with the next
+    /// [`Journal::append`], [`GroupCommit::durable`] or [`Journal::sync`].
+    pub fn write<T: Serialize>(&mut self, recs: &[T]) -> io::Result<()> {
+        if recs.is_empty() {
+            return Ok(());
+        }
         let mut buf = Vec::new();
         for r in recs {
             serde_json::to_writer(&mut buf, r).map_err(io::Error::other)?;
             buf.push(b'\n');
         }
-        self.file.write_all(&buf)?;
+        self.file.write_all(&buf)
+    }
+
+    /// Makes everything written so far durable.
+    pub fn sync(&mut self) -> io::Result<()> {
         self.file.sync_data()
+    }
+}
+
+/// Group commit for the sessions of one run: lines are written at once (in the
+/// order of [`GroupCommit::write`] calls, one `write(2)` each) and made durable on
+/// demand; one `fdatasync` covers every line written before it began, so sessions
+/// that need their `sending` markers durable at the same moment share one. After a
+/// failed `fdatasync` nothing is ever reported durable again (Linux may drop the
+/// dirty pages and report success the next time).
+#[derive(Debug)]
+pub struct GroupCommit<'a> {
+    journal: std::sync::Mutex<&'a mut Journal>,
+    /// Lines written (batches, counted).
+    written: std::sync::atomic::AtomicU64,
+    /// A second descriptor of the journal for `fdatasync`, and the last batch known
+    /// durable.
+    syncer: std::sync::Mutex<(File, u64)>,
+    failed: std::sync::atomic::AtomicBool,
+    /// `fdatasync` calls made.
+    pub syncs: std::sync::atomic::AtomicU64,
+}
+
+impl<'a> GroupCommit<'a> {
+    pub fn new(journal: &'a mut Journal) -> io::Result<GroupCommit<'a>> {
+        let f = journal.file.try_clone()?;
+        Ok(GroupCommit {
+            journal: std::sync::Mutex::new(journal),
+            written: 0.into(),
+            syncer: std::sync::Mutex::new((f, 0)),
+            failed: false.into(),
+            syncs: 0.into(),
+        })
+    }
+
+    /// Writes the lines (not yet durable); returns the batch's number for
+    /// [`GroupCommit::durable`].
+    pub fn write<T: Serialize>(&self, recs: &[T]) -> io::Result<u64> {
+        use std::sync::atomic::Ordering;
+        let mut j = self.journal.lock().expect("journal lock");
+        j.write(recs)?;
+        let n = self.written.load(Ordering::SeqCst) + 1;
+        self.written.store(n, Ordering::SeqCst);
+        Ok(n)
+    }
+
+    /// Returns once batch `upto` (and every batch before it) is on disk.
+    pub fn durable(&self, upto: u64) -> io::Result<()> {
+        use std::sync::atomic::Ordering;
+        let mut s = self.syncer.lock().expect("sync lock");
+        if self.failed.load(Ordering::SeqCst) {
+            return Err(io::Error::other("an earlier fsync of the journal failed"));
+        }
+        if s.1 >= upto {
+            return Ok(());
+        }
+        // Every batch counted here was written before this fsync starts.
+        let covers = self.written.load(Ordering::SeqCst);
+        self.syncs.fetch_add(1, Ordering::Relaxed);
+        if let Err(e) = s.0.sync_data() {
+            self.failed.store(true, Ordering::SeqCst);
+            return Err(e);
+        }
+        s.1 = covers;
+        Ok(())
+    }
+
+    /// Writes the lines and returns once they are durable.
+    pub fn append<T: Serialize>(&self, recs: &[T]) -> io::Result<()> {
+        if recs.is_empty() {
+            return Ok(());
+        }
+        let n = self.write(recs)?;
+        self.durable(n)
+    }
+
+    /// Makes everything written durable.
+    pub fn sync_all(&self) -> io::Result<()> {
+        self.durable(self.written.load(std::sync::atomic::Ordering::SeqCst))
     }
 }
 

@@ -7,7 +7,7 @@
 //! [`worker`] threads (one connection each, a shared work queue, a token bucket for
 //! `--rate`) which speak [`smtp`] with the [`envelope`] built from the queue's data and
 //! the [`data`] stream of the archive copy, writing every outcome to the [`journal`]
-//! (fsynced before the next transaction) → a [`Summary`].
+//! (group commit: `sending` markers durable before the final dot) → a [`Summary`].
 //! Owns: the validated [`Config`], the [`Target`] identity, planning and the summary.
 //! Never reads the queue directory; the export's archive copies are the source, each
 //! checked against its manifest sha256 before it is sent.
@@ -374,6 +374,13 @@ pub struct Summary {
     pub skipped_probes: usize,
     /// Transactions (MAIL FROM) started in this run, retries included.
     pub transactions: usize,
+    /// Sessions run in parallel (`--connections`).
+    #[serde(default)]
+    pub connections: usize,
+    /// `fdatasync` calls on the journal while sending (group commit: at most one per
+    /// transaction, fewer when sessions share them).
+    #[serde(default)]
+    pub journal_syncs: u64,
     pub elapsed_seconds: f64,
     /// Messages accepted per second in this run.
     pub messages_per_second: f64,

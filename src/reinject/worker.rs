@@ -1,7 +1,9 @@
 //! Running the plan: `--connections` threads, each with its own session, taking
 //! transactions from one shared work queue; a token bucket for `--rate`; retries with
-//! backoff; every outcome written to the journal (fsynced) before the thread starts its
-//! next transaction.
+//! backoff; every outcome written to the journal before the thread starts its next
+//! transaction, and made durable by the next `fsync` (group commit: each
+//! transaction's `sending` markers are durable before its final dot, and one
+//! `fdatasync` serves every session waiting at that moment; the run ends with one).
 //!
 //! Owns: the transaction state machine (envelope → DATA → content → `sending` marker
 //! → final dot → replies), how replies map to journal states (2xx sent, 4xx deferred,
@@ -9,14 +11,14 @@
 //! In: a [`Plan`] and a [`Config`]; out: a [`Summary`].
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::envelope::{mail_from, rcpt_to};
-use super::journal::{DsnRecord, DsnState, Journal, Line, Record, State};
+use super::journal::{DsnRecord, DsnState, GroupCommit, Journal, Line, Record, State};
 use super::smtp::{Class, Reply, Session, Step, Unasked, violation};
 use super::{Config, PairReport, Plan, PlannedMessage, Summary, load_content, local_failure, now};
 use crate::bytes::Bytes;
@@ -198,10 +200,12 @@ struct Shared<'a> {
     run_id: String,
     queue: WorkQueue,
     rate: Option<RateLimit>,
-    journal: Mutex<&'a mut Journal>,
+    journal: GroupCommit<'a>,
     tally: Mutex<Tally>,
     stop: AtomicBool,
     progress: ProgressBar,
+    /// Sessions that have connected at least once in this run.
+    admitted: AtomicUsize,
 }
 
 impl Shared<'_> {
@@ -298,6 +302,31 @@ pub fn execute(cfg: &Config, plan: &Plan, journal: &mut Journal) -> Summary {
             });
         }
     }
+    let journal = match GroupCommit::new(journal) {
+        Ok(j) => j,
+        Err(e) => {
+            let why = format!("cannot use the journal: {e}");
+            let problems = plan
+                .messages
+                .iter()
+                .flat_map(|m| {
+                    m.rcpts.iter().map(|r| PairReport {
+                        queue_id: m.queue_id.clone(),
+                        recipient: Bytes(r.env.address.clone()),
+                        state: "deferred".into(),
+                        reply: Some(format!("not attempted: {why}")),
+                        from_journal: false,
+                        time: None,
+                    })
+                })
+                .collect();
+            return Summary {
+                problems,
+                aborted: Some(why),
+                ..Summary::default()
+            };
+        }
+    };
     let sh = Shared {
         cfg,
         target: cfg.target.id(),
@@ -308,10 +337,11 @@ pub fn execute(cfg: &Config, plan: &Plan, journal: &mut Journal) -> Summary {
             cv: Condvar::new(),
         },
         rate: cfg.rate.map(RateLimit::new),
-        journal: Mutex::new(journal),
+        journal,
         tally: Mutex::new(Tally::default()),
         stop: AtomicBool::new(false),
         progress,
+        admitted: AtomicUsize::new(0),
     };
     std::thread::scope(|s| {
         for _ in 0..cfg.connections.max(1) {
@@ -319,6 +349,10 @@ pub fn execute(cfg: &Config, plan: &Plan, journal: &mut Journal) -> Summary {
         }
     });
     sh.progress.finish_and_clear();
+    if let Err(e) = sh.journal.sync_all() {
+        sh.abort(format!("cannot write the journal: {e}"));
+    }
+    let journal_syncs = sh.journal.syncs.load(Ordering::Relaxed);
     let mut tally = sh.tally.into_inner().expect("tally lock");
     // Jobs left when the run stopped early: not attempted (again), still deferred.
     for j in sh.queue.drain() {
@@ -341,6 +375,8 @@ pub fn execute(cfg: &Config, plan: &Plan, journal: &mut Journal) -> Summary {
     Summary {
         sent: tally.sent,
         transactions: tally.transactions,
+        journal_syncs,
+        connections: cfg.connections.max(1),
         elapsed_seconds: elapsed,
         messages_per_second: if elapsed > 0.0 {
             tally.sent_messages as f64 / elapsed
@@ -359,91 +395,125 @@ fn backoff(base: Duration, attempt: u32) -> Duration {
         .min(MAX_BACKOFF)
 }
 
+/// One session's state across its jobs.
+struct Conn {
+    session: Option<Session>,
+    /// Connection attempts that failed in a row.
+    failures: u32,
+    /// This session has connected at least once.
+    admitted: bool,
+}
+
 fn worker(sh: &Shared<'_>) {
-    let mut session: Option<Session> = None;
-    let mut connect_failures = 0u32;
+    let mut c = Conn {
+        session: None,
+        failures: 0,
+        admitted: false,
+    };
     while let Some(job) = sh.queue.next(&sh.stop, || {
-        if let Some(s) = session.take() {
+        if let Some(s) = c.session.take() {
             s.quit();
         }
     }) {
         if let Some(r) = &sh.rate {
             r.acquire();
         }
-        let requeue = run_job(sh, &mut session, &mut connect_failures, job);
-        sh.queue.done(requeue);
+        match run_job(sh, &mut c, job) {
+            Ok(requeue) => sh.queue.done(requeue),
+            Err(job) => {
+                // More sessions than the primary admits (its process or per-client
+                // limit): this one gives up, the job goes back untouched.
+                sh.queue.done(vec![job]);
+                break;
+            }
+        }
     }
-    if let Some(s) = session {
+    if let Some(s) = c.session {
         s.quit();
     }
 }
 
-/// Opens a session, with backoff after failures. `Err` is the reason to give the job.
-fn ensure_session(
-    sh: &Shared<'_>,
-    session: &mut Option<Session>,
-    failures: &mut u32,
-) -> Result<(), String> {
-    if session.is_some() {
-        return Ok(());
+enum Connected {
+    Yes,
+    /// Connecting failed; the reason to give the job.
+    No(String),
+    /// Connecting failed for a session that never connected while others did: the
+    /// primary admits fewer sessions than `--connections`; this one stops.
+    Surplus,
+}
+
+/// Opens a session, with backoff after failures.
+fn ensure_session(sh: &Shared<'_>, c: &mut Conn) -> Connected {
+    if c.session.is_some() {
+        return Connected::Yes;
     }
     match Session::connect(&sh.cfg.client) {
         Ok(s) => {
-            *failures = 0;
-            *session = Some(s);
-            Ok(())
+            c.failures = 0;
+            c.session = Some(s);
+            if !c.admitted {
+                c.admitted = true;
+                sh.admitted.fetch_add(1, Ordering::SeqCst);
+            }
+            Connected::Yes
         }
         Err(e) => {
-            *failures += 1;
             let msg = e.to_string();
+            if !c.admitted && sh.admitted.load(Ordering::SeqCst) > 0 {
+                let mut t = sh.tally.lock().expect("tally lock");
+                *t.notes
+                    .entry(format!(
+                        "session(s) not admitted by the server, run went on with fewer connections: {msg}"
+                    ))
+                    .or_default() += 1;
+                return Connected::Surplus;
+            }
+            c.failures += 1;
+            let failures = c.failures;
             if e.is_permanent() {
                 sh.abort(format!("session refused by {}: {msg}", sh.cfg.target.id()));
-            } else if *failures >= sh.cfg.max_retries.max(1) {
+            } else if failures >= sh.cfg.max_retries.max(1) {
                 sh.abort(format!(
                     "{} failed {failures} times in a row: {msg}",
                     sh.cfg.target.id()
                 ));
             } else {
-                std::thread::sleep(backoff(sh.cfg.retry_delay, *failures));
+                std::thread::sleep(backoff(sh.cfg.retry_delay, failures));
             }
-            Err(msg)
+            Connected::No(msg)
         }
     }
 }
 
-/// One attempt at a job; returns the jobs to retry.
-fn run_job(
-    sh: &Shared<'_>,
-    session: &mut Option<Session>,
-    connect_failures: &mut u32,
-    job: Job,
-) -> Vec<Job> {
+/// One attempt at a job; returns the jobs to retry, or `Err` with the job untouched
+/// when this session is surplus ([`Connected::Surplus`]).
+fn run_job(sh: &Shared<'_>, c: &mut Conn, job: Job) -> Result<Vec<Job>, Job> {
     let m = &sh.plan.messages[job.msg];
     let content = match load_content(m) {
         Ok(c) => c,
-        Err(e) => {
-            return finish_all(sh, &job, Outcome::Local(e));
-        }
+        Err(e) => return Ok(finish_all(sh, &job, Outcome::Local(e))),
     };
     // A reused connection may have been closed by the server while idle: one free retry.
     let mut fresh_retry = true;
     loop {
-        let reused = session.is_some();
-        if let Err(e) = ensure_session(sh, session, connect_failures) {
-            return finish_all(sh, &job, Outcome::Lost(e));
+        let reused = c.session.is_some();
+        match ensure_session(sh, c) {
+            Connected::Yes => {}
+            Connected::No(e) => return Ok(finish_all(sh, &job, Outcome::Lost(e))),
+            Connected::Surplus => return Err(job),
         }
-        let s = session.as_mut().expect("just opened");
+        let s = c.session.as_mut().expect("just opened");
         match transaction(sh, s, m, &job, &content) {
             Tx::Done(outs, keep) => {
                 if !keep {
-                    *session = None;
+                    c.session = None;
                 }
-                return finish(sh, &job, outs);
+                return Ok(finish(sh, &job, outs));
             }
             Tx::StaleBeforeMail(e) => {
-                *session = None;
+                c.session = None;
                 if !(reused && fresh_retry) {
-                    return finish_all(sh, &job, Outcome::Lost(e));
+                    return Ok(finish_all(sh, &job, Outcome::Lost(e)));
                 }
                 fresh_retry = false;
             }
@@ -690,7 +760,7 @@ fn transaction(
             )
         })
         .collect();
-    if let Err(e) = sh.journal.lock().expect("journal lock").append(&markers) {
+    if let Err(e) = sh.journal.append(&markers) {
         sh.abort(format!("cannot write the journal: {e}"));
         let e = format!("not sent: cannot write the journal: {e}");
         outs.extend(lost(&accepted, &e));
@@ -770,7 +840,8 @@ fn finish_all(sh: &Shared<'_>, job: &Job, o: Outcome) -> Vec<Job> {
     finish(sh, job, outs)
 }
 
-/// Journals the outcomes (fsync), tallies them, and returns the retries.
+/// Journals the outcomes (written; durable with the next fsync), tallies them, and
+/// returns the retries.
 fn finish(sh: &Shared<'_>, job: &Job, outs: Vec<(usize, Outcome)>) -> Vec<Job> {
     let m = &sh.plan.messages[job.msg];
     let max = sh.cfg.max_retries.max(1);
@@ -779,7 +850,10 @@ fn finish(sh: &Shared<'_>, job: &Job, outs: Vec<(usize, Outcome)>) -> Vec<Job> {
         .filter(|(_, o)| !matches!(o, Outcome::Local(_)))
         .flat_map(|(ri, o)| sh.records(m, *ri, o.state(), o, job.attempt))
         .collect();
-    if let Err(e) = sh.journal.lock().expect("journal lock").append(&recs) {
+    // Written now, durable with the next fsync (this or another session's next
+    // `sending` marker, or the end of the run): a crash before then leaves the
+    // `sending` marker last, i.e. `unknown`, never a second delivery.
+    if let Err(e) = sh.journal.write(&recs) {
         sh.abort(format!("cannot write the journal: {e}"));
     }
     let mut retry = Vec::new();
