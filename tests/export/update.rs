@@ -333,7 +333,10 @@ fn update_after_a_killed_first_export_keeps_its_options() {
     ]);
     let err = String::from_utf8_lossy(&r.stderr);
     assert_eq!(r.status.code(), Some(2), "{err}");
-    assert!(err.contains("interrupted") && err.contains("--update"), "{err}");
+    assert!(
+        err.contains("interrupted") && err.contains("--update"),
+        "{err}"
+    );
 
     let o = go(&spool, &out, &["--update"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
