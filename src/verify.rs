@@ -107,6 +107,16 @@ pub fn verify(
     out: &Path,
     passwords: Option<&BTreeMap<Vec<u8>, Secret>>,
 ) -> Result<VerifyReport, VerifyError> {
+    verify_with(out, passwords, &crate::export::NoProgress)
+}
+
+/// [`verify`] with progress: one phase for the archive copies (a step per message),
+/// one for the bundles (a step per mailbox).
+pub fn verify_with(
+    out: &Path,
+    passwords: Option<&BTreeMap<Vec<u8>, Secret>>,
+    progress: &dyn crate::export::Progress,
+) -> Result<VerifyReport, VerifyError> {
     let mpath = out.join("manifest.json");
     let text = std::fs::read(&mpath).map_err(|e| VerifyError::Read(mpath.clone(), e))?;
     let m: Manifest =
@@ -152,14 +162,18 @@ pub fn verify(
         .iter()
         .map(|x| (x.info.queue_id.as_str(), x))
         .collect();
+    progress.phase("checking messages", m.messages.len() as u64);
     for msg in &m.messages {
+        progress.tick();
         check_file(&mut rep, out, &msg.store, &msg.sha256, Some(msg.bytes));
         listed.insert(msg.store.clone());
     }
 
     // Recipient bundles.
     let headers = Headers::default();
+    progress.phase("checking mailboxes", m.recipients.len() as u64);
     for r in &m.recipients {
+        progress.tick();
         for f in &r.files {
             check_file(&mut rep, out, &f.path, &f.sha256, Some(f.size));
             listed.insert(f.path.clone());

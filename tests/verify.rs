@@ -336,6 +336,10 @@ fn zip_passwords_keep_trailing_spaces() {
     std::fs::write(&pw, file(false)).unwrap();
     let trimmed = tmp.path().join("trimmed");
     std::fs::write(&trimmed, file(true)).unwrap();
+    // Password files are private (a readable one is refused).
+    for f in [&pw, &trimmed] {
+        std::fs::set_permissions(f, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    }
     export(
         &out,
         &["--zip", "--zip-password-file", pw.to_str().unwrap()],
@@ -345,4 +349,43 @@ fn zip_passwords_keep_trailing_spaces() {
     assert!(!text.contains("NOT checked"), "{text}");
     let (code, text) = verify(&out, &["--zip-password-file", trimmed.to_str().unwrap()]);
     assert_eq!(code, 1, "a trimmed password must not open the zips: {text}");
+}
+
+/// What a progress display is told (issue 11, item 4: `verify` shows progress).
+#[derive(Default)]
+struct Recorded(std::sync::Mutex<Vec<(String, u64, u64)>>);
+
+impl mxsalvage::export::Progress for Recorded {
+    fn phase(&self, name: &str, total: u64) {
+        self.0.lock().unwrap().push((name.to_string(), total, 0));
+    }
+    fn tick(&self) {
+        if let Some(last) = self.0.lock().unwrap().last_mut() {
+            last.2 += 1;
+        }
+    }
+}
+
+#[test]
+fn verify_reports_progress_per_message_and_per_mailbox() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    export(&out, &[]);
+    let rec = Recorded::default();
+    let rep = mxsalvage::verify::verify_with(&out, None, &rec).unwrap();
+    assert!(rep.ok(), "{:?}", rep.mismatches);
+    let phases = rec.0.into_inner().unwrap();
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let (msgs, rcpts) = (
+        m["messages"].as_array().unwrap().len() as u64,
+        m["recipients"].as_array().unwrap().len() as u64,
+    );
+    assert_eq!(
+        phases,
+        vec![
+            ("checking messages".to_string(), msgs, msgs),
+            ("checking mailboxes".to_string(), rcpts, rcpts),
+        ]
+    );
 }

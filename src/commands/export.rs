@@ -20,7 +20,8 @@ use mxsalvage::manifest::{Options, Source};
 use mxsalvage::timefmt::parse_time;
 use mxsalvage::units::size;
 
-struct Bar(Option<ProgressBar>);
+/// The progress bar on stderr (terminals only), shared with `verify`.
+pub(super) struct Bar(pub(super) Option<ProgressBar>);
 
 /// A phase with steps: a bar with counts; one without (listing the queue, the
 /// durability barrier): a spinner, never a "0/0" frame.
@@ -32,6 +33,21 @@ fn style(counted: bool) -> ProgressStyle {
     ProgressStyle::with_template(t)
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ")
+}
+
+impl Bar {
+    /// A bar when stderr is a terminal and not `quiet`; else none.
+    pub(super) fn new(quiet: bool) -> Bar {
+        if quiet || !std::io::stderr().is_terminal() {
+            return Bar(None);
+        }
+        let b = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+        b.set_style(style(false));
+        b.set_message("starting");
+        // Moves (spinner, elapsed time) even while one long step runs.
+        b.enable_steady_tick(std::time::Duration::from_millis(200));
+        Bar(Some(b))
+    }
 }
 
 impl Progress for Bar {
@@ -189,17 +205,7 @@ pub fn run(a: ExportArgs) -> Result<Exit> {
             myorigin: ctx.spool.cfg.myorigin.clone(),
         },
     };
-    let bar = if !a.quiet && std::io::stderr().is_terminal() {
-        let b = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
-        b.set_style(style(false));
-        b.set_message("starting");
-        // Moves (spinner, elapsed time) even while one long step runs.
-        b.enable_steady_tick(std::time::Duration::from_millis(200));
-        Some(b)
-    } else {
-        None
-    };
-    let progress = Bar(bar);
+    let progress = Bar::new(a.quiet);
     let workers = pool(a.jobs)?;
     let result = workers.install(|| export::run(&ctx.spool, &sel, &cfg, &progress));
     if let Some(b) = &progress.0 {

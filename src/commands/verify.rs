@@ -4,10 +4,11 @@ use std::io::Write;
 
 use anyhow::{Context, Result};
 
+use super::export::Bar;
 use crate::cli::VerifyArgs;
 use mxsalvage::exit::Exit;
 use mxsalvage::export::zip::parse_passwords;
-use mxsalvage::verify::verify;
+use mxsalvage::verify::verify_with;
 
 pub fn run(a: VerifyArgs) -> Result<Exit> {
     let passwords = match &a.zip_password_file {
@@ -18,7 +19,13 @@ pub fn run(a: VerifyArgs) -> Result<Exit> {
         }
         None => None,
     };
-    let rep = verify(&a.dir, passwords.as_ref())?;
+    // Progress on a terminal's stderr: reading every file back takes as long as writing.
+    let progress = Bar::new(false);
+    let rep = verify_with(&a.dir, passwords.as_ref(), &progress);
+    if let Some(b) = &progress.0 {
+        b.finish_and_clear();
+    }
+    let rep = rep?;
     let mut out = std::io::stdout().lock();
     if a.json {
         serde_json::to_writer_pretty(&mut out, &rep)?;

@@ -346,6 +346,10 @@ pub fn generate(req: &Request) -> Result<Outcome, DovecotError> {
         fs::read(&mpath).map_err(|e| DovecotError::Manifest(mpath.clone(), e.to_string()))?;
     let manifest: Manifest = serde_json::from_slice(&text)
         .map_err(|e| DovecotError::Manifest(mpath.clone(), e.to_string()))?;
+    // Every mail_location points inside the export: a path the manifest gives is checked.
+    manifest
+        .check_paths()
+        .map_err(|e| DovecotError::Manifest(mpath.clone(), e))?;
     let export_s = check_path("EXPORT_DIR", &export)?;
     let reader = match manifest.options.reader.as_deref() {
         Some(spec) => Reader::resolve(spec).map_err(DovecotError::Refused)?,
