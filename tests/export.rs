@@ -53,8 +53,8 @@ fn export(args: &[&str]) -> Output {
     run(&a)
 }
 
-fn export_samples(out: &Path, extra: &[&str]) -> Output {
-    let spool = sample_spool();
+/// `export --queue-dir SPOOL --out OUT EXTRA…` (default config, quiet).
+fn export_spool(spool: &Path, out: &Path, extra: &[&str]) -> Output {
     let mut a = vec![
         "--queue-dir",
         spool.to_str().unwrap(),
@@ -63,6 +63,10 @@ fn export_samples(out: &Path, extra: &[&str]) -> Output {
     ];
     a.extend_from_slice(extra);
     export(&a)
+}
+
+fn export_samples(out: &Path, extra: &[&str]) -> Output {
+    export_spool(&sample_spool(), out, extra)
 }
 
 fn manifest(out: &Path) -> Manifest {

@@ -83,3 +83,18 @@ pub fn defaults_config_dir() -> &'static str {
     .to_str()
     .unwrap()
 }
+
+/// The samples' pending recipients as `scan --json` lists them (address as displayed,
+/// messages waiting), with `extra` scan arguments (e.g. a `--config-dir`): what a
+/// password file for an export of the samples needs one line for.
+pub fn sample_recipients(extra: &[&str]) -> Vec<(String, usize)> {
+    let spool = sample_spool();
+    let mut a = vec!["scan", "--json", "--queue-dir", spool.to_str().unwrap()];
+    a.extend_from_slice(extra);
+    let scan = run(&a);
+    let r: mxsalvage::scan::ScanReport = serde_json::from_slice(&scan.stdout).unwrap();
+    r.recipients
+        .iter()
+        .map(|x| (x.address.display().to_string(), x.messages))
+        .collect()
+}

@@ -8,20 +8,11 @@ use std::path::Path;
 use super::{export_samples, manifest};
 
 fn pwfile(dir: &Path, mode: u32) -> std::path::PathBuf {
-    let scan = crate::util::run(&[
-        "scan",
-        "--json",
-        "--queue-dir",
-        crate::util::sample_spool().to_str().unwrap(),
-        "--config-dir",
-        crate::util::defaults_config_dir(),
-    ]);
-    let r: mxsalvage::scan::ScanReport = serde_json::from_slice(&scan.stdout).unwrap();
-    let lines: String = r
-        .recipients
-        .iter()
-        .map(|x| format!("{} pw-{}\n", x.address.display(), x.messages))
-        .collect();
+    let lines: String =
+        crate::util::sample_recipients(&["--config-dir", crate::util::defaults_config_dir()])
+            .iter()
+            .map(|(a, n)| format!("{a} pw-{n}\n"))
+            .collect();
     let p = dir.join(format!("pw-{mode:o}"));
     std::fs::write(&p, lines).unwrap();
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();

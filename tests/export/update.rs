@@ -7,7 +7,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use super::{copy_tree, export, manifest, put_raw, simple};
+use super::{copy_tree, export_spool as go, manifest, put_raw, simple};
 use crate::util::*;
 
 const SHAPE: &[&str] = &["--zip", "--format", "all", "--zip-formats", "all"];
@@ -40,17 +40,6 @@ fn fixture() -> Fixture {
         spool,
         base,
     }
-}
-
-fn go(spool: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
-    let mut a = vec![
-        "--queue-dir",
-        spool.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ];
-    a.extend_from_slice(extra);
-    export(&a)
 }
 
 /// Runs `--update` on a copy of the base export changed by `plant`, and checks it is
