@@ -32,6 +32,9 @@ mod space;
 /// Zip passwords: encryption never changed by --update, private password files.
 mod passwords;
 
+/// Progress inside one mailbox, counted in bytes of mail.
+mod progress;
+
 // ---------------------------------------------------------------------------------------
 // helpers
 

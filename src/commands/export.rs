@@ -23,12 +23,22 @@ use mxsalvage::units::size;
 /// The progress bar on stderr (terminals only), shared with `verify`.
 pub(super) struct Bar(pub(super) Option<ProgressBar>);
 
-/// A phase with steps: a bar with counts; one without (listing the queue, the
-/// durability barrier): a spinner, never a "0/0" frame.
-fn style(counted: bool) -> ProgressStyle {
-    let t = match counted {
-        true => "{msg:20} [{bar:40}] {pos}/{len} {elapsed}",
-        false => "{msg:20} {spinner} {elapsed}",
+/// How a phase is drawn: with steps, a bar with counts (or sizes, for a phase counted
+/// in bytes of mail); without (listing the queue, the durability barrier), a spinner,
+/// never a "0/0" frame.
+#[derive(Clone, Copy, PartialEq)]
+enum Unit {
+    Steps,
+    Bytes,
+}
+
+fn style(total: u64, unit: Unit) -> ProgressStyle {
+    let t = match (total > 0, unit) {
+        (true, Unit::Steps) => "{msg:20} [{bar:40}] {pos}/{len} {elapsed}",
+        (true, Unit::Bytes) => {
+            "{msg:20} [{bar:40}] {decimal_bytes}/{decimal_total_bytes} {decimal_bytes_per_sec} {elapsed}"
+        }
+        (false, _) => "{msg:20} {spinner} {elapsed}",
     };
     ProgressStyle::with_template(t)
         .unwrap_or_else(|_| ProgressStyle::default_bar())
@@ -42,7 +52,7 @@ impl Bar {
             return Bar(None);
         }
         let b = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
-        b.set_style(style(false));
+        b.set_style(style(0, Unit::Steps));
         b.set_message("starting");
         // Moves (spinner, elapsed time) even while one long step runs.
         b.enable_steady_tick(std::time::Duration::from_millis(200));
@@ -50,8 +60,8 @@ impl Bar {
     }
 }
 
-impl Progress for Bar {
-    fn phase(&self, name: &str, total: u64) {
+impl Bar {
+    fn start(&self, name: &str, total: u64, unit: Unit) {
         if let Some(b) = &self.0 {
             // Style, length, position and message change together: no frame in
             // between shows the new phase with the old counts (a stray "37/18").
@@ -59,14 +69,23 @@ impl Progress for Bar {
             b.set_position(0);
             b.set_length(total);
             b.set_message(name.to_string());
-            b.set_style(style(total > 0));
+            b.set_style(style(total, unit));
             b.reset_elapsed();
             b.set_draw_target(ProgressDrawTarget::stderr());
         }
     }
-    fn tick(&self) {
+}
+
+impl Progress for Bar {
+    fn phase(&self, name: &str, total: u64) {
+        self.start(name, total, Unit::Steps);
+    }
+    fn phase_bytes(&self, name: &str, total: u64) {
+        self.start(name, total, Unit::Bytes);
+    }
+    fn advance(&self, n: u64) {
         if let Some(b) = &self.0 {
-            b.inc(1);
+            b.inc(n);
         }
     }
 }

@@ -235,14 +235,22 @@ pub struct Finish<'a> {
     pub passwords: Option<&'a BTreeMap<Vec<u8>, Secret>>,
 }
 
-/// Phase 3's progress: one step per bundle's tree, one per message rendered into a zip.
+/// Phase 3's progress, in bytes of mail: every message of a bundle once for each sink
+/// that streams them into a per-mailbox file (mail.mbox: in the tree and in the zip),
+/// and once more for the zip's per-message files.
 pub fn steps(fx: &Finish, touched: &[&Bundle]) -> u64 {
-    let zipped: usize = if fx.zip_on {
-        touched.iter().map(|b| b.ids.len()).sum()
-    } else {
-        0
-    };
-    (touched.len() + zipped) as u64
+    let streams = |f: Formats| f.sinks().filter(|s| s.reads_messages()).count() as u64;
+    let passes = streams(fx.formats)
+        + match fx.zip_on {
+            true => 1 + streams(fx.zip_formats),
+            false => 0,
+        };
+    let bytes: u64 = touched.iter().map(|b| bundle_bytes(fx, b)).sum();
+    passes * bytes
+}
+
+fn bundle_bytes(fx: &Finish, b: &Bundle) -> u64 {
+    b.ids.iter().map(|&p| fx.list[p as usize].bytes).sum()
 }
 
 /// A finished bundle's manifest entry (spilled) and number of messages.
@@ -278,8 +286,7 @@ pub fn run(
         .par_iter()
         .enumerate()
         .map(|(index, b)| {
-            let files = tree_bundle(fx, b)?;
-            progress.tick();
+            let files = tree_bundle(fx, b, progress)?;
             if big(b) {
                 let files: Vec<FileEntry> = files.into_values().collect();
                 return Ok(First::Later(Pending {
@@ -318,8 +325,15 @@ pub fn run(
         .collect()
 }
 
-/// The view of a bundle that per-mailbox sinks get.
-fn with_view<T>(fx: &Finish, b: &Bundle, formats: Formats, f: impl FnOnce(&Mailbox) -> T) -> T {
+/// The view of a bundle that per-mailbox sinks get; the bytes they read are told to
+/// `progress`.
+fn with_view<T>(
+    fx: &Finish,
+    b: &Bundle,
+    formats: Formats,
+    progress: &dyn Progress,
+    f: impl FnOnce(&Mailbox) -> T,
+) -> T {
     let get = |i: usize| -> Result<Item, ExportError> {
         Ok(Item {
             summary: fx.list[b.ids[i] as usize].summary(fx.spill)?,
@@ -334,6 +348,7 @@ fn with_view<T>(fx: &Finish, b: &Bundle, formats: Formats, f: impl FnOnce(&Mailb
         newest: newest(fx, b),
         out: fx.out,
         get: &get,
+        read: &|n| progress.advance(n),
     };
     f(&view)
 }
@@ -352,7 +367,11 @@ fn chunks_of(fx: &Finish, b: &Bundle) -> Vec<std::ops::Range<usize>> {
 
 /// The bundle's tree: its files from earlier runs and phase 2, then every per-mailbox
 /// sink's. Returns every file by path (the zip not included).
-fn tree_bundle(fx: &Finish, b: &Bundle) -> Result<BTreeMap<String, FileEntry>, ExportError> {
+fn tree_bundle(
+    fx: &Finish,
+    b: &Bundle,
+    progress: &dyn Progress,
+) -> Result<BTreeMap<String, FileEntry>, ExportError> {
     let zip_rel = format!("recipients/{}.zip", b.dir);
     let mut files: BTreeMap<String, FileEntry> = BTreeMap::new();
     if let Some(o) = b.old {
@@ -366,7 +385,7 @@ fn tree_bundle(fx: &Finish, b: &Bundle) -> Result<BTreeMap<String, FileEntry>, E
     }
     files.remove(&zip_rel);
     let mut dest = Tree::new(fx.out, &b.dir);
-    with_view(fx, b, fx.formats, |view| {
+    with_view(fx, b, fx.formats, progress, |view| {
         fx.formats
             .sinks()
             .try_for_each(|s| s.mailbox(view, &mut dest))
@@ -436,11 +455,11 @@ fn finish_bundle(
             &job,
             &|i, d| zip_message(fx, b, i, d),
             &|d| {
-                with_view(fx, b, fx.zip_formats, |view| {
+                with_view(fx, b, fx.zip_formats, progress, |view| {
                     fx.zip_formats.sinks().try_for_each(|s| s.mailbox(view, d))
                 })
             },
-            &|_| progress.tick(),
+            &|i| progress.advance(fx.list[b.ids[i] as usize].bytes),
         )?;
         zip_sha = Some(z.written.sha256.clone());
         zip_entries = z.entries;
@@ -461,7 +480,7 @@ fn finish_bundle(
             .iter()
             .map(|&p| fx.list[p as usize].id.to_string())
             .collect(),
-        bytes: b.ids.iter().map(|&p| fx.list[p as usize].bytes).sum(),
+        bytes: bundle_bytes(fx, b),
         outputs: Outputs(
             fx.formats
                 .each()

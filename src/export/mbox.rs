@@ -56,6 +56,9 @@ impl Sink for Mbox {
             Ok(())
         })
     }
+    fn reads_messages(&self) -> bool {
+        true
+    }
     fn verify(&self, c: &Check, rep: &mut VerifyReport) {
         check(c, rep)
     }

@@ -103,10 +103,19 @@ pub struct Config {
 
 /// Progress reporting (the command draws a bar; the library only counts).
 pub trait Progress: Sync {
-    /// A phase starts with `total` steps.
+    /// A phase starts with `total` steps (0: a phase that cannot be counted).
     fn phase(&self, _name: &str, _total: u64) {}
+    /// A phase starts whose steps are bytes of mail, `total` of them (a display shows
+    /// sizes). By default, as [`Progress::phase`].
+    fn phase_bytes(&self, name: &str, total: u64) {
+        self.phase(name, total)
+    }
     /// One step done.
-    fn tick(&self) {}
+    fn tick(&self) {
+        self.advance(1)
+    }
+    /// `n` steps done.
+    fn advance(&self, _n: u64) {}
 }
 
 /// No progress output.
@@ -394,7 +403,7 @@ pub fn run(
         zip_formats: st.zip_formats,
         passwords: cfg.passwords.as_ref(),
     };
-    progress.phase("writing mailboxes", mailbox::steps(&fx, &touched));
+    progress.phase_bytes("writing mailboxes", mailbox::steps(&fx, &touched));
     let finished = mailbox::run(&fx, &touched, sel, progress);
     let recipients = commit::recipients(&asm.bundles, &touched, finished, &spill)?;
     mailbox::remove_unused(out, &plan, &dirs, &recipients);

@@ -29,7 +29,8 @@
 //!    (arrival, then queue ID), each as a [`Summary`] with its delivery headers, and can
 //!    stream each archive copy with [`Mailbox::archive`] (its SHA-256 is checked while it
 //!    is read). A file written here replaces the file of the same path an earlier run
-//!    listed (`mail.mbox`, `index.html`).
+//!    listed (`mail.mbox`, `index.html`). A sink that reads every archive copy to its end
+//!    here says so with [`Sink::reads_messages`]: the progress bar counts those bytes.
 //! 4. **The zip** (`--zip`): a [`Dest`] too. The sinks of `--zip-formats` are run again
 //!    into it — per message (each message's archive copy read back and its SHA-256
 //!    checked), then per mailbox — whether or not the same formats are also kept as
@@ -97,6 +98,12 @@ pub trait Sink: Sync {
     /// Writes this sink's files for a whole mailbox, after all of its messages.
     fn mailbox(&self, _b: &Mailbox, _dest: &mut dyn Dest) -> Result<(), ExportError> {
         Ok(())
+    }
+    /// Whether [`Sink::mailbox`] reads every message of the mailbox to its end through
+    /// [`Mailbox::archive`], once: "writing mailboxes" counts those bytes, and announces
+    /// its total from this.
+    fn reads_messages(&self) -> bool {
+        false
     }
     /// Extra checks in `verify` for one bundle that has this format.
     fn verify(&self, _c: &Check, _rep: &mut VerifyReport) {}
@@ -274,9 +281,11 @@ pub struct Mailbox<'a> {
     pub newest: i64,
     pub(crate) out: &'a Path,
     pub(crate) get: &'a (dyn Fn(usize) -> Result<Item, ExportError> + Sync),
+    /// Told the bytes read through [`Mailbox::archive`] (progress).
+    pub(crate) read: &'a (dyn Fn(u64) + Sync),
 }
 
-impl Mailbox<'_> {
+impl<'a> Mailbox<'a> {
     /// Message `i`, oldest first (`0..len`; iterate backwards for newest first).
     pub fn get(&self, i: usize) -> Result<Item, ExportError> {
         (self.get)(i)
@@ -287,8 +296,10 @@ impl Mailbox<'_> {
     }
     /// Opens a message's archive copy for streaming; the reader fails with
     /// `InvalidData` at its end when the bytes do not match the manifest's SHA-256.
-    pub fn archive(&self, s: &Summary) -> Result<Archive, ExportError> {
-        Archive::open(&self.out.join(&s.store), &s.sha256)
+    pub fn archive(&self, s: &Summary) -> Result<Archive<'a>, ExportError> {
+        let mut a: Archive<'a> = Archive::open(&self.out.join(&s.store), &s.sha256)?;
+        a.count = Some(self.read);
+        Ok(a)
     }
     /// Where the export is (the archive copies are under it, at `Summary::store`).
     pub fn out(&self) -> &Path {
@@ -296,16 +307,38 @@ impl Mailbox<'_> {
     }
 }
 
-/// An archive copy being read, hashed on the way (see [`Mailbox::archive`]).
-pub struct Archive {
+/// An archive copy being read, hashed on the way (see [`Mailbox::archive`]), and
+/// counted: the bytes read are told to `count` every [`COUNT_EVERY`] bytes and at the end.
+pub struct Archive<'a> {
     path: PathBuf,
     r: BufReader<File>,
     h: Sha256,
     want: String,
     checked: bool,
+    count: Option<&'a (dyn Fn(u64) + Sync)>,
+    uncounted: u64,
 }
 
-impl Archive {
+/// How often (in bytes read) an [`Archive`] tells its count.
+pub const COUNT_EVERY: u64 = 256 * 1024;
+
+impl Drop for Archive<'_> {
+    fn drop(&mut self) {
+        self.tell();
+    }
+}
+
+impl Archive<'_> {
+    fn tell(&mut self) {
+        if let Some(f) = self.count
+            && self.uncounted > 0
+        {
+            f(std::mem::take(&mut self.uncounted));
+        }
+    }
+}
+
+impl Archive<'static> {
     /// Reads a whole archive copy, checking its size and SHA-256.
     pub fn read_all(path: &Path, sha256: &str, size: u64) -> Result<Vec<u8>, ExportError> {
         let mut a = Archive::open(path, sha256)?;
@@ -314,7 +347,7 @@ impl Archive {
         Ok(v)
     }
 
-    pub fn open(path: &Path, sha256: &str) -> Result<Archive, ExportError> {
+    pub fn open(path: &Path, sha256: &str) -> Result<Archive<'static>, ExportError> {
         let f = super::write::open_read(path).map_err(werr(path))?;
         Ok(Archive {
             path: path.to_path_buf(),
@@ -322,14 +355,19 @@ impl Archive {
             h: Sha256::new(),
             want: sha256.to_string(),
             checked: false,
+            count: None,
+            uncounted: 0,
         })
     }
+}
+
+impl Archive<'_> {
     fn context(&self, e: io::Error) -> io::Error {
         io::Error::new(e.kind(), format!("{}: {e}", self.path.display()))
     }
 }
 
-impl Read for Archive {
+impl Read for Archive<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let avail = self.fill_buf()?;
         let n = avail.len().min(buf.len());
@@ -339,7 +377,7 @@ impl Read for Archive {
     }
 }
 
-impl BufRead for Archive {
+impl BufRead for Archive<'_> {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
         let empty = match self.r.fill_buf() {
             Ok(b) => b.is_empty(),
@@ -367,6 +405,10 @@ impl BufRead for Archive {
             self.h.update(&b[..n.min(b.len())]);
         }
         self.r.consume(n);
+        self.uncounted += n as u64;
+        if self.uncounted >= COUNT_EVERY {
+            self.tell();
+        }
     }
 }
 
