@@ -231,6 +231,9 @@ pub struct ExportArgs {
     /// Print the summary as JSON on standard output
     #[arg(long)]
     pub json: bool,
+    /// At the end, print each phase's wall time, CPU time and bytes read and written (stderr)
+    #[arg(long)]
+    pub timings: bool,
 }
 
 #[derive(Debug, Args)]

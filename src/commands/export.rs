@@ -224,11 +224,17 @@ pub fn run(a: ExportArgs) -> Result<Exit> {
             myorigin: ctx.spool.cfg.myorigin.clone(),
         },
     };
-    let progress = Bar::new(a.quiet);
+    let bar = Bar::new(a.quiet);
+    let progress = super::timings::Timed::new(&bar);
     let workers = pool(a.jobs)?;
     let result = workers.install(|| export::run(&ctx.spool, &sel, &cfg, &progress));
-    if let Some(b) = &progress.0 {
+    if let Some(b) = &bar.0 {
         b.finish_and_clear();
+    }
+    if a.timings {
+        for l in progress.lines() {
+            eprintln!("mxsalvage: {l}");
+        }
     }
     let manifest: Report = match result {
         Ok(m) => m,

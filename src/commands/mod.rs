@@ -10,6 +10,7 @@ pub mod export;
 pub mod journal;
 pub mod reinject;
 pub mod scan;
+pub mod timings;
 pub mod verify;
 
 use std::path::{Path, PathBuf};

@@ -415,6 +415,7 @@ pub fn run(
     }
     progress.phase("syncing to disk", 0);
     write::sync_fs(out).map_err(|e| partial(e, 1))?;
+    progress.phase("writing the manifest", 0);
     let run = shape(msgs.errors, msgs.skipped);
     commit::manifest(out, run, &asm.list, &recipients, &spill).map_err(|e| partial(e, 1))
 }
