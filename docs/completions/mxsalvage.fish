@@ -101,6 +101,7 @@ complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l no-space-
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l dry-run -d 'Read the envelopes and print what would be exported and the disk space it needs (even with --quiet); write nothing'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l quiet -d 'No progress bar and no summary'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l json -d 'Print the summary as JSON on standard output'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l timings -d 'At the end, print each phase\'s wall time, CPU time and bytes read and written (stderr)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -s h -l help -d 'Print help'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l from -d 'Export directory (its manifest.json and messages/)' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l to -d 'Target server, HOST[:PORT] (port 25 for SMTP, 24 for LMTP by default)' -r

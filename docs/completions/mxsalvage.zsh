@@ -103,6 +103,7 @@ _arguments "${_arguments_options[@]}" : \
 '--dry-run[Read the envelopes and print what would be exported and the disk space it needs (even with --quiet); write nothing]' \
 '--quiet[No progress bar and no summary]' \
 '--json[Print the summary as JSON on standard output]' \
+'--timings[At the end, print each phase'\''s wall time, CPU time and bytes read and written (stderr)]' \
 '-h[Print help]' \
 '--help[Print help]' \
 && ret=0
