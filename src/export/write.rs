@@ -90,18 +90,24 @@ fn tmp_name(dir: &Path, dest: &Path) -> PathBuf {
 }
 
 fn open_new(tmp: &Path) -> Result<File, ExportError> {
-    match fs::remove_file(tmp) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(werr(tmp)(e)),
+    let open = || {
+        OpenOptions::new()
+            .write(true)
+            .read(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(tmp)
+    };
+    match open() {
+        // A leftover of a killed run (never followed: create_new does not open through a
+        // symlink): removed, then created again. Only then, so a fresh export does not
+        // pay a failing unlink per file.
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            fs::remove_file(tmp).map_err(werr(tmp))?;
+            open().map_err(werr(tmp))
+        }
+        r => r.map_err(werr(tmp)),
     }
-    OpenOptions::new()
-        .write(true)
-        .read(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(tmp)
-        .map_err(werr(tmp))
 }
 
 /// A file being written under a temporary name; [`AtomicFile::commit`] puts it in place.
@@ -109,7 +115,8 @@ pub struct AtomicFile {
     tmp: PathBuf,
     dest: PathBuf,
     w: Option<BufWriter<File>>,
-    hasher: Sha256,
+    /// None: the content's SHA-256 is known already ([`write_known`]).
+    hasher: Option<Sha256>,
     size: u64,
 }
 
@@ -127,7 +134,7 @@ impl AtomicFile {
             tmp: tmp.to_path_buf(),
             dest: dest.to_path_buf(),
             w: Some(BufWriter::with_capacity(64 * 1024, f)),
-            hasher: Sha256::new(),
+            hasher: Some(Sha256::new()),
             size: 0,
         })
     }
@@ -168,7 +175,11 @@ impl AtomicFile {
         drop(f);
         fs::rename(&self.tmp, &self.dest).map_err(werr(&self.dest))?;
         Ok(Written {
-            sha256: hex::encode(std::mem::take(&mut self.hasher).finalize()),
+            sha256: self
+                .hasher
+                .take()
+                .map(|h| hex::encode(h.finalize()))
+                .unwrap_or_default(),
             size: self.size,
         })
     }
@@ -181,7 +192,9 @@ impl Write for AtomicFile {
             .as_mut()
             .ok_or_else(|| io::Error::other("file already committed"))?
             .write(buf)?;
-        self.hasher.update(&buf[..n]);
+        if let Some(h) = &mut self.hasher {
+            h.update(&buf[..n]);
+        }
         self.size += n as u64;
         Ok(n)
     }
@@ -211,6 +224,24 @@ pub fn write_file(dest: &Path, bytes: &[u8], mtime: Option<i64>) -> Result<Writt
     let mut f = AtomicFile::create(dest)?;
     f.put(bytes)?;
     f.commit(mtime)
+}
+
+/// [`write_file`] for bytes whose SHA-256 (`sha256`, hex) the caller has computed: not
+/// hashed again (the archive copies: a third of the bytes an eml export hashes).
+pub fn write_known(
+    dest: &Path,
+    bytes: &[u8],
+    sha256: &str,
+    mtime: Option<i64>,
+) -> Result<Written, ExportError> {
+    let mut f = AtomicFile::create(dest)?;
+    f.hasher = None;
+    f.put(bytes)?;
+    let w = f.commit(mtime)?;
+    Ok(Written {
+        sha256: sha256.to_string(),
+        ..w
+    })
 }
 
 /// A seekable temporary file (for zip), committed by rename; removed when dropped.
