@@ -58,9 +58,7 @@ impl Bar {
         b.enable_steady_tick(std::time::Duration::from_millis(200));
         Bar(Some(b))
     }
-}
 
-impl Bar {
     fn start(&self, name: &str, total: u64, unit: Unit) {
         if let Some(b) = &self.0 {
             // Style, length, position and message change together: no frame in

@@ -328,16 +328,6 @@ impl Drop for Archive<'_> {
     }
 }
 
-impl Archive<'_> {
-    fn tell(&mut self) {
-        if let Some(f) = self.count
-            && self.uncounted > 0
-        {
-            f(std::mem::take(&mut self.uncounted));
-        }
-    }
-}
-
 impl Archive<'static> {
     /// Reads a whole archive copy, checking its size and SHA-256.
     pub fn read_all(path: &Path, sha256: &str, size: u64) -> Result<Vec<u8>, ExportError> {
@@ -362,6 +352,14 @@ impl Archive<'static> {
 }
 
 impl Archive<'_> {
+    /// Tells `count` the bytes read since it was last told.
+    fn tell(&mut self) {
+        if let Some(f) = self.count
+            && self.uncounted > 0
+        {
+            f(std::mem::take(&mut self.uncounted));
+        }
+    }
     fn context(&self, e: io::Error) -> io::Error {
         io::Error::new(e.kind(), format!("{}: {e}", self.path.display()))
     }
