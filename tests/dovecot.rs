@@ -974,6 +974,180 @@ fn refusals() {
 // issue 16: Dovecot as Debian installs it, the handouts' host name, what the command
 // says, the password file and the reader's home
 
+/// A system account of this test run (`useradd --system`, a unique name), removed with
+/// its group when dropped, also when the test fails.
+struct SystemUser {
+    name: String,
+}
+
+impl SystemUser {
+    fn new(tag: &str) -> SystemUser {
+        let name = format!("mxt{}-{tag}", std::process::id());
+        let u = SystemUser { name };
+        let _ = Command::new("userdel").arg(&u.name).output();
+        let _ = Command::new("groupdel").arg(&u.name).output();
+        let _g = ACCOUNTS.lock().unwrap_or_else(|e| e.into_inner());
+        let st = Command::new("useradd")
+            .args(["--system", "--user-group", "--no-create-home"])
+            .args(["--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin"])
+            .arg(&u.name)
+            .status()
+            .expect("useradd");
+        assert!(st.success(), "useradd {} failed", u.name);
+        u
+    }
+
+    fn ids(&self) -> (u32, u32) {
+        let o = Command::new("id")
+            .arg("-u")
+            .arg(&self.name)
+            .output()
+            .unwrap();
+        let g = Command::new("id")
+            .arg("-g")
+            .arg(&self.name)
+            .output()
+            .unwrap();
+        let n = |o: &Output| String::from_utf8_lossy(&o.stdout).trim().parse().unwrap();
+        (n(&o), n(&g))
+    }
+}
+
+impl Drop for SystemUser {
+    fn drop(&mut self) {
+        let _g = ACCOUNTS.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = Command::new("userdel").arg(&self.name).output();
+        let _ = Command::new("groupdel").arg(&self.name).output();
+    }
+}
+
+/// A private Dovecot configured as Debian's stock one reads mail: `mail_uid` empty,
+/// each user (by short name, `alice`) read under their own system account's uid,
+/// `mail_location = mbox:~/mail:INBOX=…` (Debian's, with the inbox in a private
+/// spool directory instead of /var/mail).
+fn stock_server(users: &[(&str, &SystemUser)]) -> MailServer {
+    let dir = open_tempdir();
+    let d = dir.path();
+    let spool = d.join("var-mail");
+    std::fs::create_dir_all(&spool).unwrap();
+    std::fs::set_permissions(&spool, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let mut passwd = String::new();
+    for (u, acct) in users {
+        let (uid, gid) = acct.ids();
+        let home = d.join("home").join(u);
+        std::fs::create_dir_all(&home).unwrap();
+        std::os::unix::fs::chown(&home, Some(uid), Some(gid)).unwrap();
+        passwd.push_str(&format!(
+            "{u}:{{PLAIN}}x:{uid}:{gid}::{}::\n",
+            home.display()
+        ));
+    }
+    std::fs::write(d.join("passwd"), passwd).unwrap();
+    let conf = format!(
+        "protocols =\nbase_dir = {d}/run\nstate_dir = {d}/state\nlog_path = {d}/dovecot.log\n\
+         ssl = no\nmail_location = mbox:~/mail:INBOX={d}/var-mail/%u\nfirst_valid_uid = 100\n\
+         default_login_user = dovenull\ndefault_internal_user = dovecot\n\
+         passdb {{\n  driver = passwd-file\n  args = {d}/passwd\n}}\n\
+         userdb {{\n  driver = passwd-file\n  args = {d}/passwd\n}}\n",
+        d = d.display()
+    );
+    std::fs::create_dir_all(d.join("state")).unwrap();
+    std::fs::write(d.join("dovecot.conf"), conf).unwrap();
+    let running = Running::start(&d.join("dovecot.conf"), None);
+    MailServer {
+        dir,
+        _running: running,
+    }
+}
+
+/// Issue 16 item 4 (a2): on a stock Debian Dovecot (system users, empty `mail_uid`)
+/// the vmail recipe imports nothing and exits 0; the runbook's system-users recipe
+/// (`console tag=dovecot-import-system`) runs as written and imports every message,
+/// and its check fails loudly (exit 68) where nothing was imported.
+#[test]
+fn runbook_import_for_system_users() {
+    if !available() {
+        return;
+    }
+    let (alice, bob) = (SystemUser::new("alice"), SystemUser::new("bob"));
+    let srv = stock_server(&[("alice", &alice), ("bob", &bob)]);
+    let mut env = doc_env();
+    env.var("CONFIG_FILE", &srv.conf().display().to_string());
+    // The export of runbook §4: root-only, no --reader.
+    let out = env.srv().join("salvage");
+    ok(&export_samples(&out, &[]), "export");
+    let before = util::tree_fingerprint(&out);
+
+    // The defect: reading the export in place imports nothing, exit 0, reason on stderr.
+    let md = format!(
+        "maildir:{}:INDEX=MEMORY",
+        out.join("recipients/bob@example.com/Maildir").display()
+    );
+    let o = srv.doveadm(&["import", "-s", "-u", "bob", &md, "Salvaged", "all"]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("Permission denied"),
+        "{o:?}"
+    );
+    // The runbook's check turns that into a failure.
+    let o = srv.doveadm(&[
+        "mailbox",
+        "status",
+        "-u",
+        "bob",
+        "messages",
+        "Salvaged/INBOX",
+    ]);
+    assert_eq!(o.status.code(), Some(68), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("doesn't exist"),
+        "{o:?}"
+    );
+
+    // The runbook's recipe, as written.
+    crate::docs::run_tagged("dovecot-import-system", &env);
+    assert_eq!(
+        srv.count("alice"),
+        "INBOX messages=0",
+        "alice's INBOX untouched"
+    );
+    let o = srv.doveadm(&["mailbox", "list", "-s", "-u", "alice"]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("Salvaged/INBOX"),
+        "subscribed"
+    );
+    // Every message arrived: the Message-IDs are the export's.
+    let o = srv.doveadm(&[
+        "fetch",
+        "-u",
+        "alice",
+        "hdr.message-id",
+        "mailbox",
+        "Salvaged/INBOX",
+        "all",
+    ]);
+    let got = ok(&o, "doveadm fetch");
+    for m in maildir_messages(&out.join("recipients/alice@example.com/Maildir")) {
+        let t = String::from_utf8_lossy(&m);
+        let id = t.lines().take_while(|l| !l.is_empty()).find(|l| {
+            l.get(..11)
+                .is_some_and(|p| p.eq_ignore_ascii_case("message-id:"))
+        });
+        if let Some(id) = id {
+            assert!(got.contains(id[11..].trim()), "{id} not imported");
+        }
+    }
+    assert!(
+        !env.srv().join("import-alice").exists(),
+        "the copy is removed"
+    );
+    assert_eq!(
+        util::tree_fingerprint(&out),
+        before,
+        "the export is unchanged"
+    );
+}
+
 /// `mxsalvage dovecot ARGS` run in private UTS and network namespaces whose host name
 /// is `host` (no DNS there: `hostname --fqdn` finds nothing better than the name).
 fn dovecot_on_host(host: &str, args: &[&str]) -> Output {
