@@ -14,6 +14,12 @@
 //!   session sees the new mail, and a rerun adds the new users.
 //! - The runbook's IMAP section (`console tag=dovecot-imap`) runs as written.
 //! - Refusals: an export without a reader, missing passwords, a foreign CONF_DIR.
+//! - Issue 16: the runbook's import for Debian's stock Dovecot (system users, empty
+//!   `mail_uid`; `console tag=dovecot-import-system`) against a private Dovecot set up
+//!   that way, with system accounts the test adds and removes; the handouts' host name
+//!   (private UTS namespaces: `mx2` refused, `mx2.example.net` used); what the command
+//!   says about serving and about a port in use; a rerun refusing a symlink the reader
+//!   planted in its home; the generated password file with an address holding a blank.
 //!
 //! Needs root (Dovecot drops privileges to the mail account). Without root or Dovecot
 //! the tests skip with a note, unless `CI` is set.

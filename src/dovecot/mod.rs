@@ -11,7 +11,10 @@
 //! from the admin's certificate or a generated self-signed one ([`tls`]), and a
 //! handout per user ([`handout`]). Dovecot reads the mail as the export's *reader*
 //! (`export --reader`): the export's group grants that account read access and no
-//! write access, so the export cannot change while it is served.
+//! write access, so the export cannot change while it is served. Directories in
+//! CONF_DIR get owner and mode through a descriptor opened without following symlinks
+//! (a user's home belongs to the reader account). The server name comes from
+//! [`host`] (a name without a dot is refused); a port in use is named with its holder.
 //! In: a [`Request`]. Out: CONF_DIR written, an [`Outcome`] to report. Fails with
 //! [`DovecotError`] before anything is written (refusals: no reader, unreadable paths,
 //! missing passwords, a CONF_DIR that is not ours) or naming the path a write failed on.
