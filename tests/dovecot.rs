@@ -14,6 +14,12 @@
 //!   session sees the new mail, and a rerun adds the new users.
 //! - The runbook's IMAP section (`console tag=dovecot-imap`) runs as written.
 //! - Refusals: an export without a reader, missing passwords, a foreign CONF_DIR.
+//! - Issue 16: the runbook's import for Debian's stock Dovecot (system users, empty
+//!   `mail_uid`; `console tag=dovecot-import-system`) against a private Dovecot set up
+//!   that way, with system accounts the test adds and removes; the handouts' host name
+//!   (private UTS namespaces: `mx2` refused, `mx2.example.net` used); what the command
+//!   says about serving and about a port in use; a rerun refusing a symlink the reader
+//!   planted in its home; the generated password file with an address holding a blank.
 //!
 //! Needs root (Dovecot drops privileges to the mail account). Without root or Dovecot
 //! the tests skip with a note, unless `CI` is set.
@@ -968,4 +974,403 @@ fn refusals() {
     let h = std::fs::read_to_string(conf.join("handouts/alice@example.com.txt")).unwrap();
     assert!(h.contains("Server:           mail.example.com"));
     assert!(!h.contains("fingerprint"));
+}
+
+// ---------------------------------------------------------------------------------
+// issue 16: Dovecot as Debian installs it, the handouts' host name, what the command
+// says, the password file and the reader's home
+
+/// A system account of this test run (`useradd --system`, a unique name), removed with
+/// its group when dropped, also when the test fails.
+struct SystemUser {
+    name: String,
+}
+
+impl SystemUser {
+    fn new(tag: &str) -> SystemUser {
+        let name = format!("mxt{}-{tag}", std::process::id());
+        let u = SystemUser { name };
+        let _ = Command::new("userdel").arg(&u.name).output();
+        let _ = Command::new("groupdel").arg(&u.name).output();
+        let _g = ACCOUNTS.lock().unwrap_or_else(|e| e.into_inner());
+        let st = Command::new("useradd")
+            .args(["--system", "--user-group", "--no-create-home"])
+            .args(["--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin"])
+            .arg(&u.name)
+            .status()
+            .expect("useradd");
+        assert!(st.success(), "useradd {} failed", u.name);
+        u
+    }
+
+    fn ids(&self) -> (u32, u32) {
+        let o = Command::new("id")
+            .arg("-u")
+            .arg(&self.name)
+            .output()
+            .unwrap();
+        let g = Command::new("id")
+            .arg("-g")
+            .arg(&self.name)
+            .output()
+            .unwrap();
+        let n = |o: &Output| String::from_utf8_lossy(&o.stdout).trim().parse().unwrap();
+        (n(&o), n(&g))
+    }
+}
+
+impl Drop for SystemUser {
+    fn drop(&mut self) {
+        let _g = ACCOUNTS.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = Command::new("userdel").arg(&self.name).output();
+        let _ = Command::new("groupdel").arg(&self.name).output();
+    }
+}
+
+/// A private Dovecot configured as Debian's stock one reads mail: `mail_uid` empty,
+/// each user (by short name, `alice`) read under their own system account's uid,
+/// `mail_location = mbox:~/mail:INBOX=…` (Debian's, with the inbox in a private
+/// spool directory instead of /var/mail).
+fn stock_server(users: &[(&str, &SystemUser)]) -> MailServer {
+    let dir = open_tempdir();
+    let d = dir.path();
+    let spool = d.join("var-mail");
+    std::fs::create_dir_all(&spool).unwrap();
+    std::fs::set_permissions(&spool, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let mut passwd = String::new();
+    for (u, acct) in users {
+        let (uid, gid) = acct.ids();
+        let home = d.join("home").join(u);
+        std::fs::create_dir_all(&home).unwrap();
+        std::os::unix::fs::chown(&home, Some(uid), Some(gid)).unwrap();
+        passwd.push_str(&format!(
+            "{u}:{{PLAIN}}x:{uid}:{gid}::{}::\n",
+            home.display()
+        ));
+    }
+    std::fs::write(d.join("passwd"), passwd).unwrap();
+    let conf = format!(
+        "protocols =\nbase_dir = {d}/run\nstate_dir = {d}/state\nlog_path = {d}/dovecot.log\n\
+         ssl = no\nmail_location = mbox:~/mail:INBOX={d}/var-mail/%u\nfirst_valid_uid = 100\n\
+         default_login_user = dovenull\ndefault_internal_user = dovecot\n\
+         passdb {{\n  driver = passwd-file\n  args = {d}/passwd\n}}\n\
+         userdb {{\n  driver = passwd-file\n  args = {d}/passwd\n}}\n",
+        d = d.display()
+    );
+    std::fs::create_dir_all(d.join("state")).unwrap();
+    std::fs::write(d.join("dovecot.conf"), conf).unwrap();
+    let running = Running::start(&d.join("dovecot.conf"), None);
+    MailServer {
+        dir,
+        _running: running,
+    }
+}
+
+/// Issue 16 item 4 (a2): on a stock Debian Dovecot (system users, empty `mail_uid`)
+/// the vmail recipe imports nothing and exits 0; the runbook's system-users recipe
+/// (`console tag=dovecot-import-system`) runs as written and imports every message,
+/// and its check fails loudly (exit 68) where nothing was imported.
+#[test]
+fn runbook_import_for_system_users() {
+    if !available() {
+        return;
+    }
+    let (alice, bob) = (SystemUser::new("alice"), SystemUser::new("bob"));
+    let srv = stock_server(&[("alice", &alice), ("bob", &bob)]);
+    let mut env = doc_env();
+    env.var("CONFIG_FILE", &srv.conf().display().to_string());
+    // The export of runbook §4: root-only, no --reader.
+    let out = env.srv().join("salvage");
+    ok(&export_samples(&out, &[]), "export");
+    let before = util::tree_fingerprint(&out);
+
+    // The defect: reading the export in place imports nothing, exit 0, reason on stderr.
+    let md = format!(
+        "maildir:{}:INDEX=MEMORY",
+        out.join("recipients/bob@example.com/Maildir").display()
+    );
+    let o = srv.doveadm(&["import", "-s", "-u", "bob", &md, "Salvaged", "all"]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("Permission denied"),
+        "{o:?}"
+    );
+    // The runbook's check turns that into a failure.
+    let o = srv.doveadm(&[
+        "mailbox",
+        "status",
+        "-u",
+        "bob",
+        "messages",
+        "Salvaged/INBOX",
+    ]);
+    assert_eq!(o.status.code(), Some(68), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("doesn't exist"),
+        "{o:?}"
+    );
+
+    // The runbook's recipe, as written.
+    crate::docs::run_tagged("dovecot-import-system", &env);
+    assert_eq!(
+        srv.count("alice"),
+        "INBOX messages=0",
+        "alice's INBOX untouched"
+    );
+    let o = srv.doveadm(&["mailbox", "list", "-s", "-u", "alice"]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("Salvaged/INBOX"),
+        "subscribed"
+    );
+    // Every message arrived: the Message-IDs are the export's.
+    let o = srv.doveadm(&[
+        "fetch",
+        "-u",
+        "alice",
+        "hdr.message-id",
+        "mailbox",
+        "Salvaged/INBOX",
+        "all",
+    ]);
+    let got = ok(&o, "doveadm fetch");
+    for m in maildir_messages(&out.join("recipients/alice@example.com/Maildir")) {
+        let t = String::from_utf8_lossy(&m);
+        let id = t.lines().take_while(|l| !l.is_empty()).find(|l| {
+            l.get(..11)
+                .is_some_and(|p| p.eq_ignore_ascii_case("message-id:"))
+        });
+        if let Some(id) = id {
+            assert!(got.contains(id[11..].trim()), "{id} not imported");
+        }
+    }
+    assert!(
+        !env.srv().join("import-alice").exists(),
+        "the copy is removed"
+    );
+    assert_eq!(
+        util::tree_fingerprint(&out),
+        before,
+        "the export is unchanged"
+    );
+}
+
+/// `mxsalvage dovecot ARGS` run in private UTS and network namespaces whose host name
+/// is `host` (no DNS there: `hostname --fqdn` finds nothing better than the name).
+fn dovecot_on_host(host: &str, args: &[&str]) -> Output {
+    Command::new("unshare")
+        .args([
+            "--uts",
+            "--net",
+            "sh",
+            "-c",
+            "hostname \"$0\" && exec \"$@\"",
+        ])
+        .arg(host)
+        .arg(util::bin())
+        .arg("dovecot")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Issue 16 item 5 (a10): listening on every address without --hostname, the handouts
+/// and the certificate name this host's fully qualified name; a name without a dot is
+/// refused (exit 2, one line naming --hostname, nothing written).
+#[test]
+fn handouts_name_a_resolvable_host() {
+    if !available() || !util::have("unshare") {
+        return;
+    }
+    ensure_account("mxsalvage");
+    let d = open_tempdir();
+    let out = d.path().join("salvage");
+    ok(&export_samples(&out, &["--reader", "mxsalvage"]), "export");
+    let pwfile = d.path().join("pw");
+    write_passwords(&pwfile, &manifest(&out));
+    let conf = d.path().join("imap");
+    let args = |c: &Path| -> Vec<String> {
+        ["--from", s(&out), "--zip-password-file", s(&pwfile)]
+            .iter()
+            .map(|x| x.to_string())
+            .chain(["--listen".into(), "0.0.0.0:10993".into(), "--out".into()])
+            .chain([s(c).to_string()])
+            .collect()
+    };
+    let a = args(&conf);
+    let a: Vec<&str> = a.iter().map(|x| x.as_str()).collect();
+    let o = dovecot_on_host("mx2", &a);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(e.lines().count(), 1, "{e}");
+    assert!(
+        e.contains("(mx2) has no domain") && e.contains("--hostname"),
+        "{e}"
+    );
+    assert!(!conf.exists(), "nothing written");
+    // A fully qualified host name is used.
+    let o = dovecot_on_host("mx2.example.net", &a);
+    ok(&o, "dovecot on mx2.example.net");
+    let h = std::fs::read_to_string(conf.join("handouts/alice@example.com.txt")).unwrap();
+    assert!(h.contains("Server:           mx2.example.net\n"), "{h}");
+    let san = ok(
+        &Command::new("openssl")
+            .args(["x509", "-noout", "-ext", "subjectAltName", "-in"])
+            .arg(conf.join("tls/cert.pem"))
+            .output()
+            .unwrap(),
+        "openssl x509",
+    );
+    assert!(san.contains("DNS:mx2.example.net"), "{san}");
+    // --hostname is taken as given.
+    let conf2 = d.path().join("imap2");
+    let mut a2 = args(&conf2);
+    a2.extend(["--hostname".to_string(), "mail.example.com".to_string()]);
+    let a2: Vec<&str> = a2.iter().map(|x| x.as_str()).collect();
+    ok(&dovecot_on_host("mx2", &a2), "dovecot --hostname");
+    let h = std::fs::read_to_string(conf2.join("handouts/alice@example.com.txt")).unwrap();
+    assert!(h.contains("Server:           mail.example.com\n"), "{h}");
+}
+
+/// Issue 16 item 6: the command says the configuration is written, not that anything
+/// serves; a port in use is blamed on what holds it.
+#[test]
+fn says_what_is_true_about_serving_and_the_port() {
+    if !available() {
+        return;
+    }
+    ensure_account("mxsalvage");
+    let d = open_tempdir();
+    let out = d.path().join("salvage");
+    ok(&export_samples(&out, &["--reader", "mxsalvage"]), "export");
+    let pwfile = d.path().join("pw");
+    write_passwords(&pwfile, &manifest(&out));
+    let conf = d.path().join("imap");
+    // Something else (this test) listens on the port.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let o = dovecot_cmd(&out, &pwfile, port, &conf, &[]);
+    let stdout = ok(&o, "mxsalvage dovecot");
+    let first = stdout.lines().next().unwrap();
+    assert!(
+        first.contains("configured (not served until Dovecot is started)"),
+        "{first}"
+    );
+    assert!(!stdout.contains("served read-only"), "{stdout}");
+    let e = String::from_utf8_lossy(&o.stderr);
+    let want = format!("port {port} is in use by ");
+    assert!(e.contains(&want), "{e}");
+    assert!(e.contains(&format!("(pid {}):", std::process::id())), "{e}");
+    assert!(!e.contains("system's Dovecot"), "{e}");
+    drop(l);
+}
+
+/// Issue 16 item 8 (r15): a rerun as root never chmods or chowns through a symlink the
+/// reader account put where its mbox home's `mail` directory was: refused, one line.
+#[test]
+fn rerun_never_follows_a_planted_symlink() {
+    if !available() {
+        return;
+    }
+    ensure_account("mxsalvage");
+    let d = open_tempdir();
+    let out = d.path().join("salvage");
+    ok(
+        &export_samples(&out, &["--format", "mbox", "--reader", "mxsalvage"]),
+        "export",
+    );
+    let pwfile = d.path().join("pw");
+    write_passwords(&pwfile, &manifest(&out));
+    let conf = d.path().join("imap");
+    ok(&dovecot_cmd(&out, &pwfile, 10993, &conf, &[]), "dovecot");
+    let victim = d.path().join("victim");
+    std::fs::create_dir(&victim).unwrap();
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mail = conf.join("users/alice@example.com/mail");
+    assert_eq!(std::fs::metadata(&mail).unwrap().mode() & 0o777, 0o700);
+    // As the reader account (it owns the home), swap the directory for a symlink.
+    let st = Command::new("setpriv")
+        .args(["--reuid=mxsalvage", "--regid=mxsalvage", "--clear-groups"])
+        .args(["sh", "-c", "rmdir \"$0\" && ln -s \"$1\" \"$0\""])
+        .arg(&mail)
+        .arg(&victim)
+        .status()
+        .unwrap();
+    assert!(st.success(), "planting the symlink as mxsalvage");
+    let o = dovecot_cmd(&out, &pwfile, 10993, &conf, &[]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(e.lines().count(), 1, "{e}");
+    assert!(
+        e.contains(&format!("{} is a symlink", mail.display())),
+        "{e}"
+    );
+    let m = std::fs::metadata(&victim).unwrap();
+    assert_eq!(
+        (m.mode() & 0o777, m.uid()),
+        (0o755, 0),
+        "the target is untouched"
+    );
+}
+
+/// Issue 16 item 8 (r11): with an address holding a blank in the export, the generated
+/// password file still serves alice with the password of her handout.
+#[test]
+fn generated_passwords_with_an_odd_address_serve_the_right_password() {
+    if !available() {
+        return;
+    }
+    ensure_account("mxsalvage");
+    let d = open_tempdir();
+    let sp = util::spool_with_quoted_rcpt(d.path());
+    let out = d.path().join("salvage");
+    let pwfile = d.path().join("pw");
+    let cfg = util::root().join("samples/config");
+    let o = util::run(&[
+        "export",
+        "--queue-dir",
+        s(&sp),
+        "--config-dir",
+        s(&cfg),
+        "--out",
+        s(&out),
+        "--zip",
+        "--format",
+        "maildir",
+        "--reader",
+        "mxsalvage",
+        "--generate-passwords",
+        s(&pwfile),
+        "--quiet",
+    ]);
+    ok(&o, "export --generate-passwords");
+    let conf = d.path().join("imap");
+    let o = dovecot_cmd(&out, &pwfile, 10993, &conf, &[]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let passwd = std::fs::read_to_string(conf.join("passwd")).unwrap();
+    let hd = mxsalvage::export::passwords::handouts_dir(&pwfile);
+    for (user, handout) in [
+        ("alice@example.com", "alice@example.com.txt"),
+        (
+            "alice@example.com x@example.com",
+            "alice@example.com_x@example.com.txt",
+        ),
+    ] {
+        let h = std::fs::read_to_string(hd.join(handout)).unwrap();
+        let pw = h.lines().nth(6).unwrap().trim();
+        let hash = passwd
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{user}:")))
+            .unwrap_or_else(|| panic!("{user} not in the passwd file"))
+            .split(':')
+            .next()
+            .unwrap();
+        let o = Command::new("doveadm")
+            .args(["pw", "-t", hash, "-p", pw])
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{user}'s IMAP password is not the handout's: {o:?}"
+        );
+    }
 }

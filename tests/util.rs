@@ -98,3 +98,25 @@ pub fn sample_recipients(extra: &[&str]) -> Vec<(String, usize)> {
         .map(|x| (x.address.display().to_string(), x.messages))
         .collect()
 }
+
+/// A copy of the sample spool (`cp -a`) in `dir/spool`, plus the queue file Postfix
+/// 3.7.11 wrote for `RCPT TO:<"alice@example.com x"@example.com>` (tests/data/README.md):
+/// a recipient `alice@example.com x@example.com`, with a blank.
+pub fn spool_with_quoted_rcpt(dir: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let sp = dir.join("spool");
+    let st = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(sample_spool())
+        .arg(&sp)
+        .status()
+        .unwrap();
+    assert!(st.success(), "cp -a samples/spool");
+    let d = sp.join("deferred/8");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let f = d.join("8CC8CAE6095");
+    std::fs::copy(root().join("tests/data/postfix-3.7-quoted-rcpt.qf"), &f).unwrap();
+    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o700)).unwrap();
+    sp
+}

@@ -1,7 +1,8 @@
 //! `mxsalvage dovecot --from EXPORT_DIR --zip-password-file FILE --listen ADDR:PORT
 //! --out CONF_DIR`: writes a read-only IMAPS configuration for the system's Dovecot
-//! (library: [`mxsalvage::dovecot`]) and prints what was written, the certificate's
-//! fingerprint and how to start and stop it. Exit 0 when every mailbox became a user,
+//! (library: [`mxsalvage::dovecot`]) and prints what was written (never that it is
+//! served: nothing serves before Dovecot is started), the certificate's fingerprint
+//! and how to start and stop it. Exit 0 when every mailbox became a user,
 //! 1 when some were skipped (each listed with the reason), 2 when nothing was written.
 
 use std::io::Write;
@@ -54,11 +55,18 @@ pub fn run(a: DovecotArgs) -> Result<Exit> {
     })?;
     let mut out = std::io::stdout().lock();
     let conf = o.conf.display();
+    // Nothing serves yet: this writes a configuration; Dovecot serves it once started
+    // (or, when it already runs with CONF_DIR, once reloaded).
     writeln!(
         out,
-        "mxsalvage dovecot: {} user(s) of {} served read-only over IMAPS on {} (server name {}), mail read as {}",
+        "mxsalvage dovecot: {} user(s) of {} configured ({}) for read-only IMAPS on {} (server name {}), mail read as {}",
         o.users.len(),
         o.export.display(),
+        if o.running {
+            "Dovecot serves the previous configuration until reloaded"
+        } else {
+            "not served until Dovecot is started"
+        },
         o.listen,
         o.server,
         o.reader.spec()

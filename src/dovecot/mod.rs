@@ -11,7 +11,10 @@
 //! from the admin's certificate or a generated self-signed one ([`tls`]), and a
 //! handout per user ([`handout`]). Dovecot reads the mail as the export's *reader*
 //! (`export --reader`): the export's group grants that account read access and no
-//! write access, so the export cannot change while it is served.
+//! write access, so the export cannot change while it is served. Directories in
+//! CONF_DIR get owner and mode through a descriptor opened without following symlinks
+//! (a user's home belongs to the reader account). The server name comes from
+//! [`host`] (a name without a dot is refused); a port in use is named with its holder.
 //! In: a [`Request`]. Out: CONF_DIR written, an [`Outcome`] to report. Fails with
 //! [`DovecotError`] before anything is written (refusals: no reader, unreadable paths,
 //! missing passwords, a CONF_DIR that is not ours) or naming the path a write failed on.
@@ -19,6 +22,7 @@
 
 pub mod conf;
 pub mod handout;
+pub mod host;
 pub mod passwd;
 pub mod tls;
 
@@ -207,23 +211,6 @@ fn account(name: &str) -> Option<(u32, u32)> {
     Some((f.get(2)?.parse().ok()?, f.get(3)?.parse().ok()?))
 }
 
-/// This host's name for the handouts: `hostname --fqdn`, else /etc/hostname.
-fn host_name() -> String {
-    if let Ok(o) = Command::new("hostname").arg("--fqdn").output()
-        && o.status.success()
-    {
-        let s = String::from_utf8_lossy(&o.stdout).trim().to_string();
-        if !s.is_empty() && s != "localhost" {
-            return s;
-        }
-    }
-    fs::read_to_string("/etc/hostname")
-        .map(|s| s.trim().to_string())
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "localhost".into())
-}
-
 /// Writes `data` to `path` atomically (tmp + rename) with `mode`, group `gid`.
 fn put(path: &Path, data: &[u8], mode: u32, owner: Option<(u32, u32)>) -> Result<(), DovecotError> {
     let tmp = path.with_file_name(format!(
@@ -254,17 +241,57 @@ fn put(path: &Path, data: &[u8], mode: u32, owner: Option<(u32, u32)>) -> Result
     fs::rename(&tmp, path).map_err(ioerr(path))
 }
 
-/// `mkdir` (if missing) with exactly `mode` and owner.
+/// `mkdir` (if missing) with exactly `mode` and owner. Owner and mode are set on a
+/// descriptor opened with `O_NOFOLLOW | O_DIRECTORY`, never through the path: a user's
+/// home belongs to the reader account, which could put a symlink where a directory was
+/// (root would then chown or chmod whatever it points to). A symlink or non-directory
+/// there is refused.
 fn dir(path: &Path, mode: u32, owner: Option<(u32, u32)>) -> Result<(), DovecotError> {
+    use rustix::fs::{Mode, OFlags};
     match fs::create_dir(path) {
         Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && path.is_dir() => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
         Err(e) => return Err(ioerr(path)(e)),
     }
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::NONBLOCK;
+    let fd = match rustix::fs::open(path, flags | OFlags::CLOEXEC, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(e) if e == rustix::io::Errno::LOOP || e == rustix::io::Errno::NOTDIR => {
+            let what = match fs::symlink_metadata(path) {
+                Ok(m) if m.file_type().is_symlink() => "a symlink",
+                _ => "not a directory",
+            };
+            return Err(DovecotError::Refused(format!(
+                "{} is {what} (mxsalvage made a directory there; someone replaced it): never followed; remove it and run again",
+                path.display()
+            )));
+        }
+        Err(e) => return Err(ioerr(path)(e.into())),
+    };
     if let Some((u, g)) = owner {
-        std::os::unix::fs::lchown(path, Some(u), Some(g)).map_err(ioerr(path))?;
+        rustix::fs::fchown(
+            &fd,
+            Some(rustix::fs::Uid::from_raw(u)),
+            Some(rustix::fs::Gid::from_raw(g)),
+        )
+        .map_err(|e| ioerr(path)(e.into()))?;
     }
-    fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(ioerr(path))
+    rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode)).map_err(|e| ioerr(path)(e.into()))
+}
+
+/// Why Dovecot could not listen on `listen` now (what holds the port, if knowable).
+fn port_check(listen: SocketAddr) -> Option<String> {
+    let e = TcpListener::bind(listen).err()?;
+    let why = match (e.kind(), host::port_holder(listen.port())) {
+        (io::ErrorKind::AddrInUse, Some(who)) => {
+            format!("port {} is in use by {who}", listen.port())
+        }
+        (io::ErrorKind::AddrInUse, None) => format!("port {} is in use", listen.port()),
+        _ => format!("{listen} cannot be bound now ({e})"),
+    };
+    Some(format!(
+        "{why}: Dovecot will not start there; pick another --listen port"
+    ))
 }
 
 /// Whether a Dovecot master process from this CONF_DIR is alive.
@@ -544,13 +571,12 @@ pub fn generate(req: &Request) -> Result<Outcome, DovecotError> {
     }
 
     // The server's name and the certificate.
-    let server = req.server.clone().unwrap_or_else(|| {
-        if req.listen.ip().is_unspecified() {
-            host_name()
-        } else {
-            req.listen.ip().to_string()
-        }
-    });
+    let server = host::server_name(
+        req.server.as_deref(),
+        req.listen,
+        manifest.source.myhostname.as_deref(),
+    )
+    .map_err(DovecotError::Refused)?;
     let tls_dir = conf_dir.join("tls");
     let (cert, key, generated_cert) = match &req.tls {
         TlsChoice::Given { cert, key } => {
@@ -727,11 +753,8 @@ pub fn generate(req: &Request) -> Result<Outcome, DovecotError> {
             "cannot run doveconf to check the configuration ({e}): is dovecot-core installed?"
         )),
     }
-    if !was_running && TcpListener::bind(req.listen).is_err() {
-        warnings.push(format!(
-            "{} is in use or cannot be bound now (the system's Dovecot listens on 993): Dovecot will not start there; pick another --listen port",
-            req.listen
-        ));
+    if !was_running {
+        warnings.extend(port_check(req.listen));
     }
     Ok(Outcome {
         conf: conf_path,

@@ -1,16 +1,25 @@
 //! Zip passwords: the password file and the secret type.
 //!
-//! Owns: [`Secret`] (never shown by `Debug`), parsing a password file (`address password`
-//! per line; the password is the rest of the line after the blanks that follow the
-//! address, trailing spaces included; `#` comments and blank lines ignored; addresses
-//! matched as mailbox keys), and refusing a password file that group or others may
-//! read ([`check_private`], as ssh refuses such a key). In: the file's text. Out:
-//! mailbox key → password. Fails with a message naming the line or the file.
+//! Owns: [`Secret`] (never shown by `Debug`), reading and writing password files, and
+//! refusing a password file that group or others may read ([`check_private`], as ssh
+//! refuses such a key). Two formats are read:
+//! - format 2 (what [`generate`] writes): a first line starting with [`HEADER2`]'s
+//!   first words, then `address<TAB>password` per line, both fields with backslash
+//!   escapes (`\\`, `\t`, `\n`, `\r`, `\xHH` for any other byte), so any address
+//!   Postfix can queue (blanks, colons, `#`, bytes that are not UTF-8) round-trips;
+//! - format 1 (hand-written files, and files written before format 2): `address
+//!   password` per line; the password is the rest of the line after the blanks that
+//!   follow the address, trailing spaces included. A format-1 file with the header of
+//!   the old generator ([`HEADER1`]) is split at the *last* blanks instead (generated
+//!   passwords hold none), so an address with blanks in such a file reads back right.
+//!
+//! In both, `#` comment lines and blank lines are ignored and addresses are matched as
+//! mailbox keys; an address given twice with different passwords is refused. In: the
+//! file's text. Out: mailbox key → password. Fails with a message naming the line.
 //! [`generate`] (`--generate-passwords FILE`): a fresh random password per mailbox
 //! (ring's system CSPRNG, 20 characters of an alphabet without look-alikes, ~116 bits),
-//! written to FILE (0600, new; the same format as `--zip-password-file`) and one handout
-//! per user in `FILE.handouts/` (0700, files 0600): address, password, what opens the
-//! zip. Never printed.
+//! written to FILE (0600, new; format 2) and one handout per user in `FILE.handouts/`
+//! (0700, files 0600): address, password, what opens the zip. Never printed.
 
 use std::collections::BTreeMap;
 
@@ -146,13 +155,13 @@ pub fn generate(
         }
     }
     let mut map = BTreeMap::new();
-    let mut text = String::from("# mxsalvage --generate-passwords: address password\n");
+    let mut text = format!("{HEADER2}\n");
     let mut handouts = Vec::new();
     let mut taken = std::collections::BTreeSet::new();
     for k in mailboxes {
         let pw = fresh().map_err(ExportError::Refused)?;
         let address = String::from_utf8_lossy(k).into_owned();
-        text.push_str(&format!("{address} {pw}\n"));
+        text.push_str(&format!("{}\t{}\n", escape(k), escape(pw.as_bytes())));
         handouts.push((handout_name(&address, &mut taken), handout(&address, &pw)));
         map.insert(k.clone(), Secret(pw));
     }
@@ -177,27 +186,141 @@ pub fn handouts_dir(file: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// Parses a password file. Keys are mailbox keys.
-pub fn parse_passwords(text: &str) -> Result<BTreeMap<Vec<u8>, Secret>, String> {
-    let mut m = BTreeMap::new();
-    for (n, line) in text.lines().enumerate() {
-        let l = line.trim_start();
-        if l.trim_end().is_empty() || l.starts_with('#') {
+/// The first line of a format-2 password file (what `--generate-passwords` writes).
+pub const HEADER2: &str = "# mxsalvage password file, format 2: address<TAB>password per line; \\\\ \\t \\n \\r \\xHH are escapes";
+
+/// The first line the generator wrote before format 2 (its passwords hold no blanks).
+pub const HEADER1: &str = "# mxsalvage --generate-passwords: address password";
+
+/// A field of a format-2 line: `\` before `\`, tab, newline, carriage return, and
+/// `\xHH` for other control bytes, DEL, bytes that are not UTF-8 and a leading `#`.
+pub fn escape(b: &[u8]) -> String {
+    let mut out = String::new();
+    for (i, chunk) in b.utf8_chunks().enumerate() {
+        for (j, c) in chunk.valid().char_indices() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '\t' => out.push_str("\\t"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '#' if i == 0 && j == 0 => out.push_str("\\x23"),
+                c if c.is_control() && (c as u32) < 0x80 => {
+                    out.push_str(&format!("\\x{:02x}", c as u32))
+                }
+                c => out.push(c),
+            }
+        }
+        for x in chunk.invalid() {
+            out.push_str(&format!("\\x{x:02x}"));
+        }
+    }
+    out
+}
+
+/// The bytes a format-2 field stands for.
+fn unescape(s: &str) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    let mut it = s.bytes();
+    while let Some(c) = it.next() {
+        if c != b'\\' {
+            out.push(c);
             continue;
         }
-        let (addr, pw) = l
-            .split_once([' ', '\t'])
-            .ok_or_else(|| format!("line {}: expected `address password`", n + 1))?;
-        // The rest of the line is the password: leading blanks separate it from the
-        // address, trailing spaces belong to it.
-        let pw = pw.trim_start_matches([' ', '\t']);
+        match it.next() {
+            Some(b'\\') => out.push(b'\\'),
+            Some(b't') => out.push(b'\t'),
+            Some(b'n') => out.push(b'\n'),
+            Some(b'r') => out.push(b'\r'),
+            Some(b'x') => {
+                let h: Vec<u8> = it.by_ref().take(2).collect();
+                let v = std::str::from_utf8(&h)
+                    .ok()
+                    .filter(|h| h.len() == 2)
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or("`\\x` needs two hex digits")?;
+                out.push(v);
+            }
+            _ => return Err("unknown escape (known: \\\\ \\t \\n \\r \\xHH)".into()),
+        }
+    }
+    Ok(out)
+}
+
+/// One format-2 line: `address<TAB>password`.
+fn line2(l: &str) -> Result<(Vec<u8>, String), String> {
+    let (a, p) = l
+        .split_once('\t')
+        .ok_or("expected `address<TAB>password` (format 2)")?;
+    if p.contains('\t') {
+        return Err("more than one tab (a tab inside a field is written \\t)".into());
+    }
+    let addr = unescape(a)?;
+    let pw = String::from_utf8(unescape(p)?).map_err(|_| "the password is not UTF-8")?;
+    if addr.is_empty() {
+        return Err("empty address".into());
+    }
+    Ok((addr, pw))
+}
+
+/// One format-1 line: `address password`; `last`: split at the last blanks.
+fn line1(l: &str, last: bool) -> Result<(Vec<u8>, String), String> {
+    let l = l.trim_start();
+    let split = match last {
+        true => l.trim_end_matches([' ', '\t']).rsplit_once([' ', '\t']),
+        false => l.split_once([' ', '\t']),
+    };
+    let (addr, pw) = split.ok_or("expected `address password`")?;
+    // The rest of the line is the password: leading blanks separate it from the
+    // address, trailing spaces belong to it.
+    let (addr, pw) = match last {
+        true => (addr.trim_end_matches([' ', '\t']), pw),
+        false => (addr, pw.trim_start_matches([' ', '\t'])),
+    };
+    Ok((
+        addr.trim_matches(['<', '>']).as_bytes().to_vec(),
+        pw.to_string(),
+    ))
+}
+
+/// Parses a password file (format 2 when its first line starts with [`HEADER2`]'s
+/// first words, else format 1; see the module comment). Keys are mailbox keys.
+pub fn parse_passwords(text: &str) -> Result<BTreeMap<Vec<u8>, Secret>, String> {
+    let first = text.lines().next().unwrap_or("");
+    let v2 = first.starts_with("# mxsalvage password file, format 2");
+    let generated1 = first.trim_end() == HEADER1;
+    let mut m: BTreeMap<Vec<u8>, (Secret, usize)> = BTreeMap::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        // Format 2 writes a leading `#` of an address as `\x23`, so only a `#` in the
+        // first column starts a comment there.
+        let comment = match v2 {
+            true => line.starts_with('#'),
+            false => line.trim_start().starts_with('#'),
+        };
+        if line.trim().is_empty() || comment {
+            continue;
+        }
+        let (addr, pw) = match v2 {
+            true => line2(line),
+            false => line1(line, generated1),
+        }
+        .map_err(|e| format!("line {}: {e}", n + 1))?;
         if pw.is_empty() {
             return Err(format!("line {}: empty password", n + 1));
         }
-        let addr = addr.trim_matches(['<', '>']);
-        m.insert(mailbox_key(addr.as_bytes()), Secret(pw.to_string()));
+        let key = mailbox_key(&addr);
+        if let Some((old, at)) = m.get(&key)
+            && old.0 != pw
+        {
+            return Err(format!(
+                "line {}: {} has another password on line {at} (which one is meant?)",
+                n + 1,
+                String::from_utf8_lossy(&addr)
+            ));
+        }
+        m.insert(key, (Secret(pw), n + 1));
     }
-    Ok(m)
+    Ok(m.into_iter().map(|(k, (s, _))| (k, s)).collect())
 }
 
 #[cfg(test)]
@@ -224,5 +347,57 @@ mod tests {
         let mut t = std::collections::BTreeSet::new();
         assert_eq!(handout_name("a/b@x", &mut t), "a_b@x.txt");
         assert_eq!(handout_name("a_b@x", &mut t), "a_b@x-2.txt");
+    }
+
+    /// Format 2 round-trips any address bytes and password; format 1 still reads.
+    #[test]
+    fn format2_round_trips() {
+        let odd: Vec<&[u8]> = vec![
+            b"alice@example.com x@example.com",
+            b"alice@example.com x:@example.com",
+            b"#hash@x",
+            b" lead@x",
+            b"tab\there\\@x",
+            b"nl\n\r\x00@x",
+            b"caf\xc3\xa9@x",
+            b"bad\xff\xfe@x",
+            b"alice@example.com",
+        ];
+        let mut text = format!("{HEADER2}\n# a comment\n\n");
+        for (i, a) in odd.iter().enumerate() {
+            let pw = if i == 3 {
+                " sp ace\\ ".to_string()
+            } else {
+                format!("pw{i}")
+            };
+            text.push_str(&format!("{}\t{}\r\n", escape(a), escape(pw.as_bytes())));
+        }
+        let m = parse_passwords(&text).unwrap();
+        assert_eq!(m.len(), odd.len());
+        for (i, a) in odd.iter().enumerate() {
+            let want = if i == 3 {
+                " sp ace\\ ".to_string()
+            } else {
+                format!("pw{i}")
+            };
+            assert_eq!(m[&mailbox_key(a)].0, want, "{}", String::from_utf8_lossy(a));
+        }
+        assert!(parse_passwords(&format!("{HEADER2}\na@x pw\n")).is_err());
+        assert!(parse_passwords(&format!("{HEADER2}\na@x\tp\\q\n")).is_err());
+        assert!(parse_passwords(&format!("{HEADER2}\na@x\tp\\x4\n")).is_err());
+        // The old generator's files: split at the last blank (its passwords have none).
+        let old =
+            format!("{HEADER1}\nalice@example.com pw1\nalice@example.com x@example.com pw2\n");
+        let m = parse_passwords(&old).unwrap();
+        assert_eq!(m[&b"alice@example.com".to_vec()].0, "pw1");
+        assert_eq!(m[&b"alice@example.com x@example.com".to_vec()].0, "pw2");
+        // Hand-written format 1: the rest of the line; a second, different password for
+        // an address is refused, not silently taken.
+        let e = parse_passwords("a@x p1\nA@x p 2\n").unwrap_err();
+        assert!(
+            e.starts_with("line 2: A@x has another password on line 1"),
+            "{e}"
+        );
+        assert!(parse_passwords("a@x p1\na@x p1\n").is_ok());
     }
 }

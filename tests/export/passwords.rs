@@ -165,3 +165,63 @@ fn passwords_generated_per_mailbox_private_and_open_the_zips() {
     assert!(e.contains("exists already"), "{e}");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
 }
+
+/// Issue 16 (r11): Postfix queues `RCPT TO:<"alice@example.com x"@example.com>` as
+/// `alice@example.com x@example.com`. The generated file (format 2: tab-separated,
+/// escaped) gives alice and the odd mailbox each their own password, `--update` and
+/// `verify` read it back, and a file in the old generator's format with that line
+/// still reads right (split at the last blank).
+#[test]
+fn passwords_generated_file_round_trips_an_address_with_a_blank() {
+    use mxsalvage::export::passwords::{HEADER1, handouts_dir, parse_passwords};
+    let d = tempfile::tempdir().unwrap();
+    let sp = crate::util::spool_with_quoted_rcpt(d.path());
+    let file = d.path().join("passwords");
+    let out = d.path().join("out");
+    let fs = file.to_str().unwrap();
+    let (c, e) = code_and_err(super::export_spool(
+        &sp,
+        &out,
+        &["--zip", "--generate-passwords", fs],
+    ));
+    assert_eq!(c, Some(0), "{e}");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        text.starts_with("# mxsalvage password file, format 2"),
+        "{text}"
+    );
+    let pw = parse_passwords(&text).unwrap();
+    let m = manifest(&out);
+    assert_eq!(pw.len(), m.recipients.len(), "one per mailbox");
+    let odd = b"alice@example.com x@example.com".to_vec();
+    assert!(m.recipients.iter().any(|r| r.address.0 == odd));
+    let alice = &pw[&b"alice@example.com".to_vec()].0;
+    let h = std::fs::read_to_string(handouts_dir(&file).join("alice@example.com.txt")).unwrap();
+    assert!(
+        h.contains(&format!("    {alice}\n")),
+        "alice's handout has her password"
+    );
+    assert_ne!(&pw[&odd].0, alice);
+    // --update and verify read the generated file back.
+    let upd = ["--update", "--zip", "--zip-password-file", fs];
+    let (c, e) = code_and_err(super::export_spool(&sp, &out, &upd));
+    assert_eq!(c, Some(0), "{e}");
+    let v = crate::util::run(&["verify", out.to_str().unwrap(), "--zip-password-file", fs]);
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
+    // The old generator's format (`address password`, its header) still reads.
+    let old = d.path().join("passwords-old");
+    let mut t = format!("{HEADER1}\n");
+    for (k, s) in &pw {
+        t.push_str(&format!("{} {}\n", String::from_utf8_lossy(k), s.0));
+    }
+    std::fs::write(&old, &t).unwrap();
+    std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert_eq!(parse_passwords(&t).unwrap(), pw);
+    let v = crate::util::run(&[
+        "verify",
+        out.to_str().unwrap(),
+        "--zip-password-file",
+        old.to_str().unwrap(),
+    ]);
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
+}
