@@ -55,9 +55,9 @@ pub struct SpoolArgs {
     /// Queue directory (default: `postconf -h queue_directory`, else /var/spool/postfix)
     #[arg(long, value_name = "DIR")]
     pub queue_dir: Option<PathBuf>,
-    /// Postfix configuration directory holding main.cf (lifetimes, hashing)
-    #[arg(long, value_name = "DIR", default_value = "/etc/postfix")]
-    pub config_dir: PathBuf,
+    /// The secondary's Postfix configuration directory holding main.cf (lifetimes, hashing, myorigin) [default: /etc/postfix when the queue directory is this machine's own, else none: Postfix's defaults]
+    #[arg(long, value_name = "DIR")]
+    pub config_dir: Option<PathBuf>,
     /// Override maximal_queue_lifetime (e.g. 5d, 12h)
     #[arg(long, value_name = "DUR")]
     pub max_queue_lifetime: Option<String>,

@@ -75,6 +75,9 @@ pub struct ScanReport {
     pub postfix_running: Option<bool>,
     pub maximal_queue_lifetime: i64,
     pub bounce_queue_lifetime: i64,
+    /// Which Postfix configuration the lifetimes and addressing came from.
+    #[serde(default)]
+    pub configuration: String,
     #[serde(default)]
     pub file_modes: FileModes,
     pub messages: Vec<MessageInfo>,
@@ -93,6 +96,7 @@ pub struct Head {
     pub postfix_running: Option<bool>,
     pub maximal_queue_lifetime: i64,
     pub bounce_queue_lifetime: i64,
+    pub configuration: String,
     pub file_modes: FileModes,
 }
 
@@ -119,6 +123,25 @@ struct Soon {
     line: String,
 }
 
+/// Messages of one expiry section: the [`MAX_SOON`] soonest, and how many in all.
+#[derive(Default)]
+struct Expiring {
+    soonest: BinaryHeap<Soon>,
+    total: usize,
+}
+
+impl Expiring {
+    fn push(&mut self, s: Soon) {
+        self.total += 1;
+        if self.soonest.len() < MAX_SOON {
+            self.soonest.push(s);
+        } else if self.soonest.peek().is_some_and(|top| s < *top) {
+            self.soonest.pop();
+            self.soonest.push(s);
+        }
+    }
+}
+
 /// The summaries, accumulated one message at a time.
 pub struct Summary {
     now: i64,
@@ -127,8 +150,10 @@ pub struct Summary {
     queues: BTreeMap<String, QueueTotal>,
     reasons: HashMap<String, usize>,
     other_reasons: usize,
-    soon: BinaryHeap<Soon>,
-    soon_total: usize,
+    /// Past their bounce time already (Postfix bounces them at the next attempt).
+    overdue: Expiring,
+    /// Bouncing within the next 24 hours.
+    soon: Expiring,
     held: usize,
     done: usize,
 }
@@ -143,8 +168,8 @@ impl Summary {
             queues: BTreeMap::new(),
             reasons: HashMap::new(),
             other_reasons: 0,
-            soon: BinaryHeap::new(),
-            soon_total: 0,
+            overdue: Expiring::default(),
+            soon: Expiring::default(),
             held: 0,
             done: 0,
         }
@@ -205,16 +230,14 @@ impl Summary {
             && e <= self.now + 86400
             && m.pending().next().is_some()
         {
-            self.soon_total += 1;
             let s = Soon {
                 expires: e,
                 queue_id: m.queue_id.clone(),
                 line: soon_line(m, self.now),
             };
-            if self.soon.len() < MAX_SOON {
-                self.soon.push(s);
-            } else if self.soon.peek().is_some_and(|top| s < *top) {
-                self.soon.pop();
+            if e <= self.now {
+                self.overdue.push(s);
+            } else {
                 self.soon.push(s);
             }
         }
@@ -245,9 +268,10 @@ impl Summary {
 fn soon_line(m: &MessageInfo, now: i64) -> String {
     let e = m.expires_unix.unwrap_or(0);
     format!(
-        "  {:<16} {:<9} expires {} ({})  from {}  to {}",
+        "  {:<16} {:<9} {} {} ({})  from {}  to {}",
         m.queue_id,
         m.queue,
+        if e <= now { "expired" } else { "expires" },
         m.expires_at.as_deref().unwrap_or("-"),
         human_dur(e - now),
         if m.sender.0.is_empty() {
@@ -407,13 +431,14 @@ pub struct JsonReport {
 impl JsonReport {
     pub fn begin<W: Write>(w: &mut W, head: &Head) -> io::Result<JsonReport> {
         w.write_all(b"{\n")?;
-        let fields: [(&str, &dyn erased::Ser); 7] = [
+        let fields: [(&str, &dyn erased::Ser); 8] = [
             ("schema", &head.schema),
             ("generated_at", &head.generated_at),
             ("queue_directory", &head.queue_directory),
             ("postfix_running", &head.postfix_running),
             ("maximal_queue_lifetime", &head.maximal_queue_lifetime),
             ("bounce_queue_lifetime", &head.bounce_queue_lifetime),
+            ("configuration", &head.configuration),
             ("file_modes", &head.file_modes),
         ];
         for (k, v) in fields {
@@ -510,6 +535,24 @@ fn dur_short(secs: i64) -> String {
     }
 }
 
+/// One expiry section of the text report: heading with the count, the soonest
+/// messages, how many more.
+fn write_expiring(w: &mut dyn Write, heading: &str, e: &Expiring) -> io::Result<()> {
+    let soonest = e.soonest.clone().into_sorted_vec();
+    writeln!(w, "\n{heading}: {} message(s)", e.total)?;
+    for m in &soonest {
+        writeln!(w, "{}", m.line)?;
+    }
+    if e.total > soonest.len() {
+        writeln!(
+            w,
+            "  ... and {} more (all of them: `scan --list`, `scan --json`)",
+            e.total - soonest.len()
+        )?;
+    }
+    Ok(())
+}
+
 /// Writes the readable report.
 pub fn write_text(
     w: &mut dyn Write,
@@ -529,6 +572,7 @@ pub fn write_text(
         "mxsalvage scan of {}  (Postfix {running})",
         head.queue_directory
     )?;
+    writeln!(w, "Configuration: {}", head.configuration)?;
     writeln!(
         w,
         "Lifetimes: maximal_queue_lifetime {}, bounce_queue_lifetime {}",
@@ -626,19 +670,15 @@ pub fn write_text(
         )?;
     }
 
-    let soon = s.soon.clone().into_sorted_vec();
-    writeln!(w, "\nBounce within 24 hours: {} message(s)", s.soon_total)?;
-    for m in &soon {
-        writeln!(w, "{}", m.line)?;
-    }
-    if s.soon_total > soon.len() {
-        writeln!(
+    if s.overdue.total > 0 {
+        write_expiring(
             w,
-            "  ... and {} more (all of them: `scan --list`, `scan --json`)",
-            s.soon_total - soon.len()
+            "Overdue (past their bounce time: Postfix bounces them at its next delivery attempt)",
+            &s.overdue,
         )?;
     }
-    if s.soon_total > 0 {
+    write_expiring(w, "Bounce within 24 hours", &s.soon)?;
+    if s.soon.total + s.overdue.total > 0 {
         writeln!(
             w,
             "  Stop the clock: `postsuper -h ALL deferred` (held mail never expires). Then EITHER\n  export and re-inject with mxsalvage and delete the originals (`postsuper -d`), OR release\n  them (`postsuper -H ALL`) and let Postfix deliver — never both (docs/runbook.md).\n  Avoid `postsuper -r`: it restarts the clock but gives every message a new queue ID."

@@ -732,7 +732,10 @@ fn imap_serves_the_export_read_only() {
         let hash = line.split(':').nth(1).unwrap();
         assert!(hash.starts_with("{SHA512-CRYPT}$6$rounds="), "{line}");
         if a == "alice@example.com" {
+            // The generated configuration, not /etc/dovecot (the host's, maybe absent).
             let o = Command::new("doveadm")
+                .arg("-c")
+                .arg(conf.join("dovecot.conf"))
                 .args(["pw", "-t", hash, "-p", p])
                 .output()
                 .unwrap();

@@ -37,7 +37,7 @@ complete -c mxsalvage -n "__fish_mxsalvage_needs_command" -f -a "man" -d 'Print 
 complete -c mxsalvage -n "__fish_mxsalvage_needs_command" -f -a "completions" -d 'Print shell completions to standard output'
 complete -c mxsalvage -n "__fish_mxsalvage_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l queue-dir -d 'Queue directory (default: `postconf -h queue_directory`, else /var/spool/postfix)' -r -F
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l config-dir -d 'Postfix configuration directory holding main.cf (lifetimes, hashing)' -r -F
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l config-dir -d 'The secondary\'s Postfix configuration directory holding main.cf (lifetimes, hashing, myorigin) [default: /etc/postfix when the queue directory is this machine\'s own, else none: Postfix\'s defaults]' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l max-queue-lifetime -d 'Override maximal_queue_lifetime (e.g. 5d, 12h)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l bounce-queue-lifetime -d 'Override bounce_queue_lifetime (e.g. 5d)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l recipient -d 'Only this recipient (case-insensitive; repeatable)' -r
@@ -72,7 +72,7 @@ complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -l states -d 'A
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -l trust-modes -d 'With -q: refuse a file whose mode says it is still being written (no owner execute bit)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -l help -d 'Print help'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l queue-dir -d 'Queue directory (default: `postconf -h queue_directory`, else /var/spool/postfix)' -r -F
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l config-dir -d 'Postfix configuration directory holding main.cf (lifetimes, hashing)' -r -F
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l config-dir -d 'The secondary\'s Postfix configuration directory holding main.cf (lifetimes, hashing, myorigin) [default: /etc/postfix when the queue directory is this machine\'s own, else none: Postfix\'s defaults]' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l max-queue-lifetime -d 'Override maximal_queue_lifetime (e.g. 5d, 12h)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l bounce-queue-lifetime -d 'Override bounce_queue_lifetime (e.g. 5d)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l recipient -d 'Only this recipient (case-insensitive; repeatable)' -r

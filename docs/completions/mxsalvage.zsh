@@ -31,7 +31,7 @@ _mxsalvage() {
             (scan)
 _arguments "${_arguments_options[@]}" : \
 '--queue-dir=[Queue directory (default\: \`postconf -h queue_directory\`, else /var/spool/postfix)]:DIR:_files' \
-'--config-dir=[Postfix configuration directory holding main.cf (lifetimes, hashing)]:DIR:_files' \
+'--config-dir=[The secondary'\''s Postfix configuration directory holding main.cf (lifetimes, hashing, myorigin) \[default\: /etc/postfix when the queue directory is this machine'\''s own, else none\: Postfix'\''s defaults\]]:DIR:_files' \
 '--max-queue-lifetime=[Override maximal_queue_lifetime (e.g. 5d, 12h)]:DUR:_default' \
 '--bounce-queue-lifetime=[Override bounce_queue_lifetime (e.g. 5d)]:DUR:_default' \
 '*--recipient=[Only this recipient (case-insensitive; repeatable)]:ADDR:_default' \
@@ -74,7 +74,7 @@ _arguments "${_arguments_options[@]}" : \
 (export)
 _arguments "${_arguments_options[@]}" : \
 '--queue-dir=[Queue directory (default\: \`postconf -h queue_directory\`, else /var/spool/postfix)]:DIR:_files' \
-'--config-dir=[Postfix configuration directory holding main.cf (lifetimes, hashing)]:DIR:_files' \
+'--config-dir=[The secondary'\''s Postfix configuration directory holding main.cf (lifetimes, hashing, myorigin) \[default\: /etc/postfix when the queue directory is this machine'\''s own, else none\: Postfix'\''s defaults\]]:DIR:_files' \
 '--max-queue-lifetime=[Override maximal_queue_lifetime (e.g. 5d, 12h)]:DUR:_default' \
 '--bounce-queue-lifetime=[Override bounce_queue_lifetime (e.g. 5d)]:DUR:_default' \
 '*--recipient=[Only this recipient (case-insensitive; repeatable)]:ADDR:_default' \

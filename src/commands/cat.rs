@@ -134,7 +134,13 @@ pub fn run(a: CatArgs) -> Result<Exit> {
         start,
     };
     let cdir = config_dir(&a)?;
-    let cfg = super::load_config(&cdir, false)?;
+    // A --queue-dir that is not this machine's spool is read with Postfix's defaults
+    // unless a configuration is named (-c, $MAIL_CONFIG): never with /etc/postfix's.
+    let named = a.config_dir.is_some() || std::env::var_os("MAIL_CONFIG").is_some();
+    let cfg = match &a.queue_dir {
+        Some(q) if !named && !super::is_local_spool(q) => PostfixConfig::default(),
+        _ => super::load_config(&cdir, false)?,
+    };
     let root = a
         .queue_dir
         .clone()

@@ -213,7 +213,11 @@ pub fn run(a: ExportArgs) -> Result<Exit> {
             only_valid: a.select.only_valid,
         },
         source: Source {
-            queue_directory: ctx.spool.root.display().to_string(),
+            // Absolute: `journal --sent-ids` names it later, from anywhere.
+            queue_directory: std::path::absolute(&ctx.spool.root)
+                .unwrap_or_else(|_| ctx.spool.root.clone())
+                .display()
+                .to_string(),
             host: host_name(),
             maximal_queue_lifetime: ctx.spool.cfg.maximal_queue_lifetime,
             bounce_queue_lifetime: ctx.spool.cfg.bounce_queue_lifetime,
@@ -279,6 +283,11 @@ fn summary_line(r: &Report, out: &std::path::Path, elapsed: f64, update: bool) -
         true => format!(" ({} new)", r.new_messages),
         false => String::new(),
     };
+    // scan, reinject and journal count the queue's recipient records: say the difference.
+    let shared = match r.shared_records {
+        0 => String::new(),
+        n => format!(" + {n} duplicate recipient(s): same mailbox, other ORCPT, same copy"),
+    };
     if r.dry_run {
         let space = r
             .space
@@ -286,7 +295,7 @@ fn summary_line(r: &Report, out: &std::path::Path, elapsed: f64, update: bool) -
             .map(|s| format!("; disk space: {}", export::space::describe(s)))
             .unwrap_or_default();
         return format!(
-            "dry run: would export {} message(s){new} for {} recipient(s) ({} pairs, {}) to {}{space}; {} error(s), {} skipped; nothing was written",
+            "dry run: would export {} message(s){new} for {} recipient(s) ({} pairs{shared}, {}) to {}{space}; {} error(s), {} skipped; nothing was written",
             t.messages,
             t.recipients,
             t.pairs,
@@ -297,7 +306,7 @@ fn summary_line(r: &Report, out: &std::path::Path, elapsed: f64, update: bool) -
         );
     }
     format!(
-        "exported {} message(s){new} for {} recipient(s) ({} pairs, {}) to {} in {:.1}s; {} error(s), {} skipped{}",
+        "exported {} message(s){new} for {} recipient(s) ({} pairs{shared}, {}) to {} in {:.1}s; {} error(s), {} skipped{}",
         t.messages,
         t.recipients,
         t.pairs,

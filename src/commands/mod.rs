@@ -1,8 +1,10 @@
 //! Glue between the command line and the library: one file per command. Each turns its
 //! clap args into plain values, runs the library, prints, and returns an [`Exit`].
-//! Shared here: finding the spool and its configuration (and refusing a directory that
-//! is not a spool, or a configuration directory that does not exist), and the worker
-//! pool. Errors are `anyhow` values with one line saying what to do; they exit 2.
+//! Shared here: finding the spool and its configuration (this machine's /etc/postfix
+//! only for this machine's own queue directory, see [`spool_config`]), refusing a
+//! directory that is not a spool with what it is instead, or a configuration directory
+//! that does not exist, and the worker pool. Errors are `anyhow` values with one line
+//! saying what to do; they exit 2.
 
 pub mod cat;
 pub mod dovecot;
@@ -47,19 +49,102 @@ pub fn default_queue_dir(config_dir: &Path) -> PathBuf {
 /// Postfix's own configuration directory, the default of `--config-dir`.
 pub const DEFAULT_CONFIG_DIR: &str = "/etc/postfix";
 
+/// Postfix's default queue directory (when main.cf does not set `queue_directory`).
+const DEFAULT_QUEUE_DIR: &str = "/var/spool/postfix";
+
+/// Whether `root` is this machine's own Postfix queue directory: `queue_directory` of
+/// /etc/postfix/main.cf (else /var/spool/postfix), compared as canonical paths. Only
+/// then may the local configuration (lifetimes, and identity: `myorigin`,
+/// `myhostname`) stand in for a `--config-dir` that was not given.
+pub fn is_local_spool(root: &Path) -> bool {
+    let local = PostfixConfig::queue_directory_in(Path::new(DEFAULT_CONFIG_DIR))
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_QUEUE_DIR));
+    let canon = |p: &Path| {
+        std::fs::canonicalize(p)
+            .or_else(|_| std::path::absolute(p))
+            .unwrap_or_else(|_| p.to_path_buf())
+    };
+    canon(root) == canon(&local)
+}
+
+/// Which configuration a spool is read with (said in scan's header, and once on stderr
+/// when it is not the secondary's own).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigSource {
+    /// `--config-dir DIR`: its main.cf.
+    Given(PathBuf),
+    /// This machine's spool, read with this machine's /etc/postfix/main.cf.
+    Local,
+    /// This machine's spool, but there is no /etc/postfix/main.cf: Postfix's defaults.
+    LocalDefaults,
+    /// Not this machine's spool and no `--config-dir`: Postfix's defaults, and no
+    /// identity (unqualified maildrop addresses are kept as queued).
+    Unknown,
+}
+
+impl ConfigSource {
+    /// One line for scan's header.
+    pub fn describe(&self) -> String {
+        match self {
+            ConfigSource::Given(d) => format!("{} (--config-dir)", d.join("main.cf").display()),
+            ConfigSource::Local => format!(
+                "{DEFAULT_CONFIG_DIR}/main.cf (this machine's Postfix: the queue directory is its own)"
+            ),
+            ConfigSource::LocalDefaults => {
+                format!("Postfix's defaults (this machine's queue directory; no {DEFAULT_CONFIG_DIR}/main.cf)")
+            }
+            ConfigSource::Unknown => "none: Postfix's defaults, unqualified addresses kept as queued (not this machine's queue directory; give --config-dir with the secondary's configuration)".into(),
+        }
+    }
+
+    /// The note said once on stderr when the lifetimes or the identity are guesses.
+    pub fn note(&self, root: &Path) -> Option<String> {
+        match self {
+            ConfigSource::Given(_) | ConfigSource::Local => None,
+            ConfigSource::LocalDefaults => Some(format!(
+                "no {DEFAULT_CONFIG_DIR}/main.cf: using Postfix's default lifetimes (5d); pass --config-dir with the secondary's configuration"
+            )),
+            ConfigSource::Unknown => Some(format!(
+                "{} is not this machine's queue directory and no --config-dir was given: using Postfix's default lifetimes (5d) and keeping maildrop addresses without a domain as queued; pass --config-dir with the secondary's configuration to use its lifetimes and qualify them",
+                root.display()
+            )),
+        }
+    }
+}
+
+/// The configuration for the spool at `root`: `--config-dir` when given; else this
+/// machine's /etc/postfix when `root` is its own queue directory; else Postfix's
+/// defaults without reading /etc/postfix at all (a copy from another machine must not
+/// take this one's lifetimes or name).
+pub fn spool_config(given: Option<&Path>, root: &Path) -> Result<(PostfixConfig, ConfigSource)> {
+    if let Some(dir) = given {
+        return Ok((
+            load_config(dir, false)?,
+            ConfigSource::Given(dir.to_path_buf()),
+        ));
+    }
+    if !is_local_spool(root) {
+        return Ok((PostfixConfig::default(), ConfigSource::Unknown));
+    }
+    let dir = Path::new(DEFAULT_CONFIG_DIR);
+    let source = if dir.join("main.cf").exists() {
+        ConfigSource::Local
+    } else {
+        ConfigSource::LocalDefaults
+    };
+    Ok((load_config(dir, false)?, source))
+}
+
 /// Reads `main.cf` from `dir`. A directory that does not exist, or has no main.cf, is an
-/// error — except the default /etc/postfix on a machine without Postfix (working on a
-/// copied spool), which means Postfix's defaults; with `note` that is said once on
-/// stderr, since the secondary's own lifetimes may differ.
+/// error — except the default /etc/postfix on a machine without Postfix, which means
+/// Postfix's defaults; with `note` that is said once on stderr, since the secondary's
+/// own lifetimes may differ.
 pub fn load_config(dir: &Path, note: bool) -> Result<PostfixConfig> {
     let main_cf = dir.join("main.cf");
     if !main_cf.exists() {
         if dir == Path::new(DEFAULT_CONFIG_DIR) {
-            if note {
-                eprintln!(
-                    "mxsalvage: note: no {}: using Postfix's default lifetimes (5d); pass --config-dir with the secondary's configuration",
-                    main_cf.display()
-                );
+            if note && let Some(n) = ConfigSource::LocalDefaults.note(dir) {
+                eprintln!("mxsalvage: note: {n}");
             }
             return Ok(PostfixConfig::default());
         }
@@ -125,6 +210,9 @@ pub fn check_spool(root: &Path) -> Result<()> {
     if MESSAGE_QUEUES.iter().any(|q| root.join(q).is_dir()) {
         return Ok(());
     }
+    if let Some(why) = not_a_spool_because(root) {
+        bail!(why);
+    }
     // Inside a spool? Walk up over hash subdirectories to a queue whose parent is one.
     let abs = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
     let mut dir = abs.as_path();
@@ -152,11 +240,21 @@ pub fn check_spool(root: &Path) -> Result<()> {
         dir = parent;
     }
     // A queue copied on its own (`cp -r …/deferred /tmp/x`): hash directories or queue files.
+    // Most entries are hash directories or files named like queue IDs (not merely some:
+    // any word is a valid queue ID).
     let looks_like_a_queue = std::fs::read_dir(root).is_ok_and(|rd| {
-        rd.flatten().take(1000).any(|e| {
+        let (mut all, mut queue_like) = (0, 0);
+        for e in rd.flatten().take(1000) {
             let n = e.file_name().to_string_lossy().into_owned();
-            is_hash_dir_name(&n) || mxsalvage::queue::id::is_queue_id(&n)
-        })
+            let t = e.file_type().ok();
+            all += 1;
+            if (is_hash_dir_name(&n) && t.is_some_and(|t| t.is_dir()))
+                || (mxsalvage::queue::id::is_queue_id(&n) && t.is_some_and(|t| t.is_file()))
+            {
+                queue_like += 1;
+            }
+        }
+        queue_like > 0 && queue_like * 2 >= all
     });
     if looks_like_a_queue {
         bail!(
@@ -168,6 +266,37 @@ pub fn check_spool(root: &Path) -> Result<()> {
         "{} is not a Postfix spool: it has none of maildrop, incoming, active, deferred, hold (give the queue directory, e.g. /var/spool/postfix, or `postconf -h queue_directory`)",
         root.display()
     )
+}
+
+/// What a directory given as the spool is instead, when that can be told: one that
+/// cannot be searched (no x bit for this user: its entries are listed but cannot be
+/// opened), a Postfix configuration directory (main.cf), or a directory above one
+/// (`/etc`: postfix/main.cf).
+fn not_a_spool_because(root: &Path) -> Option<String> {
+    let d = root.display();
+    let unsearchable = std::fs::read_dir(root).is_ok_and(|rd| {
+        rd.flatten().take(1).any(|e| {
+            std::fs::symlink_metadata(e.path())
+                .is_err_and(|err| err.kind() == std::io::ErrorKind::PermissionDenied)
+        })
+    });
+    if unsearchable {
+        return Some(format!(
+            "cannot search {d}: its entries are listed but none can be opened, so the directory lacks the x (search) bit for this user (a copy stripped to 0644?); give the directories their x bit back (as the copy's owner: `chmod -R u+X,go+X {d}`) or run as root"
+        ));
+    }
+    if root.join("main.cf").is_file() {
+        return Some(format!(
+            "{d} is not a Postfix spool: it holds main.cf, so this is a Postfix configuration directory: give it with --config-dir {d}, and the queue directory (its queue_directory, e.g. /var/spool/postfix) with --queue-dir"
+        ));
+    }
+    if root.join("postfix/main.cf").is_file() {
+        return Some(format!(
+            "{d} is not a Postfix spool: it holds postfix/main.cf, so {} is the Postfix configuration directory (--config-dir); the queue directory is its queue_directory (`postconf -h queue_directory`, e.g. /var/spool/postfix)",
+            root.join("postfix").display()
+        ));
+    }
+    None
 }
 
 /// `target` written the way the user wrote `given`: relative to the working directory
@@ -218,11 +347,18 @@ pub fn unreadable_hint(root: &Path, queues: &[String]) -> String {
 pub struct SpoolCtx {
     pub spool: Spool,
     pub master: MasterState,
+    /// Which configuration `spool.cfg` came from.
+    pub config: ConfigSource,
 }
 
 impl SpoolCtx {
     pub fn open(a: &SpoolArgs, queues: Vec<String>) -> Result<SpoolCtx> {
-        let mut cfg = load_config(&a.config_dir, true)?;
+        let root = match (&a.queue_dir, &a.config_dir) {
+            (Some(q), _) => q.clone(),
+            (None, Some(c)) => default_queue_dir(c),
+            (None, None) => default_queue_dir(Path::new(DEFAULT_CONFIG_DIR)),
+        };
+        let (mut cfg, config) = spool_config(a.config_dir.as_deref(), &root)?;
         if let Some(v) = &a.max_queue_lifetime {
             cfg.maximal_queue_lifetime = parse_duration(v, 'd')
                 .with_context(|| format!("bad --max-queue-lifetime {v:?} (use e.g. 5d, 12h)"))?;
@@ -233,11 +369,10 @@ impl SpoolCtx {
                 .with_context(|| format!("bad --bounce-queue-lifetime {v:?}"))?;
         }
         cfg.bounce_queue_lifetime = cfg.bounce_queue_lifetime.min(cfg.maximal_queue_lifetime);
-        let root = a
-            .queue_dir
-            .clone()
-            .unwrap_or_else(|| default_queue_dir(&a.config_dir));
         check_spool(&root)?;
+        if let Some(n) = config.note(&root) {
+            eprintln!("mxsalvage: note: {n}");
+        }
         let master = master_state(&root);
         let modes = if a.trust_modes {
             ModeChoice::Trust
@@ -249,6 +384,7 @@ impl SpoolCtx {
         Ok(SpoolCtx {
             spool: Spool::open(&root, cfg, queues).with_modes(modes),
             master,
+            config,
         })
     }
 

@@ -176,6 +176,7 @@ pub fn run(a: ScanArgs) -> Result<Exit> {
         postfix_running: ctx.running(),
         maximal_queue_lifetime: cfg.maximal_queue_lifetime,
         bounce_queue_lifetime: cfg.bounce_queue_lifetime,
+        configuration: ctx.config.describe(),
         file_modes: FileModes {
             trusted: verdict.trusted,
             note: verdict.note.clone(),

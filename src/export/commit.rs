@@ -199,5 +199,6 @@ pub fn manifest(
         skipped: run.skipped,
         space: run.space,
         dry_run: false,
+        shared_records: 0,
     })
 }

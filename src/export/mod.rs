@@ -158,6 +158,18 @@ pub struct Report {
     pub new_messages: usize,
     /// `--dry-run`: the totals are what would be exported; nothing was written.
     pub dry_run: bool,
+    /// Recipient records of the messages read that share a mailbox copy with another
+    /// record of the same message (the same address twice, e.g. with different ORCPTs):
+    /// the queue (and so `scan`, `reinject`, `journal`) counts them, the pairs do not.
+    pub shared_records: usize,
+}
+
+/// See [`Report::shared_records`].
+fn shared_records(plan: &plan::Plan) -> usize {
+    plan.messages
+        .iter()
+        .map(|m| m.records.saturating_sub(m.keys.len()))
+        .sum()
 }
 
 /// What was found before anything is written: OUT's state, the export being updated,
@@ -300,6 +312,7 @@ fn dry_report(plan: &plan::Plan, old: Option<&Manifest>, space: crate::manifest:
         new_messages: space::new_messages(plan, old),
         space: Some(space),
         dry_run: true,
+        shared_records: shared_records(plan),
     }
 }
 
@@ -417,5 +430,11 @@ pub fn run(
     write::sync_fs(out).map_err(|e| partial(e, 1))?;
     progress.phase("writing the manifest", 0);
     let run = shape(msgs.errors, msgs.skipped);
-    commit::manifest(out, run, &asm.list, &recipients, &spill).map_err(|e| partial(e, 1))
+    let shared = shared_records(&plan);
+    commit::manifest(out, run, &asm.list, &recipients, &spill)
+        .map(|r| Report {
+            shared_records: shared,
+            ..r
+        })
+        .map_err(|e| partial(e, 1))
 }

@@ -46,6 +46,9 @@ pub struct Planned {
     pub info: Slot,
     /// The mailboxes this message goes to: indices into [`Plan::mailboxes`], sorted.
     pub keys: Vec<u32>,
+    /// Its selected recipient records; more than `keys` when one mailbox is listed twice
+    /// (the same address with another ORCPT): those share one copy.
+    pub records: usize,
 }
 
 /// A planned message with its scan object still in memory (one per worker at a time).
@@ -234,6 +237,7 @@ pub fn plan(
                             arrival_unix: full.info.arrival_unix,
                             arrival_usec: full.arrival_usec,
                             bytes,
+                            records: full.info.recipients.len(),
                             info: slot,
                             keys: Vec::new(),
                         },

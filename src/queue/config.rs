@@ -181,6 +181,17 @@ impl PostfixConfig {
         }
     }
 
+    /// Only `queue_directory` of `DIR/main.cf` (expanded), nothing else of it: which
+    /// spool a configuration directory belongs to. `None` when main.cf is missing,
+    /// unreadable or does not set it.
+    pub fn queue_directory_in(dir: &Path) -> Option<PathBuf> {
+        let bytes = super::open::read_config(&dir.join("main.cf")).ok()?;
+        let vars = parse_main_cf(&String::from_utf8_lossy(&bytes));
+        let v = expand(vars.get("queue_directory")?, &vars, 0);
+        let v = v.trim();
+        (!v.is_empty() && !v.contains('$')).then(|| PathBuf::from(v))
+    }
+
     /// Builds the configuration from the text of a `main.cf` (as found on another
     /// machine: `myhostname` is not guessed when the file does not set it).
     pub fn from_main_cf(text: &str) -> Result<PostfixConfig, String> {

@@ -89,7 +89,22 @@ pub struct WalkResult {
 }
 
 fn io_reason(e: &std::io::Error, path: &Path) -> String {
-    if e.kind() == std::io::ErrorKind::PermissionDenied {
+    use std::os::unix::fs::PermissionsExt;
+    let unsearchable = |d: &Path| {
+        std::fs::metadata(d).is_ok_and(|m| m.is_dir() && m.permissions().mode() & 0o111 == 0)
+    };
+    if e.kind() == std::io::ErrorKind::PermissionDenied
+        && let Some(dir) = [Some(path), path.parent()]
+            .into_iter()
+            .flatten()
+            .find(|d| unsearchable(d))
+    {
+        format!(
+            "permission denied reading {}: the directory {} lacks the x (search) bit (a copy stripped to 0644?); give the directories their x bit back (as the copy's owner: `chmod -R u+X,go+X DIR`) or run as root",
+            path.display(),
+            dir.display()
+        )
+    } else if e.kind() == std::io::ErrorKind::PermissionDenied {
         format!(
             "permission denied reading {} (run as root or as the postfix user)",
             path.display()
