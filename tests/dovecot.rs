@@ -1367,7 +1367,10 @@ fn generated_passwords_with_an_odd_address_serve_the_right_password() {
             .split(':')
             .next()
             .unwrap();
+        // The generated configuration, not /etc/dovecot (the host's, maybe absent).
         let o = Command::new("doveadm")
+            .arg("-c")
+            .arg(conf.join("dovecot.conf"))
             .args(["pw", "-t", hash, "-p", pw])
             .output()
             .unwrap();
