@@ -223,6 +223,9 @@ pub fn run(a: ExportArgs) -> Result<Exit> {
         },
     };
     let bar = Bar::new(a.quiet);
+    if !a.dry_run {
+        on_interrupt(bar.0.clone(), &a)?;
+    }
     let progress = super::timings::Timed::new(&bar);
     let workers = pool(a.jobs)?;
     let result = workers.install(|| export::run(&ctx.spool, &sel, &cfg, &progress));
@@ -236,9 +239,19 @@ pub fn run(a: ExportArgs) -> Result<Exit> {
     }
     let manifest: Report = match result {
         Ok(m) => m,
-        Err(e @ ExportError::Partial(_)) => {
-            eprintln!("mxsalvage: {e}");
-            return Ok(Exit::Partial);
+        Err(ExportError::Partial(e)) => {
+            // A stop after output began is fatal (exit 2): little was done, and nothing
+            // is listed as failed. The interim manifest records why, when it still fits.
+            let why = e.to_string();
+            let noted = match export::commit::note_stop(&a.out, &why) {
+                true => "manifest.json says it is unfinished and why",
+                false => "manifest.json says it is unfinished",
+            };
+            eprintln!(
+                "mxsalvage: {why}: the export stopped before it finished; what was written is kept and {noted}; fix the cause (free some space), then {} to finish it",
+                resume_hint(&a)
+            );
+            return Ok(Exit::Fatal);
         }
         Err(e) => return Err(e.into()),
     };
@@ -269,6 +282,49 @@ pub fn run(a: ExportArgs) -> Result<Exit> {
         );
     }
     Ok(Exit::partial_if(!manifest.complete))
+}
+
+/// How to finish an export that stopped: the same command with `--update` (in place of
+/// `--force`; with the generated password file in place of `--generate-passwords`).
+fn resume_hint(a: &ExportArgs) -> String {
+    let instead = match (&a.generate_passwords, a.force) {
+        (Some(f), _) => format!(
+            " and --zip-password-file {} in place of --generate-passwords",
+            f.display()
+        ),
+        (None, true) => " in place of --force".into(),
+        (None, false) => String::new(),
+    };
+    match a.update {
+        true => "run the same command again".into(),
+        false => format!("run the same command again with --update{instead}"),
+    }
+}
+
+/// Ctrl-C (SIGINT) or SIGTERM while an export runs: the progress bar cleared, one line
+/// saying how to finish the export, then the signal's default action (the shell sees
+/// the export ended by it). What was written stays; the interim manifest says
+/// `"complete": false`, and `verify` says the export is unfinished.
+fn on_interrupt(bar: Option<ProgressBar>, a: &ExportArgs) -> Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+        .context("cannot watch for Ctrl-C")?;
+    let line = format!(
+        "mxsalvage: interrupted: the export to {} stopped before it finished; what was written is kept and manifest.json says it is unfinished; to finish it, {}",
+        a.out.display(),
+        resume_hint(a)
+    );
+    std::thread::spawn(move || {
+        if let Some(sig) = signals.forever().next() {
+            if let Some(b) = &bar {
+                b.finish_and_clear();
+            }
+            eprintln!("{line}");
+            let _ = signal_hook::low_level::emulate_default_handler(sig);
+            std::process::exit(128 + sig);
+        }
+    });
+    Ok(())
 }
 
 /// The summary line: what was exported (or would be, `--dry-run`), sizes in sensible
