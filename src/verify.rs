@@ -10,7 +10,8 @@
 //! file in the export is missing from the manifest. A manifest path that leads outside
 //! the export is reported, never opened, and no symbolic link is followed. In: the export directory (and optional passwords). Out: [`VerifyReport`]
 //! listing each mismatch with its path. Fails only when the manifest itself cannot be
-//! read ([`VerifyError`]). Reads only; never writes.
+//! read, or is the interim manifest of an export that never finished ([`unfinished`]):
+//! [`VerifyError`]. Reads only; never writes.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};

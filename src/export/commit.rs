@@ -6,7 +6,9 @@
 //! entries (this run's, spilled by phase 3, and an earlier export's untouched ones), and
 //! streaming `manifest.json` atomically after the durability barrier: temporary file,
 //! fsync, rename, fsync of OUT. A crash before the rename leaves no manifest claiming
-//! success. In: the message list, the recipients, the spill file. Out: `manifest.json`.
+//! success; a run that stops on a write error records why in the interim manifest
+//! (`stopped`, [`note_stop`], best effort). In: the message list, the recipients, the
+//! spill file. Out: `manifest.json`.
 //! Fails with [`ExportError::Write`] naming the path.
 
 use std::borrow::Cow;
