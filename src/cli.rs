@@ -13,7 +13,12 @@ use clap::{Args, Parser, Subcommand};
     about = "Read a Postfix queue directly: see what is stuck, export it per recipient, re-inject it exactly once",
     long_about = "mxsalvage reads a Postfix secondary MX's queue files directly — read-only, with Postfix \
 stopped or running, or from a copy of the spool — so mail stuck while the primary is down can be \
-handed to its users before Postfix bounces it.\n\nExit status: 0 everything done, 1 partial (some \
+handed to its users before Postfix bounces it. It never writes to the queue.\n\nThe outage in order: \
+`scan` (what is stuck, for whom, when it bounces), `postsuper -h ALL deferred` (hold it), `export` \
+(one bundle per recipient: mbox, Maildir, .eml, text, HTML, zip), `verify`, then hand the bundles out \
+or serve them read-only over IMAP (`dovecot`); when the primary is back, `reinject` (exactly once, \
+with the original envelope), `journal`, and `journal --sent-ids | postsuper -d -`. docs/runbook.md \
+in the source walks through it.\n\nExit status: 0 everything done, 1 partial (some \
 items failed; all are listed), 2 usage or fatal error."
 )]
 pub struct Cli {
@@ -24,29 +29,116 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Show what is stuck: per queue, per recipient, per domain, why, and when it bounces
+    ///
+    /// Reads every queue file of the spool (maildrop, incoming, active, deferred, hold)
+    /// without writing to it and reports, per queue, per pending recipient and per domain,
+    /// how much mail waits, the most common defer reasons, what bounces within 24 hours
+    /// and what is on hold. Each earliest bounce time is the message's create time plus
+    /// maximal_queue_lifetime (bounce_queue_lifetime for null-sender mail), read from
+    /// main.cf. --json, --format postqueue and --list give the same facts for scripts.
     Scan(ScanArgs),
     /// Show one queued message as Postfix sees it (postcat-compatible)
+    ///
+    /// Prints queue files as postcat(1) does, with the same options (-e envelope, -h
+    /// headers, -b body, -q queue IDs looked up in the queue directory), byte for byte the
+    /// same output. --states lists each recipient record's state: pending, done or
+    /// cancelled.
     Cat(CatArgs),
     /// Write per-recipient mbox, Maildir, .eml and text bundles plus a JSON manifest
+    ///
+    /// Writes one bundle per pending recipient into --out: mbox, Maildir, .eml files,
+    /// readable text and an HTML index, optionally one zip per recipient (AES-encrypted
+    /// with --zip-password-file), plus manifest.json listing every file with its SHA-256.
+    /// Each copy is the message exactly as Postfix would deliver it, with Return-Path:,
+    /// X-Original-To: and Delivered-To: added. --update adds what is new since an earlier
+    /// export (and finishes one that was interrupted); --force replaces one.
     Export(ExportArgs),
     /// Send an export into the recovered primary over SMTP/LMTP with the original envelope, exactly once
+    ///
+    /// Sends every pending (message, recipient) pair of an export with its original
+    /// envelope: sender, recipients, DSN parameters, 8BITMIME, SMTPUTF8. A journal in the
+    /// export records each pair's outcome, so a rerun never sends an accepted pair twice.
+    /// Permanent refusals are reported to the sender as a DSN, as Postfix would.
     Reinject(ReinjectArgs),
     /// What the reinject journal says, per message and pair; --sent-ids: the queue IDs the secondary may delete
+    ///
+    /// Reads an export's manifest and its reinject journal and reports, for every message
+    /// and every pending pair, whether it was sent, failed (and whether its DSN went
+    /// out), deferred, unknown or not tried. --sent-ids prints the queue IDs of the
+    /// messages that are done, the input of `postsuper -d -`.
     Journal(JournalArgs),
     /// Check an export against its manifest
+    ///
+    /// Re-reads the whole export: every file's size and SHA-256, every mbox and Maildir
+    /// message by message against the archive copies, every zip entry, and any file the
+    /// manifest does not list. An export that never finished (interrupted) is reported in
+    /// one line with how to finish it (export --update), exit 2.
     Verify(VerifyArgs),
     /// Write a Dovecot configuration that serves an export read-only over IMAPS, with a handout per user
+    ///
+    /// Writes a self-contained configuration for the system's Dovecot that serves each
+    /// mailbox of an export (made with --reader) as one IMAP user, read-only, with the
+    /// zip passwords as IMAP passwords, a TLS certificate, and a handout page per user
+    /// saying how to set up their mail program.
     Dovecot(DovecotArgs),
     /// Print the man page (roff) to standard output: the main page, or one command's
+    ///
+    /// Prints mxsalvage(1), or mxsalvage-COMMAND(1) for one command. --install writes
+    /// every page into PREFIX/share/man/man1 and the bash, zsh and fish completions into
+    /// PREFIX/share/bash-completion/completions, PREFIX/share/zsh/site-functions and
+    /// PREFIX/share/fish/vendor_completions.d (PREFIX defaults to /usr/local), and prints
+    /// each path written.
     Man {
-        /// scan, cat, export, reinject, journal, verify or dovecot
+        /// scan, cat, export, reinject, journal, verify, dovecot, man or completions
+        #[arg(conflicts_with = "install")]
         command: Option<String>,
+        /// Install every man page and the bash, zsh and fish completions under --prefix
+        #[arg(long)]
+        install: bool,
+        /// Where --install writes (PREFIX/share/man/man1, PREFIX/share/bash-completion, …)
+        #[arg(
+            long,
+            value_name = "DIR",
+            default_value = "/usr/local",
+            requires = "install"
+        )]
+        prefix: PathBuf,
     },
     /// Print shell completions to standard output
+    ///
+    /// Prints the completion script for one shell; `mxsalvage man --install` installs the
+    /// bash, zsh and fish ones where those shells look for them.
     Completions {
         /// bash, zsh, fish, elvish or powershell
         shell: clap_complete::Shell,
     },
+}
+
+/// A comma list of export formats, kept as typed (`Formats::parse` checks it and gives
+/// the error); the names are offered to shell completion.
+#[derive(Clone)]
+pub struct FormatList;
+
+impl clap::builder::TypedValueParser for FormatList {
+    type Value = String;
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        clap::builder::StringValueParser::new().parse_ref(cmd, arg, value)
+    }
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        let names = mxsalvage::export::sinks::SINKS.iter().map(|s| s.name());
+        Some(Box::new(
+            names
+                .chain(["all", "none"])
+                .map(clap::builder::PossibleValue::new),
+        ))
+    }
 }
 
 /// Where the spool and its configuration are.
@@ -178,13 +270,13 @@ pub struct ExportArgs {
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
     /// Formats kept as trees under recipients/<dir>/: comma list of mbox, maildir, eml, text, html (index.html and a page per message), or all, or none [default: mbox,maildir,eml,text,html; with --zip: none]
-    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = FormatList, hide_possible_values = true)]
     pub format: Option<Vec<String>>,
     /// Also write one zip per recipient (rendered from the archive copies; the trees are not needed)
     #[arg(long)]
     pub zip: bool,
     /// Formats inside each zip: comma list as for --format [default: html,eml]
-    #[arg(long, value_name = "LIST", value_delimiter = ',', requires = "zip")]
+    #[arg(long, value_name = "LIST", value_delimiter = ',', requires = "zip", value_parser = FormatList, hide_possible_values = true)]
     pub zip_formats: Option<Vec<String>>,
     /// Encrypt each recipient's zip with AES-256; file lines are `address password`
     #[arg(long, value_name = "FILE", requires = "zip")]

@@ -13,37 +13,10 @@ mod commands;
 
 use std::io::Write;
 
-use clap::{CommandFactory, Parser};
+use clap::Parser;
 
 use cli::{Cli, Command};
 use mxsalvage::exit::{Exit, is_broken_pipe, is_broken_pipe_panic};
-
-/// Renders the man page of the tool or of one of its commands.
-fn man(command: Option<&str>) -> anyhow::Result<Exit> {
-    let cmd = Cli::command();
-    let page = match command {
-        None => clap_mangen::Man::new(cmd),
-        Some(name) => {
-            let sub = cmd
-                .find_subcommand(name)
-                .ok_or_else(|| anyhow::anyhow!("no command {name:?} (see mxsalvage --help)"))?
-                .clone();
-            clap_mangen::Man::new(sub).title(format!("mxsalvage-{name}"))
-        }
-    };
-    let mut out = std::io::stdout().lock();
-    page.render(&mut out)?;
-    Ok(Exit::Ok)
-}
-
-/// Prints shell completions (generated into memory first: clap_complete panics on a
-/// failed write).
-fn completions(shell: clap_complete::Shell) -> anyhow::Result<Exit> {
-    let mut buf = Vec::new();
-    clap_complete::generate(shell, &mut Cli::command(), "mxsalvage", &mut buf);
-    std::io::stdout().lock().write_all(&buf)?;
-    Ok(Exit::Ok)
-}
 
 fn run(command: Command) -> anyhow::Result<Exit> {
     let code = match command {
@@ -54,8 +27,12 @@ fn run(command: Command) -> anyhow::Result<Exit> {
         Command::Journal(a) => commands::journal::run(a),
         Command::Verify(a) => commands::verify::run(a),
         Command::Dovecot(a) => commands::dovecot::run(a),
-        Command::Man { command } => man(command.as_deref()),
-        Command::Completions { shell } => completions(shell),
+        Command::Man {
+            command,
+            install,
+            prefix,
+        } => commands::man::run(command.as_deref(), install.then_some(prefix.as_path())),
+        Command::Completions { shell } => commands::man::completions(shell),
     }?;
     std::io::stdout().flush()?;
     Ok(code)

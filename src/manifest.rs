@@ -225,6 +225,10 @@ pub struct Manifest {
     pub generated_at: String,
     /// True when every selected message was exported (no errors).
     pub complete: bool,
+    /// Why the run stopped before it finished (a write error such as a full disk): only
+    /// in the interim manifest such a run leaves; never in a finished one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
     pub source: Source,
     pub options: Options,
     pub totals: Totals,

@@ -10,7 +10,8 @@
 //! file in the export is missing from the manifest. A manifest path that leads outside
 //! the export is reported, never opened, and no symbolic link is followed. In: the export directory (and optional passwords). Out: [`VerifyReport`]
 //! listing each mismatch with its path. Fails only when the manifest itself cannot be
-//! read ([`VerifyError`]). Reads only; never writes.
+//! read, or is the interim manifest of an export that never finished ([`unfinished`]):
+//! [`VerifyError`]. Reads only; never writes.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -36,6 +37,12 @@ pub enum VerifyError {
     Parse(PathBuf, serde_json::Error),
     #[error("{0}: manifest schema {1} is not supported (this mxsalvage reads schema {SCHEMA})")]
     Schema(PathBuf, u32),
+    /// The export run never finished: its interim manifest lists nothing it wrote
+    /// (`complete` false with no error listed, or `stopped` recorded).
+    #[error(
+        "{0} is an export that did not finish ({1}): its manifest does not list what was written, so there is nothing to verify yet; run the same `mxsalvage export` command again with --update to finish it, then verify"
+    )]
+    Unfinished(PathBuf, String),
 }
 
 /// One thing that does not match.
@@ -101,6 +108,16 @@ fn check_file(rep: &mut VerifyReport, out: &Path, rel: &str, sha: &str, size: Op
     }
 }
 
+/// Why the manifest is an interim one (a run that never finished), or `None` for a
+/// finished export: a finished manifest is `complete`, or lists its errors.
+pub fn unfinished(m: &Manifest) -> Option<String> {
+    match (&m.stopped, m.complete, m.errors.is_empty()) {
+        (Some(why), _, _) => Some(format!("stopped: {why}")),
+        (None, false, true) => Some("interrupted or killed while it ran".into()),
+        _ => None,
+    }
+}
+
 /// Verifies the export in `out`. `passwords` (mailbox key → password) lets encrypted
 /// zips be opened.
 pub fn verify(
@@ -123,6 +140,9 @@ pub fn verify_with(
         serde_json::from_slice(&text).map_err(|e| VerifyError::Parse(mpath.clone(), e))?;
     if m.schema != SCHEMA {
         return Err(VerifyError::Schema(mpath, m.schema));
+    }
+    if let Some(why) = unfinished(&m) {
+        return Err(VerifyError::Unfinished(out.to_path_buf(), why));
     }
     let mut rep = VerifyReport {
         incomplete_export: !m.complete,

@@ -3,13 +3,27 @@
 
 use crate::util::*;
 
+/// The commands with a man page of their own.
+const PAGES: &[&str] = &[
+    "scan",
+    "cat",
+    "export",
+    "reinject",
+    "journal",
+    "verify",
+    "dovecot",
+    "man",
+    "completions",
+];
+
 /// (file under docs/, mxsalvage arguments that print it)
 fn generated() -> Vec<(String, Vec<String>)> {
     let mut v = vec![("man/mxsalvage.1".to_string(), vec!["man".to_string()])];
-    for c in [
-        "scan", "cat", "export", "reinject", "journal", "verify", "dovecot",
-    ] {
-        v.push((format!("man/mxsalvage-{c}.1"), vec!["man".into(), c.into()]));
+    for c in PAGES {
+        v.push((
+            format!("man/mxsalvage-{c}.1"),
+            vec!["man".into(), c.to_string()],
+        ));
     }
     for s in ["bash", "zsh", "fish"] {
         v.push((
@@ -44,6 +58,150 @@ fn man_page_mentions_every_command() {
     ] {
         assert!(text.contains(c), "man page lacks {c}");
     }
+}
+
+/// The text of one roff section (`.SH NAME` up to the next `.SH`).
+fn section<'a>(page: &'a str, name: &str) -> Vec<&'a str> {
+    page.lines()
+        .skip_while(|l| *l != format!(".SH {name}"))
+        .skip(1)
+        .take_while(|l| !l.starts_with(".SH "))
+        .collect()
+}
+
+/// Each page is named `mxsalvage-COMMAND` in NAME (apropos must not list a `cat` or an
+/// `export` page), its SYNOPSIS shows option values, its DESCRIPTION is more than one
+/// line, and the main page refers only to pages that exist.
+#[test]
+fn man_pages_are_named_described_and_linked() {
+    let docs = root().join("docs/man");
+    let main = String::from_utf8(run(&["man"]).stdout).unwrap();
+    for c in PAGES {
+        let page = String::from_utf8(run(&["man", c]).stdout).unwrap();
+        let name = section(&page, "NAME");
+        assert!(
+            name.first()
+                .is_some_and(|l| l.starts_with(&format!("mxsalvage\\-{c} \\-"))),
+            "man {c}: NAME {name:?}"
+        );
+        assert!(page.contains(&format!(".TH mxsalvage-{c} 1")), "man {c}");
+        let text: Vec<&str> = section(&page, "DESCRIPTION")
+            .into_iter()
+            .filter(|l| !l.starts_with('.'))
+            .collect();
+        assert!(text.len() >= 2, "man {c}: DESCRIPTION {text:?}");
+        assert!(
+            main.contains(&format!("mxsalvage\\-{c}")),
+            "main page lacks {c}"
+        );
+    }
+    assert!(section(&main, "DESCRIPTION").len() >= 3);
+    // Every page the main page names exists.
+    for w in main.split("mxsalvage\\-").skip(1) {
+        let name: String = w.chars().take_while(|c| c.is_ascii_lowercase()).collect();
+        if w[name.len()..].starts_with("(1)") || w[name.len()..].starts_with("\\fR(1)") {
+            assert!(
+                docs.join(format!("mxsalvage-{name}.1")).exists(),
+                "the main page names mxsalvage-{name}(1), which does not exist"
+            );
+        }
+    }
+    assert!(!main.contains("mxsalvage\\-help"));
+    // SYNOPSIS with values, as man shows it.
+    if have("man") {
+        let o = std::process::Command::new("man")
+            .args(["-l", "-"])
+            .env("MANWIDTH", "300")
+            .stdin(std::fs::File::open(docs.join("mxsalvage-export.1")).unwrap())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&o.stdout);
+        let syn: String = text
+            .lines()
+            .skip_while(|l| !l.starts_with("SYNOPSIS"))
+            .skip(1)
+            .take_while(|l| !l.trim().is_empty())
+            .flat_map(str::split_whitespace)
+            .collect::<Vec<_>>()
+            .join(" ");
+        for want in [
+            "mxsalvage export ",
+            "[--queue-dir=DIR]",
+            "--out=DIR",
+            "[--format=LIST]",
+            "[--jobs=N]",
+            "[--zip]",
+        ] {
+            assert!(syn.contains(want), "SYNOPSIS lacks {want:?}: {syn}");
+        }
+    }
+}
+
+/// `man --install --prefix DIR` writes every page where `man` finds it and the bash, zsh
+/// and fish completions where those shells look; bash then completes `export --format`
+/// with the format names, not file names.
+#[test]
+fn man_install_and_format_completion() {
+    let d = tempfile::tempdir().unwrap();
+    let prefix = d.path().join("usr-local");
+    let o = run(&["man", "--install", "--prefix", prefix.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let listed = String::from_utf8(o.stdout).unwrap();
+    let share = prefix.join("share");
+    for (rel, args) in [
+        ("man/man1/mxsalvage.1", vec!["man"]),
+        ("man/man1/mxsalvage-export.1", vec!["man", "export"]),
+        (
+            "man/man1/mxsalvage-completions.1",
+            vec!["man", "completions"],
+        ),
+        (
+            "bash-completion/completions/mxsalvage",
+            vec!["completions", "bash"],
+        ),
+        ("zsh/site-functions/_mxsalvage", vec!["completions", "zsh"]),
+        (
+            "fish/vendor_completions.d/mxsalvage.fish",
+            vec!["completions", "fish"],
+        ),
+    ] {
+        let p = share.join(rel);
+        assert_eq!(std::fs::read(&p).ok(), Some(run(&args).stdout), "{rel}");
+        assert!(listed.contains(&p.display().to_string()), "{listed}");
+    }
+    assert_eq!(listed.lines().count(), 1 + PAGES.len() + 3);
+    if have("man") {
+        for page in ["mxsalvage", "mxsalvage-export", "mxsalvage-scan"] {
+            let o = std::process::Command::new("man")
+                .args(["-w", page])
+                .env("MANPATH", share.join("man"))
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "man -w {page}: {o:?}");
+        }
+    }
+    // bash: `mxsalvage export --format <TAB>`
+    let script = format!(
+        "source '{}'; COMP_WORDS=(mxsalvage export --format ''); COMP_CWORD=3; \
+         COMP_LINE='mxsalvage export --format '; COMP_POINT=${{#COMP_LINE}}; \
+         _mxsalvage mxsalvage '' --format; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        share
+            .join("bash-completion/completions/mxsalvage")
+            .display()
+    );
+    let o = std::process::Command::new("bash")
+        .args(["-c", &script])
+        .current_dir(d.path())
+        .output()
+        .unwrap();
+    let offered: Vec<String> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    for f in ["mbox", "maildir", "eml", "text", "html", "all", "none"] {
+        assert!(offered.iter().any(|x| x == f), "offered: {offered:?} {o:?}");
+    }
+    assert!(!offered.iter().any(|x| x == "usr-local"), "{offered:?}");
 }
 
 #[test]

@@ -29,8 +29,11 @@
 //! of a path in a command are the sandbox's `srv/` and `tmp/`; in the output they are
 //! shown as `/srv/` and `/tmp/` again. A command starting `cargo run --release -- ` (the
 //! README's quick start) runs this build's `mxsalvage` instead of building again. Tagged
-//! blocks run the same way, in a sandbox the owning test prepares ([`DocEnv`]). A
-//! command gets at most [`TIMEOUT_SECS`] seconds.
+//! blocks run the same way, in a sandbox the owning test prepares ([`DocEnv`]).
+//! [`run_in_order`] runs a whole document, tagged blocks included, top to bottom in one
+//! prepared sandbox (the runbook on one machine state: tests/runbook.rs), where
+//! [`DocEnv::substitute_in`] keeps a substitution to one tag's blocks. A command gets at
+//! most [`TIMEOUT_SECS`] seconds.
 //!
 //! The lint ([`lint`]) fails on a console block whose tag no test runs (no
 //! `run_tagged("NAME"` or `tagged_blocks("NAME"` in tests/), on unknown attributes, on a console block without a
@@ -405,8 +408,9 @@ pub fn output_matches(expected: &[String], actual: &[String]) -> bool {
 pub struct DocEnv {
     dir: tempfile::TempDir,
     vars: Vec<(String, String)>,
-    /// (as written in the document, as run): applied to commands; reversed on output.
-    subst: Vec<(String, String)>,
+    /// (only in blocks with this tag, or in all: `None`; as written in the document, as
+    /// run): applied to commands; reversed on output.
+    subst: Vec<(Option<String>, String, String)>,
 }
 
 impl Default for DocEnv {
@@ -458,28 +462,44 @@ impl DocEnv {
     /// Replaces `shown` (as the document writes it, e.g. `mx1.example.com:2525`) with
     /// `real` (e.g. `127.0.0.1:40123`) in commands, and `real` with `shown` in output.
     pub fn substitute(&mut self, shown: &str, real: &str) -> &mut Self {
-        self.subst.push((shown.to_string(), real.to_string()));
+        self.subst.push((None, shown.to_string(), real.to_string()));
         self
     }
 
-    fn map_command(&self, cmd: &str) -> String {
+    /// [`DocEnv::substitute`] in the blocks tagged `tag` only (a walk through a whole
+    /// document, where another block shows the same text for something else).
+    pub fn substitute_in(&mut self, tag: &str, shown: &str, real: &str) -> &mut Self {
+        self.subst
+            .push((Some(tag.to_string()), shown.to_string(), real.to_string()));
+        self
+    }
+
+    /// The substitutions of a block tagged `tag`.
+    fn pairs(&self, tag: Option<&str>) -> impl Iterator<Item = (&String, &String)> {
+        self.subst
+            .iter()
+            .filter(move |(t, _, _)| t.is_none() || t.as_deref() == tag)
+            .map(|(_, shown, real)| (shown, real))
+    }
+
+    fn map_command(&self, cmd: &str, tag: Option<&str>) -> String {
         let cmd = match cmd.strip_prefix(CARGO_RUN) {
             Some(rest) => format!("mxsalvage {rest}"),
             None => cmd.to_string(),
         };
         let mut s = map_paths(&cmd, &self.path().to_string_lossy());
-        for (shown, real) in &self.subst {
+        for (shown, real) in self.pairs(tag) {
             s = s.replace(shown, real);
         }
         s
     }
 
-    fn map_output(&self, out: &str) -> String {
+    fn map_output(&self, out: &str, tag: Option<&str>) -> String {
         let mut s = out.to_string();
         for dir in MAPPED {
             s = s.replace(&format!("{}{dir}", self.path().to_string_lossy()), dir);
         }
-        for (shown, real) in &self.subst {
+        for (shown, real) in self.pairs(tag) {
             s = s.replace(real, shown);
         }
         s
@@ -488,7 +508,12 @@ impl DocEnv {
     /// Runs one command as a documented command runs; returns its output lines (with
     /// `[exit N]` appended on failure), already mapped back to the document's names.
     pub fn sh(&self, command: &str) -> Vec<String> {
-        let script = format!("exec 2>&1\n{}", self.map_command(command));
+        self.sh_in(command, None)
+    }
+
+    /// [`DocEnv::sh`] for a command of a block tagged `tag`.
+    fn sh_in(&self, command: &str, tag: Option<&str>) -> Vec<String> {
+        let script = format!("exec 2>&1\n{}", self.map_command(command, tag));
         let path = format!(
             "{}:{}",
             bin().parent().unwrap().display(),
@@ -526,7 +551,7 @@ impl DocEnv {
             stdout: raw,
             stderr: Vec::new(),
         };
-        let text = self.map_output(&String::from_utf8_lossy(&out.stdout));
+        let text = self.map_output(&String::from_utf8_lossy(&out.stdout), tag);
         let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
         use std::os::unix::process::ExitStatusExt;
         match (out.status.code(), out.status.signal()) {
@@ -543,7 +568,7 @@ impl DocEnv {
     pub fn run_block(&self, block: &Console) -> Vec<String> {
         let mut failures = Vec::new();
         for step in &block.steps {
-            let actual = self.sh(&step.command);
+            let actual = self.sh_in(&step.command, block.tag.as_deref());
             if !output_matches(&step.expected, &actual) {
                 failures.push(format!(
                     "{}:{}: $ {}\n--- expected\n{}\n--- actual\n{}\n---",
@@ -663,6 +688,17 @@ pub fn run_tagged(tag: &str, env: &DocEnv) {
     report(
         &format!("blocks tagged {tag}"),
         run_blocks(env, &tagged_blocks(tag)),
+    );
+}
+
+/// Runs every console block of one document, tagged or not, top to bottom in the one
+/// prepared sandbox `env`: the document followed in order on one machine state (the
+/// runbook: tests/runbook.rs). Panics on any mismatch.
+pub fn run_in_order(doc: &str, env: &DocEnv) {
+    let path = root().join(doc);
+    report(
+        &format!("{doc}, followed in order on one state"),
+        run_blocks(env, &console_blocks(&path)),
     );
 }
 

@@ -39,7 +39,7 @@ use mxsalvage::manifest::Manifest;
 // ---------------------------------------------------------------------------------
 // helpers
 
-fn available() -> bool {
+pub(crate) fn available() -> bool {
     let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
     let ok = root
         && util::have("dovecot")
@@ -59,7 +59,7 @@ fn available() -> bool {
 static ACCOUNTS: Mutex<()> = Mutex::new(());
 
 /// A system account as the runbook makes it (idempotent).
-fn ensure_account(name: &str) -> (u32, u32) {
+pub(crate) fn ensure_account(name: &str) -> (u32, u32) {
     let _g = ACCOUNTS.lock().unwrap_or_else(|e| e.into_inner());
     let st = Command::new("adduser")
         .args([
@@ -83,7 +83,7 @@ fn ensure_account(name: &str) -> (u32, u32) {
     (f[2].parse().unwrap(), f[3].parse().unwrap())
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -158,8 +158,8 @@ fn export_samples(out: &Path, extra: &[&str]) -> Output {
 }
 
 /// A Dovecot started with `dovecot -c CONF`, stopped with `doveadm -c CONF stop`.
-struct Running {
-    conf: PathBuf,
+pub(crate) struct Running {
+    pub(crate) conf: PathBuf,
 }
 
 impl Running {
@@ -269,7 +269,7 @@ fn sha(b: &[u8]) -> String {
 }
 
 /// A documentation sandbox Dovecot's unprivileged processes may enter.
-fn doc_env() -> crate::docs::DocEnv {
+pub(crate) fn doc_env() -> crate::docs::DocEnv {
     let env = crate::docs::DocEnv::new();
     std::fs::set_permissions(env.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     env
@@ -279,14 +279,14 @@ fn doc_env() -> crate::docs::DocEnv {
 // the "server that works" of the import recipes
 
 /// A private Dovecot with mail users, each `uid:gid` of `account`, Maildir in their home.
-struct MailServer {
+pub(crate) struct MailServer {
     // Stopped before its directory is removed (fields drop in this order).
     _running: Running,
     dir: tempfile::TempDir,
 }
 
 impl MailServer {
-    fn new(users: &[&str], account: (u32, u32)) -> MailServer {
+    pub(crate) fn new(users: &[&str], account: (u32, u32)) -> MailServer {
         let dir = open_tempdir();
         let d = dir.path();
         let (uid, gid) = account;
@@ -318,7 +318,7 @@ impl MailServer {
         }
     }
 
-    fn conf(&self) -> PathBuf {
+    pub(crate) fn conf(&self) -> PathBuf {
         self.dir.path().join("dovecot.conf")
     }
 
@@ -406,7 +406,7 @@ fn runbook_import_recipes_work() {
     // Plain `doveadm`, as the runbook writes it, finds this server's configuration.
     env.var("CONFIG_FILE", &srv.conf().display().to_string());
     crate::docs::run_tagged("dovecot-import", &env);
-    let out = env.srv().join("salvage");
+    let out = env.srv().join("salvage-import");
     // The group may read, not write; the owner stays root.
     let md = out.join("recipients/alice@example.com/Maildir");
     let m = std::fs::metadata(&md).unwrap();
@@ -868,7 +868,7 @@ fn runbook_imap_section_runs() {
     let mut env = doc_env();
     let full = env.path().join("full");
     ok(&export_samples(&full, &["--format", "maildir"]), "export");
-    write_passwords(&env.srv().join("salvage-passwords"), &manifest(&full));
+    write_passwords(&env.srv().join("salvage-zip-passwords"), &manifest(&full));
     let port = free_port();
     env.substitute("10993", &port.to_string());
     // Stops the server even when a command fails half-way.

@@ -35,6 +35,9 @@ mod passwords;
 /// Progress inside one mailbox, counted in bytes of mail.
 mod progress;
 
+/// The mail reader commands the documents show, run on an export.
+mod mutt;
+
 // ---------------------------------------------------------------------------------------
 // helpers
 

@@ -45,7 +45,7 @@ fn sh(args: &[&str]) -> Output {
 
 /// Whether Postfix (and, with `dovecot`, Dovecot LMTP) can be used; with `CI` set they
 /// must be there.
-fn servers_available(dovecot: bool) -> bool {
+pub(crate) fn servers_available(dovecot: bool) -> bool {
     let mut ok = util::have("postconf") && nix_root();
     if dovecot {
         ok &= Path::new("/usr/lib/dovecot/lmtp").exists() && util::have("dovecot");
@@ -80,9 +80,9 @@ fn free_port() -> u16 {
 }
 
 /// A private Postfix instance, destroyed on drop.
-struct Postfix {
+pub(crate) struct Postfix {
     dir: tempfile::TempDir,
-    port: u16,
+    pub(crate) port: u16,
 }
 
 impl Postfix {
@@ -94,10 +94,10 @@ impl Postfix {
         sh(&["start", &d]);
         Postfix { dir, port }
     }
-    fn primary() -> Postfix {
+    pub(crate) fn primary() -> Postfix {
         Postfix::new("create")
     }
-    fn d(&self) -> String {
+    pub(crate) fn d(&self) -> String {
         self.dir.path().to_str().unwrap().to_string()
     }
     fn to(&self) -> String {
@@ -106,7 +106,7 @@ impl Postfix {
     fn drain(&self) {
         sh(&["drain", &self.d(), "60"]);
     }
-    fn access(&self, rules: &str) {
+    pub(crate) fn access(&self, rules: &str) {
         let mut c = Command::new(script())
             .args(["access", &self.d()])
             .stdin(Stdio::piped())
@@ -2117,7 +2117,7 @@ fn dsns_as_files_listed_or_through_another_server() {
 
 /// A stopped private secondary whose queue holds copies of the sample spool's queue
 /// files (so that `postsuper -d` finds the samples' queue IDs).
-fn secondary_with_samples() -> Postfix {
+pub(crate) fn secondary_with_samples() -> Postfix {
     let sec = Postfix::new("create-secondary");
     sh(&["stop", &sec.d()]);
     let spool = sec.dir.path().join("spool");

@@ -16,6 +16,7 @@ mod postcat;
 mod reader;
 mod reinject;
 mod reinject_hostile;
+mod runbook;
 mod spool_args;
 mod spool_safety;
 mod verify;

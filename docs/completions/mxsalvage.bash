@@ -226,11 +226,11 @@ _mxsalvage() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "mbox maildir eml text html all none" -- "${cur}"))
                     return 0
                     ;;
                 --zip-formats)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "mbox maildir eml text html all none" -- "${cur}"))
                     return 0
                     ;;
                 --zip-password-file)
@@ -445,12 +445,16 @@ _mxsalvage() {
             return 0
             ;;
         mxsalvage__subcmd__man)
-            opts="-h --help"
+            opts="-h --install --prefix --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -55,7 +55,7 @@ complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l ignore-mode
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l only-valid -d 'With --valid-recipients: leave out recipients not in the lists'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l json -d 'One JSON document on standard output instead of the report (= --format json)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l list -d 'List every message as `mailq` does (= --format mailq)'
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -s h -l help -d 'Print help'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -s s -d 'Start at this queue file offset (no envelope heading)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -l queue-dir -d 'Queue directory for -q (default: queue_directory of main.cf, else `postconf -h queue_directory`, else /var/spool/postfix)' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -s c -l config-dir -d 'Postfix configuration directory (main.cf: queue directory and hashing for -q; default $MAIL_CONFIG, else /etc/postfix)' -r -F
@@ -80,8 +80,20 @@ complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l domain -d
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l queue -d 'Only these queues (maildrop, incoming, active, deferred, hold, corrupt; repeatable)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l valid-recipients -d 'The secondary\'s plain-text recipient lists (`address anything` lines; repeatable); others are flagged' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l out -d 'Output directory (must not exist or be empty, unless --update or --force)' -r -F
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l format -d 'Formats kept as trees under recipients/<dir>/: comma list of mbox, maildir, eml, text, html (index.html and a page per message), or all, or none [default: mbox,maildir,eml,text,html; with --zip: none]' -r
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l zip-formats -d 'Formats inside each zip: comma list as for --format [default: html,eml]' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l format -d 'Formats kept as trees under recipients/<dir>/: comma list of mbox, maildir, eml, text, html (index.html and a page per message), or all, or none [default: mbox,maildir,eml,text,html; with --zip: none]' -r -f -a "mbox\t''
+maildir\t''
+eml\t''
+text\t''
+html\t''
+all\t''
+none\t''"
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l zip-formats -d 'Formats inside each zip: comma list as for --format [default: html,eml]' -r -f -a "mbox\t''
+maildir\t''
+eml\t''
+text\t''
+html\t''
+all\t''
+none\t''"
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l zip-password-file -d 'Encrypt each recipient\'s zip with AES-256; file lines are `address password`' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l generate-passwords -d 'Make a fresh random password for every mailbox, write them to FILE (0600, `address password` lines, never printed) and a handout per user to FILE.handouts/, and encrypt the zips with them' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l id -d 'Only these queue IDs (repeatable)' -r
@@ -102,7 +114,7 @@ complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l dry-run -
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l quiet -d 'No progress bar and no summary'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l json -d 'Print the summary as JSON on standard output'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l timings -d 'At the end, print each phase\'s wall time, CPU time and bytes read and written (stderr)'
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -s h -l help -d 'Print help'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l from -d 'Export directory (its manifest.json and messages/)' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l to -d 'Target server, HOST[:PORT] (port 25 for SMTP, 24 for LMTP by default)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l auth-user -d 'SMTP AUTH user' -r
@@ -133,15 +145,15 @@ complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l new-tar
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l dry-run -d 'Print the transactions without connecting'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l json -d 'Print the summary as JSON'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l quiet -d 'No progress bar'
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -s h -l help -d 'Print help'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand journal" -l from -d 'Export directory (its manifest.json)' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand journal" -l journal -d 'Journal file (default: EXPORT_DIR/reinject-journal.jsonl)' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand journal" -l json -d 'The whole report as one JSON document'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand journal" -l sent-ids -d 'Print only the queue IDs whose every pending pair is sent, or failed with its DSN sent, one per line (the input of `postsuper -d -`)'
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand journal" -s h -l help -d 'Print help'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand journal" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand verify" -l zip-password-file -d 'Password file used for --zip-password-file (to test that encrypted zips open)' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand verify" -l json -d 'Print the result as JSON'
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand verify" -s h -l help -d 'Print help'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand dovecot" -l from -d 'Export directory (made with `export --reader USER`)' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand dovecot" -l zip-password-file -d 'The zip password file (`address password` lines): each user\'s IMAP password' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand dovecot" -l listen -d 'Address and port for IMAPS (implicit TLS), e.g. 0.0.0.0:10993 or [::]:993' -r
@@ -149,9 +161,11 @@ complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand dovecot" -l out -d '
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand dovecot" -l hostname -d 'Server name users enter (default: the listen address, or this host\'s name for 0.0.0.0/[::])' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand dovecot" -l tls-cert -d 'TLS certificate chain, PEM (default: a generated self-signed one)' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand dovecot" -l tls-key -d 'TLS private key, PEM' -r -F
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand dovecot" -s h -l help -d 'Print help'
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand man" -s h -l help -d 'Print help'
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand dovecot" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand man" -l prefix -d 'Where --install writes (PREFIX/share/man/man1, PREFIX/share/bash-completion, …)' -r -F
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand man" -l install -d 'Install every man page and the bash, zsh and fish completions under --prefix'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand man" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject journal verify dovecot man completions help" -f -a "scan" -d 'Show what is stuck: per queue, per recipient, per domain, why, and when it bounces'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject journal verify dovecot man completions help" -f -a "cat" -d 'Show one queued message as Postfix sees it (postcat-compatible)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand help; and not __fish_seen_subcommand_from scan cat export reinject journal verify dovecot man completions help" -f -a "export" -d 'Write per-recipient mbox, Maildir, .eml and text bundles plus a JSON manifest'

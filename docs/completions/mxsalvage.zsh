@@ -46,8 +46,8 @@ _arguments "${_arguments_options[@]}" : \
 '--only-valid[With --valid-recipients\: leave out recipients not in the lists]' \
 '(--format --list)--json[One JSON document on standard output instead of the report (= --format json)]' \
 '(--format)--list[List every message as \`mailq\` does (= --format mailq)]' \
-'-h[Print help]' \
-'--help[Print help]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
 && ret=0
 ;;
 (cat)
@@ -82,8 +82,8 @@ _arguments "${_arguments_options[@]}" : \
 '*--queue=[Only these queues (maildrop, incoming, active, deferred, hold, corrupt; repeatable)]:Q:_default' \
 '*--valid-recipients=[The secondary'\''s plain-text recipient lists (\`address anything\` lines; repeatable); others are flagged]:FILE:_files' \
 '--out=[Output directory (must not exist or be empty, unless --update or --force)]:DIR:_files' \
-'*--format=[Formats kept as trees under recipients/<dir>/\: comma list of mbox, maildir, eml, text, html (index.html and a page per message), or all, or none \[default\: mbox,maildir,eml,text,html; with --zip\: none\]]:LIST:_default' \
-'*--zip-formats=[Formats inside each zip\: comma list as for --format \[default\: html,eml\]]:LIST:_default' \
+'*--format=[Formats kept as trees under recipients/<dir>/\: comma list of mbox, maildir, eml, text, html (index.html and a page per message), or all, or none \[default\: mbox,maildir,eml,text,html; with --zip\: none\]]:LIST:(mbox maildir eml text html all none)' \
+'*--zip-formats=[Formats inside each zip\: comma list as for --format \[default\: html,eml\]]:LIST:(mbox maildir eml text html all none)' \
 '--zip-password-file=[Encrypt each recipient'\''s zip with AES-256; file lines are \`address password\`]:FILE:_files' \
 '(--zip-password-file --update)--generate-passwords=[Make a fresh random password for every mailbox, write them to FILE (0600, \`address password\` lines, never printed) and a handout per user to FILE.handouts/, and encrypt the zips with them]:FILE:_files' \
 '*--id=[Only these queue IDs (repeatable)]:QUEUE_ID:_default' \
@@ -104,8 +104,8 @@ _arguments "${_arguments_options[@]}" : \
 '--quiet[No progress bar and no summary]' \
 '--json[Print the summary as JSON on standard output]' \
 '--timings[At the end, print each phase'\''s wall time, CPU time and bytes read and written (stderr)]' \
-'-h[Print help]' \
-'--help[Print help]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
 && ret=0
 ;;
 (reinject)
@@ -140,8 +140,8 @@ _arguments "${_arguments_options[@]}" : \
 '--dry-run[Print the transactions without connecting]' \
 '--json[Print the summary as JSON]' \
 '--quiet[No progress bar]' \
-'-h[Print help]' \
-'--help[Print help]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
 && ret=0
 ;;
 (journal)
@@ -150,16 +150,16 @@ _arguments "${_arguments_options[@]}" : \
 '--journal=[Journal file (default\: EXPORT_DIR/reinject-journal.jsonl)]:FILE:_files' \
 '(--sent-ids)--json[The whole report as one JSON document]' \
 '--sent-ids[Print only the queue IDs whose every pending pair is sent, or failed with its DSN sent, one per line (the input of \`postsuper -d -\`)]' \
-'-h[Print help]' \
-'--help[Print help]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
 && ret=0
 ;;
 (verify)
 _arguments "${_arguments_options[@]}" : \
 '--zip-password-file=[Password file used for --zip-password-file (to test that encrypted zips open)]:FILE:_files' \
 '--json[Print the result as JSON]' \
-'-h[Print help]' \
-'--help[Print help]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
 ':dir -- Export directory:_files' \
 && ret=0
 ;;
@@ -172,21 +172,23 @@ _arguments "${_arguments_options[@]}" : \
 '--hostname=[Server name users enter (default\: the listen address, or this host'\''s name for 0.0.0.0/\[\:\:\])]:NAME:_default' \
 '--tls-cert=[TLS certificate chain, PEM (default\: a generated self-signed one)]:FILE:_files' \
 '--tls-key=[TLS private key, PEM]:FILE:_files' \
-'-h[Print help]' \
-'--help[Print help]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
 && ret=0
 ;;
 (man)
 _arguments "${_arguments_options[@]}" : \
-'-h[Print help]' \
-'--help[Print help]' \
-'::command -- scan, cat, export, reinject, journal, verify or dovecot:_default' \
+'--prefix=[Where --install writes (PREFIX/share/man/man1, PREFIX/share/bash-completion, …)]:DIR:_files' \
+'--install[Install every man page and the bash, zsh and fish completions under --prefix]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+'::command -- scan, cat, export, reinject, journal, verify, dovecot, man or completions:_default' \
 && ret=0
 ;;
 (completions)
 _arguments "${_arguments_options[@]}" : \
-'-h[Print help]' \
-'--help[Print help]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
 ':shell -- bash, zsh, fish, elvish or powershell:(bash elvish fish powershell zsh)' \
 && ret=0
 ;;

@@ -1,7 +1,9 @@
 //! `mxsalvage export`: turns the flags into an [`export::Config`], runs the export in
 //! the worker pool with a progress bar (stderr, terminals only), prints the summary
 //! (stderr, or JSON on stdout with `--json`) and picks the exit status: 0 complete,
-//! 1 partial (errors listed, or a write failure after some output), 2 refused/fatal.
+//! 1 partial (errors listed), 2 refused/fatal — also a write failure after some output
+//! (a full disk). A stop half-way (that, or Ctrl-C/SIGTERM) is one line saying how to
+//! finish the export: the same command with `--update`.
 
 use std::io::IsTerminal;
 use std::time::Instant;
@@ -227,6 +229,9 @@ pub fn run(a: ExportArgs) -> Result<Exit> {
         },
     };
     let bar = Bar::new(a.quiet);
+    if !a.dry_run {
+        on_interrupt(bar.0.clone(), &a)?;
+    }
     let progress = super::timings::Timed::new(&bar);
     let workers = pool(a.jobs)?;
     let result = workers.install(|| export::run(&ctx.spool, &sel, &cfg, &progress));
@@ -240,10 +245,7 @@ pub fn run(a: ExportArgs) -> Result<Exit> {
     }
     let manifest: Report = match result {
         Ok(m) => m,
-        Err(e @ ExportError::Partial(_)) => {
-            eprintln!("mxsalvage: {e}");
-            return Ok(Exit::Partial);
-        }
+        Err(ExportError::Partial(e)) => return Ok(stopped(&e, &a)),
         Err(e) => return Err(e.into()),
     };
     let elapsed = started.elapsed().as_secs_f64();
@@ -273,6 +275,80 @@ pub fn run(a: ExportArgs) -> Result<Exit> {
         );
     }
     Ok(Exit::partial_if(!manifest.complete))
+}
+
+/// A stop after output began (a full disk, an unwritable file): fatal, exit 2 — little
+/// was done, and nothing is listed as failed. One line says how to finish; the interim
+/// manifest records why, when that still fits on the disk.
+fn stopped(e: &ExportError, a: &ExportArgs) -> Exit {
+    let why = e.to_string();
+    let noted = match export::commit::note_stop(&a.out, &why) {
+        true => "manifest.json says it is unfinished and why",
+        false => "manifest.json says it is unfinished",
+    };
+    let full = matches!(e, ExportError::Write { error, .. }
+        if error.kind() == std::io::ErrorKind::StorageFull);
+    let fix = match full {
+        true => "free some space",
+        false => "fix the cause",
+    };
+    eprintln!(
+        "mxsalvage: {why}: the export stopped before it finished; what was written is kept and {noted}; {fix}, then {} to finish it",
+        resume_hint(a)
+    );
+    Exit::Fatal
+}
+
+/// How to finish an export that stopped: the same command with `--update` (in place of
+/// `--force`; with the generated password file in place of `--generate-passwords`).
+fn resume_hint(a: &ExportArgs) -> String {
+    let instead = match (&a.generate_passwords, a.force) {
+        (Some(f), _) => format!(
+            " and --zip-password-file {} in place of --generate-passwords",
+            f.display()
+        ),
+        (None, true) => " in place of --force".into(),
+        (None, false) => String::new(),
+    };
+    match a.update {
+        true => "run the same command again".into(),
+        false => format!("run the same command again with --update{instead}"),
+    }
+}
+
+/// Ctrl-C (SIGINT) or SIGTERM while an export runs: the progress bar cleared, one line
+/// saying how to finish the export, then the signal's default action (the shell sees
+/// the export ended by it). What was written stays; the interim manifest says
+/// `"complete": false`, and `verify` says the export is unfinished.
+fn on_interrupt(bar: Option<ProgressBar>, a: &ExportArgs) -> Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+        .context("cannot watch for Ctrl-C")?;
+    let line = format!(
+        "mxsalvage: interrupted: the export to {} stopped before it finished; what was written is kept and manifest.json says it is unfinished; to finish it, {}",
+        a.out.display(),
+        resume_hint(a)
+    );
+    let early = format!(
+        "mxsalvage: interrupted: nothing was written to {} yet",
+        a.out.display()
+    );
+    let manifest = a.out.join("manifest.json");
+    std::thread::spawn(move || {
+        if let Some(sig) = signals.forever().next() {
+            if let Some(b) = &bar {
+                b.finish_and_clear();
+            }
+            // Before the interim manifest exists, OUT holds nothing of this run.
+            match manifest.exists() {
+                true => eprintln!("{line}"),
+                false => eprintln!("{early}"),
+            }
+            let _ = signal_hook::low_level::emulate_default_handler(sig);
+            std::process::exit(128 + sig);
+        }
+    });
+    Ok(())
 }
 
 /// The summary line: what was exported (or would be, `--dry-run`), sizes in sensible

@@ -10,6 +10,7 @@ pub mod cat;
 pub mod dovecot;
 pub mod export;
 pub mod journal;
+pub mod man;
 pub mod reinject;
 pub mod scan;
 pub mod timings;

@@ -6,7 +6,9 @@
 //! entries (this run's, spilled by phase 3, and an earlier export's untouched ones), and
 //! streaming `manifest.json` atomically after the durability barrier: temporary file,
 //! fsync, rename, fsync of OUT. A crash before the rename leaves no manifest claiming
-//! success. In: the message list, the recipients, the spill file. Out: `manifest.json`.
+//! success; a run that stops on a write error records why in the interim manifest
+//! (`stopped`, [`note_stop`], best effort). In: the message list, the recipients, the
+//! spill file. Out: `manifest.json`.
 //! Fails with [`ExportError::Write`] naming the path.
 
 use std::borrow::Cow;
@@ -27,8 +29,14 @@ use super::{Config, ExportError, Report, json, partial};
 pub fn interim(out: &Path, old: &Manifest) -> Result<(), ExportError> {
     let mut m = old.clone();
     m.complete = false;
+    m.stopped = None;
+    write_interim(out, &m)
+}
+
+/// Writes `m` as manifest.json: temporary file, fsync, rename, fsync of OUT.
+fn write_interim(out: &Path, m: &Manifest) -> Result<(), ExportError> {
     let p = out.join("manifest.json");
-    let mut data = serde_json::to_vec_pretty(&m).map_err(|e| werr(&p)(io::Error::other(e)))?;
+    let mut data = serde_json::to_vec_pretty(m).map_err(|e| werr(&p)(io::Error::other(e)))?;
     data.push(b'\n');
     let mut f = AtomicFile::create(&p)?;
     f.put(&data)?;
@@ -122,6 +130,7 @@ pub fn begun(out: &Path, run: &Run) -> Result<(), ExportError> {
         tool: format!("mxsalvage {}", env!("CARGO_PKG_VERSION")),
         generated_at: rfc3339(now()),
         complete: false,
+        stopped: None,
         source: run.cfg.source.clone(),
         options: options(run),
         totals: Totals::default(),
@@ -132,6 +141,24 @@ pub fn begun(out: &Path, run: &Run) -> Result<(), ExportError> {
         space: run.space.clone(),
     };
     interim(out, &m)
+}
+
+/// Records in the interim manifest why the run stopped (`stopped`), best effort: on a
+/// full disk even this small file may not fit, and the interim manifest stays as it was
+/// (it says `"complete": false` either way). Returns whether it was recorded.
+pub fn note_stop(out: &Path, why: &str) -> bool {
+    let p = out.join("manifest.json");
+    let Ok(data) = std::fs::read(&p) else {
+        return false;
+    };
+    let Ok(mut m) = serde_json::from_slice::<Manifest>(&data) else {
+        return false;
+    };
+    if m.complete {
+        return false;
+    }
+    m.stopped = Some(why.to_string());
+    write_interim(out, &m).is_ok()
 }
 
 fn io_err(e: ExportError) -> io::Error {

@@ -235,6 +235,7 @@ mod tests {
             tool: "mxsalvage 0".into(),
             generated_at: "now".into(),
             complete: true,
+            stopped: None,
             source: Source {
                 queue_directory: "/q".into(),
                 host: "h".into(),

@@ -31,7 +31,7 @@ impl Sink for Maildir {
     }
     fn readme(&self) -> &'static str {
         "Maildir/    - one file per message in new/, for mail servers (Dovecot,\n\
-         \x20             Courier) and for mutt/neomutt: `mutt -f Maildir`.\n\n"
+         \x20             Courier) and for mutt/neomutt: `mutt -R -f Maildir`.\n\n"
     }
     fn message(&self, m: &Message, dest: &mut dyn Dest) -> Result<(), ExportError> {
         let size = (m.prepend.len() + m.bytes.len()) as u64;

@@ -133,10 +133,11 @@ fn space_check_can_be_overridden() {
         return;
     };
     let out = fs.dir.join("out");
-    // The disk fills up: a write error, exit 1, no manifest claiming success.
+    // The disk fills up: a write error stops the run (exit 2: fatal, README.md), no
+    // manifest claiming success.
     let o = export_samples(&out, &["--no-space-check"]);
     let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(!err.contains("not enough disk space"), "{err}");
     // A new export writes a manifest that claims nothing first (`--update` after a
     // crash takes its options from it); it must still say the run is not complete.

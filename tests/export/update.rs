@@ -308,10 +308,21 @@ fn update_after_a_killed_first_export_keeps_its_options() {
     assert!(m.messages.is_empty() && m.recipients.is_empty());
     assert_eq!(m.options.formats, ["eml"]);
     assert_eq!(m.options.zip_formats, ["text"]);
-    // Neither verify nor anyone else takes it for a finished export.
+    // Neither verify nor anyone else takes it for a finished export: verify says so in
+    // one line, with how to finish it (exit 2: there is nothing to verify yet).
     let v = run(&["verify", out.to_str().unwrap()]);
-    assert_eq!(v.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&v.stdout).contains("not complete"));
+    let err = String::from_utf8_lossy(&v.stderr);
+    assert_eq!(v.status.code(), Some(2), "{err}");
+    assert!(
+        v.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&v.stdout)
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("did not finish") && err.contains("--update"),
+        "{err}"
+    );
     // reinject does not mistake it for an export with nothing to send.
     let r = run(&[
         "reinject",
@@ -380,11 +391,144 @@ fn full_disk_during_zips_is_one_quiet_line() {
         if o.status.success() {
             continue;
         }
-        assert_eq!(o.status.code(), Some(1), "{size}: {err}");
+        assert_eq!(o.status.code(), Some(2), "{size}: {err}");
         assert!(!err.contains("ZipWriter"), "{size}: {err}");
         assert_eq!(err.lines().count(), 1, "{size}: {err}");
         assert!(err.contains("No space left on device"), "{size}: {err}");
         assert!(err.starts_with("mxsalvage: "), "{size}: {err}");
         assert_eq!(tmps, 0, "{size}: temporary zips left");
     }
+}
+
+/// A disk that fills up mid-export (past the space check) stops the run: exit 2 (fatal:
+/// the README's 1 means "every failure listed, everything else done"), one line naming
+/// the path and saying how to finish (`--update`), a manifest that says the export is
+/// unfinished (and why, when that still fits), and `verify` saying so in one line.
+/// Needs root (mount).
+#[test]
+fn full_disk_stop_is_fatal_and_says_how_to_finish() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mnt = tmp.path().join("tiny");
+    std::fs::create_dir(&mnt).unwrap();
+    let st = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1500k", "tmpfs"])
+        .arg(&mnt)
+        .status();
+    if !st.map(|s| s.success()).unwrap_or(false) {
+        assert!(std::env::var_os("CI").is_none(), "CI can mount a tmpfs");
+        eprintln!("note: cannot mount a tmpfs; full-disk test skipped");
+        return;
+    }
+    struct Umount<'a>(&'a Path);
+    impl Drop for Umount<'_> {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _u = Umount(&mnt);
+    let out = mnt.join("out");
+    let o = go(
+        &sample_spool(),
+        &out,
+        &["--format", "all", "--zip", "--no-space-check"],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("No space left on device"), "{err}");
+    assert!(err.contains("--update"), "{err}");
+    let m = manifest(&out);
+    assert!(!m.complete);
+    assert!(mxsalvage::verify::unfinished(&m).is_some());
+    if let Some(why) = &m.stopped {
+        assert!(why.contains("No space left on device"), "{why}");
+    }
+    let v = run(&["verify", out.to_str().unwrap()]);
+    let verr = String::from_utf8_lossy(&v.stderr);
+    assert_eq!(v.status.code(), Some(2), "{verr}");
+    assert_eq!(verr.lines().count(), 1, "{verr}");
+    assert!(v.stdout.is_empty());
+    assert!(
+        verr.contains("did not finish") && verr.contains("--update"),
+        "{verr}"
+    );
+}
+
+/// Ctrl-C (SIGINT) half-way through an export: one line saying how to finish it
+/// (`--update`), the process ended by the signal as a shell expects; `verify` then says
+/// in one line that the export did not finish (exit 2), not thousands of mismatches;
+/// `--update` finishes it and `verify` passes.
+#[test]
+fn ctrl_c_says_how_to_finish_and_verify_says_unfinished() {
+    use std::os::unix::process::ExitStatusExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let spool = tmp.path().join("spool");
+    copies_spool(&spool, 1500);
+    let out = tmp.path().join("out");
+    let child = std::process::Command::new(bin())
+        .args([
+            "export",
+            "--config-dir",
+            defaults_config_dir(),
+            "--queue-dir",
+        ])
+        .arg(&spool)
+        .arg("--out")
+        .arg(&out)
+        .args(["--format", "eml", "--jobs", "1"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut child = child;
+    loop {
+        let n = std::fs::read_dir(out.join("messages")).map_or(0, |d| d.count());
+        if n >= 20 || child.try_wait().unwrap().is_some() {
+            break;
+        }
+        assert!(
+            started.elapsed().as_secs() < 120,
+            "the export never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let pid = child.id().to_string();
+    let st = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let o = child.wait_with_output().unwrap();
+    if o.status.success() {
+        eprintln!("note: the export finished before it could be interrupted");
+        return;
+    }
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.signal(), Some(2), "{:?} {err}", o.status);
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| !l.contains("file modes look"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(
+        lines[0].starts_with("mxsalvage: interrupted") && lines[0].contains("with --update"),
+        "{err}"
+    );
+    let v = run(&["verify", out.to_str().unwrap()]);
+    let verr = String::from_utf8_lossy(&v.stderr);
+    assert_eq!(v.status.code(), Some(2), "{verr}");
+    assert!(
+        v.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&v.stdout)
+    );
+    assert_eq!(verr.lines().count(), 1, "{verr}");
+    assert!(
+        verr.contains("did not finish") && verr.contains("--update"),
+        "{verr}"
+    );
+    let o = go(&spool, &out, &["--update"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v = run(&["verify", out.to_str().unwrap()]);
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
 }
