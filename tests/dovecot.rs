@@ -985,12 +985,12 @@ fn refusals() {
 
 /// A system account of this test run (`useradd --system`, a unique name), removed with
 /// its group when dropped, also when the test fails.
-struct SystemUser {
+pub(crate) struct SystemUser {
     name: String,
 }
 
 impl SystemUser {
-    fn new(tag: &str) -> SystemUser {
+    pub(crate) fn new(tag: &str) -> SystemUser {
         let name = format!("mxt{}-{tag}", std::process::id());
         let u = SystemUser { name };
         let _ = Command::new("userdel").arg(&u.name).output();
@@ -1034,7 +1034,7 @@ impl Drop for SystemUser {
 /// each user (by short name, `alice`) read under their own system account's uid,
 /// `mail_location = mbox:~/mail:INBOX=…` (Debian's, with the inbox in a private
 /// spool directory instead of /var/mail).
-fn stock_server(users: &[(&str, &SystemUser)]) -> MailServer {
+pub(crate) fn stock_server(users: &[(&str, &SystemUser)]) -> MailServer {
     let dir = open_tempdir();
     let d = dir.path();
     let spool = d.join("var-mail");

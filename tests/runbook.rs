@@ -2,8 +2,9 @@
 //! console block, tagged or not, top to bottom in the order written, on one machine
 //! state (one sandbox; `/srv/` is its `srv/`), each command on what the earlier ones
 //! left (issue 16, item 3). The servers are the ones the tagged blocks' own tests use:
-//! a private Dovecot with mail users for "Import into a Dovecot server", the system's
-//! Dovecot on a free loopback port for "Let users read their mail now", a private
+//! a private Dovecot with mail users for "Import into a Dovecot server", a private one
+//! configured as Debian's stock one (system accounts) for its system-users recipe, the
+//! system's Dovecot on a free loopback port for "Let users read their mail now", a private
 //! Postfix primary (where `sales@` has left) and a private secondary holding the sample
 //! queue files for sections 7–9. Skips (with a note) without root, Postfix or Dovecot,
 //! unless `CI` is set.
@@ -32,6 +33,18 @@ fn runbook_in_order_on_one_state() {
         "dovecot-import",
         "doveadm mailbox status ",
         &format!("doveadm -c {conf} mailbox status "),
+    );
+    // The same import on Debian's stock Dovecot: system accounts read their own mail.
+    let (alice, bob) = (
+        crate::dovecot::SystemUser::new("alice"),
+        crate::dovecot::SystemUser::new("bob"),
+    );
+    let stock = crate::dovecot::stock_server(&[("alice", &alice), ("bob", &bob)]);
+    let stock_conf = stock.conf().display().to_string();
+    env.substitute_in(
+        "dovecot-import-system",
+        "doveadm ",
+        &format!("doveadm -c {stock_conf} "),
     );
     // Let users read their mail now: a free port instead of 10993.
     let port = crate::dovecot::free_port();
