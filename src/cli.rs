@@ -313,6 +313,27 @@ pub struct ReinjectArgs {
     /// The name DSNs give as the reporting mail system (default: the secondary's myhostname from the manifest)
     #[arg(long, value_name = "NAME")]
     pub reporting_mta: Option<String>,
+    /// What a DSN returns: headers (the original's header only, unless the sender asked for RET=FULL) or full (the whole original up to 50,000 bytes)
+    #[arg(long, value_name = "WHAT", value_parser = ["headers", "full"], default_value = "headers")]
+    pub dsn_return: String,
+    /// DSNs to one sender address in one run at most; the rest are suppressed (journaled, listed by `journal`)
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub max_dsns_per_sender: usize,
+    /// DSNs to one sender domain in one run at most; the rest are suppressed
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub max_dsns_per_domain: usize,
+    /// Send (or with --no-bounces write) the DSNs an earlier run suppressed, for the selected messages and recipients
+    #[arg(long)]
+    pub send_suppressed: bool,
+    /// Circuit breaker: stop before any DSN when at least this many distinct recipients are refused permanently...
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub breaker_refused: usize,
+    /// ...and they are at least this percentage of the distinct recipients the primary answered so far
+    #[arg(long, value_name = "PERCENT", default_value_t = 80)]
+    pub breaker_percent: u32,
+    /// Do not stop on mass refusals (after checking the primary: the refusals are right); refused pairs become failed and get their DSNs
+    #[arg(long)]
+    pub accept_refusals: bool,
     /// Also send pairs the journal records as sent to another target (a deliberate second destination; without it such a run is refused)
     #[arg(long)]
     pub new_target: bool,
@@ -341,9 +362,12 @@ pub struct JournalArgs {
     /// The whole report as one JSON document
     #[arg(long, conflicts_with = "sent_ids")]
     pub json: bool,
-    /// Print only the queue IDs whose every pending pair is sent, or failed with its DSN sent, one per line (the input of `postsuper -d -`)
+    /// Print only the queue IDs whose every pending pair is sent (delivered), one per line (the input of `postsuper -d -`)
     #[arg(long)]
     pub sent_ids: bool,
+    /// With --sent-ids: also the messages with refused pairs whose DSNs are done (sent, written, suppressed on purpose, or not owed)
+    #[arg(long, requires = "sent_ids")]
+    pub include_refused: bool,
 }
 
 #[derive(Debug, Args)]
