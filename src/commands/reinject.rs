@@ -306,6 +306,7 @@ pub fn run(a: crate::cli::ReinjectArgs) -> Result<Exit> {
     s.problems.extend(r.problems);
     s.notes = r.notes;
     s.aborted = r.aborted;
+    s.breaker_tripped = r.breaker_tripped;
     if s.aborted.is_none() {
         bounce(&cfg, &manifest, &mut journal, &mut s)?;
     }

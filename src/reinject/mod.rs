@@ -901,8 +901,8 @@ fn failure(r: &RecipientInfo, rec: &Record, key: PairKey) -> dsn::Failure {
 }
 
 /// One DSN about `failures` of `m`: the header only unless the sender asked for the
-/// full message (RET=FULL) or `--dsn-return full` (and then up to
-/// [`dsn::RETURN_LIMIT`]).
+/// full message (RET=FULL) or gave no RET and `--dsn-return full` says so (then up
+/// to [`dsn::RETURN_LIMIT`]); RET=HDRS is always honoured.
 fn make_notice(
     cfg: &Config,
     m: &ManifestMessage,
@@ -917,7 +917,11 @@ fn make_notice(
     };
     let keys: Vec<&PairKey> = failures.iter().map(|f| &f.key).collect();
     let message_id = dsn::Notice::make_message_id(&info.queue_id, &m.sha256, &keys, host);
-    let full = cfg.dsn_policy.return_full || info.ret.as_deref() == Some("FULL");
+    let full = match info.ret.as_deref() {
+        Some("FULL") => true,
+        Some("HDRS") => false,
+        _ => cfg.dsn_policy.return_full,
+    };
     dsn::Notice {
         queue_id: info.queue_id.clone(),
         sha256: m.sha256.clone(),
