@@ -127,6 +127,11 @@ _arguments "${_arguments_options[@]}" : \
 '--bounce-via=[Send DSNs through this server instead of the target\: smtp\://HOST\[\:PORT\], lmtp\://HOST\[\:PORT\] or HOST\[\:PORT\]]:URL:_default' \
 '--postmaster=[Where reports about refused mail with the null sender go (no DSN is ever sent to the null sender)]:ADDR:_default' \
 '--reporting-mta=[The name DSNs give as the reporting mail system (default\: the secondary'\''s myhostname from the manifest)]:NAME:_default' \
+'--dsn-return=[What a DSN returns\: headers (the original'\''s header only, unless the sender asked for RET=FULL) or full (the whole original up to 50,000 bytes)]:WHAT:(headers full)' \
+'--max-dsns-per-sender=[DSNs to one sender address in one run at most; the rest are suppressed (journaled, listed by \`journal\`)]:N:_default' \
+'--max-dsns-per-domain=[DSNs to one sender domain in one run at most; the rest are suppressed]:N:_default' \
+'--breaker-refused=[Circuit breaker\: stop before any DSN when at least this many distinct recipients are refused permanently...]:N:_default' \
+'--breaker-percent=[...and they are at least this percentage of the distinct recipients the primary answered so far]:PERCENT:_default' \
 '--journal=[Journal file (default\: EXPORT_DIR/reinject-journal.jsonl)]:FILE:_files' \
 '--lmtp[Speak LMTP instead of SMTP]' \
 '(--tls --no-tls)--starttls[Require STARTTLS]' \
@@ -136,6 +141,8 @@ _arguments "${_arguments_options[@]}" : \
 '--retry-failed[Retry recipients the journal lists as failed (5xx)]' \
 '--resend-unknown[Send again recipients whose outcome is unknown (may deliver twice)]' \
 '(--bounce-via)--no-bounces[Do not send DSNs for refused recipients\: write them as .eml files into EXPORT_DIR/bounces/ instead]' \
+'--send-suppressed[Send (or with --no-bounces write) the DSNs an earlier run suppressed, for the selected messages and recipients]' \
+'--accept-refusals[Do not stop on mass refusals (after checking the primary\: the refusals are right); refused pairs become failed and get their DSNs]' \
 '--new-target[Also send pairs the journal records as sent to another target (a deliberate second destination; without it such a run is refused)]' \
 '--dry-run[Print the transactions without connecting]' \
 '--json[Print the summary as JSON]' \
@@ -149,7 +156,8 @@ _arguments "${_arguments_options[@]}" : \
 '--from=[Export directory (its manifest.json)]:EXPORT_DIR:_files' \
 '--journal=[Journal file (default\: EXPORT_DIR/reinject-journal.jsonl)]:FILE:_files' \
 '(--sent-ids)--json[The whole report as one JSON document]' \
-'--sent-ids[Print only the queue IDs whose every pending pair is sent, or failed with its DSN sent, one per line (the input of \`postsuper -d -\`)]' \
+'--sent-ids[Print only the queue IDs whose every pending pair is sent (delivered), one per line (the input of \`postsuper -d -\`)]' \
+'--include-refused[With --sent-ids\: also the messages with refused pairs whose DSNs are done (sent, written, suppressed on purpose, or not owed)]' \
 '-h[Print help]' \
 '--help[Print help]' \
 && ret=0

@@ -124,9 +124,6 @@ fn config(a: &crate::cli::ReinjectArgs) -> Result<Config> {
     if postmaster.is_empty() || envelope::smtp_path(postmaster.as_bytes()).is_err() {
         bail!("--postmaster must be an address");
     }
-    if !(1..=100).contains(&a.breaker_percent) {
-        bail!("--breaker-percent must be between 1 and 100");
-    }
     let reporting_mta = match &a.reporting_mta {
         Some(r)
             if r.is_empty()
@@ -171,11 +168,20 @@ fn config(a: &crate::cli::ReinjectArgs) -> Result<Config> {
             per_domain: a.max_dsns_per_domain,
             send_suppressed: a.send_suppressed,
         },
-        breaker: (!a.accept_refusals).then_some(Breaker {
-            min_refused: a.breaker_refused,
-            percent: a.breaker_percent,
-        }),
+        breaker: breaker(a)?,
     })
+}
+
+/// The circuit breaker of `--breaker-refused`/`--breaker-percent`; none with
+/// `--accept-refusals`.
+fn breaker(a: &crate::cli::ReinjectArgs) -> Result<Option<Breaker>> {
+    if !(1..=100).contains(&a.breaker_percent) {
+        bail!("--breaker-percent must be between 1 and 100");
+    }
+    Ok((!a.accept_refusals).then_some(Breaker {
+        min_refused: a.breaker_refused,
+        percent: a.breaker_percent,
+    }))
 }
 
 /// The parts of the summary that come from the plan (journal decisions).

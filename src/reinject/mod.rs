@@ -574,6 +574,18 @@ pub fn dangling_unknown(r: &Record) -> Record {
     }
 }
 
+/// An `unknown` or dangling `sending` record as a run reports it (a dangling one
+/// worded by [`dangling_unknown`], with its own time).
+fn as_unknown(rec: &Record) -> Record {
+    match rec.state {
+        State::Sending => Record {
+            time: rec.time.clone(),
+            ..dangling_unknown(rec)
+        },
+        _ => rec.clone(),
+    }
+}
+
 /// Decides what to send. `journal` is the journal read at start.
 pub fn plan(cfg: &Config, manifest: &Manifest, journal: &JournalState) -> Plan {
     let target = cfg.target.id();
@@ -631,14 +643,7 @@ pub fn plan(cfg: &Config, manifest: &Manifest, journal: &JournalState) -> Plan {
                         p.dangling.push(rec.clone());
                     }
                     if !cfg.resend_unknown {
-                        let said = match rec.state {
-                            State::Sending => Record {
-                                time: rec.time.clone(),
-                                ..dangling_unknown(rec)
-                            },
-                            _ => rec.clone(),
-                        };
-                        p.reports.push(report(&said, "unknown"));
+                        p.reports.push(report(&as_unknown(rec), "unknown"));
                         continue;
                     }
                 }

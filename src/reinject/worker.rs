@@ -455,23 +455,7 @@ pub fn execute(cfg: &Config, plan: &Plan, journal: &mut Journal) -> Summary {
         tally.aborted = Some(format!("cannot write the journal: {e}"));
     }
     let journal_syncs = sh.journal.syncs.load(Ordering::Relaxed);
-    // Jobs left when the run stopped early: not attempted (again), still deferred.
-    for j in sh.queue.drain() {
-        let m = &plan.messages[j.msg];
-        for ri in j.rcpts {
-            tally.problems.push(PairReport {
-                queue_id: m.queue_id.clone(),
-                recipient: Bytes(m.rcpts[ri].env.address.clone()),
-                state: "deferred".into(),
-                reply: Some(format!(
-                    "not attempted: {}",
-                    tally.aborted.as_deref().unwrap_or("run stopped")
-                )),
-                from_journal: false,
-                time: None,
-            });
-        }
-    }
+    not_attempted(plan, sh.queue.drain(), &mut tally);
     let elapsed = start.elapsed().as_secs_f64();
     Summary {
         sent: tally.sent,
@@ -520,6 +504,26 @@ fn keep_refusals_deferred(journal: &GroupCommit<'_>, tally: &mut Tally) {
         if p.state == "failed" && kept.contains(&(p.queue_id.as_str(), p.recipient.0.as_slice())) {
             p.state = "deferred".into();
             p.reply = Some(format!("{}{KEPT}", p.reply.as_deref().unwrap_or("")));
+        }
+    }
+}
+
+/// Jobs left when the run stopped early: not attempted (again), still deferred.
+fn not_attempted(plan: &Plan, left: Vec<Job>, tally: &mut Tally) {
+    for j in left {
+        let m = &plan.messages[j.msg];
+        for ri in j.rcpts {
+            tally.problems.push(PairReport {
+                queue_id: m.queue_id.clone(),
+                recipient: Bytes(m.rcpts[ri].env.address.clone()),
+                state: "deferred".into(),
+                reply: Some(format!(
+                    "not attempted: {}",
+                    tally.aborted.as_deref().unwrap_or("run stopped")
+                )),
+                from_journal: false,
+                time: None,
+            });
         }
     }
 }
