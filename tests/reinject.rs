@@ -2449,6 +2449,33 @@ fn backscatter_policy_on_a_real_primary() {
         dsn_set(&dry.planned_dsns)
     );
 
+    // a spam verdict in the manifest (the triage step's `messages[].verdict`) holds
+    // the sender's DSN too
+    let copy3 = copy_without_dsn_lines(ex);
+    let ex3 = copy3.path();
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ex3.join("manifest.json")).unwrap()).unwrap();
+    let spam = queue_id_for(ex3, "reject1@example.com");
+    for m in v["messages"].as_array_mut().unwrap() {
+        if m["queue_id"] == spam.as_str() {
+            m["verdict"] = serde_json::json!("spam");
+        }
+    }
+    std::fs::write(ex3.join("manifest.json"), serde_json::to_vec(&v).unwrap()).unwrap();
+    let mut a = limits.to_vec();
+    a.push("--dry-run");
+    let (_, dry3) = reinject(ex3, &primary.to(), &a);
+    let d = dry3
+        .suppressed_dsns
+        .iter()
+        .find(|d| d.queue_id == spam)
+        .unwrap_or_else(|| panic!("{dry3:#?}"));
+    assert_eq!(
+        d.reason.as_deref(),
+        Some("the message is marked spam by its triage verdict")
+    );
+    assert!(!dry3.planned_dsns.iter().any(|d| d.queue_id == spam));
+
     // sent deliberately later: here written as files
     let (_, s3) = reinject(ex, &primary.to(), &["--send-suppressed", "--no-bounces"]);
     assert_eq!((s3.dsns_written, s3.dsns_sent), (4, 0), "{s3:#?}");

@@ -10,7 +10,9 @@
 //! `text/plain` part, a `message/delivery-status` part (`message/global-delivery-status`
 //! for SMTPUTF8 mail) and the original message (`message/rfc822`) or its header only
 //! (`text/rfc822-headers`; `message/global` and `message/global-headers` for SMTPUTF8)
-//! when RET=HDRS or it is larger than [`RETURN_LIMIT`]. The parts are written with
+//! when the notice says so (the backscatter policy's default: unless RET=FULL) or it
+//! is larger than [`RETURN_LIMIT`]; and the policy's rules ([`content_refusal`],
+//! [`verdict_hold`]: which refusals and messages get no DSN to the sender). The parts are written with
 //! mail-builder, each with its transfer encoding set here (7bit or 8bit), so nothing
 //! is base64- or quoted-printable-encoded.
 //! Pure: in the facts of a [`Notice`], out the message bytes (CRLF, ready for an .eml
@@ -97,7 +99,7 @@ pub struct Notice {
     /// The original envelope sender (empty: null sender).
     pub sender: Vec<u8>,
     pub envelope_id: Option<Vec<u8>>,
-    /// RET=HDRS.
+    /// Return the original's header only (unless RET=FULL or `--dsn-return full`).
     pub ret_hdrs: bool,
     /// The original requested SMTPUTF8: the report is `global`.
     pub smtputf8: bool,

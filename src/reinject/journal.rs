@@ -13,6 +13,9 @@
 //! final dot, so a lost outcome line leaves that marker as the pair's last record
 //! (= `unknown`).
 //! The file is locked (`flock`) while a run appends, so two runs cannot interleave.
+//! DSN lines ([`DsnRecord`]) record each failed pair's DSN, `suppressed` ones with the
+//! backscatter policy's reason; a second `sending` line ([`DOT_WRITTEN`]) marks that
+//! the final dot went out.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};

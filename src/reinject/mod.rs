@@ -7,7 +7,10 @@
 //! [`worker`] threads (one connection each, a shared work queue, a token bucket for
 //! `--rate`) which speak [`smtp`] with the [`envelope`] built from the queue's data and
 //! the [`data`] stream of the archive copy, writing every outcome to the [`journal`]
-//! (group commit: `sending` markers durable before the final dot) → a [`Summary`].
+//! (group commit: `sending` markers durable before the final dot) → a [`Summary`];
+//! after a run that finished (and whose circuit breaker did not trip) the DSNs owed,
+//! decided by the backscatter policy ([`dsn_decisions`]: sent, or suppressed and
+//! journaled with the reason).
 //! Owns: the validated [`Config`], the [`Target`] identity, planning and the summary.
 //! Never reads the queue directory; the export's archive copies are the source, each
 //! checked against its manifest sha256 before it is sent.

@@ -7,7 +7,9 @@
 //!
 //! Owns: the transaction state machine (envelope → DATA → content → `sending` marker
 //! → final dot → replies), how replies map to journal states (2xx sent, 4xx deferred,
-//! 5xx failed, lost after the dot unknown), reconnecting, and the run's tallies.
+//! 5xx failed, lost after the dot unknown), reconnecting, the run's tallies, and the
+//! circuit breaker (mass permanent refusals stop the run; its refused pairs are
+//! journaled `deferred` again).
 //! In: a [`Plan`] and a [`Config`]; out: a [`Summary`].
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -517,10 +519,14 @@ fn not_attempted(plan: &Plan, left: Vec<Job>, tally: &mut Tally) {
                 queue_id: m.queue_id.clone(),
                 recipient: Bytes(m.rcpts[ri].env.address.clone()),
                 state: "deferred".into(),
-                reply: Some(format!(
-                    "not attempted: {}",
-                    tally.aborted.as_deref().unwrap_or("run stopped")
-                )),
+                reply: Some(if tally.refusals.tripped {
+                    "not attempted: the circuit breaker stopped the run (see standard error)".into()
+                } else {
+                    format!(
+                        "not attempted: {}",
+                        tally.aborted.as_deref().unwrap_or("run stopped")
+                    )
+                }),
                 from_journal: false,
                 time: None,
             });
