@@ -1328,8 +1328,10 @@ fn lmtp_into_dovecot_with_per_recipient_replies() {
     let js = JournalState::read(&journal_path(ex)).unwrap();
     assert!(js.last.values().all(|r| r.target == format!("lmtp://{to}")));
     // only the sent ones got a `sending` marker: one transaction, one marker per pair
+    // (and one dot mark each once the final dot was written)
     let text = std::fs::read_to_string(journal_path(ex)).unwrap();
-    assert_eq!(text.matches("\"sending\"").count(), 4, "{text}");
+    assert_eq!(text.matches("\"sending\"").count(), 8, "{text}");
+    assert_eq!(text.matches("\"final dot written\"").count(), 4, "{text}");
     for (user, id) in [
         ("example.com/bob", &plain),
         ("example.com/erin", &eight),
