@@ -124,6 +124,7 @@ fn config(a: &crate::cli::ReinjectArgs) -> Result<Config> {
     if postmaster.is_empty() || envelope::smtp_path(postmaster.as_bytes()).is_err() {
         bail!("--postmaster must be an address");
     }
+    let (dsn_policy, breaker) = backscatter(a)?;
     let reporting_mta = match &a.reporting_mta {
         Some(r)
             if r.is_empty()
@@ -162,26 +163,28 @@ fn config(a: &crate::cli::ReinjectArgs) -> Result<Config> {
         bounces,
         postmaster: postmaster.into_bytes(),
         reporting_mta,
-        dsn_policy: DsnPolicy {
-            return_full: a.dsn_return == "full",
-            per_sender: a.max_dsns_per_sender,
-            per_domain: a.max_dsns_per_domain,
-            send_suppressed: a.send_suppressed,
-        },
-        breaker: breaker(a)?,
+        dsn_policy,
+        breaker,
     })
 }
 
-/// The circuit breaker of `--breaker-refused`/`--breaker-percent`; none with
-/// `--accept-refusals`.
-fn breaker(a: &crate::cli::ReinjectArgs) -> Result<Option<Breaker>> {
+/// The backscatter policy's settings, and the circuit breaker of
+/// `--breaker-refused`/`--breaker-percent` (none with `--accept-refusals`).
+fn backscatter(a: &crate::cli::ReinjectArgs) -> Result<(DsnPolicy, Option<Breaker>)> {
     if !(1..=100).contains(&a.breaker_percent) {
         bail!("--breaker-percent must be between 1 and 100");
     }
-    Ok((!a.accept_refusals).then_some(Breaker {
+    let policy = DsnPolicy {
+        return_full: a.dsn_return == "full",
+        per_sender: a.max_dsns_per_sender,
+        per_domain: a.max_dsns_per_domain,
+        send_suppressed: a.send_suppressed,
+    };
+    let breaker = (!a.accept_refusals).then_some(Breaker {
         min_refused: a.breaker_refused,
         percent: a.breaker_percent,
-    }))
+    });
+    Ok((policy, breaker))
 }
 
 /// The parts of the summary that come from the plan (journal decisions).
