@@ -278,10 +278,10 @@ pub struct ExportArgs {
     /// Formats inside each zip: comma list as for --format [default: html,eml]
     #[arg(long, value_name = "LIST", value_delimiter = ',', requires = "zip", value_parser = FormatList, hide_possible_values = true)]
     pub zip_formats: Option<Vec<String>>,
-    /// Encrypt each recipient's zip with AES-256; file lines are `address password`
+    /// Encrypt each recipient's zip with AES-256; file lines are `address password` (or the generated format 2: `address<TAB>password`, escaped; see docs/export.md)
     #[arg(long, value_name = "FILE", requires = "zip")]
     pub zip_password_file: Option<PathBuf>,
-    /// Make a fresh random password for every mailbox, write them to FILE (0600, `address password` lines, never printed) and a handout per user to FILE.handouts/, and encrypt the zips with them
+    /// Make a fresh random password for every mailbox, write them to FILE (0600, format 2: `address<TAB>password` lines with escapes, never printed) and a handout per user to FILE.handouts/, and encrypt the zips with them
     #[arg(long, value_name = "FILE", requires = "zip", conflicts_with_all = ["zip_password_file", "update"])]
     pub generate_passwords: Option<PathBuf>,
     /// Accept a --zip-password-file that group or others may read (refused otherwise, as ssh refuses such a key)
@@ -405,6 +405,27 @@ pub struct ReinjectArgs {
     /// The name DSNs give as the reporting mail system (default: the secondary's myhostname from the manifest)
     #[arg(long, value_name = "NAME")]
     pub reporting_mta: Option<String>,
+    /// What a DSN returns: headers (the original's header only, unless the sender asked for RET=FULL) or full (the whole original up to 50,000 bytes)
+    #[arg(long, value_name = "WHAT", value_parser = ["headers", "full"], default_value = "headers")]
+    pub dsn_return: String,
+    /// DSNs to one sender address in one run at most; the rest are suppressed (journaled, listed by `journal`)
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub max_dsns_per_sender: usize,
+    /// DSNs to one sender domain in one run at most; the rest are suppressed
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub max_dsns_per_domain: usize,
+    /// Send (or with --no-bounces write) the DSNs an earlier run suppressed, for the selected messages and recipients
+    #[arg(long)]
+    pub send_suppressed: bool,
+    /// Circuit breaker: stop before any DSN when at least this many distinct recipients are refused permanently...
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub breaker_refused: usize,
+    /// ...and they are at least this percentage of the distinct recipients the primary answered so far
+    #[arg(long, value_name = "PERCENT", default_value_t = 80)]
+    pub breaker_percent: u32,
+    /// Do not stop on mass refusals (after checking the primary: the refusals are right); refused pairs become failed and get their DSNs
+    #[arg(long)]
+    pub accept_refusals: bool,
     /// Also send pairs the journal records as sent to another target (a deliberate second destination; without it such a run is refused)
     #[arg(long)]
     pub new_target: bool,
@@ -433,9 +454,12 @@ pub struct JournalArgs {
     /// The whole report as one JSON document
     #[arg(long, conflicts_with = "sent_ids")]
     pub json: bool,
-    /// Print only the queue IDs whose every pending pair is sent, or failed with its DSN sent, one per line (the input of `postsuper -d -`)
+    /// Print only the queue IDs whose every pending pair is sent (delivered), one per line (the input of `postsuper -d -`)
     #[arg(long)]
     pub sent_ids: bool,
+    /// With --sent-ids: also the messages with refused pairs whose DSNs are done (sent, written, suppressed on purpose, or not owed)
+    #[arg(long, requires = "sent_ids")]
+    pub include_refused: bool,
 }
 
 #[derive(Debug, Args)]
@@ -456,7 +480,7 @@ pub struct DovecotArgs {
     /// Export directory (made with `export --reader USER`)
     #[arg(long, value_name = "EXPORT_DIR")]
     pub from: PathBuf,
-    /// The zip password file (`address password` lines): each user's IMAP password
+    /// The zip password file (`address password` lines, or the generated format 2): each user's IMAP password
     #[arg(long, value_name = "FILE")]
     pub zip_password_file: PathBuf,
     /// Address and port for IMAPS (implicit TLS), e.g. 0.0.0.0:10993 or [::]:993

@@ -816,7 +816,7 @@ fn sent_ids_after_sent_failed_deferred_and_unknown_pairs() {
         }
     }
     assert!(!want.is_empty() && not_done > 0);
-    let o = journal_cmd(ex, &["--sent-ids"]);
+    let o = journal_cmd(ex, &["--sent-ids", "--include-refused"]);
     assert_eq!(o.status.code(), Some(1), "{o:?}");
     let got: Vec<String> = String::from_utf8_lossy(&o.stdout)
         .lines()
@@ -826,12 +826,33 @@ fn sent_ids_after_sent_failed_deferred_and_unknown_pairs() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
         err.contains(&format!(
-            "{} of {} message(s) done",
+            "{} of {} message(s) listed",
             want.len(),
             want.len() + not_done
         )) && err.contains("postsuper -r"),
         "{err}"
     );
+    // without --include-refused: only messages whose every pair was delivered
+    let o = journal_cmd(ex, &["--sent-ids"]);
+    let delivered: Vec<String> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let refused: Vec<&String> = want.iter().filter(|id| !delivered.contains(id)).collect();
+    assert!(!refused.is_empty() && delivered.iter().all(|d| want.contains(d)));
+    for id in refused {
+        let mm = m
+            .messages
+            .iter()
+            .find(|mm| &mm.info.queue_id == id)
+            .unwrap();
+        assert!(
+            mm.info
+                .pending()
+                .any(|r| r.address.0.starts_with(b"carol@")),
+            "{id}"
+        );
+    }
 
     // the report: per pair, the same states as the journal
     let o = journal_cmd(ex, &["--json"]);

@@ -423,7 +423,7 @@ _mxsalvage() {
             return 0
             ;;
         mxsalvage__subcmd__journal)
-            opts="-h --from --journal --json --sent-ids --help"
+            opts="-h --from --journal --json --sent-ids --include-refused --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -463,7 +463,7 @@ _mxsalvage() {
             return 0
             ;;
         mxsalvage__subcmd__reinject)
-            opts="-h --from --to --lmtp --starttls --tls --no-tls --insecure --auth-user --auth-password-file --helo --connections --rate --recipient --domain --id --max-retries --retry-delay --timeout --dot-timeout --retry-failed --resend-unknown --no-bounces --bounce-via --postmaster --reporting-mta --new-target --journal --dry-run --json --quiet --help"
+            opts="-h --from --to --lmtp --starttls --tls --no-tls --insecure --auth-user --auth-password-file --helo --connections --rate --recipient --domain --id --max-retries --retry-delay --timeout --dot-timeout --retry-failed --resend-unknown --no-bounces --bounce-via --postmaster --reporting-mta --dsn-return --max-dsns-per-sender --max-dsns-per-domain --send-suppressed --breaker-refused --breaker-percent --accept-refusals --new-target --journal --dry-run --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -534,6 +534,26 @@ _mxsalvage() {
                     return 0
                     ;;
                 --reporting-mta)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dsn-return)
+                    COMPREPLY=($(compgen -W "headers full" -- "${cur}"))
+                    return 0
+                    ;;
+                --max-dsns-per-sender)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-dsns-per-domain)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --breaker-refused)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --breaker-percent)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -94,8 +94,8 @@ text\t''
 html\t''
 all\t''
 none\t''"
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l zip-password-file -d 'Encrypt each recipient\'s zip with AES-256; file lines are `address password`' -r -F
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l generate-passwords -d 'Make a fresh random password for every mailbox, write them to FILE (0600, `address password` lines, never printed) and a handout per user to FILE.handouts/, and encrypt the zips with them' -r -F
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l zip-password-file -d 'Encrypt each recipient\'s zip with AES-256; file lines are `address password` (or the generated format 2: `address<TAB>password`, escaped; see docs/export.md)' -r -F
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l generate-passwords -d 'Make a fresh random password for every mailbox, write them to FILE (0600, format 2: `address<TAB>password` lines with escapes, never printed) and a handout per user to FILE.handouts/, and encrypt the zips with them' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l id -d 'Only these queue IDs (repeatable)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l since -d 'Only mail that arrived at or after TIME (RFC 3339, `YYYY-MM-DD`, or @epoch)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l until -d 'Only mail that arrived before TIME' -r
@@ -132,6 +132,12 @@ complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l dot-tim
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l bounce-via -d 'Send DSNs through this server instead of the target: smtp://HOST[:PORT], lmtp://HOST[:PORT] or HOST[:PORT]' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l postmaster -d 'Where reports about refused mail with the null sender go (no DSN is ever sent to the null sender)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l reporting-mta -d 'The name DSNs give as the reporting mail system (default: the secondary\'s myhostname from the manifest)' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l dsn-return -d 'What a DSN returns: headers (the original\'s header only, unless the sender asked for RET=FULL) or full (the whole original up to 50,000 bytes)' -r -f -a "headers\t''
+full\t''"
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l max-dsns-per-sender -d 'DSNs to one sender address in one run at most; the rest are suppressed (journaled, listed by `journal`)' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l max-dsns-per-domain -d 'DSNs to one sender domain in one run at most; the rest are suppressed' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l breaker-refused -d 'Circuit breaker: stop before any DSN when at least this many distinct recipients are refused permanently...' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l breaker-percent -d '...and they are at least this percentage of the distinct recipients the primary answered so far' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l journal -d 'Journal file (default: EXPORT_DIR/reinject-journal.jsonl)' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l lmtp -d 'Speak LMTP instead of SMTP'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l starttls -d 'Require STARTTLS'
@@ -141,6 +147,8 @@ complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l insecur
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l retry-failed -d 'Retry recipients the journal lists as failed (5xx)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l resend-unknown -d 'Send again recipients whose outcome is unknown (may deliver twice)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l no-bounces -d 'Do not send DSNs for refused recipients: write them as .eml files into EXPORT_DIR/bounces/ instead'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l send-suppressed -d 'Send (or with --no-bounces write) the DSNs an earlier run suppressed, for the selected messages and recipients'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l accept-refusals -d 'Do not stop on mass refusals (after checking the primary: the refusals are right); refused pairs become failed and get their DSNs'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l new-target -d 'Also send pairs the journal records as sent to another target (a deliberate second destination; without it such a run is refused)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l dry-run -d 'Print the transactions without connecting'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l json -d 'Print the summary as JSON'
@@ -149,13 +157,14 @@ complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -s h -l he
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand journal" -l from -d 'Export directory (its manifest.json)' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand journal" -l journal -d 'Journal file (default: EXPORT_DIR/reinject-journal.jsonl)' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand journal" -l json -d 'The whole report as one JSON document'
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand journal" -l sent-ids -d 'Print only the queue IDs whose every pending pair is sent, or failed with its DSN sent, one per line (the input of `postsuper -d -`)'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand journal" -l sent-ids -d 'Print only the queue IDs whose every pending pair is sent (delivered), one per line (the input of `postsuper -d -`)'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand journal" -l include-refused -d 'With --sent-ids: also the messages with refused pairs whose DSNs are done (sent, written, suppressed on purpose, or not owed)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand journal" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand verify" -l zip-password-file -d 'Password file used for --zip-password-file (to test that encrypted zips open)' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand verify" -l json -d 'Print the result as JSON'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand dovecot" -l from -d 'Export directory (made with `export --reader USER`)' -r -F
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand dovecot" -l zip-password-file -d 'The zip password file (`address password` lines): each user\'s IMAP password' -r -F
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand dovecot" -l zip-password-file -d 'The zip password file (`address password` lines, or the generated format 2): each user\'s IMAP password' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand dovecot" -l listen -d 'Address and port for IMAPS (implicit TLS), e.g. 0.0.0.0:10993 or [::]:993' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand dovecot" -l out -d 'Configuration directory to write (new, empty, or written by this command before)' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand dovecot" -l hostname -d 'Server name users enter (default: the listen address, or this host\'s name for 0.0.0.0/[::])' -r

@@ -84,8 +84,8 @@ _arguments "${_arguments_options[@]}" : \
 '--out=[Output directory (must not exist or be empty, unless --update or --force)]:DIR:_files' \
 '*--format=[Formats kept as trees under recipients/<dir>/\: comma list of mbox, maildir, eml, text, html (index.html and a page per message), or all, or none \[default\: mbox,maildir,eml,text,html; with --zip\: none\]]:LIST:(mbox maildir eml text html all none)' \
 '*--zip-formats=[Formats inside each zip\: comma list as for --format \[default\: html,eml\]]:LIST:(mbox maildir eml text html all none)' \
-'--zip-password-file=[Encrypt each recipient'\''s zip with AES-256; file lines are \`address password\`]:FILE:_files' \
-'(--zip-password-file --update)--generate-passwords=[Make a fresh random password for every mailbox, write them to FILE (0600, \`address password\` lines, never printed) and a handout per user to FILE.handouts/, and encrypt the zips with them]:FILE:_files' \
+'--zip-password-file=[Encrypt each recipient'\''s zip with AES-256; file lines are \`address password\` (or the generated format 2\: \`address<TAB>password\`, escaped; see docs/export.md)]:FILE:_files' \
+'(--zip-password-file --update)--generate-passwords=[Make a fresh random password for every mailbox, write them to FILE (0600, format 2\: \`address<TAB>password\` lines with escapes, never printed) and a handout per user to FILE.handouts/, and encrypt the zips with them]:FILE:_files' \
 '*--id=[Only these queue IDs (repeatable)]:QUEUE_ID:_default' \
 '--since=[Only mail that arrived at or after TIME (RFC 3339, \`YYYY-MM-DD\`, or @epoch)]:TIME:_default' \
 '--until=[Only mail that arrived before TIME]:TIME:_default' \
@@ -127,6 +127,11 @@ _arguments "${_arguments_options[@]}" : \
 '--bounce-via=[Send DSNs through this server instead of the target\: smtp\://HOST\[\:PORT\], lmtp\://HOST\[\:PORT\] or HOST\[\:PORT\]]:URL:_default' \
 '--postmaster=[Where reports about refused mail with the null sender go (no DSN is ever sent to the null sender)]:ADDR:_default' \
 '--reporting-mta=[The name DSNs give as the reporting mail system (default\: the secondary'\''s myhostname from the manifest)]:NAME:_default' \
+'--dsn-return=[What a DSN returns\: headers (the original'\''s header only, unless the sender asked for RET=FULL) or full (the whole original up to 50,000 bytes)]:WHAT:(headers full)' \
+'--max-dsns-per-sender=[DSNs to one sender address in one run at most; the rest are suppressed (journaled, listed by \`journal\`)]:N:_default' \
+'--max-dsns-per-domain=[DSNs to one sender domain in one run at most; the rest are suppressed]:N:_default' \
+'--breaker-refused=[Circuit breaker\: stop before any DSN when at least this many distinct recipients are refused permanently...]:N:_default' \
+'--breaker-percent=[...and they are at least this percentage of the distinct recipients the primary answered so far]:PERCENT:_default' \
 '--journal=[Journal file (default\: EXPORT_DIR/reinject-journal.jsonl)]:FILE:_files' \
 '--lmtp[Speak LMTP instead of SMTP]' \
 '(--tls --no-tls)--starttls[Require STARTTLS]' \
@@ -136,6 +141,8 @@ _arguments "${_arguments_options[@]}" : \
 '--retry-failed[Retry recipients the journal lists as failed (5xx)]' \
 '--resend-unknown[Send again recipients whose outcome is unknown (may deliver twice)]' \
 '(--bounce-via)--no-bounces[Do not send DSNs for refused recipients\: write them as .eml files into EXPORT_DIR/bounces/ instead]' \
+'--send-suppressed[Send (or with --no-bounces write) the DSNs an earlier run suppressed, for the selected messages and recipients]' \
+'--accept-refusals[Do not stop on mass refusals (after checking the primary\: the refusals are right); refused pairs become failed and get their DSNs]' \
 '--new-target[Also send pairs the journal records as sent to another target (a deliberate second destination; without it such a run is refused)]' \
 '--dry-run[Print the transactions without connecting]' \
 '--json[Print the summary as JSON]' \
@@ -149,7 +156,8 @@ _arguments "${_arguments_options[@]}" : \
 '--from=[Export directory (its manifest.json)]:EXPORT_DIR:_files' \
 '--journal=[Journal file (default\: EXPORT_DIR/reinject-journal.jsonl)]:FILE:_files' \
 '(--sent-ids)--json[The whole report as one JSON document]' \
-'--sent-ids[Print only the queue IDs whose every pending pair is sent, or failed with its DSN sent, one per line (the input of \`postsuper -d -\`)]' \
+'--sent-ids[Print only the queue IDs whose every pending pair is sent (delivered), one per line (the input of \`postsuper -d -\`)]' \
+'--include-refused[With --sent-ids\: also the messages with refused pairs whose DSNs are done (sent, written, suppressed on purpose, or not owed)]' \
 '-h[Print help (see more with '\''--help'\'')]' \
 '--help[Print help (see more with '\''--help'\'')]' \
 && ret=0
@@ -166,7 +174,7 @@ _arguments "${_arguments_options[@]}" : \
 (dovecot)
 _arguments "${_arguments_options[@]}" : \
 '--from=[Export directory (made with \`export --reader USER\`)]:EXPORT_DIR:_files' \
-'--zip-password-file=[The zip password file (\`address password\` lines)\: each user'\''s IMAP password]:FILE:_files' \
+'--zip-password-file=[The zip password file (\`address password\` lines, or the generated format 2)\: each user'\''s IMAP password]:FILE:_files' \
 '--listen=[Address and port for IMAPS (implicit TLS), e.g. 0.0.0.0\:10993 or \[\:\:\]\:993]:ADDR:PORT:_default' \
 '--out=[Configuration directory to write (new, empty, or written by this command before)]:CONF_DIR:_files' \
 '--hostname=[Server name users enter (default\: the listen address, or this host'\''s name for 0.0.0.0/\[\:\:\])]:NAME:_default' \

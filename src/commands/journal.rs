@@ -1,9 +1,11 @@
 //! `mxsalvage journal`: reads an export's manifest and its reinject journal and reports,
 //! per message and per pair, what happened (sent / failed and its DSN / deferred /
 //! unknown / not tried); `--sent-ids` prints only the queue IDs the secondary may
-//! delete (`postsuper -d -`), `--json` the whole report. Never writes anything.
-//! Exit 0 when every message is done, 1 when some are not (listed, or counted on
-//! stderr with `--sent-ids`), 2 on errors (no manifest, a journal others can write, a
+//! delete (`postsuper -d -`): messages delivered to every recipient, and with
+//! `--include-refused` also those whose refused pairs' DSNs are done; `--json` the
+//! whole report. Never writes anything.
+//! Exit 0 when every message is done (with `--sent-ids`: listed), 1 when some are not
+//! (listed, or counted on stderr with `--sent-ids`), 2 on errors (no manifest, a journal others can write, a
 //! partial export with `--sent-ids`).
 
 use std::io::Write;
@@ -46,24 +48,20 @@ pub fn run(a: crate::cli::JournalArgs) -> Result<Exit> {
                 a.from.display()
             );
         }
+        let ids = rep.sent_ids(a.include_refused);
         let mut o = std::io::stdout().lock();
-        for id in rep.sent_ids() {
+        for id in &ids {
             writeln!(o, "{id}")?;
         }
         o.flush()?;
         eprintln!(
-            "mxsalvage: {} of {} message(s) done{}. Delete them right away, on the secondary the export was read from (host {}, queue directory {}): queue IDs are reused, and `postsuper -r` gives messages new ones, after which an ID may name another message",
-            rep.totals.messages_done,
-            rep.totals.messages,
-            if all_done {
-                String::new()
-            } else {
-                format!(
-                    "; {} not done are left out (see mxsalvage journal --from {})",
-                    rep.totals.messages - rep.totals.messages_done,
-                    a.from.display()
-                )
-            },
+            "mxsalvage: {}. Delete them right away, on the secondary the export was read from (host {}, queue directory {}): queue IDs are reused, and `postsuper -r` gives messages new ones, after which an ID may name another message",
+            sent_ids_counts(
+                &rep,
+                ids.len(),
+                a.include_refused,
+                &a.from.display().to_string()
+            ),
             manifest
                 .source
                 .myhostname
@@ -71,7 +69,7 @@ pub fn run(a: crate::cli::JournalArgs) -> Result<Exit> {
                 .unwrap_or(&manifest.source.host),
             manifest.source.queue_directory
         );
-        return Ok(Exit::partial_if(!all_done));
+        return Ok(Exit::partial_if(ids.len() < rep.totals.messages));
     }
     if a.json {
         let mut o = std::io::stdout().lock();
@@ -81,6 +79,38 @@ pub fn run(a: crate::cli::JournalArgs) -> Result<Exit> {
         print_report(&rep)?;
     }
     Ok(Exit::partial_if(!all_done))
+}
+
+/// `35 of 37 message(s) listed (every pair delivered); left out: 2 with refused …`.
+fn sent_ids_counts(rep: &Report, listed: usize, include_refused: bool, from: &str) -> String {
+    let t = &rep.totals;
+    let refused_done = t.messages_done - t.messages_delivered;
+    let mut s = format!(
+        "{listed} of {} message(s) listed ({} with every pair delivered{})",
+        t.messages,
+        t.messages_delivered,
+        if include_refused {
+            format!(", {refused_done} with refused pairs whose DSNs are done")
+        } else {
+            String::new()
+        }
+    );
+    let mut left = Vec::new();
+    if !include_refused && refused_done > 0 {
+        left.push(format!(
+            "{refused_done} with refused pairs whose DSNs are done (check them with mxsalvage journal --from {from}, then add --include-refused)"
+        ));
+    }
+    if t.messages > t.messages_done {
+        left.push(format!(
+            "{} not done (see mxsalvage journal --from {from})",
+            t.messages - t.messages_done
+        ));
+    }
+    if !left.is_empty() {
+        s.push_str(&format!("; left out: {}", left.join("; ")));
+    }
+    s
 }
 
 fn print_report(r: &Report) -> Result<()> {
@@ -109,9 +139,10 @@ fn print_report(r: &Report) -> Result<()> {
     )?;
     writeln!(
         o,
-        "{} message(s): {} done (every pair sent, or failed and its DSN done), {} not done",
+        "{} message(s): {} delivered (every pair sent), {} done with refused pairs (their DSNs done), {} not done",
         t.messages,
-        t.messages_done,
+        t.messages_delivered,
+        t.messages_done - t.messages_delivered,
         t.messages - t.messages_done
     )?;
     if let Some(why) = &r.partial_export {

@@ -10,11 +10,13 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use mxsalvage::exit::Exit;
-use mxsalvage::reinject::journal::{Journal, JournalState, State};
+use mxsalvage::reinject::journal::{Journal, JournalState};
 use mxsalvage::reinject::smtp::{ClientConfig, Security};
 use mxsalvage::reinject::{
-    Bounces, Config, Filter, Plan, PlannedDsn, Summary, Target, TargetInfo, dry_run, dsn_notices,
-    dsn_plan, envelope, now, plan, read_manifest, refusal, reporting_mta, worker, write_dsn_files,
+    Bounces, Breaker, Config, DsnDecisions, DsnPolicy, Filter, Plan, PlannedDsn, Summary, Target,
+    TargetInfo, dangling_unknown, dry_run, dsn_decisions, dsn_plan, envelope, now, plan,
+    read_manifest, read_verdicts, refusal, reporting_mta, suppressed_lines, worker,
+    write_dsn_files,
 };
 
 fn hostname() -> String {
@@ -122,6 +124,7 @@ fn config(a: &crate::cli::ReinjectArgs) -> Result<Config> {
     if postmaster.is_empty() || envelope::smtp_path(postmaster.as_bytes()).is_err() {
         bail!("--postmaster must be an address");
     }
+    let (dsn_policy, breaker) = backscatter(a)?;
     let reporting_mta = match &a.reporting_mta {
         Some(r)
             if r.is_empty()
@@ -160,7 +163,28 @@ fn config(a: &crate::cli::ReinjectArgs) -> Result<Config> {
         bounces,
         postmaster: postmaster.into_bytes(),
         reporting_mta,
+        dsn_policy,
+        breaker,
     })
+}
+
+/// The backscatter policy's settings, and the circuit breaker of
+/// `--breaker-refused`/`--breaker-percent` (none with `--accept-refusals`).
+fn backscatter(a: &crate::cli::ReinjectArgs) -> Result<(DsnPolicy, Option<Breaker>)> {
+    if !(1..=100).contains(&a.breaker_percent) {
+        bail!("--breaker-percent must be between 1 and 100");
+    }
+    let policy = DsnPolicy {
+        return_full: a.dsn_return == "full",
+        per_sender: a.max_dsns_per_sender,
+        per_domain: a.max_dsns_per_domain,
+        send_suppressed: a.send_suppressed,
+    };
+    let breaker = (!a.accept_refusals).then_some(Breaker {
+        min_refused: a.breaker_refused,
+        percent: a.breaker_percent,
+    });
+    Ok((policy, breaker))
 }
 
 /// The parts of the summary that come from the plan (journal decisions).
@@ -249,16 +273,14 @@ pub fn run(a: crate::cli::ReinjectArgs) -> Result<Exit> {
         s.transactions = planned.len();
         s.planned = planned;
         let host = reporting_mta(&cfg, &manifest);
-        s.planned_dsns = dsn_notices(&cfg, &manifest, &js, &host)
-            .iter()
-            .map(|(n, _)| PlannedDsn::of(n))
-            .collect();
+        let d = dsn_decisions(&cfg, &manifest, &read_verdicts(&cfg.export_dir), &js, &host);
+        list_dsns(&mut s, &d);
         sort_problems(&mut s, &manifest);
         count(&mut s);
         if a.json {
             print_json(&s)?;
         } else {
-            print_dry_run(&s, &p)?;
+            print_dry_run(&s, &p, &cfg)?;
         }
         return Ok(Exit::partial_if(!s.all_sent()));
     }
@@ -277,19 +299,8 @@ pub fn run(a: crate::cli::ReinjectArgs) -> Result<Exit> {
         writeln!(o, "target: {}", info.describe())?;
         o.flush()?;
     }
-    // A `sending` marker without an outcome: the run stopped after the final dot.
-    let unknown: Vec<_> = p
-        .dangling
-        .iter()
-        .map(|r| {
-            let mut r = r.clone();
-            r.state = State::Unknown;
-            r.time = now();
-            r.reply =
-                Some("the run stopped after the final dot, before the reply was recorded".into());
-            r
-        })
-        .collect();
+    // A `sending` marker without an outcome: the run stopped at the point of no return.
+    let unknown: Vec<_> = p.dangling.iter().map(dangling_unknown).collect();
     journal
         .append(&unknown)
         .with_context(|| format!("cannot write the journal {}", cfg.journal.display()))?;
@@ -304,6 +315,7 @@ pub fn run(a: crate::cli::ReinjectArgs) -> Result<Exit> {
     s.problems.extend(r.problems);
     s.notes = r.notes;
     s.aborted = r.aborted;
+    s.breaker_tripped = r.breaker_tripped;
     if s.aborted.is_none() {
         bounce(&cfg, &manifest, &mut journal, &mut s)?;
     }
@@ -332,14 +344,19 @@ fn bounce(
     let js = JournalState::read(&cfg.journal)
         .with_context(|| format!("cannot read the journal {}", cfg.journal.display()))?;
     let host = reporting_mta(cfg, manifest);
-    let notices = dsn_notices(cfg, manifest, &js, &host);
+    let d = dsn_decisions(cfg, manifest, &read_verdicts(&cfg.export_dir), &js, &host);
+    list_dsns(s, &d);
+    let run = format!("{}-{}", now(), std::process::id());
+    journal
+        .append(&suppressed_lines(&d.suppressed, &run))
+        .with_context(|| format!("cannot write the journal {}", cfg.journal.display()))?;
+    let notices = d.send;
     if notices.is_empty() {
         return Ok(());
     }
     let when = mxsalvage::timefmt::now();
     match &cfg.bounces {
         Bounces::Files => {
-            let run = format!("{}-{}", now(), std::process::id());
             let n = notices.len();
             let (lines, problems) = write_dsn_files(&cfg.export_dir, notices, &host, when, &run);
             journal
@@ -351,6 +368,7 @@ fn bounce(
         Bounces::Send { target, client } => {
             let dplan = dsn_plan(notices, &host, when);
             let mut dcfg = cfg.clone();
+            dcfg.breaker = None;
             dcfg.target = target.clone();
             dcfg.client = client.clone();
             let r = worker::execute(&dcfg, &dplan, journal);
@@ -373,6 +391,19 @@ fn bounce(
     Ok(())
 }
 
+/// The summary's lists of the DSNs to send and those suppressed.
+fn list_dsns(s: &mut Summary, d: &DsnDecisions) {
+    s.planned_dsns = d.send.iter().map(|(n, _)| PlannedDsn::of(n)).collect();
+    s.suppressed_dsns = d
+        .suppressed
+        .iter()
+        .map(|(n, _, why)| PlannedDsn {
+            reason: Some(why.clone()),
+            ..PlannedDsn::of(n)
+        })
+        .collect();
+}
+
 fn print_json(s: &Summary) -> Result<()> {
     let mut out = std::io::stdout().lock();
     serde_json::to_writer_pretty(&mut out, s)?;
@@ -380,7 +411,7 @@ fn print_json(s: &Summary) -> Result<()> {
     Ok(())
 }
 
-fn print_dry_run(s: &Summary, p: &Plan) -> Result<()> {
+fn print_dry_run(s: &Summary, p: &Plan, cfg: &Config) -> Result<()> {
     let mut o = std::io::stdout().lock();
     writeln!(o, "# target: {}", s.target_info.describe())?;
     writeln!(
@@ -407,32 +438,85 @@ fn print_dry_run(s: &Summary, p: &Plan) -> Result<()> {
         }
     }
     write_problems(&mut o, s)?;
-    if !s.planned_dsns.is_empty() {
-        writeln!(
-            o,
-            "\n# DSNs owed for recipients the journal lists as failed (sent after the run, MAIL FROM:<>):"
-        )?;
-        for d in &s.planned_dsns {
-            for (rcpt, reply) in &d.failures {
-                writeln!(
-                    o,
-                    "#   {} to {}: {}: {reply}",
-                    d.queue_id,
-                    d.to.display(),
-                    rcpt.display()
-                )?;
-            }
-        }
+    write_dsns(&mut o, s, "#   ")?;
+    if !s.planned.is_empty() {
+        writeln!(o, "\n# {}", policy_note(cfg))?;
     }
     writeln!(
         o,
-        "\n# {} transaction(s) would be sent; {} pair(s) already sent; {} failed, {} unknown (not sent); {} DSN(s) owed",
+        "\n# {} transaction(s) would be sent; {} pair(s) already sent; {} failed, {} unknown (not sent); {} DSN(s) owed{}",
         s.planned.len(),
         s.already_sent,
         s.failed,
         s.unknown,
-        s.planned_dsns.len()
+        s.planned_dsns.len(),
+        if s.suppressed_dsns.is_empty() {
+            String::new()
+        } else {
+            format!(", {} suppressed", s.suppressed_dsns.len())
+        }
     )?;
+    Ok(())
+}
+
+/// What happens to refusals of the run to come (the dry run cannot know them yet).
+fn policy_note(cfg: &Config) -> String {
+    let limits = format!(
+        "at most {} per sender address and {} per domain",
+        cfg.dsn_policy.per_sender, cfg.dsn_policy.per_domain
+    );
+    let breaker = match cfg.breaker {
+        Some(b) => format!(
+            "; none at all if the circuit breaker trips (at least {} distinct recipients refused, {} % of those answered)",
+            b.min_refused, b.percent
+        ),
+        None => String::new(),
+    };
+    format!(
+        "DSNs for refusals of this run are decided after it by the backscatter policy: none for content or sender refusals (5.7.x, or spam/policy/blocked/blacklisted/virus without an enhanced code) or spam/malware verdicts, {}, {limits}{breaker}",
+        if cfg.dsn_policy.return_full {
+            "the message returned up to 50,000 bytes"
+        } else {
+            "the header only unless RET=FULL"
+        }
+    )
+}
+
+/// The DSNs owed (to be sent) and those the backscatter policy suppresses, with why.
+fn write_dsns(o: &mut impl Write, s: &Summary, indent: &str) -> Result<()> {
+    let dsn_line = |o: &mut dyn Write, d: &PlannedDsn| -> Result<()> {
+        for (rcpt, reply) in &d.failures {
+            writeln!(
+                o,
+                "{indent}{} to {}: {}: {reply}",
+                d.queue_id,
+                d.to.display(),
+                rcpt.display()
+            )?;
+        }
+        Ok(())
+    };
+    let hash = if s.dry_run { "# " } else { "" };
+    if !s.planned_dsns.is_empty() {
+        writeln!(
+            o,
+            "\n{hash}DSNs {} for recipients the journal lists as failed (after the run, MAIL FROM:<>):",
+            if s.dry_run { "owed" } else { "due" }
+        )?;
+        for d in &s.planned_dsns {
+            dsn_line(o, d)?;
+        }
+    }
+    if !s.suppressed_dsns.is_empty() {
+        writeln!(
+            o,
+            "\n{hash}DSNs SUPPRESSED (backscatter policy; journaled, listed by `mxsalvage journal`; --send-suppressed sends them):"
+        )?;
+        for d in &s.suppressed_dsns {
+            dsn_line(o, d)?;
+            writeln!(o, "{indent}  because {}", d.reason.as_deref().unwrap_or(""))?;
+        }
+    }
     Ok(())
 }
 
@@ -445,7 +529,7 @@ fn write_problems(o: &mut impl Write, s: &Summary) -> Result<()> {
         ("deferred", "DEFERRED (temporary; a rerun tries them again)"),
         (
             "unknown",
-            "UNKNOWN (the connection broke after the final dot: the primary may or may not have them; check its log, then rerun with --resend-unknown or leave them)",
+            "UNKNOWN (the primary may or may not have them: check its log, then rerun with --resend-unknown or leave them)",
         ),
     ] {
         let v: Vec<_> = s.problems.iter().filter(|p| p.state == state).collect();
@@ -519,10 +603,25 @@ fn print_summary(s: &Summary) -> Result<()> {
             s.dsns_written
         )?;
     }
+    if !s.suppressed_dsns.is_empty() {
+        writeln!(
+            o,
+            "{} DSN(s) suppressed by the backscatter policy (listed below and by mxsalvage journal)",
+            s.suppressed_dsns.len()
+        )?;
+    }
     for (n, c) in &s.notes {
         writeln!(o, "note: {n} ({c} message(s))")?;
     }
     write_problems(&mut o, s)?;
+    if !s.suppressed_dsns.is_empty() {
+        let only = Summary {
+            dry_run: false,
+            suppressed_dsns: s.suppressed_dsns.clone(),
+            ..Summary::default()
+        };
+        write_dsns(&mut o, &only, "  ")?;
+    }
     writeln!(o, "journal: {}", s.journal)?;
     Ok(())
 }

@@ -10,7 +10,9 @@
 //! `text/plain` part, a `message/delivery-status` part (`message/global-delivery-status`
 //! for SMTPUTF8 mail) and the original message (`message/rfc822`) or its header only
 //! (`text/rfc822-headers`; `message/global` and `message/global-headers` for SMTPUTF8)
-//! when RET=HDRS or it is larger than [`RETURN_LIMIT`]. The parts are written with
+//! when the notice says so (the backscatter policy's default: unless RET=FULL) or it
+//! is larger than [`RETURN_LIMIT`]; and the policy's rules ([`content_refusal`],
+//! [`verdict_hold`]: which refusals and messages get no DSN to the sender). The parts are written with
 //! mail-builder, each with its transfer encoding set here (7bit or 8bit), so nothing
 //! is base64- or quoted-printable-encoded.
 //! Pure: in the facts of a [`Notice`], out the message bytes (CRLF, ready for an .eml
@@ -97,7 +99,7 @@ pub struct Notice {
     /// The original envelope sender (empty: null sender).
     pub sender: Vec<u8>,
     pub envelope_id: Option<Vec<u8>>,
-    /// RET=HDRS.
+    /// Return the original's header only (unless RET=FULL or `--dsn-return full`).
     pub ret_hdrs: bool,
     /// The original requested SMTPUTF8: the report is `global`.
     pub smtputf8: bool,
@@ -198,6 +200,13 @@ fn fold(first: &str, text: &str, indent: &str, out: &mut String) {
 
 /// The enhanced status code of a reply (`5.1.1`), else one made from its code.
 pub fn status_code(code: Option<u16>, reply: &str) -> String {
+    enhanced_code(code, reply)
+        .unwrap_or_else(|| format!("{}.0.0", code.map(|c| c / 100).unwrap_or(5)))
+}
+
+/// The enhanced status code a reply carries (RFC 3463: after the reply code, of the
+/// same class), if any.
+pub fn enhanced_code(code: Option<u16>, reply: &str) -> Option<String> {
     let class = code.map(|c| c / 100).unwrap_or(5);
     let words: Vec<&str> = reply.split_whitespace().take(2).collect();
     for w in words {
@@ -208,10 +217,57 @@ pub fn status_code(code: Option<u16>, reply: &str) -> String {
                 .iter()
                 .all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()))
         {
-            return w.to_string();
+            return Some(w.to_string());
         }
     }
-    format!("{class}.0.0")
+    None
+}
+
+/// Words that mark a refusal of the content or the sender in a reply that has no
+/// enhanced status code (matched case-insensitively anywhere in the reply).
+pub const POLICY_WORDS: [&str; 7] = [
+    "spam",
+    "policy",
+    "blocked",
+    "blacklist",
+    "blocklist",
+    "virus",
+    "malware",
+];
+
+/// Why a refusal gets no DSN to the sender (backscatter policy, docs/reinject.md
+/// "Backscatter"): the primary refused the content or the sender, not the address —
+/// an enhanced status `5.7.x`, or, without an enhanced code, a reply that says one of
+/// [`POLICY_WORDS`]. `None`: the refusal is about the address; a DSN is due.
+pub fn content_refusal(code: Option<u16>, reply: &str) -> Option<String> {
+    match enhanced_code(code, reply) {
+        Some(s) if s.starts_with("5.7.") => Some(format!(
+            "the primary refused the content or the sender ({s})"
+        )),
+        Some(_) => None,
+        None => {
+            let l = reply.to_ascii_lowercase();
+            POLICY_WORDS.iter().find(|w| l.contains(*w)).map(|w| {
+                format!("the primary refused the content or the sender (its reply says \"{w}\")")
+            })
+        }
+    }
+}
+
+/// Why a message gets no DSN because of its triage verdict (the manifest's
+/// `messages[].verdict`: `spam` or `malware`, any case); `None` for other verdicts
+/// or none.
+pub fn verdict_hold(verdict: Option<&str>) -> Option<String> {
+    let v = verdict?.trim();
+    ["spam", "malware"]
+        .iter()
+        .any(|w| v.eq_ignore_ascii_case(w))
+        .then(|| {
+            format!(
+                "the message is marked {} by its triage verdict",
+                v.to_ascii_lowercase()
+            )
+        })
 }
 
 /// The header section of a message (up to and without the empty line).
@@ -514,6 +570,33 @@ mod tests {
         for s in [&b"a\nb\r\nc\rd\n"[..], b"", b"\r\r\n\n"] {
             assert_eq!(from_crlf(&to_crlf(s)), s);
         }
+    }
+
+    #[test]
+    fn backscatter_policy() {
+        let held = |c, r| content_refusal(Some(c), r).is_some();
+        assert!(held(550, "550 5.7.1 spam"));
+        assert!(held(
+            554,
+            "554 5.7.1 <x@y>: Sender address rejected: Access denied"
+        ));
+        assert!(held(550, "550 5.7.1 Error: content rejected"));
+        assert!(!held(
+            550,
+            "550 5.1.1 <x@y>: Recipient address rejected: User unknown"
+        ));
+        // an enhanced code decides alone: 5.1.1 mentioning "policy" is about the address
+        assert!(!held(550, "550 5.1.1 unknown user (see our policy)"));
+        assert!(held(550, "550 Message blocked: SPAM score too high"));
+        assert!(held(554, "554 rejected by local policy"));
+        assert!(held(550, "550 Your IP is Blacklisted"));
+        assert!(held(552, "552 virus found"));
+        assert!(!held(550, "550 no such user here"));
+        assert!(content_refusal(None, "5.6.7 SMTPUTF8 is required").is_none());
+        assert!(verdict_hold(Some("Spam")).is_some());
+        assert!(verdict_hold(Some("malware")).is_some());
+        assert!(verdict_hold(Some("ham")).is_none());
+        assert!(verdict_hold(None).is_none());
     }
 
     #[test]

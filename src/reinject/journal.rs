@@ -13,6 +13,9 @@
 //! final dot, so a lost outcome line leaves that marker as the pair's last record
 //! (= `unknown`).
 //! The file is locked (`flock`) while a run appends, so two runs cannot interleave.
+//! DSN lines ([`DsnRecord`]) record each failed pair's DSN, `suppressed` ones with the
+//! backscatter policy's reason; a second `sending` line ([`DOT_WRITTEN`]) marks that
+//! the final dot went out.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -22,6 +25,11 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::bytes::Bytes;
+
+/// The `step` of a second `sending` line, written (not fsynced) right after the final
+/// dot went out: a pair whose last line is a `sending` line without it never had its
+/// dot written (unless the machine crashed and lost this unsynced line).
+pub const DOT_WRITTEN: &str = "final dot written";
 
 /// A pair's state in one record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -99,6 +107,9 @@ pub enum DsnState {
     Unknown,
     /// `--no-bounces`: the DSN was written as a file into the export instead.
     Written,
+    /// Not sent on purpose (the backscatter policy: `reason` says why); sent later
+    /// only with `--send-suppressed`.
+    Suppressed,
 }
 
 impl DsnState {
@@ -110,11 +121,16 @@ impl DsnState {
             DsnState::Deferred => "deferred",
             DsnState::Unknown => "unknown",
             DsnState::Written => "written",
+            DsnState::Suppressed => "suppressed",
         }
     }
-    /// Nothing more is owed: sent, written as a file, or refused for good.
+    /// Nothing more is owed: sent, written as a file, refused for good, or
+    /// suppressed on purpose.
     pub fn is_final(self) -> bool {
-        matches!(self, DsnState::Sent | DsnState::Written | DsnState::Failed)
+        matches!(
+            self,
+            DsnState::Sent | DsnState::Written | DsnState::Failed | DsnState::Suppressed
+        )
     }
 }
 
@@ -147,6 +163,9 @@ pub struct DsnRecord {
     pub code: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply: Option<String>,
+    /// `suppressed`: why (the backscatter policy's rule).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     pub attempt: u32,
     pub run: String,
 }

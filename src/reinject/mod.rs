@@ -7,7 +7,10 @@
 //! [`worker`] threads (one connection each, a shared work queue, a token bucket for
 //! `--rate`) which speak [`smtp`] with the [`envelope`] built from the queue's data and
 //! the [`data`] stream of the archive copy, writing every outcome to the [`journal`]
-//! (group commit: `sending` markers durable before the final dot) → a [`Summary`].
+//! (group commit: `sending` markers durable before the final dot) → a [`Summary`];
+//! after a run that finished (and whose circuit breaker did not trip) the DSNs owed,
+//! decided by the backscatter policy ([`dsn_decisions`]: sent, or suppressed and
+//! journaled with the reason).
 //! Owns: the validated [`Config`], the [`Target`] identity, planning and the summary.
 //! Never reads the queue directory; the export's archive copies are the source, each
 //! checked against its manifest sha256 before it is sent.
@@ -21,7 +24,7 @@ pub mod status;
 pub mod worker;
 pub mod xtext;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -30,6 +33,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bytes::Bytes;
 use crate::manifest::{Manifest, ManifestMessage};
+use crate::model::RecipientInfo;
 use crate::select::fold;
 use envelope::{MessageEnvelope, RcptEnvelope};
 use journal::{JournalState, PairKey, Record, State};
@@ -281,6 +285,61 @@ pub struct Config {
     pub postmaster: Vec<u8>,
     /// `--reporting-mta`; default: the secondary's name from the manifest.
     pub reporting_mta: Option<String>,
+    /// Which DSNs go out, and what they return (docs/reinject.md "Backscatter").
+    pub dsn_policy: DsnPolicy,
+    /// Stops a run whose refusals look like a broken primary; `None`:
+    /// `--accept-refusals`.
+    pub breaker: Option<Breaker>,
+}
+
+/// The backscatter policy's settings.
+#[derive(Debug, Clone)]
+pub struct DsnPolicy {
+    /// `--dsn-return full`: the whole original (up to [`dsn::RETURN_LIMIT`]) even
+    /// without RET=FULL.
+    pub return_full: bool,
+    /// DSNs to one address in one run at most (`--max-dsns-per-sender`).
+    pub per_sender: usize,
+    /// DSNs to one domain in one run at most (`--max-dsns-per-domain`).
+    pub per_domain: usize,
+    /// `--send-suppressed`: DSNs suppressed by an earlier run go out now.
+    pub send_suppressed: bool,
+}
+
+impl Default for DsnPolicy {
+    fn default() -> DsnPolicy {
+        DsnPolicy {
+            return_full: false,
+            per_sender: 10,
+            per_domain: 100,
+            send_suppressed: false,
+        }
+    }
+}
+
+/// The circuit breaker: a run stops, before any DSN, once at least `min_refused`
+/// distinct recipients were refused permanently (and never accepted) and they are at
+/// least `percent` % of the distinct recipients the primary answered so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Breaker {
+    pub min_refused: usize,
+    pub percent: u32,
+}
+
+impl Default for Breaker {
+    fn default() -> Breaker {
+        Breaker {
+            min_refused: 10,
+            percent: 80,
+        }
+    }
+}
+
+impl Breaker {
+    /// Whether `refused` of `tried` distinct recipients trip it.
+    pub fn trips(&self, refused: usize, tried: usize) -> bool {
+        refused >= self.min_refused.max(1) && refused * 100 >= self.percent as usize * tried
+    }
 }
 
 /// One recipient of a planned message.
@@ -407,6 +466,13 @@ pub struct Summary {
     /// The DSNs owed now (`--dry-run`: that a run would send).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub planned_dsns: Vec<PlannedDsn>,
+    /// DSNs the backscatter policy suppressed (journaled so in a real run), each
+    /// with its `reason`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub suppressed_dsns: Vec<PlannedDsn>,
+    /// The circuit breaker tripped: refused pairs were kept `deferred`, no DSN sent.
+    #[serde(default)]
+    pub breaker_tripped: bool,
 }
 
 /// A DSN a run would send.
@@ -417,6 +483,9 @@ pub struct PlannedDsn {
     pub to: Bytes,
     /// The failed recipients it reports, with the reply.
     pub failures: Vec<(Bytes, String)>,
+    /// Suppressed: why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl PlannedDsn {
@@ -429,6 +498,7 @@ impl PlannedDsn {
                 .iter()
                 .map(|f| (Bytes(f.key.recipient.clone()), f.reply.clone()))
                 .collect(),
+            reason: None,
         }
     }
 }
@@ -490,6 +560,35 @@ fn store_path(dir: &Path, m: &ManifestMessage) -> Result<PathBuf, String> {
     }
 }
 
+/// The journal line that makes a dangling `sending` marker `unknown`, saying what the
+/// journal knows: whether the final dot had been written ([`journal::DOT_WRITTEN`]).
+pub fn dangling_unknown(r: &Record) -> Record {
+    let reply = if r.step.as_deref() == Some(journal::DOT_WRITTEN) {
+        "the run stopped after the final dot was written, before the reply was recorded: the primary may have it"
+    } else {
+        "the run stopped at the final dot: the journal has no mark that the dot was written, so the primary most likely does not have it (a crash of the machine can lose that mark: check its log)"
+    };
+    Record {
+        state: State::Unknown,
+        time: now(),
+        reply: Some(reply.into()),
+        step: None,
+        ..r.clone()
+    }
+}
+
+/// An `unknown` or dangling `sending` record as a run reports it (a dangling one
+/// worded by [`dangling_unknown`], with its own time).
+fn as_unknown(rec: &Record) -> Record {
+    match rec.state {
+        State::Sending => Record {
+            time: rec.time.clone(),
+            ..dangling_unknown(rec)
+        },
+        _ => rec.clone(),
+    }
+}
+
 /// Decides what to send. `journal` is the journal read at start.
 pub fn plan(cfg: &Config, manifest: &Manifest, journal: &JournalState) -> Plan {
     let target = cfg.target.id();
@@ -547,7 +646,7 @@ pub fn plan(cfg: &Config, manifest: &Manifest, journal: &JournalState) -> Plan {
                         p.dangling.push(rec.clone());
                     }
                     if !cfg.resend_unknown {
-                        p.reports.push(report(rec, "unknown"));
+                        p.reports.push(report(&as_unknown(rec), "unknown"));
                         continue;
                     }
                 }
@@ -606,103 +705,297 @@ pub fn reporting_mta(cfg: &Config, manifest: &Manifest) -> String {
         .unwrap_or_else(|| manifest.source.host.clone())
 }
 
-/// The DSNs owed now: for every selected message, its selected pairs that are
-/// `failed` (and not sent or possibly delivered anywhere) whose DSN is not done yet
-/// (none, or deferred; `unknown` only with `--resend-unknown`) and that someone is
-/// owed ([`dsn::owed`]). One notice per message, with the archive copy's path.
-pub fn dsn_notices(
+/// Triage verdicts by (queue ID, sha256): the manifest's optional `messages[].verdict`
+/// (a string, or an object with a `verdict` string), which the triage step writes.
+pub type Verdicts = HashMap<(String, String), String>;
+
+/// Reads the verdicts of `EXPORT_DIR/manifest.json`; none (an export without triage,
+/// or an unreadable file: [`read_manifest`] reports that) is an empty map.
+pub fn read_verdicts(dir: &Path) -> Verdicts {
+    let Ok(text) = std::fs::read(dir.join("manifest.json")) else {
+        return Verdicts::new();
+    };
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(&text) else {
+        return Verdicts::new();
+    };
+    let mut out = Verdicts::new();
+    for m in v["messages"].as_array().into_iter().flatten() {
+        let verdict = match &m["verdict"] {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Object(o) => o
+                .get("verdict")
+                .and_then(|x| x.as_str())
+                .map(str::to_string),
+            _ => None,
+        };
+        if let (Some(id), Some(sha), Some(verdict)) =
+            (m["queue_id"].as_str(), m["sha256"].as_str(), verdict)
+        {
+            out.insert((id.to_string(), sha.to_string()), verdict);
+        }
+    }
+    out
+}
+
+/// What happens to the DSNs owed now: sent (or written), or suppressed with a reason.
+#[derive(Debug, Default)]
+pub struct DsnDecisions {
+    pub send: Vec<(dsn::Notice, PathBuf)>,
+    pub suppressed: Vec<(dsn::Notice, PathBuf, String)>,
+}
+
+/// One message's failed pairs that someone is owed a DSN for.
+struct Owed {
+    to: dsn::Owed,
+    /// Failures under the policy, each with why it is held (if it is).
+    fresh: Vec<(dsn::Failure, Option<String>)>,
+    /// Failures suppressed by an earlier run, sent now (`--send-suppressed`).
+    forced: Vec<dsn::Failure>,
+}
+
+/// The DSNs owed now, decided by the backscatter policy (docs/reinject.md
+/// "Backscatter"): for every selected message, its selected pairs that are `failed`
+/// (and not sent or possibly delivered anywhere) whose DSN is not done yet (none, or
+/// deferred; `unknown` only with `--resend-unknown`; `suppressed` only with
+/// `--send-suppressed`) and that someone is owed ([`dsn::owed`]). The sender's DSN is
+/// held for a content or sender refusal ([`dsn::content_refusal`]) and for a message
+/// its verdict marks ([`dsn::verdict_hold`]); the postmaster's copy never is. Then at
+/// most `per_sender` DSNs go to one address and `per_domain` to one domain, in
+/// manifest order; the rest are suppressed. The same journal gives the same
+/// decisions: `--dry-run` prints exactly what the run then does.
+pub fn dsn_decisions(
     cfg: &Config,
     manifest: &Manifest,
+    verdicts: &Verdicts,
     js: &JournalState,
     host: &str,
-) -> Vec<(dsn::Notice, PathBuf)> {
-    use journal::DsnState;
-    let mut out = Vec::new();
+) -> DsnDecisions {
+    let mut out = DsnDecisions::default();
+    let mut per_addr: HashMap<String, usize> = HashMap::new();
+    let mut per_domain: HashMap<String, usize> = HashMap::new();
+    let pol = &cfg.dsn_policy;
     for m in &manifest.messages {
-        let info = &m.info;
-        if !cfg.filter.wants_message(&info.queue_id) || info.probe {
-            continue;
-        }
-        let mut seen = HashSet::new();
-        let mut failures = Vec::new();
-        let mut to = None;
-        for r in info.pending() {
-            if !cfg.filter.wants_rcpt(&r.address.0) {
-                continue;
-            }
-            let key = PairKey {
-                queue_id: info.queue_id.clone(),
-                sha256: m.sha256.clone(),
-                recipient: r.address.0.clone(),
-                orcpt: r.orcpt.as_ref().map(|o| o.0.clone()),
-                notify: r.notify.clone(),
-            };
-            if !seen.insert(key.clone()) {
-                continue;
-            }
-            let Some((rec, status::PairState::Failed)) = status::decide(js.records_of(&key)) else {
-                continue;
-            };
-            match js.dsn.get(&key).map(|d| d.dsn) {
-                Some(s) if s.is_final() => continue,
-                Some(DsnState::Sending | DsnState::Unknown) if !cfg.resend_unknown => continue,
-                _ => {}
-            }
-            match dsn::owed(&info.sender.0, r.notify.as_deref()) {
-                dsn::Owed::Nobody(_) => continue,
-                o => to = Some(o),
-            }
-            failures.push(dsn::Failure {
-                original: r
-                    .original
-                    .as_ref()
-                    .filter(|o| !o.0.eq_ignore_ascii_case(&r.address.0))
-                    .map(|o| o.0.clone()),
-                code: rec.code,
-                reply: rec.reply.clone().unwrap_or_default(),
-                step: rec.step.clone().filter(|s| s != "local"),
-                local: rec.step.as_deref() == Some("local"),
-                remote: Target::from_id(&rec.target)
-                    .map(|t| t.host)
-                    .unwrap_or_else(|| rec.target.clone()),
-                time: rec.time.clone(),
-                key,
-            });
-        }
-        let (Some(to), false) = (to, failures.is_empty()) else {
+        let Some(o) = owed_of(cfg, m, verdicts, js) else {
             continue;
         };
         let Ok(path) = store_path(&cfg.export_dir, m) else {
             continue;
         };
-        let to_addr = match &to {
-            dsn::Owed::Sender(a) => a.0.clone(),
-            _ => cfg.postmaster.clone(),
-        };
-        let keys: Vec<&PairKey> = failures.iter().map(|f| &f.key).collect();
-        let message_id = dsn::Notice::make_message_id(&info.queue_id, &m.sha256, &keys, host);
-        out.push((
-            dsn::Notice {
-                queue_id: info.queue_id.clone(),
-                sha256: m.sha256.clone(),
-                to,
-                to_addr,
-                sender: info.sender.0.clone(),
-                envelope_id: info.envelope_id.as_ref().map(|b| b.0.clone()),
-                ret_hdrs: info.ret.as_deref() == Some("HDRS"),
-                smtputf8: info.smtputf8_requested || info.smtputf8_required,
-                arrival_unix: info.arrival_unix,
-                original_message_id: m
-                    .message_id
-                    .as_ref()
-                    .map(|b| String::from_utf8_lossy(&b.0).into_owned()),
-                failures,
-                message_id,
-            },
-            path,
-        ));
+        let mut held: BTreeMap<String, Vec<dsn::Failure>> = BTreeMap::new();
+        let mut fresh = Vec::new();
+        for (f, why) in o.fresh {
+            match why {
+                Some(w) => held.entry(w).or_default().push(f),
+                None => fresh.push(f),
+            }
+        }
+        let notice = |failures| make_notice(cfg, m, &o.to, failures, host);
+        if !o.forced.is_empty() {
+            out.send.push((notice(o.forced), path.clone()));
+        }
+        if !fresh.is_empty() {
+            let n = notice(fresh);
+            let addr = fold(&n.to_addr);
+            let dom = addr.rsplit_once('@').map(|(_, d)| d.to_string());
+            let a = per_addr.entry(addr.clone()).or_default();
+            let d = dom.map(|d| per_domain.entry(d).or_default());
+            if *a >= pol.per_sender {
+                let why = format!(
+                    "more than {} DSN(s) to {addr} in this run (--max-dsns-per-sender)",
+                    pol.per_sender
+                );
+                out.suppressed.push((n, path.clone(), why));
+            } else if d.as_ref().is_some_and(|d| **d >= pol.per_domain) {
+                let why = format!(
+                    "more than {} DSN(s) to the domain of {addr} in this run (--max-dsns-per-domain)",
+                    pol.per_domain
+                );
+                out.suppressed.push((n, path.clone(), why));
+            } else {
+                *a += 1;
+                if let Some(d) = d {
+                    *d += 1;
+                }
+                out.send.push((n, path.clone()));
+            }
+        }
+        for (why, failures) in held {
+            out.suppressed.push((notice(failures), path.clone(), why));
+        }
     }
     out
+}
+
+/// The failed pairs of `m` whose DSN is owed now ([`dsn_decisions`]), with the
+/// policy's reason to hold each; `None` when there are none.
+fn owed_of(
+    cfg: &Config,
+    m: &ManifestMessage,
+    verdicts: &Verdicts,
+    js: &JournalState,
+) -> Option<Owed> {
+    use journal::DsnState;
+    let info = &m.info;
+    if !cfg.filter.wants_message(&info.queue_id) || info.probe {
+        return None;
+    }
+    let verdict = verdicts.get(&(info.queue_id.clone(), m.sha256.clone()));
+    let mut seen = HashSet::new();
+    let mut o = Owed {
+        to: dsn::Owed::Nobody(String::new()),
+        fresh: Vec::new(),
+        forced: Vec::new(),
+    };
+    for r in info.pending() {
+        if !cfg.filter.wants_rcpt(&r.address.0) {
+            continue;
+        }
+        let key = PairKey {
+            queue_id: info.queue_id.clone(),
+            sha256: m.sha256.clone(),
+            recipient: r.address.0.clone(),
+            orcpt: r.orcpt.as_ref().map(|o| o.0.clone()),
+            notify: r.notify.clone(),
+        };
+        if !seen.insert(key.clone()) {
+            continue;
+        }
+        let Some((rec, status::PairState::Failed)) = status::decide(js.records_of(&key)) else {
+            continue;
+        };
+        let forced = match js.dsn.get(&key).map(|d| d.dsn) {
+            Some(DsnState::Suppressed) if cfg.dsn_policy.send_suppressed => true,
+            Some(s) if s.is_final() => continue,
+            Some(DsnState::Sending | DsnState::Unknown) if !cfg.resend_unknown => continue,
+            _ => false,
+        };
+        match dsn::owed(&info.sender.0, r.notify.as_deref()) {
+            dsn::Owed::Nobody(_) => continue,
+            to => o.to = to,
+        }
+        let f = failure(r, rec, key.clone());
+        if forced {
+            o.forced.push(f);
+            continue;
+        }
+        let why = match o.to {
+            dsn::Owed::Sender(_) => dsn::verdict_hold(verdict.map(String::as_str))
+                .or_else(|| dsn::content_refusal(f.code, &f.reply)),
+            _ => None,
+        };
+        o.fresh.push((f, why));
+    }
+    (!o.fresh.is_empty() || !o.forced.is_empty()).then_some(o)
+}
+
+/// What a DSN says about one failed pair.
+fn failure(r: &RecipientInfo, rec: &Record, key: PairKey) -> dsn::Failure {
+    dsn::Failure {
+        original: r
+            .original
+            .as_ref()
+            .filter(|o| !o.0.eq_ignore_ascii_case(&r.address.0))
+            .map(|o| o.0.clone()),
+        code: rec.code,
+        reply: rec.reply.clone().unwrap_or_default(),
+        step: rec.step.clone().filter(|s| s != "local"),
+        local: rec.step.as_deref() == Some("local"),
+        remote: Target::from_id(&rec.target)
+            .map(|t| t.host)
+            .unwrap_or_else(|| rec.target.clone()),
+        time: rec.time.clone(),
+        key,
+    }
+}
+
+/// One DSN about `failures` of `m`: the header only unless the sender asked for the
+/// full message (RET=FULL) or gave no RET and `--dsn-return full` says so (then up
+/// to [`dsn::RETURN_LIMIT`]); RET=HDRS is always honoured.
+fn make_notice(
+    cfg: &Config,
+    m: &ManifestMessage,
+    to: &dsn::Owed,
+    failures: Vec<dsn::Failure>,
+    host: &str,
+) -> dsn::Notice {
+    let info = &m.info;
+    let to_addr = match to {
+        dsn::Owed::Sender(a) => a.0.clone(),
+        _ => cfg.postmaster.clone(),
+    };
+    let keys: Vec<&PairKey> = failures.iter().map(|f| &f.key).collect();
+    let message_id = dsn::Notice::make_message_id(&info.queue_id, &m.sha256, &keys, host);
+    let full = match info.ret.as_deref() {
+        Some("FULL") => true,
+        Some("HDRS") => false,
+        _ => cfg.dsn_policy.return_full,
+    };
+    dsn::Notice {
+        queue_id: info.queue_id.clone(),
+        sha256: m.sha256.clone(),
+        to: to.clone(),
+        to_addr,
+        sender: info.sender.0.clone(),
+        envelope_id: info.envelope_id.as_ref().map(|b| b.0.clone()),
+        ret_hdrs: !full,
+        smtputf8: info.smtputf8_requested || info.smtputf8_required,
+        arrival_unix: info.arrival_unix,
+        original_message_id: m
+            .message_id
+            .as_ref()
+            .map(|b| String::from_utf8_lossy(&b.0).into_owned()),
+        failures,
+        message_id,
+    }
+}
+
+/// The journal lines that record `suppressed` DSNs as such, with their reason.
+pub fn suppressed_lines(
+    suppressed: &[(dsn::Notice, PathBuf, String)],
+    run: &str,
+) -> Vec<journal::DsnRecord> {
+    let mut lines = Vec::new();
+    for (n, _, why) in suppressed {
+        for f in &n.failures {
+            lines.push(dsn_line(
+                n,
+                f,
+                "suppressed:",
+                journal::DsnState::Suppressed,
+                run,
+                Some(why),
+            ));
+        }
+    }
+    lines
+}
+
+/// One DSN journal line about failure `f` reported by `n`.
+fn dsn_line(
+    n: &dsn::Notice,
+    f: &dsn::Failure,
+    target: &str,
+    state: journal::DsnState,
+    run: &str,
+    reason: Option<&str>,
+) -> journal::DsnRecord {
+    journal::DsnRecord {
+        time: now_rfc3339(),
+        target: target.to_string(),
+        queue_id: f.key.queue_id.clone(),
+        sha256: f.key.sha256.clone(),
+        recipient: Bytes(f.key.recipient.clone()),
+        orcpt: f.key.orcpt.clone().map(Bytes),
+        notify: f.key.notify.clone(),
+        dsn: state,
+        dsn_to: Bytes(n.to_addr.clone()),
+        dsn_message_id: n.message_id.clone(),
+        code: None,
+        reply: None,
+        reason: reason.map(str::to_string),
+        attempt: 1,
+        run: run.to_string(),
+    }
 }
 
 /// The transactions that send `notices`: `MAIL FROM:<>` (BODY=8BITMIME when offered;
@@ -815,23 +1108,16 @@ pub fn write_dsn_files(
             ));
             continue;
         }
+        let target = format!("file:bounces/{name}");
         for f in &n.failures {
-            lines.push(journal::DsnRecord {
-                time: now_rfc3339(),
-                target: format!("file:bounces/{name}"),
-                queue_id: f.key.queue_id.clone(),
-                sha256: f.key.sha256.clone(),
-                recipient: Bytes(f.key.recipient.clone()),
-                orcpt: f.key.orcpt.clone().map(Bytes),
-                notify: f.key.notify.clone(),
-                dsn: journal::DsnState::Written,
-                dsn_to: Bytes(n.to_addr.clone()),
-                dsn_message_id: n.message_id.clone(),
-                code: None,
-                reply: None,
-                attempt: 1,
-                run: run.to_string(),
-            });
+            lines.push(dsn_line(
+                &n,
+                f,
+                &target,
+                journal::DsnState::Written,
+                run,
+                None,
+            ));
         }
     }
     (lines, problems)
@@ -940,6 +1226,18 @@ pub fn now() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn breaker_thresholds() {
+        let b = Breaker::default();
+        assert!(!b.trips(9, 9), "below the count");
+        assert!(b.trips(10, 10));
+        assert!(!b.trips(10, 13), "76.9 %");
+        assert!(b.trips(12, 15), "exactly 80 %");
+        assert!(b.trips(10, 12), "83.3 %");
+        assert!(!b.trips(79, 100));
+        assert!(b.trips(80, 100));
+    }
 
     #[test]
     fn targets() {

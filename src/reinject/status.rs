@@ -6,7 +6,9 @@
 //! whether a failed pair's DSN is done ([`super::dsn::owed`] and the journal's DSN
 //! lines), and when a message is *done*: every pending pair of it in the manifest is
 //! sent, or failed with its DSN sent (or written as a file, or refused for good, or
-//! not owed). Pure: in a manifest and a [`JournalState`], out a [`Report`].
+//! not owed, or suppressed on purpose by the backscatter policy); and *delivered*:
+//! every pending pair sent — the only messages `--sent-ids` lists unless
+//! `--include-refused`. Pure: in a manifest and a [`JournalState`], out a [`Report`].
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -57,6 +59,9 @@ pub struct DsnStatus {
     pub time: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply: Option<String>,
+    /// `suppressed`: the backscatter policy's reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl DsnStatus {
@@ -83,6 +88,10 @@ impl DsnStatus {
                     .trim_start_matches("file:")
             ),
             (None, Some(DsnState::Sending)) => format!("DSN to {to} unknown"),
+            (None, Some(DsnState::Suppressed)) => format!(
+                "DSN to {to} suppressed: {} (reinject --send-suppressed sends it)",
+                self.reason.as_deref().unwrap_or("backscatter policy")
+            ),
             (None, Some(s)) => format!("DSN to {to} {}", s.as_str()),
         }
     }
@@ -117,8 +126,11 @@ pub struct MessageStatus {
     pub queue_id: String,
     pub sender: Bytes,
     pub pairs: Vec<PairStatus>,
-    /// Every pair done: the secondary may delete it.
+    /// Every pair done (sent, or failed with its DSN done).
     pub done: bool,
+    /// Every pair sent: delivered, the secondary may delete it.
+    #[serde(default)]
+    pub delivered: bool,
 }
 
 /// Counts over the whole export.
@@ -126,6 +138,9 @@ pub struct MessageStatus {
 pub struct Totals {
     pub messages: usize,
     pub messages_done: usize,
+    /// Messages whose every pair is sent.
+    #[serde(default)]
+    pub messages_delivered: usize,
     pub pairs: usize,
     pub sent: usize,
     pub failed: usize,
@@ -158,15 +173,17 @@ pub struct Report {
 }
 
 impl Report {
-    /// The queue IDs `postsuper -d -` may take: messages whose every pair is done.
-    /// Empty for an export made with a recipient selection.
-    pub fn sent_ids(&self) -> Vec<&str> {
+    /// The queue IDs `postsuper -d -` may take: messages whose every pair is sent;
+    /// with `include_refused` also those whose every pair is done (failed with its
+    /// DSN sent, written, suppressed on purpose, or not owed). Empty for an export
+    /// made with a recipient selection.
+    pub fn sent_ids(&self, include_refused: bool) -> Vec<&str> {
         if self.partial_export.is_some() {
             return Vec::new();
         }
         self.messages
             .iter()
-            .filter(|m| m.done)
+            .filter(|m| m.delivered || (include_refused && m.done))
             .map(|m| m.queue_id.as_str())
             .collect()
     }
@@ -252,6 +269,7 @@ pub fn report(manifest: &Manifest, js: &JournalState, export: &str, journal: &st
                     target: rec.map(|d| d.target.clone()),
                     time: rec.map(|d| d.time.clone()),
                     reply: rec.and_then(|d| d.reply.clone()),
+                    reason: rec.and_then(|d| d.reason.clone()),
                 }
             });
             let done = match state {
@@ -293,13 +311,16 @@ pub fn report(manifest: &Manifest, js: &JournalState, export: &str, journal: &st
             continue;
         }
         let done = pairs.iter().all(|p| p.done);
+        let delivered = pairs.iter().all(|p| p.state == PairState::Sent);
         rep.totals.messages += 1;
         rep.totals.messages_done += usize::from(done);
+        rep.totals.messages_delivered += usize::from(delivered);
         rep.messages.push(MessageStatus {
             queue_id: info.queue_id.clone(),
             sender: info.sender.clone(),
             pairs,
             done,
+            delivered,
         });
     }
     let mut orphans: HashSet<&PairKey> = HashSet::new();

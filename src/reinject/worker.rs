@@ -7,10 +7,12 @@
 //!
 //! Owns: the transaction state machine (envelope → DATA → content → `sending` marker
 //! → final dot → replies), how replies map to journal states (2xx sent, 4xx deferred,
-//! 5xx failed, lost after the dot unknown), reconnecting, and the run's tallies.
+//! 5xx failed, lost after the dot unknown), reconnecting, the run's tallies, and the
+//! circuit breaker (mass permanent refusals stop the run; its refused pairs are
+//! journaled `deferred` again).
 //! In: a [`Plan`] and a [`Config`]; out: a [`Summary`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -18,7 +20,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::envelope::{mail_from, rcpt_to};
-use super::journal::{DsnRecord, DsnState, GroupCommit, Journal, Line, Record, State};
+use super::journal::{DOT_WRITTEN, DsnRecord, DsnState, GroupCommit, Journal, Line, Record, State};
 use super::smtp::{Class, Reply, Session, Step, Unasked, violation};
 use super::{Config, PairReport, Plan, PlannedMessage, Summary, load_content, local_failure, now};
 use crate::bytes::Bytes;
@@ -190,6 +192,101 @@ struct Tally {
     problems: Vec<PairReport>,
     notes: BTreeMap<String, usize>,
     aborted: Option<String>,
+    refusals: Refusals,
+}
+
+/// What the circuit breaker counts in one run: distinct recipients (folded) the
+/// primary answered, accepted, and refused permanently without ever accepting.
+#[derive(Default)]
+struct Refusals {
+    tried: HashSet<String>,
+    accepted: HashSet<String>,
+    refused: HashSet<String>,
+    /// Permanent refusals by reply (addresses in `<>` blanked), to name the most
+    /// common one.
+    replies: HashMap<String, usize>,
+    /// The `failed` lines of this run's server refusals: made `deferred` again when
+    /// the breaker trips.
+    failed: Vec<Record>,
+    tripped: bool,
+}
+
+impl Refusals {
+    /// Counts one recipient's outcome; returns the breaker's message when this
+    /// outcome trips it.
+    fn count(&mut self, b: &super::Breaker, rcpt: &[u8], o: &Outcome) -> Option<String> {
+        let a = crate::select::fold(rcpt);
+        match o {
+            Outcome::Accepted(_) => {
+                self.refused.remove(&a);
+                self.accepted.insert(a.clone());
+            }
+            Outcome::Refused(r, Some(_)) if r.is_permanent() => {
+                if !self.accepted.contains(&a) {
+                    self.refused.insert(a.clone());
+                }
+                *self
+                    .replies
+                    .entry(blank_addresses(&r.to_string()))
+                    .or_default() += 1;
+            }
+            Outcome::Refused(..) => {}
+            _ => return None,
+        }
+        self.tried.insert(a);
+        if self.tripped || !b.trips(self.refused.len(), self.tried.len()) {
+            return None;
+        }
+        self.tripped = true;
+        Some(self.message())
+    }
+
+    /// The one line that says why the run stopped and what to check.
+    fn message(&self) -> String {
+        let (reply, n) = self
+            .replies
+            .iter()
+            .max_by_key(|(r, n)| (**n, std::cmp::Reverse(r.as_str())))
+            .map(|(r, n)| (r.as_str(), *n))
+            .unwrap_or(("", 0));
+        let code = reply.split_whitespace().next().and_then(|c| c.parse().ok());
+        let check = match super::dsn::enhanced_code(code, reply).as_deref() {
+            Some(s) if s.starts_with("5.1.") => {
+                "check its recipient lookup (virtual_mailbox_maps, local_recipient_maps, relay_recipient_maps and the LDAP/SQL server behind them: `postmap -q ADDRESS MAP`) and its log"
+            }
+            Some(s) if s.starts_with("5.7.") => {
+                "check that the listener for the backup accepts the backup (mynetworks, smtpd_recipient_restrictions, check_*_access, relay permission) and its log"
+            }
+            _ => "check the primary's log for these refusals and its configuration",
+        };
+        format!(
+            "circuit breaker: the primary refused {} of the {} distinct recipients it answered permanently (most often \"{reply}\", {n} time(s)); that looks like a broken primary, not bad addresses: {check}. The refused pairs stay deferred (not failed) and no DSN was sent: once the primary is fixed, run the same command again; if the refusals are right, rerun with --accept-refusals",
+            self.refused.len(),
+            self.tried.len()
+        )
+    }
+}
+
+/// A reply with every `<…>` (the address) blanked, so refusals of different
+/// recipients for one reason count as one reply.
+fn blank_addresses(reply: &str) -> String {
+    let mut out = String::new();
+    let mut rest = reply;
+    while let Some(i) = rest.find('<') {
+        out.push_str(&rest[..i]);
+        match rest[i..].find('>') {
+            Some(j) => {
+                out.push_str("<…>");
+                rest = &rest[i + j + 1..];
+            }
+            None => {
+                rest = &rest[i..];
+                break;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 struct Shared<'a> {
@@ -265,6 +362,7 @@ impl Shared<'_> {
                         dsn_message_id: d.notice.message_id.clone(),
                         code: o.code(),
                         reply: reply.clone(),
+                        reason: None,
                         attempt,
                         run: self.run_id.clone(),
                     })
@@ -349,28 +447,17 @@ pub fn execute(cfg: &Config, plan: &Plan, journal: &mut Journal) -> Summary {
         }
     });
     sh.progress.finish_and_clear();
-    if let Err(e) = sh.journal.sync_all() {
-        sh.abort(format!("cannot write the journal: {e}"));
+    let mut tally = sh.tally.into_inner().expect("tally lock");
+    if tally.refusals.tripped {
+        keep_refusals_deferred(&sh.journal, &mut tally);
+    }
+    if let Err(e) = sh.journal.sync_all()
+        && tally.aborted.is_none()
+    {
+        tally.aborted = Some(format!("cannot write the journal: {e}"));
     }
     let journal_syncs = sh.journal.syncs.load(Ordering::Relaxed);
-    let mut tally = sh.tally.into_inner().expect("tally lock");
-    // Jobs left when the run stopped early: not attempted (again), still deferred.
-    for j in sh.queue.drain() {
-        let m = &plan.messages[j.msg];
-        for ri in j.rcpts {
-            tally.problems.push(PairReport {
-                queue_id: m.queue_id.clone(),
-                recipient: Bytes(m.rcpts[ri].env.address.clone()),
-                state: "deferred".into(),
-                reply: Some(format!(
-                    "not attempted: {}",
-                    tally.aborted.as_deref().unwrap_or("run stopped")
-                )),
-                from_journal: false,
-                time: None,
-            });
-        }
-    }
+    not_attempted(plan, sh.queue.drain(), &mut tally);
     let elapsed = start.elapsed().as_secs_f64();
     Summary {
         sent: tally.sent,
@@ -386,7 +473,64 @@ pub fn execute(cfg: &Config, plan: &Plan, journal: &mut Journal) -> Summary {
         problems: tally.problems,
         notes: tally.notes,
         aborted: tally.aborted,
+        breaker_tripped: tally.refusals.tripped,
         ..Summary::default()
+    }
+}
+
+/// The breaker tripped: every pair the primary refused permanently in this run is
+/// journaled `deferred` again (a plain rerun tries it; no DSN is owed) and reported
+/// so.
+fn keep_refusals_deferred(journal: &GroupCommit<'_>, tally: &mut Tally) {
+    const KEPT: &str = " (kept for a rerun: the circuit breaker stopped the run)";
+    let lines: Vec<Record> = tally
+        .refusals
+        .failed
+        .iter()
+        .map(|r| Record {
+            time: now(),
+            state: State::Deferred,
+            reply: Some(format!("{}{KEPT}", r.reply.as_deref().unwrap_or(""))),
+            ..r.clone()
+        })
+        .collect();
+    if let Err(e) = journal.write(&lines) {
+        tally.aborted = Some(format!("cannot write the journal: {e}"));
+        return;
+    }
+    let kept: HashSet<(&str, &[u8])> = lines
+        .iter()
+        .map(|r| (r.queue_id.as_str(), r.recipient.0.as_slice()))
+        .collect();
+    for p in &mut tally.problems {
+        if p.state == "failed" && kept.contains(&(p.queue_id.as_str(), p.recipient.0.as_slice())) {
+            p.state = "deferred".into();
+            p.reply = Some(format!("{}{KEPT}", p.reply.as_deref().unwrap_or("")));
+        }
+    }
+}
+
+/// Jobs left when the run stopped early: not attempted (again), still deferred.
+fn not_attempted(plan: &Plan, left: Vec<Job>, tally: &mut Tally) {
+    for j in left {
+        let m = &plan.messages[j.msg];
+        for ri in j.rcpts {
+            tally.problems.push(PairReport {
+                queue_id: m.queue_id.clone(),
+                recipient: Bytes(m.rcpts[ri].env.address.clone()),
+                state: "deferred".into(),
+                reply: Some(if tally.refusals.tripped {
+                    "not attempted: the circuit breaker stopped the run (see standard error)".into()
+                } else {
+                    format!(
+                        "not attempted: {}",
+                        tally.aborted.as_deref().unwrap_or("run stopped")
+                    )
+                }),
+                from_journal: false,
+                time: None,
+            });
+        }
     }
 }
 
@@ -771,6 +915,7 @@ fn transaction(
         outs.extend(accepted.iter().map(|&r| (r, Outcome::Unknown(why.clone()))));
         return Tx::Done(outs, false);
     }
+    mark_dot_written(sh, &markers);
     let lmtp = sh.cfg.target.lmtp;
     let wanted = if lmtp { accepted.len() } else { 1 };
     let mut replies: Vec<Reply> = Vec::with_capacity(wanted);
@@ -826,6 +971,25 @@ fn transaction(
     Tx::Done(outs, keep)
 }
 
+/// Records (written, not fsynced) that the final dot of these `sending` markers went
+/// out, so that a run killed now is later described by what is known.
+fn mark_dot_written(sh: &Shared<'_>, markers: &[Line]) {
+    let dots: Vec<Line> = markers
+        .iter()
+        .filter_map(|l| match l {
+            Line::Pair(r) => Some(Line::Pair(Record {
+                time: now(),
+                step: Some(DOT_WRITTEN.into()),
+                ..r.clone()
+            })),
+            Line::Dsn(_) => None,
+        })
+        .collect();
+    if let Err(e) = sh.journal.write(&dots) {
+        sh.abort(format!("cannot write the journal: {e}"));
+    }
+}
+
 /// The outcome of a checked end-of-data reply (not a violation).
 fn reply_outcome(r: &Reply) -> Outcome {
     match r.class(Step::EndOfData) {
@@ -859,6 +1023,20 @@ fn finish(sh: &Shared<'_>, job: &Job, outs: Vec<(usize, Outcome)>) -> Vec<Job> {
     let mut retry = Vec::new();
     let mut t = sh.tally.lock().expect("tally lock");
     let mut any_sent = false;
+    let mut tripped = None;
+    if let (Some(b), None) = (&sh.cfg.breaker, &m.dsn) {
+        for (ri, o) in &outs {
+            tripped = tripped.or(t.refusals.count(b, &m.rcpts[*ri].env.address, o));
+        }
+        t.refusals
+            .failed
+            .extend(recs.iter().filter_map(|l| match l {
+                Line::Pair(r) if r.state == State::Failed && r.step.as_deref() != Some("local") => {
+                    Some(r.clone())
+                }
+                _ => None,
+            }));
+    }
     for (ri, o) in outs {
         let st = o.state();
         let addr = &m.rcpts[ri].env.address;
@@ -883,6 +1061,9 @@ fn finish(sh: &Shared<'_>, job: &Job, outs: Vec<(usize, Outcome)>) -> Vec<Job> {
         t.sent_messages += 1;
     }
     drop(t);
+    if let Some(why) = tripped {
+        sh.abort(why);
+    }
     if retry.is_empty() {
         return Vec::new();
     }
@@ -892,4 +1073,103 @@ fn finish(sh: &Shared<'_>, job: &Job, outs: Vec<(usize, Outcome)>) -> Vec<Job> {
         attempt: job.attempt + 1,
         not_before: Instant::now() + backoff(sh.cfg.retry_delay, job.attempt),
     }]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reinject::Breaker;
+
+    fn refused(addr: &str) -> Outcome {
+        Outcome::Refused(
+            Reply::local(
+                550,
+                &format!("5.1.1 <{addr}>: Recipient address rejected: User unknown"),
+            ),
+            Some(Step::Rcpt),
+        )
+    }
+
+    fn accepted() -> Outcome {
+        Outcome::Accepted(Reply::local(250, "2.0.0 Ok: queued as X"))
+    }
+
+    #[test]
+    fn one_address_refused_many_times_never_trips() {
+        let b = Breaker::default();
+        let mut r = Refusals::default();
+        for _ in 0..500 {
+            assert!(
+                r.count(&b, b"nosuch@example.com", &refused("nosuch@example.com"))
+                    .is_none()
+            );
+        }
+        assert_eq!((r.refused.len(), r.tried.len()), (1, 1));
+    }
+
+    #[test]
+    fn trips_at_the_tenth_distinct_refusal_with_the_common_reply() {
+        let b = Breaker::default();
+        let mut r = Refusals::default();
+        for i in 0..9 {
+            let a = format!("u{i}@example.com");
+            assert!(r.count(&b, a.as_bytes(), &refused(&a)).is_none(), "{i}");
+        }
+        // just below the count: 9 of 9 refused
+        let why = r
+            .count(&b, b"U9@Example.com", &refused("u9@example.com"))
+            .expect("10 of 10 trips");
+        assert!(
+            why.contains("refused 10 of the 10 distinct recipients"),
+            "{why}"
+        );
+        assert!(
+            why.contains("\"550 5.1.1 <…>: Recipient address rejected: User unknown\", 10 time(s)"),
+            "{why}"
+        );
+        assert!(why.contains("recipient lookup"), "{why}");
+        // it trips once
+        assert!(
+            r.count(&b, b"x@example.com", &refused("x@example.com"))
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn percentage_just_below_and_above() {
+        let b = Breaker::default();
+        // 3 accepted, then 10 refused: 10 of 13 = 76.9 % — no trip; an 11th refused
+        // (11 of 14 = 78.6 %) neither; a 12th (12 of 15 = 80 %) trips
+        let mut r = Refusals::default();
+        for i in 0..3 {
+            assert!(
+                r.count(&b, format!("ok{i}@x").as_bytes(), &accepted())
+                    .is_none()
+            );
+        }
+        for i in 0..11 {
+            let a = format!("no{i}@x");
+            assert!(r.count(&b, a.as_bytes(), &refused(&a)).is_none(), "{i}");
+        }
+        assert!(r.count(&b, b"no11@x", &refused("no11@x")).is_some());
+        // a refused address accepted later does not count as refused
+        let mut r = Refusals::default();
+        for i in 0..10 {
+            let a = format!("no{i}@x");
+            r.count(&b, a.as_bytes(), &accepted());
+            assert!(r.count(&b, a.as_bytes(), &refused(&a)).is_none());
+        }
+        assert_eq!(r.refused.len(), 0);
+        // the flags move both thresholds
+        let b = Breaker {
+            min_refused: 3,
+            percent: 50,
+        };
+        let mut r = Refusals::default();
+        r.count(&b, b"a@x", &accepted());
+        r.count(&b, b"b@x", &accepted());
+        r.count(&b, b"c@x", &refused("c@x"));
+        r.count(&b, b"d@x", &refused("d@x"));
+        assert!(r.count(&b, b"e@x", &refused("e@x")).is_some(), "3 of 5");
+    }
 }
