@@ -101,6 +101,8 @@ impl<'x> MessageStream<'x> {
         let mut ws_count = 0;
         let mut end_pos = self.offset();
         let mut crlf = b"\n".as_ref();
+        // mxsalvage: bytes the last line break put into `buf` (0 after a soft break).
+        let mut last_break_len = 0;
 
         self.checkpoint();
 
@@ -122,11 +124,13 @@ impl<'x> MessageStream<'x> {
                     };
                     if QuotedPrintableState::Eq == state {
                         state = QuotedPrintableState::None;
+                        last_break_len = 0;
                     } else {
                         if ws_count > 0 {
                             buf.truncate(buf.len() - ws_count);
                         }
                         buf.extend_from_slice(crlf);
+                        last_break_len = crlf.len();
                     }
                     ws_count = 0;
                 }
@@ -135,7 +139,10 @@ impl<'x> MessageStream<'x> {
                 }
                 b'-' if !boundary.is_empty() && last_ch == b'-' && self.try_skip(boundary) => {
                     if before_last_ch == b'\n' {
-                        buf.truncate(buf.len() - (crlf.len() + 1));
+                        // mxsalvage: the line break before the boundary belongs to it, but
+                        // after a soft break (`=` ending the last line) none was emitted:
+                        // remove only the first '-' then (RFC 2045 6.7 rule 5).
+                        buf.truncate(buf.len().saturating_sub(last_break_len + 1));
                     } else {
                         buf.truncate(buf.len() - 1);
                         end_pos = self.offset() - boundary.len() - 2;

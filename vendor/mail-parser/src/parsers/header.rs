@@ -11,6 +11,19 @@ const MAX_HEADER_NAME_LEN: usize = 34;
 
 impl<'x> MessageStream<'x> {
     pub fn parse_headers(&mut self, conf: &MessageParser, headers: &mut Vec<Header<'x>>) -> bool {
+        self.parse_headers_of(conf, headers, false)
+    }
+
+    /// mxsalvage: with `body_may_follow` (the headers of a part of a multipart), a line
+    /// that is no header field (no colon) ends the header block and starts the body, as
+    /// when the empty line between them is missing (Python's `email` does the same).
+    /// Without it such lines are skipped up to the empty line, losing the part's data.
+    pub fn parse_headers_of(
+        &mut self,
+        conf: &MessageParser,
+        headers: &mut Vec<Header<'x>>,
+        body_may_follow: bool,
+    ) -> bool {
         loop {
             loop {
                 match self.peek() {
@@ -90,6 +103,10 @@ impl<'x> MessageStream<'x> {
                 });
             } else if self.is_eof() {
                 return false;
+            } else if body_may_follow {
+                self.restore_pos = offset_field;
+                self.restore();
+                return true;
             }
         }
     }

@@ -139,7 +139,9 @@ impl MessageParser {
         'outer: loop {
             // Parse headers
             state.offset_header = stream.offset();
-            if !stream.parse_headers(self, &mut part_headers) {
+            // mxsalvage: the headers of a part of a multipart (any subtype).
+            let in_multipart = state.mime_boundary.is_some() && state.mime_type != MimeType::Message;
+            if !stream.parse_headers_of(self, &mut part_headers, in_multipart) {
                 break;
             }
             state.offset_body = stream.offset();

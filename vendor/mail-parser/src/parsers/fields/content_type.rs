@@ -305,6 +305,16 @@ impl<'x> MessageStream<'x> {
                 }
                 b'\n' => {
                     let next_is_space = self.peek_next_is_space();
+                    // mxsalvage: folding whitespace between `=` and the value (RFC 2045
+                    // 5.1 with RFC 5322 folding): keep reading the value.
+                    if next_is_space
+                        && parser.state == ContentState::AttributeValue
+                        && parser.token_start == 0
+                        && parser.values.is_empty()
+                    {
+                        self.next();
+                        continue;
+                    }
                     match parser.state {
                         ContentState::Type
                         | ContentState::AttributeName
