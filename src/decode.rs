@@ -23,6 +23,7 @@
 //! by this module itself, within the same bound. The first tree is freed iteratively.
 
 pub mod html;
+pub mod uu;
 
 use std::collections::HashMap;
 
@@ -359,6 +360,12 @@ fn check_parts(m: &Message, ctx: &mut Ctx, depth: usize) {
         } else {
             format!("MIME part {i} of an attached message")
         };
+        if i > 0 && missing_separator(m.raw_message(), p) {
+            ctx.warnings.push(format!(
+                "{where_} ({}): no empty line between its headers and its data; the data was read from the first line that is no header field",
+                ctype(p)
+            ));
+        }
         if p.is_encoding_problem {
             ctx.warnings.push(format!(
                 "{where_} ({}): content could not be decoded cleanly; rendered as far as possible",
@@ -381,6 +388,22 @@ fn check_parts(m: &Message, ctx: &mut Ctx, depth: usize) {
     }
 }
 
+/// Whether a part's header block ends without the empty line (the patched mail-parser
+/// then starts the body at the first line that is no header field).
+fn missing_separator(raw: &[u8], p: &mail_parser::MessagePart) -> bool {
+    let (h, b, e) = (
+        p.offset_header as usize,
+        p.offset_body as usize,
+        p.offset_end as usize,
+    );
+    let Some(head) = raw.get(h..b) else {
+        return false;
+    };
+    let blank_end =
+        head == b"\n" || head == b"\r\n" || head.ends_with(b"\n\n") || head.ends_with(b"\n\r\n");
+    !blank_end && e > b && !matches!(p.body, PartType::Multipart(_) | PartType::Message(_))
+}
+
 /// Adds an attachment and returns its index.
 fn add_attachment(
     ctx: &mut Ctx,
@@ -399,6 +422,77 @@ fn add_attachment(
         data,
     });
     ctx.attachments.len() - 1
+}
+
+/// The text form's line for one attachment.
+fn list_line(a: &Part) -> String {
+    let (name, ct, size) = (&a.name, &a.content_type, a.data.len());
+    let sent_as = match &a.original_name {
+        Some(o) if o != name => format!("  [sent as {o:?}]"),
+        _ => String::new(),
+    };
+    format!("  {name} ({ct}, {size} bytes){sent_as}")
+}
+
+/// How warnings name part `i` of a message at nesting level `depth`.
+fn part_where(i: u32, depth: usize) -> String {
+    if depth == 0 {
+        format!("MIME part {i}")
+    } else {
+        format!("MIME part {i} of an attached message")
+    }
+}
+
+/// The Content-Transfer-Encoding of a part, lower case, as sent.
+fn transfer_encoding(p: &mail_parser::MessagePart) -> Option<String> {
+    p.headers
+        .iter()
+        .rev()
+        .find(|h| h.name == HeaderName::ContentTransferEncoding)
+        .and_then(|h| h.value.as_text())
+        .map(|v| v.trim().to_ascii_lowercase())
+}
+
+/// The sender's name and the decoded data of an attachment part: mail-parser's
+/// decoding, plus uuencode (which it does not know); warns about what stays encoded.
+fn attachment_data(
+    p: &mail_parser::MessagePart,
+    id: u32,
+    ctx: &mut Ctx,
+    depth: usize,
+) -> (Option<String>, Vec<u8>) {
+    let original = p.attachment_name().map(str::to_string);
+    let where_ = part_where(id, depth);
+    match transfer_encoding(p).as_deref() {
+        None | Some("7bit" | "8bit" | "binary" | "base64" | "quoted-printable") => {}
+        Some("x-uuencode" | "uuencode" | "x-uue" | "uue") => {
+            match uu::blocks(p.contents()).into_iter().next() {
+                Some(b) => {
+                    let (name, data) = uu_data(b, &where_, ctx);
+                    return (original.or(name), data);
+                }
+                None => ctx.warnings.push(format!(
+                    "{where_}: declared x-uuencode but holds no uuencoded data (no `begin` line); saved as sent"
+                )),
+            }
+        }
+        Some(other) => ctx.warnings.push(format!(
+            "{where_}: unknown transfer encoding {other:?}; saved undecoded, as sent"
+        )),
+    }
+    (original, p.contents().to_vec())
+}
+
+/// A decoded uuencoded block as (name, data); warns when it was damaged.
+fn uu_data(b: uu::Block, where_: &str, ctx: &mut Ctx) -> (Option<String>, Vec<u8>) {
+    if b.damaged {
+        ctx.warnings.push(format!(
+            "{where_}: uuencoded file {:?} is damaged or cut short; saved as far as it decodes ({} bytes), the .eml has it as sent",
+            b.name,
+            b.data.len()
+        ));
+    }
+    (Some(b.name).filter(|n| !n.is_empty()), b.data)
 }
 
 /// Renders one message (parsed from `prep`) into `out` and returns its [`Shown`].
@@ -507,21 +601,28 @@ fn render(
                     }
                     None => ctype(p),
                 };
-                let original = p.attachment_name().map(str::to_string);
                 let cid = p
                     .content_id()
                     .map(|c| c.trim().trim_matches(['<', '>']).to_string());
-                let data = p.contents().to_vec();
-                let size = data.len();
-                let i = add_attachment(ctx, original.clone(), ct.clone(), cid, data);
-                let name = &ctx.attachments[i].name;
-                listed.push(format!(
-                    "  {name} ({ct}, {size} bytes){}",
-                    match &original {
-                        Some(o) if o != name => format!("  [sent as {o:?}]"),
-                        _ => String::new(),
-                    }
-                ));
+                let (original, data) = attachment_data(p, id, ctx, depth);
+                let i = add_attachment(ctx, original, ct, cid, data);
+                listed.push(list_line(&ctx.attachments[i]));
+                shown.items.push(Item::Attachment(i));
+            }
+        }
+    }
+    // Files uuencoded in the text of a body part: saved as attachments too (the text
+    // keeps them as sent).
+    for &id in &m.text_body {
+        if m.attachments.contains(&id) {
+            continue;
+        }
+        if let Some(PartType::Text(t)) = m.parts.get(id as usize).map(|p| &p.body) {
+            for b in uu::blocks(t.as_bytes()) {
+                let data = uu_data(b, &part_where(id, depth), ctx);
+                let i =
+                    add_attachment(ctx, data.0, "application/octet-stream".into(), None, data.1);
+                listed.push(list_line(&ctx.attachments[i]));
                 shown.items.push(Item::Attachment(i));
             }
         }
@@ -749,5 +850,89 @@ mod tests {
         assert_eq!(d.attachments[3999].name, "a-4000.txt");
         let html = format!("<p>{}</p>", "&".repeat(200_000));
         assert_eq!(html_to_text(&html).len(), 200_001);
+    }
+
+    /// Issue 18, defect 1: `=` ending the last line before the boundary is a soft break.
+    #[test]
+    fn d1_qp_soft_break_before_the_boundary_keeps_the_last_byte() {
+        for eol in ["\n", "\r\n"] {
+            let raw = "From: a@x\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b1\"\n\n--b1\nContent-Type: text/plain; charset=us-ascii\nContent-Transfer-Encoding: quoted-printable\n\nThe last word of this body is WORLD=\n--b1\nContent-Type: application/octet-stream; name=\"data.bin\"\nContent-Disposition: attachment; filename=\"data.bin\"\nContent-Transfer-Encoding: quoted-printable\n\nABCDEFGHIJ=\n--b1\nContent-Type: application/octet-stream; name=\"two.bin\"\nContent-Transfer-Encoding: quoted-printable\n\nline=0D=0A=\nsoft=\nend\n\n--b1--\n".replace('\n', eol);
+            let d = decode(raw.as_bytes(), "x.files");
+            assert!(d.text.contains("is WORLD\n"), "{}", d.text);
+            assert_eq!(d.attachments[0].name, "data.bin");
+            assert_eq!(d.attachments[0].data, b"ABCDEFGHIJ");
+            // A hard line break before the boundary still belongs to the boundary.
+            assert_eq!(
+                d.attachments[1].data,
+                format!("line\r\nsoftend{eol}").as_bytes()
+            );
+            assert!(d.warnings.is_empty(), "{:?}", d.warnings);
+        }
+    }
+
+    /// Issue 18, defect 2: parameter values folded onto the next line.
+    #[test]
+    fn d1_folded_parameter_values_are_read() {
+        let raw = b"From: a@x\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\r\n \"b2\"\r\n\r\n--b2\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nVISIBLE BODY TEXT\r\n--b2\r\nContent-Type: application/pdf; name=\r\n\t\"report.pdf\"\r\nContent-Disposition: attachment; filename=\r\n\t\"report.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--b2\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\r\n unquoted.dat\r\n\r\nx\r\n--b2--\r\n";
+        let d = decode(raw, "x.files");
+        assert!(d.text.contains("VISIBLE BODY TEXT"), "{}", d.text);
+        let got: Vec<(&str, &[u8])> = d
+            .attachments
+            .iter()
+            .map(|a| (a.name.as_str(), a.data.as_slice()))
+            .collect();
+        assert_eq!(
+            got,
+            [("report.pdf", &b"%PDF-1.4\n"[..]), ("unquoted.dat", b"x")]
+        );
+    }
+
+    /// Issue 18, defect 3: x-uuencode parts and uuencoded files in a text body.
+    #[test]
+    fn d1_uuencode_is_decoded() {
+        let raw = b"From: a@x\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b3\"\n\n--b3\nContent-Type: text/plain; charset=us-ascii\n\nsee attachment\n--b3\nContent-Type: text/plain; name=\"hello.txt\"\nContent-Transfer-Encoding: x-uuencode\nContent-Disposition: attachment; filename=\"hello.txt\"\n\nbegin 644 hello.txt\n,2&5L;&\\@=V]R;&0*\n`\nend\n--b3\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: x-uuencode\n\nbegin 600 cut.bin\n,2&5L;&\\@=V]R;&0*\n--b3--\n";
+        let d = decode(raw, "x.files");
+        assert_eq!(d.attachments[0].name, "hello.txt");
+        assert_eq!(d.attachments[0].data, b"Hello world\n");
+        assert_eq!(d.attachments[1].name, "cut.bin");
+        assert_eq!(d.attachments[1].data, b"Hello world\n");
+        assert_eq!(d.warnings.len(), 1, "{:?}", d.warnings);
+        assert!(d.warnings[0].contains("\"cut.bin\" is damaged or cut short"));
+        // Old-style mail: the file uuencoded in the text itself.
+        let raw = b"From: a@x\nSubject: uu\n\nHere it is:\n\nbegin 644 hello.txt\n,2&5L;&\\@=V]R;&0*\n`\nend\n\nbye\n";
+        let d = decode(raw, "x.files");
+        assert!(d.text.contains("Here it is:") && d.text.contains("bye"));
+        assert_eq!(d.attachments.len(), 1);
+        assert_eq!(d.attachments[0].name, "hello.txt");
+        assert_eq!(d.attachments[0].data, b"Hello world\n");
+        assert!(d.warnings.is_empty(), "{:?}", d.warnings);
+        // An encoding nobody knows: saved as sent, with a warning.
+        let raw = b"From: a@x\nMIME-Version: 1.0\nContent-Type: application/octet-stream; name=a.bin\nContent-Transfer-Encoding: x-gzip64\n\nH4sI\n";
+        let d = decode(raw, "x.files");
+        assert_eq!(d.attachments[0].data, b"H4sI\n");
+        assert!(
+            d.warnings[0].contains("unknown transfer encoding \"x-gzip64\""),
+            "{:?}",
+            d.warnings
+        );
+    }
+
+    /// Issue 18, defect 4: a part whose data follows its headers without the empty line.
+    #[test]
+    fn d1_part_without_the_empty_line_keeps_its_data() {
+        let raw = b"From: a@x\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b4\"\n\n--b4\nContent-Type: text/plain; charset=us-ascii\n\nsee attachment\n--b4\nContent-Type: application/zip; name=\"a.zip\"\nContent-Transfer-Encoding: base64\nContent-Disposition: attachment; filename=\"a.zip\"\nUEsFBgAAAAAAAAAAAAAAAAAAAAAAAA==\n\n--b4--\n";
+        let d = decode(raw, "x.files");
+        assert!(d.text.contains("see attachment"));
+        assert_eq!(d.attachments[0].name, "a.zip");
+        let mut zip = b"PK\x05\x06".to_vec();
+        zip.extend([0u8; 18]);
+        assert_eq!(d.attachments[0].data, zip);
+        assert_eq!(d.warnings.len(), 1, "{:?}", d.warnings);
+        assert!(d.warnings[0].contains("no empty line between its headers and its data"));
+        // A well-formed part gives no such warning.
+        let fixed = String::from_utf8_lossy(raw).replace("a.zip\"\nUEs", "a.zip\"\n\nUEs");
+        let ok = decode(fixed.as_bytes(), "x.files");
+        assert_eq!(ok.attachments[0].data, zip);
+        assert!(ok.warnings.is_empty(), "{:?}", ok.warnings);
     }
 }
