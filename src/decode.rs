@@ -92,6 +92,10 @@ pub struct Decoded {
     pub text: String,
     pub attachments: Vec<Part>,
     pub warnings: Vec<String>,
+    /// Every readable body part as decoded (plain text, or HTML source), with the name
+    /// it was sent under if any, in the order rendered: with [`Decoded::attachments`],
+    /// every leaf part of the message (compared with Python's `email` in the tests).
+    pub body_parts: Vec<(Option<String>, String)>,
     /// The same content, structured for the HTML view.
     pub shown: Shown,
 }
@@ -349,18 +353,19 @@ struct Ctx<'a> {
     used: NameSet,
     attachments: Vec<Part>,
     warnings: Vec<String>,
+    body_parts: Vec<(Option<String>, String)>,
     index: usize,
     too_deep: bool,
 }
 
-fn check_parts(m: &Message, ctx: &mut Ctx, depth: usize) {
+fn check_parts(m: &Message, raw: &[u8], ctx: &mut Ctx, depth: usize) {
     for (i, p) in m.parts.iter().enumerate() {
         let where_ = if depth == 0 {
             format!("MIME part {i}")
         } else {
             format!("MIME part {i} of an attached message")
         };
-        if i > 0 && missing_separator(m.raw_message(), p) {
+        if i > 0 && missing_separator(raw, p) {
             ctx.warnings.push(format!(
                 "{where_} ({}): no empty line between its headers and its data; the data was read from the first line that is no header field",
                 ctype(p)
@@ -424,6 +429,25 @@ fn add_attachment(
     ctx.attachments.len() - 1
 }
 
+/// Records the readable body parts of `m` (text and HTML, each once) in `ctx`.
+fn record_bodies(m: &Message, ctx: &mut Ctx) {
+    let mut seen = std::collections::BTreeSet::new();
+    for &id in m.text_body.iter().chain(&m.html_body) {
+        if m.attachments.contains(&id) || !seen.insert(id) {
+            continue;
+        }
+        let Some(p) = m.parts.get(id as usize) else {
+            continue;
+        };
+        if let PartType::Text(t) | PartType::Html(t) = &p.body
+            && !is_uu(p)
+        {
+            let name = p.attachment_name().map(str::to_string);
+            ctx.body_parts.push((name, t.to_string()));
+        }
+    }
+}
+
 /// The text form's line for one attachment.
 fn list_line(a: &Part) -> String {
     let (name, ct, size) = (&a.name, &a.content_type, a.data.len());
@@ -456,19 +480,27 @@ fn transfer_encoding(p: &mail_parser::MessagePart) -> Option<String> {
 /// The sender's name and the decoded data of an attachment part: mail-parser's
 /// decoding, plus uuencode (which it does not know); warns about what stays encoded.
 fn attachment_data(
-    p: &mail_parser::MessagePart,
+    m: &Message,
+    raw: &[u8],
     id: u32,
     ctx: &mut Ctx,
     depth: usize,
 ) -> (Option<String>, Vec<u8>) {
+    let p = &m.parts[id as usize];
     let original = p.attachment_name().map(str::to_string);
     let where_ = part_where(id, depth);
     match transfer_encoding(p).as_deref() {
         None | Some("7bit" | "8bit" | "binary" | "base64" | "quoted-printable") => {}
         Some("x-uuencode" | "uuencode" | "x-uue" | "uue") => {
-            match uu::blocks(p.contents()).into_iter().next() {
+            match uu::blocks(body_bytes(raw, p)).into_iter().next() {
                 Some(b) => {
                     let (name, data) = uu_data(b, &where_, ctx);
+                    // Text is saved as UTF-8, as every text attachment.
+                    let cs = p.content_type().and_then(|ct| ct.attribute("charset"));
+                    let data = match cs.and_then(|c| charset_decoder(c.as_bytes())) {
+                        Some(dec) if ctype(p).starts_with("text/") => dec(&data).into_bytes(),
+                        _ => data,
+                    };
                     return (original.or(name), data);
                 }
                 None => ctx.warnings.push(format!(
@@ -481,6 +513,25 @@ fn attachment_data(
         )),
     }
     (original, p.contents().to_vec())
+}
+
+/// The body of a part as its transfer encoding leaves it: the bytes as sent when it
+/// has none (before any charset conversion), else mail-parser's decoding. `raw` is
+/// the buffer parsed (the offsets of attached messages' parts are into it too).
+fn body_bytes<'a>(raw: &'a [u8], p: &'a mail_parser::MessagePart) -> &'a [u8] {
+    let raw = raw.get(p.offset_body as usize..p.offset_end as usize);
+    match raw {
+        Some(r) if p.encoding == mail_parser::Encoding::None => r,
+        _ => p.contents(),
+    }
+}
+
+/// Whether the part is declared uuencoded.
+fn is_uu(p: &mail_parser::MessagePart) -> bool {
+    matches!(
+        transfer_encoding(p).as_deref(),
+        Some("x-uuencode" | "uuencode" | "x-uue" | "uue")
+    )
 }
 
 /// A decoded uuencoded block as (name, data); warns when it was damaged.
@@ -499,13 +550,15 @@ fn uu_data(b: uu::Block, where_: &str, ctx: &mut Ctx) -> (Option<String>, Vec<u8
 /// `depth` is its nesting level, `encoded` how many encoded levels enclose it.
 fn render(
     m: &Message,
-    neutral: &HashMap<u32, (Neutral, String)>,
+    prep: &Prepared,
     ctx: &mut Ctx,
     out: &mut String,
     depth: usize,
     encoded: usize,
 ) -> Shown {
-    check_parts(m, ctx, depth);
+    let raw: &[u8] = &prep.bytes;
+    check_parts(m, raw, ctx, depth);
+    record_bodies(m, ctx);
     let mut shown = Shown {
         headers: headers_of(m),
         ..Shown::default()
@@ -569,7 +622,7 @@ fn render(
         match &p.body {
             PartType::Message(nested) => {
                 out.push_str("\n---------- attached message ----------\n");
-                let s = render(nested, neutral, ctx, out, depth + 1, encoded);
+                let s = render(nested, prep, ctx, out, depth + 1, encoded);
                 shown.items.push(Item::Message(Box::new(s)));
                 out.push_str("---------- end of attached message ----------\n");
             }
@@ -582,7 +635,7 @@ fn render(
                     .headers
                     .iter()
                     .filter(|h| h.name == HeaderName::ContentType)
-                    .find_map(|h| neutral.get(&h.offset_start));
+                    .find_map(|h| prep.neutral.get(&h.offset_start));
                 if let Some((Neutral::Encoded, _)) = mark
                     && encoded < MAX_ENCODED
                 {
@@ -604,7 +657,7 @@ fn render(
                 let cid = p
                     .content_id()
                     .map(|c| c.trim().trim_matches(['<', '>']).to_string());
-                let (original, data) = attachment_data(p, id, ctx, depth);
+                let (original, data) = attachment_data(m, raw, id, ctx, depth);
                 let i = add_attachment(ctx, original, ct, cid, data);
                 listed.push(list_line(&ctx.attachments[i]));
                 shown.items.push(Item::Attachment(i));
@@ -613,18 +666,34 @@ fn render(
     }
     // Files uuencoded in the text of a body part: saved as attachments too (the text
     // keeps them as sent).
-    for &id in &m.text_body {
-        if m.attachments.contains(&id) {
+    let mut seen = std::collections::BTreeSet::new();
+    for &id in m.text_body.iter().chain(&m.html_body) {
+        let Some(p) = m.parts.get(id as usize) else {
+            continue;
+        };
+        if m.attachments.contains(&id)
+            || !seen.insert(id)
+            || !matches!(p.body, PartType::Text(_) | PartType::Html(_))
+        {
             continue;
         }
-        if let Some(PartType::Text(t)) = m.parts.get(id as usize).map(|p| &p.body) {
-            for b in uu::blocks(t.as_bytes()) {
-                let data = uu_data(b, &part_where(id, depth), ctx);
-                let i =
-                    add_attachment(ctx, data.0, "application/octet-stream".into(), None, data.1);
-                listed.push(list_line(&ctx.attachments[i]));
-                shown.items.push(Item::Attachment(i));
-            }
+        let found = if is_uu(p) {
+            let (name, data) = attachment_data(m, raw, id, ctx, depth);
+            vec![(name, ctype(p), data)]
+        } else {
+            let blocks = uu::blocks(body_bytes(raw, p));
+            let octets = || "application/octet-stream".to_string();
+            let w = part_where(id, depth);
+            blocks
+                .into_iter()
+                .map(|b| uu_data(b, &w, ctx))
+                .map(|(n, d)| (n, octets(), d))
+                .collect()
+        };
+        for (name, ct, data) in found {
+            let i = add_attachment(ctx, name, ct, None, data);
+            listed.push(list_line(&ctx.attachments[i]));
+            shown.items.push(Item::Attachment(i));
         }
     }
     if !listed.is_empty() {
@@ -650,7 +719,7 @@ fn render_bytes(
 ) -> Shown {
     let prep = prepare(raw, MAX_NESTING.saturating_sub(depth));
     match parse(&MessageParser::default(), &prep.bytes) {
-        Some(m) => render(&m, &prep.neutral, ctx, out, depth, encoded),
+        Some(m) => render(&m, &prep, ctx, out, depth, encoded),
         None => {
             out.push_str(
                 "(this part could not be parsed as a message; it is saved as an attachment)\n",
@@ -685,11 +754,12 @@ pub fn decode(raw: &[u8], files_label: &str) -> Decoded {
         used: NameSet::new(),
         attachments: Vec::new(),
         warnings: Vec::new(),
+        body_parts: Vec::new(),
         index: 0,
         too_deep: false,
     };
     let mut text = String::new();
-    d.shown = render(&m, &prep.neutral, &mut ctx, &mut text, 0, 0);
+    d.shown = render(&m, &prep, &mut ctx, &mut text, 0, 0);
     if ctx.too_deep {
         ctx.warnings.push(format!(
             "attached messages nested more than {MAX_NESTING} deep are saved raw as .eml attachments, not shown"
@@ -698,6 +768,7 @@ pub fn decode(raw: &[u8], files_label: &str) -> Decoded {
     d.text = text;
     d.attachments = ctx.attachments;
     d.warnings = ctx.warnings;
+    d.body_parts = ctx.body_parts;
     d
 }
 
@@ -934,5 +1005,23 @@ mod tests {
         let ok = decode(fixed.as_bytes(), "x.files");
         assert_eq!(ok.attachments[0].data, zip);
         assert!(ok.warnings.is_empty(), "{:?}", ok.warnings);
+    }
+
+    /// Found by the differential test: message/rfc822 directly in message/rfc822 inside
+    /// a multipart lost the whole structure (mail-parser closed one level of two).
+    #[test]
+    fn message_in_message_in_multipart() {
+        let raw = b"From: a@x\nSubject: top\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=B\n\n--B\nContent-Type: message/rfc822\n\nFrom: b@x\nSubject: middle\nContent-Type: message/rfc822\n\nFrom: c@x\nSubject: inner\nContent-Type: application/pdf; name=one.pdf\nContent-Transfer-Encoding: base64\n\nJVBERi0xLjQK\n\n--B\nContent-Type: text/plain; name=two.txt\nContent-Disposition: attachment; filename=two.txt\n\nsecond\n--B--\n";
+        let d = decode(raw, "x.files");
+        let got: Vec<(&str, &[u8])> = d
+            .attachments
+            .iter()
+            .map(|a| (a.name.as_str(), a.data.as_slice()))
+            .collect();
+        assert_eq!(
+            got,
+            [("one.pdf", &b"%PDF-1.4\n"[..]), ("two.txt", b"second")]
+        );
+        assert!(d.text.contains("Subject: middle\n") && d.text.contains("Subject: inner\n"));
     }
 }

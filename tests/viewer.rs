@@ -308,7 +308,7 @@ fn tool(prog: &str) -> bool {
 /// A message a hostile sender could write: markup in every header, scripts, event
 /// handlers, remote images, style sheets, frames, forms, a tracking pixel, a
 /// `javascript:` link and an attachment whose name tries to leave the bundle.
-const HOSTILE: &str = "From: \"<script>alert('from')</script>\" <evil@example.net>\n\
+pub(crate) const HOSTILE: &str = "From: \"<script>alert('from')</script>\" <evil@example.net>\n\
 To: alice@example.com\n\
 Subject: <img src=x onerror=alert('subject')> hostile & </title><script>alert(1)</script>\n\
 Message-ID: <hostile@example.net>\n\
@@ -335,7 +335,7 @@ Content-Disposition: attachment; filename=\"../../../x\\\"><img src=x onerror=al
 --B--\n";
 
 /// HTML mail with an inline picture (a part the HTML names by `cid:`).
-const INLINE: &str = "From: Shop <shop@example.net>\n\
+pub(crate) const INLINE: &str = "From: Shop <shop@example.net>\n\
 To: alice@example.com\n\
 Subject: inline picture\n\
 MIME-Version: 1.0\n\

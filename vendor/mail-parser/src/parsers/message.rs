@@ -427,6 +427,11 @@ impl MessageParser {
                             message = prev_message;
                             prev_state.mime_boundary = state.mime_boundary;
                             state = prev_state;
+                            // mxsalvage: an attached message that directly holds another
+                            // ends at the same boundary: close every such level here.
+                            if let MimeType::Message = state.mime_type {
+                                continue 'inner;
+                            }
                         } else {
                             debug_assert!(false, "Failed to restore parent message. Aborting.");
                             break 'outer;
