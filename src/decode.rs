@@ -7,8 +7,11 @@
 //! under a safe unique file name, the same content as a [`Shown`] tree for the HTML
 //! view, and the summary fields of the manifest (Message-ID raw, Subject, From, Date).
 //! Decoding is mail-parser's (RFC 2045–2049, 2047, 2231, 6532; with `full_encoding`
-//! the Japanese charsets). In: message bytes. Out: [`Decoded`]. Never fails: damaged
-//! or undecodable parts are rendered as far as possible and reported in `warnings`.
+//! the Japanese charsets), patched in vendor/mail-parser (README.mxsalvage.md there),
+//! plus uuencode ([`uu`]: x-uuencode parts, files uuencoded in text bodies). In: message
+//! bytes. Out: [`Decoded`]. Never fails: damaged or undecodable parts are rendered as
+//! far as possible and reported in `warnings` (an unknown transfer encoding, a damaged
+//! uuencoded file, a part without the empty line after its headers, an unknown charset).
 //!
 //! Depth is bounded ([`MAX_NESTING`]; Postfix's own `mime_nesting_limit` is 100):
 //! mail-parser builds a tree with one level per attached message and frees it
@@ -546,6 +549,48 @@ fn uu_data(b: uu::Block, where_: &str, ctx: &mut Ctx) -> (Option<String>, Vec<u8
     (Some(b.name).filter(|n| !n.is_empty()), b.data)
 }
 
+/// Body parts declared x-uuencode, and files uuencoded in the text of a body part:
+/// saved as attachments (the text keeps them as sent), listed in `listed` and `shown`.
+fn uu_in_bodies(
+    m: &Message,
+    raw: &[u8],
+    ctx: &mut Ctx,
+    depth: usize,
+    listed: &mut Vec<String>,
+    shown: &mut Shown,
+) {
+    let mut seen = std::collections::BTreeSet::new();
+    for &id in m.text_body.iter().chain(&m.html_body) {
+        let Some(p) = m.parts.get(id as usize) else {
+            continue;
+        };
+        if m.attachments.contains(&id)
+            || !seen.insert(id)
+            || !matches!(p.body, PartType::Text(_) | PartType::Html(_))
+        {
+            continue;
+        }
+        let found = if is_uu(p) {
+            let (name, data) = attachment_data(m, raw, id, ctx, depth);
+            vec![(name, ctype(p), data)]
+        } else {
+            let blocks = uu::blocks(body_bytes(raw, p));
+            let octets = || "application/octet-stream".to_string();
+            let w = part_where(id, depth);
+            blocks
+                .into_iter()
+                .map(|b| uu_data(b, &w, ctx))
+                .map(|(n, d)| (n, octets(), d))
+                .collect()
+        };
+        for (name, ct, data) in found {
+            let i = add_attachment(ctx, name, ct, None, data);
+            listed.push(list_line(&ctx.attachments[i]));
+            shown.items.push(Item::Attachment(i));
+        }
+    }
+}
+
 /// Renders one message (parsed from `prep`) into `out` and returns its [`Shown`].
 /// `depth` is its nesting level, `encoded` how many encoded levels enclose it.
 fn render(
@@ -664,38 +709,7 @@ fn render(
             }
         }
     }
-    // Files uuencoded in the text of a body part: saved as attachments too (the text
-    // keeps them as sent).
-    let mut seen = std::collections::BTreeSet::new();
-    for &id in m.text_body.iter().chain(&m.html_body) {
-        let Some(p) = m.parts.get(id as usize) else {
-            continue;
-        };
-        if m.attachments.contains(&id)
-            || !seen.insert(id)
-            || !matches!(p.body, PartType::Text(_) | PartType::Html(_))
-        {
-            continue;
-        }
-        let found = if is_uu(p) {
-            let (name, data) = attachment_data(m, raw, id, ctx, depth);
-            vec![(name, ctype(p), data)]
-        } else {
-            let blocks = uu::blocks(body_bytes(raw, p));
-            let octets = || "application/octet-stream".to_string();
-            let w = part_where(id, depth);
-            blocks
-                .into_iter()
-                .map(|b| uu_data(b, &w, ctx))
-                .map(|(n, d)| (n, octets(), d))
-                .collect()
-        };
-        for (name, ct, data) in found {
-            let i = add_attachment(ctx, name, ct, None, data);
-            listed.push(list_line(&ctx.attachments[i]));
-            shown.items.push(Item::Attachment(i));
-        }
-    }
+    uu_in_bodies(m, raw, ctx, depth, &mut listed, &mut shown);
     if !listed.is_empty() {
         out.push_str(&format!(
             "\n---------- attachments (in {}/) ----------\n",
