@@ -7,8 +7,11 @@
 //! under a safe unique file name, the same content as a [`Shown`] tree for the HTML
 //! view, and the summary fields of the manifest (Message-ID raw, Subject, From, Date).
 //! Decoding is mail-parser's (RFC 2045–2049, 2047, 2231, 6532; with `full_encoding`
-//! the Japanese charsets). In: message bytes. Out: [`Decoded`]. Never fails: damaged
-//! or undecodable parts are rendered as far as possible and reported in `warnings`.
+//! the Japanese charsets), patched in vendor/mail-parser (README.mxsalvage.md there),
+//! plus uuencode ([`uu`]: x-uuencode parts, files uuencoded in text bodies). In: message
+//! bytes. Out: [`Decoded`]. Never fails: damaged or undecodable parts are rendered as
+//! far as possible and reported in `warnings` (an unknown transfer encoding, a damaged
+//! uuencoded file, a part without the empty line after its headers, an unknown charset).
 //!
 //! Depth is bounded ([`MAX_NESTING`]; Postfix's own `mime_nesting_limit` is 100):
 //! mail-parser builds a tree with one level per attached message and frees it
@@ -23,6 +26,7 @@
 //! by this module itself, within the same bound. The first tree is freed iteratively.
 
 pub mod html;
+pub mod uu;
 
 use std::collections::HashMap;
 
@@ -91,6 +95,10 @@ pub struct Decoded {
     pub text: String,
     pub attachments: Vec<Part>,
     pub warnings: Vec<String>,
+    /// Every readable body part as decoded (plain text, or HTML source), with the name
+    /// it was sent under if any, in the order rendered: with [`Decoded::attachments`],
+    /// every leaf part of the message (compared with Python's `email` in the tests).
+    pub body_parts: Vec<(Option<String>, String)>,
     /// The same content, structured for the HTML view.
     pub shown: Shown,
 }
@@ -348,17 +356,24 @@ struct Ctx<'a> {
     used: NameSet,
     attachments: Vec<Part>,
     warnings: Vec<String>,
+    body_parts: Vec<(Option<String>, String)>,
     index: usize,
     too_deep: bool,
 }
 
-fn check_parts(m: &Message, ctx: &mut Ctx, depth: usize) {
+fn check_parts(m: &Message, raw: &[u8], ctx: &mut Ctx, depth: usize) {
     for (i, p) in m.parts.iter().enumerate() {
         let where_ = if depth == 0 {
             format!("MIME part {i}")
         } else {
             format!("MIME part {i} of an attached message")
         };
+        if i > 0 && missing_separator(raw, p) {
+            ctx.warnings.push(format!(
+                "{where_} ({}): no empty line between its headers and its data; the data was read from the first line that is no header field",
+                ctype(p)
+            ));
+        }
         if p.is_encoding_problem {
             ctx.warnings.push(format!(
                 "{where_} ({}): content could not be decoded cleanly; rendered as far as possible",
@@ -381,6 +396,22 @@ fn check_parts(m: &Message, ctx: &mut Ctx, depth: usize) {
     }
 }
 
+/// Whether a part's header block ends without the empty line (the patched mail-parser
+/// then starts the body at the first line that is no header field).
+fn missing_separator(raw: &[u8], p: &mail_parser::MessagePart) -> bool {
+    let (h, b, e) = (
+        p.offset_header as usize,
+        p.offset_body as usize,
+        p.offset_end as usize,
+    );
+    let Some(head) = raw.get(h..b) else {
+        return false;
+    };
+    let blank_end =
+        head == b"\n" || head == b"\r\n" || head.ends_with(b"\n\n") || head.ends_with(b"\n\r\n");
+    !blank_end && e > b && !matches!(p.body, PartType::Multipart(_) | PartType::Message(_))
+}
+
 /// Adds an attachment and returns its index.
 fn add_attachment(
     ctx: &mut Ctx,
@@ -401,17 +432,178 @@ fn add_attachment(
     ctx.attachments.len() - 1
 }
 
+/// Records the readable body parts of `m` (text and HTML, each once) in `ctx`.
+fn record_bodies(m: &Message, ctx: &mut Ctx) {
+    let mut seen = std::collections::BTreeSet::new();
+    for &id in m.text_body.iter().chain(&m.html_body) {
+        if m.attachments.contains(&id) || !seen.insert(id) {
+            continue;
+        }
+        let Some(p) = m.parts.get(id as usize) else {
+            continue;
+        };
+        if let PartType::Text(t) | PartType::Html(t) = &p.body
+            && !is_uu(p)
+        {
+            let name = p.attachment_name().map(str::to_string);
+            ctx.body_parts.push((name, t.to_string()));
+        }
+    }
+}
+
+/// The text form's line for one attachment.
+fn list_line(a: &Part) -> String {
+    let (name, ct, size) = (&a.name, &a.content_type, a.data.len());
+    let sent_as = match &a.original_name {
+        Some(o) if o != name => format!("  [sent as {o:?}]"),
+        _ => String::new(),
+    };
+    format!("  {name} ({ct}, {size} bytes){sent_as}")
+}
+
+/// How warnings name part `i` of a message at nesting level `depth`.
+fn part_where(i: u32, depth: usize) -> String {
+    if depth == 0 {
+        format!("MIME part {i}")
+    } else {
+        format!("MIME part {i} of an attached message")
+    }
+}
+
+/// The Content-Transfer-Encoding of a part, lower case, as sent.
+fn transfer_encoding(p: &mail_parser::MessagePart) -> Option<String> {
+    p.headers
+        .iter()
+        .rev()
+        .find(|h| h.name == HeaderName::ContentTransferEncoding)
+        .and_then(|h| h.value.as_text())
+        .map(|v| v.trim().to_ascii_lowercase())
+}
+
+/// The sender's name and the decoded data of an attachment part: mail-parser's
+/// decoding, plus uuencode (which it does not know); warns about what stays encoded.
+fn attachment_data(
+    m: &Message,
+    raw: &[u8],
+    id: u32,
+    ctx: &mut Ctx,
+    depth: usize,
+) -> (Option<String>, Vec<u8>) {
+    let p = &m.parts[id as usize];
+    let original = p.attachment_name().map(str::to_string);
+    let where_ = part_where(id, depth);
+    match transfer_encoding(p).as_deref() {
+        None | Some("7bit" | "8bit" | "binary" | "base64" | "quoted-printable") => {}
+        Some("x-uuencode" | "uuencode" | "x-uue" | "uue") => {
+            match uu::blocks(body_bytes(raw, p)).into_iter().next() {
+                Some(b) => {
+                    let (name, data) = uu_data(b, &where_, ctx);
+                    // Text is saved as UTF-8, as every text attachment.
+                    let cs = p.content_type().and_then(|ct| ct.attribute("charset"));
+                    let data = match cs.and_then(|c| charset_decoder(c.as_bytes())) {
+                        Some(dec) if ctype(p).starts_with("text/") => dec(&data).into_bytes(),
+                        _ => data,
+                    };
+                    return (original.or(name), data);
+                }
+                None => ctx.warnings.push(format!(
+                    "{where_}: declared x-uuencode but holds no uuencoded data (no `begin` line); saved as sent"
+                )),
+            }
+        }
+        Some(other) => ctx.warnings.push(format!(
+            "{where_}: unknown transfer encoding {other:?}; saved undecoded, as sent"
+        )),
+    }
+    (original, p.contents().to_vec())
+}
+
+/// The body of a part as its transfer encoding leaves it: the bytes as sent when it
+/// has none (before any charset conversion), else mail-parser's decoding. `raw` is
+/// the buffer parsed (the offsets of attached messages' parts are into it too).
+fn body_bytes<'a>(raw: &'a [u8], p: &'a mail_parser::MessagePart) -> &'a [u8] {
+    let raw = raw.get(p.offset_body as usize..p.offset_end as usize);
+    match raw {
+        Some(r) if p.encoding == mail_parser::Encoding::None => r,
+        _ => p.contents(),
+    }
+}
+
+/// Whether the part is declared uuencoded.
+fn is_uu(p: &mail_parser::MessagePart) -> bool {
+    matches!(
+        transfer_encoding(p).as_deref(),
+        Some("x-uuencode" | "uuencode" | "x-uue" | "uue")
+    )
+}
+
+/// A decoded uuencoded block as (name, data); warns when it was damaged.
+fn uu_data(b: uu::Block, where_: &str, ctx: &mut Ctx) -> (Option<String>, Vec<u8>) {
+    if b.damaged {
+        ctx.warnings.push(format!(
+            "{where_}: uuencoded file {:?} is damaged or cut short; saved as far as it decodes ({} bytes), the .eml has it as sent",
+            b.name,
+            b.data.len()
+        ));
+    }
+    (Some(b.name).filter(|n| !n.is_empty()), b.data)
+}
+
+/// Body parts declared x-uuencode, and files uuencoded in the text of a body part:
+/// saved as attachments (the text keeps them as sent), listed in `listed` and `shown`.
+fn uu_in_bodies(
+    m: &Message,
+    raw: &[u8],
+    ctx: &mut Ctx,
+    depth: usize,
+    listed: &mut Vec<String>,
+    shown: &mut Shown,
+) {
+    let mut seen = std::collections::BTreeSet::new();
+    for &id in m.text_body.iter().chain(&m.html_body) {
+        let Some(p) = m.parts.get(id as usize) else {
+            continue;
+        };
+        if m.attachments.contains(&id)
+            || !seen.insert(id)
+            || !matches!(p.body, PartType::Text(_) | PartType::Html(_))
+        {
+            continue;
+        }
+        let found = if is_uu(p) {
+            let (name, data) = attachment_data(m, raw, id, ctx, depth);
+            vec![(name, ctype(p), data)]
+        } else {
+            let blocks = uu::blocks(body_bytes(raw, p));
+            let octets = || "application/octet-stream".to_string();
+            let w = part_where(id, depth);
+            blocks
+                .into_iter()
+                .map(|b| uu_data(b, &w, ctx))
+                .map(|(n, d)| (n, octets(), d))
+                .collect()
+        };
+        for (name, ct, data) in found {
+            let i = add_attachment(ctx, name, ct, None, data);
+            listed.push(list_line(&ctx.attachments[i]));
+            shown.items.push(Item::Attachment(i));
+        }
+    }
+}
+
 /// Renders one message (parsed from `prep`) into `out` and returns its [`Shown`].
 /// `depth` is its nesting level, `encoded` how many encoded levels enclose it.
 fn render(
     m: &Message,
-    neutral: &HashMap<u32, (Neutral, String)>,
+    prep: &Prepared,
     ctx: &mut Ctx,
     out: &mut String,
     depth: usize,
     encoded: usize,
 ) -> Shown {
-    check_parts(m, ctx, depth);
+    let raw: &[u8] = &prep.bytes;
+    check_parts(m, raw, ctx, depth);
+    record_bodies(m, ctx);
     let mut shown = Shown {
         headers: headers_of(m),
         ..Shown::default()
@@ -475,7 +667,7 @@ fn render(
         match &p.body {
             PartType::Message(nested) => {
                 out.push_str("\n---------- attached message ----------\n");
-                let s = render(nested, neutral, ctx, out, depth + 1, encoded);
+                let s = render(nested, prep, ctx, out, depth + 1, encoded);
                 shown.items.push(Item::Message(Box::new(s)));
                 out.push_str("---------- end of attached message ----------\n");
             }
@@ -488,7 +680,7 @@ fn render(
                     .headers
                     .iter()
                     .filter(|h| h.name == HeaderName::ContentType)
-                    .find_map(|h| neutral.get(&h.offset_start));
+                    .find_map(|h| prep.neutral.get(&h.offset_start));
                 if let Some((Neutral::Encoded, _)) = mark
                     && encoded < MAX_ENCODED
                 {
@@ -507,25 +699,17 @@ fn render(
                     }
                     None => ctype(p),
                 };
-                let original = p.attachment_name().map(str::to_string);
                 let cid = p
                     .content_id()
                     .map(|c| c.trim().trim_matches(['<', '>']).to_string());
-                let data = p.contents().to_vec();
-                let size = data.len();
-                let i = add_attachment(ctx, original.clone(), ct.clone(), cid, data);
-                let name = &ctx.attachments[i].name;
-                listed.push(format!(
-                    "  {name} ({ct}, {size} bytes){}",
-                    match &original {
-                        Some(o) if o != name => format!("  [sent as {o:?}]"),
-                        _ => String::new(),
-                    }
-                ));
+                let (original, data) = attachment_data(m, raw, id, ctx, depth);
+                let i = add_attachment(ctx, original, ct, cid, data);
+                listed.push(list_line(&ctx.attachments[i]));
                 shown.items.push(Item::Attachment(i));
             }
         }
     }
+    uu_in_bodies(m, raw, ctx, depth, &mut listed, &mut shown);
     if !listed.is_empty() {
         out.push_str(&format!(
             "\n---------- attachments (in {}/) ----------\n",
@@ -549,7 +733,7 @@ fn render_bytes(
 ) -> Shown {
     let prep = prepare(raw, MAX_NESTING.saturating_sub(depth));
     match parse(&MessageParser::default(), &prep.bytes) {
-        Some(m) => render(&m, &prep.neutral, ctx, out, depth, encoded),
+        Some(m) => render(&m, &prep, ctx, out, depth, encoded),
         None => {
             out.push_str(
                 "(this part could not be parsed as a message; it is saved as an attachment)\n",
@@ -584,11 +768,12 @@ pub fn decode(raw: &[u8], files_label: &str) -> Decoded {
         used: NameSet::new(),
         attachments: Vec::new(),
         warnings: Vec::new(),
+        body_parts: Vec::new(),
         index: 0,
         too_deep: false,
     };
     let mut text = String::new();
-    d.shown = render(&m, &prep.neutral, &mut ctx, &mut text, 0, 0);
+    d.shown = render(&m, &prep, &mut ctx, &mut text, 0, 0);
     if ctx.too_deep {
         ctx.warnings.push(format!(
             "attached messages nested more than {MAX_NESTING} deep are saved raw as .eml attachments, not shown"
@@ -597,6 +782,7 @@ pub fn decode(raw: &[u8], files_label: &str) -> Decoded {
     d.text = text;
     d.attachments = ctx.attachments;
     d.warnings = ctx.warnings;
+    d.body_parts = ctx.body_parts;
     d
 }
 
@@ -749,5 +935,107 @@ mod tests {
         assert_eq!(d.attachments[3999].name, "a-4000.txt");
         let html = format!("<p>{}</p>", "&".repeat(200_000));
         assert_eq!(html_to_text(&html).len(), 200_001);
+    }
+
+    /// Issue 18, defect 1: `=` ending the last line before the boundary is a soft break.
+    #[test]
+    fn d1_qp_soft_break_before_the_boundary_keeps_the_last_byte() {
+        for eol in ["\n", "\r\n"] {
+            let raw = "From: a@x\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b1\"\n\n--b1\nContent-Type: text/plain; charset=us-ascii\nContent-Transfer-Encoding: quoted-printable\n\nThe last word of this body is WORLD=\n--b1\nContent-Type: application/octet-stream; name=\"data.bin\"\nContent-Disposition: attachment; filename=\"data.bin\"\nContent-Transfer-Encoding: quoted-printable\n\nABCDEFGHIJ=\n--b1\nContent-Type: application/octet-stream; name=\"two.bin\"\nContent-Transfer-Encoding: quoted-printable\n\nline=0D=0A=\nsoft=\nend\n\n--b1--\n".replace('\n', eol);
+            let d = decode(raw.as_bytes(), "x.files");
+            assert!(d.text.contains("is WORLD\n"), "{}", d.text);
+            assert_eq!(d.attachments[0].name, "data.bin");
+            assert_eq!(d.attachments[0].data, b"ABCDEFGHIJ");
+            // A hard line break before the boundary still belongs to the boundary.
+            assert_eq!(
+                d.attachments[1].data,
+                format!("line\r\nsoftend{eol}").as_bytes()
+            );
+            assert!(d.warnings.is_empty(), "{:?}", d.warnings);
+        }
+    }
+
+    /// Issue 18, defect 2: parameter values folded onto the next line.
+    #[test]
+    fn d1_folded_parameter_values_are_read() {
+        let raw = b"From: a@x\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\r\n \"b2\"\r\n\r\n--b2\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nVISIBLE BODY TEXT\r\n--b2\r\nContent-Type: application/pdf; name=\r\n\t\"report.pdf\"\r\nContent-Disposition: attachment; filename=\r\n\t\"report.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--b2\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\r\n unquoted.dat\r\n\r\nx\r\n--b2--\r\n";
+        let d = decode(raw, "x.files");
+        assert!(d.text.contains("VISIBLE BODY TEXT"), "{}", d.text);
+        let got: Vec<(&str, &[u8])> = d
+            .attachments
+            .iter()
+            .map(|a| (a.name.as_str(), a.data.as_slice()))
+            .collect();
+        assert_eq!(
+            got,
+            [("report.pdf", &b"%PDF-1.4\n"[..]), ("unquoted.dat", b"x")]
+        );
+    }
+
+    /// Issue 18, defect 3: x-uuencode parts and uuencoded files in a text body.
+    #[test]
+    fn d1_uuencode_is_decoded() {
+        let raw = b"From: a@x\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b3\"\n\n--b3\nContent-Type: text/plain; charset=us-ascii\n\nsee attachment\n--b3\nContent-Type: text/plain; name=\"hello.txt\"\nContent-Transfer-Encoding: x-uuencode\nContent-Disposition: attachment; filename=\"hello.txt\"\n\nbegin 644 hello.txt\n,2&5L;&\\@=V]R;&0*\n`\nend\n--b3\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: x-uuencode\n\nbegin 600 cut.bin\n,2&5L;&\\@=V]R;&0*\n--b3--\n";
+        let d = decode(raw, "x.files");
+        assert_eq!(d.attachments[0].name, "hello.txt");
+        assert_eq!(d.attachments[0].data, b"Hello world\n");
+        assert_eq!(d.attachments[1].name, "cut.bin");
+        assert_eq!(d.attachments[1].data, b"Hello world\n");
+        assert_eq!(d.warnings.len(), 1, "{:?}", d.warnings);
+        assert!(d.warnings[0].contains("\"cut.bin\" is damaged or cut short"));
+        // Old-style mail: the file uuencoded in the text itself.
+        let raw = b"From: a@x\nSubject: uu\n\nHere it is:\n\nbegin 644 hello.txt\n,2&5L;&\\@=V]R;&0*\n`\nend\n\nbye\n";
+        let d = decode(raw, "x.files");
+        assert!(d.text.contains("Here it is:") && d.text.contains("bye"));
+        assert_eq!(d.attachments.len(), 1);
+        assert_eq!(d.attachments[0].name, "hello.txt");
+        assert_eq!(d.attachments[0].data, b"Hello world\n");
+        assert!(d.warnings.is_empty(), "{:?}", d.warnings);
+        // An encoding nobody knows: saved as sent, with a warning.
+        let raw = b"From: a@x\nMIME-Version: 1.0\nContent-Type: application/octet-stream; name=a.bin\nContent-Transfer-Encoding: x-gzip64\n\nH4sI\n";
+        let d = decode(raw, "x.files");
+        assert_eq!(d.attachments[0].data, b"H4sI\n");
+        assert!(
+            d.warnings[0].contains("unknown transfer encoding \"x-gzip64\""),
+            "{:?}",
+            d.warnings
+        );
+    }
+
+    /// Issue 18, defect 4: a part whose data follows its headers without the empty line.
+    #[test]
+    fn d1_part_without_the_empty_line_keeps_its_data() {
+        let raw = b"From: a@x\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b4\"\n\n--b4\nContent-Type: text/plain; charset=us-ascii\n\nsee attachment\n--b4\nContent-Type: application/zip; name=\"a.zip\"\nContent-Transfer-Encoding: base64\nContent-Disposition: attachment; filename=\"a.zip\"\nUEsFBgAAAAAAAAAAAAAAAAAAAAAAAA==\n\n--b4--\n";
+        let d = decode(raw, "x.files");
+        assert!(d.text.contains("see attachment"));
+        assert_eq!(d.attachments[0].name, "a.zip");
+        let mut zip = b"PK\x05\x06".to_vec();
+        zip.extend([0u8; 18]);
+        assert_eq!(d.attachments[0].data, zip);
+        assert_eq!(d.warnings.len(), 1, "{:?}", d.warnings);
+        assert!(d.warnings[0].contains("no empty line between its headers and its data"));
+        // A well-formed part gives no such warning.
+        let fixed = String::from_utf8_lossy(raw).replace("a.zip\"\nUEs", "a.zip\"\n\nUEs");
+        let ok = decode(fixed.as_bytes(), "x.files");
+        assert_eq!(ok.attachments[0].data, zip);
+        assert!(ok.warnings.is_empty(), "{:?}", ok.warnings);
+    }
+
+    /// Found by the differential test: message/rfc822 directly in message/rfc822 inside
+    /// a multipart lost the whole structure (mail-parser closed one level of two).
+    #[test]
+    fn message_in_message_in_multipart() {
+        let raw = b"From: a@x\nSubject: top\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=B\n\n--B\nContent-Type: message/rfc822\n\nFrom: b@x\nSubject: middle\nContent-Type: message/rfc822\n\nFrom: c@x\nSubject: inner\nContent-Type: application/pdf; name=one.pdf\nContent-Transfer-Encoding: base64\n\nJVBERi0xLjQK\n\n--B\nContent-Type: text/plain; name=two.txt\nContent-Disposition: attachment; filename=two.txt\n\nsecond\n--B--\n";
+        let d = decode(raw, "x.files");
+        let got: Vec<(&str, &[u8])> = d
+            .attachments
+            .iter()
+            .map(|a| (a.name.as_str(), a.data.as_slice()))
+            .collect();
+        assert_eq!(
+            got,
+            [("one.pdf", &b"%PDF-1.4\n"[..]), ("two.txt", b"second")]
+        );
+        assert!(d.text.contains("Subject: middle\n") && d.text.contains("Subject: inner\n"));
     }
 }

@@ -1137,3 +1137,103 @@ fn update_after_interrupted_update() {
         .collect();
     assert_eq!(names.len(), 3, "{names:?}");
 }
+
+/// Issue 18 (`d1-decoding.sh`): four messages queued by a real Postfix 3.7.11
+/// (tests/data/d1), exported as text: the decoded bytes and the warnings.
+#[test]
+fn d1_decoding_of_real_postfix_queue_files() {
+    let d = tempfile::tempdir().unwrap();
+    let spool = d.path().join("spool");
+    let src = root().join("tests/data/d1/spool");
+    for sub in ["deferred", "defer"] {
+        for e in walk_files(&src.join(sub)) {
+            let to = spool.join(e.strip_prefix(&src).unwrap());
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::copy(&e, &to).unwrap();
+            let mode = if sub == "deferred" { 0o700 } else { 0o600 };
+            std::fs::set_permissions(&to, std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+    }
+    let out = d.path().join("out");
+    let cfg = root().join("tests/data/d1/config");
+    let o = run(&[
+        "export",
+        "--queue-dir",
+        spool.to_str().unwrap(),
+        "--config-dir",
+        cfg.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--format",
+        "text",
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let t = out.join("recipients/bob@example.jp/text");
+    let file = |qid: &str, suffix: &str| -> PathBuf {
+        let name = std::fs::read_dir(&t)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .find(|n| n.ends_with(&format!("_{qid}{suffix}")))
+            .unwrap_or_else(|| panic!("{qid}{suffix} in {t:?}"));
+        t.join(name)
+    };
+    let read = |p: PathBuf| std::fs::read(&p).unwrap_or_else(|e| panic!("{p:?}: {e}"));
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let warnings = |qid: &str| -> Vec<String> {
+        let msg = m["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["queue_id"] == qid)
+            .unwrap();
+        serde_json::from_value(msg["warnings"].clone()).unwrap()
+    };
+    // 1. quoted-printable ending in a soft line break right before the boundary
+    let text = String::from_utf8(read(file("4jjdm35dCNz1Spds", ".txt"))).unwrap();
+    assert!(
+        text.contains("The last word of this body is WORLD\n"),
+        "{text}"
+    );
+    assert_eq!(
+        read(file("4jjdm35dCNz1Spds", ".files").join("data.bin")),
+        b"ABCDEFGHIJ"
+    );
+    assert_eq!(warnings("4jjdm35dCNz1Spds"), Vec::<String>::new());
+    // 2. `boundary=` folded onto the next line
+    let text = String::from_utf8(read(file("4jjdm40hQXz1Spf9", ".txt"))).unwrap();
+    assert!(text.contains("\nVISIBLE BODY TEXT\n"), "{text}");
+    assert_eq!(
+        read(file("4jjdm40hQXz1Spf9", ".files").join("report.pdf")),
+        b"%PDF-1.4\n"
+    );
+    // 3. x-uuencode
+    assert_eq!(
+        read(file("4jjdm41XW3z1SpfW", ".files").join("hello.txt")),
+        b"Hello world\n"
+    );
+    assert_eq!(warnings("4jjdm41XW3z1SpfW"), Vec::<String>::new());
+    // 4. no empty line between the part's headers and its data: recovered, with a warning
+    let mut zip = b"PK\x05\x06".to_vec();
+    zip.extend([0u8; 18]);
+    assert_eq!(read(file("4jjdm41YbQz1SpfX", ".files").join("a.zip")), zip);
+    let w = warnings("4jjdm41YbQz1SpfX");
+    assert!(
+        w.len() == 1 && w[0].contains("no empty line between its headers and its data"),
+        "{w:?}"
+    );
+}
+
+fn walk_files(dir: &Path) -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            v.extend(walk_files(&p));
+        } else {
+            v.push(p);
+        }
+    }
+    v
+}

@@ -4,6 +4,7 @@
 mod util;
 
 mod cli;
+mod differential;
 mod docs;
 mod dovecot;
 mod export;

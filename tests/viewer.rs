@@ -186,6 +186,7 @@ fn html_view_of_hostile_markup_is_linear() {
     let links = PageLinks {
         index: "../index.html".into(),
         files: "f".into(),
+        as_text: "t".into(),
         eml: None,
     };
     let info = PageInfo {
@@ -307,7 +308,7 @@ fn tool(prog: &str) -> bool {
 /// A message a hostile sender could write: markup in every header, scripts, event
 /// handlers, remote images, style sheets, frames, forms, a tracking pixel, a
 /// `javascript:` link and an attachment whose name tries to leave the bundle.
-const HOSTILE: &str = "From: \"<script>alert('from')</script>\" <evil@example.net>\n\
+pub(crate) const HOSTILE: &str = "From: \"<script>alert('from')</script>\" <evil@example.net>\n\
 To: alice@example.com\n\
 Subject: <img src=x onerror=alert('subject')> hostile & </title><script>alert(1)</script>\n\
 Message-ID: <hostile@example.net>\n\
@@ -334,7 +335,7 @@ Content-Disposition: attachment; filename=\"../../../x\\\"><img src=x onerror=al
 --B--\n";
 
 /// HTML mail with an inline picture (a part the HTML names by `cid:`).
-const INLINE: &str = "From: Shop <shop@example.net>\n\
+pub(crate) const INLINE: &str = "From: Shop <shop@example.net>\n\
 To: alice@example.com\n\
 Subject: inline picture\n\
 MIME-Version: 1.0\n\
@@ -808,4 +809,153 @@ fn html_view_alone_and_after_update() {
         "{}",
         String::from_utf8_lossy(&o.stdout)
     );
+}
+
+/// r12: HTML, SVG and `cid:`-referenced HTML attachments, opened from the message page's
+/// links in a real Chromium, run no script and load nothing; the same files opened
+/// directly (the control) do — so "nothing happened" is measured, not assumed.
+#[test]
+fn live_attachments_open_inert_from_the_viewer() {
+    if !tool("chromium") || !tool("python3") {
+        return;
+    }
+    const R12: &str = "From: spam@evil.example\n\
+To: alice@example.com\n\
+Subject: your invoice\n\
+MIME-Version: 1.0\n\
+Content-Type: multipart/mixed; boundary=B\n\
+\n\
+--B\n\
+Content-Type: multipart/related; boundary=R\n\
+\n\
+--R\n\
+Content-Type: text/html\n\
+\n\
+<p>see <a href=\"cid:page@evil.example\">the page</a><iframe src=\"cid:page@evil.example\"></iframe></p>\n\
+--R\n\
+Content-Type: text/html\n\
+Content-ID: <page@evil.example>\n\
+\n\
+<script>document.title='SCRIPT-RAN';fetch('http://127.0.0.1:9/cid')</script>\n\
+--R--\n\
+--B\n\
+Content-Type: text/html\n\
+Content-Disposition: attachment; filename=\"invoice.html\"\n\
+\n\
+<script>document.title='SCRIPT-RAN';fetch('http://127.0.0.1:9/js')</script><img src=\"http://127.0.0.1:9/pixel\">\n\
+--B\n\
+Content-Type: image/svg+xml\n\
+Content-Disposition: attachment; filename=\"photo.svg\"\n\
+\n\
+<svg xmlns='http://www.w3.org/2000/svg' onload=\"fetch('http://127.0.0.1:9/svg')\"/>\n\
+--B--\n";
+    let d = tempfile::tempdir().unwrap();
+    let spool = d.path().join("spool");
+    put(
+        &spool,
+        "4FFFF98E5F2",
+        &queue_file(
+            1_795_900_000,
+            &[b"alice@example.com"],
+            &lines(R12.as_bytes()),
+        ),
+    );
+    let mut pages = Vec::new();
+    let mut controls = Vec::new();
+    for formats in ["html,eml", "all"] {
+        let out = d.path().join(formats.replace(',', "-"));
+        let o = run(&[
+            "export",
+            "--queue-dir",
+            spool.to_str().unwrap(),
+            "--config-dir",
+            defaults_config_dir(),
+            "--out",
+            out.to_str().unwrap(),
+            "--format",
+            formats,
+            "--quiet",
+        ]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let html = out.join("recipients/alice@example.com/html");
+        let page = std::fs::read_dir(&html)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|e| e == "html"))
+            .unwrap();
+        let text = std::fs::read_to_string(&page).unwrap();
+        let mut n = 0;
+        for a in text.split("<a class=\"attachment\" href=\"").skip(1) {
+            let href = &a[..a.find('"').unwrap()];
+            assert!(
+                href.ends_with(".txt"),
+                "{formats}: attachment linked as {href}"
+            );
+            assert!(
+                a[href.len()..].starts_with("\" download=\""),
+                "{formats}: {a}"
+            );
+            let file = html.join(percent_decode(href));
+            assert!(file.is_file(), "{file:?}");
+            pages.push(format!("file://{}={formats}-{n}", file.display()));
+            n += 1;
+        }
+        assert_eq!(n, 3, "{formats}: {text}");
+        if formats == "all" {
+            let files = std::fs::read_dir(out.join("recipients/alice@example.com/text"))
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .find(|p| p.is_dir())
+                .unwrap();
+            for f in ["invoice.html", "photo.svg"] {
+                controls.push(format!("file://{}=control-{f}", files.join(f).display()));
+            }
+        }
+    }
+    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("viewer-r12");
+    let _ = std::fs::remove_dir_all(&shots);
+    let o = std::process::Command::new("python3")
+        .arg(root().join("tests/viewer_cdp.py"))
+        .arg(&shots)
+        .args(&pages)
+        .args(&controls)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "viewer_cdp.py: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for p in report["pages"].as_array().unwrap() {
+        let name = p["name"].as_str().unwrap();
+        let remote: Vec<&str> = p["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["url"].as_str().unwrap())
+            .filter(|u| !u.starts_with("file://") && !u.starts_with("data:"))
+            .collect();
+        if name.starts_with("control-") {
+            assert!(
+                !remote.is_empty(),
+                "{name}: the control loaded nothing: {p}"
+            );
+            continue;
+        }
+        assert!(remote.is_empty(), "{name}: {remote:?}");
+        assert_ne!(p["dom"]["title"], "SCRIPT-RAN", "{name}");
+        assert_eq!(p["dom"]["scripts"], 0, "{name}");
+        assert_eq!(p["dom"]["alerted"], false, "{name}");
+        // The sender's markup is shown as text.
+        assert!(
+            p["dom"]["text"].as_str().unwrap().contains('<'),
+            "{name}: {p}"
+        );
+    }
 }

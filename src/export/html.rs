@@ -25,10 +25,11 @@ use std::fmt::Write as _;
 use chrono::{Local, TimeZone};
 
 use crate::decode::html::{Sanitized, escape, escape_into, sanitize};
-use crate::decode::{Body, Decoded, Item, Shown};
+use crate::decode::{Body, Decoded, Item, Part, Shown};
 
 use super::ExportError;
 use super::eml::Crlf;
+use super::names::visible;
 use super::sink::{Dest, FileOpts, Mailbox, Message, Sink};
 use super::text::files_dir;
 
@@ -72,6 +73,15 @@ impl Sink for Html {
             }
             files_dir(stem)
         };
+        // Files a browser would run or render with network access: linked only as
+        // plain-text copies (see [`active`]).
+        if d.attachments.iter().any(active) {
+            let dir = format!("{PAGES}/{}", as_text_dir(stem));
+            dest.dir(&dir)?;
+            for a in d.attachments.iter().filter(|a| active(a)) {
+                dest.put(&format!("{dir}/{}.txt", a.name), mtime, &a.data)?;
+            }
+        }
         let eml = if m.formats.has("eml") {
             format!("../eml/{stem}.eml")
         } else {
@@ -89,6 +99,7 @@ impl Sink for Html {
         let links = PageLinks {
             index: "../index.html".into(),
             files: url_path(&files),
+            as_text: url_path(&as_text_dir(stem)),
             eml: Some(url_path(&eml)),
         };
         let address = String::from_utf8_lossy(m.mailbox);
@@ -319,6 +330,8 @@ pub struct PageLinks {
     pub index: String,
     /// The folder holding the message's attachments (`../text/<stem>.files`).
     pub files: String,
+    /// The folder of the plain-text copies of [`active`] attachments (`<stem>.as-text`).
+    pub as_text: String,
     /// The message as an `.eml` file, if the bundle has one.
     pub eml: Option<String>,
 }
@@ -391,23 +404,81 @@ fn attachment_list(out: &mut String, s: &Shown, d: &Decoded, links: &PageLinks) 
     out.push_str("<h2>Attachments</h2>\n<ul class=\"attachments\">\n");
     for i in items {
         let a = &d.attachments[i];
-        let href = format!("{}/{}", links.files, url_component(&a.name));
+        let (href, extra) = if active(a) {
+            let href = format!("{}/{}.txt", links.as_text, url_component(&a.name));
+            (href, format!(" download=\"{}\"", escape(&a.name)))
+        } else {
+            (
+                format!("{}/{}", links.files, url_component(&a.name)),
+                String::new(),
+            )
+        };
         let _ = write!(
             out,
-            "<li><a class=\"attachment\" href=\"{}\">📎 {}</a> <span class=\"meta\">({}, {})</span>",
+            "<li><a class=\"attachment\" href=\"{}\"{extra}>📎 {}</a> <span class=\"meta\">({}, {})</span>",
             escape(&href),
             escape(&a.name),
             escape(&a.content_type),
             human_size(a.data.len() as u64)
         );
+        if active(a) {
+            out.push_str(" <span class=\"note\">opens as text here: a web page or drawing from a stranger could run the sender's code or contact the sender; its file is ");
+            escape_into(out, &format!("{}/{}", links.files, a.name));
+            out.push_str("</span>");
+        }
         if let Some(o) = &a.original_name
             && *o != a.name
         {
-            let _ = write!(out, " <span class=\"meta\">sent as “{}”</span>", escape(o));
+            // As sent, with invisible and direction characters written out.
+            let _ = write!(
+                out,
+                " <span class=\"meta\">sent as “{}”</span>",
+                escape(&visible(o))
+            );
         }
         out.push_str("</li>\n");
     }
     out.push_str("</ul>\n");
+}
+
+/// The folder of the plain-text copies of [`active`] attachments, beside the page.
+pub fn as_text_dir(stem: &str) -> String {
+    format!("{stem}.as-text")
+}
+
+/// Whether a browser opening this attachment from disk could run it as a page
+/// (scripts, remote loads): by the saved name's extension, which is what a browser goes
+/// by for a local file — HTML, XHTML, SVG, XML (style sheets), MHTML —, and for an
+/// extension a browser may not know (it then sniffs the content), by a markup type or
+/// content that starts with `<`.
+pub fn active(a: &Part) -> bool {
+    let ext = a
+        .name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    const LIVE: &[&str] = &[
+        "html", "htm", "shtml", "shtm", "xhtml", "xht", "svg", "svgz", "xml", "xsl", "xslt", "mht",
+        "mhtml",
+    ];
+    // Extensions browsers map to a type they never run as a page.
+    const INERT: &[&str] = &[
+        "txt", "pdf", "png", "jpg", "jpeg", "gif", "webp", "bmp", "ico", "tif", "tiff", "heic",
+        "zip", "gz", "tgz", "bz2", "xz", "7z", "rar", "tar", "doc", "docx", "xls", "xlsx", "ppt",
+        "pptx", "odt", "ods", "odp", "rtf", "csv", "ics", "vcf", "json", "mp3", "mp4", "m4a",
+        "wav", "ogg", "oga", "webm", "mov", "avi", "eml",
+    ];
+    if LIVE.contains(&ext.as_str()) {
+        return true;
+    }
+    if INERT.contains(&ext.as_str()) {
+        return false;
+    }
+    let data = a.data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&a.data);
+    matches!(
+        a.content_type.as_str(),
+        "text/html" | "application/xhtml+xml" | "image/svg+xml" | "text/xml" | "application/xml"
+    ) || data.trim_ascii_start().starts_with(b"<")
 }
 
 fn attached(out: &mut String, s: &Shown, d: &Decoded, links: &PageLinks, blocked: &mut usize) {
@@ -565,6 +636,7 @@ mod tests {
 
     fn links() -> PageLinks {
         PageLinks {
+            as_text: "S.as-text".into(),
             index: "../index.html".into(),
             files: "../text/S.files".into(),
             eml: Some("../eml/S.eml".into()),
@@ -621,6 +693,53 @@ mod tests {
             url_component(&a.name)
         )));
         assert!(page.contains("Content-Security-Policy"));
+    }
+
+    /// r13: the name as sent is shown with its direction controls written out.
+    #[test]
+    fn r13_sent_as_shows_no_bidi_controls() {
+        let raw = "From: spam@evil.example\nSubject: invoice\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=B\n\n--B\nContent-Type: text/plain\n\nsee attached\n--B\nContent-Type: application/octet-stream\nContent-Disposition: attachment; filename=\"invoice\u{202E}txt.exe\"\n\nMZ\n--B--\n";
+        let d = decode(raw.as_bytes(), "S.files");
+        assert_eq!(d.attachments[0].name, "invoice_txt.exe");
+        let page = message_page(&d, &info(), &links());
+        assert!(
+            !page.contains(|c| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')),
+            "{page}"
+        );
+        assert!(page.contains("sent as “invoice[U+202E]txt.exe”"), "{page}");
+        assert!(!d.text.contains('\u{202E}'), "{}", d.text);
+    }
+
+    /// r12: HTML, SVG and markup attachments are linked only as plain-text copies.
+    #[test]
+    fn r12_live_attachments_are_linked_as_text() {
+        let raw = "From: spam@evil.example\nSubject: your invoice\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=B\n\n--B\nContent-Type: multipart/related; boundary=R\n\n--R\nContent-Type: text/html\n\n<a href=\"cid:page@x\">the page</a><img src=\"cid:page@x\">\n--R\nContent-Type: text/html\nContent-ID: <page@x>\n\n<script>fetch('http://127.0.0.1:9/cid')</script>\n--R--\n--B\nContent-Type: text/html\nContent-Disposition: attachment; filename=\"invoice.html\"\n\n<script>fetch('http://127.0.0.1:9/js')</script>\n--B\nContent-Type: image/svg+xml\nContent-Disposition: attachment; filename=\"photo.svg\"\n\n<svg xmlns='http://www.w3.org/2000/svg' onload=\"fetch('http://127.0.0.1:9/svg')\"/>\n--B\nContent-Type: application/octet-stream\nContent-Disposition: attachment; filename=\"data.bin\"\n\n  <script>x</script>\n--B\nContent-Type: application/pdf\nContent-Disposition: attachment; filename=\"report.pdf\"\n\n%PDF-1.4\n--B--\n";
+        let d = decode(raw.as_bytes(), "S.files");
+        let names: Vec<(&str, bool)> = d
+            .attachments
+            .iter()
+            .map(|a| (a.name.as_str(), active(a)))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("part-1.html", true),
+                ("invoice.html", true),
+                ("photo.svg", true),
+                ("data.bin", true),
+                ("report.pdf", false)
+            ]
+        );
+        let page = message_page(&d, &info(), &links());
+        for n in ["part-1.html", "invoice.html", "photo.svg", "data.bin"] {
+            assert!(
+                page.contains(&format!("href=\"S.as-text/{n}.txt\" download=\"{n}\"")),
+                "{n}: {page}"
+            );
+            assert!(!page.contains(&format!("S.files/{n}\"")), "{n}: {page}");
+        }
+        assert!(page.contains("href=\"../text/S.files/report.pdf\">"));
+        assert!(!page.to_ascii_lowercase().contains("cid:"), "{page}");
     }
 
     #[test]

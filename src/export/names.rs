@@ -37,11 +37,17 @@ pub fn short_hash(b: &[u8], n: usize) -> String {
 /// a name (zero-width and joiners, bidirectional controls, soft hyphen, word joiner and
 /// invisible operators, interlinear annotation, tag characters, BOM).
 fn bad_char(c: char) -> bool {
-    c.is_control()
+    invisible(c)
         || matches!(
             c,
             '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|' | '\u{FFFD}'
         )
+}
+
+/// Controls, line and paragraph separators and invisible formatting characters (see
+/// [`bad_char`]): what can make a name read as something else.
+pub fn invisible(c: char) -> bool {
+    c.is_control()
         || matches!(
             c as u32,
             0x00AD
@@ -55,6 +61,20 @@ fn bad_char(c: char) -> bool {
                 | 0xFFF9..=0xFFFB
                 | 0xE0000..=0xE007F
         )
+}
+
+/// `s` with every [`invisible`] character written out as `[U+XXXX]`: a sender's name as
+/// sent, shown so that it cannot disguise itself (`invoice[U+202E]txt.exe`).
+pub fn visible(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if invisible(c) {
+            out.push_str(&format!("[U+{:04X}]", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Device names Windows reserves whatever the extension (`con.txt` is `con`):
