@@ -20,8 +20,25 @@ pub struct Facts<'a> {
     pub fingerprint: Option<&'a str>,
 }
 
+/// The handout of one user: plain text, no password in it.
 pub fn render(f: &Facts) -> String {
     let mut o = String::new();
+    intro(&mut o, f);
+    settings(&mut o, f);
+    if let Some(fp) = f.fingerprint {
+        certificate(&mut o, fp);
+    }
+    program_steps(&mut o, f.fingerprint.is_some());
+    let _ = writeln!(o);
+    let _ = writeln!(
+        o,
+        "Questions: ask your mail administrator. Never send your password by e-mail."
+    );
+    o
+}
+
+/// The title and what the account is (whose mail, how much, read-only).
+fn intro(o: &mut String, f: &Facts) {
     let _ = writeln!(o, "Your mail while the mail server is down: how to read it");
     let _ = writeln!(o, "=======================================================");
     let _ = writeln!(o);
@@ -44,6 +61,10 @@ pub fn render(f: &Facts) -> String {
          this account from your program."
     );
     let _ = writeln!(o);
+}
+
+/// The account settings, one per line.
+fn settings(o: &mut String, f: &Facts) {
     let _ = writeln!(o, "  Account type:     IMAP (incoming mail)");
     let _ = writeln!(o, "  Server:           {}", f.server);
     let _ = writeln!(o, "  Port:             {}", f.port);
@@ -63,17 +84,22 @@ pub fn render(f: &Facts) -> String {
          \x20                   will not work from this account."
     );
     let _ = writeln!(o);
-    if let Some(fp) = f.fingerprint {
-        let _ = writeln!(
-            o,
-            "Certificate: this server has its own certificate, so your program will warn\n\
-             that it cannot verify it. Compare the SHA-256 fingerprint it shows with\n\
-             \x20 {fp}\n\
-             and accept the certificate (permanently) only if they are the same."
-        );
-        let _ = writeln!(o);
-    }
-    let own = f.fingerprint.is_some();
+}
+
+/// What to compare before accepting the server's own certificate.
+fn certificate(o: &mut String, fp: &str) {
+    let _ = writeln!(
+        o,
+        "Certificate: this server has its own certificate, so your program will warn\n\
+         that it cannot verify it. Compare the SHA-256 fingerprint it shows with\n\
+         \x20 {fp}\n\
+         and accept the certificate (permanently) only if they are the same."
+    );
+    let _ = writeln!(o);
+}
+
+/// Short steps per mail program; `own` when the certificate is self-signed.
+fn program_steps(o: &mut String, own: bool) {
     let _ = writeln!(
         o,
         "Thunderbird: Account Settings > Account Actions > Add Mail Account; enter your\n\
@@ -125,12 +151,6 @@ pub fn render(f: &Facts) -> String {
              \x20 SSL/TLS as above."
         );
     }
-    let _ = writeln!(o);
-    let _ = writeln!(
-        o,
-        "Questions: ask your mail administrator. Never send your password by e-mail."
-    );
-    o
 }
 
 #[cfg(test)]

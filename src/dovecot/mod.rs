@@ -364,9 +364,114 @@ fn newest_arrival(m: &Manifest, r: &ManifestRecipient) -> Option<i64> {
         .max()
 }
 
+/// The export to serve: where it is, its manifest, the account that reads it.
+struct Source {
+    export: PathBuf,
+    export_s: String,
+    manifest: Manifest,
+    reader: Reader,
+}
+
+/// The certificate Dovecot presents.
+struct Cert {
+    cert: PathBuf,
+    key: PathBuf,
+    /// Self-signed, kept in `CONF_DIR/tls/`.
+    generated_cert: bool,
+    /// A certificate generated now, to be written.
+    new: Option<tls::Generated>,
+    fingerprint: String,
+}
+
+/// Everything decided before CONF_DIR is written.
+struct Decided {
+    src: Source,
+    conf_dir: PathBuf,
+    conf_s: String,
+    old: Option<Marker>,
+    internal_gid: u32,
+    planned: Vec<Planned>,
+    skipped: Vec<Skipped>,
+    server: String,
+    cert: Cert,
+    passwd_text: String,
+    warnings: Vec<String>,
+}
+
 /// Writes CONF_DIR for the export. See the module comment.
 pub fn generate(req: &Request) -> Result<Outcome, DovecotError> {
-    // The export and what it allows.
+    let mut d = decide(req)?;
+    // From here on, CONF_DIR is written.
+    let was_running = running(&d.conf_dir);
+    let conf_path = write_conf(&d, req.listen)?;
+    let (users, handouts) = write_handouts(&d, req.listen)?;
+    write_marker(&d, req.listen, &users, handouts)?;
+    doveconf_check(&conf_path, &mut d.warnings)?;
+    if !was_running {
+        d.warnings.extend(port_check(req.listen));
+    }
+    Ok(Outcome {
+        conf: conf_path,
+        conf_dir: d.conf_dir,
+        export: d.src.export,
+        reader: d.src.reader,
+        server: d.server,
+        listen: req.listen,
+        cert: d.cert.cert,
+        generated_cert: d.cert.generated_cert,
+        fingerprint: d.cert.fingerprint,
+        users,
+        skipped: d.skipped,
+        warnings: d.warnings,
+        running: was_running,
+    })
+}
+
+/// Checks everything and decides what to write, writing nothing (a refusal leaves
+/// nothing behind).
+fn decide(req: &Request) -> Result<Decided, DovecotError> {
+    let src = open_export(req)?;
+    // CONF_DIR: new, empty, or ours.
+    let conf_dir = absolute(req.conf_dir)?;
+    let conf_s = check_path("CONF_DIR", &conf_dir)?;
+    let old = prior_marker(&conf_dir, &conf_s, &src)?;
+    let (internal_uid, internal_gid) = dovecot_accounts()?;
+    let mut warnings = Vec::new();
+    if !Path::new("/usr/lib/dovecot/imap").exists() {
+        warnings.push(
+            "/usr/lib/dovecot/imap is missing: install dovecot-imapd before starting Dovecot"
+                .into(),
+        );
+    }
+    let (planned, skipped) = plan_users(req, &src)?;
+    check_reachable(&planned, &src, &conf_dir, (internal_uid, internal_gid))?;
+    // The server's name and the certificate.
+    let server = host::server_name(
+        req.server.as_deref(),
+        req.listen,
+        src.manifest.source.myhostname.as_deref(),
+    )
+    .map_err(DovecotError::Refused)?;
+    let cert = certificate(req, &conf_dir, old.as_ref(), &server)?;
+    // Hash the passwords before anything is written (a failure leaves nothing behind).
+    let passwd_text = passwd_text(&planned, &src.reader, &conf_dir.join("users"))?;
+    Ok(Decided {
+        src,
+        conf_dir,
+        conf_s,
+        old,
+        internal_gid,
+        planned,
+        skipped,
+        server,
+        cert,
+        passwd_text,
+        warnings,
+    })
+}
+
+/// The export, its manifest (paths checked to stay inside it) and its reader account.
+fn open_export(req: &Request) -> Result<Source, DovecotError> {
     let export = fs::canonicalize(req.export).map_err(ioerr(req.export))?;
     let mpath = export.join("manifest.json");
     let text =
@@ -386,46 +491,60 @@ pub fn generate(req: &Request) -> Result<Outcome, DovecotError> {
             )));
         }
     };
+    Ok(Source {
+        export,
+        export_s,
+        manifest,
+        reader,
+    })
+}
 
-    // CONF_DIR: new, empty, or ours.
-    let conf_dir = absolute(req.conf_dir)?;
-    let conf_s = check_path("CONF_DIR", &conf_dir)?;
-    if conf_dir.starts_with(&export) || export.starts_with(&conf_dir) {
+/// The marker of an earlier run in `conf_dir`, if any; refuses a CONF_DIR inside
+/// the export (or around it), a file, or a non-empty directory not written by us.
+fn prior_marker(
+    conf_dir: &Path,
+    conf_s: &str,
+    src: &Source,
+) -> Result<Option<Marker>, DovecotError> {
+    let (export, export_s) = (&src.export, &src.export_s);
+    if conf_dir.starts_with(export) || export.starts_with(conf_dir) {
         return Err(DovecotError::Refused(format!(
             "CONF_DIR {conf_s} and EXPORT_DIR {export_s} must be apart (neither inside the other): the export must not change"
         )));
     }
-    let old: Option<Marker> = if conf_dir.exists() {
-        if !conf_dir.is_dir() {
-            return Err(DovecotError::Refused(format!(
-                "{conf_s} is not a directory"
-            )));
-        }
-        match fs::read(conf_dir.join(MARKER)) {
-            Ok(b) => Some(serde_json::from_slice(&b).map_err(|e| {
-                DovecotError::Refused(format!(
-                    "{conf_s}/{MARKER} is damaged ({e}); use a new CONF_DIR"
-                ))
-            })?),
-            Err(_) => {
-                if fs::read_dir(&conf_dir)
-                    .map_err(ioerr(&conf_dir))?
-                    .next()
-                    .is_some()
-                {
-                    return Err(DovecotError::Refused(format!(
-                        "{conf_s} is not empty and was not written by mxsalvage dovecot; give a new or empty directory"
-                    )));
-                }
-                None
+    if !conf_dir.exists() {
+        return Ok(None);
+    }
+    if !conf_dir.is_dir() {
+        return Err(DovecotError::Refused(format!(
+            "{conf_s} is not a directory"
+        )));
+    }
+    match fs::read(conf_dir.join(MARKER)) {
+        Ok(b) => Ok(Some(serde_json::from_slice(&b).map_err(|e| {
+            DovecotError::Refused(format!(
+                "{conf_s}/{MARKER} is damaged ({e}); use a new CONF_DIR"
+            ))
+        })?)),
+        Err(_) => {
+            if fs::read_dir(conf_dir)
+                .map_err(ioerr(conf_dir))?
+                .next()
+                .is_some()
+            {
+                return Err(DovecotError::Refused(format!(
+                    "{conf_s} is not empty and was not written by mxsalvage dovecot; give a new or empty directory"
+                )));
             }
+            Ok(None)
         }
-    } else {
-        None
-    };
+    }
+}
 
-    // Debian's Dovecot and its accounts.
-    let (internal_uid, internal_gid) = account("dovecot").ok_or_else(|| {
+/// Debian's Dovecot accounts: the `dovecot` account's (uid, gid), and `dovenull` must
+/// exist.
+fn dovecot_accounts() -> Result<(u32, u32), DovecotError> {
+    let internal = account("dovecot").ok_or_else(|| {
         DovecotError::Refused(
             "no `dovecot` account on this system: install Debian's dovecot-core and dovecot-imapd"
                 .into(),
@@ -437,55 +556,26 @@ pub fn generate(req: &Request) -> Result<Outcome, DovecotError> {
                 .into(),
         ));
     }
-    let mut warnings = Vec::new();
-    if !Path::new("/usr/lib/dovecot/imap").exists() {
-        warnings.push(
-            "/usr/lib/dovecot/imap is missing: install dovecot-imapd before starting Dovecot"
-                .into(),
-        );
-    }
+    Ok(internal)
+}
 
-    // The users.
+/// The users to write (and the mailboxes skipped, with why). Refuses when a mailbox
+/// is not readable by the reader's group, a password is missing, or nothing is left.
+fn plan_users(req: &Request, src: &Source) -> Result<(Vec<Planned>, Vec<Skipped>), DovecotError> {
     let mut planned = Vec::new();
     let mut skipped = Vec::new();
     let mut missing = Vec::new();
     let mut unreadable = Vec::new();
     let mut home_names = std::collections::BTreeSet::new();
-    for r in &manifest.recipients {
-        let address = match String::from_utf8(r.address.0.clone()) {
-            Ok(a) => a,
-            Err(_) => {
-                skipped.push(Skipped {
-                    address: String::from_utf8_lossy(&r.address.0).into_owned(),
-                    reason: "the address is not UTF-8, so it cannot be an IMAP user name".into(),
-                });
+    for r in &src.manifest.recipients {
+        let (address, mail, mail_escaped) = match servable(&src.export, r) {
+            Ok(x) => x,
+            Err(s) => {
+                skipped.push(s);
                 continue;
             }
         };
-        if let Some(why) = passwd::unusable_user(&address) {
-            skipped.push(Skipped {
-                address,
-                reason: why.into(),
-            });
-            continue;
-        }
-        let Some(mail) = mail_of(&export, r) else {
-            skipped.push(Skipped {
-                address,
-                reason:
-                    "the bundle has neither a Maildir nor an mbox (export with --format maildir)"
-                        .into(),
-            });
-            continue;
-        };
-        let Some(mail_escaped) = mail.path.to_str().and_then(passwd::escape_location_part) else {
-            skipped.push(Skipped {
-                address,
-                reason: "the bundle's path cannot go into a Dovecot mail location".into(),
-            });
-            continue;
-        };
-        if !readable_by_group(&mail.path, mail.kind, reader.gid) {
+        if !readable_by_group(&mail.path, mail.kind, src.reader.gid) {
             unreadable.push(mail.path.display().to_string());
             continue;
         }
@@ -493,33 +583,24 @@ pub fn generate(req: &Request) -> Result<Outcome, DovecotError> {
             missing.push(address);
             continue;
         };
-        let mut home_name =
-            if r.dir.chars().all(|c| safe_char(c) && c != '/') && !r.dir.starts_with('.') {
-                r.dir.clone()
-            } else {
-                format!("u-{}", short_hash(&r.address.0, 12))
-            };
-        if !home_names.insert(home_name.clone()) {
-            home_name = format!("u-{}", short_hash(&r.address.0, 16));
-            home_names.insert(home_name.clone());
-        }
         planned.push(Planned {
             address,
             dir: r.dir.clone(),
-            home_name,
+            home_name: home_name(r, &mut home_names),
             mail,
             mail_escaped,
             messages: r.messages.len(),
-            newest: newest_arrival(&manifest, r),
+            newest: newest_arrival(&src.manifest, r),
             password: pw.clone(),
         });
     }
     if !unreadable.is_empty() {
         return Err(DovecotError::Refused(format!(
-            "{} mailbox(es) are not readable by group {} (e.g. {}): run `mxsalvage export --update --out {export_s} …` again to grant it",
+            "{} mailbox(es) are not readable by group {} (e.g. {}): run `mxsalvage export --update --out {} …` again to grant it",
             unreadable.len(),
-            reader.group,
-            unreadable[0]
+            src.reader.group,
+            unreadable[0],
+            src.export_s
         )));
     }
     if !missing.is_empty() {
@@ -527,22 +608,83 @@ pub fn generate(req: &Request) -> Result<Outcome, DovecotError> {
     }
     if planned.is_empty() {
         return Err(DovecotError::Refused(format!(
-            "no mailbox of {export_s} can be served ({} skipped)",
+            "no mailbox of {} can be served ({} skipped)",
+            src.export_s,
             skipped.len()
         )));
     }
+    Ok((planned, skipped))
+}
 
-    // Can the reader reach the mail, and Dovecot's processes the configuration?
+/// A recipient's user name, mail and escaped mail location; Err: why it cannot be an
+/// IMAP user.
+fn servable(export: &Path, r: &ManifestRecipient) -> Result<(String, Mail, String), Skipped> {
+    let address = match String::from_utf8(r.address.0.clone()) {
+        Ok(a) => a,
+        Err(_) => {
+            return Err(Skipped {
+                address: String::from_utf8_lossy(&r.address.0).into_owned(),
+                reason: "the address is not UTF-8, so it cannot be an IMAP user name".into(),
+            });
+        }
+    };
+    if let Some(why) = passwd::unusable_user(&address) {
+        return Err(Skipped {
+            address,
+            reason: why.into(),
+        });
+    }
+    let Some(mail) = mail_of(export, r) else {
+        return Err(Skipped {
+            address,
+            reason: "the bundle has neither a Maildir nor an mbox (export with --format maildir)"
+                .into(),
+        });
+    };
+    let Some(mail_escaped) = mail.path.to_str().and_then(passwd::escape_location_part) else {
+        return Err(Skipped {
+            address,
+            reason: "the bundle's path cannot go into a Dovecot mail location".into(),
+        });
+    };
+    Ok((address, mail, mail_escaped))
+}
+
+/// The user's home directory name under `CONF_DIR/users/`: the bundle's name when it
+/// is safe, else a hash of the address, unique among `taken`.
+fn home_name(r: &ManifestRecipient, taken: &mut std::collections::BTreeSet<String>) -> String {
+    let mut home_name =
+        if r.dir.chars().all(|c| safe_char(c) && c != '/') && !r.dir.starts_with('.') {
+            r.dir.clone()
+        } else {
+            format!("u-{}", short_hash(&r.address.0, 12))
+        };
+    if !taken.insert(home_name.clone()) {
+        home_name = format!("u-{}", short_hash(&r.address.0, 16));
+        taken.insert(home_name.clone());
+    }
+    home_name
+}
+
+/// Refuses when the reader cannot reach the mail, or the reader or Dovecot's
+/// `internal` account (uid, gid) cannot reach CONF_DIR.
+fn check_reachable(
+    planned: &[Planned],
+    src: &Source,
+    conf_dir: &Path,
+    internal: (u32, u32),
+) -> Result<(), DovecotError> {
+    let reader = &src.reader;
     let conf_existing = if conf_dir.exists() {
-        conf_dir.clone()
+        conf_dir.to_path_buf()
     } else {
-        conf_dir.parent().unwrap_or(&conf_dir).to_path_buf()
+        conf_dir.parent().unwrap_or(conf_dir).to_path_buf()
     };
     let bundle = planned[0]
         .mail
         .path
         .parent()
-        .unwrap_or(&export)
+        .unwrap_or(&src.export)
         .to_path_buf();
     for (what, d, who, uid, gid) in [
         ("the mail", &bundle, &reader.user, reader.uid, reader.gid),
@@ -557,8 +699,8 @@ pub fn generate(req: &Request) -> Result<Outcome, DovecotError> {
             "CONF_DIR",
             &conf_existing,
             &"dovecot".to_string(),
-            internal_uid,
-            internal_gid,
+            internal.0,
+            internal.1,
         ),
     ] {
         if let Some((blk, mode)) = blocked_on_the_way(d, uid, gid) {
@@ -569,14 +711,17 @@ pub fn generate(req: &Request) -> Result<Outcome, DovecotError> {
             )));
         }
     }
+    Ok(())
+}
 
-    // The server's name and the certificate.
-    let server = host::server_name(
-        req.server.as_deref(),
-        req.listen,
-        manifest.source.myhostname.as_deref(),
-    )
-    .map_err(DovecotError::Refused)?;
+/// The admin's certificate, or the self-signed one: kept from the last run when it
+/// was for the same `server`, else generated now (written later).
+fn certificate(
+    req: &Request,
+    conf_dir: &Path,
+    old: Option<&Marker>,
+    server: &str,
+) -> Result<Cert, DovecotError> {
     let tls_dir = conf_dir.join("tls");
     let (cert, key, generated_cert) = match &req.tls {
         TlsChoice::Given { cert, key } => {
@@ -590,13 +735,11 @@ pub fn generate(req: &Request) -> Result<Outcome, DovecotError> {
         TlsChoice::Generate => (tls_dir.join("cert.pem"), tls_dir.join("key.pem"), true),
     };
     let keep_generated = generated_cert
-        && old
-            .as_ref()
-            .is_some_and(|o| o.generated_cert && o.server == server)
+        && old.is_some_and(|o| o.generated_cert && o.server == server)
         && cert.is_file()
         && key.is_file();
-    let cert_pem = if generated_cert && !keep_generated {
-        let mut names = vec![server.clone()];
+    let new = if generated_cert && !keep_generated {
+        let mut names = vec![server.to_string()];
         let ip = req.listen.ip();
         if !ip.is_unspecified() && ip.to_string() != server {
             names.push(ip.to_string());
@@ -606,20 +749,32 @@ pub fn generate(req: &Request) -> Result<Outcome, DovecotError> {
     } else {
         None
     };
-    let cert_text = match &cert_pem {
+    let cert_text = match &new {
         Some(g) => g.cert_pem.clone(),
         None => fs::read_to_string(&cert).map_err(ioerr(&cert))?,
     };
     let fingerprint = tls::fingerprint(&cert_text)
         .map_err(|e| DovecotError::Refused(format!("{}: {e}", cert.display())))?;
+    Ok(Cert {
+        cert,
+        key,
+        generated_cert,
+        new,
+        fingerprint,
+    })
+}
 
-    // Hash the passwords before anything is written (a failure leaves nothing behind).
+/// The passwd-file: one line per user with the hashed password, the reader's ids, the
+/// home under `users_dir` and the mail location.
+fn passwd_text(
+    planned: &[Planned],
+    reader: &Reader,
+    users_dir: &Path,
+) -> Result<String, DovecotError> {
     let mut passwd_text = String::from(
         "# Written by mxsalvage dovecot: user:{hash}:uid:gid::home::userdb_mail=location\n",
     );
-    let owner = (reader.uid, reader.gid);
-    let users_dir = conf_dir.join("users");
-    for p in &planned {
+    for p in planned {
         let hash = passwd::hash(&p.password.0).map_err(DovecotError::Refused)?;
         let home = users_dir.join(&p.home_name);
         let home_s = home.to_string_lossy();
@@ -637,20 +792,26 @@ pub fn generate(req: &Request) -> Result<Outcome, DovecotError> {
             &p.address, &hash, reader.uid, reader.gid, &home_s, &loc,
         ));
     }
+    Ok(passwd_text)
+}
 
-    // From here on, CONF_DIR is written.
-    let was_running = running(&conf_dir);
-    dir(&conf_dir, 0o755, Some((0, 0)))?;
+/// Writes CONF_DIR's directories, a generated certificate, the users' homes, the
+/// passwd-file, the ACL and `dovecot.conf`; returns the path of `dovecot.conf`.
+fn write_conf(d: &Decided, listen: SocketAddr) -> Result<PathBuf, DovecotError> {
+    let conf_dir = &d.conf_dir;
+    let reader = &d.src.reader;
+    let owner = (reader.uid, reader.gid);
+    let users_dir = conf_dir.join("users");
+    dir(conf_dir, 0o755, Some((0, 0)))?;
     dir(&conf_dir.join("state"), 0o755, Some((0, 0)))?;
     dir(&users_dir, 0o755, Some((0, 0)))?;
-    let handouts_dir = conf_dir.join("handouts");
-    dir(&handouts_dir, 0o700, Some((0, 0)))?;
-    if let Some(g) = &cert_pem {
-        dir(&tls_dir, 0o755, Some((0, 0)))?;
-        put(&key, g.key_pem.as_bytes(), 0o600, Some((0, 0)))?;
-        put(&cert, g.cert_pem.as_bytes(), 0o644, Some((0, 0)))?;
+    dir(&conf_dir.join("handouts"), 0o700, Some((0, 0)))?;
+    if let Some(g) = &d.cert.new {
+        dir(&conf_dir.join("tls"), 0o755, Some((0, 0)))?;
+        put(&d.cert.key, g.key_pem.as_bytes(), 0o600, Some((0, 0)))?;
+        put(&d.cert.cert, g.cert_pem.as_bytes(), 0o644, Some((0, 0)))?;
     }
-    for p in &planned {
+    for p in &d.planned {
         let home = users_dir.join(&p.home_name);
         dir(&home, 0o700, Some(owner))?;
         if p.mail.kind == "mbox" {
@@ -659,9 +820,9 @@ pub fn generate(req: &Request) -> Result<Outcome, DovecotError> {
     }
     put(
         &conf_dir.join("passwd"),
-        passwd_text.as_bytes(),
+        d.passwd_text.as_bytes(),
         0o640,
-        Some((0, internal_gid)),
+        Some((0, d.internal_gid)),
     )?;
     put(
         &conf_dir.join("acl"),
@@ -670,30 +831,39 @@ pub fn generate(req: &Request) -> Result<Outcome, DovecotError> {
         Some((0, 0)),
     )?;
     let conf_text = conf::render(&conf::Settings {
-        conf_dir: &conf_s,
-        export: &export_s,
-        listen: req.listen,
+        conf_dir: &d.conf_s,
+        export: &d.src.export_s,
+        listen,
         instance: "mxsalvage",
         uid: reader.uid,
         gid: reader.gid,
-        cert: &cert.to_string_lossy(),
-        key: &key.to_string_lossy(),
+        cert: &d.cert.cert.to_string_lossy(),
+        key: &d.cert.key.to_string_lossy(),
     });
     let conf_path = conf_dir.join("dovecot.conf");
     put(&conf_path, conf_text.as_bytes(), 0o644, Some((0, 0)))?;
+    Ok(conf_path)
+}
 
-    let show_fp = generated_cert.then_some(fingerprint.as_str());
+/// Writes one handout per user (and removes the last run's handouts of users who are
+/// gone); returns the users and the handouts' file names.
+fn write_handouts(
+    d: &Decided,
+    listen: SocketAddr,
+) -> Result<(Vec<UserOut>, Vec<String>), DovecotError> {
+    let handouts_dir = d.conf_dir.join("handouts");
+    let show_fp = d.cert.generated_cert.then_some(d.cert.fingerprint.as_str());
     let mut users = Vec::new();
     let mut handouts = Vec::new();
-    for p in &planned {
+    for p in &d.planned {
         let newest = p.newest.and_then(|t| {
             chrono::DateTime::from_timestamp(t, 0)
                 .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
         });
         let text = handout::render(&handout::Facts {
             address: &p.address,
-            server: &server,
-            port: req.listen.port(),
+            server: &d.server,
+            port: listen.port(),
             messages: p.messages,
             newest: newest.as_deref(),
             fingerprint: show_fp,
@@ -709,35 +879,48 @@ pub fn generate(req: &Request) -> Result<Outcome, DovecotError> {
             handout: path,
         });
     }
-    if let Some(o) = &old {
+    if let Some(o) = &d.old {
         for h in &o.handouts {
             if !handouts.contains(h) && !h.contains('/') {
                 let _ = fs::remove_file(handouts_dir.join(h));
             }
         }
     }
+    Ok((users, handouts))
+}
+
+/// Writes the marker that makes CONF_DIR recognisably ours (and records this run).
+fn write_marker(
+    d: &Decided,
+    listen: SocketAddr,
+    users: &[UserOut],
+    handouts: Vec<String>,
+) -> Result<(), DovecotError> {
     let marker = Marker {
         tool: format!("mxsalvage {}", env!("CARGO_PKG_VERSION")),
-        export: export_s.clone(),
-        listen: req.listen.to_string(),
-        server: server.clone(),
-        reader: reader.spec(),
-        cert: cert.to_string_lossy().into_owned(),
-        key: key.to_string_lossy().into_owned(),
-        generated_cert,
-        fingerprint: fingerprint.clone(),
+        export: d.src.export_s.clone(),
+        listen: listen.to_string(),
+        server: d.server.clone(),
+        reader: d.src.reader.spec(),
+        cert: d.cert.cert.to_string_lossy().into_owned(),
+        key: d.cert.key.to_string_lossy().into_owned(),
+        generated_cert: d.cert.generated_cert,
+        fingerprint: d.cert.fingerprint.clone(),
         users: users.iter().map(|u| u.address.clone()).collect(),
         handouts,
     };
     let mut mj =
-        serde_json::to_vec_pretty(&marker).map_err(|e| ioerr(&conf_dir)(io::Error::other(e)))?;
+        serde_json::to_vec_pretty(&marker).map_err(|e| ioerr(&d.conf_dir)(io::Error::other(e)))?;
     mj.push(b'\n');
-    put(&conf_dir.join(MARKER), &mj, 0o600, Some((0, 0)))?;
+    put(&d.conf_dir.join(MARKER), &mj, 0o600, Some((0, 0)))
+}
 
-    // Dovecot's own check of what was written.
+/// Dovecot's own check of what was written: refused when `doveconf` rejects it, a
+/// warning when it cannot run.
+fn doveconf_check(conf_path: &Path, warnings: &mut Vec<String>) -> Result<(), DovecotError> {
     match Command::new("doveconf")
         .arg("-c")
-        .arg(&conf_path)
+        .arg(conf_path)
         .arg("-n")
         .output()
     {
@@ -753,22 +936,5 @@ pub fn generate(req: &Request) -> Result<Outcome, DovecotError> {
             "cannot run doveconf to check the configuration ({e}): is dovecot-core installed?"
         )),
     }
-    if !was_running {
-        warnings.extend(port_check(req.listen));
-    }
-    Ok(Outcome {
-        conf: conf_path,
-        conf_dir,
-        export,
-        reader,
-        server,
-        listen: req.listen,
-        cert,
-        generated_cert,
-        fingerprint,
-        users,
-        skipped,
-        warnings,
-        running: was_running,
-    })
+    Ok(())
 }

@@ -328,181 +328,14 @@ pub fn build(n: &Notice, host: &str, original: &[u8], now: i64) -> Built {
     let global = n.smtputf8;
     let postmaster = n.to == Owed::Postmaster;
     let headers_only = n.ret_hdrs || original.len() > RETURN_LIMIT;
-    let sender = clean(&n.sender);
-
-    // the human-readable part
-    let mut text = String::new();
-    text.push_str(&format!("This is the mail system at host {host}.\r\n\r\n"));
-    let story = if postmaster {
-        "A message with the null sender (a delivery report itself) could not be \
-         delivered to one or more recipients. This backup mail server (a secondary MX) \
-         had accepted it while their main mail server was down; when it passed the \
-         message on, the main server refused it for good. No report is ever sent about \
-         a report, so this one goes to the postmaster."
-    } else {
-        "Your message could not be delivered to one or more recipients. This backup \
-         mail server (a secondary MX) had accepted it while their main mail server was \
-         down; when it passed the message on, the main server refused it for good."
-    };
-    fold("", story, "", &mut text);
-    text.push_str("\r\n");
-    fold(
-        "",
-        match (postmaster, headers_only) {
-            (false, true) => "The header of your message is attached below.",
-            (false, false) => "Your message is attached below.",
-            (true, true) => "The header of the message is attached below.",
-            (true, false) => "The message is attached below.",
-        },
-        "",
-        &mut text,
-    );
-    text.push_str("\r\n");
-    fold(
-        "",
-        "For help, write to the postmaster of this mail system and include this \
-         report. You can delete your own text from the attached message.",
-        "",
-        &mut text,
-    );
-    text.push_str("\r\n                   The mail system\r\n");
-    for f in &n.failures {
-        let rcpt = clean(&f.key.recipient);
-        let mut what = match &f.original {
-            Some(o) => format!("<{rcpt}> (expanded from <{}>):", clean(o)),
-            None => format!("<{rcpt}>:"),
-        };
-        if f.local {
-            what.push_str(&format!(
-                " {} (host {})",
-                clean(f.reply.as_bytes()),
-                f.remote
-            ));
-        } else {
-            what.push_str(&format!(
-                " host {} said: {}",
-                f.remote,
-                clean(f.reply.as_bytes())
-            ));
-            if let Some(step) = &f.step {
-                what.push_str(&format!(" (in reply to {step})"));
-            }
-        }
-        text.push_str("\r\n");
-        fold("", &what, "    ", &mut text);
-    }
-
-    // the machine-readable part
-    let mut ds = String::new();
-    ds.push_str(&format!("Reporting-MTA: dns; {host}\r\n"));
-    if let Some(id) = n.envelope_id.as_deref().filter(|i| !i.is_empty()) {
-        ds.push_str(&format!("Original-Envelope-Id: {}\r\n", clean(id)));
-    }
-    ds.push_str(&format!("X-mxsalvage-Queue-ID: {}\r\n", n.queue_id));
-    if !n.sender.is_empty() {
-        ds.push_str(&format!(
-            "X-mxsalvage-Sender: {}; {sender}\r\n",
-            addr_type(&n.sender, global)
-        ));
-    }
-    ds.push_str(&format!("Arrival-Date: {}\r\n", mail_date(n.arrival_unix)));
-    for f in &n.failures {
-        let rcpt = &f.key.recipient;
-        ds.push_str("\r\n");
-        ds.push_str(&format!(
-            "Final-Recipient: {}; {}\r\n",
-            addr_type(rcpt, global),
-            clean(rcpt)
-        ));
-        if let Some(o) = f.key.orcpt.as_deref().filter(|o| o.contains(&b';')) {
-            ds.push_str(&format!("Original-Recipient: {}\r\n", clean(o)));
-        }
-        ds.push_str("Action: failed\r\n");
-        ds.push_str(&format!("Status: {}\r\n", status_code(f.code, &f.reply)));
-        ds.push_str(&format!("Remote-MTA: dns; {}\r\n", f.remote));
-        let diag = if f.local {
-            format!("X-mxsalvage; {}", clean(f.reply.as_bytes()))
-        } else {
-            format!("smtp; {}", clean(f.reply.as_bytes()))
-        };
-        fold("Diagnostic-Code: ", &diag, "    ", &mut ds);
-        if let Some(t) = crate::timefmt::parse_time(&f.time) {
-            ds.push_str(&format!("Last-Attempt-Date: {}\r\n", mail_date(t)));
-        }
-    }
-
-    // the original
+    let text = human_text(n, host, postmaster, headers_only);
+    let ds = delivery_status(n, host, global);
     let returned: &[u8] = if headers_only {
         header_section(original)
     } else {
         original
     };
-    let returned = to_crlf(returned);
-    let orig_eight = !returned.is_ascii();
-    let text_eight = !text.is_ascii();
-    let ds_eight = !ds.is_ascii();
-    let cte = |eight: bool| if eight { "8bit" } else { "7bit" };
-    let (report_type, orig_type) = match (global, headers_only) {
-        (true, true) => ("message/global-delivery-status", "message/global-headers"),
-        (true, false) => ("message/global-delivery-status", "message/global"),
-        (false, true) => ("message/delivery-status", "text/rfc822-headers"),
-        (false, false) => ("message/delivery-status", "message/rfc822"),
-    };
-
-    // a boundary the content cannot contain
-    let mut boundary = format!(
-        "{}.{}/{host}",
-        n.queue_id,
-        n.message_id
-            .trim_matches(['<', '>'])
-            .split('.')
-            .nth(1)
-            .unwrap_or("dsn")
-    );
-    while returned
-        .windows(boundary.len())
-        .any(|w| w == boundary.as_bytes())
-    {
-        boundary.push('=');
-    }
-
-    let charset = if text_eight { "utf-8" } else { "us-ascii" };
-    let text_part = MimePart::new(
-        ContentType::new("text/plain").attribute("charset", charset),
-        BodyPart::Text(Cow::Owned(text)),
-    )
-    .header("Content-Description", Raw::new("Notification"))
-    .transfer_encoding(cte(text_eight));
-    let ds_part = MimePart::new(
-        ContentType::new(report_type),
-        BodyPart::Binary(Cow::Owned(ds.into_bytes())),
-    )
-    .header("Content-Description", Raw::new("Delivery report"))
-    .transfer_encoding(cte(ds_eight));
-    let orig_part = MimePart::new(
-        ContentType::new(orig_type),
-        BodyPart::Binary(Cow::Owned(returned)),
-    )
-    .header(
-        "Content-Description",
-        Raw::new(if headers_only {
-            "Undelivered Message Headers"
-        } else {
-            "Undelivered Message"
-        }),
-    )
-    .transfer_encoding(cte(orig_eight));
-    let any_eight = orig_eight || text_eight || ds_eight;
-    let mut report = MimePart::new(
-        ContentType::new("multipart/report")
-            .attribute("report-type", "delivery-status")
-            .attribute("boundary", boundary),
-        BodyPart::Multipart(vec![text_part, ds_part, orig_part]),
-    );
-    if any_eight {
-        report = report.header("Content-Transfer-Encoding", Raw::new("8bit"));
-    }
-
+    let report = report_body(n, host, text, ds, to_crlf(returned), global, headers_only);
     let to = clean(&n.to_addr);
     let mut b = MessageBuilder::new()
         .header(
@@ -546,6 +379,199 @@ pub fn build(n: &Notice, host: &str, original: &[u8], now: i64) -> Built {
         smtputf8: !n.to_addr.is_ascii(),
         crlf: preamble,
     }
+}
+
+/// The human-readable part: the story, what is attached, one folded line per failure.
+fn human_text(n: &Notice, host: &str, postmaster: bool, headers_only: bool) -> String {
+    let mut text = String::new();
+    text.push_str(&format!("This is the mail system at host {host}.\r\n\r\n"));
+    let story = if postmaster {
+        "A message with the null sender (a delivery report itself) could not be \
+         delivered to one or more recipients. This backup mail server (a secondary MX) \
+         had accepted it while their main mail server was down; when it passed the \
+         message on, the main server refused it for good. No report is ever sent about \
+         a report, so this one goes to the postmaster."
+    } else {
+        "Your message could not be delivered to one or more recipients. This backup \
+         mail server (a secondary MX) had accepted it while their main mail server was \
+         down; when it passed the message on, the main server refused it for good."
+    };
+    fold("", story, "", &mut text);
+    text.push_str("\r\n");
+    fold(
+        "",
+        match (postmaster, headers_only) {
+            (false, true) => "The header of your message is attached below.",
+            (false, false) => "Your message is attached below.",
+            (true, true) => "The header of the message is attached below.",
+            (true, false) => "The message is attached below.",
+        },
+        "",
+        &mut text,
+    );
+    text.push_str("\r\n");
+    fold(
+        "",
+        "For help, write to the postmaster of this mail system and include this \
+         report. You can delete your own text from the attached message.",
+        "",
+        &mut text,
+    );
+    text.push_str("\r\n                   The mail system\r\n");
+    for f in &n.failures {
+        text.push_str("\r\n");
+        fold("", &failure_line(f), "    ", &mut text);
+    }
+    text
+}
+
+/// The human-readable line of one failure: the recipient and what the server said.
+fn failure_line(f: &Failure) -> String {
+    let rcpt = clean(&f.key.recipient);
+    let mut what = match &f.original {
+        Some(o) => format!("<{rcpt}> (expanded from <{}>):", clean(o)),
+        None => format!("<{rcpt}>:"),
+    };
+    if f.local {
+        what.push_str(&format!(
+            " {} (host {})",
+            clean(f.reply.as_bytes()),
+            f.remote
+        ));
+    } else {
+        what.push_str(&format!(
+            " host {} said: {}",
+            f.remote,
+            clean(f.reply.as_bytes())
+        ));
+        if let Some(step) = &f.step {
+            what.push_str(&format!(" (in reply to {step})"));
+        }
+    }
+    what
+}
+
+/// The machine-readable part: the per-message fields, then one block per failure.
+fn delivery_status(n: &Notice, host: &str, global: bool) -> String {
+    let sender = clean(&n.sender);
+    let mut ds = String::new();
+    ds.push_str(&format!("Reporting-MTA: dns; {host}\r\n"));
+    if let Some(id) = n.envelope_id.as_deref().filter(|i| !i.is_empty()) {
+        ds.push_str(&format!("Original-Envelope-Id: {}\r\n", clean(id)));
+    }
+    ds.push_str(&format!("X-mxsalvage-Queue-ID: {}\r\n", n.queue_id));
+    if !n.sender.is_empty() {
+        ds.push_str(&format!(
+            "X-mxsalvage-Sender: {}; {sender}\r\n",
+            addr_type(&n.sender, global)
+        ));
+    }
+    ds.push_str(&format!("Arrival-Date: {}\r\n", mail_date(n.arrival_unix)));
+    for f in &n.failures {
+        let rcpt = &f.key.recipient;
+        ds.push_str("\r\n");
+        ds.push_str(&format!(
+            "Final-Recipient: {}; {}\r\n",
+            addr_type(rcpt, global),
+            clean(rcpt)
+        ));
+        if let Some(o) = f.key.orcpt.as_deref().filter(|o| o.contains(&b';')) {
+            ds.push_str(&format!("Original-Recipient: {}\r\n", clean(o)));
+        }
+        ds.push_str("Action: failed\r\n");
+        ds.push_str(&format!("Status: {}\r\n", status_code(f.code, &f.reply)));
+        ds.push_str(&format!("Remote-MTA: dns; {}\r\n", f.remote));
+        let diag = if f.local {
+            format!("X-mxsalvage; {}", clean(f.reply.as_bytes()))
+        } else {
+            format!("smtp; {}", clean(f.reply.as_bytes()))
+        };
+        fold("Diagnostic-Code: ", &diag, "    ", &mut ds);
+        if let Some(t) = crate::timefmt::parse_time(&f.time) {
+            ds.push_str(&format!("Last-Attempt-Date: {}\r\n", mail_date(t)));
+        }
+    }
+    ds
+}
+
+/// A boundary the returned content (CRLF) cannot contain.
+fn boundary(n: &Notice, host: &str, returned: &[u8]) -> String {
+    let mut boundary = format!(
+        "{}.{}/{host}",
+        n.queue_id,
+        n.message_id
+            .trim_matches(['<', '>'])
+            .split('.')
+            .nth(1)
+            .unwrap_or("dsn")
+    );
+    while returned
+        .windows(boundary.len())
+        .any(|w| w == boundary.as_bytes())
+    {
+        boundary.push('=');
+    }
+    boundary
+}
+
+/// The `multipart/report` of the three parts, each with its transfer encoding.
+fn report_body(
+    n: &Notice,
+    host: &str,
+    text: String,
+    ds: String,
+    returned: Vec<u8>,
+    global: bool,
+    headers_only: bool,
+) -> MimePart<'static> {
+    let orig_eight = !returned.is_ascii();
+    let text_eight = !text.is_ascii();
+    let ds_eight = !ds.is_ascii();
+    let cte = |eight: bool| if eight { "8bit" } else { "7bit" };
+    let (report_type, orig_type) = match (global, headers_only) {
+        (true, true) => ("message/global-delivery-status", "message/global-headers"),
+        (true, false) => ("message/global-delivery-status", "message/global"),
+        (false, true) => ("message/delivery-status", "text/rfc822-headers"),
+        (false, false) => ("message/delivery-status", "message/rfc822"),
+    };
+    let boundary = boundary(n, host, &returned);
+    let charset = if text_eight { "utf-8" } else { "us-ascii" };
+    let text_part = MimePart::new(
+        ContentType::new("text/plain").attribute("charset", charset),
+        BodyPart::Text(Cow::Owned(text)),
+    )
+    .header("Content-Description", Raw::new("Notification"))
+    .transfer_encoding(cte(text_eight));
+    let ds_part = MimePart::new(
+        ContentType::new(report_type),
+        BodyPart::Binary(Cow::Owned(ds.into_bytes())),
+    )
+    .header("Content-Description", Raw::new("Delivery report"))
+    .transfer_encoding(cte(ds_eight));
+    let orig_part = MimePart::new(
+        ContentType::new(orig_type),
+        BodyPart::Binary(Cow::Owned(returned)),
+    )
+    .header(
+        "Content-Description",
+        Raw::new(if headers_only {
+            "Undelivered Message Headers"
+        } else {
+            "Undelivered Message"
+        }),
+    )
+    .transfer_encoding(cte(orig_eight));
+    let any_eight = orig_eight || text_eight || ds_eight;
+    let mut report = MimePart::new(
+        ContentType::new("multipart/report")
+            .attribute("report-type", "delivery-status")
+            .attribute("boundary", boundary),
+        BodyPart::Multipart(vec![text_part, ds_part, orig_part]),
+    );
+    if any_eight {
+        report = report.header("Content-Transfer-Encoding", Raw::new("8bit"));
+    }
+    report
 }
 
 #[cfg(test)]

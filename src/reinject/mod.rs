@@ -602,62 +602,7 @@ pub fn plan(cfg: &Config, manifest: &Manifest, journal: &JournalState) -> Plan {
             p.skipped_probes += 1;
             continue;
         }
-        let mut seen = HashSet::new();
-        let mut rcpts = Vec::new();
-        for r in info.pending() {
-            if !cfg.filter.wants_rcpt(&r.address.0) {
-                continue;
-            }
-            let env = RcptEnvelope {
-                address: r.address.0.clone(),
-                orcpt: r.orcpt.as_ref().map(|o| o.0.clone()),
-                notify: r.notify.clone(),
-            };
-            if !seen.insert(env.clone()) {
-                continue;
-            }
-            let key = PairKey {
-                queue_id: info.queue_id.clone(),
-                sha256: m.sha256.clone(),
-                recipient: env.address.clone(),
-                orcpt: env.orcpt.clone(),
-                notify: env.notify.clone(),
-            };
-            let report = |rec: &Record, state: &str| PairReport {
-                queue_id: info.queue_id.clone(),
-                recipient: r.address.clone(),
-                state: state.into(),
-                reply: rec.reply.clone(),
-                from_journal: true,
-                time: Some(rec.time.clone()),
-            };
-            match journal.get(&key, &target) {
-                Some(rec) if rec.state == State::Sent => {
-                    p.already_sent
-                        .push((info.queue_id.clone(), r.address.clone(), rec.clone()));
-                    continue;
-                }
-                Some(rec) if rec.state == State::Failed && !cfg.retry_failed => {
-                    p.reports.push(report(rec, "failed"));
-                    continue;
-                }
-                Some(rec) if matches!(rec.state, State::Unknown | State::Sending) => {
-                    if rec.state == State::Sending {
-                        p.dangling.push(rec.clone());
-                    }
-                    if !cfg.resend_unknown {
-                        p.reports.push(report(&as_unknown(rec), "unknown"));
-                        continue;
-                    }
-                }
-                _ => {}
-            }
-            if let Some(rec) = journal.delivered_elsewhere(&key, &target).next() {
-                p.elsewhere
-                    .push((info.queue_id.clone(), r.address.clone(), rec.clone()));
-            }
-            rcpts.push(PlannedRcpt { env, key });
-        }
+        let rcpts = plan_rcpts(cfg, m, journal, &target, &mut p);
         if rcpts.is_empty() && !info.pending().any(|r| cfg.filter.wants_rcpt(&r.address.0)) {
             continue;
         }
@@ -675,25 +620,117 @@ pub fn plan(cfg: &Config, manifest: &Manifest, journal: &JournalState) -> Plan {
                 continue;
             }
         };
-        p.messages.push(PlannedMessage {
-            queue_id: info.queue_id.clone(),
-            sha256: m.sha256.clone(),
-            path,
-            bytes: m.bytes,
-            env: MessageEnvelope {
-                sender: info.sender.0.clone(),
-                encoding: info.encoding.clone(),
-                smtputf8_requested: info.smtputf8_requested || info.smtputf8_required,
-                envelope_id: info.envelope_id.as_ref().map(|b| b.0.clone()),
-                ret: info.ret.clone(),
-                verp: info.verp.as_ref().map(|b| b.0.clone()),
-            },
-            smtputf8_required: info.smtputf8_required,
-            rcpts,
-            dsn: None,
-        });
+        p.messages.push(planned_message(m, path, rcpts));
     }
     p
+}
+
+/// The recipients of `m` to send to `target`: each distinct selected pending pair the
+/// journal does not settle; what the journal settles goes into `p` (already sent,
+/// failed, unknown, dangling, delivered elsewhere).
+fn plan_rcpts(
+    cfg: &Config,
+    m: &ManifestMessage,
+    journal: &JournalState,
+    target: &str,
+    p: &mut Plan,
+) -> Vec<PlannedRcpt> {
+    let info = &m.info;
+    let mut seen = HashSet::new();
+    let mut rcpts = Vec::new();
+    for r in info.pending() {
+        if !cfg.filter.wants_rcpt(&r.address.0) {
+            continue;
+        }
+        let env = RcptEnvelope {
+            address: r.address.0.clone(),
+            orcpt: r.orcpt.as_ref().map(|o| o.0.clone()),
+            notify: r.notify.clone(),
+        };
+        if !seen.insert(env.clone()) {
+            continue;
+        }
+        let key = PairKey {
+            queue_id: info.queue_id.clone(),
+            sha256: m.sha256.clone(),
+            recipient: env.address.clone(),
+            orcpt: env.orcpt.clone(),
+            notify: env.notify.clone(),
+        };
+        if settled(cfg, journal.get(&key, target), &info.queue_id, r, p) {
+            continue;
+        }
+        if let Some(rec) = journal.delivered_elsewhere(&key, target).next() {
+            p.elsewhere
+                .push((info.queue_id.clone(), r.address.clone(), rec.clone()));
+        }
+        rcpts.push(PlannedRcpt { env, key });
+    }
+    rcpts
+}
+
+/// Whether the journal's record `rec` of a pair for this target settles it (sent,
+/// failed without `--retry-failed`, unknown without `--resend-unknown`); records in
+/// `p` what it says.
+fn settled(
+    cfg: &Config,
+    rec: Option<&Record>,
+    queue_id: &str,
+    r: &RecipientInfo,
+    p: &mut Plan,
+) -> bool {
+    let report = |rec: &Record, state: &str| PairReport {
+        queue_id: queue_id.to_string(),
+        recipient: r.address.clone(),
+        state: state.into(),
+        reply: rec.reply.clone(),
+        from_journal: true,
+        time: Some(rec.time.clone()),
+    };
+    match rec {
+        Some(rec) if rec.state == State::Sent => {
+            p.already_sent
+                .push((queue_id.to_string(), r.address.clone(), rec.clone()));
+            true
+        }
+        Some(rec) if rec.state == State::Failed && !cfg.retry_failed => {
+            p.reports.push(report(rec, "failed"));
+            true
+        }
+        Some(rec) if matches!(rec.state, State::Unknown | State::Sending) => {
+            if rec.state == State::Sending {
+                p.dangling.push(rec.clone());
+            }
+            if !cfg.resend_unknown {
+                p.reports.push(report(&as_unknown(rec), "unknown"));
+                return true;
+            }
+            false
+        }
+        _ => false,
+    }
+}
+
+/// The planned message of `m`: its envelope, where its copy is, the recipients.
+fn planned_message(m: &ManifestMessage, path: PathBuf, rcpts: Vec<PlannedRcpt>) -> PlannedMessage {
+    let info = &m.info;
+    PlannedMessage {
+        queue_id: info.queue_id.clone(),
+        sha256: m.sha256.clone(),
+        path,
+        bytes: m.bytes,
+        env: MessageEnvelope {
+            sender: info.sender.0.clone(),
+            encoding: info.encoding.clone(),
+            smtputf8_requested: info.smtputf8_requested || info.smtputf8_required,
+            envelope_id: info.envelope_id.as_ref().map(|b| b.0.clone()),
+            ret: info.ret.clone(),
+            verp: info.verp.as_ref().map(|b| b.0.clone()),
+        },
+        smtputf8_required: info.smtputf8_required,
+        rcpts,
+        dsn: None,
+    }
 }
 
 /// The name the DSNs give as the reporting MTA (and MAILER-DAEMON's domain):

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::dsn::{Owed, owed};
 use super::journal::{DsnState, JournalState, PairKey, Record, State};
 use crate::bytes::Bytes;
-use crate::manifest::Manifest;
+use crate::manifest::{Manifest, ManifestMessage};
 
 /// A pair's state over all targets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -240,73 +240,7 @@ pub fn report(manifest: &Manifest, js: &JournalState, export: &str, journal: &st
         if info.probe {
             continue;
         }
-        let mut seen = HashSet::new();
-        let mut pairs = Vec::new();
-        for r in info.pending() {
-            let key = PairKey {
-                queue_id: info.queue_id.clone(),
-                sha256: m.sha256.clone(),
-                recipient: r.address.0.clone(),
-                orcpt: r.orcpt.as_ref().map(|o| o.0.clone()),
-                notify: r.notify.clone(),
-            };
-            if !seen.insert(key.clone()) {
-                continue;
-            }
-            let decided = decide(js.records_of(&key));
-            let state = decided.map(|(_, s)| s).unwrap_or(PairState::NotTried);
-            let dsn = (state == PairState::Failed).then(|| {
-                let (to, not_owed) = match owed(&info.sender.0, r.notify.as_deref()) {
-                    Owed::Sender(a) => (Some(a), None),
-                    Owed::Postmaster => (Some(Bytes(b"postmaster".to_vec())), None),
-                    Owed::Nobody(why) => (None, Some(why)),
-                };
-                let rec = js.dsn.get(&key);
-                DsnStatus {
-                    to: rec.map(|d| d.dsn_to.clone()).or(to),
-                    not_owed,
-                    state: rec.map(|d| d.dsn),
-                    target: rec.map(|d| d.target.clone()),
-                    time: rec.map(|d| d.time.clone()),
-                    reply: rec.and_then(|d| d.reply.clone()),
-                    reason: rec.and_then(|d| d.reason.clone()),
-                }
-            });
-            let done = match state {
-                PairState::Sent => true,
-                PairState::Failed => dsn.as_ref().is_some_and(DsnStatus::done),
-                _ => false,
-            };
-            let t = &mut rep.totals;
-            t.pairs += 1;
-            match state {
-                PairState::Sent => {
-                    t.sent += 1;
-                    if let Some((r, _)) = decided {
-                        *rep.targets.entry(r.target.clone()).or_default() += 1;
-                    }
-                }
-                PairState::Failed => {
-                    t.failed += 1;
-                    t.failed_done += usize::from(done);
-                }
-                PairState::Deferred => t.deferred += 1,
-                PairState::Unknown => t.unknown += 1,
-                PairState::NotTried => t.not_tried += 1,
-            }
-            pairs.push(PairStatus {
-                recipient: r.address.clone(),
-                orcpt: r.orcpt.clone(),
-                notify: r.notify.clone(),
-                state,
-                target: decided.map(|(r, _)| r.target.clone()),
-                time: decided.map(|(r, _)| r.time.clone()),
-                reply: decided.and_then(|(r, _)| r.reply.clone()),
-                dsn,
-                done,
-            });
-            known.insert(key);
-        }
+        let pairs = message_pairs(m, js, &mut rep, &mut known);
         if pairs.is_empty() {
             continue;
         }
@@ -331,4 +265,93 @@ pub fn report(manifest: &Manifest, js: &JournalState, export: &str, journal: &st
     }
     rep.not_in_manifest = orphans.len();
     rep
+}
+
+/// The status of each distinct pending pair of `m`, counted into `rep`'s totals and
+/// targets; their keys are added to `known`.
+fn message_pairs(
+    m: &ManifestMessage,
+    js: &JournalState,
+    rep: &mut Report,
+    known: &mut HashSet<PairKey>,
+) -> Vec<PairStatus> {
+    let info = &m.info;
+    let mut seen = HashSet::new();
+    let mut pairs = Vec::new();
+    for r in info.pending() {
+        let key = PairKey {
+            queue_id: info.queue_id.clone(),
+            sha256: m.sha256.clone(),
+            recipient: r.address.0.clone(),
+            orcpt: r.orcpt.as_ref().map(|o| o.0.clone()),
+            notify: r.notify.clone(),
+        };
+        if !seen.insert(key.clone()) {
+            continue;
+        }
+        let decided = decide(js.records_of(&key));
+        let state = decided.map(|(_, s)| s).unwrap_or(PairState::NotTried);
+        let dsn = (state == PairState::Failed)
+            .then(|| dsn_status(js, &key, &info.sender.0, r.notify.as_deref()));
+        let done = match state {
+            PairState::Sent => true,
+            PairState::Failed => dsn.as_ref().is_some_and(DsnStatus::done),
+            _ => false,
+        };
+        count(rep, state, done, decided.map(|(r, _)| r));
+        pairs.push(PairStatus {
+            recipient: r.address.clone(),
+            orcpt: r.orcpt.clone(),
+            notify: r.notify.clone(),
+            state,
+            target: decided.map(|(r, _)| r.target.clone()),
+            time: decided.map(|(r, _)| r.time.clone()),
+            reply: decided.and_then(|(r, _)| r.reply.clone()),
+            dsn,
+            done,
+        });
+        known.insert(key);
+    }
+    pairs
+}
+
+/// The DSN of a failed pair: who is owed it (from `sender` and `notify`) and what
+/// the journal's DSN line says.
+fn dsn_status(js: &JournalState, key: &PairKey, sender: &[u8], notify: Option<&str>) -> DsnStatus {
+    let (to, not_owed) = match owed(sender, notify) {
+        Owed::Sender(a) => (Some(a), None),
+        Owed::Postmaster => (Some(Bytes(b"postmaster".to_vec())), None),
+        Owed::Nobody(why) => (None, Some(why)),
+    };
+    let rec = js.dsn.get(key);
+    DsnStatus {
+        to: rec.map(|d| d.dsn_to.clone()).or(to),
+        not_owed,
+        state: rec.map(|d| d.dsn),
+        target: rec.map(|d| d.target.clone()),
+        time: rec.map(|d| d.time.clone()),
+        reply: rec.and_then(|d| d.reply.clone()),
+        reason: rec.and_then(|d| d.reason.clone()),
+    }
+}
+
+/// Counts one pair into the totals (and a sent pair into its deciding target's count).
+fn count(rep: &mut Report, state: PairState, done: bool, decided: Option<&Record>) {
+    let t = &mut rep.totals;
+    t.pairs += 1;
+    match state {
+        PairState::Sent => {
+            t.sent += 1;
+            if let Some(r) = decided {
+                *rep.targets.entry(r.target.clone()).or_default() += 1;
+            }
+        }
+        PairState::Failed => {
+            t.failed += 1;
+            t.failed_done += usize::from(done);
+        }
+        PairState::Deferred => t.deferred += 1,
+        PairState::Unknown => t.unknown += 1,
+        PairState::NotTried => t.not_tried += 1,
+    }
 }

@@ -21,7 +21,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::envelope::{mail_from, rcpt_to};
 use super::journal::{DOT_WRITTEN, DsnRecord, DsnState, GroupCommit, Journal, Line, Record, State};
-use super::smtp::{Class, Reply, Session, Step, Unasked, violation};
+use super::smtp::{Class, EnvelopeReplies, Reply, Session, Step, Unasked, violation};
 use super::{Config, PairReport, Plan, PlannedMessage, Summary, load_content, local_failure, now};
 use crate::bytes::Bytes;
 
@@ -377,53 +377,11 @@ impl Shared<'_> {
 pub fn execute(cfg: &Config, plan: &Plan, journal: &mut Journal) -> Summary {
     let start = Instant::now();
     let total: usize = plan.messages.iter().map(|m| m.rcpts.len()).sum();
-    let progress = if cfg.progress {
-        let pb = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
-        pb.set_style(
-            ProgressStyle::with_template("{bar:40} {pos}/{len} pairs  {per_sec}  eta {eta}  {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        pb
-    } else {
-        ProgressBar::hidden()
-    };
-    let mut jobs = Vec::new();
-    let t0 = Instant::now();
-    for (mi, m) in plan.messages.iter().enumerate() {
-        let idx: Vec<usize> = (0..m.rcpts.len()).collect();
-        for chunk in idx.chunks(MAX_RCPTS) {
-            jobs.push(Job {
-                msg: mi,
-                rcpts: chunk.to_vec(),
-                attempt: 1,
-                not_before: t0,
-            });
-        }
-    }
+    let progress = progress_bar(cfg.progress, total);
+    let jobs = first_jobs(plan);
     let journal = match GroupCommit::new(journal) {
         Ok(j) => j,
-        Err(e) => {
-            let why = format!("cannot use the journal: {e}");
-            let problems = plan
-                .messages
-                .iter()
-                .flat_map(|m| {
-                    m.rcpts.iter().map(|r| PairReport {
-                        queue_id: m.queue_id.clone(),
-                        recipient: Bytes(r.env.address.clone()),
-                        state: "deferred".into(),
-                        reply: Some(format!("not attempted: {why}")),
-                        from_journal: false,
-                        time: None,
-                    })
-                })
-                .collect();
-            return Summary {
-                problems,
-                aborted: Some(why),
-                ..Summary::default()
-            };
-        }
+        Err(e) => return journal_unusable(plan, &format!("cannot use the journal: {e}")),
     };
     let sh = Shared {
         cfg,
@@ -474,6 +432,64 @@ pub fn execute(cfg: &Config, plan: &Plan, journal: &mut Journal) -> Summary {
         notes: tally.notes,
         aborted: tally.aborted,
         breaker_tripped: tally.refusals.tripped,
+        ..Summary::default()
+    }
+}
+
+/// The progress bar on stderr over `total` pairs (`show`: `--progress`), else a
+/// hidden one.
+fn progress_bar(show: bool, total: usize) -> ProgressBar {
+    if show {
+        let pb = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+        pb.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} pairs  {per_sec}  eta {eta}  {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        pb
+    } else {
+        ProgressBar::hidden()
+    }
+}
+
+/// The first attempt of every message: its recipients in chunks of [`MAX_RCPTS`], all
+/// due now.
+fn first_jobs(plan: &Plan) -> Vec<Job> {
+    let mut jobs = Vec::new();
+    let t0 = Instant::now();
+    for (mi, m) in plan.messages.iter().enumerate() {
+        let idx: Vec<usize> = (0..m.rcpts.len()).collect();
+        for chunk in idx.chunks(MAX_RCPTS) {
+            jobs.push(Job {
+                msg: mi,
+                rcpts: chunk.to_vec(),
+                attempt: 1,
+                not_before: t0,
+            });
+        }
+    }
+    jobs
+}
+
+/// The summary of a run that could not start (`why`): every planned pair deferred,
+/// not attempted.
+fn journal_unusable(plan: &Plan, why: &str) -> Summary {
+    let problems = plan
+        .messages
+        .iter()
+        .flat_map(|m| {
+            m.rcpts.iter().map(|r| PairReport {
+                queue_id: m.queue_id.clone(),
+                recipient: Bytes(r.env.address.clone()),
+                state: "deferred".into(),
+                reply: Some(format!("not attempted: {why}")),
+                from_journal: false,
+                time: None,
+            })
+        })
+        .collect();
+    Summary {
+        problems,
+        aborted: Some(why.to_string()),
         ..Summary::default()
     }
 }
@@ -689,6 +705,19 @@ fn violated(mut outs: Vec<(usize, Outcome)>, rcpts: &[usize], why: &str) -> Tx {
     Tx::Done(outs, false)
 }
 
+/// The outcomes of a transaction so far, by recipient index.
+type Outs = Vec<(usize, Outcome)>;
+
+/// The commands of one transaction, ready to send.
+struct Commands {
+    mail: Vec<u8>,
+    rcpts: Vec<Vec<u8>>,
+    /// The recipients whose RCPT TO is in `rcpts`, in the same order.
+    sendable: Vec<usize>,
+    /// The recipients refused here (their RCPT TO cannot be written).
+    outs: Outs,
+}
+
 /// The protocol steps of one transaction. Every reply is judged by what its step
 /// allows ([`Reply::class`]); the line must be quiet (no reply nobody asked for)
 /// before MAIL, after 354, before the final dot and after the last reply.
@@ -699,50 +728,10 @@ fn transaction(
     job: &Job,
     content: &[u8],
 ) -> Tx {
-    let all = |o: Outcome| {
-        job.rcpts
-            .iter()
-            .map(|&r| (r, o.clone()))
-            .collect::<Vec<_>>()
+    let c = match commands(sh, s, m, job, content) {
+        Ok(c) => c,
+        Err(tx) => return tx,
     };
-    if m.smtputf8_required && !s.ext.smtputf8 {
-        return Tx::Done(
-            all(Outcome::Refused(
-                Reply::local(
-                    550,
-                    "5.6.7 SMTPUTF8 is required, but was not offered by the server (not sent, as Postfix would not)",
-                ),
-                None,
-            )),
-            true,
-        );
-    }
-    let size = super::data::stuffed_len(content);
-    let (mail, notes) = match mail_from(&m.env, size, &s.ext) {
-        Ok(x) => x,
-        Err(e) => return Tx::Done(all(Outcome::Local(e)), true),
-    };
-    if !notes.is_empty() {
-        let mut t = sh.tally.lock().expect("tally lock");
-        for n in notes {
-            *t.notes.entry(n).or_default() += 1;
-        }
-    }
-    let mut outs = Vec::new();
-    let mut sendable = Vec::new();
-    let mut cmds = Vec::new();
-    for &ri in &job.rcpts {
-        match rcpt_to(&m.rcpts[ri].env, &s.ext) {
-            Ok(c) => {
-                sendable.push(ri);
-                cmds.push(c);
-            }
-            Err(e) => outs.push((ri, Outcome::Local(e))),
-        }
-    }
-    if sendable.is_empty() {
-        return Tx::Done(outs, true);
-    }
     // A reused session may hold a late reply or the server's goodbye (421 after an
     // idle timeout): start on a fresh one then.
     match s.unasked() {
@@ -756,51 +745,106 @@ fn transaction(
         Err(e) => return Tx::StaleBeforeMail(e.to_string()),
     }
     sh.tally.lock().expect("tally lock").transactions += 1;
-    let env = match s.envelope(&mail, &cmds, true) {
+    let env = match s.envelope(&c.mail, &c.rcpts, true) {
         Ok(x) => x,
         Err(e) => return Tx::StaleBeforeMail(e.to_string()),
     };
+    let (outs, accepted) = match judge_envelope(s, env, c.outs, &c.sendable) {
+        Ok(x) => x,
+        Err(tx) => return tx,
+    };
+    let outs = match send_data(s, content, outs, &accepted) {
+        Ok(outs) => outs,
+        Err(tx) => return tx,
+    };
+    let outs = match send_dot(sh, s, m, job, outs, &accepted) {
+        Ok(outs) => outs,
+        Err(tx) => return tx,
+    };
+    final_replies(sh, s, outs, &accepted)
+}
+
+/// The MAIL FROM and RCPT TO commands of `job` for this session (notes about
+/// parameters the server cannot take go into the tally). Err: the transaction is
+/// over before anything is sent (SMTPUTF8 required but not offered, an unwritable
+/// sender, no recipient left).
+fn commands(
+    sh: &Shared<'_>,
+    s: &Session,
+    m: &PlannedMessage,
+    job: &Job,
+    content: &[u8],
+) -> Result<Commands, Tx> {
+    let all = |o: Outcome| {
+        job.rcpts
+            .iter()
+            .map(|&r| (r, o.clone()))
+            .collect::<Vec<_>>()
+    };
+    if m.smtputf8_required && !s.ext.smtputf8 {
+        return Err(Tx::Done(
+            all(Outcome::Refused(
+                Reply::local(
+                    550,
+                    "5.6.7 SMTPUTF8 is required, but was not offered by the server (not sent, as Postfix would not)",
+                ),
+                None,
+            )),
+            true,
+        ));
+    }
+    let size = super::data::stuffed_len(content);
+    let (mail, notes) = match mail_from(&m.env, size, &s.ext) {
+        Ok(x) => x,
+        Err(e) => return Err(Tx::Done(all(Outcome::Local(e)), true)),
+    };
+    if !notes.is_empty() {
+        let mut t = sh.tally.lock().expect("tally lock");
+        for n in notes {
+            *t.notes.entry(n).or_default() += 1;
+        }
+    }
+    let mut outs = Vec::new();
+    let mut sendable = Vec::new();
+    let mut rcpts = Vec::new();
+    for &ri in &job.rcpts {
+        match rcpt_to(&m.rcpts[ri].env, &s.ext) {
+            Ok(c) => {
+                sendable.push(ri);
+                rcpts.push(c);
+            }
+            Err(e) => outs.push((ri, Outcome::Local(e))),
+        }
+    }
+    if sendable.is_empty() {
+        return Err(Tx::Done(outs, true));
+    }
+    Ok(Commands {
+        mail,
+        rcpts,
+        sendable,
+        outs,
+    })
+}
+
+/// Judges the replies to MAIL, RCPT and DATA. Ok: the outcomes so far and the
+/// recipients accepted, with DATA answered 354. Err: the transaction is over.
+fn judge_envelope(
+    s: &mut Session,
+    env: EnvelopeReplies,
+    mut outs: Outs,
+    sendable: &[usize],
+) -> Result<(Outs, Vec<usize>), Tx> {
     match env.mail.class(Step::Mail) {
         Class::Positive => {}
         Class::Violation => {
-            return violated(
+            return Err(violated(
                 outs,
-                &sendable,
+                sendable,
                 &violation(Step::Mail, &env.mail).to_string(),
-            );
+            ));
         }
-        _ => {
-            // A refused MAIL leaves nothing to accept: a RCPT or DATA accepted after it
-            // means the replies are not the answers to these commands.
-            let rcpt_ok = env
-                .rcpts
-                .iter()
-                .any(|r| r.class(Step::Rcpt) == Class::Positive);
-            let data_ok = env
-                .data
-                .as_ref()
-                .is_some_and(|d| d.class(Step::Data) == Class::Positive);
-            if rcpt_ok || data_ok {
-                return violated(
-                    outs,
-                    &sendable,
-                    &format!(
-                        "MAIL FROM was answered {} but a later command was accepted (replies out of order?)",
-                        env.mail
-                    ),
-                );
-            }
-            if env.mail.code == 421 {
-                return Tx::StaleBeforeMail(env.mail.to_string());
-            }
-            outs.extend(
-                sendable
-                    .iter()
-                    .map(|&r| (r, Outcome::Refused(env.mail.clone(), Some(Step::Mail)))),
-            );
-            let keep = s.rset();
-            return Tx::Done(outs, keep);
-        }
+        _ => return Err(mail_refused(s, &env, outs, sendable)),
     }
     let mut accepted = Vec::new();
     let mut closing = false;
@@ -808,7 +852,11 @@ fn transaction(
         match rep.class(Step::Rcpt) {
             Class::Positive => accepted.push(ri),
             Class::Violation => {
-                return violated(outs, &sendable, &violation(Step::Rcpt, rep).to_string());
+                return Err(violated(
+                    outs,
+                    sendable,
+                    &violation(Step::Rcpt, rep).to_string(),
+                ));
             }
             _ => {
                 closing |= rep.code == 421;
@@ -821,21 +869,21 @@ fn transaction(
         None => {
             // Without pipelining DATA is sent only after an accepted RCPT.
             let keep = !closing && s.rset();
-            return Tx::Done(outs, keep);
+            return Err(Tx::Done(outs, keep));
         }
     };
     match dreply.class(Step::Data) {
-        Class::Positive if accepted.is_empty() || closing => {
-            return violated(
-                outs,
-                &sendable,
-                &format!("DATA was answered {dreply} although no recipient is accepted"),
-            );
-        }
-        Class::Positive => {}
-        Class::Violation => {
-            return violated(outs, &sendable, &violation(Step::Data, &dreply).to_string());
-        }
+        Class::Positive if accepted.is_empty() || closing => Err(violated(
+            outs,
+            sendable,
+            &format!("DATA was answered {dreply} although no recipient is accepted"),
+        )),
+        Class::Positive => Ok((outs, accepted)),
+        Class::Violation => Err(violated(
+            outs,
+            sendable,
+            &violation(Step::Data, &dreply).to_string(),
+        )),
         _ => {
             outs.extend(
                 accepted
@@ -843,55 +891,110 @@ fn transaction(
                     .map(|&r| (r, Outcome::Refused(dreply.clone(), Some(Step::Data)))),
             );
             let keep = dreply.code != 421 && !closing && s.rset();
-            return Tx::Done(outs, keep);
+            Err(Tx::Done(outs, keep))
         }
     }
+}
+
+/// MAIL FROM was refused: every sendable recipient is refused with its reply (or the
+/// session is stale on a 421, or the replies are out of order).
+fn mail_refused(s: &mut Session, env: &EnvelopeReplies, mut outs: Outs, sendable: &[usize]) -> Tx {
+    // A refused MAIL leaves nothing to accept: a RCPT or DATA accepted after it
+    // means the replies are not the answers to these commands.
+    let rcpt_ok = env
+        .rcpts
+        .iter()
+        .any(|r| r.class(Step::Rcpt) == Class::Positive);
+    let data_ok = env
+        .data
+        .as_ref()
+        .is_some_and(|d| d.class(Step::Data) == Class::Positive);
+    if rcpt_ok || data_ok {
+        return violated(
+            outs,
+            sendable,
+            &format!(
+                "MAIL FROM was answered {} but a later command was accepted (replies out of order?)",
+                env.mail
+            ),
+        );
+    }
+    if env.mail.code == 421 {
+        return Tx::StaleBeforeMail(env.mail.to_string());
+    }
+    outs.extend(
+        sendable
+            .iter()
+            .map(|&r| (r, Outcome::Refused(env.mail.clone(), Some(Step::Mail)))),
+    );
+    let keep = s.rset();
+    Tx::Done(outs, keep)
+}
+
+/// After 354: checks that the line is quiet, sends the content, and checks again
+/// before the final dot. Err: the transaction is over (the dot not sent).
+fn send_data(
+    s: &mut Session,
+    content: &[u8],
+    mut outs: Outs,
+    accepted: &[usize],
+) -> Result<Outs, Tx> {
     // 354: nothing else may be waiting (a reply too many would be read later as the
     // answer to the final dot).
     match s.unasked() {
         Ok(Unasked::Nothing) => {}
         Ok(Unasked::Data(d)) => {
-            return violated(outs, &accepted, &format!("the server sent {d} after 354"));
+            return Err(violated(
+                outs,
+                accepted,
+                &format!("the server sent {d} after 354"),
+            ));
         }
         Ok(Unasked::Closed) => {
-            outs.extend(lost(
-                &accepted,
-                "the server closed the connection after 354",
-            ));
-            return Tx::Done(outs, false);
+            outs.extend(lost(accepted, "the server closed the connection after 354"));
+            return Err(Tx::Done(outs, false));
         }
         Err(e) => {
-            outs.extend(lost(&accepted, &e.to_string()));
-            return Tx::Done(outs, false);
+            outs.extend(lost(accepted, &e.to_string()));
+            return Err(Tx::Done(outs, false));
         }
     }
     if let Err(e) = s.send_content(content) {
-        outs.extend(lost(&accepted, &e.to_string()));
-        return Tx::Done(outs, false);
+        outs.extend(lost(accepted, &e.to_string()));
+        return Err(Tx::Done(outs, false));
     }
     // Before the final dot the server must not have said anything.
     match s.unasked() {
-        Ok(Unasked::Nothing) => {}
-        Ok(Unasked::Data(d)) => {
-            return violated(
-                outs,
-                &accepted,
-                &format!("the server sent {d} before the final dot (the dot was not sent)"),
-            );
-        }
+        Ok(Unasked::Nothing) => Ok(outs),
+        Ok(Unasked::Data(d)) => Err(violated(
+            outs,
+            accepted,
+            &format!("the server sent {d} before the final dot (the dot was not sent)"),
+        )),
         Ok(Unasked::Closed) => {
             outs.extend(lost(
-                &accepted,
+                accepted,
                 "the server closed the connection during the data (the dot was not sent)",
             ));
-            return Tx::Done(outs, false);
+            Err(Tx::Done(outs, false))
         }
         Err(e) => {
-            outs.extend(lost(&accepted, &e.to_string()));
-            return Tx::Done(outs, false);
+            outs.extend(lost(accepted, &e.to_string()));
+            Err(Tx::Done(outs, false))
         }
     }
-    // The point of no return: record `sending` (fsynced) before the final dot.
+}
+
+/// The point of no return: records `sending` (fsynced), then sends the final dot and
+/// records that it went out. Err: the transaction is over.
+fn send_dot(
+    sh: &Shared<'_>,
+    s: &mut Session,
+    m: &PlannedMessage,
+    job: &Job,
+    mut outs: Outs,
+    accepted: &[usize],
+) -> Result<Outs, Tx> {
     let markers: Vec<Line> = accepted
         .iter()
         .flat_map(|&ri| {
@@ -907,15 +1010,21 @@ fn transaction(
     if let Err(e) = sh.journal.append(&markers) {
         sh.abort(format!("cannot write the journal: {e}"));
         let e = format!("not sent: cannot write the journal: {e}");
-        outs.extend(lost(&accepted, &e));
-        return Tx::Done(outs, false);
+        outs.extend(lost(accepted, &e));
+        return Err(Tx::Done(outs, false));
     }
     if let Err(e) = s.send_end_of_data() {
         let why = format!("connection broke while sending the final dot: {e}");
         outs.extend(accepted.iter().map(|&r| (r, Outcome::Unknown(why.clone()))));
-        return Tx::Done(outs, false);
+        return Err(Tx::Done(outs, false));
     }
     mark_dot_written(sh, &markers);
+    Ok(outs)
+}
+
+/// Reads the replies to the final dot (one per accepted recipient with LMTP, one
+/// with SMTP) and maps them to outcomes; anything unclear is `unknown`.
+fn final_replies(sh: &Shared<'_>, s: &mut Session, mut outs: Outs, accepted: &[usize]) -> Tx {
     let lmtp = sh.cfg.target.lmtp;
     let wanted = if lmtp { accepted.len() } else { 1 };
     let mut replies: Vec<Reply> = Vec::with_capacity(wanted);
