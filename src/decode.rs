@@ -211,6 +211,16 @@ fn free_iteratively(m: Message) {
     }
 }
 
+/// One planned edit of the private copy: at `at`, remove `del` bytes, insert `ins`;
+/// the part it neutralises is of `kind` and was originally of type `ct`.
+struct Edit {
+    at: usize,
+    del: usize,
+    ins: String,
+    kind: Neutral,
+    ct: String,
+}
+
 /// The structure-only parse and the edits it calls for (see the module comment).
 /// `budget` is how many levels of attached messages may still be shown.
 fn prepare(raw: &[u8], budget: usize) -> Prepared<'_> {
@@ -223,19 +233,18 @@ fn prepare(raw: &[u8], budget: usize) -> Prepared<'_> {
             neutral: HashMap::new(),
         };
     };
-    // (offset, bytes to remove, text to insert, kind, original type)
-    let mut edits: Vec<(usize, usize, String, Neutral, String)> = Vec::new();
-    let mut stack: Vec<(&Message, usize)> = vec![(&top, 0)];
+    let edits = plan_edits(&top, raw, budget);
+    free_iteratively(top);
+    apply_edits(raw, edits)
+}
+
+/// Walks the structure-only tree and lists the edits that neutralise attached
+/// messages nested deeper than `budget` or carrying a transfer encoding.
+fn plan_edits(top: &Message, raw: &[u8], budget: usize) -> Vec<Edit> {
+    let mut edits = Vec::new();
+    let mut stack: Vec<(&Message, usize)> = vec![(top, 0)];
     while let Some((m, depth)) = stack.pop() {
-        // Parts of a multipart/digest are messages unless they say otherwise.
-        let mut in_digest = std::collections::HashSet::new();
-        for p in &m.parts {
-            if let PartType::Multipart(ids) = &p.body
-                && ctype(p) == "multipart/digest"
-            {
-                in_digest.extend(ids.iter().copied());
-            }
-        }
+        let in_digest = digest_parts(m);
         for (i, p) in m.parts.iter().enumerate() {
             let inner = match &p.body {
                 PartType::Message(inner) => Some(inner),
@@ -247,20 +256,9 @@ fn prepare(raw: &[u8], budget: usize) -> Prepared<'_> {
                 }
                 _ => continue,
             };
-            let plain = p
-                .headers
-                .iter()
-                .filter(|h| h.name == HeaderName::ContentTransferEncoding)
-                .all(|h| {
-                    let v = raw
-                        .get(h.offset_start as usize..h.offset_end as usize)
-                        .unwrap_or_default();
-                    let v = String::from_utf8_lossy(v).trim().to_ascii_lowercase();
-                    matches!(v.as_str(), "" | "7bit" | "8bit" | "binary")
-                });
             let kind = if depth + 1 > budget {
                 Neutral::TooDeep
-            } else if !plain {
+            } else if !plain_encoding(p, raw) {
                 Neutral::Encoded
             } else if let Some(inner) = inner {
                 stack.push((inner, depth + 1));
@@ -268,55 +266,99 @@ fn prepare(raw: &[u8], budget: usize) -> Prepared<'_> {
             } else {
                 continue;
             };
-            let ct = if p.content_type().is_none() {
-                "message/rfc822".to_string()
-            } else {
-                ctype(p)
-            };
-            let cts: Vec<_> = p
-                .headers
-                .iter()
-                .filter(|h| h.name == HeaderName::ContentType)
-                .collect();
-            if cts.is_empty() {
-                // A part of a multipart/digest: message/rfc822 by default.
-                edits.push((
-                    p.offset_header as usize,
-                    0,
-                    "Content-Type: application/octet-stream\n".into(),
-                    kind,
-                    ct,
-                ));
-            } else {
-                for h in cts {
-                    let (a, b) = (h.offset_start as usize, h.offset_end as usize);
-                    let v = raw.get(a..b).unwrap_or_default();
-                    let keep = v.len() - v.trim_ascii_end().len();
-                    let eol = &v[v.len() - keep..];
-                    let eol = if eol.contains(&b'\n') { "\n" } else { "" };
-                    edits.push((
-                        a,
-                        b - a,
-                        format!(" application/octet-stream{eol}"),
-                        kind,
-                        ct.clone(),
-                    ));
-                }
-            }
+            neutralise(p, raw, kind, &mut edits);
         }
     }
-    free_iteratively(top);
+    edits
+}
+
+/// The ids of the parts of `m`'s multipart/digest parts: messages unless they say otherwise.
+fn digest_parts(m: &Message) -> std::collections::HashSet<u32> {
+    let mut in_digest = std::collections::HashSet::new();
+    for p in &m.parts {
+        if let PartType::Multipart(ids) = &p.body
+            && ctype(p) == "multipart/digest"
+        {
+            in_digest.extend(ids.iter().copied());
+        }
+    }
+    in_digest
+}
+
+/// Whether every Content-Transfer-Encoding of `p` is an identity one (7bit/8bit/binary).
+fn plain_encoding(p: &mail_parser::MessagePart, raw: &[u8]) -> bool {
+    p.headers
+        .iter()
+        .filter(|h| h.name == HeaderName::ContentTransferEncoding)
+        .all(|h| {
+            let v = raw
+                .get(h.offset_start as usize..h.offset_end as usize)
+                .unwrap_or_default();
+            let v = String::from_utf8_lossy(v).trim().to_ascii_lowercase();
+            matches!(v.as_str(), "" | "7bit" | "8bit" | "binary")
+        })
+}
+
+/// Adds to `edits` what gives the attached message `p` a neutral Content-Type.
+fn neutralise(p: &mail_parser::MessagePart, raw: &[u8], kind: Neutral, edits: &mut Vec<Edit>) {
+    let ct = if p.content_type().is_none() {
+        "message/rfc822".to_string()
+    } else {
+        ctype(p)
+    };
+    let cts: Vec<_> = p
+        .headers
+        .iter()
+        .filter(|h| h.name == HeaderName::ContentType)
+        .collect();
+    if cts.is_empty() {
+        // A part of a multipart/digest: message/rfc822 by default.
+        edits.push(Edit {
+            at: p.offset_header as usize,
+            del: 0,
+            ins: "Content-Type: application/octet-stream\n".into(),
+            kind,
+            ct,
+        });
+    } else {
+        for h in cts {
+            let (a, b) = (h.offset_start as usize, h.offset_end as usize);
+            let v = raw.get(a..b).unwrap_or_default();
+            let keep = v.len() - v.trim_ascii_end().len();
+            let eol = &v[v.len() - keep..];
+            let eol = if eol.contains(&b'\n') { "\n" } else { "" };
+            edits.push(Edit {
+                at: a,
+                del: b - a,
+                ins: format!(" application/octet-stream{eol}"),
+                kind,
+                ct: ct.clone(),
+            });
+        }
+    }
+}
+
+/// Applies `edits` to a copy of `raw` (the original itself when there are none) and
+/// records each neutralised part by where the real parse will see its type begin.
+fn apply_edits(raw: &[u8], mut edits: Vec<Edit>) -> Prepared<'_> {
     if edits.is_empty() {
         return Prepared {
             bytes: raw.into(),
             neutral: HashMap::new(),
         };
     }
-    edits.sort_by_key(|e| e.0);
+    edits.sort_by_key(|e| e.at);
     let mut out = Vec::with_capacity(raw.len() + edits.len() * 40);
     let mut neutral = HashMap::new();
     let mut at = 0;
-    for (off, del, ins, kind, ct) in edits {
+    for Edit {
+        at: off,
+        del,
+        ins,
+        kind,
+        ct,
+    } in edits
+    {
         if off < at || off + del > raw.len() {
             continue; // overlapping or out of range: leave as is
         }
@@ -615,6 +657,47 @@ fn render(
         out.push('\n');
     }
     out.push('\n');
+    write_readable(m, out);
+    shown.bodies = view_bodies(m);
+    let mut listed = Vec::new();
+    for &id in &m.attachments {
+        let Some(p) = m.parts.get(id as usize) else {
+            continue;
+        };
+        match &p.body {
+            PartType::Message(nested) => {
+                out.push_str("\n---------- attached message ----------\n");
+                let s = render(nested, prep, ctx, out, depth + 1, encoded);
+                shown.items.push(Item::Message(Box::new(s)));
+                out.push_str("---------- end of attached message ----------\n");
+            }
+            PartType::Multipart(_) => {}
+            PartType::Text(_)
+            | PartType::Html(_)
+            | PartType::Binary(_)
+            | PartType::InlineBinary(_) => {
+                let (item, line) = render_leaf(m, id, prep, ctx, out, depth, encoded);
+                listed.extend(line);
+                shown.items.push(item);
+            }
+        }
+    }
+    uu_in_bodies(m, raw, ctx, depth, &mut listed, &mut shown);
+    if !listed.is_empty() {
+        out.push_str(&format!(
+            "\n---------- attachments (in {}/) ----------\n",
+            ctx.label
+        ));
+        for l in listed {
+            out.push_str(&l);
+            out.push('\n');
+        }
+    }
+    shown
+}
+
+/// Writes the readable text of `m` (its text bodies, HTML ones as text) to `out`.
+fn write_readable(m: &Message, out: &mut String) {
     let mut any = false;
     for &id in &m.text_body {
         let Some(p) = m.parts.get(id as usize) else {
@@ -635,7 +718,10 @@ fn render(
     if !any {
         out.push_str("(no readable text in this message)\n");
     }
-    // The view shows the HTML version where there is one.
+}
+
+/// The bodies the view shows for `m`: the HTML version where there is one.
+fn view_bodies(m: &Message) -> Vec<Body> {
     let html_ids: Vec<u32> = m
         .html_body
         .iter()
@@ -652,75 +738,57 @@ fn render(
     } else {
         &html_ids
     };
+    let mut bodies = Vec::new();
     for &id in ids {
         match m.parts.get(id as usize).map(|p| &p.body) {
-            Some(PartType::Text(t)) => shown.bodies.push(Body::Text(t.replace("\r\n", "\n"))),
-            Some(PartType::Html(h)) => shown.bodies.push(Body::Html(h.to_string())),
+            Some(PartType::Text(t)) => bodies.push(Body::Text(t.replace("\r\n", "\n"))),
+            Some(PartType::Html(h)) => bodies.push(Body::Html(h.to_string())),
             _ => {}
         }
     }
-    let mut listed = Vec::new();
-    for &id in &m.attachments {
-        let Some(p) = m.parts.get(id as usize) else {
-            continue;
-        };
-        match &p.body {
-            PartType::Message(nested) => {
-                out.push_str("\n---------- attached message ----------\n");
-                let s = render(nested, prep, ctx, out, depth + 1, encoded);
-                shown.items.push(Item::Message(Box::new(s)));
-                out.push_str("---------- end of attached message ----------\n");
-            }
-            PartType::Multipart(_) => {}
-            PartType::Text(_)
-            | PartType::Html(_)
-            | PartType::Binary(_)
-            | PartType::InlineBinary(_) => {
-                let mark = p
-                    .headers
-                    .iter()
-                    .filter(|h| h.name == HeaderName::ContentType)
-                    .find_map(|h| prep.neutral.get(&h.offset_start));
-                if let Some((Neutral::Encoded, _)) = mark
-                    && encoded < MAX_ENCODED
-                {
-                    out.push_str("\n---------- attached message ----------\n");
-                    let s = render_bytes(p.contents(), ctx, out, depth + 1, encoded + 1);
-                    shown.items.push(Item::Message(Box::new(s)));
-                    out.push_str("---------- end of attached message ----------\n");
-                    continue;
-                }
-                let ct = match mark {
-                    Some((kind, ct)) => {
-                        if *kind == Neutral::TooDeep {
-                            ctx.too_deep = true;
-                        }
-                        ct.clone()
-                    }
-                    None => ctype(p),
-                };
-                let cid = p
-                    .content_id()
-                    .map(|c| c.trim().trim_matches(['<', '>']).to_string());
-                let (original, data) = attachment_data(m, raw, id, ctx, depth);
-                let i = add_attachment(ctx, original, ct, cid, data);
-                listed.push(list_line(&ctx.attachments[i]));
-                shown.items.push(Item::Attachment(i));
-            }
-        }
+    bodies
+}
+
+/// Renders the non-multipart attachment `id` of `m`: an encoded attached message
+/// inline, anything else saved as a file. Returns its item and its listing line.
+fn render_leaf(
+    m: &Message,
+    id: u32,
+    prep: &Prepared,
+    ctx: &mut Ctx,
+    out: &mut String,
+    depth: usize,
+    encoded: usize,
+) -> (Item, Option<String>) {
+    let p = &m.parts[id as usize];
+    let mark = p
+        .headers
+        .iter()
+        .filter(|h| h.name == HeaderName::ContentType)
+        .find_map(|h| prep.neutral.get(&h.offset_start));
+    if let Some((Neutral::Encoded, _)) = mark
+        && encoded < MAX_ENCODED
+    {
+        out.push_str("\n---------- attached message ----------\n");
+        let s = render_bytes(p.contents(), ctx, out, depth + 1, encoded + 1);
+        out.push_str("---------- end of attached message ----------\n");
+        return (Item::Message(Box::new(s)), None);
     }
-    uu_in_bodies(m, raw, ctx, depth, &mut listed, &mut shown);
-    if !listed.is_empty() {
-        out.push_str(&format!(
-            "\n---------- attachments (in {}/) ----------\n",
-            ctx.label
-        ));
-        for l in listed {
-            out.push_str(&l);
-            out.push('\n');
+    let ct = match mark {
+        Some((kind, ct)) => {
+            if *kind == Neutral::TooDeep {
+                ctx.too_deep = true;
+            }
+            ct.clone()
         }
-    }
-    shown
+        None => ctype(p),
+    };
+    let cid = p
+        .content_id()
+        .map(|c| c.trim().trim_matches(['<', '>']).to_string());
+    let (original, data) = attachment_data(m, &prep.bytes, id, ctx, depth);
+    let i = add_attachment(ctx, original, ct, cid, data);
+    (Item::Attachment(i), Some(list_line(&ctx.attachments[i])))
 }
 
 /// Prepares, parses and renders the message in `raw` at nesting level `depth`.

@@ -134,16 +134,7 @@ pub fn verify_with(
     passwords: Option<&BTreeMap<Vec<u8>, Secret>>,
     progress: &dyn crate::export::Progress,
 ) -> Result<VerifyReport, VerifyError> {
-    let mpath = out.join("manifest.json");
-    let text = std::fs::read(&mpath).map_err(|e| VerifyError::Read(mpath.clone(), e))?;
-    let m: Manifest =
-        serde_json::from_slice(&text).map_err(|e| VerifyError::Parse(mpath.clone(), e))?;
-    if m.schema != SCHEMA {
-        return Err(VerifyError::Schema(mpath, m.schema));
-    }
-    if let Some(why) = unfinished(&m) {
-        return Err(VerifyError::Unfinished(out.to_path_buf(), why));
-    }
+    let m = read_manifest(out)?;
     let mut rep = VerifyReport {
         incomplete_export: !m.complete,
         ..Default::default()
@@ -158,23 +149,7 @@ pub fn verify_with(
         return Ok(rep);
     }
     let mut listed: BTreeSet<String> = OWN_FILES.iter().map(|s| s.to_string()).collect();
-
-    // Totals.
-    let pairs: usize = m.recipients.iter().map(|r| r.messages.len()).sum();
-    for (what, said, found) in [
-        ("messages", m.totals.messages, m.messages.len()),
-        ("recipients", m.totals.recipients, m.recipients.len()),
-        ("pairs", m.totals.pairs, pairs),
-        ("errors", m.totals.errors, m.errors.len()),
-        ("skipped", m.totals.skipped, m.skipped.len()),
-    ] {
-        if said != found {
-            rep.bad(
-                "manifest.json",
-                format!("totals.{what} is {said} but {found} are listed"),
-            );
-        }
-    }
+    check_totals(&m, &mut rep);
 
     // Archive copies.
     let by_id: HashMap<&str, &ManifestMessage> = m
@@ -194,54 +169,9 @@ pub fn verify_with(
     progress.phase("checking mailboxes", m.recipients.len() as u64);
     for r in &m.recipients {
         progress.tick();
-        for f in &r.files {
-            check_file(&mut rep, out, &f.path, &f.sha256, Some(f.size));
-            listed.insert(f.path.clone());
-        }
-        if let (Some(z), Some(sha)) = (&r.zip, &r.zip_sha256) {
-            if !r.files.iter().any(|f| &f.path == z) {
-                check_file(&mut rep, out, z, sha, None);
-                listed.insert(z.clone());
-            }
-            check_zip(
-                &mut rep,
-                out,
-                r,
-                z,
-                passwords.and_then(|p| p.get(&mailbox_key(&r.address.0))),
-                m.options.encrypted,
-            );
-        }
-        let msgs: Vec<&ManifestMessage> = r
-            .messages
-            .iter()
-            .filter_map(|id| {
-                let found = by_id.get(id.as_str()).copied();
-                if found.is_none() {
-                    rep.bad(
-                        format!("recipients/{}", r.dir),
-                        format!("lists message {id}, which the manifest does not have"),
-                    );
-                }
-                found
-            })
-            .collect();
-        // Each format reads its own output back (mbox, Maildir: every message equals
-        // the delivery headers plus the archive copy).
-        let key = mailbox_key(&r.address.0);
-        let prepend = |msg: &ManifestMessage| headers.get(msg, &key);
-        for sink in SINKS {
-            if let Some(location) = r.output(sink.name()) {
-                let c = Check {
-                    out,
-                    recipient: r,
-                    location,
-                    messages: &msgs,
-                    prepend: &prepend,
-                };
-                sink.verify(&c, &mut rep);
-            }
-        }
+        let encrypted = m.options.encrypted;
+        check_bundle_files(&mut rep, out, r, passwords, encrypted, &mut listed);
+        check_formats(&mut rep, out, r, &by_id, &headers);
     }
 
     // Anything on disk the manifest does not know.
@@ -254,6 +184,111 @@ pub fn verify_with(
     }
     rep.messages_checked = m.messages.len();
     Ok(rep)
+}
+
+/// Reads the manifest of the export in `out`; fails when it cannot be read or parsed,
+/// is of another schema, or is an interim one ([`unfinished`]).
+fn read_manifest(out: &Path) -> Result<Manifest, VerifyError> {
+    let mpath = out.join("manifest.json");
+    let text = std::fs::read(&mpath).map_err(|e| VerifyError::Read(mpath.clone(), e))?;
+    let m: Manifest =
+        serde_json::from_slice(&text).map_err(|e| VerifyError::Parse(mpath.clone(), e))?;
+    if m.schema != SCHEMA {
+        return Err(VerifyError::Schema(mpath, m.schema));
+    }
+    if let Some(why) = unfinished(&m) {
+        return Err(VerifyError::Unfinished(out.to_path_buf(), why));
+    }
+    Ok(m)
+}
+
+/// Checks that the manifest's totals agree with its lists.
+fn check_totals(m: &Manifest, rep: &mut VerifyReport) {
+    let pairs: usize = m.recipients.iter().map(|r| r.messages.len()).sum();
+    for (what, said, found) in [
+        ("messages", m.totals.messages, m.messages.len()),
+        ("recipients", m.totals.recipients, m.recipients.len()),
+        ("pairs", m.totals.pairs, pairs),
+        ("errors", m.totals.errors, m.errors.len()),
+        ("skipped", m.totals.skipped, m.skipped.len()),
+    ] {
+        if said != found {
+            rep.bad(
+                "manifest.json",
+                format!("totals.{what} is {said} but {found} are listed"),
+            );
+        }
+    }
+}
+
+/// Checks the files of recipient `r`'s bundle and its zip (opened with its password
+/// from `passwords`, encrypted if the export is), adding their paths to `listed`.
+fn check_bundle_files(
+    rep: &mut VerifyReport,
+    out: &Path,
+    r: &ManifestRecipient,
+    passwords: Option<&BTreeMap<Vec<u8>, Secret>>,
+    encrypted: bool,
+    listed: &mut BTreeSet<String>,
+) {
+    for f in &r.files {
+        check_file(rep, out, &f.path, &f.sha256, Some(f.size));
+        listed.insert(f.path.clone());
+    }
+    if let (Some(z), Some(sha)) = (&r.zip, &r.zip_sha256) {
+        if !r.files.iter().any(|f| &f.path == z) {
+            check_file(rep, out, z, sha, None);
+            listed.insert(z.clone());
+        }
+        check_zip(
+            rep,
+            out,
+            r,
+            z,
+            passwords.and_then(|p| p.get(&mailbox_key(&r.address.0))),
+            encrypted,
+        );
+    }
+}
+
+/// Has each format of recipient `r`'s bundle read its own output back (mbox, Maildir:
+/// every message equals the delivery headers plus the archive copy); reports listed
+/// messages the manifest (`by_id`) does not have.
+fn check_formats(
+    rep: &mut VerifyReport,
+    out: &Path,
+    r: &ManifestRecipient,
+    by_id: &HashMap<&str, &ManifestMessage>,
+    headers: &Headers,
+) {
+    let msgs: Vec<&ManifestMessage> = r
+        .messages
+        .iter()
+        .filter_map(|id| {
+            let found = by_id.get(id.as_str()).copied();
+            if found.is_none() {
+                rep.bad(
+                    format!("recipients/{}", r.dir),
+                    format!("lists message {id}, which the manifest does not have"),
+                );
+            }
+            found
+        })
+        .collect();
+    let key = mailbox_key(&r.address.0);
+    let prepend = |msg: &ManifestMessage| headers.get(msg, &key);
+    for sink in SINKS {
+        if let Some(location) = r.output(sink.name()) {
+            let c = Check {
+                out,
+                recipient: r,
+                location,
+                messages: &msgs,
+                prepend: &prepend,
+            };
+            sink.verify(&c, rep);
+        }
+    }
 }
 
 /// Delivery headers per message and mailbox, computed once per message (a message with

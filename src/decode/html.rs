@@ -510,16 +510,47 @@ impl TextOut {
 /// (not repeated when the text is the address); images show their `alt` text in
 /// brackets.
 pub fn html_to_text(html: &str) -> String {
-    let mut o = TextOut {
-        s: String::with_capacity(html.len() / 2),
-        space: false,
-        pre: 0,
+    let mut t = ToText {
+        o: TextOut {
+            s: String::with_capacity(html.len() / 2),
+            space: false,
+            pre: 0,
+        },
+        link: None,
+        in_head: false,
     };
-    // The open link: its address and where its text starts in the output.
-    let mut link: Option<(String, usize)> = None;
-    let mut in_head = false;
-    let close_link = |o: &mut TextOut, link: &mut Option<(String, usize)>| {
-        if let Some((href, start)) = link.take() {
+    for tok in Tokens::new(html) {
+        if t.in_head && ends_head(&tok) {
+            t.in_head = false;
+        }
+        match tok {
+            Token::Text(s) => {
+                if !t.in_head {
+                    t.o.text(&decode_refs(s));
+                }
+            }
+            Token::Raw | Token::Other => {}
+            Token::Start { name, attrs } => t.start(&name, &attrs),
+            Token::End(name) => t.end(&name),
+        }
+    }
+    t.close_link();
+    tidy_lines(&t.o.s)
+}
+
+/// The state of [`html_to_text`] between tokens.
+struct ToText {
+    o: TextOut,
+    /// The open link: its address and where its text starts in the output.
+    link: Option<(String, usize)>,
+    in_head: bool,
+}
+
+impl ToText {
+    /// Ends the open link: its address follows its text unless the text shows it.
+    fn close_link(&mut self) {
+        let o = &mut self.o;
+        if let Some((href, start)) = self.link.take() {
             let start = start.min(o.s.len());
             let shown = o.s[start..].trim();
             let bare = href
@@ -536,79 +567,77 @@ pub fn html_to_text(html: &str) -> String {
                 o.s.push('>');
             }
         }
-    };
-    for tok in Tokens::new(html) {
-        if in_head && ends_head(&tok) {
-            in_head = false;
-        }
-        match tok {
-            Token::Text(t) => {
-                if !in_head {
-                    o.text(&decode_refs(t));
+    }
+
+    /// A start tag `name` with `attrs`.
+    fn start(&mut self, name: &str, attrs: &[(String, String)]) {
+        match name {
+            "head" => self.in_head = true,
+            "body" => self.in_head = false,
+            "a" => {
+                self.close_link();
+                if let Some(h) = attr(attrs, "href").and_then(safe_link) {
+                    let o = &mut self.o;
+                    if o.space {
+                        o.s.push(' ');
+                        o.space = false;
+                    }
+                    self.link = Some((h, o.s.len()));
                 }
             }
-            Token::Raw | Token::Other => {}
-            Token::Start { name, attrs } => match name.as_str() {
-                "head" => in_head = true,
-                "body" => in_head = false,
-                "a" => {
-                    close_link(&mut o, &mut link);
-                    if let Some(h) = attr(&attrs, "href").and_then(safe_link) {
-                        if o.space {
-                            o.s.push(' ');
-                            o.space = false;
-                        }
-                        link = Some((h, o.s.len()));
-                    }
+            "img" => {
+                if let Some(alt) = attr(attrs, "alt").map(str::trim)
+                    && !alt.is_empty()
+                {
+                    self.o.text(&format!("[{alt}]"));
                 }
-                "img" => {
-                    if let Some(alt) = attr(&attrs, "alt").map(str::trim)
-                        && !alt.is_empty()
-                    {
-                        o.text(&format!("[{alt}]"));
-                    }
-                }
-                "br" => o.br(),
-                "pre" => {
-                    o.newline();
-                    o.pre += 1;
-                }
-                "li" => {
-                    o.newline();
-                    o.s.push_str("* ");
-                }
-                n if BLOCK.contains(&n) => o.newline(),
-                _ => {}
-            },
-            Token::End(name) => match name.as_str() {
-                "head" => in_head = false,
-                "a" => close_link(&mut o, &mut link),
-                "pre" => {
-                    o.pre = o.pre.saturating_sub(1);
-                    o.newline();
-                }
-                "td" | "th" => {
-                    o.trim_line_end();
-                    o.s.push('\t');
-                    o.space = false;
-                }
-                n if BLOCK.contains(&n) => o.newline(),
-                _ => {}
-            },
+            }
+            "br" => self.o.br(),
+            "pre" => {
+                self.o.newline();
+                self.o.pre += 1;
+            }
+            "li" => {
+                self.o.newline();
+                self.o.s.push_str("* ");
+            }
+            n if BLOCK.contains(&n) => self.o.newline(),
+            _ => {}
         }
     }
-    close_link(&mut o, &mut link);
-    // Trailing blanks of every line, and blank lines at both ends.
-    let mut s = String::with_capacity(o.s.len());
-    for line in o.s.lines() {
-        s.push_str(line.trim_end());
-        s.push('\n');
+
+    /// An end tag `name`.
+    fn end(&mut self, name: &str) {
+        match name {
+            "head" => self.in_head = false,
+            "a" => self.close_link(),
+            "pre" => {
+                self.o.pre = self.o.pre.saturating_sub(1);
+                self.o.newline();
+            }
+            "td" | "th" => {
+                self.o.trim_line_end();
+                self.o.s.push('\t');
+                self.o.space = false;
+            }
+            n if BLOCK.contains(&n) => self.o.newline(),
+            _ => {}
+        }
     }
-    let t = s.trim();
-    let mut out = String::with_capacity(t.len() + 1);
-    out.push_str(t);
-    out.push('\n');
-    out
+}
+
+/// `s` without trailing blanks on any line nor blank lines at both ends, ending in a newline.
+fn tidy_lines(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for line in s.lines() {
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    let t = out.trim();
+    let mut res = String::with_capacity(t.len() + 1);
+    res.push_str(t);
+    res.push('\n');
+    res
 }
 
 /// Elements the sanitiser keeps (with their content). Others are dropped with their
@@ -870,27 +899,8 @@ pub fn sanitize(html: &str, cid: &dyn Fn(&str) -> Option<String>) -> Sanitized {
     let mut open: Vec<&'static str> = Vec::new();
     let mut blocked = 0;
     let mut drop_depth: Option<(String, usize)> = None;
-    let intern = |n: &str| -> Option<&'static str> {
-        KEEP.iter()
-            .find(|k| **k == n)
-            .copied()
-            .or_else(|| AS_DIV.contains(&n).then_some("div"))
-    };
     for tok in Tokens::new(html) {
-        if drop_depth.as_ref().is_some_and(|(n, _)| n == "head") && ends_head(&tok) {
-            drop_depth = None;
-        }
-        if let Some((name, depth)) = &mut drop_depth {
-            match &tok {
-                Token::Start { name: n, .. } if n == name => *depth += 1,
-                Token::End(n) if n == name => {
-                    *depth -= 1;
-                    if *depth == 0 {
-                        drop_depth = None;
-                    }
-                }
-                _ => {}
-            }
+        if dropped(&mut drop_depth, &tok) {
             continue;
         }
         match tok {
@@ -909,56 +919,10 @@ pub fn sanitize(html: &str, cid: &dyn Fn(&str) -> Option<String>) -> Sanitized {
                 if open.len() >= 200 && !VOID.contains(&tag) {
                     continue; // nesting that deep shows nothing more
                 }
-                let mut a = String::new();
-                let href = (tag == "a")
-                    .then(|| attr(&attrs, "href").and_then(safe_link))
-                    .flatten();
-                if let Some(h) = &href {
-                    let h = escape(h);
-                    let _ = write!(a, " href=\"{h}\" title=\"{h}\" rel=\"noopener noreferrer\"");
-                }
-                for (n, v) in &attrs {
-                    if n == "title" && href.is_some() {
-                        continue;
-                    }
-                    if ATTRS.contains(&n.as_str()) {
-                        if n == "dir" && !matches!(v.as_str(), "ltr" | "rtl" | "auto") {
-                            continue;
-                        }
-                        let _ = write!(a, " {n}=\"{}\"", escape(v));
-                    } else if n == "style" {
-                        let s = clean_style(v);
-                        if !s.is_empty() {
-                            let _ = write!(a, " style=\"{}\"", escape(&s));
-                        }
-                    }
-                }
+                let a = kept_attrs(tag, &attrs);
                 if tag == "img" {
-                    let src = attr(&attrs, "src").unwrap_or("").trim();
-                    let local = if let Some(id) = src
-                        .get(..4)
-                        .filter(|p| p.eq_ignore_ascii_case("cid:"))
-                        .map(|_| &src[4..])
-                    {
-                        cid(id.trim_matches(['<', '>']))
-                    } else if data_image(src) {
-                        Some(src.to_string())
-                    } else {
-                        None
-                    };
-                    match local {
-                        Some(s) => {
-                            let _ = write!(out, "<img src=\"{}\"{a}>", escape(&s));
-                        }
-                        None => {
-                            if !src.is_empty() {
-                                blocked += 1;
-                            }
-                            let alt = attr(&attrs, "alt").unwrap_or("").trim();
-                            out.push_str("<span class=\"no-image\" title=\"image not loaded\">[");
-                            escape_into(&mut out, if alt.is_empty() { "image" } else { alt });
-                            out.push_str("]</span>");
-                        }
+                    if img_into(&mut out, &attrs, &a, cid) {
+                        blocked += 1;
                     }
                     continue;
                 }
@@ -984,6 +948,101 @@ pub fn sanitize(html: &str, cid: &dyn Fn(&str) -> Option<String>) -> Sanitized {
         let _ = write!(out, "</{t}>");
     }
     Sanitized { html: out, blocked }
+}
+
+/// The tag the sanitiser writes for element `n`, if it keeps it.
+fn intern(n: &str) -> Option<&'static str> {
+    KEEP.iter()
+        .find(|k| **k == n)
+        .copied()
+        .or_else(|| AS_DIV.contains(&n).then_some("div"))
+}
+
+/// Whether `tok` lies inside an element dropped with its content (`drop_depth`: its
+/// name and nesting), updating that state; `head` also ends where a body starts.
+fn dropped(drop_depth: &mut Option<(String, usize)>, tok: &Token) -> bool {
+    if drop_depth.as_ref().is_some_and(|(n, _)| n == "head") && ends_head(tok) {
+        *drop_depth = None;
+    }
+    let Some((name, depth)) = drop_depth else {
+        return false;
+    };
+    match tok {
+        Token::Start { name: n, .. } if n == name => *depth += 1,
+        Token::End(n) if n == name => {
+            *depth -= 1;
+            if *depth == 0 {
+                *drop_depth = None;
+            }
+        }
+        _ => {}
+    }
+    true
+}
+
+/// The attributes written for kept element `tag`: whitelisted ones escaped, `style`
+/// filtered, a safe `href` with its address as tooltip.
+fn kept_attrs(tag: &str, attrs: &[(String, String)]) -> String {
+    let mut a = String::new();
+    let href = (tag == "a")
+        .then(|| attr(attrs, "href").and_then(safe_link))
+        .flatten();
+    if let Some(h) = &href {
+        let h = escape(h);
+        let _ = write!(a, " href=\"{h}\" title=\"{h}\" rel=\"noopener noreferrer\"");
+    }
+    for (n, v) in attrs {
+        if n == "title" && href.is_some() {
+            continue;
+        }
+        if ATTRS.contains(&n.as_str()) {
+            if n == "dir" && !matches!(v.as_str(), "ltr" | "rtl" | "auto") {
+                continue;
+            }
+            let _ = write!(a, " {n}=\"{}\"", escape(v));
+        } else if n == "style" {
+            let s = clean_style(v);
+            if !s.is_empty() {
+                let _ = write!(a, " style=\"{}\"", escape(&s));
+            }
+        }
+    }
+    a
+}
+
+/// Writes an `img` with attributes `a` if its source is local (`cid:` or `data:`),
+/// else its alt text in brackets. Returns whether a remote image was blocked.
+fn img_into(
+    out: &mut String,
+    attrs: &[(String, String)],
+    a: &str,
+    cid: &dyn Fn(&str) -> Option<String>,
+) -> bool {
+    let src = attr(attrs, "src").unwrap_or("").trim();
+    let local = if let Some(id) = src
+        .get(..4)
+        .filter(|p| p.eq_ignore_ascii_case("cid:"))
+        .map(|_| &src[4..])
+    {
+        cid(id.trim_matches(['<', '>']))
+    } else if data_image(src) {
+        Some(src.to_string())
+    } else {
+        None
+    };
+    match local {
+        Some(s) => {
+            let _ = write!(out, "<img src=\"{}\"{a}>", escape(&s));
+            false
+        }
+        None => {
+            let alt = attr(attrs, "alt").unwrap_or("").trim();
+            out.push_str("<span class=\"no-image\" title=\"image not loaded\">[");
+            escape_into(out, if alt.is_empty() { "image" } else { alt });
+            out.push_str("]</span>");
+            !src.is_empty()
+        }
+    }
 }
 
 /// Writes text escaped, decoding the character references this module knows first.

@@ -84,8 +84,36 @@ pub fn assemble<'a>(
     dirs: &BTreeMap<Vec<u8>, String>,
     spill: &Spill,
 ) -> Result<Assembled<'a>, ExportError> {
+    let list = message_list(plan, &done, old);
+    let pos: HashMap<&str, u32> = list
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.id, i as u32))
+        .collect();
+    // Bundles: the earlier export's, then this run's additions.
+    let mut bundles = old_bundles(old, &pos);
+    let mut headers = add_this_run(plan, done, dirs, &pos, &mut bundles);
+    drop(pos);
+    old_headers(&list, &mut bundles, &mut headers, spill)?;
+    for b in bundles.values_mut().filter(|b| b.touched) {
+        b.pre = b.ids.iter().map(|p| headers[p][&b.key]).collect();
+    }
+    spill.flush()?;
+    Ok(Assembled { list, bundles })
+}
+
+/// Delivery headers (spilled) by list position, then by mailbox key.
+type Headers = HashMap<u32, HashMap<Vec<u8>, Slot>>;
+
+/// This run's messages plus the earlier export's that were not redone, oldest first
+/// (arrival time, then queue ID).
+fn message_list<'a>(
+    plan: &'a Plan,
+    done: &[(usize, super::message::MsgOut)],
+    old: Option<&'a Manifest>,
+) -> Vec<Listed<'a>> {
     let mut list: Vec<Listed> = Vec::with_capacity(done.len());
-    for (i, m) in &done {
+    for (i, m) in done {
         list.push(Listed {
             arrival: m.arrival,
             id: &plan.messages[*i].entry.id,
@@ -111,13 +139,14 @@ pub fn assemble<'a>(
     }
     // Stable, and queue IDs are unique in the list, so the order is total.
     list.sort_by(|a, b| (a.arrival, a.id).cmp(&(b.arrival, b.id)));
-    let pos: HashMap<&str, u32> = list
-        .iter()
-        .enumerate()
-        .map(|(i, l)| (l.id, i as u32))
-        .collect();
+    list
+}
 
-    // Bundles: the earlier export's, then this run's additions.
+/// The earlier export's bundles (untouched so far), their messages by list position `pos`.
+fn old_bundles<'a>(
+    old: Option<&'a Manifest>,
+    pos: &HashMap<&str, u32>,
+) -> BTreeMap<Vec<u8>, Bundle<'a>> {
     let mut bundles: BTreeMap<Vec<u8>, Bundle> = BTreeMap::new();
     if let Some(o) = old {
         for r in &o.recipients {
@@ -140,8 +169,19 @@ pub fn assemble<'a>(
             );
         }
     }
-    // This run's delivery headers, by list position.
-    let mut headers: HashMap<u32, HashMap<Vec<u8>, Slot>> = HashMap::new();
+    bundles
+}
+
+/// Adds this run's messages and files to their bundles (creating and touching them)
+/// and returns this run's delivery headers.
+fn add_this_run(
+    plan: &Plan,
+    done: Vec<(usize, super::message::MsgOut)>,
+    dirs: &BTreeMap<Vec<u8>, String>,
+    pos: &HashMap<&str, u32>,
+    bundles: &mut BTreeMap<Vec<u8>, Bundle>,
+) -> Headers {
+    let mut headers: Headers = HashMap::new();
     for (i, m) in done {
         let p = pos[plan.messages[i].entry.id.as_str()];
         for &k in &m.added {
@@ -165,9 +205,18 @@ pub fn assemble<'a>(
         }
         headers.insert(p, m.prepends.into_iter().collect());
     }
-    drop(pos);
-    // The headers of an earlier export's message, computed once per message for all
-    // the touched bundles that need them (linear in the recipients).
+    headers
+}
+
+/// Sorts each bundle's messages and adds to `headers` those of an earlier export's
+/// messages that touched bundles need, computed once per message for all of them
+/// (linear in the recipients).
+fn old_headers(
+    list: &[Listed],
+    bundles: &mut BTreeMap<Vec<u8>, Bundle>,
+    headers: &mut Headers,
+    spill: &Spill,
+) -> Result<(), ExportError> {
     let mut wanted: BTreeMap<u32, Vec<Vec<u8>>> = BTreeMap::new();
     for b in bundles.values_mut() {
         b.ids.sort_unstable();
@@ -193,11 +242,7 @@ pub fn assemble<'a>(
         }
         headers.insert(p, h);
     }
-    for b in bundles.values_mut().filter(|b| b.touched) {
-        b.pre = b.ids.iter().map(|p| headers[p][&b.key]).collect();
-    }
-    spill.flush()?;
-    Ok(Assembled { list, bundles })
+    Ok(())
 }
 
 impl Assembled<'_> {

@@ -9,7 +9,7 @@
 //! goes to the spill file. In: the [`Plan`]. Out: one [`MsgOut`] per exported message,
 //! plus problems. Fails with the first write error (the other workers then stop).
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -171,41 +171,10 @@ fn export_message(ctx: &Ctx, pm: &Planned) -> Result<MsgResult, ExportError> {
     let stem = names::stem(arrival, id);
     let files_label = text::files_dir(&stem);
     let (message, keys, write_archive, decoded) = match ctx.old_msgs.get(id) {
-        Some(old) if old.sha256 != sha => {
-            return Ok(MsgResult::Problem {
-                skip: false,
-                problem: Problem {
-                    path: pm.entry.path.display().to_string(),
-                    queue_id: Some(id.to_string()),
-                    reason: format!(
-                        "queue ID {id} is already in this export with different content (Postfix reused the ID); not added — export it into a new directory"
-                    ),
-                },
-            });
-        }
+        Some(old) if old.sha256 != sha => return Ok(reused_id(pm)),
         Some(old) => {
-            let mut m = (*old).clone();
-            m.arrival_usec = pm.arrival_usec;
-            let known: HashSet<usize> = m.info.recipients.iter().map(|x| x.offset).collect();
-            for r in &info.recipients {
-                if !known.contains(&r.offset) {
-                    m.info.recipients.push(r.clone());
-                }
-            }
-            m.info.recipients.sort_by_key(|r| r.offset);
-            let keys: Vec<u32> = pm
-                .keys
-                .iter()
-                .filter(|&&k| {
-                    !ctx.old_pairs
-                        .contains(&(ctx.mailboxes[k as usize].clone(), id))
-                })
-                .copied()
-                .collect();
-            // A missing or damaged archive copy is written again from the queue file.
-            let present = write::hash_file(&ctx.out.join(&m.store))
-                .is_ok_and(|w| w.size == bytes.len() as u64 && w.sha256 == sha);
-            (m, keys, !present, LazyDecoded::new(&bytes, &files_label))
+            let (m, keys, write) = update_entry(ctx, pm, old, &info, &bytes, &sha);
+            (m, keys, write, LazyDecoded::new(&bytes, &files_label))
         }
         None => {
             let d = decode(&bytes, &files_label);
@@ -227,29 +196,17 @@ fn export_message(ctx: &Ctx, pm: &Planned) -> Result<MsgResult, ExportError> {
     // Delivery headers of every mailbox, in one pass over the recipients.
     let headers = prepend::by_mailbox(&message.info);
     let summary = Summary::of(&message);
-    let mut files = Vec::new();
-    for &k in &keys {
-        let key = &ctx.mailboxes[k as usize];
-        let pre = prepend::lookup(&headers, &message.info, key);
-        let view = Message {
-            bytes: &bytes,
-            summary: &summary,
-            mailbox: key,
-            prepend: &pre,
-            stem: &stem,
-            arrival: (arrival, pm.arrival_usec),
-            formats: ctx.formats,
-            decoded: &decoded,
-        };
-        let mut dest = Tree::new(ctx.out, ctx.dirs[k as usize]);
-        let res = render_message(ctx.formats, &view, &mut dest);
-        let entries = dest.into_entries();
-        ctx.written.fetch_add(entries.len(), Ordering::Relaxed);
-        res?;
-        for e in entries {
-            files.push((k, ctx.spill.put_json(&e, false)?));
-        }
-    }
+    let view = Message {
+        bytes: &bytes,
+        summary: &summary,
+        mailbox: &[],
+        prepend: &[],
+        stem: &stem,
+        arrival: (arrival, pm.arrival_usec),
+        formats: ctx.formats,
+        decoded: &decoded,
+    };
+    let files = write_mailboxes(ctx, &keys, &message.info, &headers, &view)?;
     let mut prepends = Vec::with_capacity(headers.len());
     let mut headers: Vec<(Vec<u8>, Vec<u8>)> = headers.into_iter().collect();
     headers.sort_unstable();
@@ -267,6 +224,88 @@ fn export_message(ctx: &Ctx, pm: &Planned) -> Result<MsgResult, ExportError> {
         files,
         prepends,
     })))
+}
+
+/// The error for a queue ID already exported with different content.
+fn reused_id(pm: &Planned) -> MsgResult {
+    let id = pm.entry.id.as_str();
+    MsgResult::Problem {
+        skip: false,
+        problem: Problem {
+            path: pm.entry.path.display().to_string(),
+            queue_id: Some(id.to_string()),
+            reason: format!(
+                "queue ID {id} is already in this export with different content (Postfix reused the ID); not added — export it into a new directory"
+            ),
+        },
+    }
+}
+
+/// An earlier export's entry `old` for the same content, updated (`--update`): this
+/// run's arrival time and new recipients (`info`), the mailboxes it is not yet in, and
+/// whether its archive copy must be written again (missing or damaged).
+fn update_entry(
+    ctx: &Ctx,
+    pm: &Planned,
+    old: &ManifestMessage,
+    info: &MessageInfo,
+    bytes: &[u8],
+    sha: &str,
+) -> (ManifestMessage, Vec<u32>, bool) {
+    let id = pm.entry.id.as_str();
+    let mut m = old.clone();
+    m.arrival_usec = pm.arrival_usec;
+    let known: HashSet<usize> = m.info.recipients.iter().map(|x| x.offset).collect();
+    for r in &info.recipients {
+        if !known.contains(&r.offset) {
+            m.info.recipients.push(r.clone());
+        }
+    }
+    m.info.recipients.sort_by_key(|r| r.offset);
+    let keys: Vec<u32> = pm
+        .keys
+        .iter()
+        .filter(|&&k| {
+            !ctx.old_pairs
+                .contains(&(ctx.mailboxes[k as usize].clone(), id))
+        })
+        .copied()
+        .collect();
+    // A missing or damaged archive copy is written again from the queue file.
+    let present = write::hash_file(&ctx.out.join(&m.store))
+        .is_ok_and(|w| w.size == bytes.len() as u64 && w.sha256 == sha);
+    (m, keys, !present)
+}
+
+/// Runs every per-message sink for each mailbox in `keys`, the message seen as `view`
+/// with that mailbox and its delivery headers (from `headers`, else made from `info`).
+/// Returns the files written, by mailbox index.
+fn write_mailboxes(
+    ctx: &Ctx,
+    keys: &[u32],
+    info: &MessageInfo,
+    headers: &HashMap<Vec<u8>, Vec<u8>>,
+    view: &Message,
+) -> Result<Vec<(u32, Slot)>, ExportError> {
+    let mut files = Vec::new();
+    for &k in keys {
+        let key = &ctx.mailboxes[k as usize];
+        let pre = prepend::lookup(headers, info, key);
+        let view = Message {
+            mailbox: key,
+            prepend: &pre,
+            ..*view
+        };
+        let mut dest = Tree::new(ctx.out, ctx.dirs[k as usize]);
+        let res = render_message(ctx.formats, &view, &mut dest);
+        let entries = dest.into_entries();
+        ctx.written.fetch_add(entries.len(), Ordering::Relaxed);
+        res?;
+        for e in entries {
+            files.push((k, ctx.spill.put_json(&e, false)?));
+        }
+    }
+    Ok(files)
 }
 
 impl<'a> Ctx<'a> {
