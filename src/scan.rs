@@ -562,6 +562,17 @@ pub fn write_text(
     errors: &mut ProblemLog,
     skipped: &mut ProblemLog,
 ) -> io::Result<()> {
+    write_heading(w, head)?;
+    write_queues(w, s)?;
+    write_recipients(w, recipients)?;
+    write_domains(w, recipients)?;
+    write_reasons(w, s)?;
+    write_deadlines(w, s)?;
+    write_problems(w, errors, skipped)
+}
+
+/// The report's first lines: where, Postfix's state, configuration, lifetimes, file modes.
+fn write_heading(w: &mut dyn Write, head: &Head) -> io::Result<()> {
     let running = match head.postfix_running {
         Some(true) => "RUNNING (the view may change while it is read)",
         Some(false) => "stopped",
@@ -582,6 +593,11 @@ pub fn write_text(
     if let Some(note) = &head.file_modes.note {
         writeln!(w, "Note: {note}")?;
     }
+    Ok(())
+}
+
+/// The per-queue table with its total line.
+fn write_queues(w: &mut dyn Write, s: &Summary) -> io::Result<()> {
     writeln!(w, "\nQueues")?;
     writeln!(
         w,
@@ -610,7 +626,11 @@ pub fn write_text(
         tot.pending_recipients,
         human_bytes(tot.bytes)
     )?;
+    Ok(())
+}
 
+/// The pending recipients, one line each.
+fn write_recipients(w: &mut dyn Write, recipients: &[RecipientSummary]) -> io::Result<()> {
     writeln!(w, "\nRecipients (pending)")?;
     writeln!(
         w,
@@ -633,7 +653,11 @@ pub fn write_text(
             r.earliest_expiry.as_deref().unwrap_or("never (held)")
         )?;
     }
+    Ok(())
+}
 
+/// The recipients summed per domain.
+fn write_domains(w: &mut dyn Write, recipients: &[RecipientSummary]) -> io::Result<()> {
     let mut domains: BTreeMap<String, (usize, u64)> = BTreeMap::new();
     for r in recipients {
         let a = r.address.display().to_lowercase();
@@ -655,7 +679,11 @@ pub fn write_text(
             human_bytes(*b)
         )?;
     }
+    Ok(())
+}
 
+/// The most common defer reasons.
+fn write_reasons(w: &mut dyn Write, s: &Summary) -> io::Result<()> {
     let mut reasons: Vec<(&String, &usize)> = s.reasons.iter().collect();
     reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
     writeln!(w, "\nDefer reasons (most common)")?;
@@ -669,7 +697,11 @@ pub fn write_text(
             s.other_reasons
         )?;
     }
+    Ok(())
+}
 
+/// Overdue and soon-bouncing messages with the advice, then held and done counts.
+fn write_deadlines(w: &mut dyn Write, s: &Summary) -> io::Result<()> {
     if s.overdue.total > 0 {
         write_expiring(
             w,
@@ -698,6 +730,15 @@ pub fn write_text(
             s.done
         )?;
     }
+    Ok(())
+}
+
+/// The skipped files and the files that could not be read.
+fn write_problems(
+    w: &mut dyn Write,
+    errors: &mut ProblemLog,
+    skipped: &mut ProblemLog,
+) -> io::Result<()> {
     if !skipped.is_empty() {
         writeln!(w, "\nSkipped ({})", skipped.len())?;
         skipped.for_each(|p| writeln!(w, "  {}: {}", p.path, p.reason))?;

@@ -114,7 +114,8 @@ fn read_id(
     })
 }
 
-pub fn run(a: CatArgs) -> Result<Exit> {
+/// postcat's flags, with `-s` checked as a byte offset.
+fn flags(a: &CatArgs) -> Result<CatFlags> {
     let start = match &a.start {
         Some(s) if !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit()) => s
             .parse::<u64>()
@@ -122,7 +123,7 @@ pub fn run(a: CatArgs) -> Result<Exit> {
         Some(s) => bail!("bad offset: {s} (-s takes a byte offset: digits only)"),
         None => 0,
     };
-    let flags = CatFlags {
+    Ok(CatFlags {
         body: a.body,
         header: a.header,
         envelope: a.envelope,
@@ -132,8 +133,12 @@ pub fn run(a: CatArgs) -> Result<Exit> {
         raw: a.raw,
         verbose: a.verbose,
         start,
-    };
-    let cdir = config_dir(&a)?;
+    })
+}
+
+/// The Postfix configuration to read with and the queue directory to look in.
+fn spool(a: &CatArgs) -> Result<(PostfixConfig, PathBuf)> {
+    let cdir = config_dir(a)?;
     // A --queue-dir that is not this machine's spool is read with Postfix's defaults
     // unless a configuration is named (-c, $MAIL_CONFIG): never with /etc/postfix's.
     let named = a.config_dir.is_some() || std::env::var_os("MAIL_CONFIG").is_some();
@@ -146,28 +151,70 @@ pub fn run(a: CatArgs) -> Result<Exit> {
         .clone()
         .or_else(|| cfg.queue_directory.clone())
         .unwrap_or_else(|| default_queue_dir(&cdir));
+    Ok((cfg, root))
+}
+
+/// Standard input as one input, read within the message size limit.
+fn read_stdin(msl: u64) -> Result<Input, String> {
+    let mut data = Vec::new();
+    let r = read_unsized(std::io::stdin().lock(), msl)
+        .map(|d| data = d)
+        .map_err(|e| format!("stdin: {e}"));
+    r.map(|_| Input {
+        data,
+        label: "stdin".into(),
+        maildrop: false,
+        stdin: true,
+    })
+}
+
+/// postcat's view of one input into `out`, then (from the start) our reader's judgement
+/// on stderr and, with `--states`, the recipients' states; false when either failed.
+fn show(input: Input, flags: CatFlags, with_states: bool, out: &mut Output) -> bool {
+    if let Err(e) = postcat(
+        &input.data,
+        &input.label,
+        input.maildrop,
+        flags,
+        input.stdin,
+        out,
+    ) {
+        eprintln!("mxsalvage: {}: {e}", input.label);
+        return false;
+    }
+    if flags.start == 0 {
+        // postcat's view is printed; our reader's judgement of the file goes to stderr.
+        match QueueFile::parse(input.data, Depth::Full, input.maildrop) {
+            Ok(q) => {
+                if with_states {
+                    states(&q, &input.label, out);
+                }
+            }
+            Err(e) => {
+                eprintln!("mxsalvage: {}: {e}", input.label);
+                return false;
+            }
+        }
+    }
+    true
+}
+
+pub fn run(a: CatArgs) -> Result<Exit> {
+    let flags = flags(&a)?;
+    let (cfg, root) = spool(&a)?;
     if a.by_id {
         super::check_spool(&root)?;
     }
-    let mut inputs: Vec<Result<Input, String>> = Vec::new();
-    if a.items.is_empty() {
-        let mut data = Vec::new();
-        let r = read_unsized(std::io::stdin().lock(), cfg.message_size_limit)
-            .map(|d| data = d)
-            .map_err(|e| format!("stdin: {e}"));
-        inputs.push(r.map(|_| Input {
-            data,
-            label: "stdin".into(),
-            maildrop: false,
-            stdin: true,
-        }));
-    }
+    let mut from_stdin = a
+        .items
+        .is_empty()
+        .then(|| read_stdin(cfg.message_size_limit));
     let mut failed = false;
     let mut out = Output::default();
     let stdout = std::io::stdout();
     let mut items = a.items.iter();
     loop {
-        let input = match inputs.pop() {
+        let input = match from_stdin.take() {
             Some(i) => i,
             None => match items.next() {
                 Some(item) if a.by_id => read_id(item, &root, &cfg, a.trust_modes),
@@ -183,29 +230,8 @@ pub fn run(a: CatArgs) -> Result<Exit> {
                 continue;
             }
         };
-        if let Err(e) = postcat(
-            &input.data,
-            &input.label,
-            input.maildrop,
-            flags,
-            input.stdin,
-            &mut out,
-        ) {
-            eprintln!("mxsalvage: {}: {e}", input.label);
+        if !show(input, flags, a.states, &mut out) {
             failed = true;
-        } else if start == 0 {
-            // postcat's view is printed; our reader's judgement of the file goes to stderr.
-            match QueueFile::parse(input.data, Depth::Full, input.maildrop) {
-                Ok(q) => {
-                    if a.states {
-                        states(&q, &input.label, &mut out);
-                    }
-                }
-                Err(e) => {
-                    eprintln!("mxsalvage: {}: {e}", input.label);
-                    failed = true;
-                }
-            }
         }
         let mut lock = stdout.lock();
         if let Err(e) = lock

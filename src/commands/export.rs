@@ -130,9 +130,18 @@ struct Summary<'a> {
     skipped: &'a [mxsalvage::manifest::Problem],
 }
 
-pub fn run(a: ExportArgs) -> Result<Exit> {
-    let started = Instant::now();
-    let (queue_names, sel) = super::selection(&a.select)?;
+/// The flags checked and parsed before the spool is opened (a usage error comes first).
+struct Parsed {
+    formats: Formats,
+    zip_formats: Formats,
+    passwords: Option<std::collections::BTreeMap<Vec<u8>, export::Secret>>,
+    filters: Filters,
+    mode: Mode,
+    reader: Option<export::reader::Reader>,
+}
+
+/// Parses and checks the formats, password file, time window, mode and reader flags.
+fn parse(a: &ExportArgs) -> Result<Parsed> {
     // Trees: the default formats, or none when the zips are what is wanted.
     let formats = match &a.format {
         Some(list) => Formats::parse(list).map_err(|e| anyhow!("--format: {e}"))?,
@@ -160,8 +169,12 @@ pub fn run(a: ExportArgs) -> Result<Exit> {
         }
         None => None,
     };
-    let since = time_arg("--since", &a.since)?;
-    let until = time_arg("--until", &a.until)?;
+    let filters = Filters {
+        ids: a.id.clone(),
+        since: time_arg("--since", &a.since)?,
+        until: time_arg("--until", &a.until)?,
+        include_done: a.include_done,
+    };
     let mode = if a.update {
         Mode::Update
     } else if a.force {
@@ -175,80 +188,82 @@ pub fn run(a: ExportArgs) -> Result<Exit> {
         .map(export::reader::Reader::resolve)
         .transpose()
         .map_err(|e| anyhow!(e))?;
-    let ctx = SpoolCtx::open(&a.spool, queue_names.clone())?;
-    if !a.quiet {
-        ctx.warn_if_running();
-    }
-    let cfg = Config {
-        out: a.out.clone(),
+    Ok(Parsed {
         formats,
-        zip: a.zip,
         zip_formats,
         passwords,
-        reader: reader.clone(),
-        filters: Filters {
-            ids: a.id.clone(),
-            since,
-            until,
-            include_done: a.include_done,
-        },
+        filters,
         mode,
+        reader,
+    })
+}
+
+/// What was asked for, as the manifest records it.
+fn options(a: &ExportArgs, p: &Parsed, queue_names: Vec<String>) -> Options {
+    Options {
+        reader: p.reader.as_ref().map(|r| r.spec()),
+        formats: p.formats.names().iter().map(|s| s.to_string()).collect(),
+        zip: a.zip,
+        zip_formats: match a.zip {
+            true => p
+                .zip_formats
+                .names()
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            false => Vec::new(),
+        },
+        encrypted: a.zip_password_file.is_some() || a.generate_passwords.is_some(),
+        include_done: a.include_done,
+        recipients: a.select.recipient.clone(),
+        domains: a.select.domain.clone(),
+        queues: queue_names,
+        ids: a.id.clone(),
+        since: a.since.clone(),
+        until: a.until.clone(),
+        only_valid: a.select.only_valid,
+    }
+}
+
+/// Where the mail came from: the opened spool, this host and its Postfix settings.
+fn source(ctx: &SpoolCtx) -> Source {
+    Source {
+        // Absolute: `journal --sent-ids` names it later, from anywhere.
+        queue_directory: std::path::absolute(&ctx.spool.root)
+            .unwrap_or_else(|_| ctx.spool.root.clone())
+            .display()
+            .to_string(),
+        host: host_name(),
+        maximal_queue_lifetime: ctx.spool.cfg.maximal_queue_lifetime,
+        bounce_queue_lifetime: ctx.spool.cfg.bounce_queue_lifetime,
+        postfix_running: ctx.running(),
+        myhostname: ctx.spool.cfg.myhostname.clone(),
+        myorigin: ctx.spool.cfg.myorigin.clone(),
+    }
+}
+
+/// The export's [`Config`]: the parsed flags, the manifest's options and the source.
+fn config(a: &ExportArgs, p: Parsed, queue_names: Vec<String>, ctx: &SpoolCtx) -> Config {
+    let options = options(a, &p, queue_names);
+    Config {
+        out: a.out.clone(),
+        formats: p.formats,
+        zip: a.zip,
+        zip_formats: p.zip_formats,
+        passwords: p.passwords,
+        reader: p.reader,
+        filters: p.filters,
+        mode: p.mode,
         generate_passwords: a.generate_passwords.clone(),
         space_check: !a.no_space_check,
         dry_run: a.dry_run,
-        options: Options {
-            reader: reader.as_ref().map(|r| r.spec()),
-            formats: formats.names().iter().map(|s| s.to_string()).collect(),
-            zip: a.zip,
-            zip_formats: match a.zip {
-                true => zip_formats.names().iter().map(|s| s.to_string()).collect(),
-                false => Vec::new(),
-            },
-            encrypted: a.zip_password_file.is_some() || a.generate_passwords.is_some(),
-            include_done: a.include_done,
-            recipients: a.select.recipient.clone(),
-            domains: a.select.domain.clone(),
-            queues: queue_names,
-            ids: a.id.clone(),
-            since: a.since.clone(),
-            until: a.until.clone(),
-            only_valid: a.select.only_valid,
-        },
-        source: Source {
-            // Absolute: `journal --sent-ids` names it later, from anywhere.
-            queue_directory: std::path::absolute(&ctx.spool.root)
-                .unwrap_or_else(|_| ctx.spool.root.clone())
-                .display()
-                .to_string(),
-            host: host_name(),
-            maximal_queue_lifetime: ctx.spool.cfg.maximal_queue_lifetime,
-            bounce_queue_lifetime: ctx.spool.cfg.bounce_queue_lifetime,
-            postfix_running: ctx.running(),
-            myhostname: ctx.spool.cfg.myhostname.clone(),
-            myorigin: ctx.spool.cfg.myorigin.clone(),
-        },
-    };
-    let bar = Bar::new(a.quiet);
-    if !a.dry_run {
-        on_interrupt(bar.0.clone(), &a)?;
+        options,
+        source: source(ctx),
     }
-    let progress = super::timings::Timed::new(&bar);
-    let workers = pool(a.jobs)?;
-    let result = workers.install(|| export::run(&ctx.spool, &sel, &cfg, &progress));
-    if let Some(b) = &bar.0 {
-        b.finish_and_clear();
-    }
-    if a.timings {
-        for l in progress.lines() {
-            eprintln!("mxsalvage: {l}");
-        }
-    }
-    let manifest: Report = match result {
-        Ok(m) => m,
-        Err(ExportError::Partial(e)) => return Ok(stopped(&e, &a)),
-        Err(e) => return Err(e.into()),
-    };
-    let elapsed = started.elapsed().as_secs_f64();
+}
+
+/// Says how it went: the JSON summary on stdout, or errors and one line on stderr.
+fn report(a: &ExportArgs, ctx: &SpoolCtx, manifest: &Report, elapsed: f64) -> Result<()> {
     if a.json {
         let s = Summary {
             out: a.out.display().to_string(),
@@ -271,9 +286,42 @@ pub fn run(a: ExportArgs) -> Result<Exit> {
         }
         eprintln!(
             "mxsalvage: {}",
-            summary_line(&manifest, &a.out, elapsed, a.update)
+            summary_line(manifest, &a.out, elapsed, a.update)
         );
     }
+    Ok(())
+}
+
+pub fn run(a: ExportArgs) -> Result<Exit> {
+    let started = Instant::now();
+    let (queue_names, sel) = super::selection(&a.select)?;
+    let parsed = parse(&a)?;
+    let ctx = SpoolCtx::open(&a.spool, queue_names.clone())?;
+    if !a.quiet {
+        ctx.warn_if_running();
+    }
+    let cfg = config(&a, parsed, queue_names, &ctx);
+    let bar = Bar::new(a.quiet);
+    if !a.dry_run {
+        on_interrupt(bar.0.clone(), &a)?;
+    }
+    let progress = super::timings::Timed::new(&bar);
+    let workers = pool(a.jobs)?;
+    let result = workers.install(|| export::run(&ctx.spool, &sel, &cfg, &progress));
+    if let Some(b) = &bar.0 {
+        b.finish_and_clear();
+    }
+    if a.timings {
+        for l in progress.lines() {
+            eprintln!("mxsalvage: {l}");
+        }
+    }
+    let manifest: Report = match result {
+        Ok(m) => m,
+        Err(ExportError::Partial(e)) => return Ok(stopped(&e, &a)),
+        Err(e) => return Err(e.into()),
+    };
+    report(&a, &ctx, &manifest, started.elapsed().as_secs_f64())?;
     Ok(Exit::partial_if(!manifest.complete))
 }
 

@@ -46,7 +46,8 @@ fn seconds(v: f64, flag: &str) -> Result<Duration> {
     Ok(Duration::from_secs_f64(v))
 }
 
-fn config(a: &crate::cli::ReinjectArgs) -> Result<Config> {
+/// Checks the pacing flags: connections, rate, retries and retry delay.
+fn check_pacing(a: &crate::cli::ReinjectArgs) -> Result<()> {
     if a.connections == 0 {
         bail!("--connections must be at least 1");
     }
@@ -61,7 +62,11 @@ fn config(a: &crate::cli::ReinjectArgs) -> Result<Config> {
     if !(a.retry_delay >= 0.0 && a.retry_delay.is_finite()) {
         bail!("--retry-delay must be a number of seconds");
     }
-    let target = Target::parse(&a.to, a.lmtp).map_err(anyhow::Error::msg)?;
+    Ok(())
+}
+
+/// The SMTP/LMTP client's settings for `target`: security, login, HELO name, timeouts.
+fn client(a: &crate::cli::ReinjectArgs, target: &Target) -> Result<ClientConfig> {
     let security = if a.no_tls {
         Security::Plain
     } else if a.tls {
@@ -79,7 +84,7 @@ fn config(a: &crate::cli::ReinjectArgs) -> Result<Config> {
     if helo.is_empty() || !helo.bytes().all(|b| b.is_ascii_graphic()) {
         bail!("--helo must be a host name without spaces");
     }
-    let client = ClientConfig {
+    Ok(ClientConfig {
         host: target.host.clone(),
         port: target.port,
         lmtp: target.lmtp,
@@ -89,8 +94,17 @@ fn config(a: &crate::cli::ReinjectArgs) -> Result<Config> {
         auth,
         timeout: seconds(a.timeout, "--timeout")?,
         dot_timeout: seconds(a.dot_timeout, "--dot-timeout")?,
-    };
-    let bounces = if a.no_bounces {
+    })
+}
+
+/// Where bounces go: files only (`--no-bounces`), `--bounce-via`, or the target itself
+/// with the same client settings.
+fn bounces(
+    a: &crate::cli::ReinjectArgs,
+    target: &Target,
+    client: &ClientConfig,
+) -> Result<Bounces> {
+    Ok(if a.no_bounces {
         Bounces::Files
     } else if let Some(url) = &a.bounce_via {
         let (lmtp, rest) = if let Some(r) = url.strip_prefix("smtp://") {
@@ -119,7 +133,28 @@ fn config(a: &crate::cli::ReinjectArgs) -> Result<Config> {
             target: target.clone(),
             client: client.clone(),
         }
-    };
+    })
+}
+
+/// Which recipients, domains and queue IDs to send (lower-cased addresses).
+fn filter(a: &crate::cli::ReinjectArgs) -> Filter {
+    Filter {
+        recipients: a.recipient.iter().map(|r| r.to_lowercase()).collect(),
+        domains: a
+            .domain
+            .iter()
+            .map(|d| d.trim_start_matches('@').to_lowercase())
+            .collect(),
+        ids: a.id.iter().cloned().collect::<HashSet<_>>(),
+    }
+}
+
+/// The flags checked and turned into the re-injection's [`Config`].
+fn config(a: &crate::cli::ReinjectArgs) -> Result<Config> {
+    check_pacing(a)?;
+    let target = Target::parse(&a.to, a.lmtp).map_err(anyhow::Error::msg)?;
+    let client = client(a, &target)?;
+    let bounces = bounces(a, &target, &client)?;
     let postmaster = a.postmaster.trim().to_string();
     if postmaster.is_empty() || envelope::smtp_path(postmaster.as_bytes()).is_err() {
         bail!("--postmaster must be an address");
@@ -141,15 +176,7 @@ fn config(a: &crate::cli::ReinjectArgs) -> Result<Config> {
         target,
         connections: a.connections,
         rate: a.rate,
-        filter: Filter {
-            recipients: a.recipient.iter().map(|r| r.to_lowercase()).collect(),
-            domains: a
-                .domain
-                .iter()
-                .map(|d| d.trim_start_matches('@').to_lowercase())
-                .collect(),
-            ids: a.id.iter().cloned().collect::<HashSet<_>>(),
-        },
+        filter: filter(a),
         max_retries: a.max_retries,
         retry_delay: Duration::from_secs_f64(a.retry_delay),
         retry_failed: a.retry_failed,

@@ -57,6 +57,61 @@ struct Out<'a> {
 }
 
 impl Out<'_> {
+    /// An empty output for `format`, writing to a buffered stdout.
+    fn new(format: Format, head: &Head, now: i64, long_ids: bool) -> Self {
+        Out {
+            format,
+            w: BufWriter::with_capacity(64 * 1024, io::stdout().lock()),
+            summary: Summary::new(now),
+            json: None,
+            head: head.clone(),
+            messages: 0,
+            errors: ProblemLog::new(),
+            skipped: ProblemLog::new(),
+            listed: 0,
+            listed_bytes: 0,
+            long_ids,
+        }
+    }
+
+    /// Writes what comes after the messages (report, JSON tail, mailq footer) and flushes.
+    fn finish(mut self, head: &Head, sel: &Selection) -> io::Result<()> {
+        match self.format {
+            Format::Text => {
+                let recipients = self.summary.recipients(|a| sel.is_valid(a));
+                write_text(
+                    &mut self.w,
+                    head,
+                    &self.summary,
+                    &recipients,
+                    &mut self.errors,
+                    &mut self.skipped,
+                )?;
+            }
+            Format::Json => {
+                let recipients = self.summary.recipients(|a| sel.is_valid(a));
+                if self.json.is_none() {
+                    self.json = Some(JsonReport::begin(&mut self.w, head)?);
+                }
+                if let Some(j) = self.json.take() {
+                    j.finish(
+                        &mut self.w,
+                        &recipients,
+                        self.summary.queues(),
+                        &mut self.errors,
+                        &mut self.skipped,
+                    )?;
+                }
+            }
+            Format::Postqueue => {}
+            Format::Mailq => {
+                let footer = mailq_footer(self.listed, self.listed_bytes);
+                self.w.write_all(footer.as_bytes())?;
+            }
+        }
+        self.w.flush()
+    }
+
     fn message(&mut self, m: &MessageInfo, l: Option<&Listed>) -> io::Result<()> {
         self.messages += 1;
         match self.format {
@@ -151,25 +206,21 @@ fn load_one(
     Item::Message(Box::new(m), listed)
 }
 
-pub fn run(a: ScanArgs) -> Result<Exit> {
-    let (queues, sel) = super::selection(&a.select)?;
-    let format = match (a.json, a.list, a.format.as_deref()) {
+/// The output format asked for by the flags.
+fn format_of(a: &ScanArgs) -> Format {
+    match (a.json, a.list, a.format.as_deref()) {
         (true, _, _) | (_, _, Some("json")) => Format::Json,
         (_, true, _) | (_, _, Some("mailq")) => Format::Mailq,
         (_, _, Some("postqueue")) => Format::Postqueue,
         _ => Format::Text,
-    };
-    let listing = matches!(format, Format::Postqueue | Format::Mailq);
-    let ctx = SpoolCtx::open(&a.spool, queues)?;
-    ctx.warn_if_running();
-    if listing {
-        ctx.note_modes();
     }
+}
+
+/// The report's heading: where, when, and what the configuration says.
+fn head_of(ctx: &SpoolCtx, now: i64) -> Head {
     let cfg = &ctx.spool.cfg;
-    let pool = pool(a.jobs)?;
-    let now = now();
     let verdict = ctx.spool.mode_verdict().clone();
-    let head = Head {
+    Head {
         schema: 1,
         generated_at: rfc3339(now),
         queue_directory: ctx.spool.root.display().to_string(),
@@ -181,28 +232,25 @@ pub fn run(a: ScanArgs) -> Result<Exit> {
             trusted: verdict.trusted,
             note: verdict.note.clone(),
         },
-    };
-    let stdout = io::stdout();
-    let mut out = Out {
-        format,
-        w: BufWriter::with_capacity(64 * 1024, stdout.lock()),
-        summary: Summary::new(now),
-        json: None,
-        head: head.clone(),
-        messages: 0,
-        errors: ProblemLog::new(),
-        skipped: ProblemLog::new(),
-        listed: 0,
-        listed_bytes: 0,
-        long_ids: cfg.enable_long_queue_ids,
-    };
-    let filtering = !sel.recipients.is_empty() || !sel.domains.is_empty() || sel.only_valid;
-    let mut chunk: Vec<QueueEntry> = Vec::with_capacity(CHUNK);
-    let flush = |chunk: &mut Vec<QueueEntry>, out: &mut Out| -> io::Result<()> {
-        let items: Vec<Item> = pool.install(|| {
+    }
+}
+
+/// Reads chunks of queue entries on the pool and hands the items to [`Out`] in order.
+struct Loader<'a> {
+    ctx: &'a SpoolCtx,
+    sel: &'a Selection,
+    pool: &'a rayon::ThreadPool,
+    filtering: bool,
+    listing: bool,
+}
+
+impl Loader<'_> {
+    /// Loads `chunk` in parallel, writes its items in walk order and empties it.
+    fn flush(&self, chunk: &mut Vec<QueueEntry>, out: &mut Out) -> io::Result<()> {
+        let items: Vec<Item> = self.pool.install(|| {
             chunk
                 .par_iter()
-                .map(|e| load_one(&ctx, e, &sel, filtering, listing))
+                .map(|e| load_one(self.ctx, e, self.sel, self.filtering, self.listing))
                 .collect()
         });
         chunk.clear();
@@ -215,14 +263,16 @@ pub fn run(a: ScanArgs) -> Result<Exit> {
             }
         }
         Ok(())
-    };
-    if a.id.is_empty() {
-        ctx.spool.walk_each(|ev| -> io::Result<()> {
+    }
+
+    /// Walks the selected queues, flushing every [`CHUNK`] entries; walk problems go to `out`.
+    fn walk(&self, chunk: &mut Vec<QueueEntry>, out: &mut Out) -> io::Result<()> {
+        self.ctx.spool.walk_each(|ev| -> io::Result<()> {
             match ev {
                 WalkEvent::Entry(e) => {
                     chunk.push(e);
                     if chunk.len() >= CHUNK {
-                        flush(&mut chunk, &mut out)?;
+                        self.flush(chunk, out)?;
                     }
                 }
                 WalkEvent::Problem(p) => out.error(Problem {
@@ -242,27 +292,66 @@ pub fn run(a: ScanArgs) -> Result<Exit> {
                 })?,
             }
             Ok(())
-        })?;
-    } else {
+        })
+    }
+
+    /// Finds the given queue IDs (each once) into `chunk`; an unknown ID is an error in `out`.
+    fn find_ids(
+        &self,
+        ids: &[String],
+        chunk: &mut Vec<QueueEntry>,
+        out: &mut Out,
+    ) -> io::Result<()> {
+        let spool = &self.ctx.spool;
         let mut seen = std::collections::BTreeSet::new();
-        for id in &a.id {
+        for id in ids {
             if !seen.insert(id.as_str()) {
                 continue;
             }
-            match find_id(&ctx.spool.root, id, &ctx.spool.queues, cfg) {
+            match find_id(&spool.root, id, &spool.queues, &spool.cfg) {
                 Some(e) => chunk.push(e),
                 None => out.error(Problem {
-                    path: ctx.spool.root.display().to_string(),
+                    path: spool.root.display().to_string(),
                     queue_id: Some(id.clone()),
                     reason: format!(
                         "queue ID {id} not found in the selected queues of {}",
-                        ctx.spool.root.display()
+                        spool.root.display()
                     ),
                 })?,
             }
         }
+        Ok(())
     }
-    flush(&mut chunk, &mut out)?;
+}
+
+pub fn run(a: ScanArgs) -> Result<Exit> {
+    let (queues, sel) = super::selection(&a.select)?;
+    let format = format_of(&a);
+    let listing = matches!(format, Format::Postqueue | Format::Mailq);
+    let ctx = SpoolCtx::open(&a.spool, queues)?;
+    ctx.warn_if_running();
+    if listing {
+        ctx.note_modes();
+    }
+    let pool = pool(a.jobs)?;
+    let now = now();
+    let head = head_of(&ctx, now);
+    let mut out = Out::new(format, &head, now, ctx.spool.cfg.enable_long_queue_ids);
+    let filtering = !sel.recipients.is_empty() || !sel.domains.is_empty() || sel.only_valid;
+    let loader = Loader {
+        ctx: &ctx,
+        sel: &sel,
+        pool: &pool,
+        filtering,
+        listing,
+    };
+    let mut chunk: Vec<QueueEntry> = Vec::with_capacity(CHUNK);
+    if a.id.is_empty() {
+        loader.walk(&mut chunk, &mut out)?;
+    } else {
+        loader.find_ids(&a.id, &mut chunk, &mut out)?;
+    }
+    loader.flush(&mut chunk, &mut out)?;
     // An empty result: a typo in the selection, or nothing readable, is an error (exit 2),
     // said before anything is printed.
     if out.messages == 0
@@ -281,40 +370,7 @@ pub fn run(a: ScanArgs) -> Result<Exit> {
     }
     let nothing_readable = out.messages == 0 && !out.errors.is_empty() && !filtering;
     let failed = !out.errors.is_empty();
-    match format {
-        Format::Text => {
-            let recipients = out.summary.recipients(|a| sel.is_valid(a));
-            write_text(
-                &mut out.w,
-                &head,
-                &out.summary,
-                &recipients,
-                &mut out.errors,
-                &mut out.skipped,
-            )?;
-        }
-        Format::Json => {
-            let recipients = out.summary.recipients(|a| sel.is_valid(a));
-            if out.json.is_none() {
-                out.json = Some(JsonReport::begin(&mut out.w, &head)?);
-            }
-            if let Some(j) = out.json.take() {
-                j.finish(
-                    &mut out.w,
-                    &recipients,
-                    out.summary.queues(),
-                    &mut out.errors,
-                    &mut out.skipped,
-                )?;
-            }
-        }
-        Format::Postqueue => {}
-        Format::Mailq => {
-            let footer = mailq_footer(out.listed, out.listed_bytes);
-            out.w.write_all(footer.as_bytes())?;
-        }
-    }
-    out.w.flush()?;
+    out.finish(&head, &sel)?;
     if nothing_readable {
         eprintln!(
             "mxsalvage: nothing could be read in {}: every queue file failed (listed above)",

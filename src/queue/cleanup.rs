@@ -166,6 +166,19 @@ fn mail_date(secs: i64) -> String {
 /// `queue_id` is the maildrop file's name.
 pub fn apply(q: &mut QueueFile, queue_id: &str, cfg: &PostfixConfig) {
     let mut done: Vec<String> = Vec::new();
+    let unqualified = qualify_envelope(q, cfg, &mut done);
+    let names = header_names(q);
+    q.added_headers = missing_headers(q, queue_id, cfg, &names, &mut done);
+    if names.iter().any(|x| x == "bcc" || x == "resent-bcc") {
+        done.push("Bcc: removed".into());
+    }
+    q.warnings.push(warning(&done, unqualified));
+}
+
+/// Qualifies the envelope sender and recipients (each recipient keeping its submitted
+/// address as original), noting what changed in `done`; true when an address stays
+/// unqualified for want of `myorigin`.
+fn qualify_envelope(q: &mut QueueFile, cfg: &PostfixConfig, done: &mut Vec<String>) -> bool {
     let raw_sender = q.sender().to_vec();
     if let Some(s) = qualify(&raw_sender, cfg) {
         done.push(format!(
@@ -194,7 +207,18 @@ pub fn apply(q: &mut QueueFile, queue_id: &str, cfg: &PostfixConfig) {
     {
         done.push("recipients qualified".into());
     }
-    let names = header_names(q);
+    unqualified
+}
+
+/// The headers cleanup would add after the last one (`Resent-` ones when the message has
+/// resent headers), given the header `names` present; what was added is noted in `done`.
+fn missing_headers(
+    q: &QueueFile,
+    queue_id: &str,
+    cfg: &PostfixConfig,
+    names: &[String],
+    done: &mut Vec<String>,
+) -> Vec<u8> {
     let has = |n: &str| names.iter().any(|x| x == n);
     let resent = [
         "resent-bcc",
@@ -214,17 +238,7 @@ pub fn apply(q: &mut QueueFile, queue_id: &str, cfg: &PostfixConfig) {
     let mut added: Vec<&str> = Vec::new();
     if !seen("message-id") {
         if let Some(host) = &cfg.myhostname {
-            let id = if decode_long(queue_id).is_some() {
-                format!("{queue_id}@{host}")
-            } else {
-                format!(
-                    "{}.{queue_id}@{host}",
-                    crate::timefmt::rfc3339(q.arrival_secs())
-                        .chars()
-                        .filter(|c| c.is_ascii_digit())
-                        .collect::<String>()
-                )
-            };
+            let id = message_id(q, queue_id, host);
             add.extend_from_slice(format!("{prefix}Message-Id: <{id}>\n").as_bytes());
             added.push("Message-Id");
         } else {
@@ -238,39 +252,7 @@ pub fn apply(q: &mut QueueFile, queue_id: &str, cfg: &PostfixConfig) {
         added.push("Date");
     }
     if !seen("from") {
-        let sender = q.sender().to_vec();
-        let addr = if sender.is_empty() {
-            b"MAILER-DAEMON".to_vec()
-        } else {
-            quote_local(&sender)
-        };
-        let name = q
-            .full_name
-            .as_deref()
-            .filter(|n| !n.is_empty() && !sender.is_empty());
-        let mut line = format!("{prefix}From: ").into_bytes();
-        match name {
-            Some(n) if cfg.header_from_standard => {
-                if let Some(p) = phrase(n) {
-                    line.extend_from_slice(&p);
-                    line.push(b' ');
-                }
-                line.push(b'<');
-                line.extend_from_slice(&addr);
-                line.push(b'>');
-            }
-            Some(n) => {
-                line.extend_from_slice(&addr);
-                if let Some(c) = comment(n) {
-                    line.extend_from_slice(b" (");
-                    line.extend_from_slice(&c);
-                    line.push(b')');
-                }
-            }
-            None => line.extend_from_slice(&addr),
-        }
-        line.push(b'\n');
-        add.extend_from_slice(&line);
+        add.extend_from_slice(&from_line(q, cfg, prefix));
         added.push("From");
     }
     if !(has("to") || has("cc") || has("resent-to") || has("resent-cc"))
@@ -284,10 +266,65 @@ pub fn apply(q: &mut QueueFile, queue_id: &str, cfg: &PostfixConfig) {
     if !added.is_empty() {
         done.push(format!("{} added", added.join(", ")));
     }
-    q.added_headers = add;
-    if has("bcc") || has("resent-bcc") {
-        done.push("Bcc: removed".into());
+    add
+}
+
+/// The `Message-Id:` value: `queue-id@host` for a long ID, else prefixed with the
+/// arrival time's digits.
+fn message_id(q: &QueueFile, queue_id: &str, host: &str) -> String {
+    if decode_long(queue_id).is_some() {
+        format!("{queue_id}@{host}")
+    } else {
+        format!(
+            "{}.{queue_id}@{host}",
+            crate::timefmt::rfc3339(q.arrival_secs())
+                .chars()
+                .filter(|c| c.is_ascii_digit())
+                .collect::<String>()
+        )
     }
+}
+
+/// The `From:` line (with its newline): the sender, with its full name in the
+/// `header_from_format` in force.
+fn from_line(q: &QueueFile, cfg: &PostfixConfig, prefix: &str) -> Vec<u8> {
+    let sender = q.sender().to_vec();
+    let addr = if sender.is_empty() {
+        b"MAILER-DAEMON".to_vec()
+    } else {
+        quote_local(&sender)
+    };
+    let name = q
+        .full_name
+        .as_deref()
+        .filter(|n| !n.is_empty() && !sender.is_empty());
+    let mut line = format!("{prefix}From: ").into_bytes();
+    match name {
+        Some(n) if cfg.header_from_standard => {
+            if let Some(p) = phrase(n) {
+                line.extend_from_slice(&p);
+                line.push(b' ');
+            }
+            line.push(b'<');
+            line.extend_from_slice(&addr);
+            line.push(b'>');
+        }
+        Some(n) => {
+            line.extend_from_slice(&addr);
+            if let Some(c) = comment(n) {
+                line.extend_from_slice(b" (");
+                line.extend_from_slice(&c);
+                line.push(b')');
+            }
+        }
+        None => line.extend_from_slice(&addr),
+    }
+    line.push(b'\n');
+    line
+}
+
+/// The one warning saying the file was still in maildrop/ and what was done to it.
+fn warning(done: &[String], unqualified: bool) -> String {
     let mut w = format!(
         "still in maildrop/: not yet processed by Postfix's cleanup; done as cleanup would: {}",
         if done.is_empty() {
@@ -302,7 +339,7 @@ pub fn apply(q: &mut QueueFile, queue_id: &str, cfg: &PostfixConfig) {
             "; addresses left unqualified: myorigin unknown (give --config-dir with the secondary's main.cf)",
         );
     }
-    q.warnings.push(w);
+    w
 }
 
 #[cfg(test)]
