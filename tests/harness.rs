@@ -44,15 +44,7 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
-    let mut cmd = Command::new(bin());
-    cmd.env("TZ", "UTC");
-    Mx {
-        cmd,
-        shown: Vec::new(),
-        stdin: None,
-        limit: None,
-    }
-    .args(args)
+    Mx::of(Command::new(bin())).args(args)
 }
 
 /// mxsalvage with `args` run as `nobody` (setpriv; the caller checks it is there).
@@ -63,18 +55,21 @@ where
 {
     let mut cmd = Command::new("setpriv");
     cmd.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
-        .arg(bin())
-        .env("TZ", "UTC");
-    Mx {
-        cmd,
-        shown: Vec::new(),
-        stdin: None,
-        limit: None,
-    }
-    .args(args)
+        .arg(bin());
+    Mx::of(cmd).args(args)
 }
 
 impl Mx {
+    fn of(mut cmd: Command) -> Mx {
+        cmd.env("TZ", "UTC");
+        Mx {
+            cmd,
+            shown: Vec::new(),
+            stdin: None,
+            limit: None,
+        }
+    }
+
     pub fn arg(mut self, a: impl AsRef<OsStr>) -> Mx {
         self.shown.push(a.as_ref().to_string_lossy().into_owned());
         self.cmd.arg(a);

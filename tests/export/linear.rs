@@ -8,6 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::*;
+use crate::harness::s;
 
 /// Runs mxsalvage with `args` (TZ=UTC) and returns its output and CPU time.
 fn timed(args: &[&str]) -> (Output, Duration) {
@@ -33,9 +34,11 @@ fn timed(args: &[&str]) -> (Output, Duration) {
     (o, Duration::from_secs_f64(secs))
 }
 
-fn export_timed(args: &[String]) -> Duration {
+/// `export --queue-dir SPOOL --out OUT EXTRA…` (default config, quiet), timed.
+fn export_timed(spool: &Path, out: &Path, extra: &[&str]) -> Duration {
     let mut a = vec!["export", "--config-dir", defaults_config_dir(), "--quiet"];
-    a.extend(args.iter().map(String::as_str));
+    a.extend(["--queue-dir", s(spool), "--out", s(out)]);
+    a.extend_from_slice(extra);
     let (o, t) = timed(&a);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     t
@@ -66,21 +69,9 @@ fn recipients_run(n: usize, round: u32) -> (Duration, Duration, Duration) {
     let spool = d.path().join("spool");
     many_recipients(&spool, "DDDDDD0001", 1_700_000_000, n);
     let out = d.path().join(format!("out{round}"));
-    let args = |extra: &[&str]| {
-        let mut v = vec![
-            "--queue-dir".to_string(),
-            spool.display().to_string(),
-            "--out".into(),
-            out.display().to_string(),
-            "--format".into(),
-            "mbox".into(),
-        ];
-        v.extend(extra.iter().map(|s| s.to_string()));
-        v
-    };
-    let first = export_timed(&args(&[]));
+    let first = export_timed(&spool, &out, &["--format", "mbox"]);
     many_recipients(&spool, "DDDDDD0002", 1_700_000_100, n);
-    let update = export_timed(&args(&["--update"]));
+    let update = export_timed(&spool, &out, &["--format", "mbox", "--update"]);
     let m = manifest(&out);
     assert_eq!(m.recipients.len(), n);
     assert_eq!(m.totals.pairs, 2 * n);
@@ -132,30 +123,14 @@ fn many_messages_in_one_mailbox_is_linear() {
         let add = |from: usize, to: usize| {
             for i in from..to {
                 let id = format!("EE{i:08X}");
-                put_raw(
-                    &spool,
-                    &id,
-                    &simple(&id, 1_700_000_000 + i as i64, b"big@example.com"),
-                );
+                put_simple(&spool, &id, 1_700_000_000 + i as i64, b"big@example.com");
             }
         };
         add(0, n);
         let out = d.path().join(format!("out{round}"));
-        let args = |extra: &[&str]| {
-            let mut v = vec![
-                "--queue-dir".to_string(),
-                spool.display().to_string(),
-                "--out".into(),
-                out.display().to_string(),
-                "--format".into(),
-                "mbox,maildir".into(),
-            ];
-            v.extend(extra.iter().map(|s| s.to_string()));
-            v
-        };
-        let first = export_timed(&args(&[]));
+        let first = export_timed(&spool, &out, &["--format", "mbox,maildir"]);
         add(n, n + n / 4);
-        let update = export_timed(&args(&["--update"]));
+        let update = export_timed(&spool, &out, &["--format", "mbox,maildir", "--update"]);
         let (v, verify) = timed(&["verify", out.to_str().unwrap()]);
         assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
         (first, update, verify)
