@@ -319,7 +319,7 @@ fn zip_alone_keeps_one_copy_and_is_the_same_at_any_thread_count() {
     let d = tempfile::tempdir().unwrap();
     let spool = d.path().join("spool");
     skewed_spool(&spool, 140);
-    let go = |out: &Path, jobs: &str| ok(&export_spool(&spool, &out, &["--zip", "--jobs", jobs]));
+    let go = |out: &Path, jobs: &str| ok(&export_spool(&spool, out, &["--zip", "--jobs", jobs]));
     let a = d.path().join("a");
     let b = d.path().join("b");
     go(&a, "1");
