@@ -485,20 +485,15 @@ impl Cat<'_> {
                 }
                 Ok(if f.raw { Step::Next } else { Step::Stop })
             }
-            b'p' => {
+            // A pointer is followed (unless -r), the first size record read (not in
+            // maildrop/, where it is preliminary); both print as records.
+            b'p' | b'C' => {
                 if self.do_print {
                     self.record(out, offset, t, p);
                 }
-                if !f.raw {
+                if t == b'p' && !f.raw {
                     rd.goto(p, offset)?;
-                }
-                Ok(Step::Next)
-            }
-            b'C' => {
-                if self.do_print {
-                    self.record(out, offset, t, p);
-                }
-                if !self.maildrop {
+                } else if t == b'C' && !self.maildrop {
                     self.size_record(rd, p)?;
                 }
                 Ok(Step::Next)
