@@ -318,6 +318,17 @@ pub fn files_under(d: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// Every message file of the sample spool, relative to the spool root; at least `min`.
+pub fn sample_files_at_least(min: usize) -> Vec<String> {
+    let files = sample_files();
+    assert!(
+        files.len() >= min,
+        "the sample spool must hold at least {min} message files (found {})",
+        files.len()
+    );
+    files
+}
+
 /// Every message file of the sample spool, relative to the spool root.
 pub fn sample_files() -> Vec<String> {
     let root = sample_spool();

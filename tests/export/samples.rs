@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use mxsalvage::export::eml::to_crlf;
-use mxsalvage::manifest::{Manifest, ManifestMessage};
+use mxsalvage::manifest::{Manifest, ManifestMessage, ManifestRecipient};
 
 use super::{
     assert_canonical_manifest, copy_tree, expected_copy, files_under, sample_export, sha, tool,
@@ -21,6 +21,16 @@ fn by_id(m: &Manifest) -> BTreeMap<&str, &ManifestMessage> {
         .iter()
         .map(|x| (x.info.queue_id.as_str(), x))
         .collect()
+}
+
+/// A message's `text/<stem>.txt` in a bundle.
+fn text_of(out: &Path, bundle: &ManifestRecipient, msg: &ManifestMessage) -> String {
+    let stem = mxsalvage::export::names::stem(msg.info.arrival_unix, &msg.info.queue_id);
+    std::fs::read_to_string(
+        out.join(bundle.output("text").unwrap())
+            .join(format!("{stem}.txt")),
+    )
+    .unwrap()
 }
 
 /// `python3 -c SCRIPT ARG`, asserted to succeed: its output lines.
@@ -178,12 +188,7 @@ fn samples_cases_are_exported_as_described() {
             msg.subject
         );
         let ivan = bundle("ivan@example.com");
-        let stem = mxsalvage::export::names::stem(msg.info.arrival_unix, &msg.info.queue_id);
-        let text = std::fs::read_to_string(
-            out.join(ivan.output("text").unwrap())
-                .join(format!("{stem}.txt")),
-        )
-        .unwrap();
+        let text = text_of(&out, ivan, msg);
         assert!(
             text.contains("こんにちは。これは日本語のテストメールです。"),
             "{case}: {text}"
@@ -219,22 +224,12 @@ fn samples_cases_are_exported_as_described() {
     // HTML-only mail becomes text without tags.
     let html = by_case("html-only");
     let alice = bundle("alice@example.com");
-    let stem = mxsalvage::export::names::stem(html.info.arrival_unix, &html.info.queue_id);
-    let text = std::fs::read_to_string(
-        out.join(alice.output("text").unwrap())
-            .join(format!("{stem}.txt")),
-    )
-    .unwrap();
+    let text = text_of(&out, alice, html);
     let body = text.split_once("\n\n").unwrap().1;
     assert!(!body.contains("<p") && !body.contains("</"), "{text}");
     // Nested message/rfc822 is rendered inline.
     let nested = by_case("nested-rfc822");
-    let stem = mxsalvage::export::names::stem(nested.info.arrival_unix, &nested.info.queue_id);
-    let text = std::fs::read_to_string(
-        out.join(bob.output("text").unwrap())
-            .join(format!("{stem}.txt")),
-    )
-    .unwrap();
+    let text = text_of(&out, bob, nested);
     assert!(text.contains("attached message"), "{text}");
     assert!(text.matches("Subject:").count() >= 2, "{text}");
 }
