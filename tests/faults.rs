@@ -356,6 +356,15 @@ fn big_spool(dst: &Path, n: usize) -> Vec<PathBuf> {
     deferred_copies(dst, n, |i| format!("B{:05X}{:04X}", i, i % 7), false)
 }
 
+/// A temporary directory with `spool/` (from [`big_spool`]) and the path `out` beside
+/// it: the directory, the queue files, `out`.
+fn big_spool_and_out(n: usize) -> (tempfile::TempDir, Vec<PathBuf>, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let files = big_spool(&tmp.path().join("spool"), n);
+    let out = tmp.path().join("out");
+    (tmp, files, out)
+}
+
 fn manifest_ids(out: &Path) -> (Vec<String>, Vec<String>, Vec<String>) {
     let m = manifest(out);
     (
@@ -372,11 +381,8 @@ fn manifest_ids(out: &Path) -> (Vec<String>, Vec<String>, Vec<String>) {
 /// exported or listed; nothing panics.
 #[test]
 fn files_deleted_during_export_are_listed() {
-    let tmp = tempfile::tempdir().unwrap();
-    let spool = tmp.path().join("spool");
-    let files = big_spool(&spool, 1500);
-    let out = tmp.path().join("out");
-    let child = eml_export(&spool, &out, "1").spawn();
+    let (_tmp, files, out) = big_spool_and_out(1500);
+    let child = eml_export(&out.with_file_name("spool"), &out, "1").spawn();
     // Start deleting once the walk and plan are done (the archive directory exists).
     let t0 = std::time::Instant::now();
     while !out.join("messages").exists() && t0.elapsed().as_secs() < 60 {
@@ -419,10 +425,8 @@ fn files_deleted_during_export_are_listed() {
 /// reads either before or after the change, never as damage.
 #[test]
 fn recipient_marked_done_while_reading() {
-    let tmp = tempfile::tempdir().unwrap();
-    let spool = tmp.path().join("spool");
-    let files = big_spool(&spool, 600);
-    let out = tmp.path().join("out");
+    let (_tmp, files, out) = big_spool_and_out(600);
+    let spool = out.with_file_name("spool");
     // Offsets of pending recipient records, per file.
     let targets: Vec<(PathBuf, Vec<usize>)> = files
         .iter()
