@@ -8,14 +8,10 @@ use std::process::Command;
 use mxsalvage::queue::{Depth, ParseError, QueueFile};
 
 use crate::harness::{
-    Modes, Mx, copy_sample_spool, deferred_copies, files_under, manifest, mx, mx_as_nobody,
-    scan_report,
+    Modes, Mx, copy_sample_spool, damaged, deferred_copies, files_under, manifest, mx,
+    mx_as_nobody, plant, scan_report,
 };
 use crate::util::*;
-
-fn damaged(name: &str) -> Vec<u8> {
-    std::fs::read(root().join("samples/damaged").join(name)).unwrap()
-}
 
 /// A check on the kind of parse error.
 type ErrorCheck = fn(&ParseError) -> bool;
@@ -153,7 +149,6 @@ fn scan_reports_bad_files_and_lists_all_others() {
     let good = scan_report(&mx(["scan", "--json"]).queue_dir(&spool).output());
     // Plant damaged files under queue-ID names, an incomplete (0600) file, and junk names.
     let dir = spool.join("deferred/F");
-    std::fs::create_dir_all(&dir).unwrap();
     let planted = [
         "pointer-loop",
         "trunc-in-payload",
@@ -162,13 +157,19 @@ fn scan_reports_bad_files_and_lists_all_others() {
         "bad-type-envelope",
     ];
     for (i, name) in planted.iter().enumerate() {
-        let p = dir.join(format!("FFFFF00000{i}"));
-        std::fs::write(&p, damaged(name)).unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o700)).unwrap();
+        plant(
+            &spool,
+            &format!("deferred/F/FFFFF00000{i}"),
+            &damaged(name),
+            0o700,
+        );
     }
-    let half = dir.join("FFFFF000009");
-    std::fs::write(&half, damaged("no-end-record")).unwrap();
-    std::fs::set_permissions(&half, std::fs::Permissions::from_mode(0o600)).unwrap();
+    plant(
+        &spool,
+        "deferred/F/FFFFF000009",
+        &damaged("no-end-record"),
+        0o600,
+    );
     std::fs::write(spool.join("incoming/12345.6789"), b"temp").unwrap();
     std::fs::write(dir.join("FFFFF000008#FIX"), b"leftover").unwrap();
     let before = tree_fingerprint(&spool);

@@ -300,6 +300,20 @@ impl SpoolCopy {
     }
 }
 
+/// Writes `data` at `spool/rel` (directories made as needed) with file mode `mode`: a
+/// damaged or hand-made queue file planted in a spool copy.
+pub fn plant(spool: &Path, rel: &str, data: &[u8], mode: u32) {
+    let p = spool.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(&p, data).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// A damaged sample (samples/damaged/NAME).
+pub fn damaged(name: &str) -> Vec<u8> {
+    std::fs::read(root().join("samples/damaged").join(name)).unwrap()
+}
+
 /// Every file below `d` (sorted, links not followed; a missing `d` has none).
 pub fn files_under(d: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();

@@ -11,8 +11,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use crate::harness::{
-    Modes, QUEUES, copy_sample_spool, files_under, mx, pending_pairs, sample_scan, scan_report,
-    stderr,
+    Modes, QUEUES, copy_sample_spool, damaged, files_under, mx, pending_pairs, plant, sample_scan,
+    scan_report, stderr,
 };
 use crate::spool_safety::live_copy;
 use crate::util::*;
@@ -150,16 +150,12 @@ fn incomplete_content_stays_an_error_when_modes_are_ignored() {
     let tmp = tempfile::tempdir().unwrap();
     let copy = tmp.path().join("spool");
     cp_r(&copy);
-    let dir = copy.join("deferred/F");
-    std::fs::create_dir_all(&dir).unwrap();
     for (id, src) in [
         ("FFFFF000001", "no-end-record"),
         ("FFFFF000002", "size-record-zero"),
         ("FFFFF000003", "trunc-before-end"),
     ] {
-        let p = dir.join(id);
-        std::fs::copy(root().join("samples/damaged").join(src), &p).unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        plant(&copy, &format!("deferred/F/{id}"), &damaged(src), 0o755);
     }
     let (code, r) = scan(&copy, &[]);
     assert_eq!(code, Some(1));
@@ -180,10 +176,12 @@ fn incomplete_content_stays_an_error_when_modes_are_ignored() {
 
     let live = tmp.path().join("live");
     live_copy(&live);
-    let p = live.join("deferred/F/FFFFF000002");
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::copy(root().join("samples/damaged/size-record-zero"), &p).unwrap();
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o700)).unwrap();
+    plant(
+        &live,
+        "deferred/F/FFFFF000002",
+        &damaged("size-record-zero"),
+        0o700,
+    );
     let (code, r) = scan(&live, &[]);
     assert_eq!(code, Some(0), "{:?}", r.errors);
     assert!(r.file_modes.trusted);
