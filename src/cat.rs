@@ -338,8 +338,39 @@ fn postcat_inner(
     stdin: bool,
     out: &mut Output,
 ) -> Result<(), CatError> {
-    let text = f.header || f.body;
+    let mut rd = open_reader(data, &f, stdin)?;
+    if f.start == 0 && f.envelope {
+        out.put(format!("*** ENVELOPE RECORDS {path} ***\n").as_bytes());
+    }
+    let mut cat = Cat {
+        f,
+        path,
+        maildrop,
+        text: f.header || f.body,
+        state: State::Env,
+        do_print: f.envelope,
+        data_offset: -1,
+        data_size: -1,
+        prev_type: 0,
+    };
     let transparent = f.verbose == 0;
+    loop {
+        let offset = rd.pos;
+        let Some((t, p)) = rd.get(transparent)? else {
+            break;
+        };
+        match cat.control(&mut rd, out, offset, t, p)? {
+            Step::Next => continue,
+            Step::Stop => break,
+            Step::Print => cat.print(out, offset, t, p),
+        }
+    }
+    Ok(())
+}
+
+/// postcat's record reader over `data`, placed at `-s`'s start offset; refuses a file
+/// whose first byte is no envelope record type (read from its start).
+fn open_reader<'a>(data: &'a [u8], f: &CatFlags, stdin: bool) -> Result<Reader<'a>, CatError> {
     let mut rd = Reader {
         buf: data,
         pos: 0,
@@ -363,123 +394,153 @@ fn postcat_inner(
     {
         return Err(CatError::NotAQueueFile);
     }
-    if f.start == 0 && f.envelope {
-        out.put(format!("*** ENVELOPE RECORDS {path} ***\n").as_bytes());
+    Ok(rd)
+}
+
+/// What the reading loop does with a record once its control part is handled.
+enum Step {
+    /// Read the next record.
+    Next,
+    /// Stop reading (postcat's `break`).
+    Stop,
+    /// Print the record, then read the next.
+    Print,
+}
+
+/// postcat's state over one file: the section it is in, whether that section prints,
+/// the content's offset and size from the size record, the type printed last.
+struct Cat<'p> {
+    f: CatFlags,
+    path: &'p str,
+    maildrop: bool,
+    /// `-h` or `-b`: the content is read (else skipped with the size record).
+    text: bool,
+    state: State,
+    do_print: bool,
+    data_offset: i64,
+    data_size: i64,
+    prev_type: u8,
+}
+
+impl Cat<'_> {
+    /// The control part of a record: section changes (header → body at the first
+    /// non-header line, M, X, E), pointers followed, the size record's seeks. Markers
+    /// and printed control records go to `out` here.
+    fn control(
+        &mut self,
+        rd: &mut Reader<'_>,
+        out: &mut Output,
+        offset: usize,
+        t: u8,
+        p: &[u8],
+    ) -> Result<Step, CatError> {
+        let f = self.f;
+        match t {
+            b'L' | b'N' => {
+                if self.state == State::Header
+                    && self.text
+                    && self.prev_type != b'L'
+                    && !(is_header(cstr(p)) || matches!(p.first(), Some(b' ' | b'\t')))
+                {
+                    self.state = State::Body;
+                    self.do_print = f.body;
+                    if !self.do_print && !f.envelope {
+                        return Ok(Step::Stop);
+                    }
+                    if !self.do_print && f.envelope {
+                        self.skip_content(rd)?;
+                    }
+                }
+                Ok(self.print_step())
+            }
+            b'M' => {
+                if f.envelope {
+                    self.marker(out, offset, t, "MESSAGE CONTENTS");
+                }
+                if !self.text {
+                    self.skip_content(rd)?;
+                }
+                self.state = State::Header;
+                self.do_print = f.header;
+                Ok(Step::Next)
+            }
+            b'X' => {
+                if self.do_print && self.prev_type == b'L' {
+                    out.put(b"\n");
+                }
+                if f.envelope {
+                    self.marker(out, offset, t, "HEADER EXTRACTED");
+                }
+                self.state = State::Env;
+                self.do_print = f.envelope;
+                Ok(if self.do_print {
+                    Step::Next
+                } else {
+                    Step::Stop
+                })
+            }
+            b'E' => {
+                if f.envelope {
+                    self.marker(out, offset, t, "MESSAGE FILE END");
+                }
+                Ok(if f.raw { Step::Next } else { Step::Stop })
+            }
+            // A pointer is followed (unless -r), the first size record read (not in
+            // maildrop/, where it is preliminary); both print as records.
+            b'p' | b'C' => {
+                if self.do_print {
+                    self.record(out, offset, t, p);
+                }
+                if t == b'p' && !f.raw {
+                    rd.goto(p, offset)?;
+                } else if t == b'C' && !self.maildrop {
+                    self.size_record(rd, p)?;
+                }
+                Ok(Step::Next)
+            }
+            _ => Ok(self.print_step()),
+        }
     }
-    let mut state = State::Env;
-    let mut do_print = f.envelope;
-    let (mut data_offset, mut data_size): (i64, i64) = (-1, -1);
-    let mut prev_type: u8 = 0;
-    let prefix = |out: &mut Output, offset: usize, t: u8| {
-        if f.pathname {
-            out.put(format!("{path}: ").as_bytes());
+
+    fn print_step(&self) -> Step {
+        if self.do_print {
+            Step::Print
+        } else {
+            Step::Next
         }
-        if f.offsets {
-            out.put(format!("{offset:9} ").as_bytes());
+    }
+
+    /// Seeks past the message content, when the size record said where it ends.
+    fn skip_content(&self, rd: &mut Reader<'_>) -> Result<(), CatError> {
+        if self.data_offset > 0 && self.data_size >= 0 {
+            rd.seek(self.data_offset.saturating_add(self.data_size))?;
         }
-        if f.decimal {
-            out.put(format!("{t:3} ").as_bytes());
+        Ok(())
+    }
+
+    /// The first size record: the content's size and offset; without `-e`, a seek to
+    /// the content.
+    fn size_record(&mut self, rd: &mut Reader<'_>, p: &[u8]) -> Result<(), CatError> {
+        if self.data_size < 0 && self.data_offset < 0 {
+            let (a, b) = scan_two(p);
+            if let Some(a) = a {
+                self.data_size = a;
+            }
+            if let Some(b) = b {
+                self.data_offset = b;
+            }
+            if !self.f.envelope {
+                rd.seek(self.data_offset)?;
+                self.state = State::Header;
+                self.do_print = self.f.header;
+            }
         }
-    };
-    let marker = |out: &mut Output, offset: usize, t: u8, text: &str| {
-        prefix(out, offset, t);
-        out.put(format!("*** {text} {path} ***\n").as_bytes());
-        out.flush();
-    };
-    let record = |out: &mut Output, offset: usize, t: u8, value: &[u8]| {
-        prefix(out, offset, t);
-        out.put(rec_type_name(t).as_bytes());
-        out.put(b": ");
-        out.put(cstr(value));
-        out.put(b"\n");
-        out.flush();
-    };
-    loop {
-        let offset = rd.pos;
-        let Some((mut t, p)) = rd.get(transparent)? else {
-            break;
-        };
-        if t == b'L' || t == b'N' {
-            if state == State::Header
-                && text
-                && prev_type != b'L'
-                && !(is_header(cstr(p)) || matches!(p.first(), Some(b' ' | b'\t')))
-            {
-                state = State::Body;
-                do_print = f.body;
-                if !do_print && !f.envelope {
-                    break;
-                }
-                if !do_print && f.envelope && data_offset > 0 && data_size >= 0 {
-                    rd.seek(data_offset.saturating_add(data_size))?;
-                }
-            }
-        } else if t == b'M' {
-            if f.envelope {
-                marker(out, offset, t, "MESSAGE CONTENTS");
-            }
-            if !text && data_offset > 0 && data_size >= 0 {
-                rd.seek(data_offset.saturating_add(data_size))?;
-            }
-            state = State::Header;
-            do_print = f.header;
-            continue;
-        } else if t == b'X' {
-            if do_print && prev_type == b'L' {
-                out.put(b"\n");
-            }
-            if f.envelope {
-                marker(out, offset, t, "HEADER EXTRACTED");
-            }
-            state = State::Env;
-            do_print = f.envelope;
-            if !do_print {
-                break;
-            }
-            continue;
-        } else if t == b'E' {
-            if f.envelope {
-                marker(out, offset, t, "MESSAGE FILE END");
-            }
-            if f.raw {
-                continue;
-            }
-            break;
-        } else if t == b'p' {
-            if do_print {
-                record(out, offset, t, p);
-            }
-            if !f.raw {
-                rd.goto(p, offset)?;
-            }
-            continue;
-        } else if t == b'C' {
-            if do_print {
-                record(out, offset, t, p);
-            }
-            if maildrop {
-                continue;
-            }
-            if data_size < 0 && data_offset < 0 {
-                let (a, b) = scan_two(p);
-                if let Some(a) = a {
-                    data_size = a;
-                }
-                if let Some(b) = b {
-                    data_offset = b;
-                }
-                if !f.envelope {
-                    rd.seek(data_offset)?;
-                    state = State::Header;
-                    do_print = f.header;
-                }
-            }
-            continue;
-        }
-        if !do_print {
-            continue;
-        }
-        prefix(out, offset, t);
+        Ok(())
+    }
+
+    /// One printed record line (text, time, attribute, or `name: value`).
+    fn print(&mut self, out: &mut Output, offset: usize, mut t: u8, p: &[u8]) {
+        self.prefix(out, offset, t);
         match t {
             b'T' | b'W' => {
                 out.put(rec_type_name(t).as_bytes());
@@ -488,19 +549,19 @@ fn postcat_inner(
                 out.put(b"\n");
             }
             b'L' => {
-                if state == State::Env {
+                if self.state == State::Env {
                     out.put(b"content_filter: ");
-                } else if f.verbose > 0 {
+                } else if self.f.verbose > 0 {
                     out.put(b"unterminated_text: ");
                 }
                 out.put(p);
-                if state == State::Env || f.verbose > 0 || f.offsets {
+                if self.state == State::Env || self.f.verbose > 0 || self.f.offsets {
                     t = 0;
                     out.put(b"\n");
                 }
             }
             b'N' => {
-                if f.verbose > 0 {
+                if self.f.verbose > 0 {
                     out.put(b"regular_text: ");
                 }
                 out.put(p);
@@ -511,21 +572,7 @@ fn postcat_inner(
                 out.put(p);
                 out.put(b"\n");
             }
-            b'A' => match split_nameval(cstr(p)) {
-                Some((b"create_time", v)) => {
-                    out.put(b"create_time: ");
-                    out.put(asctime_local(atol(v)).as_bytes());
-                    out.put(b"\n");
-                }
-                Some((n, v)) => {
-                    out.put(b"named_attribute: ");
-                    out.put(n);
-                    out.put(b"=");
-                    out.put(v);
-                    out.put(b"\n");
-                }
-                None => {}
-            },
+            b'A' => attribute(out, p),
             _ => {
                 out.put(rec_type_name(t).as_bytes());
                 out.put(b": ");
@@ -533,10 +580,56 @@ fn postcat_inner(
                 out.put(b"\n");
             }
         }
-        prev_type = t;
+        self.prev_type = t;
         out.flush();
     }
-    Ok(())
+
+    /// `-f`, `-o`, `-d`: the file name, offset and decimal type before a line.
+    fn prefix(&self, out: &mut Output, offset: usize, t: u8) {
+        if self.f.pathname {
+            out.put(format!("{}: ", self.path).as_bytes());
+        }
+        if self.f.offsets {
+            out.put(format!("{offset:9} ").as_bytes());
+        }
+        if self.f.decimal {
+            out.put(format!("{t:3} ").as_bytes());
+        }
+    }
+
+    fn marker(&self, out: &mut Output, offset: usize, t: u8, text: &str) {
+        self.prefix(out, offset, t);
+        out.put(format!("*** {text} {} ***\n", self.path).as_bytes());
+        out.flush();
+    }
+
+    fn record(&self, out: &mut Output, offset: usize, t: u8, value: &[u8]) {
+        self.prefix(out, offset, t);
+        out.put(rec_type_name(t).as_bytes());
+        out.put(b": ");
+        out.put(cstr(value));
+        out.put(b"\n");
+        out.flush();
+    }
+}
+
+/// A named attribute record as postcat prints it (create_time as a date).
+fn attribute(out: &mut Output, p: &[u8]) {
+    match split_nameval(cstr(p)) {
+        Some((b"create_time", v)) => {
+            out.put(b"create_time: ");
+            out.put(asctime_local(atol(v)).as_bytes());
+            out.put(b"\n");
+        }
+        Some((n, v)) => {
+            out.put(b"named_attribute: ");
+            out.put(n);
+            out.put(b"=");
+            out.put(v);
+            out.put(b"\n");
+        }
+        None => {}
+    }
 }
 
 /// The `--states` block: one line per recipient record, its state and offset.

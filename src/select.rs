@@ -151,13 +151,23 @@ pub fn nearest<'a>(wanted: &str, candidates: impl Iterator<Item = &'a String>) -
     v.into_iter().take(3).map(|(_, c)| c.clone()).collect()
 }
 
-/// Why an empty result must stop the run (exit 2, nothing written), or `None` when it is
-/// the true answer (no filter, and the queue has nothing readable to fail on). Reads the
-/// envelopes of the spool once more, only in this case.
-pub fn why_nothing(spool: &Spool, asked: &Asked) -> Option<String> {
+/// What `why_nothing` needs of the queue: one pass over its envelopes.
+struct QueueSummary {
+    readable: usize,
+    /// One line per file that could not be read (the walk's problems first).
+    failed: Vec<String>,
+    /// Folded address → whether it is pending in some message.
+    addresses: BTreeMap<String, bool>,
+    ids: Vec<String>,
+    /// The earliest and latest arrival of a readable message.
+    first: i64,
+    last: i64,
+}
+
+/// Reads the envelopes of the spool once more. Each file is reduced to what is needed
+/// here while it is read (never the files themselves: this runs over the whole queue).
+fn summarize(spool: &Spool) -> QueueSummary {
     let walk = spool.walk();
-    // Each file is reduced to what is needed here while it is read (never the files
-    // themselves: this runs over the whole queue).
     let loaded: Vec<_> = walk
         .entries
         .par_iter()
@@ -173,44 +183,54 @@ pub fn why_nothing(spool: &Spool, asked: &Asked) -> Option<String> {
             })
         })
         .collect();
-    let mut readable = 0usize;
-    let mut failed: Vec<String> = walk
-        .problems
-        .iter()
-        .map(|p| format!("{}: {}", p.path.display(), p.reason))
-        .collect();
-    // address → whether it is pending in some message
-    let mut addresses: BTreeMap<String, bool> = BTreeMap::new();
-    let mut ids: Vec<String> = Vec::new();
-    let (mut first, mut last) = (i64::MAX, i64::MIN);
+    let mut s = QueueSummary {
+        readable: 0,
+        failed: walk
+            .problems
+            .iter()
+            .map(|p| format!("{}: {}", p.path.display(), p.reason))
+            .collect(),
+        addresses: BTreeMap::new(),
+        ids: Vec::new(),
+        first: i64::MAX,
+        last: i64::MIN,
+    };
     for r in loaded {
         match r {
             Ok((id, arrival, rcpts)) => {
-                readable += 1;
-                ids.push(id);
-                first = first.min(arrival);
-                last = last.max(arrival);
+                s.readable += 1;
+                s.ids.push(id);
+                s.first = s.first.min(arrival);
+                s.last = s.last.max(arrival);
                 for (a, pending) in rcpts {
-                    *addresses.entry(a).or_default() |= pending;
+                    *s.addresses.entry(a).or_default() |= pending;
                 }
             }
             Err(e) if e.kind == LoadErrorKind::Vanished => {}
-            Err(e) => failed.push(e.to_string()),
+            Err(e) => s.failed.push(e.to_string()),
         }
     }
+    s
+}
+
+/// Why an empty result must stop the run (exit 2, nothing written), or `None` when it is
+/// the true answer (no filter, and the queue has nothing readable to fail on). Reads the
+/// envelopes of the spool once more, only in this case.
+pub fn why_nothing(spool: &Spool, asked: &Asked) -> Option<String> {
+    let s = summarize(spool);
     let root = spool.root.display();
-    if readable == 0 && !failed.is_empty() {
+    if s.readable == 0 && !s.failed.is_empty() {
         return Some(format!(
             "nothing could be read in {root}: {} queue file(s) failed, e.g. {} (`mxsalvage scan` lists every file and why)",
-            failed.len(),
-            failed[0]
+            s.failed.len(),
+            s.failed[0]
         ));
     }
     if !asked.is_filtering() {
         return None;
     }
-    let mut parts = Vec::new();
-    let counted: Vec<String> = addresses
+    let counted: Vec<String> = s
+        .addresses
         .iter()
         .filter(|(_, p)| **p || !asked.pending_only)
         .map(|(a, _)| a.clone())
@@ -220,10 +240,33 @@ pub fn why_nothing(spool: &Spool, asked: &Asked) -> Option<String> {
     } else {
         "recipient"
     };
+    let parts = hints(asked, &s, &counted, what);
+    let mut msg = format!(
+        "the selection matches nothing in {root} ({} readable message(s), {} {what}(s))",
+        s.readable,
+        counted.len()
+    );
+    if !parts.is_empty() {
+        msg.push_str(": ");
+        msg.push_str(&parts.join("; "));
+    }
+    if !s.failed.is_empty() {
+        msg.push_str(&format!(
+            "; {} queue file(s) could not be read (`mxsalvage scan` lists them)",
+            s.failed.len()
+        ));
+    }
+    Some(msg)
+}
+
+/// One hint per filter that matched nothing: the nearest recipients, domains or queue
+/// IDs the queue has, the arrival window, the valid-recipients lists.
+fn hints(asked: &Asked, s: &QueueSummary, counted: &[String], what: &str) -> Vec<String> {
+    let mut parts = Vec::new();
     let mut rcpts: Vec<&String> = asked.sel.recipients.iter().collect();
     rcpts.sort();
     for r in rcpts {
-        if asked.pending_only && addresses.get(r) == Some(&false) {
+        if asked.pending_only && s.addresses.get(r) == Some(&false) {
             parts.push(format!(
                 "--recipient {r} has only mail already delivered or bounced (--include-done exports it)"
             ));
@@ -248,34 +291,20 @@ pub fn why_nothing(spool: &Spool, asked: &Asked) -> Option<String> {
     for id in asked.ids {
         parts.push(format!(
             "--id {id} is not in the queue (nearest: {})",
-            nearest(id, ids.iter()).join(", ")
+            nearest(id, s.ids.iter()).join(", ")
         ));
     }
-    if asked.window && readable > 0 {
+    if asked.window && s.readable > 0 {
         parts.push(format!(
             "the queue's mail arrived between {} and {}",
-            crate::timefmt::rfc3339(first),
-            crate::timefmt::rfc3339(last)
+            crate::timefmt::rfc3339(s.first),
+            crate::timefmt::rfc3339(s.last)
         ));
     }
     if asked.sel.only_valid {
         parts.push("--only-valid leaves out recipients not in the --valid-recipients lists".into());
     }
-    let mut msg = format!(
-        "the selection matches nothing in {root} ({readable} readable message(s), {} {what}(s))",
-        counted.len()
-    );
-    if !parts.is_empty() {
-        msg.push_str(": ");
-        msg.push_str(&parts.join("; "));
-    }
-    if !failed.is_empty() {
-        msg.push_str(&format!(
-            "; {} queue file(s) could not be read (`mxsalvage scan` lists them)",
-            failed.len()
-        ));
-    }
-    Some(msg)
+    parts
 }
 
 /// Validates `--queue` names; empty means the default message queues.

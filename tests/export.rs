@@ -15,6 +15,7 @@ use mxsalvage::manifest::{Manifest, ManifestMessage};
 use mxsalvage::queue::record::encode_record;
 use mxsalvage::queue::{Depth, QueueFile};
 
+use crate::harness::{assert_ok as ok, manifest, mx, tool};
 use crate::util::*;
 
 /// Round trips of the sample spool through every format and reader.
@@ -41,22 +42,11 @@ mod mutt;
 // ---------------------------------------------------------------------------------------
 // helpers
 
-/// Whether a test needing `prog` can run; panics under CI when it is missing.
-fn tool(prog: &str) -> bool {
-    if have(prog) {
-        return true;
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("{prog} is required under CI");
-    }
-    eprintln!("note: {prog} not installed; skipping that part of the test");
-    false
-}
-
+/// `export --config-dir (Postfix's defaults) --quiet ARGS`.
 fn export(args: &[&str]) -> Output {
-    let mut a = vec!["export", "--config-dir", defaults_config_dir(), "--quiet"];
-    a.extend_from_slice(args);
-    run(&a)
+    mx(["export", "--config-dir", defaults_config_dir(), "--quiet"])
+        .args(args)
+        .output()
 }
 
 /// `export --queue-dir SPOOL --out OUT EXTRA…` (default config, quiet).
@@ -75,11 +65,6 @@ fn export_samples(out: &Path, extra: &[&str]) -> Output {
     export_spool(&sample_spool(), out, extra)
 }
 
-fn manifest(out: &Path) -> Manifest {
-    let data = std::fs::read(out.join("manifest.json")).expect("manifest.json");
-    serde_json::from_slice(&data).expect("manifest parses into Manifest")
-}
-
 /// The streamed manifest is byte for byte what serde_json's pretty printer gives for the
 /// typed manifest (the format the export wrote before it streamed), plus a newline.
 fn assert_canonical_manifest(out: &Path) {
@@ -93,36 +78,12 @@ fn assert_canonical_manifest(out: &Path) {
     );
 }
 
-fn ok(o: &Output) {
-    assert!(
-        o.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
+/// Every file under `dir`; none of them (nor a directory) may be a symbolic link.
 fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    fn walk(d: &Path, out: &mut Vec<PathBuf>) {
-        let mut v: Vec<_> = std::fs::read_dir(d)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        v.sort();
-        for p in v {
-            let m = std::fs::symlink_metadata(&p).unwrap();
-            assert!(!m.file_type().is_symlink(), "symlink {}", p.display());
-            if m.is_dir() {
-                walk(&p, out);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    if dir.exists() {
-        walk(dir, &mut out);
+    let out = crate::harness::files_under(dir);
+    for p in &out {
+        let m = std::fs::symlink_metadata(p).unwrap();
+        assert!(!m.file_type().is_symlink(), "symlink {}", p.display());
     }
     out
 }
@@ -213,11 +174,7 @@ fn queue_file(m: &Msg) -> Vec<u8> {
 }
 
 fn put(spool: &Path, m: &Msg) {
-    let dir = spool.join("hold");
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join(m.id);
-    std::fs::write(&p, queue_file(m)).unwrap();
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o700)).unwrap();
+    put_raw(spool, m.id, &queue_file(m));
 }
 
 fn simple(id: &str, arrival: i64, rcpt: &'static [u8]) -> Vec<u8> {
@@ -243,14 +200,24 @@ fn put_raw(spool: &Path, id: &str, data: &[u8]) {
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o700)).unwrap();
 }
 
+/// `hold/ID`: a simple message from a@example.net to `rcpt`.
+fn put_simple(spool: &Path, id: &str, arrival: i64, rcpt: &'static [u8]) {
+    put_raw(spool, id, &simple(id, arrival, rcpt));
+}
+
+/// `cp -a FROM TO`.
 fn copy_tree(from: &Path, to: &Path) {
-    let st = Command::new("cp")
-        .arg("-a")
-        .arg(from)
-        .arg(to)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    crate::harness::copy_tree(from, to, false);
+}
+
+/// `7z t -pPASS ZIP`.
+fn seven_zip_test(pass: &str, zip: &Path) -> Output {
+    Command::new("7z")
+        .arg("t")
+        .arg(format!("-p{pass}"))
+        .arg(zip)
+        .output()
+        .unwrap()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -355,17 +322,7 @@ fn zip_alone_keeps_one_copy_and_is_the_same_at_any_thread_count() {
     let d = tempfile::tempdir().unwrap();
     let spool = d.path().join("spool");
     skewed_spool(&spool, 140);
-    let go = |out: &Path, jobs: &str| {
-        ok(&export(&[
-            "--queue-dir",
-            spool.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--zip",
-            "--jobs",
-            jobs,
-        ]))
-    };
+    let go = |out: &Path, jobs: &str| ok(&export_spool(&spool, out, &["--zip", "--jobs", jobs]));
     let a = d.path().join("a");
     let b = d.path().join("b");
     go(&a, "1");
@@ -457,11 +414,7 @@ fn zip_alone_keeps_one_copy_and_is_the_same_at_any_thread_count() {
     let spool = d.path().join("spool-enc");
     for i in 0..2 * zip_chunk_messages() + 3 {
         let id = format!("FE{i:08X}");
-        put_raw(
-            &spool,
-            &id,
-            &simple(&id, 1_700_000_000 + i as i64, b"big@example.com"),
-        );
+        put_simple(&spool, &id, 1_700_000_000 + i as i64, b"big@example.com");
     }
     let pw = d.path().join("pw");
     std::fs::write(&pw, "big@example.com big-pass\n").unwrap();
@@ -487,12 +440,7 @@ fn zip_alone_keeps_one_copy_and_is_the_same_at_any_thread_count() {
     let text = String::from_utf8_lossy(&v.stdout);
     assert!(v.status.success() && !text.contains("note:"), "{text}");
     if tool("7z") {
-        let o = Command::new("7z")
-            .arg("t")
-            .arg("-pbig-pass")
-            .arg(c.join("recipients/big@example.com.zip"))
-            .output()
-            .unwrap();
+        let o = seven_zip_test("big-pass", &c.join("recipients/big@example.com.zip"));
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
     }
 }
@@ -518,12 +466,7 @@ fn out_inside_the_spool_is_refused() {
         spool.join("../spool/x"),
         d.path().to_path_buf(),
     ] {
-        let o = export(&[
-            "--queue-dir",
-            spool.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ]);
+        let o = export_spool(&spool, &out, &[]);
         assert_eq!(o.status.code(), Some(2), "{}", out.display());
         assert!(String::from_utf8_lossy(&o.stderr).contains("queue directory"));
     }
@@ -612,12 +555,7 @@ fn corrupt_queue_file_is_listed_and_the_rest_exported() {
     data2[rec.payload.start - 2] = b'Z';
     std::fs::write(&path2, &data2).unwrap();
     let out = d.path().join("out");
-    let o = export(&[
-        "--queue-dir",
-        spool.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = export_spool(&spool, &out, &[]);
     assert_eq!(
         o.status.code(),
         Some(1),
@@ -697,13 +635,7 @@ fn hostile_names_never_escape_out() {
         },
     );
     let out = d.path().join("out");
-    let o = export(&[
-        "--queue-dir",
-        spool.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--zip",
-    ]);
+    let o = export_spool(&spool, &out, &["--zip"]);
     ok(&o);
     let m = manifest(&out);
     let keys: BTreeSet<Vec<u8>> = rcpts.iter().map(|r| mailbox_key(r)).collect();
@@ -785,12 +717,7 @@ fn probes_are_skipped_and_done_recipients_on_request() {
     encode_record(&mut v, b'E', b"");
     put_raw(&spool, "AAAAAA0002", &v);
     let out = d.path().join("out");
-    ok(&export(&[
-        "--queue-dir",
-        spool.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]));
+    ok(&export_spool(&spool, &out, &[]));
     let m = manifest(&out);
     assert_eq!(m.messages.len(), 1);
     assert_eq!(m.skipped.len(), 1);
@@ -799,13 +726,7 @@ fn probes_are_skipped_and_done_recipients_on_request() {
     let addrs: Vec<&[u8]> = m.recipients.iter().map(|r| &r.address.0[..]).collect();
     assert_eq!(addrs, [b"pending@example.com"]);
     let out2 = d.path().join("out2");
-    ok(&export(&[
-        "--queue-dir",
-        spool.to_str().unwrap(),
-        "--out",
-        out2.to_str().unwrap(),
-        "--include-done",
-    ]));
+    ok(&export_spool(&spool, &out2, &["--include-done"]));
     assert_eq!(manifest(&out2).recipients.len(), 2);
 }
 
@@ -813,35 +734,15 @@ fn probes_are_skipped_and_done_recipients_on_request() {
 fn update_adds_new_messages_only() {
     let d = tempfile::tempdir().unwrap();
     let spool = d.path().join("spool");
-    put_raw(
-        &spool,
-        "BBBBBB0001",
-        &simple("BBBBBB0001", 1_700_000_000, b"u@example.com"),
-    );
-    put_raw(
-        &spool,
-        "BBBBBB0002",
-        &simple("BBBBBB0002", 1_700_000_300, b"u@example.com"),
-    );
+    put_simple(&spool, "BBBBBB0001", 1_700_000_000, b"u@example.com");
+    put_simple(&spool, "BBBBBB0002", 1_700_000_300, b"u@example.com");
     let out = d.path().join("out");
-    let args = |extra: &str| {
-        let mut v = vec![
-            "--queue-dir".to_string(),
-            spool.to_str().unwrap().to_string(),
-            "--out".into(),
-            out.to_str().unwrap().to_string(),
-            "--zip".into(),
-            "--format".into(),
-            "mbox,maildir,eml,text".into(),
-        ];
-        if !extra.is_empty() {
-            v.push(extra.into());
-        }
-        v
-    };
     let run_args = |extra: &str| {
-        let v = args(extra);
-        export(&v.iter().map(String::as_str).collect::<Vec<_>>())
+        let mut v = vec!["--zip", "--format", "mbox,maildir,eml,text"];
+        if !extra.is_empty() {
+            v.push(extra);
+        }
+        export_spool(&spool, &out, &v)
     };
     ok(&run_args(""));
     let first = manifest(&out);
@@ -860,16 +761,8 @@ fn update_adds_new_messages_only() {
     // Nothing new: exit 0, same content.
     ok(&run_args("--update"));
     // A new message for the same recipient and one for a new recipient.
-    put_raw(
-        &spool,
-        "BBBBBB0003",
-        &simple("BBBBBB0003", 1_700_000_100, b"u@example.com"),
-    );
-    put_raw(
-        &spool,
-        "BBBBBB0004",
-        &simple("BBBBBB0004", 1_700_000_200, b"v@example.com"),
-    );
+    put_simple(&spool, "BBBBBB0003", 1_700_000_100, b"u@example.com");
+    put_simple(&spool, "BBBBBB0004", 1_700_000_200, b"v@example.com");
     ok(&run_args("--update"));
     let m = manifest(&out);
     assert!(m.complete);
@@ -924,34 +817,19 @@ fn zip_passwords() {
     }
     let d = tempfile::tempdir().unwrap();
     let spool = d.path().join("spool");
-    put_raw(
-        &spool,
-        "CCCCCC0001",
-        &simple("CCCCCC0001", 1_700_000_000, b"Pat@Example.com"),
-    );
-    put_raw(
-        &spool,
-        "CCCCCC0002",
-        &simple("CCCCCC0002", 1_700_000_000, b"kim@example.com"),
-    );
+    put_simple(&spool, "CCCCCC0001", 1_700_000_000, b"Pat@Example.com");
+    put_simple(&spool, "CCCCCC0002", 1_700_000_000, b"kim@example.com");
     let pw = d.path().join("pw");
     std::fs::write(&pw, "# passwords\npat@example.com Sekr1t-Pat\n").unwrap();
     std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o600)).unwrap();
     let out = d.path().join("out");
-    let base = |out: &Path| {
-        vec![
-            "--queue-dir".to_string(),
-            spool.to_str().unwrap().to_string(),
-            "--out".into(),
-            out.to_str().unwrap().to_string(),
-            "--zip".into(),
-            "--zip-password-file".into(),
-            pw.to_str().unwrap().to_string(),
-        ]
+    let go = |extra: &[&str]| {
+        let mut v = vec!["--zip", "--zip-password-file", pw.to_str().unwrap()];
+        v.extend_from_slice(extra);
+        export_spool(&spool, &out, &v)
     };
     // kim has no password: refused before anything is written.
-    let v = base(&out);
-    let o = export(&v.iter().map(String::as_str).collect::<Vec<_>>());
+    let o = go(&[]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("kim@example.com"));
     assert!(!out.exists());
@@ -960,9 +838,7 @@ fn zip_passwords() {
         "# passwords\npat@example.com Sekr1t-Pat\nKIM@example.com kims pass phrase\n",
     )
     .unwrap();
-    let mut v = base(&out);
-    v.push("--json".into());
-    let o = export(&v.iter().map(String::as_str).collect::<Vec<_>>());
+    let o = go(&["--json"]);
     ok(&o);
     let all = format!(
         "{}{}{}",
@@ -983,23 +859,13 @@ fn zip_passwords() {
             .find(|r| r.address.0 == addr.as_bytes())
             .unwrap();
         let z = out.join(r.zip.as_ref().unwrap());
-        let good = Command::new("7z")
-            .arg("t")
-            .arg(format!("-p{pass}"))
-            .arg(&z)
-            .output()
-            .unwrap();
+        let good = seven_zip_test(pass, &z);
         assert!(
             good.status.success(),
             "{}",
             String::from_utf8_lossy(&good.stdout)
         );
-        let bad = Command::new("7z")
-            .arg("t")
-            .arg("-pwrong")
-            .arg(&z)
-            .output()
-            .unwrap();
+        let bad = seven_zip_test("wrong", &z);
         assert!(!bad.status.success());
         // The README opens without the password and says what opens the rest (Info-ZIP
         // unzip extracts it, then stops at the first AES entry with "need PK compat.").
@@ -1076,23 +942,11 @@ fn update_after_interrupted_update() {
     let d = tempfile::tempdir().unwrap();
     let spool = d.path().join("spool");
     let out = d.path().join("out");
-    put_raw(
-        &spool,
-        "CCCCCC0001",
-        &simple("CCCCCC0001", 1_700_000_000, b"u@example.com"),
-    );
+    put_simple(&spool, "CCCCCC0001", 1_700_000_000, b"u@example.com");
     let run = |extra: &[&str]| {
-        let mut v = vec![
-            "--queue-dir",
-            spool.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--format",
-            "mbox,eml",
-            "--zip",
-        ];
+        let mut v = vec!["--format", "mbox,eml", "--zip"];
         v.extend_from_slice(extra);
-        export(&v)
+        export_spool(&spool, &out, &v)
     };
     ok(&run(&[]));
     // What an interrupted update leaves: the interim manifest ("complete": false), torn
@@ -1104,11 +958,7 @@ fn update_after_interrupted_update() {
         text.replace("\"complete\": true", "\"complete\": false"),
     )
     .unwrap();
-    put_raw(
-        &spool,
-        "CCCCCC0002",
-        &simple("CCCCCC0002", 1_700_000_100, b"u@example.com"),
-    );
+    put_simple(&spool, "CCCCCC0002", 1_700_000_100, b"u@example.com");
     let stem = mxsalvage::export::names::stem(1_700_000_100, "CCCCCC0002");
     let bundle = out.join("recipients/u@example.com");
     std::fs::write(out.join("messages/CCCCCC0002.eml"), b"torn").unwrap();

@@ -7,11 +7,11 @@ use std::process::Command;
 
 use mxsalvage::queue::{Depth, ParseError, QueueFile};
 
+use crate::harness::{
+    Modes, Mx, copy_sample_spool, damaged, deferred_copies, files_under, manifest, mx,
+    mx_as_nobody, plant, scan_report,
+};
 use crate::util::*;
-
-fn damaged(name: &str) -> Vec<u8> {
-    std::fs::read(root().join("samples/damaged").join(name)).unwrap()
-}
 
 /// A check on the kind of parse error.
 type ErrorCheck = fn(&ParseError) -> bool;
@@ -104,7 +104,7 @@ fn truncated_samples_never_read_as_whole() {
     let spool = sample_spool();
     let mut files = Vec::new();
     for q in ["deferred", "hold", "maildrop", "active", "incoming"] {
-        collect(&spool.join(q), &mut files);
+        files.extend(files_under(&spool.join(q)));
     }
     assert!(!files.is_empty());
     for f in files {
@@ -134,39 +134,21 @@ fn truncated_samples_never_read_as_whole() {
     }
 }
 
-fn collect(d: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(d) else { return };
-    for e in rd {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            collect(&p, out);
-        } else {
-            out.push(p);
-        }
-    }
-}
-
-/// Copies the sample spool to a temp dir (keeping modes).
-pub fn copy_spool(dst: &Path) {
-    let st = Command::new("cp")
-        .arg("-a")
-        .arg(sample_spool())
-        .arg(dst)
-        .status()
-        .unwrap();
-    assert!(st.success());
+/// `export --quiet --jobs JOBS --format eml --queue-dir SPOOL --out OUT`.
+fn eml_export(spool: &Path, out: &Path, jobs: &str) -> Mx {
+    mx(["export", "--quiet", "--jobs", jobs, "--format", "eml"])
+        .queue_dir(spool)
+        .out(out)
 }
 
 #[test]
 fn scan_reports_bad_files_and_lists_all_others() {
     let tmp = tempfile::tempdir().unwrap();
     let spool = tmp.path().join("spool");
-    copy_spool(&spool);
-    let good = run(&["scan", "--json", "--queue-dir", spool.to_str().unwrap()]);
-    let good: mxsalvage::scan::ScanReport = serde_json::from_slice(&good.stdout).unwrap();
+    copy_sample_spool(&spool, Modes::Kept);
+    let good = scan_report(&mx(["scan", "--json"]).queue_dir(&spool).output());
     // Plant damaged files under queue-ID names, an incomplete (0600) file, and junk names.
     let dir = spool.join("deferred/F");
-    std::fs::create_dir_all(&dir).unwrap();
     let planted = [
         "pointer-loop",
         "trunc-in-payload",
@@ -175,19 +157,25 @@ fn scan_reports_bad_files_and_lists_all_others() {
         "bad-type-envelope",
     ];
     for (i, name) in planted.iter().enumerate() {
-        let p = dir.join(format!("FFFFF00000{i}"));
-        std::fs::write(&p, damaged(name)).unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o700)).unwrap();
+        plant(
+            &spool,
+            &format!("deferred/F/FFFFF00000{i}"),
+            &damaged(name),
+            0o700,
+        );
     }
-    let half = dir.join("FFFFF000009");
-    std::fs::write(&half, damaged("no-end-record")).unwrap();
-    std::fs::set_permissions(&half, std::fs::Permissions::from_mode(0o600)).unwrap();
+    plant(
+        &spool,
+        "deferred/F/FFFFF000009",
+        &damaged("no-end-record"),
+        0o600,
+    );
     std::fs::write(spool.join("incoming/12345.6789"), b"temp").unwrap();
     std::fs::write(dir.join("FFFFF000008#FIX"), b"leftover").unwrap();
     let before = tree_fingerprint(&spool);
-    let out = run(&["scan", "--json", "--queue-dir", spool.to_str().unwrap()]);
+    let out = mx(["scan", "--json"]).queue_dir(&spool).output();
     assert_eq!(out.status.code(), Some(1), "partial run must exit 1");
-    let r: mxsalvage::scan::ScanReport = serde_json::from_slice(&out.stdout).unwrap();
+    let r = scan_report(&out);
     assert_eq!(
         r.messages.len(),
         good.messages.len(),
@@ -229,9 +217,8 @@ fn unreadable_file_is_reported_with_advice() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let spool = tmp.path().join("spool");
-    copy_spool(&spool);
-    let mut files = Vec::new();
-    collect(&spool, &mut files);
+    copy_sample_spool(&spool, Modes::Kept);
+    let files = files_under(&spool);
     for f in &files {
         std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
@@ -250,26 +237,11 @@ fn unreadable_file_is_reported_with_advice() {
         .find(|f| f.to_string_lossy().contains("/deferred/"))
         .unwrap();
     std::fs::set_permissions(victim, std::fs::Permissions::from_mode(0o700)).unwrap();
-    let out = Command::new("setpriv")
-        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
-        .arg(bin())
-        .args([
-            "scan",
-            "--json",
-            "--queue-dir",
-            spool.to_str().unwrap(),
-            "--config-dir",
-            defaults_config_dir(),
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let r: mxsalvage::scan::ScanReport = serde_json::from_slice(&out.stdout).unwrap();
+    let out = mx_as_nobody(["scan", "--json"])
+        .queue_dir(&spool)
+        .config_dir(defaults_config_dir())
+        .code(1);
+    let r = scan_report(&out);
     let e = r
         .errors
         .iter()
@@ -327,15 +299,11 @@ fn full_disk_is_a_clear_error() {
         return;
     }
     let out = mnt.join("x");
-    let o = run(&[
-        "export",
-        "--queue-dir",
-        sample_spool().to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--zip",
-        "--quiet",
-    ]);
+    let o = mx(["export"])
+        .queue_dir(&sample_spool())
+        .out(&out)
+        .args(["--zip", "--quiet"])
+        .output();
     let _ = Command::new("umount").arg(&mnt).status();
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
@@ -363,7 +331,7 @@ fn unwritable_output_as_unprivileged_user() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let spool = tmp.path().join("spool");
-    copy_spool(&spool);
+    copy_sample_spool(&spool, Modes::Kept);
     let _ = Command::new("chmod")
         .args(["-R", "a+rX"])
         .arg(&spool)
@@ -371,19 +339,10 @@ fn unwritable_output_as_unprivileged_user() {
     let locked = tmp.path().join("locked");
     std::fs::create_dir(&locked).unwrap();
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let o = Command::new("setpriv")
-        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
-        .arg(bin())
-        .args([
-            "export",
-            "--quiet",
-            "--queue-dir",
-            spool.to_str().unwrap(),
-            "--out",
-        ])
-        .arg(locked.join("x"))
-        .output()
-        .unwrap();
+    let o = mx_as_nobody(["export", "--quiet"])
+        .queue_dir(&spool)
+        .out(&locked.join("x"))
+        .output();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
@@ -395,26 +354,20 @@ fn unwritable_output_as_unprivileged_user() {
 
 /// Builds a spool of `n` copies of the real deferred sample files under fresh queue IDs.
 fn big_spool(dst: &Path, n: usize) -> Vec<PathBuf> {
-    let mut src = Vec::new();
-    collect(&sample_spool().join("deferred"), &mut src);
-    src.sort();
-    let mut out = Vec::new();
-    for i in 0..n {
-        let from = &src[i % src.len()];
-        let id = format!("B{:05X}{:04X}", i, i % 7);
-        let dir = dst.join("deferred").join(&id[..1]);
-        std::fs::create_dir_all(&dir).unwrap();
-        let to = dir.join(&id);
-        std::fs::copy(from, &to).unwrap();
-        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o700)).unwrap();
-        out.push(to);
-    }
-    out
+    deferred_copies(dst, n, |i| format!("B{:05X}{:04X}", i, i % 7), false)
+}
+
+/// A temporary directory with `spool/` (from [`big_spool`]) and the path `out` beside
+/// it: the directory, the queue files, `out`.
+fn big_spool_and_out(n: usize) -> (tempfile::TempDir, Vec<PathBuf>, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let files = big_spool(&tmp.path().join("spool"), n);
+    let out = tmp.path().join("out");
+    (tmp, files, out)
 }
 
 fn manifest_ids(out: &Path) -> (Vec<String>, Vec<String>, Vec<String>) {
-    let m: mxsalvage::manifest::Manifest =
-        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let m = manifest(out);
     (
         m.messages.iter().map(|x| x.info.queue_id.clone()).collect(),
         m.skipped
@@ -429,26 +382,8 @@ fn manifest_ids(out: &Path) -> (Vec<String>, Vec<String>, Vec<String>) {
 /// exported or listed; nothing panics.
 #[test]
 fn files_deleted_during_export_are_listed() {
-    let tmp = tempfile::tempdir().unwrap();
-    let spool = tmp.path().join("spool");
-    let files = big_spool(&spool, 1500);
-    let out = tmp.path().join("out");
-    let child = Command::new(bin())
-        .args([
-            "export",
-            "--quiet",
-            "--jobs",
-            "1",
-            "--format",
-            "eml",
-            "--queue-dir",
-            spool.to_str().unwrap(),
-            "--out",
-        ])
-        .arg(&out)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (_tmp, files, out) = big_spool_and_out(1500);
+    let child = eml_export(&out.with_file_name("spool"), &out, "1").spawn();
     // Start deleting once the walk and plan are done (the archive directory exists).
     let t0 = std::time::Instant::now();
     while !out.join("messages").exists() && t0.elapsed().as_secs() < 60 {
@@ -491,10 +426,8 @@ fn files_deleted_during_export_are_listed() {
 /// reads either before or after the change, never as damage.
 #[test]
 fn recipient_marked_done_while_reading() {
-    let tmp = tempfile::tempdir().unwrap();
-    let spool = tmp.path().join("spool");
-    let files = big_spool(&spool, 600);
-    let out = tmp.path().join("out");
+    let (_tmp, files, out) = big_spool_and_out(600);
+    let spool = out.with_file_name("spool");
     // Offsets of pending recipient records, per file.
     let targets: Vec<(PathBuf, Vec<usize>)> = files
         .iter()
@@ -503,22 +436,7 @@ fn recipient_marked_done_while_reading() {
             (f.clone(), q.pending().map(|r| r.offset).collect())
         })
         .collect();
-    let child = Command::new(bin())
-        .args([
-            "export",
-            "--quiet",
-            "--jobs",
-            "2",
-            "--format",
-            "eml",
-            "--queue-dir",
-            spool.to_str().unwrap(),
-            "--out",
-        ])
-        .arg(&out)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = eml_export(&spool, &out, "2").spawn();
     for (f, offsets) in targets.iter().rev() {
         if let Some(&off) = offsets.first() {
             use std::io::{Seek, SeekFrom, Write};

@@ -4,21 +4,17 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::Command;
 
+use crate::harness::{Mx, mx, peer_queues, peer_versions, scan_report, untar};
 use crate::util::*;
 
+/// `scan --queue-dir SPOOL --config-dir CONFIG ARGS`.
+fn scan_cmd(spool: &Path, config: &Path, args: &[&str]) -> Mx {
+    mx(["scan"]).queue_dir(spool).config_dir(config).args(args)
+}
+
 fn scan(spool: &Path, config: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(bin())
-        .arg("scan")
-        .arg("--queue-dir")
-        .arg(spool)
-        .arg("--config-dir")
-        .arg(config)
-        .args(args)
-        .env("TZ", "UTC")
-        .output()
-        .unwrap()
+    scan_cmd(spool, config, args).output()
 }
 
 fn by_id(text: &str) -> BTreeMap<String, serde_json::Value> {
@@ -63,21 +59,12 @@ fn postqueue_lines_equal_postqueue_j_on_the_samples() {
 }
 
 fn peer_spools(mut f: impl FnMut(&Path, &Path, &Path)) -> bool {
-    let peer = root().join("../shared/peer-queues");
-    if !peer.is_dir() {
-        eprintln!("note: ../shared/peer-queues absent; test skipped");
+    let Some(peer) = peer_queues() else {
         return false;
-    }
-    for v in crate::postcat::peer_versions(&peer) {
+    };
+    for v in peer_versions(&peer) {
         let tmp = tempfile::tempdir().unwrap();
-        let st = Command::new("tar")
-            .arg("xzf")
-            .arg(v.join("queue.tar.gz"))
-            .arg("-C")
-            .arg(tmp.path())
-            .status()
-            .unwrap();
-        assert!(st.success());
+        untar(&v.join("queue.tar.gz"), tmp.path());
         // The instance's own main.cf, with its directory lines left out.
         let main_cf: String = std::fs::read_to_string(v.join("main.cf.txt"))
             .unwrap()
@@ -98,13 +85,7 @@ fn postqueue_lines_equal_postqueue_j_of_every_peer_version() {
         let Ok(want) = std::fs::read_to_string(v.join("postqueue.jsonl")) else {
             return; // Postfix 2.10 has no postqueue -j
         };
-        let out = scan(spool, cfg, &["--format", "postqueue"]);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = scan_cmd(spool, cfg, &["--format", "postqueue"]).code(0);
         same_fields(
             &want,
             &String::from_utf8(out.stdout).unwrap(),
@@ -183,7 +164,7 @@ fn list_and_ids_on_the_samples() {
         &["--json", "--id", "4DD7F98E560", "--id", "NOSUCHID00"],
     );
     assert_eq!(out.status.code(), Some(1));
-    let r: mxsalvage::scan::ScanReport = serde_json::from_slice(&out.stdout).unwrap();
+    let r = scan_report(&out);
     assert_eq!(r.messages.len(), 1);
     assert_eq!(r.messages[0].queue_id, "4DD7F98E560");
     assert!(

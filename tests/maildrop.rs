@@ -11,41 +11,12 @@
 //! from pickup's own Received: header and the queue ID inside an added Message-Id.
 
 use std::io::Write;
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::spool_safety::files_under;
+use crate::harness::{Postfix, backdate, copy_tree, files_under, mx, postfix_available};
 use crate::util::*;
-
-fn primary(args: &[&str]) {
-    let o = Command::new(root().join("scripts/test-primary"))
-        .args(args)
-        .output()
-        .expect("run test-primary");
-    assert!(
-        o.status.success(),
-        "test-primary {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
-fn available() -> bool {
-    let root_user = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
-    let ok = root_user && have("postconf") && have("sendmail");
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI needs root and Postfix"
-        );
-        eprintln!("note: skipping: needs root and Postfix");
-    }
-    ok
-}
 
 /// Submits a message with the instance's sendmail (Postfix stopped: it stays in
 /// maildrop/).
@@ -97,27 +68,11 @@ fn normalize(msg: &str, drop_received: bool) -> String {
 
 #[test]
 fn maildrop_export_equals_what_postfix_delivers() {
-    if !available() {
+    if !postfix_available() {
         return;
     }
-    let inst = tempfile::tempdir().unwrap();
-    let d = inst.path().to_str().unwrap().to_string();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    primary(&["create", &d, &port.to_string()]);
-    struct Destroy(String);
-    impl Drop for Destroy {
-        fn drop(&mut self) {
-            let _ = Command::new(root().join("scripts/test-primary"))
-                .args(["destroy", &self.0])
-                .output();
-        }
-    }
-    let _guard = Destroy(d.clone());
-    let etc = inst.path().join("etc");
+    let inst = Postfix::create("create");
+    let etc = inst.etc();
     // The secondary's identity: unqualified addresses become @example.com, a domain the
     // instance delivers into Maildirs.
     let st = Command::new("postconf")
@@ -131,13 +86,7 @@ fn maildrop_export_equals_what_postfix_delivers() {
         .status()
         .unwrap();
     assert!(st.success());
-    let old = std::time::SystemTime::now() - Duration::from_secs(3600);
-    std::fs::File::options()
-        .write(true)
-        .open(etc.join("main.cf"))
-        .unwrap()
-        .set_modified(old)
-        .unwrap();
+    backdate(&etc.join("main.cf"));
     sendmail(
         &etc,
         &[
@@ -176,35 +125,16 @@ fn maildrop_export_equals_what_postfix_delivers() {
     let copy = tempfile::tempdir().unwrap();
     let spool = copy.path().join("spool");
     std::fs::create_dir_all(&spool).unwrap();
-    let st = Command::new("cp")
-        .arg("-a")
-        .arg(&maildrop)
-        .arg(&spool)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    copy_tree(&maildrop, &spool, false);
     let cfg = copy.path().join("cfg");
     std::fs::create_dir_all(&cfg).unwrap();
     std::fs::copy(etc.join("main.cf"), cfg.join("main.cf")).unwrap();
     let out = copy.path().join("out");
-    let o = run(&[
-        "export",
-        "--quiet",
-        "--format",
-        "maildir",
-        "--queue-dir",
-        spool.to_str().unwrap(),
-        "--config-dir",
-        cfg.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    mx(["export", "--quiet", "--format", "maildir"])
+        .queue_dir(&spool)
+        .config_dir(&cfg)
+        .out(&out)
+        .code(0);
     let m: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
     let pairs = m["totals"]["pairs"].as_u64().unwrap() as usize;
@@ -225,7 +155,7 @@ fn maildrop_export_equals_what_postfix_delivers() {
     assert_eq!(ours.len(), pairs);
 
     // Now Postfix: pickup, cleanup, virtual.
-    primary(&["start", &d]);
+    inst.start();
     let _ = Command::new("postkick")
         .arg("-c")
         .arg(&etc)

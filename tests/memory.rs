@@ -5,32 +5,15 @@
 //! may exceed the smaller's only by a small constant. The old `scan --json` held every
 //! message object (~4 KB each): 6,000 more messages cost ~26 MB.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use crate::spool_safety::{files_under, peak_rss};
-use crate::util::*;
+use crate::harness::{assert_code, deferred_copies};
+use crate::spool_safety::peak_rss;
 
 /// A spool of `n` copies of the deferred samples, spread over the hash directories.
 fn spool_of(dst: &Path, n: usize) {
-    let src = files_under(&sample_spool().join("deferred"));
-    for i in 0..n {
-        let from = &src[i % src.len()];
-        let id = format!("{:X}{:06X}{:03X}", i % 16, i, i % 4096);
-        let d = dst.join("deferred").join(&id[..1]);
-        std::fs::create_dir_all(&d).unwrap();
-        let to = d.join(&id);
-        std::fs::copy(from, &to).unwrap();
-        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o700)).unwrap();
-        let log = sample_spool()
-            .join("defer")
-            .join(from.strip_prefix(sample_spool().join("deferred")).unwrap());
-        if log.is_file() {
-            let ld = dst.join("defer").join(&id[..1]);
-            std::fs::create_dir_all(&ld).unwrap();
-            std::fs::copy(&log, ld.join(&id)).unwrap();
-        }
-    }
+    let id = |i: usize| format!("{:X}{:06X}{:03X}", i % 16, i, i % 4096);
+    deferred_copies(dst, n, id, true);
 }
 
 #[test]
@@ -54,12 +37,7 @@ fn scan_memory_does_not_grow_with_the_queue() {
             ];
             args.extend(format);
             let (out, kb) = peak_rss(&args);
-            assert_eq!(
-                out.status.code(),
-                Some(0),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            assert_code(&out, 0);
             assert!(out.stdout.len() > 1000);
             kb
         };

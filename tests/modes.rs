@@ -9,12 +9,13 @@
 use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::Command;
 
-use crate::spool_safety::{files_under, live_copy};
+use crate::harness::{
+    Modes, QUEUES, copy_sample_spool, damaged, files_under, mx, pending_pairs, plant, sample_scan,
+    scan_report, stderr,
+};
+use crate::spool_safety::live_copy;
 use crate::util::*;
-
-const QUEUES: &[&str] = &["maildrop", "incoming", "active", "deferred", "hold"];
 
 /// Every pending (queue ID, recipient) pair, as postqueue listed it for the samples.
 fn expected_pairs() -> BTreeSet<(String, String)> {
@@ -46,55 +47,22 @@ fn export(
 ) {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("x");
-    let cfg = root().join("samples/config");
-    let mut args = vec![
-        "export",
-        "--format",
-        "eml",
-        "--queue-dir",
-        spool.to_str().unwrap(),
-        "--config-dir",
-        cfg.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ];
-    args.extend(extra);
-    let o = run(&args);
-    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+    let o = mx(["export", "--format", "eml"])
+        .queue_dir(spool)
+        .sample_config()
+        .out(&out)
+        .args(extra)
+        .output();
     let m: serde_json::Value = match std::fs::read(out.join("manifest.json")) {
         Ok(b) => serde_json::from_slice(&b).unwrap(),
         Err(_) => serde_json::Value::Null,
     };
-    let mut pairs = BTreeSet::new();
-    for msg in m["messages"].as_array().into_iter().flatten() {
-        for r in msg["recipients"].as_array().unwrap() {
-            if r["status"] == "pending" {
-                pairs.insert((
-                    msg["queue_id"].as_str().unwrap().to_string(),
-                    r["address"].as_str().unwrap().to_lowercase(),
-                ));
-            }
-        }
-    }
-    (o.status.code(), pairs, m, stderr)
+    (o.status.code(), pending_pairs(&m), m, stderr(&o))
 }
 
 fn scan(spool: &Path, extra: &[&str]) -> (Option<i32>, mxsalvage::scan::ScanReport) {
-    let cfg = root().join("samples/config");
-    let mut args = vec![
-        "scan",
-        "--json",
-        "--queue-dir",
-        spool.to_str().unwrap(),
-        "--config-dir",
-        cfg.to_str().unwrap(),
-    ];
-    args.extend(extra);
-    let o = run(&args);
-    (
-        o.status.code(),
-        serde_json::from_slice(&o.stdout).expect("scan --json parses"),
-    )
+    let o = sample_scan(spool).args(extra).output();
+    (o.status.code(), scan_report(&o))
 }
 
 fn chmod_all(spool: &Path, mode: u32) {
@@ -106,13 +74,7 @@ fn chmod_all(spool: &Path, mode: u32) {
 }
 
 fn cp_r(dst: &Path) {
-    let st = Command::new("cp")
-        .arg("-r")
-        .arg(sample_spool())
-        .arg(dst)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    copy_sample_spool(dst, Modes::Copied);
 }
 
 /// What the checkout gives must be what the runbook shows: no forced expiry from
@@ -188,16 +150,12 @@ fn incomplete_content_stays_an_error_when_modes_are_ignored() {
     let tmp = tempfile::tempdir().unwrap();
     let copy = tmp.path().join("spool");
     cp_r(&copy);
-    let dir = copy.join("deferred/F");
-    std::fs::create_dir_all(&dir).unwrap();
     for (id, src) in [
         ("FFFFF000001", "no-end-record"),
         ("FFFFF000002", "size-record-zero"),
         ("FFFFF000003", "trunc-before-end"),
     ] {
-        let p = dir.join(id);
-        std::fs::copy(root().join("samples/damaged").join(src), &p).unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        plant(&copy, &format!("deferred/F/{id}"), &damaged(src), 0o755);
     }
     let (code, r) = scan(&copy, &[]);
     assert_eq!(code, Some(1));
@@ -218,10 +176,12 @@ fn incomplete_content_stays_an_error_when_modes_are_ignored() {
 
     let live = tmp.path().join("live");
     live_copy(&live);
-    let p = live.join("deferred/F/FFFFF000002");
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::copy(root().join("samples/damaged/size-record-zero"), &p).unwrap();
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o700)).unwrap();
+    plant(
+        &live,
+        "deferred/F/FFFFF000002",
+        &damaged("size-record-zero"),
+        0o700,
+    );
     let (code, r) = scan(&live, &[]);
     assert_eq!(code, Some(0), "{:?}", r.errors);
     assert!(r.file_modes.trusted);

@@ -7,29 +7,21 @@
 //! reader uses (`-o`, `-d`, `-v`, `-r`, `-s`) on every sample. Tests that need
 //! ../shared skip cleanly when it is absent.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 
+use crate::harness::{
+    Mx, live_postcat, mx, peer_queues as peer, peer_versions, sample_files_at_least, untar,
+};
 use crate::util::*;
 
-fn peer() -> Option<PathBuf> {
-    let p = root().join("../shared/peer-queues");
-    if p.is_dir() {
-        Some(p)
-    } else {
-        eprintln!("note: ../shared/peer-queues absent; test skipped");
-        None
-    }
+/// `cat ARGS` run in `dir` with the time zone `tz`.
+fn cat(dir: &Path, args: &[&str], tz: &str) -> Mx {
+    mx(["cat"]).args(args).dir(dir).env("TZ", tz)
 }
 
 fn cat_in(dir: &Path, args: &[&str], tz: &str) -> std::process::Output {
-    Command::new(bin())
-        .current_dir(dir)
-        .arg("cat")
-        .args(args)
-        .env("TZ", tz)
-        .output()
-        .unwrap()
+    cat(dir, args, tz).output()
 }
 
 fn same(ours: &[u8], want: &[u8], what: &str) {
@@ -64,13 +56,7 @@ fn equals_postcats_own_expected_outputs() {
         let want = std::fs::read(src.join(format!("{name}_test.ref"))).unwrap();
         let mut args: Vec<&str> = flags.to_vec();
         args.push("test-queue-file");
-        let out = cat_in(dir, &args, "America/New_York");
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = cat(dir, &args, "America/New_York").code(0);
         same(
             &out.stdout,
             &want,
@@ -81,14 +67,7 @@ fn equals_postcats_own_expected_outputs() {
 
 /// Unpacks one version's queue.tar.gz into `dst/spool`.
 fn unpack(tarball: &Path, dst: &Path) {
-    let st = Command::new("tar")
-        .arg("xzf")
-        .arg(tarball)
-        .arg("-C")
-        .arg(dst)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    untar(tarball, dst);
     std::fs::rename(dst.join("postfix"), dst.join("spool")).unwrap();
 }
 
@@ -96,26 +75,6 @@ fn gunzip(p: &Path) -> Vec<u8> {
     let out = Command::new("gzip").arg("-dc").arg(p).output().unwrap();
     assert!(out.status.success());
     out.stdout
-}
-
-/// Every version directory of peer-queues (`versions/V`, `versions/V/long-ids`).
-pub fn peer_versions(peer: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut vs: Vec<PathBuf> = std::fs::read_dir(peer.join("versions"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    vs.sort();
-    for v in vs {
-        if v.join("queue.tar.gz").is_file() {
-            out.push(v.clone());
-        }
-        if v.join("long-ids/queue.tar.gz").is_file() {
-            out.push(v.join("long-ids"));
-        }
-    }
-    assert!(out.len() >= 8, "{out:?}");
-    out
 }
 
 #[test]
@@ -131,13 +90,7 @@ fn equals_every_peer_versions_reference_output() {
             let (id, case, path) = (f[0], f[1], f[4]);
             let rel = format!("spool/{path}");
             let what = format!("{} {id} ({case})", v.display());
-            let out = cat_in(tmp.path(), &["-e", &rel], "UTC");
-            assert_eq!(
-                out.status.code(),
-                Some(0),
-                "{what}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            let out = cat(tmp.path(), &["-e", &rel], "UTC").code(0);
             let want = std::fs::read(v.join(format!("reference/{id}.e.txt"))).unwrap();
             same(&out.stdout, &want, &format!("{what} -e"));
             let out = cat_in(tmp.path(), &["-bh", &rel], "UTC");
@@ -154,55 +107,9 @@ fn equals_every_peer_versions_reference_output() {
     assert!(n >= 100, "only {n} files compared");
 }
 
-/// The installed postcat, run like the samples' expected outputs were made.
-fn live_postcat(args: &[&str]) -> Option<Vec<u8>> {
-    if !have("postcat") {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "postcat must be installed in CI"
-        );
-        eprintln!("note: postcat not installed; differential test skipped");
-        return None;
-    }
-    let cfg = tempfile::tempdir().unwrap();
-    let main_cf = cfg.path().join("main.cf");
-    std::fs::write(
-        &main_cf,
-        "myhostname = mx.example.com\nmydomain = example.com\n",
-    )
-    .unwrap();
-    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
-    std::fs::File::options()
-        .write(true)
-        .open(&main_cf)
-        .unwrap()
-        .set_modified(old)
-        .unwrap();
-    let out = Command::new("postcat")
-        .arg("-c")
-        .arg(cfg.path())
-        .args(args)
-        .current_dir(sample_spool())
-        .env("TZ", "UTC")
-        .output()
-        .unwrap();
-    Some(out.stdout)
-}
-
-fn sample_files() -> Vec<String> {
-    let mut out = Vec::new();
-    for q in ["maildrop", "incoming", "active", "deferred", "hold"] {
-        for p in crate::spool_safety::files_under(&sample_spool().join(q)) {
-            out.push(
-                p.strip_prefix(sample_spool())
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned(),
-            );
-        }
-    }
-    assert!(out.len() >= 37);
-    out
+/// Every sample message file, relative to the spool root.
+fn all_sample_files() -> Vec<String> {
+    sample_files_at_least(37)
 }
 
 /// The offset of the first record of a type, from our own `-v -o` listing.
@@ -227,11 +134,11 @@ fn reader_options_equal_the_installed_postcat() {
         &["-h", "-d"],
         &["-e", "-b", "-v"],
     ];
-    for rel in sample_files() {
+    for rel in all_sample_files() {
         for flags in sets {
             let mut args: Vec<&str> = flags.to_vec();
             args.push(&rel);
-            let Some(want) = live_postcat(&args) else {
+            let Some(want) = live_postcat(&args).map(|o| o.stdout) else {
                 return;
             };
             let ours = cat_in(&sample_spool(), &args, "UTC");
@@ -246,7 +153,7 @@ fn reader_options_equal_the_installed_postcat() {
             ] {
                 let mut args: Vec<&str> = flags.to_vec();
                 args.push(&rel);
-                let want = live_postcat(&args).unwrap();
+                let want = live_postcat(&args).unwrap().stdout;
                 let ours = cat_in(&sample_spool(), &args, "UTC");
                 same(&ours.stdout, &want, &format!("cat {args:?}"));
             }
@@ -257,7 +164,7 @@ fn reader_options_equal_the_installed_postcat() {
 #[test]
 fn samples_equal_their_stored_verbose_listing() {
     let expected = root().join("samples/expected");
-    for rel in sample_files() {
+    for rel in all_sample_files() {
         let id = rel.rsplit('/').next().unwrap();
         let want = std::fs::read(expected.join(format!("{id}.vo"))).unwrap();
         let out = cat_in(&sample_spool(), &["-v", "-o", &rel], "UTC");
@@ -270,14 +177,7 @@ fn standard_input_states_and_queue_id_hint() {
     let rel = "deferred/5/5129198E567";
     let file = sample_spool().join(rel);
     // No file: standard input, named "stdin" as postcat names it.
-    let out = Command::new(bin())
-        .args(["cat", "-e"])
-        .env("TZ", "UTC")
-        .stdin(std::fs::File::open(&file).unwrap())
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0));
+    let out = mx(["cat", "-e"]).stdin_file(&file).code(0);
     let by_path = cat_in(&sample_spool(), &["-e", rel], "UTC").stdout;
     same(
         &out.stdout,
@@ -321,12 +221,7 @@ fn standard_input_states_and_queue_id_hint() {
         .arg("5129198E567")
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::harness::assert_ok(&out);
     same(
         &out.stdout,
         &cat_in(&sample_spool(), &["-bh", rel], "UTC").stdout,

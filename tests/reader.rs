@@ -6,48 +6,14 @@
 //! unchanged after every command.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::harness::{manifest, mx, scan_report};
 use crate::util::*;
-
-const MESSAGE_QUEUES: &[&str] = &["maildrop", "incoming", "active", "deferred", "hold"];
 
 /// Every message file of the sample spool, as paths relative to the spool root.
 fn sample_files() -> Vec<String> {
-    fn walk(d: &Path, out: &mut Vec<PathBuf>) {
-        let Ok(rd) = std::fs::read_dir(d) else { return };
-        let mut v: Vec<_> = rd.map(|e| e.unwrap().path()).collect();
-        v.sort();
-        for p in v {
-            if p.is_dir() {
-                walk(&p, out);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    let root = sample_spool();
-    let mut files = Vec::new();
-    for q in MESSAGE_QUEUES {
-        walk(&root.join(q), &mut files);
-    }
-    let files: Vec<String> = files
-        .into_iter()
-        .filter(|p| mxsalvage::queue::id::is_queue_id(&p.file_name().unwrap().to_string_lossy()))
-        .map(|p| {
-            p.strip_prefix(&root)
-                .unwrap()
-                .to_string_lossy()
-                .into_owned()
-        })
-        .collect();
-    assert!(
-        files.len() >= 10,
-        "the sample spool must not be empty (found {})",
-        files.len()
-    );
-    files
+    crate::harness::sample_files_at_least(10)
 }
 
 fn id_of(rel: &str) -> String {
@@ -55,18 +21,7 @@ fn id_of(rel: &str) -> String {
 }
 
 fn our_cat(flag: &str, rel: &str) -> Vec<u8> {
-    let out = Command::new(bin())
-        .current_dir(sample_spool())
-        .args(["cat", flag, rel])
-        .env("TZ", "UTC")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "cat {flag} {rel}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
+    mx(["cat", flag, rel]).dir(&sample_spool()).ok().stdout
 }
 
 /// `cat` prints exactly what postcat prints (also the missing final newline of a
@@ -115,12 +70,7 @@ fn cat_e_matches_stored_postcat_output() {
 }
 
 fn postfix_view(args: &[&str]) -> Option<Vec<u8>> {
-    if !have("postcat") {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "postcat must be installed in CI"
-        );
-        eprintln!("note: postcat not installed; differential test skipped");
+    if !crate::harness::postcat_installed() {
         return None;
     }
     let out = Command::new("bash")
@@ -139,37 +89,7 @@ fn postfix_view(args: &[&str]) -> Option<Vec<u8>> {
 
 /// Runs the installed `postcat` on a sample file (from the spool root, private config).
 fn live_postcat(flag: &str, rel: &str) -> Option<Vec<u8>> {
-    if !have("postcat") {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "postcat must be installed in CI"
-        );
-        eprintln!("note: postcat not installed; differential test skipped");
-        return None;
-    }
-    let cfg = tempfile::tempdir().unwrap();
-    let main_cf = cfg.path().join("main.cf");
-    std::fs::write(
-        &main_cf,
-        "myhostname = mx.example.com\nmydomain = example.com\n",
-    )
-    .unwrap();
-    // Postfix tools wait out a main.cf modified in the last seconds: backdate it.
-    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
-    std::fs::File::options()
-        .write(true)
-        .open(&main_cf)
-        .unwrap()
-        .set_modified(old)
-        .unwrap();
-    let out = Command::new("postcat")
-        .arg("-c")
-        .arg(cfg.path())
-        .args([flag, rel])
-        .current_dir(sample_spool())
-        .env("TZ", "UTC")
-        .output()
-        .unwrap();
+    let out = crate::harness::live_postcat(&[flag, rel])?;
     assert!(
         out.status.success(),
         "postcat {flag} {rel}: {}",
@@ -228,16 +148,11 @@ fn scan_json_lists_exactly_what_postqueue_lists() {
             ),
         );
     }
-    let out = run(&[
-        "scan",
-        "--json",
-        "--queue-dir",
-        sample_spool().to_str().unwrap(),
-        "--config-dir",
-        defaults_config_dir(),
-    ]);
-    let report: mxsalvage::scan::ScanReport =
-        serde_json::from_slice(&out.stdout).expect("scan --json parses");
+    let out = mx(["scan", "--json"])
+        .queue_dir(&sample_spool())
+        .config_dir(defaults_config_dir())
+        .output();
+    let report = scan_report(&out);
     let mut got: BTreeMap<String, (String, i64, BTreeSet<String>)> = BTreeMap::new();
     for m in &report.messages {
         if m.queue == "corrupt" {
@@ -269,13 +184,10 @@ fn scan_json_lists_exactly_what_postqueue_lists() {
 
 #[test]
 fn scan_text_report_and_json_are_produced() {
-    let out = run(&[
-        "scan",
-        "--queue-dir",
-        sample_spool().to_str().unwrap(),
-        "--config-dir",
-        defaults_config_dir(),
-    ]);
+    let out = mx(["scan"])
+        .queue_dir(&sample_spool())
+        .config_dir(defaults_config_dir())
+        .output();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains("Queues")
@@ -306,14 +218,10 @@ fn cat_by_queue_id() {
         .find(|r| r.starts_with("deferred/"))
         .unwrap();
     let id = id_of(&rel);
-    let out = run(&[
-        "cat",
-        "-bh",
-        "-q",
-        "--queue-dir",
-        sample_spool().to_str().unwrap(),
-        &id,
-    ]);
+    let out = mx(["cat", "-bh", "-q"])
+        .queue_dir(&sample_spool())
+        .arg(&id)
+        .output();
     assert!(out.status.success());
     assert_eq!(out.stdout, our_cat("-bh", &rel));
 }
@@ -331,17 +239,10 @@ fn maildrop_bcc_is_not_exported() {
     );
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("x");
-    let o = run(&[
-        "export",
-        "--quiet",
-        "--format",
-        "eml",
-        "--queue-dir",
-        sample_spool().to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(0));
+    mx(["export", "--quiet", "--format", "eml"])
+        .queue_dir(&sample_spool())
+        .out(&out)
+        .code(0);
     for e in std::fs::read_dir(out.join("messages")).unwrap() {
         let text = String::from_utf8_lossy(&std::fs::read(e.unwrap().path()).unwrap()).into_owned();
         let header = text.split("\n\n").next().unwrap();
@@ -361,12 +262,16 @@ fn valid_recipient_lists() {
     let cfg = root().join("samples/config");
     let lists = [cfg.join("passwd-2ndmx"), cfg.join("aliases-2ndmx")];
     let spool = sample_spool();
-    let mut args = vec!["scan", "--json", "--queue-dir", spool.to_str().unwrap()];
-    for l in &lists {
-        args.extend(["--valid-recipients", l.to_str().unwrap()]);
-    }
-    let out = run(&args);
-    let r: mxsalvage::scan::ScanReport = serde_json::from_slice(&out.stdout).unwrap();
+    let valid: Vec<&str> = lists
+        .iter()
+        .flat_map(|l| ["--valid-recipients", l.to_str().unwrap()])
+        .collect();
+    let r = scan_report(
+        &mx(["scan", "--json"])
+            .queue_dir(&spool)
+            .args(&valid)
+            .output(),
+    );
     let invalid: Vec<String> = r
         .recipients
         .iter()
@@ -384,29 +289,12 @@ fn valid_recipient_lists() {
     );
     let tmp = tempfile::tempdir().unwrap();
     let dest = tmp.path().join("x");
-    let mut args = vec![
-        "export",
-        "--quiet",
-        "--format",
-        "eml",
-        "--only-valid",
-        "--queue-dir",
-        spool.to_str().unwrap(),
-        "--out",
-        dest.to_str().unwrap(),
-    ];
-    for l in &lists {
-        args.extend(["--valid-recipients", l.to_str().unwrap()]);
-    }
-    let o = run(&args);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let m: mxsalvage::manifest::Manifest =
-        serde_json::from_slice(&std::fs::read(dest.join("manifest.json")).unwrap()).unwrap();
+    mx(["export", "--quiet", "--format", "eml", "--only-valid"])
+        .queue_dir(&spool)
+        .out(&dest)
+        .args(&valid)
+        .code(0);
+    let m = manifest(&dest);
     assert!(m.recipients.iter().all(|x| x.valid == Some(true)));
     assert!(
         !m.recipients

@@ -5,52 +5,15 @@
 //! one of `../shared/repro/r5-fifo-hang.sh`'s, or the class of bug next to it.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
 
 use mxsalvage::queue::{Depth, PostfixConfig, Spool};
 
+pub use crate::harness::files_under;
+use crate::harness::{Modes, copy_sample_spool, fingerprint_of, mx, sample_scan, scan_report};
 use crate::util::*;
-
-/// Runs mxsalvage; a run still going after `limit` is killed and fails the test (a
-/// hang is the defect under test: the guard only turns it into a failure).
-pub fn run_guarded(args: &[&str], limit: Duration) -> Output {
-    let mut child = Command::new(bin())
-        .args(args)
-        .env("TZ", "UTC")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out_pipe = child.stdout.take().unwrap();
-    let err_pipe = child.stderr.take().unwrap();
-    let out_t = std::thread::spawn(move || read_all(out_pipe));
-    let err_t = std::thread::spawn(move || read_all(err_pipe));
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("mxsalvage {args:?} still running after {limit:?}: it hangs");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    Output {
-        status,
-        stdout: out_t.join().unwrap(),
-        stderr: err_t.join().unwrap(),
-    }
-}
-
-fn read_all(mut r: impl std::io::Read) -> Vec<u8> {
-    let mut v = Vec::new();
-    let _ = r.read_to_end(&mut v);
-    v
-}
 
 const LIMIT: Duration = Duration::from_secs(300);
 
@@ -60,59 +23,14 @@ pub fn mkfifo(p: &Path) {
 }
 
 /// A `cp -r` copy of the sample spool with every queue file made 0700, as on a live
-/// spool.
+/// spool (a thin wrapper: `harness::copy_sample_spool(dst, Modes::Live)`).
 pub fn live_copy(dst: &Path) {
-    let st = Command::new("cp")
-        .arg("-r")
-        .arg(sample_spool())
-        .arg(dst)
-        .status()
-        .unwrap();
-    assert!(st.success());
-    for q in ["maildrop", "incoming", "active", "deferred", "hold"] {
-        for f in files_under(&dst.join(q)) {
-            let mode = if q == "maildrop" { 0o744 } else { 0o700 };
-            std::fs::set_permissions(&f, std::fs::Permissions::from_mode(mode)).unwrap();
-        }
-    }
-}
-
-pub fn files_under(d: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir(d) else {
-        return out;
-    };
-    let mut v: Vec<PathBuf> = rd.map(|e| e.unwrap().path()).collect();
-    v.sort();
-    for p in v {
-        if std::fs::symlink_metadata(&p).unwrap().is_dir() {
-            out.extend(files_under(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
+    copy_sample_spool(dst, Modes::Live);
 }
 
 fn scan_json(spool: &Path) -> (Option<i32>, mxsalvage::scan::ScanReport) {
-    let out = run_guarded(
-        &[
-            "scan",
-            "--json",
-            "--queue-dir",
-            spool.to_str().unwrap(),
-            "--config-dir",
-            root().join("samples/config").to_str().unwrap(),
-        ],
-        LIMIT,
-    );
-    let r = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "scan --json output: {e}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.code(), r)
+    let out = sample_scan(spool).within(LIMIT).output();
+    (out.status.code(), scan_report(&out))
 }
 
 /// r5 (a): a FIFO at pid/master.pid blocked every command in open().
@@ -130,26 +48,11 @@ fn fifo_at_master_pid_does_not_block() {
         "a FIFO says nothing about a master"
     );
     assert_eq!(r.messages.len(), 37);
-    let out_dir = tmp.path().join("out");
-    let o = run_guarded(
-        &[
-            "export",
-            "--quiet",
-            "--format",
-            "eml",
-            "--queue-dir",
-            spool.to_str().unwrap(),
-            "--out",
-            out_dir.to_str().unwrap(),
-        ],
-        LIMIT,
-    );
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    mx(["export", "--quiet", "--format", "eml"])
+        .queue_dir(&spool)
+        .out(&tmp.path().join("out"))
+        .within(LIMIT)
+        .code(0);
 }
 
 /// Symbolic links and FIFOs under queue-ID names at walk time: reported as what they
@@ -296,7 +199,7 @@ fn sparse_huge_queue_file_is_rejected_without_reading_it() {
     ];
     let (out, rss_kb) = peak_rss(&args);
     assert_eq!(out.status.code(), Some(1));
-    let r: mxsalvage::scan::ScanReport = serde_json::from_slice(&out.stdout).unwrap();
+    let r = scan_report(&out);
     let e = r
         .errors
         .iter()
@@ -348,18 +251,8 @@ pub fn peak_rss(args: &[&str]) -> (Output, u64) {
     )
 }
 
-/// Like `tree_fingerprint`, but never follows symbolic links or reads FIFOs.
+/// Like `tree_fingerprint`, but of the files only (never follows symbolic links or
+/// reads FIFOs).
 fn tree_fingerprint_nofollow(dir: &Path) -> String {
-    use sha2::{Digest, Sha256};
-    use std::os::unix::fs::MetadataExt;
-    let mut h = Sha256::new();
-    for p in files_under(dir) {
-        let m = std::fs::symlink_metadata(&p).unwrap();
-        h.update(p.to_string_lossy().as_bytes());
-        h.update(format!("{} {} {} {}", m.mode(), m.len(), m.mtime(), m.mtime_nsec()).as_bytes());
-        if m.is_file() {
-            h.update(std::fs::read(&p).unwrap());
-        }
-    }
-    hex::encode(h.finalize())
+    fingerprint_of(files_under(dir))
 }

@@ -1,6 +1,7 @@
 //! All integration tests, compiled into one test binary (one module per topic).
 //! Tests that need real Postfix, Dovecot, unzip or 7z find them installed by `.ci/run`.
 
+mod harness;
 mod util;
 
 mod cli;

@@ -1,4 +1,5 @@
-//! Shared helpers for the integration tests.
+//! Shared helpers for the integration tests (the older ones; new tests use
+//! `crate::harness`, which `run` and `tree_fingerprint`'s walk now share).
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -19,13 +20,9 @@ pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_mxsalvage"))
 }
 
-/// Runs mxsalvage with arguments, TZ=UTC.
+/// Runs mxsalvage with arguments, TZ=UTC (a thin wrapper: `harness::mx(args).output()`).
 pub fn run(args: &[&str]) -> Output {
-    Command::new(bin())
-        .args(args)
-        .env("TZ", "UTC")
-        .output()
-        .expect("run mxsalvage")
+    crate::harness::mx(args).output()
 }
 
 /// Whether a program is on PATH.
@@ -38,10 +35,9 @@ pub fn have(prog: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// Hash of every file (path, mode, size, mtime, content) under a tree, to prove it unchanged.
+/// Hash of every file and directory (path, mode, size, mtime, content) under a tree, to
+/// prove it unchanged.
 pub fn tree_fingerprint(dir: &Path) -> String {
-    use sha2::{Digest, Sha256};
-    use std::os::unix::fs::MetadataExt;
     let mut paths = Vec::new();
     fn walk(d: &Path, out: &mut Vec<PathBuf>) {
         let mut v: Vec<_> = std::fs::read_dir(d)
@@ -57,16 +53,7 @@ pub fn tree_fingerprint(dir: &Path) -> String {
         }
     }
     walk(dir, &mut paths);
-    let mut h = Sha256::new();
-    for p in paths {
-        let m = std::fs::symlink_metadata(&p).unwrap();
-        h.update(p.to_string_lossy().as_bytes());
-        h.update(format!("{} {} {} {}", m.mode(), m.len(), m.mtime(), m.mtime_nsec()).as_bytes());
-        if m.is_file() {
-            h.update(std::fs::read(&p).unwrap());
-        }
-    }
-    hex::encode(h.finalize())
+    crate::harness::fingerprint_of(paths)
 }
 
 /// A configuration directory with an empty main.cf: Postfix's defaults, whatever the

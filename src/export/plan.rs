@@ -17,6 +17,7 @@ use rayon::prelude::*;
 
 use crate::manifest::Problem;
 use crate::model::MessageInfo;
+use crate::queue::walk::WalkResult;
 use crate::queue::{Depth, LoadError, LoadErrorKind, QueueEntry, RcptState, Spool};
 use crate::select::Selection;
 
@@ -171,6 +172,9 @@ fn consider(
     }))
 }
 
+/// A planned message with its mailbox keys (not yet indices).
+type Taken = (Planned, Vec<Vec<u8>>);
+
 /// Runs phase 1 on the current rayon pool; scan objects go to `spill`.
 pub fn plan(
     spool: &Spool,
@@ -182,72 +186,16 @@ pub fn plan(
     progress.phase("listing the queue", 0);
     let walk = spool.walk();
     let mut plan = Plan::default();
-    plan.errors.extend(walk.problems.iter().map(|p| Problem {
-        path: p.path.display().to_string(),
-        queue_id: None,
-        reason: p.reason.clone(),
-    }));
-    plan.skipped.extend(walk.ignored.iter().map(|p| Problem {
-        path: p.display().to_string(),
-        queue_id: None,
-        reason: "not a queue file name (temporary or leftover file)".into(),
-    }));
-    plan.skipped.extend(walk.duplicates.iter().map(|p| Problem {
-        path: p.display().to_string(),
-        queue_id: p.file_name().map(|n| n.to_string_lossy().into_owned()),
-        reason: "queue ID seen twice (moved during the run); exported once".into(),
-    }));
-    let wanted: BTreeSet<&str> = f.ids.iter().map(String::as_str).collect();
-    // The walk's entries move into the plan (no second copy per message).
-    let entries: Vec<QueueEntry> = walk
-        .entries
-        .into_iter()
-        .filter(|e| wanted.is_empty() || wanted.contains(e.id.as_str()))
-        .collect();
-    for id in &wanted {
-        if !entries.iter().any(|e| e.id == *id) {
-            plan.errors.push(Problem {
-                path: spool.root.display().to_string(),
-                queue_id: Some(id.to_string()),
-                reason: format!("queue ID {id} not found in the selected queues"),
-            });
-        }
-    }
+    walk_problems(&mut plan, &walk);
+    let entries = wanted_entries(spool, walk.entries, &f.ids, &mut plan);
     let filtering = !sel.recipients.is_empty() || !sel.domains.is_empty() || sel.only_valid;
-    /// A planned message with its mailbox keys (not yet indices).
-    type Taken = (Planned, Vec<Vec<u8>>);
     progress.phase("reading envelopes", entries.len() as u64);
     let outcomes: Vec<Result<Outcome<Taken>, ExportError>> = entries
         .into_par_iter()
         .map(|e| {
             let o = consider(spool, &e, sel, f, filtering);
             progress.tick();
-            Ok(match o {
-                Outcome::Take(full) => {
-                    let full = *full;
-                    let slot = spill.put_json(&full.info, false)?;
-                    // The content size; the file's when the size record says nothing.
-                    let bytes = match full.info.size {
-                        0 => e.size,
-                        n => n,
-                    };
-                    Outcome::Take((
-                        Planned {
-                            entry: e,
-                            arrival_unix: full.info.arrival_unix,
-                            arrival_usec: full.arrival_usec,
-                            bytes,
-                            records: full.info.recipients.len(),
-                            info: slot,
-                            keys: Vec::new(),
-                        },
-                        full.keys,
-                    ))
-                }
-                Outcome::Skip(p) => Outcome::Skip(p),
-                Outcome::Error(p) => Outcome::Error(p),
-                Outcome::Ignore => Outcome::Ignore,
-            })
+            take(e, o, spill)
         })
         .collect();
     let mut taken = Vec::new();
@@ -263,6 +211,94 @@ pub fn plan(
             Outcome::Ignore => {}
         }
     }
+    number_mailboxes(&mut plan, taken, mailboxes);
+    plan.messages
+        .sort_by(|a, b| (a.arrival_unix, &a.entry.id).cmp(&(b.arrival_unix, &b.entry.id)));
+    spill.flush()?;
+    Ok(plan)
+}
+
+/// The walk's unreadable entries (errors), odd names and duplicates (skipped).
+fn walk_problems(plan: &mut Plan, walk: &WalkResult) {
+    plan.errors.extend(walk.problems.iter().map(|p| Problem {
+        path: p.path.display().to_string(),
+        queue_id: None,
+        reason: p.reason.clone(),
+    }));
+    plan.skipped.extend(walk.ignored.iter().map(|p| Problem {
+        path: p.display().to_string(),
+        queue_id: None,
+        reason: "not a queue file name (temporary or leftover file)".into(),
+    }));
+    plan.skipped.extend(walk.duplicates.iter().map(|p| Problem {
+        path: p.display().to_string(),
+        queue_id: p.file_name().map(|n| n.to_string_lossy().into_owned()),
+        reason: "queue ID seen twice (moved during the run); exported once".into(),
+    }));
+}
+
+/// The walk's entries with `--id`'s queue IDs (all without); an ID not found is an
+/// error. The entries move into the plan (no second copy per message).
+fn wanted_entries(
+    spool: &Spool,
+    all: Vec<QueueEntry>,
+    ids: &[String],
+    plan: &mut Plan,
+) -> Vec<QueueEntry> {
+    let wanted: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
+    let entries: Vec<QueueEntry> = all
+        .into_iter()
+        .filter(|e| wanted.is_empty() || wanted.contains(e.id.as_str()))
+        .collect();
+    for id in &wanted {
+        if !entries.iter().any(|e| e.id == *id) {
+            plan.errors.push(Problem {
+                path: spool.root.display().to_string(),
+                queue_id: Some(id.to_string()),
+                reason: format!("queue ID {id} not found in the selected queues"),
+            });
+        }
+    }
+    entries
+}
+
+/// A message taken: its scan object goes to the spill file, the plan keeps the entry,
+/// times, size and the slot.
+fn take(
+    e: QueueEntry,
+    o: Outcome<Box<Full>>,
+    spill: &Spill,
+) -> Result<Outcome<Taken>, ExportError> {
+    Ok(match o {
+        Outcome::Take(full) => {
+            let full = *full;
+            let slot = spill.put_json(&full.info, false)?;
+            // The content size; the file's when the size record says nothing.
+            let bytes = match full.info.size {
+                0 => e.size,
+                n => n,
+            };
+            Outcome::Take((
+                Planned {
+                    entry: e,
+                    arrival_unix: full.info.arrival_unix,
+                    arrival_usec: full.arrival_usec,
+                    bytes,
+                    records: full.info.recipients.len(),
+                    info: slot,
+                    keys: Vec::new(),
+                },
+                full.keys,
+            ))
+        }
+        Outcome::Skip(p) => Outcome::Skip(p),
+        Outcome::Error(p) => Outcome::Error(p),
+        Outcome::Ignore => Outcome::Ignore,
+    })
+}
+
+/// Numbers the mailboxes in key order; each message's keys become those numbers.
+fn number_mailboxes(plan: &mut Plan, taken: Vec<Taken>, mailboxes: BTreeSet<Vec<u8>>) {
     let index: BTreeMap<&Vec<u8>, u32> = mailboxes
         .iter()
         .enumerate()
@@ -277,8 +313,4 @@ pub fn plan(
         .collect();
     drop(index);
     plan.mailboxes = mailboxes.into_iter().collect();
-    plan.messages
-        .sort_by(|a, b| (a.arrival_unix, &a.entry.id).cmp(&(b.arrival_unix, &b.entry.id)));
-    spill.flush()?;
-    Ok(plan)
 }

@@ -13,7 +13,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::ops::Range;
 
-use super::record::{FrameError, read_record};
+use super::record::{FrameError, Record, read_record};
 
 /// Where a record sits in the file's logical structure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -378,6 +378,92 @@ struct PendingRcpt {
     original: Option<Vec<u8>>,
 }
 
+/// The first byte: a file that is empty, or starts with no envelope or pointer record,
+/// is no queue file.
+fn check_start(buf: &[u8]) -> Result<(), ParseError> {
+    match buf.first() {
+        None => Err(ParseError::MissingEnd {
+            offset: 0,
+            unfinished: false,
+        }),
+        Some(t) if !ENVELOPE_TYPES.contains(t) && *t != b'p' => Err(ParseError::NotAQueueFile),
+        _ => Ok(()),
+    }
+}
+
+/// A record's payload as a range of the file's bytes.
+fn payload_range(rec: &Record<'_>) -> Range<usize> {
+    rec.next - rec.payload.len()..rec.next
+}
+
+/// The records of one file in reading order: pointer records followed (each at most
+/// once, to a target inside the file), the bytes read bounded, so a loop ends.
+struct Cursor<'b> {
+    buf: &'b [u8],
+    /// Where the next record is read.
+    pos: usize,
+    visited: HashSet<usize>,
+    consumed: usize,
+    budget: usize,
+}
+
+impl<'b> Cursor<'b> {
+    /// The next record that is not a pointer; `None` where the bytes end first.
+    fn next(&mut self) -> Result<Option<Record<'b>>, ParseError> {
+        loop {
+            let Some(rec) = read_record(self.buf, self.pos).map_err(ParseError::Frame)? else {
+                return Ok(None);
+            };
+            self.consumed += rec.next - rec.offset;
+            if self.consumed > self.budget {
+                return Err(ParseError::PointerLoop { offset: rec.offset });
+            }
+            if rec.rtype != b'p' {
+                return Ok(Some(rec));
+            }
+            let p = rec.payload;
+            let target = parse_pointer(p).ok_or_else(|| ParseError::BadPointer {
+                offset: rec.offset,
+                target: String::from_utf8_lossy(p).into_owned(),
+            })?;
+            if target == 0 {
+                self.pos = rec.next;
+                continue;
+            }
+            if target >= self.buf.len() {
+                return Err(ParseError::BadPointer {
+                    offset: rec.offset,
+                    target: target.to_string(),
+                });
+            }
+            if !self.visited.insert(rec.offset) {
+                return Err(ParseError::PointerLoop { offset: rec.offset });
+            }
+            self.pos = target;
+        }
+    }
+}
+
+/// The parse's state between records: the section, what the next recipient record
+/// takes over (O, n, o, orcpt attributes), whether a size record was seen.
+struct RunState {
+    section: Section,
+    pending: PendingRcpt,
+    size_seen: bool,
+}
+
+/// What the reading loop does after a structural record.
+enum Flow {
+    /// Read the next record (nothing to keep, or kept already).
+    Next,
+    /// Keep it in the record list.
+    Keep,
+    /// An envelope field: read it, then keep it.
+    Field,
+    /// The end record: stop.
+    End,
+}
+
 impl QueueFile {
     /// Parses a whole queue file. `maildrop` says the file is in `maildrop/`, where a size
     /// record is preliminary and ignored (as postcat and showq do).
@@ -416,209 +502,210 @@ impl QueueFile {
     }
 
     fn run(&mut self, buf: &[u8], depth: Depth, maildrop: bool) -> Result<(), ParseError> {
-        match buf.first() {
-            None => {
-                return Err(ParseError::MissingEnd {
-                    offset: 0,
-                    unfinished: false,
-                });
-            }
-            Some(t) if !ENVELOPE_TYPES.contains(t) && *t != b'p' => {
-                return Err(ParseError::NotAQueueFile);
-            }
-            _ => {}
-        }
-        let mut pos = 0usize;
-        let mut section = Section::Envelope;
-        let mut visited: HashSet<usize> = HashSet::new();
-        let mut pending = PendingRcpt::default();
-        let mut size_seen = false;
-        let mut consumed: usize = 0;
-        let budget = buf.len().saturating_mul(2).saturating_add(64);
+        check_start(buf)?;
+        let mut cur = Cursor {
+            buf,
+            pos: 0,
+            visited: HashSet::new(),
+            consumed: 0,
+            budget: buf.len().saturating_mul(2).saturating_add(64),
+        };
+        let mut st = RunState {
+            section: Section::Envelope,
+            pending: PendingRcpt::default(),
+            size_seen: false,
+        };
         loop {
-            let rec = match read_record(buf, pos).map_err(ParseError::Frame)? {
-                Some(r) => r,
-                None => {
-                    let unfinished = self
-                        .size
-                        .is_some_and(|s| s.data_size == 0 && s.data_offset == 0);
-                    return Err(ParseError::MissingEnd {
-                        offset: pos,
-                        unfinished,
-                    });
-                }
+            let Some(rec) = cur.next()? else {
+                let unfinished = self
+                    .size
+                    .is_some_and(|s| s.data_size == 0 && s.data_offset == 0);
+                return Err(ParseError::MissingEnd {
+                    offset: cur.pos,
+                    unfinished,
+                });
             };
-            consumed += rec.next - rec.offset;
-            if consumed > budget {
-                return Err(ParseError::PointerLoop { offset: rec.offset });
-            }
-            let t = rec.rtype;
-            let p = rec.payload;
-            let range = rec.next - p.len()..rec.next;
-            if t == b'p' {
-                let target = parse_pointer(p).ok_or_else(|| ParseError::BadPointer {
-                    offset: rec.offset,
-                    target: String::from_utf8_lossy(p).into_owned(),
-                })?;
-                if target == 0 {
-                    pos = rec.next;
-                    continue;
-                }
-                if target >= buf.len() {
-                    return Err(ParseError::BadPointer {
-                        offset: rec.offset,
-                        target: target.to_string(),
-                    });
-                }
-                if !visited.insert(rec.offset) {
-                    return Err(ParseError::PointerLoop { offset: rec.offset });
-                }
-                pos = target;
-                continue;
-            }
-            pos = rec.next;
-            let allowed = match section {
+            cur.pos = rec.next;
+            let allowed = match st.section {
                 Section::Envelope => ENVELOPE_TYPES,
                 Section::Content => CONTENT_TYPES,
                 Section::Extracted => EXTRACTED_TYPES,
             };
-            if !allowed.contains(&t) {
+            if !allowed.contains(&rec.rtype) {
                 return Err(ParseError::UnexpectedRecord {
                     offset: rec.offset,
-                    rtype: t,
-                    section,
+                    rtype: rec.rtype,
+                    section: st.section,
                 });
             }
-            match (section, t) {
-                (_, b'w') => continue,
-                (Section::Content, b'N') | (Section::Content, b'L') => {
-                    if depth == Depth::Full {
-                        self.content.push(TextRecord {
-                            continued: t == b'L',
-                            payload: range,
-                        });
-                    }
-                    continue;
-                }
-                (Section::Content, b'X') => {
-                    self.xtra_offset = rec.offset;
-                    section = Section::Extracted;
-                }
-                (Section::Envelope, b'M') => {
-                    self.data_offset = rec.next;
-                    section = Section::Content;
-                    if !p.is_empty() {
-                        self.warnings.push(format!(
-                            "old-style content marker with payload at offset {}",
-                            rec.offset
-                        ));
-                    }
-                    self.records.push(EnvRecord {
-                        rtype: t,
-                        offset: rec.offset,
-                        payload: range,
-                        section: Section::Envelope,
-                    });
-                    if depth == Depth::EnvelopeOnly
-                        && let Some(x) = self.xtra_target(buf, rec.next)
-                    {
-                        pos = x;
-                    }
-                    continue;
-                }
-                (Section::Extracted, b'E') => {
-                    self.records.push(EnvRecord {
-                        rtype: t,
-                        offset: rec.offset,
-                        payload: range,
-                        section,
-                    });
-                    break;
-                }
-                (_, b'C') => {
-                    if size_seen {
-                        self.warnings.push(format!(
-                            "extra size record at offset {} ignored",
-                            rec.offset
-                        ));
-                    } else {
-                        size_seen = true;
-                        if !maildrop {
-                            match parse_size_payload(p) {
-                                Some(s) if s.data_size == 0 && s.data_offset == 0 => {
-                                    self.warnings.push(
-                                        "size record is all zeros: cleanup never finished this file (Postfix would treat it as corrupt)".into(),
-                                    );
-                                    self.size = Some(s);
-                                }
-                                Some(s) => self.size = Some(s),
-                                None => self
-                                    .warnings
-                                    .push(format!("invalid size record at offset {}", rec.offset)),
-                            }
-                        }
-                    }
-                }
-                (_, b'T') if self.arrival.is_none() => {
-                    self.arrival = parse_time(p);
-                    if self.arrival.is_none() {
-                        self.warnings
-                            .push(format!("unparsable arrival time at offset {}", rec.offset));
-                    }
-                }
-                (_, b'c') if self.create_time.is_none() => self.create_time = parse_long(p),
-                (_, b'S') => {
-                    if self.sender.is_some() {
-                        return Err(ParseError::DuplicateSender { offset: rec.offset });
-                    }
-                    self.sender = Some(p.to_vec());
-                }
-                (_, b'F') if self.full_name.is_none() => self.full_name = Some(p.to_vec()),
-                (_, b'L') => self.content_filter = Some(p.to_vec()),
-                (_, b'>') => self.redirect_to = Some(p.to_vec()),
-                (_, b'V') => self.verp = Some(p.to_vec()),
-                (_, b'W') => self.warning_time = parse_long(p),
-                (_, b'O') => {
-                    if pending.original.is_some() {
-                        self.warnings.push(format!(
-                            "original recipient at offset {} without a recipient record before it",
-                            rec.offset
-                        ));
-                    }
-                    pending.original = Some(p.to_vec());
-                }
-                (_, b'n') => pending.notify = parse_long(p).map(|v| v as u32),
-                (_, b'o') => pending.orcpt = Some(p.to_vec()),
-                (_, b'i') => self.envelope_id = Some(p.to_vec()),
-                (_, b'<') => self.ret_flags = parse_long(p).map(|v| v as u32),
-                (_, b'R') | (_, b'D') | (_, b'/') => {
-                    let state = match t {
-                        b'R' => RcptState::Pending,
-                        b'D' => RcptState::Done,
-                        _ => RcptState::Cancelled,
-                    };
-                    let pr = std::mem::take(&mut pending);
-                    self.recipients.push(Recipient {
-                        offset: rec.offset,
-                        address: p.to_vec(),
-                        state,
-                        original: pr.original,
-                        notify: pr.notify,
-                        orcpt: pr.orcpt,
-                        section,
-                    });
-                }
-                (_, b'A') => self.attribute(p, rec.offset, section, &mut pending),
-                // K (killed), I (obsolete inspector), P (priority), r/e (legacy): kept for -e.
-                _ => {}
+            match self.structural(&mut cur, &rec, &mut st.section, depth) {
+                Flow::Next => continue,
+                Flow::End => break,
+                Flow::Keep => {}
+                Flow::Field => self.field(&rec, &mut st, maildrop)?,
             }
-            self.records.push(EnvRecord {
-                rtype: t,
-                offset: rec.offset,
-                payload: range,
-                section,
-            });
+            self.push_record(&rec, st.section);
         }
+        self.finish(maildrop, st.size_seen)
+    }
+
+    fn push_record(&mut self, rec: &Record<'_>, section: Section) {
+        self.records.push(EnvRecord {
+            rtype: rec.rtype,
+            offset: rec.offset,
+            payload: payload_range(rec),
+            section,
+        });
+    }
+
+    /// The records that shape the file: padding, content text, the section markers
+    /// (M, X) and the end record. Everything else is an envelope field (`Flow::Field`).
+    fn structural(
+        &mut self,
+        cur: &mut Cursor<'_>,
+        rec: &Record<'_>,
+        section: &mut Section,
+        depth: Depth,
+    ) -> Flow {
+        let t = rec.rtype;
+        match (*section, t) {
+            (_, b'w') => Flow::Next,
+            (Section::Content, b'N') | (Section::Content, b'L') => {
+                if depth == Depth::Full {
+                    self.content.push(TextRecord {
+                        continued: t == b'L',
+                        payload: payload_range(rec),
+                    });
+                }
+                Flow::Next
+            }
+            (Section::Content, b'X') => {
+                self.xtra_offset = rec.offset;
+                *section = Section::Extracted;
+                Flow::Keep
+            }
+            (Section::Envelope, b'M') => {
+                self.data_offset = rec.next;
+                *section = Section::Content;
+                if !rec.payload.is_empty() {
+                    self.warnings.push(format!(
+                        "old-style content marker with payload at offset {}",
+                        rec.offset
+                    ));
+                }
+                self.push_record(rec, Section::Envelope);
+                if depth == Depth::EnvelopeOnly
+                    && let Some(x) = self.xtra_target(cur.buf, rec.next)
+                {
+                    cur.pos = x;
+                }
+                Flow::Next
+            }
+            (Section::Extracted, b'E') => {
+                self.push_record(rec, *section);
+                Flow::End
+            }
+            _ => Flow::Field,
+        }
+    }
+
+    /// One envelope field record into the parsed fields (sender, time, recipients with
+    /// what went before them, attributes...).
+    fn field(
+        &mut self,
+        rec: &Record<'_>,
+        st: &mut RunState,
+        maildrop: bool,
+    ) -> Result<(), ParseError> {
+        let (t, p) = (rec.rtype, rec.payload);
+        let pending = &mut st.pending;
+        match t {
+            b'C' => self.size_record(p, rec.offset, &mut st.size_seen, maildrop),
+            b'T' if self.arrival.is_none() => {
+                self.arrival = parse_time(p);
+                if self.arrival.is_none() {
+                    self.warnings
+                        .push(format!("unparsable arrival time at offset {}", rec.offset));
+                }
+            }
+            b'c' if self.create_time.is_none() => self.create_time = parse_long(p),
+            b'S' => {
+                if self.sender.is_some() {
+                    return Err(ParseError::DuplicateSender { offset: rec.offset });
+                }
+                self.sender = Some(p.to_vec());
+            }
+            b'F' if self.full_name.is_none() => self.full_name = Some(p.to_vec()),
+            b'L' => self.content_filter = Some(p.to_vec()),
+            b'>' => self.redirect_to = Some(p.to_vec()),
+            b'V' => self.verp = Some(p.to_vec()),
+            b'W' => self.warning_time = parse_long(p),
+            b'O' => {
+                if pending.original.is_some() {
+                    self.warnings.push(format!(
+                        "original recipient at offset {} without a recipient record before it",
+                        rec.offset
+                    ));
+                }
+                pending.original = Some(p.to_vec());
+            }
+            b'n' => pending.notify = parse_long(p).map(|v| v as u32),
+            b'o' => pending.orcpt = Some(p.to_vec()),
+            b'i' => self.envelope_id = Some(p.to_vec()),
+            b'<' => self.ret_flags = parse_long(p).map(|v| v as u32),
+            b'R' | b'D' | b'/' => {
+                let state = match t {
+                    b'R' => RcptState::Pending,
+                    b'D' => RcptState::Done,
+                    _ => RcptState::Cancelled,
+                };
+                let pr = std::mem::take(pending);
+                self.recipients.push(Recipient {
+                    offset: rec.offset,
+                    address: p.to_vec(),
+                    state,
+                    original: pr.original,
+                    notify: pr.notify,
+                    orcpt: pr.orcpt,
+                    section: st.section,
+                });
+            }
+            b'A' => self.attribute(p, rec.offset, st.section, pending),
+            // K (killed), I (obsolete inspector), P (priority), r/e (legacy): kept for -e.
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The first size record (a later one is ignored with a warning; in maildrop/ it is
+    /// preliminary and not read).
+    fn size_record(&mut self, p: &[u8], offset: usize, size_seen: &mut bool, maildrop: bool) {
+        if *size_seen {
+            self.warnings
+                .push(format!("extra size record at offset {offset} ignored"));
+            return;
+        }
+        *size_seen = true;
+        if maildrop {
+            return;
+        }
+        match parse_size_payload(p) {
+            Some(s) if s.data_size == 0 && s.data_offset == 0 => {
+                self.warnings.push(
+                    "size record is all zeros: cleanup never finished this file (Postfix would treat it as corrupt)".into(),
+                );
+                self.size = Some(s);
+            }
+            Some(s) => self.size = Some(s),
+            None => self
+                .warnings
+                .push(format!("invalid size record at offset {offset}")),
+        }
+    }
+
+    /// After the end record: what every queue file must have, and what the size record
+    /// said against what was found.
+    fn finish(&mut self, maildrop: bool, size_seen: bool) -> Result<(), ParseError> {
         if self.sender.is_none() {
             return Err(ParseError::MissingSender);
         }

@@ -8,6 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::*;
+use crate::harness::s;
 
 /// Runs mxsalvage with `args` (TZ=UTC) and returns its output and CPU time.
 fn timed(args: &[&str]) -> (Output, Duration) {
@@ -33,9 +34,11 @@ fn timed(args: &[&str]) -> (Output, Duration) {
     (o, Duration::from_secs_f64(secs))
 }
 
-fn export_timed(args: &[String]) -> Duration {
+/// `export --queue-dir SPOOL --out OUT EXTRA…` (default config, quiet), timed.
+fn export_timed(spool: &Path, out: &Path, extra: &[&str]) -> Duration {
     let mut a = vec!["export", "--config-dir", defaults_config_dir(), "--quiet"];
-    a.extend(args.iter().map(String::as_str));
+    a.extend(["--queue-dir", s(spool), "--out", s(out)]);
+    a.extend_from_slice(extra);
     let (o, t) = timed(&a);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     t
@@ -61,26 +64,14 @@ fn many_recipients(dir: &Path, id: &str, arrival: i64, n: usize) {
 
 /// Exports one message to `n` recipients, then an update adds a second one to all of
 /// them; returns (export, update, verify) times. Checks the result on the way.
-fn recipients_run(n: usize, round: u32) -> (Duration, Duration, Duration) {
+fn recipients_run(n: usize, round: u32) -> Times {
     let d = tempfile::tempdir().unwrap();
     let spool = d.path().join("spool");
     many_recipients(&spool, "DDDDDD0001", 1_700_000_000, n);
     let out = d.path().join(format!("out{round}"));
-    let args = |extra: &[&str]| {
-        let mut v = vec![
-            "--queue-dir".to_string(),
-            spool.display().to_string(),
-            "--out".into(),
-            out.display().to_string(),
-            "--format".into(),
-            "mbox".into(),
-        ];
-        v.extend(extra.iter().map(|s| s.to_string()));
-        v
-    };
-    let first = export_timed(&args(&[]));
+    let first = export_timed(&spool, &out, &["--format", "mbox"]);
     many_recipients(&spool, "DDDDDD0002", 1_700_000_100, n);
-    let update = export_timed(&args(&["--update"]));
+    let update = export_timed(&spool, &out, &["--format", "mbox", "--update"]);
     let m = manifest(&out);
     assert_eq!(m.recipients.len(), n);
     assert_eq!(m.totals.pairs, 2 * n);
@@ -96,66 +87,49 @@ fn many_recipients_on_one_message_is_linear() {
     let n = 800;
     let small: Vec<_> = (0..2).map(|r| recipients_run(n, r)).collect();
     let large: Vec<_> = (0..2).map(|r| recipients_run(2 * n, r)).collect();
-    let pick = |v: &[(Duration, Duration, Duration)],
-                f: fn(&(Duration, Duration, Duration)) -> Duration| {
-        v.iter().map(f).min().unwrap()
-    };
-    for (what, f) in [
-        (
-            "export",
-            (|x: &(Duration, Duration, Duration)| x.0) as fn(&_) -> Duration,
-        ),
-        ("update", |x| x.1),
-        ("verify", |x| x.2),
-    ] {
-        let (a, b) = (pick(&small, f), pick(&large, f));
+    assert_linear(&small, &large, n, "recipients");
+}
+
+/// Export, update and verify times at `n` and `2 * n` (two runs each, the faster
+/// counts): doubling `what` may make each at most 3× slower.
+fn assert_linear(small: &[Times], large: &[Times], n: usize, what: &str) {
+    for (phase, i) in [("export", 0), ("update", 1), ("verify", 2)] {
+        let get = |v: &[Times]| v.iter().map(|x| [x.0, x.1, x.2][i]).min().unwrap();
+        let (a, b) = (get(small), get(large));
         let ratio = b.as_secs_f64() / a.as_secs_f64();
         eprintln!(
-            "{what}: {n} recipients {a:?}, {} recipients {b:?}, ratio {ratio:.2}",
+            "{phase}: {n} {what} {a:?}, {} {what} {b:?}, ratio {ratio:.2}",
             2 * n
         );
         assert!(
             ratio < 3.0,
-            "{what}: doubling the recipients made it {ratio:.2}× slower ({a:?} → {b:?})"
+            "{phase}: doubling the {what} made it {ratio:.2}× slower ({a:?} → {b:?})"
         );
     }
 }
+
+/// Export, update, verify.
+type Times = (Duration, Duration, Duration);
 
 #[test]
 fn many_messages_in_one_mailbox_is_linear() {
     // One mailbox holding every message (a backup MX's skewed queue): export, update and
     // verify stay linear in the number of messages (verify matched each Maildir file by
     // scanning the whole directory listing).
-    let run_n = |n: usize, round: u32| -> (Duration, Duration, Duration) {
+    let run_n = |n: usize, round: u32| -> Times {
         let d = tempfile::tempdir().unwrap();
         let spool = d.path().join("spool");
         let add = |from: usize, to: usize| {
             for i in from..to {
                 let id = format!("EE{i:08X}");
-                put_raw(
-                    &spool,
-                    &id,
-                    &simple(&id, 1_700_000_000 + i as i64, b"big@example.com"),
-                );
+                put_simple(&spool, &id, 1_700_000_000 + i as i64, b"big@example.com");
             }
         };
         add(0, n);
         let out = d.path().join(format!("out{round}"));
-        let args = |extra: &[&str]| {
-            let mut v = vec![
-                "--queue-dir".to_string(),
-                spool.display().to_string(),
-                "--out".into(),
-                out.display().to_string(),
-                "--format".into(),
-                "mbox,maildir".into(),
-            ];
-            v.extend(extra.iter().map(|s| s.to_string()));
-            v
-        };
-        let first = export_timed(&args(&[]));
+        let first = export_timed(&spool, &out, &["--format", "mbox,maildir"]);
         add(n, n + n / 4);
-        let update = export_timed(&args(&["--update"]));
+        let update = export_timed(&spool, &out, &["--format", "mbox,maildir", "--update"]);
         let (v, verify) = timed(&["verify", out.to_str().unwrap()]);
         assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
         (first, update, verify)
@@ -163,19 +137,5 @@ fn many_messages_in_one_mailbox_is_linear() {
     let n = 1000;
     let small: Vec<_> = (0..2).map(|r| run_n(n, r)).collect();
     let large: Vec<_> = (0..2).map(|r| run_n(2 * n, r)).collect();
-    for (what, i) in [("export", 0), ("update", 1), ("verify", 2)] {
-        let get = |v: &[(Duration, Duration, Duration)]| {
-            v.iter().map(|x| [x.0, x.1, x.2][i]).min().unwrap()
-        };
-        let (a, b) = (get(&small), get(&large));
-        let ratio = b.as_secs_f64() / a.as_secs_f64();
-        eprintln!(
-            "{what}: {n} messages {a:?}, {} messages {b:?}, ratio {ratio:.2}",
-            2 * n
-        );
-        assert!(
-            ratio < 3.0,
-            "{what}: doubling the messages made it {ratio:.2}× slower ({a:?} → {b:?})"
-        );
-    }
+    assert_linear(&small, &large, n, "messages");
 }

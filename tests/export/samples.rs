@@ -8,12 +8,46 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use mxsalvage::export::eml::to_crlf;
-use mxsalvage::manifest::ManifestMessage;
+use mxsalvage::manifest::{Manifest, ManifestMessage, ManifestRecipient};
 
 use super::{
     assert_canonical_manifest, copy_tree, expected_copy, files_under, sample_export, sha, tool,
     unquote,
 };
+
+/// The messages of a manifest by queue ID.
+fn by_id(m: &Manifest) -> BTreeMap<&str, &ManifestMessage> {
+    m.messages
+        .iter()
+        .map(|x| (x.info.queue_id.as_str(), x))
+        .collect()
+}
+
+/// A message's `text/<stem>.txt` in a bundle.
+fn text_of(out: &Path, bundle: &ManifestRecipient, msg: &ManifestMessage) -> String {
+    let stem = mxsalvage::export::names::stem(msg.info.arrival_unix, &msg.info.queue_id);
+    std::fs::read_to_string(
+        out.join(bundle.output("text").unwrap())
+            .join(format!("{stem}.txt")),
+    )
+    .unwrap()
+}
+
+/// `python3 -c SCRIPT ARG`, asserted to succeed: its output lines.
+fn python_lines(script: &str, arg: &Path) -> Vec<String> {
+    let o = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(arg)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
 
 #[test]
 fn samples_export_layout_and_manifest() {
@@ -154,12 +188,7 @@ fn samples_cases_are_exported_as_described() {
             msg.subject
         );
         let ivan = bundle("ivan@example.com");
-        let stem = mxsalvage::export::names::stem(msg.info.arrival_unix, &msg.info.queue_id);
-        let text = std::fs::read_to_string(
-            out.join(ivan.output("text").unwrap())
-                .join(format!("{stem}.txt")),
-        )
-        .unwrap();
+        let text = text_of(&out, ivan, msg);
         assert!(
             text.contains("こんにちは。これは日本語のテストメールです。"),
             "{case}: {text}"
@@ -195,22 +224,12 @@ fn samples_cases_are_exported_as_described() {
     // HTML-only mail becomes text without tags.
     let html = by_case("html-only");
     let alice = bundle("alice@example.com");
-    let stem = mxsalvage::export::names::stem(html.info.arrival_unix, &html.info.queue_id);
-    let text = std::fs::read_to_string(
-        out.join(alice.output("text").unwrap())
-            .join(format!("{stem}.txt")),
-    )
-    .unwrap();
+    let text = text_of(&out, alice, html);
     let body = text.split_once("\n\n").unwrap().1;
     assert!(!body.contains("<p") && !body.contains("</"), "{text}");
     // Nested message/rfc822 is rendered inline.
     let nested = by_case("nested-rfc822");
-    let stem = mxsalvage::export::names::stem(nested.info.arrival_unix, &nested.info.queue_id);
-    let text = std::fs::read_to_string(
-        out.join(bob.output("text").unwrap())
-            .join(format!("{stem}.txt")),
-    )
-    .unwrap();
+    let text = text_of(&out, bob, nested);
     assert!(text.contains("attached message"), "{text}");
     assert!(text.matches("Subject:").count() >= 2, "{text}");
 }
@@ -219,11 +238,7 @@ fn samples_cases_are_exported_as_described() {
 fn samples_mbox_round_trip() {
     let (d, m) = sample_export();
     let out = d.path().join("out");
-    let msgs: BTreeMap<&str, &ManifestMessage> = m
-        .messages
-        .iter()
-        .map(|x| (x.info.queue_id.as_str(), x))
-        .collect();
+    let msgs = by_id(m);
     for r in &m.recipients {
         let mbox = out.join(r.output("mbox").unwrap());
         let data = std::fs::read(&mbox).unwrap();
@@ -275,18 +290,7 @@ for k in mb.keys():
 "#;
     for r in &m.recipients {
         let mbox = out.join(r.output("mbox").unwrap());
-        let o = Command::new("python3")
-            .arg("-c")
-            .arg(script)
-            .arg(&mbox)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let lines: Vec<String> = String::from_utf8(o.stdout)
-            .unwrap()
-            .lines()
-            .map(str::to_string)
-            .collect();
+        let lines = python_lines(script, &mbox);
         assert_eq!(lines.len(), r.messages.len(), "{}", mbox.display());
         // Python (mboxo) returns the quoted bytes: quoting `want` must give exactly them,
         // and undoing one level must give `want` back.
@@ -313,11 +317,7 @@ for k in mb.keys():
 fn samples_maildir_and_eml_round_trip() {
     let (d, m) = sample_export();
     let out = d.path().join("out");
-    let msgs: BTreeMap<&str, &ManifestMessage> = m
-        .messages
-        .iter()
-        .map(|x| (x.info.queue_id.as_str(), x))
-        .collect();
+    let msgs = by_id(m);
     for r in &m.recipients {
         let md = out.join(r.output("maildir").unwrap());
         for sub in ["tmp", "new", "cur"] {
@@ -361,17 +361,8 @@ for k in md.keys():
     print(hashlib.sha256(md.get_bytes(k)).hexdigest())
 "#;
     for r in &m.recipients {
-        let o = Command::new("python3")
-            .arg("-c")
-            .arg(script)
-            .arg(out.join(r.output("maildir").unwrap()))
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let got: BTreeSet<String> = String::from_utf8(o.stdout)
-            .unwrap()
-            .lines()
-            .map(str::to_string)
+        let got: BTreeSet<String> = python_lines(script, &out.join(r.output("maildir").unwrap()))
+            .into_iter()
             .collect();
         let want: BTreeSet<String> = r
             .messages
@@ -449,11 +440,7 @@ fn samples_read_by_dovecot() {
     }
     let (d, m) = sample_export();
     let out = d.path().join("out");
-    let msgs: BTreeMap<&str, &ManifestMessage> = m
-        .messages
-        .iter()
-        .map(|x| (x.info.queue_id.as_str(), x))
-        .collect();
+    let msgs = by_id(m);
     for r in &m.recipients {
         for mbox in [false, true] {
             let src = if mbox {
