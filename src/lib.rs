@@ -2,7 +2,7 @@
 //!
 //! Pipeline (one module per stage): [`queue::walk`] lists queue files →
 //! [`queue::record`] frames records → [`queue::qfile`] assembles one queued message →
-//! [`model`] describes it → [`decode`] renders MIME for humans → [`export`] plans and
+//! [`report::model`] describes it → [`decode`] renders MIME for humans → [`export`] plans and
 //! writes sinks → [`manifest`] records the result; [`reinject`] and [`verify`] read an
 //! export back. Everything between the file read and the file write is a pure function
 //! of bytes.
@@ -12,18 +12,15 @@
 #![deny(clippy::print_stdout)]
 
 pub mod bytes;
-pub mod cat;
 pub mod decode;
 pub mod dovecot;
 pub mod exit;
 pub mod export;
-pub mod listing;
 pub mod manifest;
-pub mod model;
+pub mod postcat;
 pub mod queue;
 pub mod reinject;
-pub mod scan;
-pub mod select;
+pub mod report;
 pub mod timefmt;
 pub mod units;
 pub mod verify;

@@ -1,4 +1,4 @@
-//! The `mxsalvage` binary: parses the command line and hands over to `commands/`.
+//! The `mxsalvage` binary: parses the command line and hands over to `cli/`.
 //! Errors reach here as `anyhow` values and become one line on stderr and exit code 2.
 //! Standard output is flushed here, so a full disk behind `> file` is an error too; a
 //! closed pipe (an `io::Error` of kind BrokenPipe anywhere in the error chain, or the
@@ -9,30 +9,29 @@
 #![deny(clippy::print_stdout)]
 
 mod cli;
-mod commands;
 
 use std::io::Write;
 
 use clap::Parser;
 
-use cli::{Cli, Command};
+use cli::args::{Cli, Command};
 use mxsalvage::exit::{Exit, is_broken_pipe, is_broken_pipe_panic};
 
 fn run(command: Command) -> anyhow::Result<Exit> {
     let code = match command {
-        Command::Scan(a) => commands::scan::run(a),
-        Command::Cat(a) => commands::cat::run(a),
-        Command::Export(a) => commands::export::run(a),
-        Command::Reinject(a) => commands::reinject::run(a),
-        Command::Journal(a) => commands::journal::run(a),
-        Command::Verify(a) => commands::verify::run(a),
-        Command::Dovecot(a) => commands::dovecot::run(a),
+        Command::Scan(a) => cli::scan::run(a),
+        Command::Cat(a) => cli::cat::run(a),
+        Command::Export(a) => cli::export::run(a),
+        Command::Reinject(a) => cli::reinject::run(a),
+        Command::Journal(a) => cli::journal::run(a),
+        Command::Verify(a) => cli::verify::run(a),
+        Command::Dovecot(a) => cli::dovecot::run(a),
         Command::Man {
             command,
             install,
             prefix,
-        } => commands::man::run(command.as_deref(), install.then_some(prefix.as_path())),
-        Command::Completions { shell } => commands::man::completions(shell),
+        } => cli::man::run(command.as_deref(), install.then_some(prefix.as_path())),
+        Command::Completions { shell } => cli::man::completions(shell),
     }?;
     std::io::stdout().flush()?;
     Ok(code)

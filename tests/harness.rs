@@ -20,7 +20,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use mxsalvage::manifest::Manifest;
-use mxsalvage::scan::ScanReport;
+use mxsalvage::report::scan::ScanReport;
 
 use crate::util::{bin, have, root, sample_spool};
 

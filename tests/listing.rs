@@ -187,7 +187,7 @@ fn streamed_json_is_the_pretty_printed_report() {
         args.extend(extra);
         let out = scan(&sample_spool(), &cfg, &args);
         let text = String::from_utf8(out.stdout).unwrap();
-        let r: mxsalvage::scan::ScanReport = serde_json::from_str(&text).unwrap();
+        let r: mxsalvage::report::scan::ScanReport = serde_json::from_str(&text).unwrap();
         assert_eq!(
             text,
             serde_json::to_string_pretty(&r).unwrap() + "\n",

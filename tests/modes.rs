@@ -60,7 +60,7 @@ fn export(
     (o.status.code(), pending_pairs(&m), m, stderr(&o))
 }
 
-fn scan(spool: &Path, extra: &[&str]) -> (Option<i32>, mxsalvage::scan::ScanReport) {
+fn scan(spool: &Path, extra: &[&str]) -> (Option<i32>, mxsalvage::report::scan::ScanReport) {
     let o = sample_scan(spool).args(extra).output();
     (o.status.code(), scan_report(&o))
 }

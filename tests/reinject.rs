@@ -17,11 +17,11 @@ use std::time::{Duration, Instant};
 
 use crate::util;
 use mxsalvage::manifest::Manifest;
-use mxsalvage::model::RecipientInfo;
 use mxsalvage::queue::{Depth, QueueFile, RcptState};
 use mxsalvage::reinject::Summary;
 use mxsalvage::reinject::journal::{JournalState, State};
 use mxsalvage::reinject::smtp::{Class, ClientConfig, Security, Session, Step};
+use mxsalvage::report::model::RecipientInfo;
 
 // ---------------------------------------------------------------------------------
 // helpers
@@ -1106,7 +1106,7 @@ fn esmtp_parameters_reach_the_primary_queue() {
                 (
                     r.address.clone(),
                     r.orcpt.clone(),
-                    r.notify.map(mxsalvage::model::notify_words),
+                    r.notify.map(mxsalvage::report::model::notify_words),
                 )
             })
             .collect();

@@ -115,7 +115,7 @@ fn a_copy_never_takes_the_reading_machines_identity() {
         !out.contains("local-machine.invalid"),
         "local identity used"
     );
-    let r: mxsalvage::scan::ScanReport = serde_json::from_slice(&o.stdout).unwrap();
+    let r: mxsalvage::report::scan::ScanReport = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(r.maximal_queue_lifetime, 5 * 86400, "local lifetimes used");
     assert!(r.configuration.starts_with("none"), "{}", r.configuration);
     let maildrop: Vec<_> = r
@@ -170,7 +170,7 @@ fn a_copy_never_takes_the_reading_machines_identity() {
     local_main_cf(&etc, &spool);
     let o = with_local_etc(&etc, &["scan", "--json", "--queue-dir", q]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    let r: mxsalvage::scan::ScanReport = serde_json::from_slice(&o.stdout).unwrap();
+    let r: mxsalvage::report::scan::ScanReport = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(r.maximal_queue_lifetime, 2 * 86400);
     assert!(
         r.configuration.starts_with("/etc/postfix/main.cf"),

@@ -28,7 +28,7 @@ pub fn live_copy(dst: &Path) {
     copy_sample_spool(dst, Modes::Live);
 }
 
-fn scan_json(spool: &Path) -> (Option<i32>, mxsalvage::scan::ScanReport) {
+fn scan_json(spool: &Path) -> (Option<i32>, mxsalvage::report::scan::ScanReport) {
     let out = sample_scan(spool).within(LIMIT).output();
     (out.status.code(), scan_report(&out))
 }

@@ -79,7 +79,7 @@ pub fn sample_recipients(extra: &[&str]) -> Vec<(String, usize)> {
     let mut a = vec!["scan", "--json", "--queue-dir", spool.to_str().unwrap()];
     a.extend_from_slice(extra);
     let scan = run(&a);
-    let r: mxsalvage::scan::ScanReport = serde_json::from_slice(&scan.stdout).unwrap();
+    let r: mxsalvage::report::scan::ScanReport = serde_json::from_slice(&scan.stdout).unwrap();
     r.recipients
         .iter()
         .map(|x| (x.address.display().to_string(), x.messages))

@@ -3,7 +3,7 @@
 //! never panic.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use mxsalvage::cat::{CatFlags, Output, postcat};
+use mxsalvage::postcat::{CatFlags, Output, postcat};
 use mxsalvage::queue::{Depth, QueueFile};
 
 fuzz_target!(|data: &[u8]| {

@@ -106,8 +106,8 @@ mod tests {
     use crate::manifest::{
         Attachment, FileEntry, Manifest, ManifestMessage, ManifestRecipient, Outputs,
     };
-    use crate::model::{MessageInfo, RecipientInfo};
     use crate::queue::RcptState;
+    use crate::report::model::{MessageInfo, RecipientInfo};
 
     fn message(id: &str, n: i64) -> ManifestMessage {
         ManifestMessage {

@@ -16,7 +16,7 @@ use rayon::prelude::*;
 
 use crate::bytes::Bytes;
 use crate::manifest::{FileEntry, Manifest, ManifestMessage, ManifestRecipient, Outputs};
-use crate::select::Selection;
+use crate::report::select::Selection;
 
 use super::names;
 use super::plan::Plan;

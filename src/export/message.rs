@@ -19,8 +19,8 @@ use sha2::{Digest, Sha256};
 use crate::bytes::Bytes;
 use crate::decode::{Decoded, decode};
 use crate::manifest::{Attachment, ManifestMessage, Problem};
-use crate::model::MessageInfo;
 use crate::queue::{Depth, Spool};
+use crate::report::model::MessageInfo;
 
 use super::plan::{self, Plan, Planned};
 use super::sink::{LazyDecoded, Message, Summary, render_message};

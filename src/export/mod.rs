@@ -46,7 +46,7 @@ use std::path::{Path, PathBuf};
 
 use crate::manifest::{Manifest, Options, Problem, Source, Totals};
 use crate::queue::Spool;
-use crate::select::Selection;
+use crate::report::select::Selection;
 
 pub use mbox::MBOX_NAME;
 pub use out::Mode;
@@ -235,7 +235,7 @@ fn start(spool: &Spool, cfg: &Config) -> Result<Start, ExportError> {
 
 /// An empty plan from a typo in the selection, or from a spool where nothing is
 /// readable, writes nothing (exit 2 with the nearest addresses; see
-/// [`crate::select::why_nothing`]). An update that finds nothing new is fine; it stops
+/// [`crate::report::select::why_nothing`]). An update that finds nothing new is fine; it stops
 /// only when nothing is readable.
 fn check_selected(
     spool: &Spool,
@@ -248,13 +248,13 @@ fn check_selected(
     }
     let update = cfg.mode == Mode::Update;
     let everything = Selection::default();
-    let asked = crate::select::Asked {
+    let asked = crate::report::select::Asked {
         sel: if update { &everything } else { sel },
         ids: if update { &[] } else { &cfg.filters.ids },
         window: !update && (cfg.filters.since.is_some() || cfg.filters.until.is_some()),
         pending_only: !cfg.filters.include_done,
     };
-    match crate::select::why_nothing(spool, &asked) {
+    match crate::report::select::why_nothing(spool, &asked) {
         Some(why) => Err(ExportError::Refused(format!("{why}; nothing was written"))),
         None => Ok(()),
     }

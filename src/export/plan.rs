@@ -16,10 +16,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use rayon::prelude::*;
 
 use crate::manifest::Problem;
-use crate::model::MessageInfo;
 use crate::queue::walk::WalkResult;
 use crate::queue::{Depth, LoadError, LoadErrorKind, QueueEntry, RcptState, Spool};
-use crate::select::Selection;
+use crate::report::model::MessageInfo;
+use crate::report::select::Selection;
 
 use super::ExportError;
 use super::names::mailbox_key;

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use crate::model::MessageInfo;
+use crate::report::model::MessageInfo;
 
 use super::names::mailbox_key;
 

@@ -33,8 +33,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::bytes::Bytes;
 use crate::manifest::{Manifest, ManifestMessage};
-use crate::model::RecipientInfo;
-use crate::select::fold;
+use crate::report::model::RecipientInfo;
+use crate::report::select::fold;
 use envelope::{MessageEnvelope, RcptEnvelope};
 use journal::{JournalState, PairKey, Record, State};
 use smtp::ClientConfig;

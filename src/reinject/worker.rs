@@ -215,7 +215,7 @@ impl Refusals {
     /// Counts one recipient's outcome; returns the breaker's message when this
     /// outcome trips it.
     fn count(&mut self, b: &super::Breaker, rcpt: &[u8], o: &Outcome) -> Option<String> {
-        let a = crate::select::fold(rcpt);
+        let a = crate::report::select::fold(rcpt);
         match o {
             Outcome::Accepted(_) => {
                 self.refused.remove(&a);

@@ -11,7 +11,7 @@ use mxsalvage::manifest::{Options, Source};
 use mxsalvage::queue::Spool;
 use mxsalvage::queue::config::PostfixConfig;
 use mxsalvage::queue::walk::MESSAGE_QUEUES;
-use mxsalvage::select::Selection;
+use mxsalvage::report::select::Selection;
 
 use super::*;
 

@@ -12,14 +12,16 @@ use anyhow::Result;
 use rayon::prelude::*;
 
 use super::{SpoolCtx, pool};
-use crate::cli::ScanArgs;
+use crate::cli::args::ScanArgs;
 use mxsalvage::exit::Exit;
-use mxsalvage::listing::{Listed, mailq_footer, mailq_heading};
-use mxsalvage::model::MessageInfo;
 use mxsalvage::queue::walk::{WalkEvent, find_id};
 use mxsalvage::queue::{Depth, QueueEntry};
-use mxsalvage::scan::{FileModes, Head, JsonReport, Problem, ProblemLog, Summary, write_text};
-use mxsalvage::select::{Asked, Selection, why_nothing};
+use mxsalvage::report::listing::{Listed, mailq_footer, mailq_heading};
+use mxsalvage::report::model::MessageInfo;
+use mxsalvage::report::scan::{
+    FileModes, Head, JsonReport, Problem, ProblemLog, Summary, write_text,
+};
+use mxsalvage::report::select::{Asked, Selection, why_nothing};
 use mxsalvage::timefmt::{now, rfc3339};
 
 /// Queue files read per batch.

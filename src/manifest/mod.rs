@@ -15,8 +15,8 @@ use std::path::{Component, Path};
 use serde::{Deserialize, Serialize};
 
 use crate::bytes::Bytes;
-use crate::model::MessageInfo;
-pub use crate::scan::Problem;
+use crate::report::model::MessageInfo;
+pub use crate::report::scan::Problem;
 
 pub const SCHEMA: u32 = 1;
 

@@ -10,7 +10,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 
 use anyhow::{Context, Result, anyhow, bail};
 
-use crate::cli::DovecotArgs;
+use crate::cli::args::DovecotArgs;
 use mxsalvage::dovecot::{Request, TlsChoice, generate};
 use mxsalvage::exit::Exit;
 use mxsalvage::export::zip::parse_passwords;

@@ -1,4 +1,5 @@
-//! Glue between the command line and the library: one file per command. Each turns its
+//! Glue between the command line and the library: the clap definitions in
+//! [`args`], then one file per command. Each turns its
 //! clap args into plain values, runs the library, prints, and returns an [`Exit`].
 //! Shared here: finding the spool and its configuration (this machine's /etc/postfix
 //! only for this machine's own queue directory, see [`spool_config`]), refusing a
@@ -6,6 +7,7 @@
 //! that does not exist, and the worker pool. Errors are `anyhow` values with one line
 //! saying what to do; they exit 2.
 
+pub mod args;
 pub mod cat;
 pub mod dovecot;
 pub mod export;
@@ -21,12 +23,12 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::cli::{SelectArgs, SpoolArgs};
+use crate::cli::args::{SelectArgs, SpoolArgs};
 use mxsalvage::queue::config::parse_duration;
 use mxsalvage::queue::running::{MasterState, master_state};
 use mxsalvage::queue::walk::{EXTRA_QUEUES, MESSAGE_QUEUES};
 use mxsalvage::queue::{ModeChoice, PostfixConfig, Spool};
-use mxsalvage::select::{Selection, queues};
+use mxsalvage::report::select::{Selection, queues};
 
 /// Default queue directory: `postconf -h queue_directory`, else /var/spool/postfix.
 pub fn default_queue_dir(config_dir: &Path) -> PathBuf {

@@ -5,7 +5,7 @@ use std::io::Write;
 use anyhow::{Context, Result};
 
 use super::export::Bar;
-use crate::cli::VerifyArgs;
+use crate::cli::args::VerifyArgs;
 use mxsalvage::exit::Exit;
 use mxsalvage::export::zip::parse_passwords;
 use mxsalvage::verify::verify_with;

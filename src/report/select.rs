@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use crate::model::MessageInfo;
 use crate::queue::walk::{EXTRA_QUEUES, MESSAGE_QUEUES};
 use crate::queue::{Depth, LoadErrorKind, RcptState, Spool};
+use crate::report::model::MessageInfo;
 
 /// Filters over recipients.
 #[derive(Debug, Clone, Default)]

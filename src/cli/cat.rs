@@ -1,6 +1,6 @@
 //! `mxsalvage cat`: postcat's output for files, queue IDs (`-q`) or standard input.
 //!
-//! Standard output is exactly postcat's ([`mxsalvage::cat`]); our own judgement goes
+//! Standard output is exactly postcat's ([`mxsalvage::postcat`]); our own judgement goes
 //! to standard error: a file our reader finds damaged or incomplete gets one line with
 //! the byte offset and reason, and the exit status 1.
 
@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, bail};
 
 use super::default_queue_dir;
-use crate::cli::CatArgs;
-use mxsalvage::cat::{CatFlags, Output, postcat, states};
+use crate::cli::args::CatArgs;
 use mxsalvage::exit::Exit;
+use mxsalvage::postcat::{CatFlags, Output, postcat, states};
 use mxsalvage::queue::id::is_queue_id;
 use mxsalvage::queue::open::{ReadError, open_in_spool, read_queue_stream, read_unsized};
 use mxsalvage::queue::walk::find_id;

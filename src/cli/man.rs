@@ -17,7 +17,7 @@ use anyhow::{Context, Result};
 use clap::CommandFactory;
 use clap_mangen::roff::{Roff, bold, italic, roman};
 
-use crate::cli::Cli;
+use crate::cli::args::Cli;
 use mxsalvage::exit::Exit;
 
 /// The commands that get a page of their own (`help` is clap's, and has none).

@@ -47,7 +47,7 @@ fn seconds(v: f64, flag: &str) -> Result<Duration> {
 }
 
 /// Checks the pacing flags: connections, rate, retries and retry delay.
-fn check_pacing(a: &crate::cli::ReinjectArgs) -> Result<()> {
+fn check_pacing(a: &crate::cli::args::ReinjectArgs) -> Result<()> {
     if a.connections == 0 {
         bail!("--connections must be at least 1");
     }
@@ -66,7 +66,7 @@ fn check_pacing(a: &crate::cli::ReinjectArgs) -> Result<()> {
 }
 
 /// The SMTP/LMTP client's settings for `target`: security, login, HELO name, timeouts.
-fn client(a: &crate::cli::ReinjectArgs, target: &Target) -> Result<ClientConfig> {
+fn client(a: &crate::cli::args::ReinjectArgs, target: &Target) -> Result<ClientConfig> {
     let security = if a.no_tls {
         Security::Plain
     } else if a.tls {
@@ -100,7 +100,7 @@ fn client(a: &crate::cli::ReinjectArgs, target: &Target) -> Result<ClientConfig>
 /// Where bounces go: files only (`--no-bounces`), `--bounce-via`, or the target itself
 /// with the same client settings.
 fn bounces(
-    a: &crate::cli::ReinjectArgs,
+    a: &crate::cli::args::ReinjectArgs,
     target: &Target,
     client: &ClientConfig,
 ) -> Result<Bounces> {
@@ -137,7 +137,7 @@ fn bounces(
 }
 
 /// Which recipients, domains and queue IDs to send (lower-cased addresses).
-fn filter(a: &crate::cli::ReinjectArgs) -> Filter {
+fn filter(a: &crate::cli::args::ReinjectArgs) -> Filter {
     Filter {
         recipients: a.recipient.iter().map(|r| r.to_lowercase()).collect(),
         domains: a
@@ -150,7 +150,7 @@ fn filter(a: &crate::cli::ReinjectArgs) -> Filter {
 }
 
 /// The flags checked and turned into the re-injection's [`Config`].
-fn config(a: &crate::cli::ReinjectArgs) -> Result<Config> {
+fn config(a: &crate::cli::args::ReinjectArgs) -> Result<Config> {
     check_pacing(a)?;
     let target = Target::parse(&a.to, a.lmtp).map_err(anyhow::Error::msg)?;
     let client = client(a, &target)?;
@@ -197,7 +197,7 @@ fn config(a: &crate::cli::ReinjectArgs) -> Result<Config> {
 
 /// The backscatter policy's settings, and the circuit breaker of
 /// `--breaker-refused`/`--breaker-percent` (none with `--accept-refusals`).
-fn backscatter(a: &crate::cli::ReinjectArgs) -> Result<(DsnPolicy, Option<Breaker>)> {
+fn backscatter(a: &crate::cli::args::ReinjectArgs) -> Result<(DsnPolicy, Option<Breaker>)> {
     if !(1..=100).contains(&a.breaker_percent) {
         bail!("--breaker-percent must be between 1 and 100");
     }
@@ -280,7 +280,7 @@ fn check_target(cfg: &Config, p: &Plan, info: &TargetInfo) -> Result<()> {
     }
 }
 
-pub fn run(a: crate::cli::ReinjectArgs) -> Result<Exit> {
+pub fn run(a: crate::cli::args::ReinjectArgs) -> Result<Exit> {
     let cfg = config(&a)?;
     let manifest = read_manifest(&cfg.export_dir).map_err(anyhow::Error::msg)?;
     let info = cfg

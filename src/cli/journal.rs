@@ -17,7 +17,7 @@ use mxsalvage::reinject::journal::JournalState;
 use mxsalvage::reinject::read_manifest;
 use mxsalvage::reinject::status::{PairState, Report, report};
 
-pub fn run(a: crate::cli::JournalArgs) -> Result<Exit> {
+pub fn run(a: crate::cli::args::JournalArgs) -> Result<Exit> {
     let manifest = read_manifest(&a.from).map_err(anyhow::Error::msg)?;
     let path = a
         .journal

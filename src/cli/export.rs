@@ -14,7 +14,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{SpoolCtx, pool};
-use crate::cli::ExportArgs;
+use crate::cli::args::ExportArgs;
 use mxsalvage::exit::Exit;
 use mxsalvage::export::Report;
 use mxsalvage::export::{self, Config, ExportError, Filters, Formats, Mode, Progress};

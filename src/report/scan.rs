@@ -17,9 +17,9 @@ use std::io::{self, BufRead, BufReader, BufWriter, Seek, Write};
 use serde::{Deserialize, Serialize};
 
 use crate::bytes::Bytes;
-use crate::model::MessageInfo;
 use crate::queue::RcptState;
-use crate::select::fold;
+use crate::report::model::MessageInfo;
+use crate::report::select::fold;
 use crate::timefmt::rfc3339;
 
 /// A file that could not be used, or was left out on purpose.
