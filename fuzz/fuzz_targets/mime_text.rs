@@ -28,6 +28,7 @@ fuzz_target!(|data: &[u8]| {
     let links = PageLinks {
         index: "../index.html".into(),
         files: "f".into(),
+        as_text: "a".into(),
         eml: None,
     };
     let info = PageInfo {
