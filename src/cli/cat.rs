@@ -2,7 +2,8 @@
 //!
 //! Standard output is exactly postcat's ([`mxsalvage::postcat`]); our own judgement goes
 //! to standard error: a file our reader finds damaged or incomplete gets one line with
-//! the byte offset and reason, and the exit status 1.
+//! the byte offset and reason, and the exit status 1. Postfix-specific like `postcat/`:
+//! it reads Postfix's queue-file format directly (`queue::QueueFile`, `queue::open`).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

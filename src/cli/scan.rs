@@ -184,7 +184,7 @@ fn load_one(
             };
         }
     };
-    let mut m = MessageInfo::from_loaded(&l, &ctx.spool.cfg);
+    let mut m = MessageInfo::from_queued(&l);
     if filtering {
         m.recipients.retain(|x| sel.matches(&x.address.0));
         if m.recipients.is_empty() {
@@ -204,7 +204,7 @@ fn load_one(
             .collect();
         m.warnings.extend(invalid);
     }
-    let listed = listing.then(|| Listed::from_loaded(&l, |a| !filtering || sel.matches(a)));
+    let listed = listing.then(|| Listed::from_queued(&l, |a| !filtering || sel.matches(a)));
     Item::Message(Box::new(m), listed)
 }
 

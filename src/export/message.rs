@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use crate::bytes::Bytes;
 use crate::decode::{Decoded, decode};
 use crate::manifest::{Attachment, ManifestMessage, Problem};
-use crate::queue::{Depth, Spool};
+use crate::queue::{Depth, QueueSource};
 use crate::report::model::MessageInfo;
 
 use super::plan::{self, Plan, Planned};
@@ -31,7 +31,7 @@ use super::{ExportError, Progress, names, prepend, text, write};
 
 /// What every worker shares.
 pub struct Ctx<'a> {
-    pub spool: &'a Spool,
+    pub spool: &'a dyn QueueSource,
     pub out: &'a Path,
     pub formats: Formats,
     pub mailboxes: &'a [Vec<u8>],
@@ -165,7 +165,7 @@ fn export_message(ctx: &Ctx, pm: &Planned) -> Result<MsgResult, ExportError> {
     let info: MessageInfo = ctx.spill.get_json(pm.info)?;
     let id = pm.entry.id.as_str();
     let arrival = pm.arrival_unix;
-    let bytes = l.file.message_bytes();
+    let bytes = l.message_bytes();
     drop(l);
     let sha = hex::encode(Sha256::digest(&bytes));
     let stem = names::stem(arrival, id);
@@ -310,7 +310,7 @@ fn write_mailboxes(
 
 impl<'a> Ctx<'a> {
     pub fn new(
-        spool: &'a Spool,
+        spool: &'a dyn QueueSource,
         out: &'a Path,
         formats: Formats,
         plan: &'a Plan,

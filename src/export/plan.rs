@@ -5,7 +5,7 @@
 //! and domain filters, validity lists, pending vs done), skipping address-verification
 //! probes, grouping the selected recipients of each message into mailboxes
 //! (case-folded addresses; one bundle per mailbox even when an address appears twice),
-//! and sorting messages oldest first (arrival, then queue ID). In: a [`Spool`] and the
+//! and sorting messages oldest first (arrival, then queue ID). In: a [`QueueSource`] and the
 //! filters, and a [`Spill`] file. Out: a [`Plan`] holding per message only what the
 //! later phases need to find and order it (queue entry, arrival, mailbox indices); its
 //! scan object ([`MessageInfo`]) goes to the spill file as JSON. Per-file failures
@@ -17,7 +17,7 @@ use rayon::prelude::*;
 
 use crate::manifest::Problem;
 use crate::queue::walk::WalkResult;
-use crate::queue::{Depth, LoadError, LoadErrorKind, QueueEntry, RcptState, Spool};
+use crate::queue::{Depth, LoadError, LoadErrorKind, QueueEntry, QueueSource, RcptState};
 use crate::report::model::MessageInfo;
 use crate::report::select::Selection;
 
@@ -91,7 +91,7 @@ enum Outcome<T> {
 }
 
 fn consider(
-    spool: &Spool,
+    spool: &dyn QueueSource,
     e: &QueueEntry,
     sel: &Selection,
     f: &Filters,
@@ -108,12 +108,12 @@ fn consider(
             };
         }
     };
-    let arrival = l.file.arrival_secs();
+    let arrival = l.arrival_secs;
     if f.since.is_some_and(|s| arrival < s) || f.until.is_some_and(|u| arrival >= u) {
         return Outcome::Ignore;
     }
-    let mut info = MessageInfo::from_loaded(&l, &spool.cfg);
-    if l.file.is_probe() {
+    let mut info = MessageInfo::from_queued(&l);
+    if l.probe {
         return Outcome::Skip(Problem {
             path: e.path.display().to_string(),
             queue_id: Some(e.id.clone()),
@@ -167,7 +167,7 @@ fn consider(
         .collect();
     Outcome::Take(Box::new(Full {
         info,
-        arrival_usec: l.file.arrival.map(|a| a.1).unwrap_or(0),
+        arrival_usec: l.arrival_usec,
         keys: keys.into_iter().collect(),
     }))
 }
@@ -177,7 +177,7 @@ type Taken = (Planned, Vec<Vec<u8>>);
 
 /// Runs phase 1 on the current rayon pool; scan objects go to `spill`.
 pub fn plan(
-    spool: &Spool,
+    spool: &dyn QueueSource,
     sel: &Selection,
     f: &Filters,
     spill: &Spill,
@@ -240,7 +240,7 @@ fn walk_problems(plan: &mut Plan, walk: &WalkResult) {
 /// The walk's entries with `--id`'s queue IDs (all without); an ID not found is an
 /// error. The entries move into the plan (no second copy per message).
 fn wanted_entries(
-    spool: &Spool,
+    spool: &dyn QueueSource,
     all: Vec<QueueEntry>,
     ids: &[String],
     plan: &mut Plan,
@@ -253,7 +253,7 @@ fn wanted_entries(
     for id in &wanted {
         if !entries.iter().any(|e| e.id == *id) {
             plan.errors.push(Problem {
-                path: spool.root.display().to_string(),
+                path: spool.root().display().to_string(),
                 queue_id: Some(id.to_string()),
                 reason: format!("queue ID {id} not found in the selected queues"),
             });

@@ -14,6 +14,9 @@
 //! In: the file's bytes, its name as shown, [`CatFlags`]. Out: bytes appended to an
 //! [`Output`]. Fails with [`CatError`] where postcat stops with a fatal error (what it
 //! printed up to then is kept). Pure.
+//! Postfix-specific by nature: the one module outside `queue/` that reads Postfix's
+//! records (`queue::record` framing, `queue::qfile` for `--states`); everything else sees
+//! a queued message through `queue::QueuedMessage` and `queue::QueueSource`.
 
 use std::fmt;
 

@@ -5,12 +5,16 @@
 //! [`qfile::QueueFile::parse`] runs the record state machine over [`record`] framing →
 //! the file's mode is judged (trusted, or ignored on a copy that lost its modes:
 //! [`walk::ModeVerdict`]) → defer/bounce [`logs`] are attached per recipient.
+//! Out: a [`QueuedMessage`], the format-neutral boundary of [`message`]; [`Spool`] is
+//! Postfix's [`QueueSource`]. Nothing outside `queue/` sees a Postfix record type
+//! (`postcat/` excepted: it is postcat, Postfix-specific by nature).
 //! Fails per message with [`LoadError`] (path + reason); one bad file never stops a run.
 
 pub mod cleanup;
 pub mod config;
 pub mod id;
 pub mod logs;
+pub mod message;
 pub mod open;
 pub mod qfile;
 pub mod record;
@@ -19,10 +23,11 @@ pub mod walk;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 pub use config::PostfixConfig;
-pub use qfile::{Depth, ParseError, QueueFile, RcptState, Recipient};
+pub use message::{Depth, MessageBody, QueueSource, QueuedMessage, QueuedRecipient, RcptState};
+pub use qfile::{ParseError, QueueFile, Recipient};
 pub use walk::{ModeChoice, ModeVerdict, QueueEntry};
 
 use logs::LogEntry;
@@ -88,29 +93,98 @@ impl fmt::Display for LoadError {
 
 impl std::error::Error for LoadError {}
 
-/// One queue file, read and parsed, with its logs.
-#[derive(Debug, Clone)]
-pub struct Loaded {
-    pub entry: QueueEntry,
-    pub file: QueueFile,
+/// One queue file, read and parsed, with its logs (before it becomes a [`QueuedMessage`]).
+#[derive(Debug)]
+struct Loaded {
+    entry: QueueEntry,
+    file: QueueFile,
     /// `postsuper -e` forced expiry (group execute), when the modes are trusted.
-    pub forced_expire: bool,
-    pub defer: Vec<LogEntry>,
-    pub bounce: Vec<LogEntry>,
+    forced_expire: bool,
+    defer: Vec<LogEntry>,
+    bounce: Vec<LogEntry>,
+}
+
+/// The log entry for a recipient: by offset, else by quoted address.
+fn reason_for<'a>(log: &'a [LogEntry], r: &Recipient) -> Option<&'a LogEntry> {
+    log.iter().find(|e| e.offset == Some(r.offset)).or_else(|| {
+        let q = logs::quote_822(&r.address);
+        log.iter().find(|e| {
+            e.offset.is_none()
+                && e.recipient
+                    .as_deref()
+                    .is_some_and(|a| a.eq_ignore_ascii_case(&q))
+        })
+    })
+}
+
+impl MessageBody for QueueFile {
+    fn write_message(&self, out: &mut Vec<u8>) {
+        QueueFile::write_message(self, out)
+    }
+    fn size_hint(&self) -> usize {
+        self.data.len()
+    }
 }
 
 impl Loaded {
-    /// The log entry for a recipient: by offset, else by quoted address.
-    pub fn reason_for<'a>(log: &'a [LogEntry], r: &Recipient) -> Option<&'a LogEntry> {
-        log.iter().find(|e| e.offset == Some(r.offset)).or_else(|| {
-            let q = logs::quote_822(&r.address);
-            log.iter().find(|e| {
-                e.offset.is_none()
-                    && e.recipient
-                        .as_deref()
-                        .is_some_and(|a| a.eq_ignore_ascii_case(&q))
+    /// The boundary's view; `cfg` gives the lifetimes for the expiry estimate.
+    fn into_message(self, cfg: &PostfixConfig) -> QueuedMessage {
+        let Loaded {
+            entry,
+            mut file,
+            forced_expire,
+            defer,
+            bounce,
+        } = self;
+        let base = file.clock_base();
+        let expires = (entry.queue != "hold").then(|| {
+            let d = base + cfg.lifetime_for(file.sender());
+            if forced_expire { entry.mtime.min(d) } else { d }
+        });
+        let recipients = file
+            .recipients
+            .iter()
+            .map(|r| QueuedRecipient {
+                offset: r.offset,
+                address: r.address.clone(),
+                state: r.state,
+                original: r.original.clone(),
+                notify: r.notify,
+                orcpt: r.orcpt.clone(),
+                defer: reason_for(&defer, r).cloned(),
+                bounce: reason_for(&bounce, r).cloned(),
             })
-        })
+            .collect();
+        QueuedMessage {
+            arrival_secs: file.arrival_secs(),
+            arrival_usec: file.arrival.map(|a| a.1).unwrap_or(0),
+            clock_base: base,
+            expires,
+            forced_expire,
+            sender: file.sender().to_vec(),
+            submitted_sender: file.submitted_sender.take(),
+            full_name: file.full_name.take(),
+            content_size: file.size.map(|s| s.data_size),
+            unprocessed: file.maildrop,
+            encoding: file.encoding.take(),
+            smtputf8_requested: file.size.is_some_and(|s| s.smtputf8_requested()),
+            smtputf8_required: file.size.is_some_and(|s| s.smtputf8_required()),
+            envelope_id: file.envelope_id.take(),
+            ret: match file.ret_flags {
+                Some(1) => Some("FULL"),
+                Some(2) => Some("HDRS"),
+                _ => None,
+            },
+            probe: file.is_probe(),
+            content_filter: file.content_filter.take(),
+            redirect_to: file.redirect_to.take(),
+            verp: file.verp.take(),
+            recipients,
+            defer_log: defer,
+            warnings: std::mem::take(&mut file.warnings),
+            entry,
+            body: Arc::new(file),
+        }
     }
 }
 
@@ -167,7 +241,12 @@ impl Spool {
 
     /// Reads and parses one queue file. A file that vanished is looked up once in the
     /// other queues (Postfix moves files between queues).
-    pub fn load(&self, entry: &QueueEntry, depth: Depth) -> Result<Loaded, LoadError> {
+    pub fn load(&self, entry: &QueueEntry, depth: Depth) -> Result<QueuedMessage, LoadError> {
+        self.load_file(entry, depth)
+            .map(|l| l.into_message(&self.cfg))
+    }
+
+    fn load_file(&self, entry: &QueueEntry, depth: Depth) -> Result<Loaded, LoadError> {
         match self.load_once(entry, depth) {
             Err(e) if e.kind == LoadErrorKind::Vanished => {
                 let mut all: Vec<String> =
@@ -247,5 +326,17 @@ impl Spool {
             entry: entry.clone(),
             file,
         })
+    }
+}
+
+impl QueueSource for Spool {
+    fn root(&self) -> &Path {
+        &self.root
+    }
+    fn walk(&self) -> walk::WalkResult {
+        Spool::walk(self)
+    }
+    fn load(&self, entry: &QueueEntry, depth: Depth) -> Result<QueuedMessage, LoadError> {
+        Spool::load(self, entry, depth)
     }
 }

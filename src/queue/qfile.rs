@@ -13,6 +13,10 @@ use std::collections::HashSet;
 use std::fmt;
 use std::ops::Range;
 
+/// The recipient state of an `R` (pending), `D` (done) or `/` (cancelled) record, and how
+/// much to decode (`EnvelopeOnly` jumps over the content when the size record points at a
+/// real `X` record, else reads through it): the boundary's types.
+pub use super::message::{Depth, RcptState};
 use super::record::{FrameError, Record, read_record};
 
 /// Where a record sits in the file's logical structure.
@@ -22,28 +26,6 @@ pub enum Section {
     Envelope,
     Content,
     Extracted,
-}
-
-/// State of one recipient, from its record type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RcptState {
-    /// `R`: still to be delivered.
-    Pending,
-    /// `D`: delivered or bounced.
-    Done,
-    /// `/`: removed by a milter before the file was committed.
-    Cancelled,
-}
-
-impl RcptState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RcptState::Pending => "pending",
-            RcptState::Done => "done",
-            RcptState::Cancelled => "cancelled",
-        }
-    }
 }
 
 /// One recipient record with the per-recipient data that preceded it.
@@ -108,16 +90,6 @@ pub struct EnvRecord {
     pub offset: usize,
     pub payload: Range<usize>,
     pub section: Section,
-}
-
-/// How much of the file to decode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Depth {
-    /// Everything, content included.
-    Full,
-    /// Envelope and extracted section; jump over the content when the size record points
-    /// at a real `X` record (else read through it).
-    EnvelopeOnly,
 }
 
 /// One parsed queue file. Owns its bytes; payloads are ranges into [`QueueFile::data`].

@@ -172,13 +172,13 @@ pub struct DsnRecord {
 
 impl DsnRecord {
     pub fn key(&self) -> PairKey {
-        PairKey {
-            queue_id: self.queue_id.clone(),
-            sha256: self.sha256.clone(),
-            recipient: self.recipient.0.clone(),
-            orcpt: self.orcpt.as_ref().map(|b| b.0.clone()),
-            notify: self.notify.clone(),
-        }
+        PairKey::new(
+            &self.queue_id,
+            &self.sha256,
+            &self.recipient,
+            &self.orcpt,
+            &self.notify,
+        )
     }
 }
 
@@ -212,15 +212,34 @@ pub struct PairKey {
     pub notify: Option<String>,
 }
 
+impl PairKey {
+    /// The key of a recipient of a message as journal records and manifests spell it.
+    pub fn new(
+        queue_id: &str,
+        sha256: &str,
+        recipient: &Bytes,
+        orcpt: &Option<Bytes>,
+        notify: &Option<String>,
+    ) -> PairKey {
+        PairKey {
+            queue_id: queue_id.to_string(),
+            sha256: sha256.to_string(),
+            recipient: recipient.0.clone(),
+            orcpt: orcpt.as_ref().map(|b| b.0.clone()),
+            notify: notify.clone(),
+        }
+    }
+}
+
 impl Record {
     pub fn key(&self) -> PairKey {
-        PairKey {
-            queue_id: self.queue_id.clone(),
-            sha256: self.sha256.clone(),
-            recipient: self.recipient.0.clone(),
-            orcpt: self.orcpt.as_ref().map(|b| b.0.clone()),
-            notify: self.notify.clone(),
-        }
+        PairKey::new(
+            &self.queue_id,
+            &self.sha256,
+            &self.recipient,
+            &self.orcpt,
+            &self.notify,
+        )
     }
 }
 

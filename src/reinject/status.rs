@@ -279,13 +279,7 @@ fn message_pairs(
     let mut seen = HashSet::new();
     let mut pairs = Vec::new();
     for r in info.pending() {
-        let key = PairKey {
-            queue_id: info.queue_id.clone(),
-            sha256: m.sha256.clone(),
-            recipient: r.address.0.clone(),
-            orcpt: r.orcpt.as_ref().map(|o| o.0.clone()),
-            notify: r.notify.clone(),
-        };
+        let key = PairKey::new(&info.queue_id, &m.sha256, &r.address, &r.orcpt, &r.notify);
         if !seen.insert(key.clone()) {
             continue;
         }

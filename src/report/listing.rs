@@ -9,10 +9,10 @@
 //! sender) and the recipients: first those of the defer log, each with its reason, then
 //! the pending recipient records not already listed — with showq's quoting
 //! (`quote_822_local`, then non-printable characters as `?`), and the two renderings.
-//! In: a [`Loaded`] queue file and a recipient filter. Out: [`Listed`], text. Pure.
+//! In: a [`QueuedMessage`] and a recipient filter. Out: [`Listed`], text. Pure.
 
 use crate::queue::logs::quote_822;
-use crate::queue::{Loaded, RcptState};
+use crate::queue::{QueuedMessage, RcptState};
 use crate::timefmt::asctime_local;
 
 /// One recipient as showq lists it.
@@ -75,15 +75,14 @@ fn shown(addr: &[u8]) -> String {
 impl Listed {
     /// What showq reports for this message; only recipients for which `keep` holds
     /// (the `--recipient`/`--domain` selection) are listed.
-    pub fn from_loaded(l: &Loaded, keep: impl Fn(&[u8]) -> bool) -> Listed {
-        let f = &l.file;
-        let arrival = f.arrival_secs();
-        let message_size = match f.size {
-            Some(s) if !f.maildrop && s.data_size >= 0 => s.data_size,
+    pub fn from_queued(l: &QueuedMessage, keep: impl Fn(&[u8]) -> bool) -> Listed {
+        let arrival = l.arrival_secs;
+        let message_size = match l.content_size {
+            Some(s) if !l.unprocessed && s >= 0 => s,
             _ => l.entry.size as i64,
         };
         // A maildrop file as it is on disk (before our cleanup qualified it), as showq.
-        let raw_sender = f.submitted_sender.as_deref().unwrap_or(f.sender());
+        let raw_sender = l.submitted_sender.as_deref().unwrap_or(&l.sender);
         let sender = if raw_sender.is_empty() {
             "MAILER-DAEMON".to_string()
         } else {
@@ -91,7 +90,7 @@ impl Listed {
         };
         let mut recipients: Vec<ListedRcpt> = Vec::new();
         let mut from_log: Vec<String> = Vec::new();
-        for e in &l.defer {
+        for e in &l.defer_log {
             let Some(a) = &e.recipient else { continue };
             let a = printable(a.as_bytes());
             if !keep(a.as_bytes()) {
@@ -103,11 +102,11 @@ impl Listed {
                 reason: printable(e.reason.as_deref().unwrap_or("").as_bytes()),
             });
         }
-        for r in &f.recipients {
+        for r in &l.recipients {
             if r.state != RcptState::Pending || !keep(&r.address) {
                 continue;
             }
-            let raw = match (&r.original, f.maildrop) {
+            let raw = match (&r.original, l.unprocessed) {
                 (Some(o), true) => o.as_slice(),
                 _ => r.address.as_slice(),
             };

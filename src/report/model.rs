@@ -1,13 +1,13 @@
 //! The message object shared by `scan --json` and the export manifest.
 //!
-//! Owns: [`MessageInfo`] / [`RecipientInfo`], built from a [`Loaded`] queue file and the
-//! lifetimes in force, including the expiry estimate. Pure; serialisable both ways so
+//! Owns: [`MessageInfo`] / [`RecipientInfo`], built from a [`QueuedMessage`] (the queue
+//! reader's boundary, which carries the expiry estimate). Pure; serialisable both ways so
 //! `reinject` and `verify` can read manifests back into the same types.
 
 use serde::{Deserialize, Serialize};
 
 use crate::bytes::Bytes;
-use crate::queue::{Loaded, PostfixConfig, RcptState};
+use crate::queue::{QueuedMessage, QueuedRecipient, RcptState};
 use crate::timefmt::rfc3339;
 
 /// One recipient of a queued message.
@@ -82,98 +82,81 @@ pub fn notify_words(mask: u32) -> String {
 }
 
 impl MessageInfo {
-    /// Builds the object. `cfg` carries the lifetimes in force.
-    pub fn from_loaded(l: &Loaded, cfg: &PostfixConfig) -> MessageInfo {
-        let f = &l.file;
-        let held = l.entry.queue == "hold";
-        let base = f.clock_base();
-        let expires = (!held).then(|| {
-            let d = base + cfg.lifetime_for(f.sender());
-            if l.forced_expire {
-                l.entry.mtime.min(d)
-            } else {
-                d
-            }
-        });
-        let mut warnings = f.warnings.clone();
-        if l.entry.misplaced {
-            warnings.push(format!("{} is not in the hash directory Postfix expects (Postfix will not see it until postsuper fixes it)", l.entry.rel));
+    /// Builds the object from the reader's view of one message.
+    pub fn from_queued(m: &QueuedMessage) -> MessageInfo {
+        let held = m.entry.queue == "hold";
+        let mut warnings = m.warnings.clone();
+        if m.entry.misplaced {
+            warnings.push(format!("{} is not in the hash directory Postfix expects (Postfix will not see it until postsuper fixes it)", m.entry.rel));
         }
-        if f.is_probe() {
+        if m.probe {
             warnings.push("address-verification probe (not real mail)".into());
         }
-        if let Some(cf) = &f.content_filter {
+        if let Some(cf) = &m.content_filter {
             warnings.push(format!(
                 "content filter set: {}",
                 String::from_utf8_lossy(cf)
             ));
         }
-        if let Some(r) = &f.redirect_to {
+        if let Some(r) = &m.redirect_to {
             warnings.push(format!("redirected to {}", String::from_utf8_lossy(r)));
         }
-        let size = match f.size {
-            Some(s) if s.data_size > 0 => s.data_size as u64,
-            _ => l.entry.size,
+        let size = match m.content_size {
+            Some(s) if s > 0 => s as u64,
+            _ => m.entry.size,
         };
-        let recipients = f
+        let pending = |r: &QueuedRecipient| r.state == RcptState::Pending;
+        let recipients = m
             .recipients
             .iter()
-            .map(|r| {
-                let d = Loaded::reason_for(&l.defer, r);
-                let b = Loaded::reason_for(&l.bounce, r);
-                RecipientInfo {
-                    address: Bytes(r.address.clone()),
-                    original: r.original.clone().filter(|o| !o.is_empty()).map(Bytes),
-                    status: r.state,
-                    notify: r.notify.map(notify_words),
-                    orcpt: r.orcpt.clone().map(Bytes),
-                    defer_reason: if r.state == RcptState::Pending {
-                        d.and_then(|e| e.reason.clone())
-                    } else {
-                        None
-                    },
-                    defer_status: if r.state == RcptState::Pending {
-                        d.and_then(|e| e.status.clone())
-                    } else {
-                        None
-                    },
-                    bounce_reason: b.and_then(|e| e.reason.clone()),
-                    offset: r.offset,
-                }
+            .map(|r| RecipientInfo {
+                address: Bytes(r.address.clone()),
+                original: r.original.clone().filter(|o| !o.is_empty()).map(Bytes),
+                status: r.state,
+                notify: r.notify.map(notify_words),
+                orcpt: r.orcpt.clone().map(Bytes),
+                defer_reason: r
+                    .defer
+                    .as_ref()
+                    .filter(|_| pending(r))
+                    .and_then(|e| e.reason.clone()),
+                defer_status: r
+                    .defer
+                    .as_ref()
+                    .filter(|_| pending(r))
+                    .and_then(|e| e.status.clone()),
+                bounce_reason: r.bounce.as_ref().and_then(|e| e.reason.clone()),
+                offset: r.offset,
             })
             .collect();
         MessageInfo {
-            queue_id: l.entry.id.clone(),
-            queue: l.entry.queue.clone(),
-            path: l.entry.rel.clone(),
-            arrival_time: rfc3339(f.arrival_secs()),
-            arrival_unix: f.arrival_secs(),
-            create_time: rfc3339(base),
-            expires_at: expires.map(rfc3339),
-            expires_unix: expires,
-            next_attempt: (l.entry.queue == "deferred").then(|| rfc3339(l.entry.mtime)),
+            queue_id: m.entry.id.clone(),
+            queue: m.entry.queue.clone(),
+            path: m.entry.rel.clone(),
+            arrival_time: rfc3339(m.arrival_secs),
+            arrival_unix: m.arrival_secs,
+            create_time: rfc3339(m.clock_base),
+            expires_at: m.expires.map(rfc3339),
+            expires_unix: m.expires,
+            next_attempt: (m.entry.queue == "deferred").then(|| rfc3339(m.entry.mtime)),
             held,
-            forced_expire: l.forced_expire,
-            sender: Bytes(f.sender().to_vec()),
-            full_name: f.full_name.clone().map(Bytes),
+            forced_expire: m.forced_expire,
+            sender: Bytes(m.sender.clone()),
+            full_name: m.full_name.clone().map(Bytes),
             size,
             recipients,
-            encoding: f
+            encoding: m
                 .encoding
                 .as_ref()
                 .map(|e| String::from_utf8_lossy(e).into_owned()),
-            smtputf8_requested: f.size.is_some_and(|s| s.smtputf8_requested()),
-            smtputf8_required: f.size.is_some_and(|s| s.smtputf8_required()),
-            envelope_id: f.envelope_id.clone().map(Bytes),
-            ret: match f.ret_flags {
-                Some(1) => Some("FULL".into()),
-                Some(2) => Some("HDRS".into()),
-                _ => None,
-            },
-            probe: f.is_probe(),
-            content_filter: f.content_filter.clone().map(Bytes),
-            redirect_to: f.redirect_to.clone().map(Bytes),
-            verp: f.verp.clone().map(Bytes),
+            smtputf8_requested: m.smtputf8_requested,
+            smtputf8_required: m.smtputf8_required,
+            envelope_id: m.envelope_id.clone().map(Bytes),
+            ret: m.ret.map(String::from),
+            probe: m.probe,
+            content_filter: m.content_filter.clone().map(Bytes),
+            redirect_to: m.redirect_to.clone().map(Bytes),
+            verp: m.verp.clone().map(Bytes),
             warnings,
         }
     }

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use crate::queue::walk::{EXTRA_QUEUES, MESSAGE_QUEUES};
-use crate::queue::{Depth, LoadErrorKind, RcptState, Spool};
+use crate::queue::{Depth, LoadErrorKind, QueueSource, RcptState};
 use crate::report::model::MessageInfo;
 
 /// Filters over recipients.
@@ -166,14 +166,14 @@ struct QueueSummary {
 
 /// Reads the envelopes of the spool once more. Each file is reduced to what is needed
 /// here while it is read (never the files themselves: this runs over the whole queue).
-fn summarize(spool: &Spool) -> QueueSummary {
+fn summarize(spool: &dyn QueueSource) -> QueueSummary {
     let walk = spool.walk();
     let loaded: Vec<_> = walk
         .entries
         .par_iter()
         .map(|e| {
             spool.load(e, Depth::EnvelopeOnly).map(|l| {
-                let m = MessageInfo::from_loaded(&l, &spool.cfg);
+                let m = MessageInfo::from_queued(&l);
                 let rcpts: Vec<(String, bool)> = m
                     .recipients
                     .iter()
@@ -216,9 +216,9 @@ fn summarize(spool: &Spool) -> QueueSummary {
 /// Why an empty result must stop the run (exit 2, nothing written), or `None` when it is
 /// the true answer (no filter, and the queue has nothing readable to fail on). Reads the
 /// envelopes of the spool once more, only in this case.
-pub fn why_nothing(spool: &Spool, asked: &Asked) -> Option<String> {
+pub fn why_nothing(spool: &dyn QueueSource, asked: &Asked) -> Option<String> {
     let s = summarize(spool);
-    let root = spool.root.display();
+    let root = spool.root().display();
     if s.readable == 0 && !s.failed.is_empty() {
         return Some(format!(
             "nothing could be read in {root}: {} queue file(s) failed, e.g. {} (`mxsalvage scan` lists every file and why)",
