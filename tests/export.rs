@@ -15,7 +15,7 @@ use mxsalvage::manifest::{Manifest, ManifestMessage};
 use mxsalvage::queue::record::encode_record;
 use mxsalvage::queue::{Depth, QueueFile};
 
-use crate::harness::{assert_ok as ok, manifest, mx, tool};
+use crate::harness::{assert_ok as ok, manifest, mx, sha256_hex as sha, tool};
 use crate::util::*;
 
 /// Round trips of the sample spool through every format and reader.
@@ -86,11 +86,6 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
         assert!(!m.file_type().is_symlink(), "symlink {}", p.display());
     }
     out
-}
-
-fn sha(b: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    hex::encode(Sha256::digest(b))
 }
 
 /// What each per-recipient copy must contain: the three delivery headers + the archive copy.
