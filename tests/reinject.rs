@@ -586,14 +586,10 @@ fn dry_run_shows_envelopes_and_parameters() {
     let export = export_copy();
     let ex = export.path();
     // nothing listens on this port: a dry run must not connect
-    let o = util::run(&[
-        "reinject",
-        "--from",
-        ex.to_str().unwrap(),
-        "--to",
-        "127.0.0.1:1",
-        "--dry-run",
-    ]);
+    let o = mx(["reinject", "--from"])
+        .arg(ex)
+        .args(["--to", "127.0.0.1:1", "--dry-run"])
+        .output();
     let text = String::from_utf8_lossy(&o.stdout).into_owned();
     assert_eq!(
         o.status.code(),

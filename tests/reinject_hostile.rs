@@ -550,16 +550,10 @@ fn a_read_timeout_says_so() {
 fn bad_timeouts_are_usage_errors() {
     let ex = fixture();
     for t in ["0", "-1", "nan", "100000"] {
-        let o = util::run(&[
-            "reinject",
-            "--from",
-            ex.to_str().unwrap(),
-            "--to",
-            "127.0.0.1:1",
-            "--timeout",
-            t,
-            "--dry-run",
-        ]);
+        let o = mx(["reinject", "--from"])
+            .arg(ex)
+            .args(["--to", "127.0.0.1:1", "--timeout", t, "--dry-run"])
+            .output();
         assert_eq!(o.status.code(), Some(2), "--timeout {t}");
     }
 }
