@@ -1,7 +1,8 @@
 //! Integration tests: the command line itself — exit codes for usage errors, help, and
 //! the generated man pages and completions kept in sync with the definitions.
 
-use crate::util::*;
+use crate::harness::*;
+use crate::util::{bin, have, root, run, sample_spool};
 
 /// The commands with a man page of their own.
 const PAGES: &[&str] = &[
@@ -319,17 +320,7 @@ fn sample_export() -> &'static std::path::Path {
     DIR.get_or_init(|| {
         let d = tempfile::tempdir().unwrap();
         let out = d.path().join("export");
-        let o = run(&[
-            "export",
-            "--queue-dir",
-            &sample_spool().to_string_lossy(),
-            "--config-dir",
-            &root().join("samples/config").to_string_lossy(),
-            "--out",
-            &out.to_string_lossy(),
-            "--quiet",
-        ]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        export_samples(&out, &[]).ok();
         // An empty reinject journal (0600), so that `journal` reports instead of noting
         // on stderr that there is none yet.
         use std::os::unix::fs::OpenOptionsExt;
@@ -483,10 +474,6 @@ fn config_dir() -> String {
     root().join("samples/config").to_string_lossy().into_owned()
 }
 
-fn stderr_of(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
 /// 8.1: a directory that is not a spool is refused with one line naming the spool to use.
 #[test]
 fn a_directory_that_is_not_a_spool_is_refused() {
@@ -519,24 +506,18 @@ fn a_directory_that_is_not_a_spool_is_refused() {
             vec!["cat", "-q", "--queue-dir", dir, "3911298E402"],
         ] {
             let o = run(&cmd);
-            let err = stderr_of(&o);
+            let err = stderr(&o);
             assert_eq!(o.status.code(), Some(2), "{cmd:?}: {err}");
             assert!(err.contains(says), "{cmd:?}: {err}");
             assert_eq!(err.lines().count(), 1, "{cmd:?}: one line: {err}");
             assert!(o.stdout.is_empty(), "{cmd:?}");
         }
         let out = other.path().join("export");
-        let o = run(&[
-            "export",
-            "--queue-dir",
-            dir,
-            "--config-dir",
-            &cfg,
-            "--out",
-            out.to_str().unwrap(),
-        ]);
-        assert_eq!(o.status.code(), Some(2), "export {dir}: {}", stderr_of(&o));
-        assert!(stderr_of(&o).contains(says));
+        let o = mx(["export", "--queue-dir", dir, "--config-dir", &cfg])
+            .out(&out)
+            .output();
+        assert_eq!(o.status.code(), Some(2), "export {dir}: {}", stderr(&o));
+        assert!(stderr(&o).contains(says));
         assert!(!out.exists(), "export {dir} must write nothing");
     }
     // The suggested spool is the real one.
@@ -548,19 +529,13 @@ fn a_directory_that_is_not_a_spool_is_refused() {
         &cfg,
     ]);
     assert!(
-        stderr_of(&o).contains(&format!("use --queue-dir {} ", spool.display())),
+        stderr(&o).contains(&format!("use --queue-dir {} ", spool.display())),
         "{}",
-        stderr_of(&o)
+        stderr(&o)
     );
     // A queue copied on its own.
     let lone = other.path().join("lone");
-    let st = std::process::Command::new("cp")
-        .arg("-r")
-        .arg(spool.join("deferred"))
-        .arg(&lone)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    copy_tree(&spool.join("deferred"), &lone, true);
     let o = run(&[
         "scan",
         "--queue-dir",
@@ -570,9 +545,9 @@ fn a_directory_that_is_not_a_spool_is_refused() {
     ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        stderr_of(&o).contains("looks like one queue"),
+        stderr(&o).contains("looks like one queue"),
         "{}",
-        stderr_of(&o)
+        stderr(&o)
     );
 }
 
@@ -610,7 +585,7 @@ fn a_wrong_config_dir_is_an_error() {
         ] {
             let o = run(&cmd);
             assert_eq!(o.status.code(), Some(2), "{cmd:?}");
-            assert!(stderr_of(&o).contains(says), "{cmd:?}: {}", stderr_of(&o));
+            assert!(stderr(&o).contains(says), "{cmd:?}: {}", stderr(&o));
         }
     }
 }
@@ -654,7 +629,7 @@ fn a_selection_that_matches_nothing_is_an_error() {
         a.extend(["--out", out]);
         a.extend(sel);
         let o = run(&a);
-        let err = stderr_of(&o);
+        let err = stderr(&o);
         assert_eq!(o.status.code(), Some(2), "{sel:?}: {err}");
         assert!(
             err.contains(says) && err.contains("nothing was written"),
@@ -669,9 +644,9 @@ fn a_selection_that_matches_nothing_is_an_error() {
     let o = run(&a);
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        stderr_of(&o).contains("nearest: bob@example.com"),
+        stderr(&o).contains("nearest: bob@example.com"),
         "{}",
-        stderr_of(&o)
+        stderr(&o)
     );
     assert!(o.stdout.is_empty());
     // A selection that matches is fine, and an export of everything too.
@@ -687,16 +662,10 @@ fn a_selection_that_matches_nothing_is_an_error() {
 fn nothing_readable_is_fatal() {
     let tmp = tempfile::tempdir().unwrap();
     let spool = tmp.path().join("spool");
-    let st = std::process::Command::new("cp")
-        .arg("-r")
-        .arg(sample_spool())
-        .arg(&spool)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    copy_sample_spool(&spool, Modes::Copied);
     // Every queue file damaged: cut after its first record.
     let mut n = 0;
-    for q in ["maildrop", "incoming", "active", "deferred", "hold"] {
+    for q in QUEUES {
         let st = std::process::Command::new("find")
             .arg(spool.join(q))
             .args(["-type", "f", "-exec", "truncate", "-s", "3", "{}", ";"])
@@ -709,28 +678,22 @@ fn nothing_readable_is_fatal() {
     let cfg = config_dir();
     let spool_s = spool.to_str().unwrap();
     let o = run(&["scan", "--queue-dir", spool_s, "--config-dir", &cfg]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr_of(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(
-        stderr_of(&o).contains("nothing could be read"),
+        stderr(&o).contains("nothing could be read"),
         "{}",
-        stderr_of(&o)
+        stderr(&o)
     );
     assert!(
         String::from_utf8_lossy(&o.stdout).contains("3911298E402"),
         "the report lists the files"
     );
     let out = tmp.path().join("out");
-    let o = run(&[
-        "export",
-        "--queue-dir",
-        spool_s,
-        "--config-dir",
-        &cfg,
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr_of(&o));
-    let err = stderr_of(&o);
+    let o = mx(["export", "--queue-dir", spool_s, "--config-dir", &cfg])
+        .out(&out)
+        .output();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
     assert!(
         err.contains("nothing could be read") && err.contains("nothing was written"),
         "{err}"
@@ -741,18 +704,12 @@ fn nothing_readable_is_fatal() {
 /// 8.4: `cat -q` of an ID in a queue it cannot read says so instead of "not found".
 #[test]
 fn cat_not_found_names_unreadable_queues() {
-    if !nix_is_root() {
+    if !is_root() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
     let spool = tmp.path().join("spool");
-    let st = std::process::Command::new("cp")
-        .arg("-r")
-        .arg(sample_spool())
-        .arg(&spool)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    copy_sample_spool(&spool, Modes::Copied);
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::set_permissions(
@@ -760,29 +717,11 @@ fn cat_not_found_names_unreadable_queues() {
         std::fs::Permissions::from_mode(0o700),
     )
     .unwrap();
-    let o = std::process::Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(bin())
-        .args([
-            "cat",
-            "-q",
-            "--queue-dir",
-            spool.to_str().unwrap(),
-            "3911298E402",
-        ])
-        .output()
-        .unwrap();
-    let err = stderr_of(&o);
+    let o = mx_as_nobody(["cat", "-q", "--queue-dir", s(&spool), "3911298E402"]).output();
+    let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(
         err.contains("deferred could not be read: permission denied"),
         "{err}"
     );
-}
-
-fn nix_is_root() -> bool {
-    std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout == b"0\n")
 }

@@ -426,13 +426,7 @@ impl DocEnv {
             .prefix("mxsalvage-docs.")
             .tempdir()
             .expect("sandbox");
-        let st = Command::new("cp")
-            .arg("-r")
-            .arg(root().join("samples"))
-            .arg(dir.path())
-            .status()
-            .expect("cp");
-        assert!(st.success(), "cp -r samples into the sandbox");
+        crate::harness::copy_tree(&root().join("samples"), dir.path(), true);
         for d in MAPPED {
             std::fs::create_dir(dir.path().join(d.trim_matches('/'))).unwrap();
         }

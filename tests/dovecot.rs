@@ -33,6 +33,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::harness::{free_port, manifest, s, sha256_hex as sha, write_mode};
 use crate::util;
 use mxsalvage::manifest::Manifest;
 
@@ -83,14 +84,6 @@ pub(crate) fn ensure_account(name: &str) -> (u32, u32) {
     (f[2].parse().unwrap(), f[3].parse().unwrap())
 }
 
-pub(crate) fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A temporary directory others may enter (Dovecot's processes are not root).
 fn open_tempdir() -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
@@ -117,14 +110,6 @@ fn read_all(mut f: std::fs::File) -> String {
     String::from_utf8_lossy(&v).into_owned()
 }
 
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn manifest(out: &Path) -> Manifest {
-    serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap()
-}
-
 /// A password file for every recipient of the samples (`address password`).
 fn write_passwords(path: &Path, m: &Manifest) -> BTreeMap<String, String> {
     let mut map = BTreeMap::new();
@@ -135,26 +120,13 @@ fn write_passwords(path: &Path, m: &Manifest) -> BTreeMap<String, String> {
         text.push_str(&format!("{a} {pw}\n"));
         map.insert(a, pw);
     }
-    std::fs::write(path, text).unwrap();
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    write_mode(path, text, 0o600);
     map
 }
 
+/// An export of the samples (their own configuration, quiet) with `extra`.
 fn export_samples(out: &Path, extra: &[&str]) -> Output {
-    let spool = util::sample_spool();
-    let cfg = util::root().join("samples/config");
-    let mut args = vec![
-        "export",
-        "--queue-dir",
-        s(&spool),
-        "--config-dir",
-        s(&cfg),
-        "--out",
-        s(out),
-        "--quiet",
-    ];
-    args.extend_from_slice(extra);
-    util::run(&args)
+    crate::harness::export_samples(out, extra).output()
 }
 
 /// A Dovecot started with `dovecot -c CONF`, stopped with `doveadm -c CONF stop`.
@@ -263,11 +235,6 @@ impl TrimGt for [u8] {
     }
 }
 
-fn sha(b: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    hex::encode(Sha256::digest(b))
-}
-
 /// A documentation sandbox Dovecot's unprivileged processes may enter.
 pub(crate) fn doc_env() -> crate::docs::DocEnv {
     let env = crate::docs::DocEnv::new();
@@ -287,23 +254,35 @@ pub(crate) struct MailServer {
 
 impl MailServer {
     pub(crate) fn new(users: &[&str], account: (u32, u32)) -> MailServer {
-        let dir = open_tempdir();
-        let d = dir.path();
         let (uid, gid) = account;
+        let users: Vec<(&str, u32, u32)> = users.iter().map(|u| (*u, uid, gid)).collect();
+        MailServer::start(open_tempdir(), &users, "maildir:~/Maildir", 1)
+    }
+
+    /// Starts Dovecot in `dir` for `users` (name, uid, gid; a home each under
+    /// `dir/home`) with `mail_location` (`{d}` is `dir`) and `first_valid_uid`.
+    fn start(
+        dir: tempfile::TempDir,
+        users: &[(&str, u32, u32)],
+        mail_location: &str,
+        first_valid_uid: u32,
+    ) -> MailServer {
+        let d = dir.path();
         let mut passwd = String::new();
-        for u in users {
+        for (u, uid, gid) in users {
             let home = d.join("home").join(u);
             std::fs::create_dir_all(&home).unwrap();
-            std::os::unix::fs::chown(&home, Some(uid), Some(gid)).unwrap();
+            std::os::unix::fs::chown(&home, Some(*uid), Some(*gid)).unwrap();
             passwd.push_str(&format!(
                 "{u}:{{PLAIN}}x:{uid}:{gid}::{}::\n",
                 home.display()
             ));
         }
         std::fs::write(d.join("passwd"), passwd).unwrap();
+        let mail_location = mail_location.replace("{d}", &d.display().to_string());
         let conf = format!(
             "protocols =\nbase_dir = {d}/run\nstate_dir = {d}/state\nlog_path = {d}/dovecot.log\n\
-             ssl = no\nmail_location = maildir:~/Maildir\nfirst_valid_uid = 1\n\
+             ssl = no\nmail_location = {mail_location}\nfirst_valid_uid = {first_valid_uid}\n\
              default_login_user = dovenull\ndefault_internal_user = dovecot\n\
              passdb {{\n  driver = passwd-file\n  args = {d}/passwd\n}}\n\
              userdb {{\n  driver = passwd-file\n  args = {d}/passwd\n}}\n",
@@ -1036,37 +1015,17 @@ impl Drop for SystemUser {
 /// spool directory instead of /var/mail).
 pub(crate) fn stock_server(users: &[(&str, &SystemUser)]) -> MailServer {
     let dir = open_tempdir();
-    let d = dir.path();
-    let spool = d.join("var-mail");
+    let spool = dir.path().join("var-mail");
     std::fs::create_dir_all(&spool).unwrap();
     std::fs::set_permissions(&spool, std::fs::Permissions::from_mode(0o1777)).unwrap();
-    let mut passwd = String::new();
-    for (u, acct) in users {
-        let (uid, gid) = acct.ids();
-        let home = d.join("home").join(u);
-        std::fs::create_dir_all(&home).unwrap();
-        std::os::unix::fs::chown(&home, Some(uid), Some(gid)).unwrap();
-        passwd.push_str(&format!(
-            "{u}:{{PLAIN}}x:{uid}:{gid}::{}::\n",
-            home.display()
-        ));
-    }
-    std::fs::write(d.join("passwd"), passwd).unwrap();
-    let conf = format!(
-        "protocols =\nbase_dir = {d}/run\nstate_dir = {d}/state\nlog_path = {d}/dovecot.log\n\
-         ssl = no\nmail_location = mbox:~/mail:INBOX={d}/var-mail/%u\nfirst_valid_uid = 100\n\
-         default_login_user = dovenull\ndefault_internal_user = dovecot\n\
-         passdb {{\n  driver = passwd-file\n  args = {d}/passwd\n}}\n\
-         userdb {{\n  driver = passwd-file\n  args = {d}/passwd\n}}\n",
-        d = d.display()
-    );
-    std::fs::create_dir_all(d.join("state")).unwrap();
-    std::fs::write(d.join("dovecot.conf"), conf).unwrap();
-    let running = Running::start(&d.join("dovecot.conf"), None);
-    MailServer {
-        dir,
-        _running: running,
-    }
+    let users: Vec<(&str, u32, u32)> = users
+        .iter()
+        .map(|(u, acct)| {
+            let (uid, gid) = acct.ids();
+            (*u, uid, gid)
+        })
+        .collect();
+    MailServer::start(dir, &users, "mbox:~/mail:INBOX={d}/var-mail/%u", 100)
 }
 
 /// Issue 16 item 4 (a2): on a stock Debian Dovecot (system users, empty `mail_uid`)

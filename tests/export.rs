@@ -15,7 +15,7 @@ use mxsalvage::manifest::{Manifest, ManifestMessage};
 use mxsalvage::queue::record::encode_record;
 use mxsalvage::queue::{Depth, QueueFile};
 
-use crate::harness::{assert_ok as ok, manifest, mx, tool};
+use crate::harness::{assert_ok as ok, manifest, mx, sha256_hex as sha, tool, write_mode};
 use crate::util::*;
 
 /// Round trips of the sample spool through every format and reader.
@@ -86,11 +86,6 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
         assert!(!m.file_type().is_symlink(), "symlink {}", p.display());
     }
     out
-}
-
-fn sha(b: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    hex::encode(Sha256::digest(b))
 }
 
 /// What each per-recipient copy must contain: the three delivery headers + the archive copy.
@@ -417,26 +412,18 @@ fn zip_alone_keeps_one_copy_and_is_the_same_at_any_thread_count() {
         put_simple(&spool, &id, 1_700_000_000 + i as i64, b"big@example.com");
     }
     let pw = d.path().join("pw");
-    std::fs::write(&pw, "big@example.com big-pass\n").unwrap();
-    std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o600)).unwrap();
+    write_mode(&pw, "big@example.com big-pass\n", 0o600);
     let c = d.path().join("c");
-    ok(&export(&[
-        "--queue-dir",
-        spool.to_str().unwrap(),
-        "--out",
-        c.to_str().unwrap(),
-        "--zip",
-        "--zip-password-file",
-        pw.to_str().unwrap(),
-        "--jobs",
-        "4",
-    ]));
-    let v = run(&[
-        "verify",
-        c.to_str().unwrap(),
-        "--zip-password-file",
-        pw.to_str().unwrap(),
-    ]);
+    let pws = pw.to_str().unwrap();
+    ok(&export_spool(
+        &spool,
+        &c,
+        &["--zip", "--zip-password-file", pws, "--jobs", "4"],
+    ));
+    let v = mx(["verify"])
+        .arg(&c)
+        .args(["--zip-password-file", pws])
+        .output();
     let text = String::from_utf8_lossy(&v.stdout);
     assert!(v.status.success() && !text.contains("note:"), "{text}");
     if tool("7z") {
@@ -1006,19 +993,12 @@ fn d1_decoding_of_real_postfix_queue_files() {
     }
     let out = d.path().join("out");
     let cfg = root().join("tests/data/d1/config");
-    let o = run(&[
-        "export",
-        "--queue-dir",
-        spool.to_str().unwrap(),
-        "--config-dir",
-        cfg.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--format",
-        "text",
-        "--quiet",
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    mx(["export"])
+        .queue_dir(&spool)
+        .config_dir(&cfg)
+        .out(&out)
+        .args(["--format", "text", "--quiet"])
+        .ok();
     let t = out.join("recipients/bob@example.jp/text");
     let file = |qid: &str, suffix: &str| -> PathBuf {
         let name = std::fs::read_dir(&t)

@@ -5,8 +5,11 @@
 //! optional time limit) and asserts its exit code (`ok`, `code`) showing both streams on
 //! failure; `SpoolCopy` / `copy_sample_spool` give a fresh copy of the sample spool in
 //! the mode variant a test needs (`cp -a`, `cp -r` as a checkout copy, or a live spool's
-//! 0700/0744); `Postfix` is a private instance made with scripts/test-primary and
-//! destroyed on drop; `manifest`, `scan_report` and `pending_pairs` read outputs into the
+//! 0700/0744); `Tmpfs` is a small real file system to fill; `Postfix` is a private
+//! instance made with scripts/test-primary (a primary or a secondary, its access maps and
+//! delivered Maildir files) and destroyed on drop; `export_samples` and `copy_export`
+//! give an export of the samples and a fresh copy of one; `manifest`, `scan_report`,
+//! `reinject_summary`, `journal_state` and `pending_pairs` read outputs into the
 //! library's typed structs; `live_postcat`, `peer_queues`, `tool` reach the real tools
 //! and skip (with a note) when one is missing, except under `CI`, where they fail.
 //! Nothing here reads the host's /etc/postfix: every run gets its own configuration.
@@ -305,8 +308,13 @@ impl SpoolCopy {
 pub fn plant(spool: &Path, rel: &str, data: &[u8], mode: u32) {
     let p = spool.join(rel);
     std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(&p, data).unwrap();
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+    write_mode(&p, data, mode);
+}
+
+/// Writes `data` to `p` and gives it file mode `mode` (a password file is 0600).
+pub fn write_mode(p: &Path, data: impl AsRef<[u8]>, mode: u32) {
+    std::fs::write(p, data).unwrap();
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
 /// A damaged sample (samples/damaged/NAME).
@@ -392,6 +400,44 @@ pub fn deferred_copies(
     out
 }
 
+/// A tmpfs of `size` mounted on a fresh directory (`dir`), unmounted on drop: a real,
+/// small file system to fill.
+pub struct Tmpfs {
+    _base: tempfile::TempDir,
+    pub dir: PathBuf,
+}
+
+impl Tmpfs {
+    /// Mounts it; `None` (with a note) where mounting is not allowed (not root).
+    pub fn mount(size: &str) -> Option<Tmpfs> {
+        let base = tempfile::tempdir().unwrap();
+        let dir = base.path().join("small");
+        std::fs::create_dir(&dir).unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&dir)
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !ok {
+            eprintln!("note: cannot mount a tmpfs (not root?); skipping");
+            return None;
+        }
+        Some(Tmpfs { _base: base, dir })
+    }
+
+    /// Bytes in use on it.
+    pub fn used(&self) -> u64 {
+        let s = rustix::fs::statvfs(&self.dir).unwrap();
+        (s.f_blocks - s.f_bfree) * s.f_frsize
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.dir).status();
+    }
+}
+
 /// Postfix tools wait out a main.cf modified in the last seconds: backdate it an hour.
 pub fn backdate(p: &Path) {
     let old = std::time::SystemTime::now() - Duration::from_secs(3600);
@@ -401,6 +447,12 @@ pub fn backdate(p: &Path) {
         .unwrap()
         .set_modified(old)
         .unwrap();
+}
+
+/// SHA-256 of `b`, in hex.
+pub fn sha256_hex(b: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(b))
 }
 
 /// Hash of every path's name, mode, size, mtime and (for regular files) content: proves
@@ -434,11 +486,76 @@ pub fn manifest(out: &Path) -> Manifest {
     serde_json::from_slice(&data).expect("manifest parses into Manifest")
 }
 
+/// The mailbox of `m` for the address `addr` (as written in the manifest).
+pub fn bundle_of<'a>(m: &'a Manifest, addr: &str) -> &'a mxsalvage::manifest::ManifestRecipient {
+    m.recipients
+        .iter()
+        .find(|r| r.address.0 == addr.as_bytes())
+        .unwrap_or_else(|| panic!("no mailbox {addr} in the manifest"))
+}
+
+/// OUT/manifest.json as JSON (for fields the test reads by name).
+pub fn manifest_json(out: &Path) -> serde_json::Value {
+    let data = std::fs::read(out.join("manifest.json")).expect("manifest.json");
+    serde_json::from_slice(&data).expect("manifest.json is JSON")
+}
+
 /// A `scan --json` run's standard output as the library's `ScanReport`.
 pub fn scan_report(o: &Output) -> ScanReport {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
         panic!("scan --json output: {e}\n{}", stderr(o));
     })
+}
+
+/// `export --queue-dir samples/spool --config-dir samples/config --out OUT --quiet
+/// EXTRA…`: an export of the samples with their own configuration.
+pub fn export_samples(out: &Path, extra: &[&str]) -> Mx {
+    mx(["export"])
+        .queue_dir(&sample_spool())
+        .sample_config()
+        .out(out)
+        .arg("--quiet")
+        .args(extra)
+}
+
+/// A fresh copy of an export's manifest.json and archive copies (messages/), in its
+/// own temporary directory.
+pub fn copy_export(src: &Path) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::copy(src.join("manifest.json"), d.path().join("manifest.json")).unwrap();
+    std::fs::create_dir(d.path().join("messages")).unwrap();
+    for e in std::fs::read_dir(src.join("messages")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), d.path().join("messages").join(e.file_name())).unwrap();
+    }
+    d
+}
+
+/// A `reinject --json` run's standard output as the library's `Summary`.
+pub fn reinject_summary(o: &Output) -> mxsalvage::reinject::Summary {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "bad summary ({e}): stdout {} stderr {}",
+            stdout(o),
+            stderr(o)
+        )
+    })
+}
+
+/// An export's reinject journal (EXPORT/reinject-journal.jsonl).
+pub fn journal_path(export: &Path) -> PathBuf {
+    export.join("reinject-journal.jsonl")
+}
+
+/// An export's reinject journal read into the library's `JournalState`.
+pub fn journal_state(export: &Path) -> mxsalvage::reinject::journal::JournalState {
+    mxsalvage::reinject::journal::JournalState::read(&journal_path(export))
+        .expect("the reinject journal reads")
+}
+
+/// `journal --from EXPORT EXTRA…`.
+pub fn journal_cmd(ex: &Path, extra: &[&str]) -> Output {
+    mx(["journal", "--from"]).arg(ex).args(extra).output()
 }
 
 /// Every pending (queue ID, lower-case recipient) pair of a manifest read as JSON.
@@ -562,6 +679,35 @@ pub fn untar(tarball: &Path, dst: &Path) {
     assert!(st.success());
 }
 
+/// Contents of the files under `d`, sorted by path, `tmp` directories passed over (with
+/// `maildirs_only`: messages in Maildir new/ and cur/ folders only).
+pub fn contents_under(d: &Path, maildirs_only: bool, out: &mut Vec<Vec<u8>>) {
+    let Ok(rd) = std::fs::read_dir(d) else { return };
+    let mut v: Vec<_> = rd.map(|e| e.unwrap().path()).collect();
+    v.sort();
+    for p in v {
+        if p.is_dir() {
+            if p.file_name().is_some_and(|n| n == "tmp") {
+                continue;
+            }
+            contents_under(&p, maildirs_only, out);
+        } else if !maildirs_only
+            || p.parent()
+                .and_then(|d| d.file_name())
+                .is_some_and(|n| n == "new" || n == "cur")
+        {
+            out.push(std::fs::read(&p).unwrap());
+        }
+    }
+}
+
+/// The messages of every Maildir under `d` (new/ and cur/), in path order.
+pub fn maildir_messages(d: &Path) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    contents_under(d, true, &mut out);
+    out
+}
+
 // ---------------------------------------------------------------------------------------
 // a private Postfix
 
@@ -616,6 +762,69 @@ impl Postfix {
         let pf = Postfix { dir, port };
         test_primary(&[kind, &pf.d(), &port.to_string()]);
         pf
+    }
+
+    /// [`Postfix::create`], then started.
+    pub fn started(kind: &str) -> Postfix {
+        let pf = Postfix::create(kind);
+        pf.start();
+        pf
+    }
+
+    /// A running primary delivering into DIR/mail.
+    pub fn primary() -> Postfix {
+        Postfix::started("create")
+    }
+
+    /// `127.0.0.1:PORT`, the `--to` of a reinject into it.
+    pub fn to(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Waits (at most 60 s) until its queue is empty.
+    pub fn drain(&self) {
+        test_primary(&["drain", &self.d(), "60"]);
+    }
+
+    pub fn reload(&self) {
+        test_primary(&["reload", &self.d()]);
+    }
+
+    /// Replaces the check_recipient_access map.
+    pub fn access(&self, rules: &str) {
+        self.rules("access", rules);
+    }
+
+    /// Replaces the check_sender_access map.
+    pub fn sender_access(&self, rules: &str) {
+        self.rules("sender-access", rules);
+    }
+
+    /// Replaces header_checks (regexp).
+    pub fn header_checks(&self, rules: &str) {
+        self.rules("header-checks", rules);
+    }
+
+    /// `none`: the primary knows no user (its lookup is not back); `all`: fixed.
+    pub fn users(&self, which: &str) {
+        test_primary(&["users", &self.d(), which]);
+    }
+
+    /// `scripts/test-primary CMD DIR < rules`.
+    fn rules(&self, cmd: &str, rules: &str) {
+        use std::io::Write;
+        let mut c = Command::new(root().join("scripts/test-primary"))
+            .args([cmd, &self.d()])
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        c.stdin.take().unwrap().write_all(rules.as_bytes()).unwrap();
+        assert!(c.wait().unwrap().success(), "test-primary {cmd}");
+    }
+
+    /// Every delivered Maildir file.
+    pub fn delivered(&self) -> Vec<Vec<u8>> {
+        maildir_messages(&self.dir.path().join("mail"))
     }
 
     pub fn d(&self) -> String {

@@ -9,44 +9,30 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use crate::harness::{
+    Postfix, contents_under, copy_export, free_port, is_root, journal_cmd, journal_path,
+    journal_state, maildir_messages, manifest, mx, reinject_summary,
+};
 use crate::util;
 use mxsalvage::manifest::Manifest;
 use mxsalvage::queue::{Depth, QueueFile, RcptState};
 use mxsalvage::reinject::Summary;
-use mxsalvage::reinject::journal::{JournalState, State};
+use mxsalvage::reinject::journal::State;
 use mxsalvage::reinject::smtp::{Class, ClientConfig, Security, Session, Step};
 use mxsalvage::report::model::RecipientInfo;
 
 // ---------------------------------------------------------------------------------
 // helpers
 
-fn script() -> PathBuf {
-    util::root().join("scripts/test-primary")
-}
-
-fn sh(args: &[&str]) -> Output {
-    let o = Command::new(script())
-        .args(args)
-        .output()
-        .expect("run test-primary");
-    assert!(
-        o.status.success(),
-        "test-primary {args:?} failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o
-}
-
 /// Whether Postfix (and, with `dovecot`, Dovecot LMTP) can be used; with `CI` set they
 /// must be there.
 pub(crate) fn servers_available(dovecot: bool) -> bool {
-    let mut ok = util::have("postconf") && nix_root();
+    let mut ok = util::have("postconf") && is_root();
     if dovecot {
         ok &= Path::new("/usr/lib/dovecot/lmtp").exists() && util::have("dovecot");
     }
@@ -63,117 +49,8 @@ pub(crate) fn servers_available(dovecot: bool) -> bool {
     ok
 }
 
-fn nix_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.stdout.trim_ascii() == b"0")
-        .unwrap_or(false)
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A private Postfix instance, destroyed on drop.
-pub(crate) struct Postfix {
-    dir: tempfile::TempDir,
-    pub(crate) port: u16,
-}
-
-impl Postfix {
-    fn new(kind: &str) -> Postfix {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let d = dir.path().to_str().unwrap().to_string();
-        sh(&[kind, &d, &port.to_string()]);
-        sh(&["start", &d]);
-        Postfix { dir, port }
-    }
-    pub(crate) fn primary() -> Postfix {
-        Postfix::new("create")
-    }
-    pub(crate) fn d(&self) -> String {
-        self.dir.path().to_str().unwrap().to_string()
-    }
-    fn to(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-    fn drain(&self) {
-        sh(&["drain", &self.d(), "60"]);
-    }
-    /// Replaces the check_recipient_access map.
-    pub(crate) fn access(&self, rules: &str) {
-        self.rules("access", rules);
-    }
-    /// Replaces the check_sender_access map.
-    fn sender_access(&self, rules: &str) {
-        self.rules("sender-access", rules);
-    }
-    /// Replaces header_checks (regexp).
-    fn header_checks(&self, rules: &str) {
-        self.rules("header-checks", rules);
-    }
-    /// `none`: the primary knows no user (its lookup is not back); `all`: fixed.
-    fn users(&self, which: &str) {
-        sh(&["users", &self.d(), which]);
-    }
-    /// `scripts/test-primary CMD DIR < rules`.
-    fn rules(&self, cmd: &str, rules: &str) {
-        let mut c = Command::new(script())
-            .args([cmd, &self.d()])
-            .stdin(Stdio::piped())
-            .spawn()
-            .unwrap();
-        c.stdin.take().unwrap().write_all(rules.as_bytes()).unwrap();
-        assert!(c.wait().unwrap().success(), "test-primary {cmd}");
-    }
-    /// Every delivered Maildir file.
-    fn delivered(&self) -> Vec<Vec<u8>> {
-        maildir_messages(&self.dir.path().join("mail"))
-    }
-}
-
-impl Drop for Postfix {
-    fn drop(&mut self) {
-        let _ = Command::new(script()).args(["destroy", &self.d()]).output();
-    }
-}
-
-/// Contents of the files under `d` (with `maildirs_only`: messages in Maildir new/ and
-/// cur/ folders only).
-fn walk_files_in(d: &Path, maildirs_only: bool, out: &mut Vec<Vec<u8>>) {
-    let Ok(rd) = std::fs::read_dir(d) else { return };
-    let mut v: Vec<_> = rd.map(|e| e.unwrap().path()).collect();
-    v.sort();
-    for p in v {
-        if p.is_dir() {
-            if p.file_name().is_some_and(|n| n == "tmp") {
-                continue;
-            }
-            walk_files_in(&p, maildirs_only, out);
-        } else if !maildirs_only
-            || p.parent()
-                .and_then(|d| d.file_name())
-                .is_some_and(|n| n == "new" || n == "cur")
-        {
-            out.push(std::fs::read(&p).unwrap());
-        }
-    }
-}
-
 fn walk_files(d: &Path, out: &mut Vec<Vec<u8>>) {
-    walk_files_in(d, false, out)
-}
-
-fn maildir_messages(d: &Path) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    walk_files_in(d, true, &mut out);
-    out
+    contents_under(d, false, out)
 }
 
 /// A test message fed to the secondary: MAIL params, (rcpt, params), content (LF).
@@ -193,93 +70,100 @@ fn content(id: &str, extra_headers: &str, body: &[u8]) -> Vec<u8> {
     c
 }
 
+/// A [`Feed`]: sender, MAIL parameters, (recipient, RCPT parameters), content.
+fn msg(
+    sender: &'static str,
+    mail_params: &'static str,
+    rcpts: &[(&str, &'static str)],
+    body: Vec<u8>,
+) -> Feed {
+    Feed {
+        sender,
+        mail_params,
+        rcpts: rcpts.iter().map(|(r, p)| (r.to_string(), *p)).collect(),
+        body,
+    }
+}
+
 fn feeds() -> Vec<Feed> {
+    let alice = "alice@example.org";
     let mut v = vec![
-        Feed {
-            sender: "alice@example.org",
-            mail_params: "",
-            rcpts: vec![
-                ("bob@example.com".into(), ""),
-                ("carol@example.net".into(), ""),
-            ],
-            body: content("plain", "", b"Hello Bob and Carol.\n"),
-        },
-        Feed {
-            sender: "",
-            mail_params: "",
-            rcpts: vec![("dave@example.com".into(), "")],
-            body: content(
+        msg(
+            alice,
+            "",
+            &[("bob@example.com", ""), ("carol@example.net", "")],
+            content("plain", "", b"Hello Bob and Carol.\n"),
+        ),
+        msg(
+            "",
+            "",
+            &[("dave@example.com", "")],
+            content(
                 "nullsender",
                 "",
                 b"A bounce-like message with the null sender.\n",
             ),
-        },
-        Feed {
-            sender: "erin-sender@example.org",
-            mail_params: "BODY=8BITMIME",
-            rcpts: vec![("erin@example.com".into(), "")],
-            body: content(
+        ),
+        msg(
+            "erin-sender@example.org",
+            "BODY=8BITMIME",
+            &[("erin@example.com", "")],
+            content(
                 "eightbit",
                 "MIME-Version: 1.0\nContent-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: 8bit\n",
                 b"Gr\xfc\xdfe aus K\xf6ln\n.\n..two dots\n.leading dot\n \n\nlast line\n",
             ),
-        },
-        Feed {
-            sender: "jörg@example.org",
-            mail_params: "SMTPUTF8 BODY=8BITMIME",
-            rcpts: vec![
-                ("jörg@example.com".into(), ""),
-                ("ivan@example.com".into(), ""),
-            ],
-            body: content(
+        ),
+        msg(
+            "jörg@example.org",
+            "SMTPUTF8 BODY=8BITMIME",
+            &[("jörg@example.com", ""), ("ivan@example.com", "")],
+            content(
                 "utf8",
                 "MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n",
                 "Grüße, 你好\n".as_bytes(),
             ),
-        },
-        Feed {
-            sender: "dsn-sender@example.org",
-            mail_params: "RET=HDRS ENVID=env+2Bid+3D1",
-            rcpts: vec![
+        ),
+        msg(
+            "dsn-sender@example.org",
+            "RET=HDRS ENVID=env+2Bid+3D1",
+            &[
                 (
-                    "frank@example.com".into(),
+                    "frank@example.com",
                     "NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;frank-orig+2Bx@example.com",
                 ),
-                ("grace@example.com".into(), "NOTIFY=NEVER"),
+                ("grace@example.com", "NOTIFY=NEVER"),
             ],
-            body: content("dsn", "", b"DSN parameters.\n"),
-        },
-        Feed {
-            sender: "alice@example.org",
-            mail_params: "",
-            rcpts: vec![("\"john doe\"@example.com".into(), "")],
-            body: content("quoted", "", b"Quoted local part.\n"),
-        },
-        Feed {
-            sender: "alice@example.org",
-            mail_params: "",
-            rcpts: vec![("heidi@example.com".into(), "")],
-            body: content(
+            content("dsn", "", b"DSN parameters.\n"),
+        ),
+        msg(
+            alice,
+            "",
+            &[("\"john doe\"@example.com", "")],
+            content("quoted", "", b"Quoted local part.\n"),
+        ),
+        msg(
+            alice,
+            "",
+            &[("heidi@example.com", "")],
+            content(
                 "longline",
                 "",
                 format!("{}\nend\n", "x".repeat(1500)).as_bytes(),
             ),
-        },
-        Feed {
-            sender: "alice@example.org",
-            mail_params: "",
-            rcpts: vec![
-                ("defer1@example.com".into(), ""),
-                ("judy@example.com".into(), ""),
-            ],
-            body: content("deferme", "", b"One recipient is deferred at first.\n"),
-        },
-        Feed {
-            sender: "alice@example.org",
-            mail_params: "",
-            rcpts: vec![("reject1@example.com".into(), "")],
-            body: content("rejectme", "", b"This recipient is rejected.\n"),
-        },
+        ),
+        msg(
+            alice,
+            "",
+            &[("defer1@example.com", ""), ("judy@example.com", "")],
+            content("deferme", "", b"One recipient is deferred at first.\n"),
+        ),
+        msg(
+            alice,
+            "",
+            &[("reject1@example.com", "")],
+            content("rejectme", "", b"This recipient is rejected.\n"),
+        ),
     ];
     for i in 0..12 {
         v.push(Feed {
@@ -352,29 +236,17 @@ fn feed(port: u16, msgs: &[Feed]) {
 
 /// Runs `mxsalvage export` (archive copies only) on a spool.
 fn export(etc: &Path, spool: &Path, out: &Path) {
-    let o = util::run(&[
-        "export",
-        "--queue-dir",
-        spool.to_str().unwrap(),
-        "--config-dir",
-        etc.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--format",
-        "eml",
-        "--quiet",
-    ]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "export: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    mx(["export"])
+        .queue_dir(spool)
+        .config_dir(etc)
+        .out(out)
+        .args(["--format", "eml", "--quiet"])
+        .ok();
 }
 
 /// A stopped private secondary whose deferred queue holds the [`feeds`].
 fn fed_secondary() -> Postfix {
-    let sec = Postfix::new("create-secondary");
+    let sec = Postfix::started("create-secondary");
     let msgs = feeds();
     feed(sec.port, &msgs);
     // wait until everything sits in deferred/
@@ -396,7 +268,7 @@ fn fed_secondary() -> Postfix {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    sh(&["stop", &sec.d()]);
+    sec.stop();
     sec
 }
 
@@ -444,42 +316,18 @@ fn fixture() -> &'static Path {
     })
 }
 
-fn manifest(export: &Path) -> Manifest {
-    serde_json::from_slice(&std::fs::read(export.join("manifest.json")).unwrap()).unwrap()
-}
-
 /// A fresh copy of the fixture export.
 fn export_copy() -> tempfile::TempDir {
-    let d = tempfile::tempdir().unwrap();
-    let src = fixture();
-    std::fs::copy(src.join("manifest.json"), d.path().join("manifest.json")).unwrap();
-    std::fs::create_dir(d.path().join("messages")).unwrap();
-    for e in std::fs::read_dir(src.join("messages")).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), d.path().join("messages").join(e.file_name())).unwrap();
-    }
-    d
+    copy_export(fixture())
 }
 
 fn reinject(export: &Path, to: &str, extra: &[&str]) -> (Output, Summary) {
-    let mut args = vec![
-        "reinject",
-        "--from",
-        export.to_str().unwrap(),
-        "--to",
-        to,
-        "--json",
-        "--no-tls",
-    ];
-    args.extend_from_slice(extra);
-    let o = util::run(&args);
-    let s: Summary = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!(
-            "bad summary ({e}): stdout {} stderr {}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        )
-    });
+    let o = mx(["reinject", "--from"])
+        .arg(export)
+        .args(["--to", to, "--json", "--no-tls"])
+        .args(extra)
+        .output();
+    let s = reinject_summary(&o);
     (o, s)
 }
 
@@ -656,10 +504,6 @@ fn arrivals(p: &Postfix, export: &Path) -> BTreeMap<(String, String), usize> {
     out
 }
 
-fn journal_path(export: &Path) -> PathBuf {
-    export.join("reinject-journal.jsonl")
-}
-
 fn journal_lines(export: &Path) -> usize {
     std::fs::read(journal_path(export))
         .map(|t| t.iter().filter(|&&b| b == b'\n').count())
@@ -702,7 +546,7 @@ fn end_to_end_into_a_postfix_primary_exactly_once() {
     assert!(got.values().all(|&n| n == 1), "{got:?}");
 
     // every journal outcome is `sent`, each preceded by its `sending` marker
-    let js = JournalState::read(&journal_path(ex)).unwrap();
+    let js = journal_state(ex);
     assert!(js.warnings.is_empty());
     assert_eq!(js.last.len(), want.len());
     assert!(
@@ -742,14 +586,10 @@ fn dry_run_shows_envelopes_and_parameters() {
     let export = export_copy();
     let ex = export.path();
     // nothing listens on this port: a dry run must not connect
-    let o = util::run(&[
-        "reinject",
-        "--from",
-        ex.to_str().unwrap(),
-        "--to",
-        "127.0.0.1:1",
-        "--dry-run",
-    ]);
+    let o = mx(["reinject", "--from"])
+        .arg(ex)
+        .args(["--to", "127.0.0.1:1", "--dry-run"])
+        .output();
     let text = String::from_utf8_lossy(&o.stdout).into_owned();
     assert_eq!(
         o.status.code(),
@@ -868,7 +708,7 @@ fn killed_runs_never_deliver_twice() {
         }
     }
     // the journal now states `unknown` explicitly for dangling markers
-    let js = JournalState::read(&journal_path(ex)).unwrap();
+    let js = journal_state(ex);
     assert!(
         js.last
             .values()
@@ -1325,7 +1165,7 @@ fn lmtp_into_dovecot_with_per_recipient_replies() {
         failed["jörg@example.com"].starts_with("550 5.6.7"),
         "{failed:?}"
     );
-    let js = JournalState::read(&journal_path(ex)).unwrap();
+    let js = journal_state(ex);
     assert!(js.last.values().all(|r| r.target == format!("lmtp://{to}")));
     // only the sent ones got a `sending` marker: one transaction, one marker per pair
     // (and one dot mark each once the final dot was written)
@@ -1466,7 +1306,7 @@ fn surplus_connections_give_way_to_admitted_ones() {
         })
         .collect();
     std::fs::write(&mcf, limited.join("\n") + "\n").unwrap();
-    sh(&["reload", &primary.d()]);
+    primary.reload();
     let want = expected_pairs(&manifest(ex));
     let (o, s) = reinject(ex, &primary.to(), &["--connections", "4", "--timeout", "3"]);
     assert_eq!(o.status.code(), Some(0), "{s:#?}");
@@ -1620,7 +1460,7 @@ fn starttls_with_a_self_signed_primary() {
         .output()
         .unwrap();
     assert!(o.status.success());
-    sh(&["reload", &primary.d()]);
+    primary.reload();
     let id = queue_id_for(ex, "bob@example.com");
     let to = primary.to();
     let base = [
@@ -1694,18 +1534,11 @@ fn another_name_for_the_target_never_sends_twice() {
     // the same server as localhost: refused, nothing sent, journal untouched
     let alias = format!("localhost:{}", primary.port);
     for dry in [false, true] {
-        let mut args = vec![
-            "reinject",
-            "--from",
-            ex.to_str().unwrap(),
-            "--to",
-            &alias,
-            "--no-tls",
-        ];
-        if dry {
-            args.push("--dry-run");
-        }
-        let o = util::run(&args);
+        let o = mx(["reinject", "--from"])
+            .arg(ex)
+            .args(["--to", &alias, "--no-tls"])
+            .args(dry.then_some("--dry-run"))
+            .output();
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{err}");
         assert_eq!(err.lines().count(), 1, "{err}");
@@ -2047,7 +1880,7 @@ fn refused_recipients_get_a_dsn_as_postfix_would_send_it() {
     assert!(d["per_message"].get("X-mxsalvage-Sender").is_none());
 
     // the journal records them; a rerun sends none again
-    let js = JournalState::read(&journal_path(ex)).unwrap();
+    let js = journal_state(ex);
     assert_eq!(js.dsn.len(), 4, "{:#?}", js.dsn);
     assert!(
         js.dsn
@@ -2143,7 +1976,7 @@ fn dsns_as_files_listed_or_through_another_server() {
     let d = dsns_arrived(&other);
     assert_eq!(d.len(), 1);
     assert_eq!(d[0]["delivered_to"], "alice@example.org");
-    let js = JournalState::read(&journal_path(ex2)).unwrap();
+    let js = journal_state(ex2);
     assert!(
         js.dsn
             .values()
@@ -2154,8 +1987,8 @@ fn dsns_as_files_listed_or_through_another_server() {
 /// A stopped private secondary whose queue holds copies of the sample spool's queue
 /// files (so that `postsuper -d` finds the samples' queue IDs).
 pub(crate) fn secondary_with_samples() -> Postfix {
-    let sec = Postfix::new("create-secondary");
-    sh(&["stop", &sec.d()]);
+    let sec = Postfix::started("create-secondary");
+    sec.stop();
     let spool = sec.dir.path().join("spool");
     for q in [
         "deferred", "hold", "incoming", "active", "maildrop", "defer", "bounce",
@@ -2225,12 +2058,6 @@ fn runbook_reinjection_runs_as_documented() {
 // issue 17: backscatter policy, circuit breaker, deletion list
 
 /// `mxsalvage journal --from EXPORT` with `extra`.
-fn journal_cmd(ex: &Path, extra: &[&str]) -> Output {
-    let mut a = vec!["journal", "--from", ex.to_str().unwrap()];
-    a.extend_from_slice(extra);
-    util::run(&a)
-}
-
 /// The queue IDs `journal --sent-ids` (with `extra`) prints, sorted, and its exit code.
 fn sent_ids(ex: &Path, extra: &[&str]) -> (Vec<String>, Option<i32>) {
     let mut a = vec!["--sent-ids"];
@@ -2394,7 +2221,7 @@ fn backscatter_policy_on_a_real_primary() {
         assert_ne!(d["delivered_to"], "erin-sender@example.org");
     }
     // the journal: suppressed DSNs with their reason, listed by `journal`
-    let js = JournalState::read(&journal_path(ex)).unwrap();
+    let js = journal_state(ex);
     use mxsalvage::reinject::journal::DsnState;
     let sup = js.dsn.values().filter(|d| d.dsn == DsnState::Suppressed);
     assert_eq!(sup.clone().count(), 4);
@@ -2482,7 +2309,7 @@ fn backscatter_policy_on_a_real_primary() {
     let (_, s3) = reinject(ex, &primary.to(), &["--send-suppressed", "--no-bounces"]);
     assert_eq!((s3.dsns_written, s3.dsns_sent), (4, 0), "{s3:#?}");
     assert_eq!(std::fs::read_dir(ex.join("bounces")).unwrap().count(), 4);
-    let js = JournalState::read(&journal_path(ex)).unwrap();
+    let js = journal_state(ex);
     assert!(!js.dsn.values().any(|d| d.dsn == DsnState::Suppressed));
 }
 
@@ -2516,7 +2343,7 @@ fn a_primary_that_knows_no_user_trips_the_breaker_and_a_rerun_delivers() {
             && lines[0].contains("recipient lookup"),
         "{err}"
     );
-    let js = JournalState::read(&journal_path(ex)).unwrap();
+    let js = journal_state(ex);
     assert!(js.dsn.is_empty());
     assert!(
         js.last.values().all(|r| r.state == State::Deferred),
@@ -2622,7 +2449,7 @@ fn unknown_is_worded_by_the_dot_mark() {
         assert_eq!(o.status.code(), Some(1));
         let out = String::from_utf8_lossy(&o.stdout);
         assert!(out.contains(want) && !out.contains(not), "{out}");
-        let js = JournalState::read(&journal_path(cx)).unwrap();
+        let js = journal_state(cx);
         let last = js.last.values().next().unwrap();
         assert_eq!(last.state, State::Unknown);
         assert!(last.reply.as_deref().unwrap().contains(want));

@@ -20,9 +20,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use crate::harness::{
+    copy_export, export_samples, is_root, journal_cmd, journal_path, journal_state, manifest, mx,
+    reinject_summary, write_mode,
+};
 use crate::util;
 use mxsalvage::reinject::Summary;
-use mxsalvage::reinject::journal::{JournalState, State};
+use mxsalvage::reinject::journal::State;
 
 /// The one place the server misbehaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -293,34 +297,14 @@ fn fixture() -> &'static Path {
     F.get_or_init(|| {
         let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("hostile-fixture");
         let _ = std::fs::remove_dir_all(&out);
-        let o = util::run(&[
-            "export",
-            "--queue-dir",
-            util::sample_spool().to_str().unwrap(),
-            "--config-dir",
-            util::root().join("samples/config").to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--format",
-            "eml",
-            "--quiet",
-        ]);
-        assert_eq!(o.status.code(), Some(0), "{o:?}");
+        export_samples(&out, &["--format", "eml"]).ok();
         out
     })
 }
 
 /// A fresh copy of the fixture export.
 fn export_copy() -> tempfile::TempDir {
-    let d = tempfile::tempdir().unwrap();
-    let src = fixture();
-    std::fs::copy(src.join("manifest.json"), d.path().join("manifest.json")).unwrap();
-    std::fs::create_dir(d.path().join("messages")).unwrap();
-    for e in std::fs::read_dir(src.join("messages")).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), d.path().join("messages").join(e.file_name())).unwrap();
-    }
-    d
+    copy_export(fixture())
 }
 
 /// A sample message with two pending recipients (alice, bob).
@@ -345,20 +329,13 @@ fn run(ex: &Path, to: &str, extra: &[&str]) -> (Output, Summary) {
     }
     args.extend_from_slice(extra);
     let o = util::run(&args);
-    let s: Summary = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!(
-            "bad summary ({e}): stdout {} stderr {}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        )
-    });
+    let s = reinject_summary(&o);
     (o, s)
 }
 
 /// The distinct pending (address, ORCPT, NOTIFY) pairs of an export.
 fn pairs(ex: &Path) -> usize {
-    let m: mxsalvage::manifest::Manifest =
-        serde_json::from_slice(&std::fs::read(ex.join("manifest.json")).unwrap()).unwrap();
+    let m = manifest(ex);
     m.messages
         .iter()
         .filter(|mm| !mm.info.probe)
@@ -373,7 +350,7 @@ fn pairs(ex: &Path) -> usize {
 }
 
 fn journal(ex: &Path) -> String {
-    std::fs::read_to_string(ex.join("reinject-journal.jsonl")).unwrap_or_default()
+    std::fs::read_to_string(journal_path(ex)).unwrap_or_default()
 }
 
 /// Runs the two-recipient message against `fault` and checks the invariant: nothing
@@ -481,7 +458,7 @@ fn a_wrong_reply_after_the_final_dot_is_unknown_not_sent() {
         assert_eq!(o.status.code(), Some(1), "{f:?}: {s:#?}");
         assert_eq!((s.sent, s.unknown), (0, 2), "{f:?}: {s:#?}");
         assert_eq!(srv.dots(), 1);
-        let js = JournalState::read(&ex.join("reinject-journal.jsonl")).unwrap();
+        let js = journal_state(ex);
         assert!(js.last.values().all(|r| r.state == State::Unknown), "{f:?}");
         // a rerun sends nothing: unknown stays unknown
         let (_, s) = run(ex, &srv.to(), &["--id", TWO]);
@@ -573,16 +550,10 @@ fn a_read_timeout_says_so() {
 fn bad_timeouts_are_usage_errors() {
     let ex = fixture();
     for t in ["0", "-1", "nan", "100000"] {
-        let o = util::run(&[
-            "reinject",
-            "--from",
-            ex.to_str().unwrap(),
-            "--to",
-            "127.0.0.1:1",
-            "--timeout",
-            t,
-            "--dry-run",
-        ]);
+        let o = mx(["reinject", "--from"])
+            .arg(ex)
+            .args(["--to", "127.0.0.1:1", "--timeout", t, "--dry-run"])
+            .output();
         assert_eq!(o.status.code(), Some(2), "--timeout {t}");
     }
 }
@@ -638,24 +609,18 @@ fn a_journal_others_can_write_is_refused() {
     let export = export_copy();
     let ex = export.path();
     let srv = Server::start(Fault::None, true, false);
-    let j = ex.join("reinject-journal.jsonl");
+    let j = journal_path(ex);
     let (o, s) = run(ex, &srv.to(), &["--id", TWO]);
     assert_eq!(o.status.code(), Some(0), "{s:#?}");
     let before = std::fs::read(&j).unwrap();
     for m in [0o666, 0o620, 0o602] {
         std::fs::set_permissions(&j, std::fs::Permissions::from_mode(m)).unwrap();
         for dry in [false, true] {
-            let mut a = vec![
-                "reinject",
-                "--from",
-                ex.to_str().unwrap(),
-                "--to",
-                "127.0.0.1:1",
-            ];
-            if dry {
-                a.push("--dry-run");
-            }
-            let o = util::run(&a);
+            let o = mx(["reinject", "--from"])
+                .arg(ex)
+                .args(["--to", "127.0.0.1:1"])
+                .args(dry.then_some("--dry-run"))
+                .output();
             let err = String::from_utf8_lossy(&o.stderr);
             assert_eq!(o.status.code(), Some(2), "mode {m:o}: {err}");
             assert!(
@@ -696,19 +661,12 @@ fn a_journal_that_is_a_symlink_or_fifo_is_refused() {
     ] {
         for dry in [false, true] {
             let j = ex.join(name);
-            let mut a = vec![
-                "reinject",
-                "--from",
-                ex.to_str().unwrap(),
-                "--to",
-                "127.0.0.1:1",
-                "--journal",
-                j.to_str().unwrap(),
-            ];
-            if dry {
-                a.push("--dry-run");
-            }
-            let o = util::run(&a);
+            let o = mx(["reinject", "--from"])
+                .arg(ex)
+                .args(["--to", "127.0.0.1:1", "--journal"])
+                .arg(&j)
+                .args(dry.then_some("--dry-run"))
+                .output();
             let err = String::from_utf8_lossy(&o.stderr);
             assert_eq!(o.status.code(), Some(2), "{name}: {err}");
             assert!(err.contains(want), "{name}: {err}");
@@ -718,19 +676,14 @@ fn a_journal_that_is_a_symlink_or_fifo_is_refused() {
 
 #[test]
 fn a_journal_owned_by_someone_else_is_refused() {
-    if !Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
-    {
+    if !is_root() {
         eprintln!("note: skipping: needs root to chown");
         return;
     }
     let export = export_copy();
     let ex = export.path();
-    let j = ex.join("reinject-journal.jsonl");
-    std::fs::write(&j, b"").unwrap();
-    std::fs::set_permissions(&j, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let j = journal_path(ex);
+    write_mode(&j, b"", 0o600);
     assert!(
         Command::new("chown")
             .arg("nobody")
@@ -739,14 +692,10 @@ fn a_journal_owned_by_someone_else_is_refused() {
             .unwrap()
             .success()
     );
-    let o = util::run(&[
-        "reinject",
-        "--from",
-        ex.to_str().unwrap(),
-        "--to",
-        "127.0.0.1:1",
-        "--dry-run",
-    ]);
+    let o = mx(["reinject", "--from"])
+        .arg(ex)
+        .args(["--to", "127.0.0.1:1", "--dry-run"])
+        .output();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("not to you (uid 0)"), "{err}");
@@ -754,13 +703,6 @@ fn a_journal_owned_by_someone_else_is_refused() {
 
 // ---------------------------------------------------------------------------------
 // mxsalvage journal (issue 9.3)
-
-/// Runs `mxsalvage journal`.
-fn journal_cmd(ex: &Path, extra: &[&str]) -> Output {
-    let mut a = vec!["journal", "--from", ex.to_str().unwrap()];
-    a.extend_from_slice(extra);
-    util::run(&a)
-}
 
 /// After a run with sent, failed, deferred and unknown pairs, `--sent-ids` lists
 /// exactly the messages whose every pending pair is sent, or failed with nothing more
@@ -778,8 +720,7 @@ fn sent_ids_after_sent_failed_deferred_and_unknown_pairs() {
     );
 
     // what the server's rules make of each message, worked out from the manifest
-    let m: mxsalvage::manifest::Manifest =
-        serde_json::from_slice(&std::fs::read(ex.join("manifest.json")).unwrap()).unwrap();
+    let m = manifest(ex);
     let mut want = Vec::new();
     let mut not_done = 0;
     for mm in m.messages.iter().filter(|mm| !mm.info.probe) {
@@ -914,21 +855,7 @@ fn sent_ids_after_sent_failed_deferred_and_unknown_pairs() {
 fn sent_ids_refuses_a_partial_export() {
     let d = tempfile::tempdir().unwrap();
     let out = d.path().join("bob");
-    let o = util::run(&[
-        "export",
-        "--queue-dir",
-        util::sample_spool().to_str().unwrap(),
-        "--config-dir",
-        util::root().join("samples/config").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--format",
-        "eml",
-        "--recipient",
-        "bob@example.com",
-        "--quiet",
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    export_samples(&out, &["--format", "eml", "--recipient", "bob@example.com"]).ok();
     let o = journal_cmd(&out, &["--sent-ids"]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");

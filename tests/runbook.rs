@@ -19,7 +19,7 @@ fn runbook_in_order_on_one_state() {
     let vmail = crate::dovecot::ensure_account("vmail");
     let mail = crate::dovecot::MailServer::new(&["alice@example.com", "bob@example.com"], vmail);
     // Sections 7–9: the primary, and the backup's queue for `postsuper -d`.
-    let primary = crate::reinject::Postfix::primary();
+    let primary = crate::harness::Postfix::primary();
     primary.access("sales@example.com 550 5.1.1 User unknown\n");
     let sec = crate::reinject::secondary_with_samples();
     let mut env = crate::dovecot::doc_env();
@@ -47,7 +47,7 @@ fn runbook_in_order_on_one_state() {
         &format!("doveadm -c {stock_conf} "),
     );
     // Let users read their mail now: a free port instead of 10993.
-    let port = crate::dovecot::free_port();
+    let port = crate::harness::free_port();
     env.substitute_in("dovecot-imap", "10993", &port.to_string());
     let _stop = crate::dovecot::Running {
         conf: env.srv().join("salvage-imap/dovecot.conf"),

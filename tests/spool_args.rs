@@ -14,26 +14,14 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::util::*;
+use crate::harness::*;
+use crate::util::{bin, have, root, run, sample_spool};
 
 /// A `cp -r` copy of the sample spool (as an administrator copies it) in `dir`.
 fn copy_samples(dir: &Path) -> PathBuf {
     let spool = dir.join("spool");
-    let st = Command::new("cp")
-        .arg("-r")
-        .arg(sample_spool())
-        .arg(&spool)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    copy_sample_spool(&spool, Modes::Copied);
     spool
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
 }
 
 /// Whether this test can run (root, unshare, mount); in CI it must.
@@ -65,12 +53,8 @@ fn with_local_etc(etc: &Path, args: &[&str]) -> Output {
         .expect("unshare")
 }
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
 fn notes(o: &Output) -> Vec<String> {
-    text(&o.stderr)
+    stderr(o)
         .lines()
         .filter(|l| l.starts_with("mxsalvage: note:") && !l.contains("file modes"))
         .map(str::to_string)
@@ -109,8 +93,8 @@ fn a_copy_never_takes_the_reading_machines_identity() {
     let q = spool.to_str().unwrap();
 
     let o = with_local_etc(&etc, &["scan", "--json", "--queue-dir", q]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
     assert!(
         !out.contains("local-machine.invalid"),
         "local identity used"
@@ -133,7 +117,7 @@ fn a_copy_never_takes_the_reading_machines_identity() {
     );
 
     let o = with_local_etc(&etc, &["scan", "--queue-dir", q]);
-    let out = text(&o.stdout);
+    let out = stdout(&o);
     assert!(
         out.lines()
             .nth(1)
@@ -153,8 +137,8 @@ fn a_copy_never_takes_the_reading_machines_identity() {
             "--quiet",
         ],
     );
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    assert_eq!(notes(&o).len(), 1, "{}", text(&o.stderr));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(notes(&o).len(), 1, "{}", stderr(&o));
     let grep = Command::new("grep")
         .args(["-rl", "local-machine.invalid"])
         .arg(&exp)
@@ -163,13 +147,13 @@ fn a_copy_never_takes_the_reading_machines_identity() {
     assert!(
         grep.stdout.is_empty(),
         "the local name reached the export: {}",
-        text(&grep.stdout)
+        stdout(&grep)
     );
 
     // The same spool as this machine's own queue directory: the local main.cf counts.
     local_main_cf(&etc, &spool);
     let o = with_local_etc(&etc, &["scan", "--json", "--queue-dir", q]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let r: mxsalvage::report::scan::ScanReport = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(r.maximal_queue_lifetime, 2 * 86400);
     assert!(
@@ -183,25 +167,19 @@ fn a_copy_never_takes_the_reading_machines_identity() {
             .filter(|m| m.queue == "maildrop")
             .all(|m| m.sender.display() == "nobody@reader.local-machine.invalid")
     );
-    assert!(notes(&o).is_empty(), "{}", text(&o.stderr));
+    assert!(notes(&o).is_empty(), "{}", stderr(&o));
 }
 
 /// Issue 16, item 6 (a3): with the clock past the samples' bounce time, overdue mail is
 /// listed first under its own heading, not under "Bounce within 24 hours".
 #[test]
 fn overdue_mail_has_its_own_heading() {
-    let o = Command::new(bin())
-        .args(["scan", "--queue-dir"])
-        .arg(sample_spool())
-        .args([
-            "--config-dir",
-            root().join("samples/config").to_str().unwrap(),
-        ])
-        .env("TZ", "UTC")
+    let o = mx(["scan"])
+        .queue_dir(&sample_spool())
+        .sample_config()
         .env("MXSALVAGE_NOW", "2026-12-07T10:00:00Z")
-        .output()
-        .unwrap();
-    let out = text(&o.stdout);
+        .output();
+    let out = stdout(&o);
     let section = |heading: &str| -> Vec<String> {
         out.lines()
             .skip_while(|l| !l.starts_with(heading))
@@ -229,7 +207,7 @@ fn a_configuration_directory_is_not_called_a_queue() {
     let cfg = root().join("samples/config");
     let o = run(&["scan", "--queue-dir", cfg.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
-    let err = text(&o.stderr);
+    let err = stderr(&o);
     assert!(!err.contains("queue files"), "{err}");
     assert!(
         err.contains("configuration directory") && err.contains("--config-dir"),
@@ -240,7 +218,7 @@ fn a_configuration_directory_is_not_called_a_queue() {
     std::fs::copy(cfg.join("main.cf"), t.path().join("postfix/main.cf")).unwrap();
     std::fs::write(t.path().join("hostname"), "mx2\n").unwrap();
     let o = run(&["scan", "--queue-dir", t.path().to_str().unwrap()]);
-    let err = text(&o.stderr);
+    let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2));
     assert!(
         err.contains("postfix/main.cf") && err.contains("--config-dir"),
@@ -289,7 +267,7 @@ fn a_copy_without_search_bits_is_diagnosed_for_a_non_root_user() {
             .unwrap()
     };
     let o = as_nobody();
-    let err = text(&o.stderr);
+    let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(!err.contains("is not a Postfix spool"), "{err}");
     assert!(
@@ -298,7 +276,7 @@ fn a_copy_without_search_bits_is_diagnosed_for_a_non_root_user() {
     );
     sh(&format!("chmod 755 {}", spool.display()));
     let o = as_nobody();
-    let all = format!("{}{}", text(&o.stdout), text(&o.stderr));
+    let all = format!("{}{}", stdout(&o), stderr(&o));
     sh(&format!("chmod -R u+rwX {}", spool.display()));
     let denied: Vec<&str> = all
         .lines()
@@ -317,23 +295,13 @@ fn a_copy_without_search_bits_is_diagnosed_for_a_non_root_user() {
 fn the_manifest_names_the_queue_directory_absolutely() {
     let t = tempfile::tempdir().unwrap();
     let out = t.path().join("out");
-    let o = Command::new(bin())
-        .args([
-            "export",
-            "--queue-dir",
-            "samples/spool",
-            "--config-dir",
-            "samples/config",
-        ])
-        .arg("--out")
-        .arg(&out)
+    mx(["export", "--queue-dir", "samples/spool"])
+        .config_dir("samples/config")
+        .out(&out)
         .arg("--quiet")
-        .current_dir(root())
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    let m: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+        .dir(&root())
+        .ok();
+    let m = manifest_json(&out);
     let q = m["source"]["queue_directory"].as_str().unwrap();
     assert_eq!(Path::new(q), root().join("samples/spool"), "{q}");
 }
@@ -347,21 +315,14 @@ fn export_explains_pairs_that_differ_from_the_queues_count() {
     let t = tempfile::tempdir().unwrap();
     let out = t.path().join("out");
     let cfg = root().join("samples/config");
-    let o = Command::new(bin())
-        .arg("export")
-        .arg("--queue-dir")
-        .arg(sample_spool())
-        .arg("--config-dir")
-        .arg(&cfg)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    let err = text(&o.stderr);
+    let o = mx(["export"])
+        .queue_dir(&sample_spool())
+        .config_dir(&cfg)
+        .out(&out)
+        .ok();
+    let err = stderr(&o);
     let summary = err.lines().last().unwrap();
-    let m: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let m = manifest_json(&out);
     assert_eq!(m["totals"]["pairs"], 62);
     assert!(
         summary.contains(
@@ -370,16 +331,13 @@ fn export_explains_pairs_that_differ_from_the_queues_count() {
         "{summary}"
     );
     let j = run(&["journal", "--from", out.to_str().unwrap()]);
-    let jt = text(&j.stdout);
+    let jt = stdout(&j);
     assert!(jt.lines().any(|l| l.starts_with("63 pair(s):")), "{jt}");
-    let s = run(&[
-        "scan",
-        "--queue-dir",
-        sample_spool().to_str().unwrap(),
-        "--config-dir",
-        cfg.to_str().unwrap(),
-    ]);
-    let st = text(&s.stdout);
+    let s = mx(["scan"])
+        .queue_dir(&sample_spool())
+        .config_dir(&cfg)
+        .output();
+    let st = stdout(&s);
     assert!(
         st.lines().any(
             |l| l.split_whitespace().collect::<Vec<_>>() == ["total", "37", "63", "314", "KiB"]

@@ -3,36 +3,23 @@
 
 use std::path::Path;
 
-use crate::util::*;
+use crate::harness::*;
+use crate::util::{sample_recipients, sample_spool};
 
+/// `export --queue-dir samples/spool --out OUT --quiet EXTRA…`, asserted to succeed.
 fn export(out: &Path, extra: &[&str]) {
-    let spool = sample_spool();
-    let mut args = vec![
-        "export",
-        "--queue-dir",
-        spool.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-    ];
-    args.extend_from_slice(extra);
-    let o = run(&args);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    mx(["export"])
+        .queue_dir(&sample_spool())
+        .out(out)
+        .arg("--quiet")
+        .args(extra)
+        .ok();
 }
 
+/// `verify OUT EXTRA…`: its exit code and standard output.
 fn verify(out: &Path, extra: &[&str]) -> (i32, String) {
-    let mut args = vec!["verify", out.to_str().unwrap()];
-    args.extend_from_slice(extra);
-    let o = run(&args);
-    (
-        o.status.code().unwrap(),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-    )
+    let o = mx(["verify"]).arg(out).args(extra).output();
+    (o.status.code().unwrap(), stdout(&o))
 }
 
 fn first_file(dir: &Path, ext: &str) -> std::path::PathBuf {
@@ -125,8 +112,7 @@ fn verify_opens_encrypted_zips_with_the_password_file() {
         .iter()
         .map(|(a, n)| format!("{a} secret-{n}\n"))
         .collect();
-    std::fs::write(&pw, &lines).unwrap();
-    std::fs::set_permissions(&pw, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    write_mode(&pw, &lines, 0o600);
     export(
         &out,
         &["--zip", "--zip-password-file", pw.to_str().unwrap()],
@@ -196,43 +182,26 @@ fn zip_entries_are_checked_and_rebuilt_from_checked_copies() {
     // compared a zip's entries with the manifest, so tampered mail passed verify.
     let tmp = tempfile::tempdir().unwrap();
     let spool = tmp.path().join("spool");
-    let cp = std::process::Command::new("cp")
-        .arg("-r")
-        .arg(sample_spool())
-        .arg(&spool)
-        .status()
-        .unwrap();
-    assert!(cp.success());
+    copy_sample_spool(&spool, Modes::Copied);
     let out = tmp.path().join("x");
-    let args = |extra: &[&str]| {
-        let mut v = vec![
-            "export",
-            "--queue-dir",
-            spool.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--quiet",
-            "--zip",
-            "--format",
-            "eml",
-            "--zip-formats",
-            "eml,text",
-        ];
-        v.extend_from_slice(extra);
-        v.iter().map(|s| s.to_string()).collect::<Vec<_>>()
-    };
     let go = |extra: &[&str]| {
-        let a = args(extra);
-        run(&a.iter().map(String::as_str).collect::<Vec<_>>())
+        mx(["export"])
+            .queue_dir(&spool)
+            .out(&out)
+            .args([
+                "--quiet",
+                "--zip",
+                "--format",
+                "eml",
+                "--zip-formats",
+                "eml,text",
+            ])
+            .args(extra)
+            .output()
     };
     assert!(go(&[]).status.success());
-    let m: mxsalvage::manifest::Manifest =
-        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
-    let bob = m
-        .recipients
-        .iter()
-        .find(|r| r.address.0 == b"bob@example.com")
-        .unwrap();
+    let m = manifest(&out);
+    let bob = bundle_of(&m, "bob@example.com");
     let zip = out.join(bob.zip.as_ref().unwrap());
     let entry = bob
         .zip_entries
@@ -320,14 +289,11 @@ fn zip_passwords_keep_trailing_spaces() {
             .map(|(i, (a, _))| line(i, a.clone(), trim))
             .collect()
     };
-    let pw = tmp.path().join("pw");
-    std::fs::write(&pw, file(false)).unwrap();
-    let trimmed = tmp.path().join("trimmed");
-    std::fs::write(&trimmed, file(true)).unwrap();
     // Password files are private (a readable one is refused).
-    for f in [&pw, &trimmed] {
-        std::fs::set_permissions(f, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-    }
+    let pw = tmp.path().join("pw");
+    write_mode(&pw, file(false), 0o600);
+    let trimmed = tmp.path().join("trimmed");
+    write_mode(&trimmed, file(true), 0o600);
     export(
         &out,
         &["--zip", "--zip-password-file", pw.to_str().unwrap()],
@@ -363,8 +329,7 @@ fn verify_reports_progress_per_message_and_per_mailbox() {
     let rep = mxsalvage::verify::verify_with(&out, None, &rec).unwrap();
     assert!(rep.ok(), "{:?}", rep.mismatches);
     let phases = rec.0.into_inner().unwrap();
-    let m: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let m = manifest_json(&out);
     let (msgs, rcpts) = (
         m["messages"].as_array().unwrap().len() as u64,
         m["recipients"].as_array().unwrap().len() as u64,

@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use mxsalvage::decode::decode;
-use mxsalvage::manifest::Manifest;
 use mxsalvage::queue::record::encode_record;
 
-use crate::util::*;
+use crate::harness::*;
+use crate::util::{defaults_config_dir, root};
 
 // ---------------------------------------------------------------------------------------
 // helpers
@@ -55,20 +55,11 @@ fn queue_file(arrival: i64, rcpts: &[&[u8]], lines: &[Vec<u8>]) -> Vec<u8> {
 
 /// Writes a queue file into `spool/deferred/<first char>/<id>` (mode 0700).
 fn put(spool: &Path, id: &str, data: &[u8]) {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = spool.join("deferred").join(&id[..1]);
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join(id);
-    std::fs::write(&p, data).unwrap();
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o700)).unwrap();
+    plant(spool, &format!("deferred/{}/{id}", &id[..1]), data, 0o700);
 }
 
 fn lines(s: &[u8]) -> Vec<Vec<u8>> {
     s.split(|&c| c == b'\n').map(<[u8]>::to_vec).collect()
-}
-
-fn manifest(out: &Path) -> Manifest {
-    serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap()
 }
 
 /// Asserts that doubling the input at most a little more than doubles the time: the
@@ -229,24 +220,12 @@ fn deeply_nested_message_does_not_abort_the_export() {
             &lines(b"From: b@example.net\nSubject: an ordinary one\n\nhello"),
         ),
     );
-    let o = run(&[
-        "export",
-        "--queue-dir",
-        spool.to_str().unwrap(),
-        "--config-dir",
-        defaults_config_dir(),
-        "--out",
-        out.to_str().unwrap(),
-        "--format",
-        "mbox,text",
-        "--quiet",
-    ]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    mx(["export"])
+        .queue_dir(&spool)
+        .config_dir(defaults_config_dir())
+        .out(&out)
+        .args(["--format", "mbox,text", "--quiet"])
+        .ok();
     let m = manifest(&out);
     assert_eq!(m.messages.len(), 2);
     let deep = m
@@ -293,16 +272,22 @@ fn text_form_keeps_links_and_names_reports_txt() {
 // ---------------------------------------------------------------------------------------
 // issue 10 item 1: the HTML view in a real browser
 
-/// Whether a test needing `prog` can run; panics under CI when it is missing.
-fn tool(prog: &str) -> bool {
-    if have(prog) {
-        return true;
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("{prog} is required under CI");
-    }
-    eprintln!("note: {prog} not installed; skipping that part of the test");
-    false
+/// tests/viewer_cdp.py on `pages` (`file://PATH=NAME[@WxH]`), screenshots into `shots`
+/// (emptied first): its report, the run asserted to succeed.
+fn viewer_cdp<S: AsRef<std::ffi::OsStr>>(shots: &Path, pages: &[S]) -> serde_json::Value {
+    let _ = std::fs::remove_dir_all(shots);
+    let o = std::process::Command::new("python3")
+        .arg(root().join("tests/viewer_cdp.py"))
+        .arg(shots)
+        .args(pages)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "viewer_cdp.py: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).unwrap()
 }
 
 /// A message a hostile sender could write: markup in every header, scripts, event
@@ -361,13 +346,7 @@ fn html_view_in_headless_chromium() {
     let d = tempfile::tempdir().unwrap();
     let spool = d.path().join("spool");
     let out = d.path().join("out");
-    let st = std::process::Command::new("cp")
-        .arg("-r")
-        .arg(sample_spool())
-        .arg(&spool)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    copy_sample_spool(&spool, Modes::Copied);
     put(
         &spool,
         "4FFFF98E5F0",
@@ -386,32 +365,15 @@ fn html_view_in_headless_chromium() {
             &lines(INLINE.as_bytes()),
         ),
     );
-    let o = run(&[
-        "export",
-        "--queue-dir",
-        spool.to_str().unwrap(),
-        "--config-dir",
-        root().join("samples/config").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--format",
-        "all",
-        "--zip",
-        "--quiet",
-    ]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    mx(["export"])
+        .queue_dir(&spool)
+        .sample_config()
+        .out(&out)
+        .args(["--format", "all", "--zip", "--quiet"])
+        .ok();
     let m = manifest(&out);
     let bundle = |addr: &str| {
-        let r = m
-            .recipients
-            .iter()
-            .find(|r| r.address.0 == addr.as_bytes())
-            .unwrap();
+        let r = bundle_of(&m, addr);
         assert_eq!(
             r.output("html"),
             Some(format!("recipients/{}/index.html", r.dir).as_str())
@@ -453,7 +415,6 @@ fn html_view_in_headless_chromium() {
     )
     .unwrap();
     let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("viewer-screenshots");
-    let _ = std::fs::remove_dir_all(&shots);
     let url = |p: &Path, name: &str, size: &str| format!("file://{}={name}{size}", p.display());
     let pages = [
         url(&ivan.join("index.html"), "index-ivan", ""),
@@ -467,18 +428,7 @@ fn html_view_in_headless_chromium() {
         url(&inline, "message-inline-image", ""),
         url(&control, "control", ""),
     ];
-    let o = std::process::Command::new("python3")
-        .arg(root().join("tests/viewer_cdp.py"))
-        .arg(&shots)
-        .args(&pages)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "viewer_cdp.py: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let report = viewer_cdp(&shots, &pages);
     let got: BTreeMap<String, &serde_json::Value> = report["pages"]
         .as_array()
         .unwrap()
@@ -713,32 +663,15 @@ fn html_view_alone_and_after_update() {
     let d = tempfile::tempdir().unwrap();
     let spool = d.path().join("spool");
     let out = d.path().join("out");
-    let st = std::process::Command::new("cp")
-        .arg("-r")
-        .arg(sample_spool())
-        .arg(&spool)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    copy_sample_spool(&spool, Modes::Copied);
     let export = |extra: &[&str]| {
-        let mut a = vec![
-            "export",
-            "--queue-dir",
-            spool.to_str().unwrap(),
-            "--config-dir",
-            defaults_config_dir(),
-            "--out",
-            out.to_str().unwrap(),
-            "--quiet",
-        ];
-        a.extend_from_slice(extra);
-        let o = run(&a);
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+        mx(["export"])
+            .queue_dir(&spool)
+            .config_dir(defaults_config_dir())
+            .out(&out)
+            .arg("--quiet")
+            .args(extra)
+            .ok();
     };
     export(&["--format", "html"]);
     let m = manifest(&out);
@@ -771,13 +704,7 @@ fn html_view_alone_and_after_update() {
     let eml = std::fs::read(judy.join(format!("html/{stem}.eml"))).unwrap();
     assert!(eml.starts_with(b"Return-Path: <office@example.net>\r\n"));
     assert!(page.contains(&format!("href=\"{stem}.eml\"")));
-    let o = run(&["verify", out.to_str().unwrap()]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stdout)
-    );
+    mx(["verify"]).arg(&out).ok();
     // New mail arrives; the update lists old and new, newest first.
     put(
         &spool,
@@ -790,11 +717,7 @@ fn html_view_alone_and_after_update() {
     );
     export(&["--update"]);
     let m = manifest(&out);
-    let r = m
-        .recipients
-        .iter()
-        .find(|r| r.address.0 == b"judy@example.com")
-        .unwrap();
+    let r = bundle_of(&m, "judy@example.com");
     let index = std::fs::read_to_string(judy.join("index.html")).unwrap();
     assert_eq!(
         index.matches("<td class=\"subject\">").count(),
@@ -802,13 +725,7 @@ fn html_view_alone_and_after_update() {
     );
     let first = index.split("<td class=\"subject\">").nth(1).unwrap();
     assert!(first.contains("arrived later"), "{first}");
-    let o = run(&["verify", out.to_str().unwrap()]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stdout)
-    );
+    mx(["verify"]).arg(&out).ok();
 }
 
 /// r12: HTML, SVG and `cid:`-referenced HTML attachments, opened from the message page's
@@ -864,24 +781,12 @@ Content-Disposition: attachment; filename=\"photo.svg\"\n\
     let mut controls = Vec::new();
     for formats in ["html,eml", "all"] {
         let out = d.path().join(formats.replace(',', "-"));
-        let o = run(&[
-            "export",
-            "--queue-dir",
-            spool.to_str().unwrap(),
-            "--config-dir",
-            defaults_config_dir(),
-            "--out",
-            out.to_str().unwrap(),
-            "--format",
-            formats,
-            "--quiet",
-        ]);
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+        mx(["export"])
+            .queue_dir(&spool)
+            .config_dir(defaults_config_dir())
+            .out(&out)
+            .args(["--format", formats, "--quiet"])
+            .ok();
         let html = out.join("recipients/alice@example.com/html");
         let page = std::fs::read_dir(&html)
             .unwrap()
@@ -918,20 +823,8 @@ Content-Disposition: attachment; filename=\"photo.svg\"\n\
         }
     }
     let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("viewer-r12");
-    let _ = std::fs::remove_dir_all(&shots);
-    let o = std::process::Command::new("python3")
-        .arg(root().join("tests/viewer_cdp.py"))
-        .arg(&shots)
-        .args(&pages)
-        .args(&controls)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "viewer_cdp.py: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    pages.extend(controls);
+    let report = viewer_cdp(&shots, &pages);
     for p in report["pages"].as_array().unwrap() {
         let name = p["name"].as_str().unwrap();
         let remote: Vec<&str> = p["requests"]

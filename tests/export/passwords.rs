@@ -6,6 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use super::{export_samples, manifest};
+use crate::harness::{mx, write_mode};
 
 fn pwfile(dir: &Path, mode: u32) -> std::path::PathBuf {
     let lines: String =
@@ -14,9 +15,22 @@ fn pwfile(dir: &Path, mode: u32) -> std::path::PathBuf {
             .map(|(a, n)| format!("{a} pw-{n}\n"))
             .collect();
     let p = dir.join(format!("pw-{mode:o}"));
-    std::fs::write(&p, lines).unwrap();
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+    write_mode(&p, lines, mode);
     p
+}
+
+/// `verify OUT --zip-password-file FILE`, asserted to pass.
+fn verify_with(out: &Path, file: &Path) {
+    mx(["verify"])
+        .arg(out)
+        .arg("--zip-password-file")
+        .arg(file)
+        .ok();
+}
+
+/// The permission bits of `p`.
+fn mode(p: &Path) -> u32 {
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
 }
 
 fn code_and_err(o: std::process::Output) -> (Option<i32>, String) {
@@ -102,8 +116,7 @@ fn passwords_generated_per_mailbox_private_and_open_the_zips() {
     );
     let (c, e) = code_and_err(o.clone());
     assert_eq!(c, Some(0), "{e}");
-    let meta = std::fs::metadata(&file).unwrap();
-    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    assert_eq!(mode(&file), 0o600);
     let text = std::fs::read_to_string(&file).unwrap();
     let pw = mxsalvage::export::passwords::parse_passwords(&text).unwrap();
     let m = manifest(&out);
@@ -116,10 +129,7 @@ fn passwords_generated_per_mailbox_private_and_open_the_zips() {
     assert_eq!(all.len(), pw.len(), "every password is different");
     // Handouts: one per user, private, outside the export.
     let hd = mxsalvage::export::passwords::handouts_dir(&file);
-    assert_eq!(
-        std::fs::metadata(&hd).unwrap().permissions().mode() & 0o777,
-        0o700
-    );
+    assert_eq!(mode(&hd), 0o700);
     let handouts: Vec<_> = std::fs::read_dir(&hd)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -130,19 +140,10 @@ fn passwords_generated_per_mailbox_private_and_open_the_zips() {
     assert!(alice.contains(apw) && alice.contains("7-Zip") && alice.contains("Windows 11"));
     assert!(alice.contains("Archive Utility"), "{alice}");
     for h in &handouts {
-        assert_eq!(
-            std::fs::metadata(h).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(mode(h), 0o600);
     }
     // verify opens every zip with the generated file.
-    let v = crate::util::run(&[
-        "verify",
-        out.to_str().unwrap(),
-        "--zip-password-file",
-        file.to_str().unwrap(),
-    ]);
-    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
+    verify_with(&out, &file);
     // 7z extracts alice's zip with her password.
     if super::tool("7z") {
         let x = d.path().join("x");
@@ -206,22 +207,14 @@ fn passwords_generated_file_round_trips_an_address_with_a_blank() {
     let upd = ["--update", "--zip", "--zip-password-file", fs];
     let (c, e) = code_and_err(super::export_spool(&sp, &out, &upd));
     assert_eq!(c, Some(0), "{e}");
-    let v = crate::util::run(&["verify", out.to_str().unwrap(), "--zip-password-file", fs]);
-    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
+    verify_with(&out, &file);
     // The old generator's format (`address password`, its header) still reads.
     let old = d.path().join("passwords-old");
     let mut t = format!("{HEADER1}\n");
     for (k, s) in &pw {
         t.push_str(&format!("{} {}\n", String::from_utf8_lossy(k), s.0));
     }
-    std::fs::write(&old, &t).unwrap();
-    std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o600)).unwrap();
+    write_mode(&old, &t, 0o600);
     assert_eq!(parse_passwords(&t).unwrap(), pw);
-    let v = crate::util::run(&[
-        "verify",
-        out.to_str().unwrap(),
-        "--zip-password-file",
-        old.to_str().unwrap(),
-    ]);
-    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
+    verify_with(&out, &old);
 }

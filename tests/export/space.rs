@@ -4,45 +4,11 @@
 //! fits records its estimate in the manifest, and the estimate is not below what was
 //! written; `--dry-run` prints it and writes nothing; `--no-space-check` writes anyway.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
-use super::{export_samples, manifest};
+use super::{export_samples, manifest, ok};
+use crate::harness::Tmpfs;
 use crate::util::*;
-
-/// A tmpfs of `size` mounted on a fresh directory, unmounted on drop.
-struct Tmpfs {
-    _base: tempfile::TempDir,
-    dir: PathBuf,
-}
-
-impl Tmpfs {
-    fn mount(size: &str) -> Option<Tmpfs> {
-        let base = tempfile::tempdir().unwrap();
-        let dir = base.path().join("small");
-        std::fs::create_dir(&dir).unwrap();
-        let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(&dir)
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !ok {
-            eprintln!("note: cannot mount a tmpfs (not root?); skipping");
-            return None;
-        }
-        Some(Tmpfs { _base: base, dir })
-    }
-    fn used(&self) -> u64 {
-        let s = rustix::fs::statvfs(&self.dir).unwrap();
-        (s.f_blocks - s.f_bfree) * s.f_frsize
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.dir).status();
-    }
-}
 
 fn entries(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
@@ -101,13 +67,7 @@ fn space_refused_on_a_small_file_system_and_nothing_written() {
     assert!(!out.exists());
 
     // What the refusal suggested fits, and its estimate covers what was written.
-    let o = export_samples(&out, &["--format", "mbox"]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    ok(&export_samples(&out, &["--format", "mbox"]));
     let m = manifest(&out);
     let sp = m.space.expect("manifest records the estimate");
     assert!(sp.checked);

@@ -4,11 +4,56 @@
 //! update after a first export killed half-way (it takes the options the first run
 //! left behind).
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::process::{Child, Output};
 
 use super::{copy_tree, export_spool as go, manifest, put_raw, simple};
+use crate::harness::{Tmpfs, deferred_copies, mx, s, stderr, stdout, write_mode};
 use crate::util::*;
+
+/// `verify OUT`.
+fn verify(out: &Path) -> Output {
+    mx(["verify"]).arg(out).output()
+}
+
+/// `verify` on an export that did not finish: exit 2 and one line saying so and how to
+/// finish it (`--update`), nothing on standard output.
+fn assert_unfinished(out: &Path) {
+    let v = verify(out);
+    let verr = stderr(&v);
+    assert_eq!(v.status.code(), Some(2), "{verr}");
+    assert!(v.stdout.is_empty(), "{}", stdout(&v));
+    assert_eq!(verr.lines().count(), 1, "{verr}");
+    assert!(
+        verr.contains("did not finish") && verr.contains("--update"),
+        "{verr}"
+    );
+}
+
+/// Waits until the export into `out` has written 20 archive copies (or ended).
+fn wait_half_way(child: &mut Child, out: &Path) {
+    let started = std::time::Instant::now();
+    loop {
+        let n = std::fs::read_dir(out.join("messages")).map_or(0, |d| d.count());
+        if n >= 20 || child.try_wait().unwrap().is_some() {
+            break;
+        }
+        assert!(
+            started.elapsed().as_secs() < 120,
+            "the export never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// A tmpfs of `size`; `None` (skip) where mounting is not allowed, except under CI.
+fn small_fs(size: &str) -> Option<Tmpfs> {
+    let fs = Tmpfs::mount(size);
+    if fs.is_none() {
+        assert!(std::env::var_os("CI").is_none(), "CI can mount a tmpfs");
+    }
+    fs
+}
 
 const SHAPE: &[&str] = &["--zip", "--format", "all", "--zip-formats", "all"];
 
@@ -197,8 +242,7 @@ fn update_never_leaves_out() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let m = manifest(&out);
     assert!(m.messages.iter().any(|x| x.info.queue_id == "9ZZZZ98E777"));
-    let v = run(&["verify", out.to_str().unwrap()]);
-    let text = String::from_utf8_lossy(&v.stdout);
+    let text = stdout(&verify(&out));
     assert!(text.contains("notes.txt"), "{text}");
 }
 
@@ -210,8 +254,7 @@ fn verify_never_leaves_the_export() {
     let o = go(&sample_spool(), &out, &["--format", "eml"]);
     assert!(o.status.success());
     let secret = tmp.path().join("secret");
-    std::fs::write(&secret, "root:x\n").unwrap();
-    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    write_mode(&secret, "root:x\n", 0o600);
     // A listed file replaced by a link to a file with the same content: still a mismatch.
     let m = manifest(&out);
     let f = &m.recipients[0].files[0];
@@ -219,8 +262,8 @@ fn verify_never_leaves_the_export() {
     let copy = tmp.path().join("copy");
     std::fs::rename(&p, &copy).unwrap();
     std::os::unix::fs::symlink(&copy, &p).unwrap();
-    let v = run(&["verify", out.to_str().unwrap()]);
-    let text = String::from_utf8_lossy(&v.stdout);
+    let v = verify(&out);
+    let text = stdout(&v);
     assert_eq!(v.status.code(), Some(1), "{text}");
     assert!(
         text.contains(&f.path) && text.contains("symbolic link"),
@@ -232,29 +275,15 @@ fn verify_never_leaves_the_export() {
     edit_manifest(&out, |v| {
         v["messages"][0]["store"] = secret.to_str().unwrap().into();
     });
-    let v = run(&["verify", out.to_str().unwrap()]);
-    let text = String::from_utf8_lossy(&v.stdout);
+    let v = verify(&out);
+    let text = stdout(&v);
     assert_eq!(v.status.code(), Some(1), "{text}");
     assert!(text.contains("not a path inside the export"), "{text}");
 }
 
 /// A spool of `n` copies of the sample's deferred queue files under fresh queue IDs.
 fn copies_spool(dst: &Path, n: usize) {
-    let mut src: Vec<PathBuf> = Vec::new();
-    for d in std::fs::read_dir(sample_spool().join("deferred")).unwrap() {
-        for f in std::fs::read_dir(d.unwrap().path()).unwrap() {
-            src.push(f.unwrap().path());
-        }
-    }
-    src.sort();
-    for i in 0..n {
-        let id = format!("C{:05X}{:04X}", i, i % 7);
-        let dir = dst.join("deferred").join(&id[..1]);
-        std::fs::create_dir_all(&dir).unwrap();
-        let to = dir.join(&id);
-        std::fs::copy(&src[i % src.len()], &to).unwrap();
-        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o700)).unwrap();
-    }
+    deferred_copies(dst, n, |i| format!("C{:05X}{:04X}", i, i % 7), false);
 }
 
 /// A first export killed (SIGKILL) half-way leaves a manifest that lists nothing and
@@ -274,30 +303,12 @@ fn update_after_a_killed_first_export_keeps_its_options() {
         "--jobs",
         "1",
     ];
-    let mut a = vec![
-        "export".to_string(),
-        "--config-dir".into(),
-        defaults_config_dir().into(),
-        "--quiet".into(),
-        "--queue-dir".into(),
-        spool.to_str().unwrap().into(),
-        "--out".into(),
-        out.to_str().unwrap().into(),
-    ];
-    a.extend(shape.iter().map(|s| s.to_string()));
-    let mut child = std::process::Command::new(bin()).args(&a).spawn().unwrap();
-    let started = std::time::Instant::now();
-    loop {
-        let n = std::fs::read_dir(out.join("messages")).map_or(0, |d| d.count());
-        if n >= 20 || child.try_wait().unwrap().is_some() {
-            break;
-        }
-        assert!(
-            started.elapsed().as_secs() < 120,
-            "the export never started"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    let mut child = mx(["export", "--config-dir", defaults_config_dir(), "--quiet"])
+        .queue_dir(&spool)
+        .out(&out)
+        .args(shape)
+        .spawn();
+    wait_half_way(&mut child, &out);
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let m = manifest(&out);
@@ -310,28 +321,10 @@ fn update_after_a_killed_first_export_keeps_its_options() {
     assert_eq!(m.options.zip_formats, ["text"]);
     // Neither verify nor anyone else takes it for a finished export: verify says so in
     // one line, with how to finish it (exit 2: there is nothing to verify yet).
-    let v = run(&["verify", out.to_str().unwrap()]);
-    let err = String::from_utf8_lossy(&v.stderr);
-    assert_eq!(v.status.code(), Some(2), "{err}");
-    assert!(
-        v.stdout.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&v.stdout)
-    );
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(
-        err.contains("did not finish") && err.contains("--update"),
-        "{err}"
-    );
+    assert_unfinished(&out);
     // reinject does not mistake it for an export with nothing to send.
-    let r = run(&[
-        "reinject",
-        "--from",
-        out.to_str().unwrap(),
-        "--to",
-        "127.0.0.1:9",
-    ]);
-    let err = String::from_utf8_lossy(&r.stderr);
+    let r = run(&["reinject", "--from", s(&out), "--to", "127.0.0.1:9"]);
+    let err = stderr(&r);
     assert_eq!(r.status.code(), Some(2), "{err}");
     assert!(
         err.contains("interrupted") && err.contains("--update"),
@@ -351,28 +344,18 @@ fn update_after_a_killed_first_export_keeps_its_options() {
         assert!(r.zip_entries.iter().any(|e| e.path.ends_with(".txt")));
         assert!(!r.zip_entries.iter().any(|e| e.path.ends_with(".eml")));
     }
-    let v = run(&["verify", out.to_str().unwrap()]);
-    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
+    crate::harness::assert_ok(&verify(&out));
 }
 
 /// A full disk while zips are written: one line naming the path, not the zip crate's
 /// `ZipWriter::drop` debug output, and no temporary zip left. Needs root (mount).
 #[test]
 fn full_disk_during_zips_is_one_quiet_line() {
-    let tmp = tempfile::tempdir().unwrap();
     for size in ["500k", "600k", "700k", "800k"] {
-        let mnt = tmp.path().join(format!("small-{size}"));
-        std::fs::create_dir(&mnt).unwrap();
-        let st = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(&mnt)
-            .status();
-        if !st.map(|s| s.success()).unwrap_or(false) {
-            assert!(std::env::var_os("CI").is_none(), "CI can mount a tmpfs");
-            eprintln!("note: cannot mount a tmpfs; full-disk test skipped");
+        let Some(fs) = small_fs(size) else {
             return;
-        }
-        let out = mnt.join("x");
+        };
+        let out = fs.dir.join("x");
         // Past the space check (which would refuse first): the disk fills while writing.
         let o = go(&sample_spool(), &out, &["--zip", "--no-space-check"]);
         let tmps = std::fs::read_dir(out.join("recipients"))
@@ -386,7 +369,7 @@ fn full_disk_during_zips_is_one_quiet_line() {
                     .count()
             })
             .unwrap_or(0);
-        let _ = std::process::Command::new("umount").arg(&mnt).status();
+        drop(fs);
         let err = String::from_utf8_lossy(&o.stderr);
         if o.status.success() {
             continue;
@@ -407,26 +390,10 @@ fn full_disk_during_zips_is_one_quiet_line() {
 /// Needs root (mount).
 #[test]
 fn full_disk_stop_is_fatal_and_says_how_to_finish() {
-    let tmp = tempfile::tempdir().unwrap();
-    let mnt = tmp.path().join("tiny");
-    std::fs::create_dir(&mnt).unwrap();
-    let st = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=1500k", "tmpfs"])
-        .arg(&mnt)
-        .status();
-    if !st.map(|s| s.success()).unwrap_or(false) {
-        assert!(std::env::var_os("CI").is_none(), "CI can mount a tmpfs");
-        eprintln!("note: cannot mount a tmpfs; full-disk test skipped");
+    let Some(fs) = small_fs("1500k") else {
         return;
-    }
-    struct Umount<'a>(&'a Path);
-    impl Drop for Umount<'_> {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("umount").arg(self.0).status();
-        }
-    }
-    let _u = Umount(&mnt);
-    let out = mnt.join("out");
+    };
+    let out = fs.dir.join("out");
     let o = go(
         &sample_spool(),
         &out,
@@ -443,15 +410,7 @@ fn full_disk_stop_is_fatal_and_says_how_to_finish() {
     if let Some(why) = &m.stopped {
         assert!(why.contains("No space left on device"), "{why}");
     }
-    let v = run(&["verify", out.to_str().unwrap()]);
-    let verr = String::from_utf8_lossy(&v.stderr);
-    assert_eq!(v.status.code(), Some(2), "{verr}");
-    assert_eq!(verr.lines().count(), 1, "{verr}");
-    assert!(v.stdout.is_empty());
-    assert!(
-        verr.contains("did not finish") && verr.contains("--update"),
-        "{verr}"
-    );
+    assert_unfinished(&out);
 }
 
 /// Ctrl-C (SIGINT) half-way through an export: one line saying how to finish it
@@ -465,33 +424,12 @@ fn ctrl_c_says_how_to_finish_and_verify_says_unfinished() {
     let spool = tmp.path().join("spool");
     copies_spool(&spool, 1500);
     let out = tmp.path().join("out");
-    let child = std::process::Command::new(bin())
-        .args([
-            "export",
-            "--config-dir",
-            defaults_config_dir(),
-            "--queue-dir",
-        ])
-        .arg(&spool)
-        .arg("--out")
-        .arg(&out)
+    let mut child = mx(["export", "--config-dir", defaults_config_dir()])
+        .queue_dir(&spool)
+        .out(&out)
         .args(["--format", "eml", "--jobs", "1"])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = std::time::Instant::now();
-    let mut child = child;
-    loop {
-        let n = std::fs::read_dir(out.join("messages")).map_or(0, |d| d.count());
-        if n >= 20 || child.try_wait().unwrap().is_some() {
-            break;
-        }
-        assert!(
-            started.elapsed().as_secs() < 120,
-            "the export never started"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+        .spawn();
+    wait_half_way(&mut child, &out);
     let pid = child.id().to_string();
     let st = std::process::Command::new("kill")
         .args(["-INT", &pid])
@@ -514,21 +452,8 @@ fn ctrl_c_says_how_to_finish_and_verify_says_unfinished() {
         lines[0].starts_with("mxsalvage: interrupted") && lines[0].contains("with --update"),
         "{err}"
     );
-    let v = run(&["verify", out.to_str().unwrap()]);
-    let verr = String::from_utf8_lossy(&v.stderr);
-    assert_eq!(v.status.code(), Some(2), "{verr}");
-    assert!(
-        v.stdout.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&v.stdout)
-    );
-    assert_eq!(verr.lines().count(), 1, "{verr}");
-    assert!(
-        verr.contains("did not finish") && verr.contains("--update"),
-        "{verr}"
-    );
+    assert_unfinished(&out);
     let o = go(&spool, &out, &["--update"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let v = run(&["verify", out.to_str().unwrap()]);
-    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
+    crate::harness::assert_ok(&verify(&out));
 }
