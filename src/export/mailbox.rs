@@ -18,7 +18,6 @@ use crate::bytes::Bytes;
 use crate::manifest::{FileEntry, Manifest, ManifestMessage, ManifestRecipient, Outputs};
 use crate::report::select::Selection;
 
-use super::names;
 use super::plan::Plan;
 use super::prepend;
 use super::sink::{Archive, Dest, Item, LazyDecoded, Mailbox, Message, Summary, render_message};
@@ -27,6 +26,7 @@ use super::spill::{Slot, Spill};
 use super::tree::Tree;
 use super::zip::{self, Secret};
 use super::{ExportError, Progress, text};
+use crate::names;
 
 /// Where a message's manifest entry is.
 #[derive(Clone, Copy)]

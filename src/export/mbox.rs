@@ -11,8 +11,8 @@
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
 
+use super::sink::VerifyReport;
 use crate::timefmt::asctime_utc;
-use crate::verify::VerifyReport;
 
 use super::ExportError;
 use super::sink::{Check, Dest, FileOpts, Mailbox, Sink};

@@ -27,7 +27,8 @@ use super::sink::{LazyDecoded, Message, Summary, render_message};
 use super::sinks::Formats;
 use super::spill::{Slot, Spill};
 use super::tree::Tree;
-use super::{ExportError, Progress, names, prepend, text, write};
+use super::{ExportError, Progress, prepend, text, write};
+use crate::names;
 
 /// What every worker shares.
 pub struct Ctx<'a> {

@@ -25,7 +25,6 @@ pub mod mailbox;
 pub mod maildir;
 pub mod mbox;
 pub mod message;
-pub mod names;
 pub mod out;
 pub mod passwords;
 pub mod plan;
@@ -45,6 +44,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::manifest::{Manifest, Options, Problem, Source, Totals};
+use crate::names;
 use crate::queue::Spool;
 use crate::report::select::Selection;
 

@@ -26,8 +26,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::ExportError;
-use super::names::mailbox_key;
 use super::write::werr;
+use crate::names::mailbox_key;
 
 /// A password that never shows in Debug output.
 #[derive(Clone, PartialEq, Eq)]

@@ -22,8 +22,8 @@ use crate::report::model::MessageInfo;
 use crate::report::select::Selection;
 
 use super::ExportError;
-use super::names::mailbox_key;
 use super::spill::{Slot, Spill};
+use crate::names::mailbox_key;
 
 /// Message-level filters (recipient filters are in [`Selection`]).
 #[derive(Debug, Clone, Default)]

@@ -41,7 +41,7 @@
 //! name, rename), with mode 0600, the given modification time, and records each file's
 //! path, size and SHA-256 for the manifest's `recipients[].files`. Paths given to a
 //! [`Dest`] are relative to the bundle, `/`-separated, and made only of names from
-//! [`super::names`] (never `..`, never absolute); a file's directory is one of
+//! [`crate::names`] (never `..`, never absolute); a file's directory is one of
 //! [`Sink::dirs`] or was made with [`Dest::dir`] for this message first. A page may
 //! link to another format's file only when [`Message::formats`] has that format: the
 //! same bundle's tree and zip can hold different formats.
@@ -65,7 +65,6 @@ use sha2::{Digest, Sha256};
 use crate::bytes::Bytes;
 use crate::decode::{Decoded, decode};
 use crate::manifest::{Attachment, ManifestMessage, ManifestRecipient};
-use crate::verify::VerifyReport;
 
 use super::ExportError;
 use super::sinks::Formats;
@@ -254,7 +253,7 @@ impl Summary {
             from: m.from.clone(),
             date: m.date.clone(),
             attachments: m.attachments.clone(),
-            stem: super::names::stem(m.info.arrival_unix, &m.info.queue_id),
+            stem: crate::names::stem(m.info.arrival_unix, &m.info.queue_id),
         }
     }
 }
@@ -428,5 +427,46 @@ impl Check<'_> {
         let mut v = (self.prepend)(m);
         v.extend_from_slice(&std::fs::read(self.out.join(&m.store))?);
         Ok(v)
+    }
+}
+
+/// One thing that does not match (in a [`VerifyReport`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mismatch {
+    pub path: String,
+    pub reason: String,
+}
+
+/// The outcome of a verification: what `verify` returns and what [`Sink::verify`] adds
+/// to. It lives in the contract so that `verify` imports the sinks and no sink imports
+/// `verify`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct VerifyReport {
+    pub files_checked: usize,
+    pub messages_checked: usize,
+    pub mismatches: Vec<Mismatch>,
+    /// Things that could not be checked (e.g. encrypted zips without a password file).
+    pub notes: Vec<String>,
+    /// The manifest says the export run was not complete.
+    pub incomplete_export: bool,
+    /// Encrypted zips whose entries could not be read for lack of a password.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub encrypted_unchecked: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+impl VerifyReport {
+    pub fn ok(&self) -> bool {
+        self.mismatches.is_empty()
+    }
+    /// Records a mismatch.
+    pub fn bad(&mut self, path: impl Into<String>, reason: impl Into<String>) {
+        self.mismatches.push(Mismatch {
+            path: path.into(),
+            reason: reason.into(),
+        });
     }
 }
