@@ -388,7 +388,8 @@ fn zip_alone_keeps_one_copy_and_is_the_same_at_any_thread_count() {
     }
     // The zip's eml equals the message with its delivery headers, CRLF.
     let first = &m.messages[0];
-    let want = mxsalvage::export::eml::to_crlf(&expected_copy(&a, first, b"big@example.com"));
+    let want =
+        mxsalvage::export::sinks::eml::to_crlf(&expected_copy(&a, first, b"big@example.com"));
     let stem = mxsalvage::names::stem(first.info.arrival_unix, &first.info.queue_id);
     let mut data = Vec::new();
     std::io::Read::read_to_end(

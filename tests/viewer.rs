@@ -170,7 +170,7 @@ fn many_same_named_attachments_decode_in_linear_time() {
 /// addresses, unclosed tags, attributes and character references is linear too.
 #[test]
 fn html_view_of_hostile_markup_is_linear() {
-    use mxsalvage::export::html::{PageInfo, PageLinks, linkify, message_page};
+    use mxsalvage::export::sinks::html::{PageInfo, PageLinks, linkify, message_page};
     let make = |n: usize| {
         let mut v = b"From: a@example.net\nSubject: markup\nMIME-Version: 1.0\nContent-Type: multipart/alternative; boundary=B\n\n--B\nContent-Type: text/plain\n\n".to_vec();
         for _ in 0..n {
@@ -765,7 +765,7 @@ fn html_view_alone_and_after_update() {
         );
         assert!(page.contains(&format!(
             "href=\"{stem}.files/{}\"",
-            mxsalvage::export::html::url_component(&a.name)
+            mxsalvage::export::sinks::html::url_component(&a.name)
         )));
     }
     let eml = std::fs::read(judy.join(format!("html/{stem}.eml"))).unwrap();

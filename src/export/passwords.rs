@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 
 use std::path::{Path, PathBuf};
 
-use super::ExportError;
+use super::error::ExportError;
 use super::write::werr;
 use crate::names::mailbox_key;
 

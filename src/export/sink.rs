@@ -2,8 +2,9 @@
 //!
 //! Owns: the [`Sink`] trait every format implements, what a sink is given ([`Message`]
 //! per message and mailbox, [`Mailbox`] per mailbox, [`Check`] in `verify`), and where
-//! it writes ([`Dest`]). The formats themselves live one per file (`mbox.rs`,
-//! `maildir.rs`, `eml.rs`, `text.rs`, …) and are listed once, in [`super::sinks`].
+//! it writes ([`Dest`]). The formats themselves live one per file in `sinks/` (`mbox.rs`,
+//! `maildir.rs`, `eml.rs`, `text.rs`, …) and are listed once, in [`super::sinks`] (with
+//! [`super::sinks::render_message`], which runs them).
 //! Pure interface; the run ([`super::run`]) drives it.
 //!
 //! # The contract
@@ -66,7 +67,7 @@ use crate::bytes::Bytes;
 use crate::decode::{Decoded, decode};
 use crate::manifest::{Attachment, ManifestMessage, ManifestRecipient};
 
-use super::ExportError;
+use super::error::ExportError;
 use super::sinks::Formats;
 use super::write::werr;
 
@@ -204,15 +205,6 @@ impl Message<'_> {
     pub fn decoded(&self) -> &Decoded {
         self.decoded.get()
     }
-}
-
-/// Runs every per-message sink of `formats`, in registry order, into `dest`.
-pub fn render_message(
-    formats: Formats,
-    m: &Message,
-    dest: &mut dyn Dest,
-) -> Result<(), ExportError> {
-    formats.sinks().try_for_each(|s| s.message(m, dest))
 }
 
 /// One message of a mailbox as the per-mailbox stage sees it: the manifest entry without

@@ -7,7 +7,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use mxsalvage::export::eml::to_crlf;
+use mxsalvage::export::sinks::eml::to_crlf;
 use mxsalvage::manifest::{Manifest, ManifestMessage, ManifestRecipient};
 
 use super::{
@@ -270,7 +270,7 @@ fn samples_mbox_round_trip() {
         let m0 = msgs[r.messages[0].as_str()];
         assert_eq!(
             first,
-            &mxsalvage::export::mbox::from_line(&m0.info.sender.0, m0.info.arrival_unix)[..]
+            &mxsalvage::export::sinks::mbox::from_line(&m0.info.sender.0, m0.info.arrival_unix)[..]
                 [..first.len()]
         );
     }
@@ -300,7 +300,7 @@ for k in mb.keys():
                 .split_inclusive(|&c| c == b'\n')
                 .flat_map(|l| {
                     let mut v = Vec::new();
-                    if mxsalvage::export::mbox::needs_quote(l) {
+                    if mxsalvage::export::sinks::mbox::needs_quote(l) {
                         v.push(b'>');
                     }
                     v.extend_from_slice(l);

@@ -7,8 +7,14 @@
 //! (and in [`DEFAULT_FORMATS`] when it is on by default). In: format names. Out: sinks.
 //! Fails only on an unknown format name.
 
-use super::sink::Sink;
-use super::{eml, html, maildir, mbox, text};
+pub mod eml;
+pub mod html;
+pub mod maildir;
+pub mod mbox;
+pub mod text;
+
+use super::error::ExportError;
+use super::sink::{Dest, Message, Sink};
 
 /// Every format, in the order they run and are listed.
 pub static SINKS: &[&dyn Sink] = &[
@@ -125,6 +131,15 @@ impl Formats {
     pub fn union(self, o: Formats) -> Formats {
         Formats(self.0 | o.0)
     }
+}
+
+/// Runs every per-message sink of `formats`, in registry order, into `dest`.
+pub fn render_message(
+    formats: Formats,
+    m: &Message,
+    dest: &mut dyn Dest,
+) -> Result<(), ExportError> {
+    formats.sinks().try_for_each(|s| s.message(m, dest))
 }
 
 #[cfg(test)]

@@ -10,10 +10,10 @@
 
 use std::collections::HashMap;
 
-use super::sink::VerifyReport;
+use crate::export::sink::VerifyReport;
 
-use super::ExportError;
-use super::sink::{Check, Dest, FileOpts, Message, Sink};
+use crate::export::error::ExportError;
+use crate::export::sink::{Check, Dest, FileOpts, Message, Sink};
 use crate::names::maildir_name;
 
 /// The `maildir` format.

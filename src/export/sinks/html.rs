@@ -27,10 +27,10 @@ use chrono::{Local, TimeZone};
 use crate::decode::html::{Sanitized, escape, escape_into, sanitize};
 use crate::decode::{Body, Decoded, Item, Part, Shown};
 
-use super::ExportError;
 use super::eml::Crlf;
-use super::sink::{Dest, FileOpts, Mailbox, Message, Sink};
 use super::text::files_dir;
+use crate::export::error::ExportError;
+use crate::export::sink::{Dest, FileOpts, Mailbox, Message, Sink};
 use crate::names::visible;
 
 /// The `html` format.
