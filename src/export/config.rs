@@ -1,6 +1,6 @@
 //! What a run is given and what it reports: [`Config`], [`Report`].
 //!
-//! Shared by the run (`export/mod.rs`), its phases and the command line; the sinks never
+//! Read by the run (`export/mod.rs`), `commit` and the command line; the sinks never
 //! see it (they get the sink contract, `sink.rs`). In: the command's choices. Out: plain
 //! data. Cannot fail.
 

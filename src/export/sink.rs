@@ -68,7 +68,6 @@ use crate::decode::{Decoded, decode};
 use crate::manifest::{Attachment, ManifestMessage, ManifestRecipient};
 
 use super::error::ExportError;
-use super::sinks::Formats;
 use super::write::werr;
 
 /// One export format. See the module documentation for the whole contract.
@@ -107,6 +106,82 @@ pub trait Sink: Sync {
     }
     /// Extra checks in `verify` for one bundle that has this format.
     fn verify(&self, _c: &Check, _rep: &mut VerifyReport) {}
+}
+
+/// A set of formats: which of the registered sinks a bundle (a tree, a zip) holds, in
+/// registry order. The set carries the list it indexes, so the contract never imports
+/// the registry; the registry (`super::sinks`) makes the sets (`Formats::parse`, `all`,
+/// `none`, the defaults) from its `SINKS`.
+#[derive(Clone, Copy)]
+pub struct Formats {
+    bits: u32,
+    /// Every registered sink, in registry order (`SINKS`).
+    all: &'static [&'static dyn Sink],
+}
+
+impl PartialEq for Formats {
+    fn eq(&self, o: &Formats) -> bool {
+        self.bits == o.bits
+    }
+}
+impl Eq for Formats {}
+
+impl std::fmt::Debug for Formats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.names()).finish()
+    }
+}
+
+impl Formats {
+    /// The set `bits` of `all` (bit `i`: `all[i]`); for the registry.
+    pub(crate) fn from_bits(all: &'static [&'static dyn Sink], bits: u32) -> Formats {
+        Formats { bits, all }
+    }
+
+    pub(crate) fn bits(&self) -> u32 {
+        self.bits
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bits == 0
+    }
+
+    /// Whether the format called `name` is in the set.
+    pub fn has(&self, name: &str) -> bool {
+        self.sinks().any(|s| s.name() == name)
+    }
+
+    /// The sinks in the set, in registry order.
+    pub fn sinks(&self) -> impl Iterator<Item = &'static dyn Sink> + use<> {
+        let bits = self.bits;
+        self.all
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| bits & (1 << i) != 0)
+            .map(|(_, s)| *s)
+    }
+
+    /// Every registered sink with whether it is in the set.
+    pub fn each(&self) -> impl Iterator<Item = (&'static dyn Sink, bool)> + use<> {
+        let bits = self.bits;
+        self.all
+            .iter()
+            .enumerate()
+            .map(move |(i, s)| (*s, bits & (1 << i) != 0))
+    }
+
+    /// Names in registry order.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.sinks().map(|s| s.name()).collect()
+    }
+
+    /// Both sets together.
+    pub fn union(self, o: Formats) -> Formats {
+        Formats {
+            bits: self.bits | o.bits,
+            all: self.all,
+        }
+    }
 }
 
 /// How a [`Dest`] writes one file.
