@@ -17,6 +17,7 @@ pub mod dovecot;
 pub mod exit;
 pub mod export;
 pub mod manifest;
+pub mod names;
 pub mod postcat;
 pub mod queue;
 pub mod reinject;

@@ -161,7 +161,7 @@ fn many_same_named_attachments_decode_in_linear_time() {
 /// addresses, unclosed tags, attributes and character references is linear too.
 #[test]
 fn html_view_of_hostile_markup_is_linear() {
-    use mxsalvage::export::html::{PageInfo, PageLinks, linkify, message_page};
+    use mxsalvage::export::sinks::html::{PageInfo, PageLinks, linkify, message_page};
     let make = |n: usize| {
         let mut v = b"From: a@example.net\nSubject: markup\nMIME-Version: 1.0\nContent-Type: multipart/alternative; boundary=B\n\n--B\nContent-Type: text/plain\n\n".to_vec();
         for _ in 0..n {
@@ -394,7 +394,7 @@ fn html_view_in_headless_chromium() {
     let page = |dir: &Path, msg: &mxsalvage::manifest::ManifestMessage| {
         dir.join("html").join(format!(
             "{}.html",
-            mxsalvage::export::names::stem(msg.info.arrival_unix, &msg.info.queue_id)
+            mxsalvage::names::stem(msg.info.arrival_unix, &msg.info.queue_id)
         ))
     };
     let (ivan, ivan_r) = bundle("ivan@example.com");
@@ -685,7 +685,7 @@ fn html_view_alone_and_after_update() {
                 .is_some_and(|s| s.starts_with("case attachments:"))
         })
         .unwrap();
-    let stem = mxsalvage::export::names::stem(att.info.arrival_unix, &att.info.queue_id);
+    let stem = mxsalvage::names::stem(att.info.arrival_unix, &att.info.queue_id);
     let judy = out.join("recipients/judy@example.com");
     let page = std::fs::read_to_string(judy.join(format!("html/{stem}.html"))).unwrap();
     for a in &att.attachments {
@@ -698,7 +698,7 @@ fn html_view_alone_and_after_update() {
         );
         assert!(page.contains(&format!(
             "href=\"{stem}.files/{}\"",
-            mxsalvage::export::html::url_component(&a.name)
+            mxsalvage::export::sinks::html::url_component(&a.name)
         )));
     }
     let eml = std::fs::read(judy.join(format!("html/{stem}.eml"))).unwrap();

@@ -33,7 +33,7 @@ use std::collections::HashMap;
 use mail_parser::decoders::charsets::map::charset_decoder;
 use mail_parser::{Address, HeaderName, Message, MessageParser, MimeHeaders, PartType};
 
-use crate::export::names::{NameSet, attachment_name};
+use crate::names::{NameSet, attachment_name};
 
 /// Attached messages nested deeper than this are saved raw instead of shown.
 pub const MAX_NESTING: usize = 100;

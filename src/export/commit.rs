@@ -19,11 +19,15 @@ use std::path::Path;
 use crate::manifest::{Manifest, ManifestRecipient, Options, Problem, SCHEMA, Totals};
 use crate::timefmt::{now, rfc3339};
 
+use super::config::Config;
+use super::config::Report;
+use super::error::ExportError;
+use super::error::partial;
+use super::json;
 use super::mailbox::{Bundle, Listed, Src};
 use super::sinks::Formats;
 use super::spill::{Slot, Spill};
 use super::write::{self, AtomicFile, werr};
-use super::{Config, ExportError, Report, json, partial};
 
 /// Writes a manifest held in memory (the update's interim one: `complete` false), durably.
 pub fn interim(out: &Path, old: &Manifest) -> Result<(), ExportError> {

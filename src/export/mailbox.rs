@@ -18,15 +18,18 @@ use crate::bytes::Bytes;
 use crate::manifest::{FileEntry, Manifest, ManifestMessage, ManifestRecipient, Outputs};
 use crate::report::select::Selection;
 
-use super::names;
+use super::error::ExportError;
 use super::plan::Plan;
 use super::prepend;
-use super::sink::{Archive, Dest, Item, LazyDecoded, Mailbox, Message, Summary, render_message};
+use super::progress::Progress;
+use super::sink::{Archive, Dest, Item, LazyDecoded, Mailbox, Message, Summary};
 use super::sinks::Formats;
+use super::sinks::render_message;
+use super::sinks::text;
 use super::spill::{Slot, Spill};
 use super::tree::Tree;
 use super::zip::{self, Secret};
-use super::{ExportError, Progress, text};
+use crate::names;
 
 /// Where a message's manifest entry is.
 #[derive(Clone, Copy)]

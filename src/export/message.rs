@@ -22,12 +22,18 @@ use crate::manifest::{Attachment, ManifestMessage, Problem};
 use crate::queue::{Depth, QueueSource};
 use crate::report::model::MessageInfo;
 
+use super::error::ExportError;
 use super::plan::{self, Plan, Planned};
-use super::sink::{LazyDecoded, Message, Summary, render_message};
+use super::prepend;
+use super::progress::Progress;
+use super::sink::{LazyDecoded, Message, Summary};
 use super::sinks::Formats;
+use super::sinks::render_message;
+use super::sinks::text;
 use super::spill::{Slot, Spill};
 use super::tree::Tree;
-use super::{ExportError, Progress, names, prepend, text, write};
+use super::write;
+use crate::names;
 
 /// What every worker shares.
 pub struct Ctx<'a> {
@@ -145,9 +151,11 @@ pub fn run(ctx: &Ctx, plan: &Plan, progress: &dyn Progress) -> Result<Written, E
     }
     let written = ctx.written.load(Ordering::Relaxed);
     if let Some(e) = fatal {
-        return Err(super::partial(e, written));
+        return Err(super::error::partial(e, written));
     }
-    ctx.spill.flush().map_err(|e| super::partial(e, written))?;
+    ctx.spill
+        .flush()
+        .map_err(|e| super::error::partial(e, written))?;
     Ok(w)
 }
 

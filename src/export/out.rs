@@ -16,7 +16,7 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::manifest::Manifest;
 
-use super::ExportError;
+use super::error::ExportError;
 use super::write::{create_dir, werr};
 
 /// Entries of OUT that export owns.

@@ -25,9 +25,9 @@ use std::collections::BTreeMap;
 
 use std::path::{Path, PathBuf};
 
-use super::ExportError;
-use super::names::mailbox_key;
+use super::error::ExportError;
 use super::write::werr;
+use crate::names::mailbox_key;
 
 /// A password that never shows in Debug output.
 #[derive(Clone, PartialEq, Eq)]

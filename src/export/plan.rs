@@ -21,9 +21,9 @@ use crate::queue::{Depth, LoadError, LoadErrorKind, QueueEntry, QueueSource, Rcp
 use crate::report::model::MessageInfo;
 use crate::report::select::Selection;
 
-use super::ExportError;
-use super::names::mailbox_key;
+use super::error::ExportError;
 use super::spill::{Slot, Spill};
+use crate::names::mailbox_key;
 
 /// Message-level filters (recipient filters are in [`Selection`]).
 #[derive(Debug, Clone, Default)]
@@ -181,7 +181,7 @@ pub fn plan(
     sel: &Selection,
     f: &Filters,
     spill: &Spill,
-    progress: &dyn super::Progress,
+    progress: &dyn super::progress::Progress,
 ) -> Result<Plan, ExportError> {
     progress.phase("listing the queue", 0);
     let walk = spool.walk();

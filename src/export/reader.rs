@@ -19,7 +19,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::process::Command;
 
-use super::ExportError;
+use super::error::ExportError;
 use super::write::werr;
 
 /// A mail server account that may read the export's mailboxes.
@@ -187,7 +187,7 @@ pub fn grant(out: &Path, reader: &Reader) -> Result<(), ExportError> {
         if maildir.is_dir() {
             grant_tree(&maildir, gid)?;
         }
-        let mbox = p.join(super::MBOX_NAME);
+        let mbox = p.join(super::sinks::mbox::MBOX_NAME);
         if mbox.is_file() {
             set(&mbox, gid, Access::ReadFile)?;
         }

@@ -2,8 +2,9 @@
 //!
 //! Owns: the [`Sink`] trait every format implements, what a sink is given ([`Message`]
 //! per message and mailbox, [`Mailbox`] per mailbox, [`Check`] in `verify`), and where
-//! it writes ([`Dest`]). The formats themselves live one per file (`mbox.rs`,
-//! `maildir.rs`, `eml.rs`, `text.rs`, …) and are listed once, in [`super::sinks`].
+//! it writes ([`Dest`]). The formats themselves live one per file in `sinks/` (`mbox.rs`,
+//! `maildir.rs`, `eml.rs`, `text.rs`, …) and are listed once, in [`super::sinks`] (with
+//! [`super::sinks::render_message`], which runs them).
 //! Pure interface; the run ([`super::run`]) drives it.
 //!
 //! # The contract
@@ -41,7 +42,7 @@
 //! name, rename), with mode 0600, the given modification time, and records each file's
 //! path, size and SHA-256 for the manifest's `recipients[].files`. Paths given to a
 //! [`Dest`] are relative to the bundle, `/`-separated, and made only of names from
-//! [`super::names`] (never `..`, never absolute); a file's directory is one of
+//! [`crate::names`] (never `..`, never absolute); a file's directory is one of
 //! [`Sink::dirs`] or was made with [`Dest::dir`] for this message first. A page may
 //! link to another format's file only when [`Message::formats`] has that format: the
 //! same bundle's tree and zip can hold different formats.
@@ -65,10 +66,8 @@ use sha2::{Digest, Sha256};
 use crate::bytes::Bytes;
 use crate::decode::{Decoded, decode};
 use crate::manifest::{Attachment, ManifestMessage, ManifestRecipient};
-use crate::verify::VerifyReport;
 
-use super::ExportError;
-use super::sinks::Formats;
+use super::error::ExportError;
 use super::write::werr;
 
 /// One export format. See the module documentation for the whole contract.
@@ -107,6 +106,82 @@ pub trait Sink: Sync {
     }
     /// Extra checks in `verify` for one bundle that has this format.
     fn verify(&self, _c: &Check, _rep: &mut VerifyReport) {}
+}
+
+/// A set of formats: which of the registered sinks a bundle (a tree, a zip) holds, in
+/// registry order. The set carries the list it indexes, so the contract never imports
+/// the registry; the registry (`super::sinks`) makes the sets (`Formats::parse`, `all`,
+/// `none`, the defaults) from its `SINKS`.
+#[derive(Clone, Copy)]
+pub struct Formats {
+    bits: u32,
+    /// Every registered sink, in registry order (`SINKS`).
+    all: &'static [&'static dyn Sink],
+}
+
+impl PartialEq for Formats {
+    fn eq(&self, o: &Formats) -> bool {
+        self.bits == o.bits
+    }
+}
+impl Eq for Formats {}
+
+impl std::fmt::Debug for Formats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.names()).finish()
+    }
+}
+
+impl Formats {
+    /// The set `bits` of `all` (bit `i`: `all[i]`); for the registry.
+    pub(crate) fn from_bits(all: &'static [&'static dyn Sink], bits: u32) -> Formats {
+        Formats { bits, all }
+    }
+
+    pub(crate) fn bits(&self) -> u32 {
+        self.bits
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bits == 0
+    }
+
+    /// Whether the format called `name` is in the set.
+    pub fn has(&self, name: &str) -> bool {
+        self.sinks().any(|s| s.name() == name)
+    }
+
+    /// The sinks in the set, in registry order.
+    pub fn sinks(&self) -> impl Iterator<Item = &'static dyn Sink> + use<> {
+        let bits = self.bits;
+        self.all
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| bits & (1 << i) != 0)
+            .map(|(_, s)| *s)
+    }
+
+    /// Every registered sink with whether it is in the set.
+    pub fn each(&self) -> impl Iterator<Item = (&'static dyn Sink, bool)> + use<> {
+        let bits = self.bits;
+        self.all
+            .iter()
+            .enumerate()
+            .map(move |(i, s)| (*s, bits & (1 << i) != 0))
+    }
+
+    /// Names in registry order.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.sinks().map(|s| s.name()).collect()
+    }
+
+    /// Both sets together.
+    pub fn union(self, o: Formats) -> Formats {
+        Formats {
+            bits: self.bits | o.bits,
+            all: self.all,
+        }
+    }
 }
 
 /// How a [`Dest`] writes one file.
@@ -207,15 +282,6 @@ impl Message<'_> {
     }
 }
 
-/// Runs every per-message sink of `formats`, in registry order, into `dest`.
-pub fn render_message(
-    formats: Formats,
-    m: &Message,
-    dest: &mut dyn Dest,
-) -> Result<(), ExportError> {
-    formats.sinks().try_for_each(|s| s.message(m, dest))
-}
-
 /// One message of a mailbox as the per-mailbox stage sees it: the manifest entry without
 /// its (possibly very long) recipient list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -254,7 +320,7 @@ impl Summary {
             from: m.from.clone(),
             date: m.date.clone(),
             attachments: m.attachments.clone(),
-            stem: super::names::stem(m.info.arrival_unix, &m.info.queue_id),
+            stem: crate::names::stem(m.info.arrival_unix, &m.info.queue_id),
         }
     }
 }
@@ -428,5 +494,46 @@ impl Check<'_> {
         let mut v = (self.prepend)(m);
         v.extend_from_slice(&std::fs::read(self.out.join(&m.store))?);
         Ok(v)
+    }
+}
+
+/// One thing that does not match (in a [`VerifyReport`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mismatch {
+    pub path: String,
+    pub reason: String,
+}
+
+/// The outcome of a verification: what `verify` returns and what [`Sink::verify`] adds
+/// to. It lives in the contract so that `verify` imports the sinks and no sink imports
+/// `verify`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct VerifyReport {
+    pub files_checked: usize,
+    pub messages_checked: usize,
+    pub mismatches: Vec<Mismatch>,
+    /// Things that could not be checked (e.g. encrypted zips without a password file).
+    pub notes: Vec<String>,
+    /// The manifest says the export run was not complete.
+    pub incomplete_export: bool,
+    /// Encrypted zips whose entries could not be read for lack of a password.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub encrypted_unchecked: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+impl VerifyReport {
+    pub fn ok(&self) -> bool {
+        self.mismatches.is_empty()
+    }
+    /// Records a mismatch.
+    pub fn bad(&mut self, path: impl Into<String>, reason: impl Into<String>) {
+        self.mismatches.push(Mismatch {
+            path: path.into(),
+            reason: reason.into(),
+        });
     }
 }

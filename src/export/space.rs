@@ -18,10 +18,11 @@ use std::path::Path;
 use crate::manifest::{Manifest, Space};
 use crate::units::size;
 
-use super::names::mailbox_key;
+use super::error::ExportError;
+use super::out::Mode;
 use super::plan::Plan;
 use super::sinks::{self, Formats};
-use super::{ExportError, Mode};
+use crate::names::mailbox_key;
 
 /// How one format grows with the mail it holds. Sizes in bytes, factors in thousandths
 /// of the message size.

@@ -12,7 +12,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use super::ExportError;
+use super::error::ExportError;
 use super::write::werr;
 
 /// Where a record is in a spill file (12 bytes of bookkeeping per record).

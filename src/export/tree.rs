@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use crate::manifest::FileEntry;
 
-use super::ExportError;
+use super::error::ExportError;
 use super::sink::{Dest, FileOpts};
 use super::write::{AtomicFile, create_dir, werr};
 

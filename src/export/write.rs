@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 
-use super::ExportError;
+use super::error::ExportError;
 
 /// Hash and size of a written file.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -30,7 +30,7 @@ use zip::{AesMode, CompressionMethod, DateTime, ZipArchive, ZipWriter};
 
 use crate::manifest::FileEntry;
 
-use super::ExportError;
+use super::error::ExportError;
 use super::sink::{Dest, FileOpts};
 use super::sinks::Formats;
 use super::write::{TmpFile, Written, werr};

@@ -18,15 +18,14 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{self, BufReader};
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
-
-use crate::export::names::mailbox_key;
 use crate::export::prepend;
 use crate::export::sink::Check;
+pub use crate::export::sink::{Mismatch, VerifyReport};
 use crate::export::sinks::SINKS;
 use crate::export::write::{open_read, sha256_stream};
 use crate::export::zip::Secret;
 use crate::manifest::{FileEntry, Manifest, ManifestMessage, ManifestRecipient, SCHEMA};
+use crate::names::mailbox_key;
 
 /// The manifest could not be used at all.
 #[derive(Debug, thiserror::Error)]
@@ -43,45 +42,6 @@ pub enum VerifyError {
         "{0} is an export that did not finish ({1}): its manifest does not list what was written, so there is nothing to verify yet; run the same `mxsalvage export` command again with --update to finish it, then verify"
     )]
     Unfinished(PathBuf, String),
-}
-
-/// One thing that does not match.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Mismatch {
-    pub path: String,
-    pub reason: String,
-}
-
-/// The outcome of a verification.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct VerifyReport {
-    pub files_checked: usize,
-    pub messages_checked: usize,
-    pub mismatches: Vec<Mismatch>,
-    /// Things that could not be checked (e.g. encrypted zips without a password file).
-    pub notes: Vec<String>,
-    /// The manifest says the export run was not complete.
-    pub incomplete_export: bool,
-    /// Encrypted zips whose entries could not be read for lack of a password.
-    #[serde(skip_serializing_if = "is_zero")]
-    pub encrypted_unchecked: usize,
-}
-
-fn is_zero(n: &usize) -> bool {
-    *n == 0
-}
-
-impl VerifyReport {
-    pub fn ok(&self) -> bool {
-        self.mismatches.is_empty()
-    }
-    /// Records a mismatch.
-    pub fn bad(&mut self, path: impl Into<String>, reason: impl Into<String>) {
-        self.mismatches.push(Mismatch {
-            path: path.into(),
-            reason: reason.into(),
-        });
-    }
 }
 
 /// Files that belong to an export without being listed in its manifest.

@@ -120,7 +120,7 @@ fn documented_mutt_commands_leave_the_export_unchanged() {
     assert!(mbox_args.contains("-R"), "docs/export.md: mutt {mbox_args}");
     read_first_message(&bundle, &home, &mbox_args);
     use mxsalvage::export::sink::Sink;
-    let readme = mxsalvage::export::maildir::Maildir.readme();
+    let readme = mxsalvage::export::sinks::maildir::Maildir.readme();
     let maildir_args = mutt_in(readme, "Maildir", "the zip's README.txt");
     assert!(
         maildir_args.contains("-R"),

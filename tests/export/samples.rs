@@ -7,7 +7,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use mxsalvage::export::eml::to_crlf;
+use mxsalvage::export::sinks::eml::to_crlf;
 use mxsalvage::manifest::{Manifest, ManifestMessage, ManifestRecipient};
 
 use super::{
@@ -25,7 +25,7 @@ fn by_id(m: &Manifest) -> BTreeMap<&str, &ManifestMessage> {
 
 /// A message's `text/<stem>.txt` in a bundle.
 fn text_of(out: &Path, bundle: &ManifestRecipient, msg: &ManifestMessage) -> String {
-    let stem = mxsalvage::export::names::stem(msg.info.arrival_unix, &msg.info.queue_id);
+    let stem = mxsalvage::names::stem(msg.info.arrival_unix, &msg.info.queue_id);
     std::fs::read_to_string(
         out.join(bundle.output("text").unwrap())
             .join(format!("{stem}.txt")),
@@ -208,7 +208,7 @@ fn samples_cases_are_exported_as_described() {
             .is_some_and(|o| o.display().starts_with("résumé"))
     }));
     let judy = bundle("judy@example.com");
-    let stem = mxsalvage::export::names::stem(att.info.arrival_unix, &att.info.queue_id);
+    let stem = mxsalvage::names::stem(att.info.arrival_unix, &att.info.queue_id);
     for a in &att.attachments {
         let p = out
             .join(judy.output("text").unwrap())
@@ -270,7 +270,7 @@ fn samples_mbox_round_trip() {
         let m0 = msgs[r.messages[0].as_str()];
         assert_eq!(
             first,
-            &mxsalvage::export::mbox::from_line(&m0.info.sender.0, m0.info.arrival_unix)[..]
+            &mxsalvage::export::sinks::mbox::from_line(&m0.info.sender.0, m0.info.arrival_unix)[..]
                 [..first.len()]
         );
     }
@@ -300,7 +300,7 @@ for k in mb.keys():
                 .split_inclusive(|&c| c == b'\n')
                 .flat_map(|l| {
                     let mut v = Vec::new();
-                    if mxsalvage::export::mbox::needs_quote(l) {
+                    if mxsalvage::export::sinks::mbox::needs_quote(l) {
                         v.push(b'>');
                     }
                     v.extend_from_slice(l);
@@ -342,7 +342,7 @@ fn samples_maildir_and_eml_round_trip() {
                 msg.info.arrival_unix,
                 "mtime = arrival"
             );
-            let stem = mxsalvage::export::names::stem(msg.info.arrival_unix, id);
+            let stem = mxsalvage::names::stem(msg.info.arrival_unix, id);
             let eml = out
                 .join(r.output("eml").unwrap())
                 .join(format!("{stem}.eml"));

@@ -11,11 +11,11 @@
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
 
+use crate::export::sink::VerifyReport;
 use crate::timefmt::asctime_utc;
-use crate::verify::VerifyReport;
 
-use super::ExportError;
-use super::sink::{Check, Dest, FileOpts, Mailbox, Sink};
+use crate::export::error::ExportError;
+use crate::export::sink::{Check, Dest, FileOpts, Mailbox, Sink};
 
 /// File name of the mbox inside a bundle.
 pub const MBOX_NAME: &str = "mail.mbox";

@@ -7,8 +7,15 @@
 //! (and in [`DEFAULT_FORMATS`] when it is on by default). In: format names. Out: sinks.
 //! Fails only on an unknown format name.
 
-use super::sink::Sink;
-use super::{eml, html, maildir, mbox, text};
+pub mod eml;
+pub mod html;
+pub mod maildir;
+pub mod mbox;
+pub mod text;
+
+use super::error::ExportError;
+pub use super::sink::Formats;
+use super::sink::{Dest, Message, Sink};
 
 /// Every format, in the order they run and are listed.
 pub static SINKS: &[&dyn Sink] = &[
@@ -28,25 +35,17 @@ pub const DEFAULT_FORMATS: &str = "mbox,maildir,eml,text,html";
 /// each message, not four.
 pub const DEFAULT_ZIP_FORMATS: &str = "html,eml";
 
-/// A set of registered sinks.
-#[derive(Clone, Copy, PartialEq, Eq, Default)]
-pub struct Formats(u32);
-
-impl std::fmt::Debug for Formats {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.names()).finish()
-    }
-}
-
+/// The registry's side of [`Formats`]: the sets it makes from [`SINKS`] (the set itself,
+/// what a sink reads of it, is in the contract).
 impl Formats {
     /// Every registered format.
     pub fn all() -> Formats {
-        Formats((1u32 << SINKS.len()) - 1)
+        Formats::from_bits(SINKS, (1u32 << SINKS.len()) - 1)
     }
 
     /// No format.
     pub fn none() -> Formats {
-        Formats(0)
+        Formats::from_bits(SINKS, 0)
     }
 
     /// Parses format names (comma lists allowed, case-insensitive; `none` adds nothing,
@@ -67,7 +66,7 @@ impl Formats {
                     .iter()
                     .position(|k| k.name() == s || k.aliases().contains(&s.as_str()))
                 {
-                    Some(i) => f.0 |= 1 << i,
+                    Some(i) => f = Formats::from_bits(SINKS, f.bits() | 1 << i),
                     None => {
                         let names: Vec<&str> = SINKS.iter().map(|k| k.name()).collect();
                         return Err(format!("unknown format {s:?} (use {})", names.join(", ")));
@@ -87,44 +86,21 @@ impl Formats {
     pub fn default_zip() -> Formats {
         Formats::parse(&[DEFAULT_ZIP_FORMATS]).expect("DEFAULT_ZIP_FORMATS names registered sinks")
     }
+}
 
-    pub fn is_empty(&self) -> bool {
-        self.0 == 0
+impl Default for Formats {
+    fn default() -> Formats {
+        Formats::none()
     }
+}
 
-    /// Whether the format called `name` is in the set.
-    pub fn has(&self, name: &str) -> bool {
-        self.sinks().any(|s| s.name() == name)
-    }
-
-    /// The sinks in the set, in registry order.
-    pub fn sinks(&self) -> impl Iterator<Item = &'static dyn Sink> + use<> {
-        let bits = self.0;
-        SINKS
-            .iter()
-            .enumerate()
-            .filter(move |(i, _)| bits & (1 << i) != 0)
-            .map(|(_, s)| *s)
-    }
-
-    /// Every registered sink with whether it is in the set.
-    pub fn each(&self) -> impl Iterator<Item = (&'static dyn Sink, bool)> + use<> {
-        let bits = self.0;
-        SINKS
-            .iter()
-            .enumerate()
-            .map(move |(i, s)| (*s, bits & (1 << i) != 0))
-    }
-
-    /// Names in registry order.
-    pub fn names(&self) -> Vec<&'static str> {
-        self.sinks().map(|s| s.name()).collect()
-    }
-
-    /// Both sets together.
-    pub fn union(self, o: Formats) -> Formats {
-        Formats(self.0 | o.0)
-    }
+/// Runs every per-message sink of `formats`, in registry order, into `dest`.
+pub fn render_message(
+    formats: Formats,
+    m: &Message,
+    dest: &mut dyn Dest,
+) -> Result<(), ExportError> {
+    formats.sinks().try_for_each(|s| s.message(m, dest))
 }
 
 #[cfg(test)]

@@ -1,4 +1,6 @@
-//! Safe, deterministic names for everything export writes.
+//! Safe, deterministic names for everything export writes (a leaf: `export`, `decode`
+//! for attachment names, `verify` and `dovecot` for mailbox keys import it; it imports
+//! nothing of the crate).
 //!
 //! Owns: the mailbox key of a recipient (case-folded address bytes), the directory name
 //! of each recipient bundle, attachment file names, the `<arrival-date>_<queue-id>` stem

@@ -7,8 +7,8 @@
 
 use std::io::{self, Write};
 
-use super::ExportError;
-use super::sink::{Dest, FileOpts, Message, Sink};
+use crate::export::error::ExportError;
+use crate::export::sink::{Dest, FileOpts, Message, Sink};
 
 /// The `eml` format.
 pub struct Eml;

@@ -5,8 +5,8 @@
 //! mtime. In: a decoded message. Out: files through the bundle's [`Dest`]. Fails with
 //! [`ExportError::Write`] naming the path.
 
-use super::ExportError;
-use super::sink::{Dest, Message, Sink};
+use crate::export::error::ExportError;
+use crate::export::sink::{Dest, Message, Sink};
 
 /// The attachment folder name for a stem.
 pub fn files_dir(stem: &str) -> String {
