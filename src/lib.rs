@@ -17,7 +17,6 @@ pub mod dovecot;
 pub mod exit;
 pub mod export;
 pub mod manifest;
-pub mod names;
 pub mod postcat;
 pub mod queue;
 pub mod reinject;

@@ -9,9 +9,9 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use mxsalvage::decode::names::mailbox_key;
 use mxsalvage::export::prepend::for_mailbox;
 use mxsalvage::manifest::{Manifest, ManifestMessage};
-use mxsalvage::names::mailbox_key;
 use mxsalvage::queue::record::encode_record;
 use mxsalvage::queue::{Depth, QueueFile};
 
@@ -385,7 +385,7 @@ fn zip_alone_keeps_one_copy_and_is_the_same_at_any_thread_count() {
     let first = &m.messages[0];
     let want =
         mxsalvage::export::sinks::eml::to_crlf(&expected_copy(&a, first, b"big@example.com"));
-    let stem = mxsalvage::names::stem(first.info.arrival_unix, &first.info.queue_id);
+    let stem = mxsalvage::decode::names::stem(first.info.arrival_unix, &first.info.queue_id);
     let mut data = Vec::new();
     std::io::Read::read_to_end(
         &mut z
@@ -947,7 +947,7 @@ fn update_after_interrupted_update() {
     )
     .unwrap();
     put_simple(&spool, "CCCCCC0002", 1_700_000_100, b"u@example.com");
-    let stem = mxsalvage::names::stem(1_700_000_100, "CCCCCC0002");
+    let stem = mxsalvage::decode::names::stem(1_700_000_100, "CCCCCC0002");
     let bundle = out.join("recipients/u@example.com");
     std::fs::write(out.join("messages/CCCCCC0002.eml"), b"torn").unwrap();
     std::fs::write(bundle.join(format!("eml/{stem}.eml")), b"").unwrap();

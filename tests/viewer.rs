@@ -394,7 +394,7 @@ fn html_view_in_headless_chromium() {
     let page = |dir: &Path, msg: &mxsalvage::manifest::ManifestMessage| {
         dir.join("html").join(format!(
             "{}.html",
-            mxsalvage::names::stem(msg.info.arrival_unix, &msg.info.queue_id)
+            mxsalvage::decode::names::stem(msg.info.arrival_unix, &msg.info.queue_id)
         ))
     };
     let (ivan, ivan_r) = bundle("ivan@example.com");
@@ -685,7 +685,7 @@ fn html_view_alone_and_after_update() {
                 .is_some_and(|s| s.starts_with("case attachments:"))
         })
         .unwrap();
-    let stem = mxsalvage::names::stem(att.info.arrival_unix, &att.info.queue_id);
+    let stem = mxsalvage::decode::names::stem(att.info.arrival_unix, &att.info.queue_id);
     let judy = out.join("recipients/judy@example.com");
     let page = std::fs::read_to_string(judy.join(format!("html/{stem}.html"))).unwrap();
     for a in &att.attachments {

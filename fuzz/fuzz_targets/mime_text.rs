@@ -5,7 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 use mxsalvage::decode::html::sanitize;
 use mxsalvage::decode::{decode, html_to_text, raw_header};
-use mxsalvage::export::html::{PageInfo, PageLinks, message_page};
+use mxsalvage::export::sinks::html::{PageInfo, PageLinks, message_page};
 
 /// libfuzzer-sys aborts on any panic. mail-parser 0.11's one debug assertion is caught
 /// by `decode` (and compiled out of release builds); every other panic still aborts.

@@ -26,6 +26,7 @@
 //! by this module itself, within the same bound. The first tree is freed iteratively.
 
 pub mod html;
+pub mod names;
 pub mod uu;
 
 use std::collections::HashMap;
@@ -33,7 +34,7 @@ use std::collections::HashMap;
 use mail_parser::decoders::charsets::map::charset_decoder;
 use mail_parser::{Address, HeaderName, Message, MessageParser, MimeHeaders, PartType};
 
-use crate::names::{NameSet, attachment_name};
+use names::{NameSet, attachment_name};
 
 /// Attached messages nested deeper than this are saved raw instead of shown.
 pub const MAX_NESTING: usize = 100;

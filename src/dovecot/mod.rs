@@ -36,10 +36,10 @@ use std::process::Command;
 
 use serde::{Deserialize, Serialize};
 
+use crate::decode::names::{mailbox_key, short_hash};
 use crate::export::reader::Reader;
 use crate::export::zip::Secret;
 use crate::manifest::{Manifest, ManifestRecipient};
-use crate::names::{mailbox_key, short_hash};
 
 /// Why no configuration was written.
 #[derive(Debug, thiserror::Error)]

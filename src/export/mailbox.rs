@@ -29,7 +29,7 @@ use super::sinks::text;
 use super::spill::{Slot, Spill};
 use super::tree::Tree;
 use super::zip::{self, Secret};
-use crate::names;
+use crate::decode::names;
 
 /// Where a message's manifest entry is.
 #[derive(Clone, Copy)]

@@ -33,7 +33,7 @@ use super::sinks::text;
 use super::spill::{Slot, Spill};
 use super::tree::Tree;
 use super::write;
-use crate::names;
+use crate::decode::names;
 
 /// What every worker shares.
 pub struct Ctx<'a> {

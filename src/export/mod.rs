@@ -40,8 +40,8 @@ pub mod zip;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use crate::decode::names;
 use crate::manifest::{Manifest, Totals};
-use crate::names;
 use crate::queue::Spool;
 use crate::report::select::Selection;
 
@@ -54,9 +54,6 @@ pub use progress::{NoProgress, Progress};
 pub use sinks::Formats;
 pub use sinks::mbox::MBOX_NAME;
 pub use zip::Secret;
-
-// `export::html`: the path fuzz/fuzz_targets/mime_text.rs names (not this branch's file).
-pub use sinks::html;
 
 /// The nearest existing directory at or above `out` (the spill file's home before OUT
 /// exists: the same file system OUT will be created on).

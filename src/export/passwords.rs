@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 
 use super::error::ExportError;
 use super::write::werr;
-use crate::names::mailbox_key;
+use crate::decode::names::mailbox_key;
 
 /// A password that never shows in Debug output.
 #[derive(Clone, PartialEq, Eq)]

@@ -23,7 +23,7 @@ use crate::report::select::Selection;
 
 use super::error::ExportError;
 use super::spill::{Slot, Spill};
-use crate::names::mailbox_key;
+use crate::decode::names::mailbox_key;
 
 /// Message-level filters (recipient filters are in [`Selection`]).
 #[derive(Debug, Clone, Default)]

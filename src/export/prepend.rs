@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use crate::report::model::MessageInfo;
 
-use crate::names::mailbox_key;
+use crate::decode::names::mailbox_key;
 
 fn clean(v: &[u8]) -> Vec<u8> {
     v.iter()

@@ -42,7 +42,7 @@
 //! name, rename), with mode 0600, the given modification time, and records each file's
 //! path, size and SHA-256 for the manifest's `recipients[].files`. Paths given to a
 //! [`Dest`] are relative to the bundle, `/`-separated, and made only of names from
-//! [`crate::names`] (never `..`, never absolute); a file's directory is one of
+//! [`crate::decode::names`] (never `..`, never absolute); a file's directory is one of
 //! [`Sink::dirs`] or was made with [`Dest::dir`] for this message first. A page may
 //! link to another format's file only when [`Message::formats`] has that format: the
 //! same bundle's tree and zip can hold different formats.
@@ -320,7 +320,7 @@ impl Summary {
             from: m.from.clone(),
             date: m.date.clone(),
             attachments: m.attachments.clone(),
-            stem: crate::names::stem(m.info.arrival_unix, &m.info.queue_id),
+            stem: crate::decode::names::stem(m.info.arrival_unix, &m.info.queue_id),
         }
     }
 }

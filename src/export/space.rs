@@ -22,7 +22,7 @@ use super::error::ExportError;
 use super::out::Mode;
 use super::plan::Plan;
 use super::sinks::{self, Formats};
-use crate::names::mailbox_key;
+use crate::decode::names::mailbox_key;
 
 /// How one format grows with the mail it holds. Sizes in bytes, factors in thousandths
 /// of the message size.

@@ -18,6 +18,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{self, BufReader};
 use std::path::{Path, PathBuf};
 
+use crate::decode::names::mailbox_key;
 use crate::export::prepend;
 use crate::export::sink::Check;
 pub use crate::export::sink::{Mismatch, VerifyReport};
@@ -25,7 +26,6 @@ use crate::export::sinks::SINKS;
 use crate::export::write::{open_read, sha256_stream};
 use crate::export::zip::Secret;
 use crate::manifest::{FileEntry, Manifest, ManifestMessage, ManifestRecipient, SCHEMA};
-use crate::names::mailbox_key;
 
 /// The manifest could not be used at all.
 #[derive(Debug, thiserror::Error)]

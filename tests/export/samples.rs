@@ -25,7 +25,7 @@ fn by_id(m: &Manifest) -> BTreeMap<&str, &ManifestMessage> {
 
 /// A message's `text/<stem>.txt` in a bundle.
 fn text_of(out: &Path, bundle: &ManifestRecipient, msg: &ManifestMessage) -> String {
-    let stem = mxsalvage::names::stem(msg.info.arrival_unix, &msg.info.queue_id);
+    let stem = mxsalvage::decode::names::stem(msg.info.arrival_unix, &msg.info.queue_id);
     std::fs::read_to_string(
         out.join(bundle.output("text").unwrap())
             .join(format!("{stem}.txt")),
@@ -208,7 +208,7 @@ fn samples_cases_are_exported_as_described() {
             .is_some_and(|o| o.display().starts_with("résumé"))
     }));
     let judy = bundle("judy@example.com");
-    let stem = mxsalvage::names::stem(att.info.arrival_unix, &att.info.queue_id);
+    let stem = mxsalvage::decode::names::stem(att.info.arrival_unix, &att.info.queue_id);
     for a in &att.attachments {
         let p = out
             .join(judy.output("text").unwrap())
@@ -342,7 +342,7 @@ fn samples_maildir_and_eml_round_trip() {
                 msg.info.arrival_unix,
                 "mtime = arrival"
             );
-            let stem = mxsalvage::names::stem(msg.info.arrival_unix, id);
+            let stem = mxsalvage::decode::names::stem(msg.info.arrival_unix, id);
             let eml = out
                 .join(r.output("eml").unwrap())
                 .join(format!("{stem}.eml"));

@@ -16,7 +16,7 @@
 //! the bundle's own files and `data:` images may show), and the sanitiser removes
 //! remote references before that. Everything from the message (headers, names, HTML,
 //! text) is escaped; every link this view writes is relative, made of safe names from
-//! [`crate::names`] and percent-encoded, so it stays inside the bundle (and inside its
+//! [`crate::decode::names`] and percent-encoded, so it stays inside the bundle (and inside its
 //! zip). Times are shown in the time zone of the machine that ran the export (`TZ`),
 //! said next to them.
 
@@ -29,9 +29,9 @@ use crate::decode::{Body, Decoded, Item, Part, Shown};
 
 use super::eml::Crlf;
 use super::text::files_dir;
+use crate::decode::names::visible;
 use crate::export::error::ExportError;
 use crate::export::sink::{Dest, FileOpts, Mailbox, Message, Sink};
-use crate::names::visible;
 
 /// The `html` format.
 pub struct Html;

@@ -2,7 +2,7 @@
 //!
 //! Owns: the `Maildir/{tmp,new,cur}` layout and one delivery per message: the file is
 //! written in `tmp/`, given the arrival time as its mtime (Dovecot's received date), and
-//! renamed into `new/`. Names come from the message (see [`crate::names::maildir_name`]),
+//! renamed into `new/`. Names come from the message (see [`crate::decode::names::maildir_name`]),
 //! so a rerun produces the same names. Never writes index files. In `verify`, reads
 //! `new/` back against the archive copies. In: the delivery headers and the message.
 //! Out: files through the bundle's [`Dest`]. Fails with [`ExportError::Write`] naming
@@ -12,9 +12,9 @@ use std::collections::HashMap;
 
 use crate::export::sink::VerifyReport;
 
+use crate::decode::names::maildir_name;
 use crate::export::error::ExportError;
 use crate::export::sink::{Check, Dest, FileOpts, Message, Sink};
-use crate::names::maildir_name;
 
 /// The `maildir` format.
 pub struct Maildir;

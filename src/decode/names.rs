@@ -1,6 +1,7 @@
-//! Safe, deterministic names for everything export writes (a leaf: `export`, `decode`
-//! for attachment names, `verify` and `dovecot` for mailbox keys import it; it imports
-//! nothing of the crate).
+//! Safe, deterministic names for everything export writes: hostile bytes from the
+//! envelope and the message decoded into path components (a leaf inside `decode`:
+//! `decode` for attachment names, `export`, `verify` and `dovecot` for mailbox keys and
+//! bundle names import it; it imports nothing of the crate).
 //!
 //! Owns: the mailbox key of a recipient (case-folded address bytes), the directory name
 //! of each recipient bundle, attachment file names, the `<arrival-date>_<queue-id>` stem
