@@ -46,7 +46,7 @@ pub fn default_queue_dir(config_dir: &Path) -> PathBuf {
             return PathBuf::from(s);
         }
     }
-    PathBuf::from("/var/spool/postfix")
+    PathBuf::from(DEFAULT_QUEUE_DIR)
 }
 
 /// Postfix's own configuration directory, the default of `--config-dir`.
