@@ -16,6 +16,7 @@ pub mod decode;
 pub mod dovecot;
 pub mod exit;
 pub mod export;
+pub mod filter;
 pub mod manifest;
 pub mod postcat;
 pub mod queue;

@@ -166,6 +166,7 @@ mod tests {
                 content_type: "application/pdf".into(),
                 size: 3,
             }],
+            verdict: None,
         }
     }
 

@@ -111,6 +111,7 @@ fn new_message(
                 size: a.data.len() as u64,
             })
             .collect(),
+        verdict: None,
     }
 }
 

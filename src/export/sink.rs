@@ -303,6 +303,8 @@ pub struct Summary {
     pub attachments: Vec<Attachment>,
     /// `<stamp>_<queue-id>`: the base name of the message's per-message files.
     pub stem: String,
+    /// The content filters' verdict, if any filter was asked for.
+    pub verdict: Option<crate::filter::verdict::Verdict>,
 }
 
 impl Summary {
@@ -321,6 +323,7 @@ impl Summary {
             date: m.date.clone(),
             attachments: m.attachments.clone(),
             stem: crate::decode::names::stem(m.info.arrival_unix, &m.info.queue_id),
+            verdict: m.verdict.clone(),
         }
     }
 }

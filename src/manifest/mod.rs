@@ -92,6 +92,10 @@ pub struct ManifestMessage {
     pub from: Option<String>,
     pub date: Option<String>,
     pub attachments: Vec<Attachment>,
+    /// What the content filters said (`--spam-filter`, `--virus-scan`); absent when
+    /// none was asked for. See [`crate::filter::verdict`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<crate::filter::verdict::Verdict>,
 }
 
 /// A file written for a recipient.
