@@ -14,6 +14,7 @@
 pub mod bytes;
 pub mod decode;
 pub mod dovecot;
+pub mod exim;
 pub mod exit;
 pub mod export;
 pub mod filter;

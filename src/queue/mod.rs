@@ -51,6 +51,8 @@ pub enum LoadErrorKind {
     Io(String),
     /// The bytes are not a usable queue file.
     Parse(ParseError),
+    /// The bytes are not a usable spool file of another MTA (Exim): what was wrong, where.
+    Format(String),
 }
 
 impl LoadError {
@@ -87,6 +89,7 @@ impl fmt::Display for LoadError {
             }
             LoadErrorKind::Io(e) => write!(f, "{p}: {e}"),
             LoadErrorKind::Parse(e) => write!(f, "{p}: {e}"),
+            LoadErrorKind::Format(e) => write!(f, "{p}: {e}"),
         }
     }
 }
