@@ -12,6 +12,7 @@ use anyhow::{Result, bail};
 
 use super::default_queue_dir;
 use crate::cli::args::CatArgs;
+use mxsalvage::exim::{EximSpool, is_exim_spool, load_path};
 use mxsalvage::exit::Exit;
 use mxsalvage::postcat::{CatFlags, Output, postcat, states};
 use mxsalvage::queue::id::is_queue_id;
@@ -200,8 +201,71 @@ fn show(input: Input, flags: CatFlags, with_states: bool, out: &mut Output) -> b
     true
 }
 
+/// `cat` of Exim messages: what `exim -Mvc ID` prints, for each ID (`-q`, in the Exim
+/// spool `root`) or `-H` path; false when one failed (said on stderr).
+fn exim_items(a: &CatArgs, root: Option<&Path>) -> Result<bool> {
+    let mut failed = false;
+    let stdout = std::io::stdout();
+    for item in &a.items {
+        let loaded = match root {
+            Some(r) => match EximSpool::open(r).find_id(item) {
+                Some(e) => EximSpool::open(r).load(&e, Depth::Full),
+                None => {
+                    eprintln!(
+                        "mxsalvage: message {item} not found in the Exim spool {} (looked in input/ and input/{}/)",
+                        r.display(),
+                        mxsalvage::exim::id::split_dir(item)
+                    );
+                    failed = true;
+                    continue;
+                }
+            },
+            None => match load_path(Path::new(item)) {
+                Some(l) => l,
+                None => bail!("{item}: not an Exim -H file"),
+            },
+        };
+        match loaded {
+            Ok(m) => {
+                let mut lock = stdout.lock();
+                match lock
+                    .write_all(&m.message_bytes())
+                    .and_then(|_| lock.flush())
+                {
+                    Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(failed),
+                    r => r?,
+                }
+            }
+            Err(e) => {
+                eprintln!("mxsalvage: {e}");
+                failed = true;
+            }
+        }
+    }
+    Ok(failed)
+}
+
+/// Whether the items are Exim messages: `-q` on an Exim spool, or `ID-H` paths.
+fn exim_root(a: &CatArgs) -> Option<Option<PathBuf>> {
+    if a.by_id {
+        let root = a.queue_dir.clone()?;
+        return is_exim_spool(&root).then_some(Some(root));
+    }
+    let all_h = !a.items.is_empty()
+        && a.items.iter().all(|i| {
+            Path::new(i)
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| mxsalvage::exim::id::id_of(n, 'H').is_some())
+        });
+    all_h.then_some(None)
+}
+
 pub fn run(a: CatArgs) -> Result<Exit> {
     let flags = flags(&a)?;
+    if let Some(root) = exim_root(&a) {
+        return Ok(Exit::partial_if(exim_items(&a, root.as_deref())?));
+    }
     let (cfg, root) = spool(&a)?;
     if a.by_id {
         super::check_spool(&root)?;

@@ -24,10 +24,11 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 use crate::cli::args::{SelectArgs, SpoolArgs};
+use mxsalvage::exim::{EximSpool, is_exim_spool};
 use mxsalvage::queue::config::parse_duration;
 use mxsalvage::queue::running::{MasterState, master_state};
 use mxsalvage::queue::walk::{EXTRA_QUEUES, MESSAGE_QUEUES};
-use mxsalvage::queue::{ModeChoice, PostfixConfig, Spool};
+use mxsalvage::queue::{ModeChoice, PostfixConfig, QueueSource, Spool};
 use mxsalvage::report::select::{Selection, queues};
 
 /// Default queue directory: `postconf -h queue_directory`, else /var/spool/postfix.
@@ -349,13 +350,37 @@ pub fn unreadable_hint(root: &Path, queues: &[String]) -> String {
 /// An opened spool with the configuration in force.
 pub struct SpoolCtx {
     pub spool: Spool,
+    /// Set when the directory is an Exim spool (then `spool` reads nothing): see
+    /// [`SpoolCtx::source`].
+    pub exim: Option<EximSpool>,
     pub master: MasterState,
     /// Which configuration `spool.cfg` came from.
     pub config: ConfigSource,
 }
 
 impl SpoolCtx {
+    /// Opens a Postfix spool; an Exim spool is refused with what reads it today.
     pub fn open(a: &SpoolArgs, queues: Vec<String>) -> Result<SpoolCtx> {
+        let ctx = SpoolCtx::open_any(a, queues)?;
+        if ctx.exim.is_some() {
+            bail!(
+                "{} is an Exim spool: `mxsalvage scan` and `mxsalvage cat` read it; this command reads Postfix spools only so far",
+                ctx.spool.root.display()
+            );
+        }
+        Ok(ctx)
+    }
+
+    /// The queue as the format-neutral boundary: the Exim reader or the Postfix one.
+    pub fn source(&self) -> &dyn QueueSource {
+        match &self.exim {
+            Some(e) => e,
+            None => &self.spool,
+        }
+    }
+
+    /// Opens the spool at `--queue-dir`, Postfix or Exim (recognised by its layout).
+    pub fn open_any(a: &SpoolArgs, queues: Vec<String>) -> Result<SpoolCtx> {
         let root = match (&a.queue_dir, &a.config_dir) {
             (Some(q), _) => q.clone(),
             (None, Some(c)) => default_queue_dir(c),
@@ -372,9 +397,12 @@ impl SpoolCtx {
                 .with_context(|| format!("bad --bounce-queue-lifetime {v:?}"))?;
         }
         cfg.bounce_queue_lifetime = cfg.bounce_queue_lifetime.min(cfg.maximal_queue_lifetime);
-        check_spool(&root)?;
-        if let Some(n) = config.note(&root) {
-            eprintln!("mxsalvage: note: {n}");
+        let exim = is_exim_spool(&root).then(|| EximSpool::open(&root));
+        if exim.is_none() {
+            check_spool(&root)?;
+            if let Some(n) = config.note(&root) {
+                eprintln!("mxsalvage: note: {n}");
+            }
         }
         let master = master_state(&root);
         let modes = if a.trust_modes {
@@ -386,6 +414,7 @@ impl SpoolCtx {
         };
         Ok(SpoolCtx {
             spool: Spool::open(&root, cfg, queues).with_modes(modes),
+            exim,
             master,
             config,
         })

@@ -13,9 +13,10 @@ use rayon::prelude::*;
 
 use super::{SpoolCtx, pool};
 use crate::cli::args::ScanArgs;
+use mxsalvage::exim::RETRY_GIVE_UP;
 use mxsalvage::exit::Exit;
-use mxsalvage::queue::walk::{WalkEvent, find_id};
-use mxsalvage::queue::{Depth, QueueEntry};
+use mxsalvage::queue::walk::{WalkEvent, WalkResult, find_id};
+use mxsalvage::queue::{Depth, QueueEntry, QueueSource};
 use mxsalvage::report::listing::{Listed, mailq_footer, mailq_heading};
 use mxsalvage::report::model::MessageInfo;
 use mxsalvage::report::scan::{
@@ -169,7 +170,7 @@ fn load_one(
     filtering: bool,
     listing: bool,
 ) -> Item {
-    let l = match ctx.spool.load(e, Depth::EnvelopeOnly) {
+    let l = match ctx.source().load(e, Depth::EnvelopeOnly) {
         Ok(l) => l,
         Err(err) => {
             let p = Problem {
@@ -220,6 +221,9 @@ fn format_of(a: &ScanArgs) -> Format {
 
 /// The report's heading: where, when, and what the configuration says.
 fn head_of(ctx: &SpoolCtx, now: i64) -> Head {
+    if ctx.exim.is_some() {
+        return exim_head(ctx, now);
+    }
     let cfg = &ctx.spool.cfg;
     let verdict = ctx.spool.mode_verdict().clone();
     Head {
@@ -235,6 +239,34 @@ fn head_of(ctx: &SpoolCtx, now: i64) -> Head {
             note: verdict.note.clone(),
         },
     }
+}
+
+/// The heading for an Exim spool: Exim has no queue lifetime, so the expiry shown is
+/// the estimate of Debian's default retry rule; the file modes are not judged.
+fn exim_head(ctx: &SpoolCtx, now: i64) -> Head {
+    Head {
+        schema: 1,
+        generated_at: rfc3339(now),
+        queue_directory: ctx.spool.root.display().to_string(),
+        postfix_running: None,
+        maximal_queue_lifetime: RETRY_GIVE_UP,
+        bounce_queue_lifetime: RETRY_GIVE_UP,
+        configuration: "Exim spool: Exim has no queue lifetime; expiry estimated as 4 days after arrival (the retry rule F,4d of Debian's default configuration); frozen messages do not expire".into(),
+        file_modes: FileModes {
+            trusted: false,
+            note: None,
+        },
+    }
+}
+
+/// The events of a collected walk, in its order (entries first, as the Exim walk is
+/// collected before it is read).
+fn events(r: WalkResult) -> impl Iterator<Item = WalkEvent> {
+    let p = r.problems.into_iter().map(WalkEvent::Problem);
+    let e = r.entries.into_iter().map(WalkEvent::Entry);
+    let i = r.ignored.into_iter().map(WalkEvent::Ignored);
+    let d = r.duplicates.into_iter().map(WalkEvent::Duplicate);
+    e.chain(p).chain(i).chain(d)
 }
 
 /// Reads chunks of queue entries on the pool and hands the items to [`Out`] in order.
@@ -269,7 +301,7 @@ impl Loader<'_> {
 
     /// Walks the selected queues, flushing every [`CHUNK`] entries; walk problems go to `out`.
     fn walk(&self, chunk: &mut Vec<QueueEntry>, out: &mut Out) -> io::Result<()> {
-        self.ctx.spool.walk_each(|ev| -> io::Result<()> {
+        let handle = |ev| -> io::Result<()> {
             match ev {
                 WalkEvent::Entry(e) => {
                     chunk.push(e);
@@ -294,7 +326,11 @@ impl Loader<'_> {
                 })?,
             }
             Ok(())
-        })
+        };
+        match &self.ctx.exim {
+            Some(ex) => events(ex.walk()).try_for_each(handle),
+            None => self.ctx.spool.walk_each(handle),
+        }
     }
 
     /// Finds the given queue IDs (each once) into `chunk`; an unknown ID is an error in `out`.
@@ -310,7 +346,11 @@ impl Loader<'_> {
             if !seen.insert(id.as_str()) {
                 continue;
             }
-            match find_id(&spool.root, id, &spool.queues, &spool.cfg) {
+            let found = match &self.ctx.exim {
+                Some(ex) => ex.find_id(id),
+                None => find_id(&spool.root, id, &spool.queues, &spool.cfg),
+            };
+            match found {
                 Some(e) => chunk.push(e),
                 None => out.error(Problem {
                     path: spool.root.display().to_string(),
@@ -330,7 +370,7 @@ pub fn run(a: ScanArgs) -> Result<Exit> {
     let (queues, sel) = super::selection(&a.select)?;
     let format = format_of(&a);
     let listing = matches!(format, Format::Postqueue | Format::Mailq);
-    let ctx = SpoolCtx::open(&a.spool, queues)?;
+    let ctx = SpoolCtx::open_any(&a.spool, queues)?;
     ctx.warn_if_running();
     if listing {
         ctx.note_modes();
@@ -359,7 +399,7 @@ pub fn run(a: ScanArgs) -> Result<Exit> {
     if out.messages == 0
         && filtering
         && let Some(why) = why_nothing(
-            &ctx.spool,
+            ctx.source(),
             &Asked {
                 sel: &sel,
                 ids: &a.id,

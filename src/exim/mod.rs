@@ -159,6 +159,26 @@ impl EximSpool {
     }
 }
 
+/// Reads the message whose `-H` file is at `path` (a `cat` argument): the `-D` and
+/// `-J` files are looked for beside it. `None` when the name is no `ID-H`.
+pub fn load_path(path: &Path) -> Option<Result<QueuedMessage, LoadError>> {
+    let name = path.file_name()?.to_str()?;
+    let id = id::id_of(name, 'H')?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) => {
+            return Some(Err(LoadError {
+                path: path.to_path_buf(),
+                queue_id: id.to_string(),
+                kind: LoadErrorKind::Io(e.to_string()),
+            }));
+        }
+    };
+    let entry = walk::entry(dir, id, path.to_path_buf(), &meta);
+    Some(EximSpool::open(dir).load(&entry, Depth::Full))
+}
+
 /// Where the body starts in a `-D` file: after its first line, which must be `ID-D`.
 fn data_start(data: &[u8], id: &str) -> Result<usize, String> {
     let want = format!("{id}-D\n");
