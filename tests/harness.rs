@@ -27,6 +27,8 @@ use mxsalvage::report::scan::ScanReport;
 
 use crate::util::{bin, have, root, sample_spool};
 
+pub mod exim;
+
 /// The queues that hold message files.
 pub const QUEUES: &[&str] = &["maildrop", "incoming", "active", "deferred", "hold"];
 

@@ -8,6 +8,7 @@ mod cli;
 mod differential;
 mod docs;
 mod dovecot;
+mod exim;
 mod export;
 mod faults;
 mod listing;

@@ -1,0 +1,242 @@
+//! Exim 4 spools (issue 21), made by a real private Exim 4.96 (`harness::exim`): flat
+//! and split, byte-exact SMTP injection, frozen (`-Mf`), one recipient marked delivered
+//! (`-Mmd`), a delivery attempt that deferred, rewritten and removed headers (`*`), DSN
+//! parameters, SMTPUTF8, a 2 MB message, a line over 998 characters in a message never
+//! tried. `cat` is compared with `exim -Mvc` for every message and `scan`'s pending
+//! recipients with `exim -bp`; hand-damaged copies give one clear error each.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::harness::exim::{Exim, exim_available};
+use crate::harness::{copy_tree, mx, s, scan_report, stderr};
+
+/// What was injected: name → queue ID.
+type Sent = BTreeMap<&'static str, String>;
+
+/// Injects the test messages and applies Exim's own operations to some of them.
+fn fill(ex: &Exim) -> Sent {
+    let mut sent = Sent::new();
+    let mut put = |name, mail: &str, rcpts: &[&str], data: &[u8]| {
+        sent.insert(name, ex.send(mail, rcpts, data));
+    };
+    put(
+        "plain",
+        "<sender@client.test>",
+        &["<alice@example.org>", "<carol@example.org>"],
+        b"From: s@client.test\nTo: alice@example.org\nSubject: plain\n\nbody\n.dot line\n..two dots\nend\n",
+    );
+    put(
+        "dsn",
+        "<dsn@client.test> RET=HDRS ENVID=env+2B123",
+        &[
+            "<bob@example.org> NOTIFY=SUCCESS,DELAY ORCPT=rfc822;orig+2Bx@x.test",
+            "<Bob@example.org> NOTIFY=NEVER",
+            "<carol@example.org> NOTIFY=FAILURE",
+        ],
+        b"Subject: dsn\n\nx\n",
+    );
+    put(
+        "rewritten",
+        "<r@old.example.org>",
+        &["<dave@example.org>", "<dave@example.org>"],
+        b"From: Someone <x@old.example.org>\nX-Strip-Me: yes\nX-Keep: folded\n continued\nSubject: rewritten\n\nbody\n",
+    );
+    put(
+        "utf8",
+        "<j\u{f6}rg@client.test> SMTPUTF8",
+        &["<j\u{f6}rg@example.org>"],
+        "Subject: Gr\u{fc}\u{df}e\nFrom: j\u{f6}rg@client.test\n\nk\u{e4}se\n".as_bytes(),
+    );
+    let mut big = b"Subject: big\n\n".to_vec();
+    while big.len() < 2 * 1024 * 1024 {
+        big.extend_from_slice(
+            b"0123456789 abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ\n",
+        );
+    }
+    put("big", "<big@client.test>", &["<alice@example.org>"], &big);
+    let long = format!("Subject: long\n\n{}\nshort\n", "y".repeat(2000));
+    put(
+        "long",
+        "<long@client.test>",
+        &["<bob@example.org>"],
+        long.as_bytes(),
+    );
+    put(
+        "null",
+        "<>",
+        &["<carol@example.org>"],
+        b"Subject: bounce\n\nx\n",
+    );
+    ex.run(&["-Mf", &sent["null"]]);
+    ex.run(&["-Mmd", &sent["dsn"], "Bob@example.org"]);
+    // One delivery attempt: the dead route defers it (the long line is never tried).
+    ex.run(&["-M", &sent["plain"]]);
+    sent
+}
+
+/// `cat -q ID` and `cat ID-H` print exactly `exim -Mvc ID`, for every message.
+fn cat_matches_mvc(ex: &Exim, sent: &Sent) {
+    let spool = ex.spool();
+    for (name, id) in sent {
+        let want = ex.mvc(id);
+        let by_id = mx(["cat", "-q", id]).queue_dir(&spool).ok();
+        assert!(
+            by_id.stdout == want,
+            "{name}: cat -q {id} differs from exim -Mvc"
+        );
+        let h = crate::harness::files_under(&spool)
+            .into_iter()
+            .find(|p| p.ends_with(format!("{id}-H")))
+            .unwrap();
+        let by_path = mx(["cat", s(&h)]).ok();
+        assert!(
+            by_path.stdout == want,
+            "{name}: cat {} differs",
+            h.display()
+        );
+    }
+}
+
+/// `scan --json`: every message with its sender, exactly `-bp`'s pending recipients,
+/// frozen marked.
+fn scan_matches_bp(ex: &Exim, sent: &Sent) {
+    let o = mx(["scan", "--json"]).queue_dir(&ex.spool()).ok();
+    let report = scan_report(&o);
+    let bp = ex.bp();
+    assert_eq!(report.messages.len(), sent.len());
+    assert_eq!(bp.len(), sent.len());
+    for m in &report.messages {
+        let (sender, pending, frozen) = &bp[&m.queue_id];
+        assert_eq!(&m.sender.display().to_string(), sender, "{}", m.queue_id);
+        let ours: Vec<String> = m
+            .pending()
+            .map(|r| r.address.display().to_string())
+            .collect();
+        assert_eq!(&ours, pending, "{}", m.queue_id);
+        assert_eq!(m.queue == "frozen", *frozen, "{}", m.queue_id);
+        assert_eq!(m.expires_unix.is_none(), *frozen);
+    }
+}
+
+fn check_spool(split: bool) {
+    if !exim_available() {
+        return;
+    }
+    let ex = Exim::start(split);
+    let sent = fill(&ex);
+    if split {
+        let sub = ex.spool().join("input").join(&sent["plain"][5..6]);
+        assert!(sub.join(format!("{}-H", sent["plain"])).is_file());
+    }
+    cat_matches_mvc(&ex, &sent);
+    scan_matches_bp(&ex, &sent);
+}
+
+#[test]
+fn flat_spool_cat_is_mvc_and_scan_is_bp() {
+    check_spool(false);
+}
+
+#[test]
+fn split_spool_cat_is_mvc_and_scan_is_bp() {
+    check_spool(true);
+}
+
+/// The envelope details Exim keeps: DSN (NOTIFY, ORCPT, ENVID, RET), SMTPUTF8, the
+/// deleted headers left out of the bytes.
+#[test]
+fn dsn_smtputf8_and_deleted_headers() {
+    if !exim_available() {
+        return;
+    }
+    let ex = Exim::start(false);
+    let sent = fill(&ex);
+    let report = scan_report(&mx(["scan", "--json"]).queue_dir(&ex.spool()).ok());
+    let msg = |n: &str| {
+        report
+            .messages
+            .iter()
+            .find(|m| m.queue_id == sent[n])
+            .unwrap()
+    };
+    let dsn = msg("dsn");
+    assert_eq!(dsn.ret.as_deref(), Some("HDRS"));
+    assert!(dsn.envelope_id.is_some());
+    let notify: Vec<Option<&str>> = dsn.recipients.iter().map(|r| r.notify.as_deref()).collect();
+    assert_eq!(
+        notify,
+        [Some("SUCCESS,DELAY"), Some("NEVER"), Some("FAILURE")]
+    );
+    assert!(dsn.recipients[0].orcpt.is_some());
+    assert!(msg("utf8").smtputf8_requested);
+    let h = std::fs::read(ex.spool().join(format!("input/{}-H", sent["rewritten"]))).unwrap();
+    let hs = String::from_utf8_lossy(&h);
+    assert!(hs.contains("* From: Someone <x@old.example.org>") && hs.contains("* X-Strip-Me"));
+    let cat = mx(["cat", "-q", &sent["rewritten"]])
+        .queue_dir(&ex.spool())
+        .ok();
+    let text = String::from_utf8_lossy(&cat.stdout);
+    assert!(
+        !text.contains("X-Strip-Me") && !text.contains("From: Someone <x@old"),
+        "{text}"
+    );
+    assert!(text.contains("From: Someone <x@example.org>"), "{text}");
+}
+
+/// Hand-damaged copies: a truncated -H, a missing -D, a bad -aclm length each give one
+/// error naming the file and what is wrong; the other messages are still read.
+#[test]
+fn damaged_copies_are_listed_with_path_and_reason() {
+    if !exim_available() {
+        return;
+    }
+    let ex = Exim::start(false);
+    let sent = fill(&ex);
+    let copy = tempfile::tempdir().unwrap();
+    copy_tree(&ex.spool(), copy.path(), true);
+    let copy = copy.path().join("spool");
+    let input = copy.join("input");
+    let h = |n: &str| input.join(format!("{}-H", sent[n]));
+    let data = std::fs::read(h("plain")).unwrap();
+    std::fs::write(h("plain"), &data[..data.len() / 2]).unwrap();
+    std::fs::remove_file(input.join(format!("{}-D", sent["big"]))).unwrap();
+    let data = String::from_utf8(std::fs::read(h("long")).unwrap()).unwrap();
+    std::fs::write(h("long"), data.replace("-aclm _note 14", "-aclm _note 40")).unwrap();
+    let o = mx(["scan", "--json"]).queue_dir(&copy).code(1);
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let errors = report["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 3, "{errors:?}");
+    let reason = |n: &str| {
+        errors
+            .iter()
+            .find(|e| e["queue_id"] == sent[n].as_str())
+            .unwrap_or_else(|| panic!("{n} not listed: {errors:?}"))["reason"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(reason("plain").contains("truncated"), "{}", reason("plain"));
+    assert!(
+        reason("big").contains("-D file is missing"),
+        "{}",
+        reason("big")
+    );
+    assert!(reason("long").contains("bad length"), "{}", reason("long"));
+    assert_eq!(report["messages"].as_array().unwrap().len(), sent.len() - 3);
+    let o = mx(["cat", "-q", &sent["big"]]).queue_dir(&copy).code(1);
+    assert!(stderr(&o).contains("-D file is missing"), "{}", stderr(&o));
+    check_unchanged(&copy);
+}
+
+/// A copy that lost its modes (0644 files, as `cp -r` by another user leaves them) reads
+/// the same.
+fn check_unchanged(p: &Path) {
+    let before = crate::util::tree_fingerprint(p);
+    mx(["scan"]).queue_dir(p).output();
+    assert_eq!(
+        before,
+        crate::util::tree_fingerprint(p),
+        "the spool was written"
+    );
+}
