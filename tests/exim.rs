@@ -240,3 +240,44 @@ fn check_unchanged(p: &Path) {
         "the spool was written"
     );
 }
+
+/// A delivery killed after its local delivery leaves a `-J` journal: the address in it
+/// counts as done, as `-bp` shows and as Exim's next delivery takes it (checked by
+/// letting Exim run again).
+#[test]
+fn killed_delivery_journal_counts_as_done() {
+    if !exim_available() {
+        return;
+    }
+    let mut ex = Exim::start(false);
+    let id = ex.send(
+        "<j@client.test>",
+        &[
+            "<done@example.org>",
+            "<hang@example.org>",
+            "<alice@example.org>",
+        ],
+        b"Subject: journal\n\nx\n",
+    );
+    let Some(journal) = ex.killed_delivery(&id) else {
+        panic!("the killed delivery left no -J journal");
+    };
+    assert_eq!(journal, ["done@example.org"]);
+    let pending = |ex: &Exim| -> Vec<String> {
+        let r = scan_report(&mx(["scan", "--json"]).queue_dir(&ex.spool()).ok());
+        r.messages[0]
+            .pending()
+            .map(|r| r.address.display().to_string())
+            .collect()
+    };
+    assert_eq!(pending(&ex), ["hang@example.org", "alice@example.org"]);
+    // -bp reads the journal too: the journaled address is shown delivered.
+    assert_eq!(ex.bp()[&id].1, ["hang@example.org", "alice@example.org"]);
+    // Exim's own next delivery reads the journal: afterwards -bp agrees without it.
+    ex.stop_hanging();
+    ex.run(&["-M", &id]);
+    assert_eq!(ex.bp()[&id].1, ["hang@example.org", "alice@example.org"]);
+    assert_eq!(pending(&ex), ["hang@example.org", "alice@example.org"]);
+    let mvc = ex.mvc(&id);
+    assert!(mx(["cat", "-q", &id]).queue_dir(&ex.spool()).ok().stdout == mvc);
+}

@@ -92,9 +92,11 @@ pub const VALID: &[&str] = &[
     "carol@example.org",
     "dave@example.org",
     "jörg@example.org",
+    "done@example.org",
+    "hang@example.org",
 ];
 
-fn config(dir: &Path, bin: &Path, split: bool) -> String {
+fn config(dir: &Path, bin: &Path, split: bool, hang: u16) -> String {
     let d = dir.display();
     format!(
         r#"exim_path = {bin}
@@ -130,6 +132,18 @@ acl_data:
   accept
 
 begin routers
+local_done:
+  driver = accept
+  local_parts = done
+  transport = local_file
+
+hang:
+  driver = manualroute
+  local_parts = hang
+  route_list = * 127.0.0.1 byname
+  self = send
+  transport = hang_smtp
+
 dead:
   driver = manualroute
   domains = +relay_to_domains
@@ -138,6 +152,18 @@ dead:
   transport = dead_smtp
 
 begin transports
+local_file:
+  driver = appendfile
+  file = {d}/out/delivered
+  user = Debian-exim
+
+hang_smtp:
+  driver = smtp
+  allow_localhost
+  port = {hang}
+  command_timeout = 10m
+  connect_timeout = 10m
+
 dead_smtp:
   driver = smtp
   allow_localhost
@@ -150,7 +176,6 @@ begin rewrite
 *@old.example.org $1@example.org h
 "#,
         bin = bin.display(),
-        split = split,
     )
 }
 
@@ -160,6 +185,8 @@ pub struct Exim {
     pub port: u16,
     bin: PathBuf,
     daemon: Child,
+    /// Where `hang@example.org` is sent: a listener that never answers.
+    hang: Option<std::net::TcpListener>,
 }
 
 impl Exim {
@@ -176,11 +203,17 @@ impl Exim {
             .status();
         assert!(chown.is_ok_and(|s| s.success()), "chown spool");
         std::fs::write(dir.path().join("valid"), VALID.join("\n") + "\n").unwrap();
-        std::fs::write(
-            dir.path().join("exim.conf"),
-            config(dir.path(), &bin, split),
-        )
-        .unwrap();
+        let hang = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let hang_port = hang.local_addr().unwrap().port();
+        let conf = config(dir.path(), &bin, split, hang_port);
+        std::fs::write(dir.path().join("exim.conf"), conf).unwrap();
+        let delivered = dir.path().join("out");
+        std::fs::create_dir(&delivered).unwrap();
+        let chown = Command::new("chown")
+            .arg("Debian-exim")
+            .arg(&delivered)
+            .status();
+        assert!(chown.is_ok_and(|s| s.success()), "chown delivered");
         let port = free_port();
         let daemon = Command::new(&bin)
             .arg("-C")
@@ -195,6 +228,7 @@ impl Exim {
             port,
             bin,
             daemon,
+            hang: Some(hang),
         };
         let t = Instant::now();
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -223,6 +257,60 @@ impl Exim {
             String::from_utf8_lossy(&o.stderr)
         );
         o
+    }
+
+    /// A delivery of `id` killed (SIGKILL to its process group) once it has written its
+    /// `-J` journal: the local recipient `done@` is delivered, `hang@` waits on a server
+    /// that never answers. Returns the journal's lines; `None` if no journal appeared.
+    pub fn killed_delivery(&self, id: &str) -> Option<Vec<String>> {
+        use std::os::unix::process::CommandExt;
+        let mut child = Command::new(&self.bin)
+            .arg("-C")
+            .arg(self.dir.path().join("exim.conf"))
+            .args(["-M", id])
+            .process_group(0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let journal = crate::harness::files_under(&self.spool())
+            .into_iter()
+            .find(|p| p.ends_with(format!("{id}-H")))?
+            .with_file_name(format!("{id}-J"));
+        let t = Instant::now();
+        let mut seen = None;
+        while t.elapsed() < Duration::from_secs(30) {
+            if let Ok(j) = std::fs::read_to_string(&journal)
+                && !j.is_empty()
+            {
+                seen = Some(j.lines().map(String::from).collect());
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", child.id())])
+            .status();
+        let _ = child.wait();
+        // The kill can leave a half-made hints database (db/wait-*), which makes the next
+        // delivery wait 100 s on Berkeley DB's retries; hints are disposable (Exim's
+        // documentation: they may be deleted at any time), the spool files are not touched.
+        for f in crate::harness::files_under(&self.spool().join("db")) {
+            let _ = std::fs::remove_file(f);
+        }
+        if seen.is_none() {
+            let log = std::fs::read_to_string(self.spool().join("log/mainlog"));
+            eprintln!(
+                "no -J journal for {id}; Exim's mainlog:\n{}",
+                log.unwrap_or_default()
+            );
+        }
+        seen
+    }
+
+    /// Stops the server that never answers: later attempts to `hang@` are refused.
+    pub fn stop_hanging(&mut self) {
+        self.hang = None;
     }
 
     /// What `exim -Mvc ID` prints.
