@@ -264,6 +264,10 @@ impl Exim {
     /// that never answers. Returns the journal's lines; `None` if no journal appeared.
     pub fn killed_delivery(&self, id: &str) -> Option<Vec<String>> {
         use std::os::unix::process::CommandExt;
+        let journal = crate::harness::files_under(&self.spool())
+            .into_iter()
+            .find(|p| p.ends_with(format!("{id}-H")))?
+            .with_file_name(format!("{id}-J"));
         let mut child = Command::new(&self.bin)
             .arg("-C")
             .arg(self.dir.path().join("exim.conf"))
@@ -273,10 +277,6 @@ impl Exim {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let journal = crate::harness::files_under(&self.spool())
-            .into_iter()
-            .find(|p| p.ends_with(format!("{id}-H")))?
-            .with_file_name(format!("{id}-J"));
         let t = Instant::now();
         let mut seen = None;
         while t.elapsed() < Duration::from_secs(30) {
