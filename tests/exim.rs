@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::harness::exim::{Exim, exim_available};
-use crate::harness::{copy_tree, mx, s, scan_report, stderr};
+use std::os::unix::fs::PermissionsExt;
+
+use crate::harness::{copy_tree, mx, mx_as_nobody, s, scan_report, stderr};
 
 /// What was injected: name → queue ID.
 type Sent = BTreeMap<&'static str, String>;
@@ -129,8 +131,38 @@ fn check_spool(split: bool) {
         let sub = ex.spool().join("input").join(&sent["plain"][5..6]);
         assert!(sub.join(format!("{}-H", sent["plain"])).is_file());
     }
+    let input = crate::util::tree_fingerprint(&ex.spool().join("input"));
     cat_matches_mvc(&ex, &sent);
     scan_matches_bp(&ex, &sent);
+    assert_eq!(
+        input,
+        crate::util::tree_fingerprint(&ex.spool().join("input"))
+    );
+    lost_modes_read_the_same(&ex);
+}
+
+/// A copy that lost its modes and owner (`cp -r`, then 0644 files readable by anyone,
+/// read as `nobody`) gives the same scan; the copy is not written.
+fn lost_modes_read_the_same(ex: &Exim) {
+    let want = mx(["scan", "--json"]).queue_dir(&ex.spool()).ok();
+    let copy = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(copy.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    copy_tree(&ex.spool(), copy.path(), true);
+    let copy = copy.path().join("spool");
+    let st = std::process::Command::new("chmod")
+        .args(["-R", "u=rwX,go=rX"])
+        .arg(&copy)
+        .status();
+    assert!(st.is_ok_and(|s| s.success()));
+    let before = crate::util::tree_fingerprint(&copy);
+    let got = mx_as_nobody(["scan", "--json"]).queue_dir(&copy).ok();
+    assert_eq!(
+        before,
+        crate::util::tree_fingerprint(&copy),
+        "the copy was written"
+    );
+    let (a, b) = (scan_report(&want), scan_report(&got));
+    assert_eq!(a.messages, b.messages);
 }
 
 #[test]
@@ -229,8 +261,7 @@ fn damaged_copies_are_listed_with_path_and_reason() {
     check_unchanged(&copy);
 }
 
-/// A copy that lost its modes (0644 files, as `cp -r` by another user leaves them) reads
-/// the same.
+/// Scanning the spool at `p` leaves it as it was.
 fn check_unchanged(p: &Path) {
     let before = crate::util::tree_fingerprint(p);
     mx(["scan"]).queue_dir(p).output();
