@@ -27,7 +27,7 @@ use crate::cli::args::{SelectArgs, SpoolArgs};
 use mxsalvage::queue::config::parse_duration;
 use mxsalvage::queue::running::{MasterState, master_state};
 use mxsalvage::queue::walk::{EXTRA_QUEUES, MESSAGE_QUEUES};
-use mxsalvage::queue::{ModeChoice, PostfixConfig, Spool};
+use mxsalvage::queue::{ModeChoice, PostfixConfig, QueueSource, Spool};
 use mxsalvage::report::select::{Selection, queues};
 
 /// Default queue directory: `postconf -h queue_directory`, else /var/spool/postfix.
@@ -346,12 +346,72 @@ pub fn unreadable_hint(root: &Path, queues: &[String]) -> String {
     }
 }
 
-/// An opened spool with the configuration in force.
-pub struct SpoolCtx {
-    pub spool: Spool,
+/// The reader behind one `--queue-dir`: the one place that names a concrete queue
+/// format. Commands read through [`Reader::source`] (`&dyn QueueSource`); what only one
+/// format has (Postfix's main.cf: lifetimes, identity, long queue IDs) is asked of the
+/// reader here, with an answer for every format.
+pub enum Reader {
+    Postfix(Spool),
+}
+
+impl Reader {
+    /// The format-neutral view every consumer takes.
+    pub fn source(&self) -> &dyn QueueSource {
+        match self {
+            Reader::Postfix(s) => s,
+        }
+    }
+
+    /// The queue lifetimes in force (maximal, bounce), in seconds.
+    pub fn lifetimes(&self) -> (i64, i64) {
+        match self {
+            Reader::Postfix(s) => (s.cfg.maximal_queue_lifetime, s.cfg.bounce_queue_lifetime),
+        }
+    }
+
+    /// The secondary's own name and origin domain (`myhostname`, `myorigin`), when known.
+    pub fn identity(&self) -> (Option<String>, Option<String>) {
+        match self {
+            Reader::Postfix(s) => (s.cfg.myhostname.clone(), s.cfg.myorigin.clone()),
+        }
+    }
+
+    /// Whether queue IDs are listed in their long form (`mailq`'s column width).
+    pub fn long_queue_ids(&self) -> bool {
+        match self {
+            Reader::Postfix(s) => s.cfg.enable_long_queue_ids,
+        }
+    }
+}
+
+/// One opened spool with the configuration in force.
+pub struct Opened {
+    pub reader: Reader,
     pub master: MasterState,
-    /// Which configuration `spool.cfg` came from.
+    /// Which configuration the reader's settings came from.
     pub config: ConfigSource,
+}
+
+impl Opened {
+    /// The queue directory as given.
+    pub fn root(&self) -> &Path {
+        self.reader.source().root()
+    }
+
+    /// Whether the MTA runs on this spool (`None`: cannot tell).
+    pub fn running(&self) -> Option<bool> {
+        match self.master {
+            MasterState::Running => Some(true),
+            MasterState::NotRunning => Some(false),
+            MasterState::Unknown(_) => None,
+        }
+    }
+}
+
+/// The spools of a run, opened, with the configuration in force.
+pub struct SpoolCtx {
+    /// One per `--queue-dir`, in the order given (never empty).
+    pub spools: Vec<Opened>,
 }
 
 impl SpoolCtx {
@@ -361,61 +421,86 @@ impl SpoolCtx {
             (None, Some(c)) => default_queue_dir(c),
             (None, None) => default_queue_dir(Path::new(DEFAULT_CONFIG_DIR)),
         };
-        let (mut cfg, config) = spool_config(a.config_dir.as_deref(), &root)?;
-        if let Some(v) = &a.max_queue_lifetime {
-            cfg.maximal_queue_lifetime = parse_duration(v, 'd')
-                .with_context(|| format!("bad --max-queue-lifetime {v:?} (use e.g. 5d, 12h)"))?;
-            cfg.bounce_queue_lifetime = cfg.bounce_queue_lifetime.min(cfg.maximal_queue_lifetime);
-        }
-        if let Some(v) = &a.bounce_queue_lifetime {
-            cfg.bounce_queue_lifetime = parse_duration(v, 'd')
-                .with_context(|| format!("bad --bounce-queue-lifetime {v:?}"))?;
-        }
-        cfg.bounce_queue_lifetime = cfg.bounce_queue_lifetime.min(cfg.maximal_queue_lifetime);
-        check_spool(&root)?;
-        if let Some(n) = config.note(&root) {
-            eprintln!("mxsalvage: note: {n}");
-        }
-        let master = master_state(&root);
-        let modes = if a.trust_modes {
-            ModeChoice::Trust
-        } else if a.ignore_modes {
-            ModeChoice::Ignore
-        } else {
-            ModeChoice::Auto
-        };
         Ok(SpoolCtx {
-            spool: Spool::open(&root, cfg, queues).with_modes(modes),
-            master,
-            config,
+            spools: vec![open_one(a, &root, queues)?],
         })
     }
 
+    /// The first spool given (the only one, usually).
+    pub fn first(&self) -> &Opened {
+        &self.spools[0]
+    }
+
+    /// What the commands read: the spool.
+    pub fn source(&self) -> &dyn QueueSource {
+        self.first().reader.source()
+    }
+
+    /// Whether the MTA runs on the spools: `Some(true)` when on any of them.
     pub fn running(&self) -> Option<bool> {
-        match self.master {
-            MasterState::Running => Some(true),
-            MasterState::NotRunning => Some(false),
-            MasterState::Unknown(_) => None,
+        let states: Vec<Option<bool>> = self.spools.iter().map(Opened::running).collect();
+        if states.contains(&Some(true)) {
+            Some(true)
+        } else if states.iter().all(|s| *s == Some(false)) {
+            Some(false)
+        } else {
+            None
         }
     }
 
-    /// Warns on stderr when Postfix runs on this spool.
+    /// Warns on stderr when Postfix runs on a spool.
     pub fn warn_if_running(&self) {
-        if let MasterState::Running = self.master {
-            eprintln!(
-                "mxsalvage: warning: Postfix is running on {}; files may move or change while they are read",
-                self.spool.root.display()
-            );
+        for o in &self.spools {
+            if let MasterState::Running = o.master {
+                eprintln!(
+                    "mxsalvage: warning: Postfix is running on {}; files may move or change while they are read",
+                    o.root().display()
+                );
+            }
         }
     }
 
-    /// Says once on stderr when the spool's file modes look rewritten by a copy and are
+    /// Says once on stderr when a spool's file modes look rewritten by a copy and are
     /// not used (`scan` puts this into its report instead).
     pub fn note_modes(&self) {
-        if let Some(note) = self.spool.mode_note() {
-            eprintln!("mxsalvage: note: {}: {note}", self.spool.root.display());
+        for o in &self.spools {
+            if let Some(note) = o.reader.source().mode_verdict().note {
+                eprintln!("mxsalvage: note: {}: {note}", o.root().display());
+            }
         }
     }
+}
+
+/// Opens the spool at `root` with the configuration the flags and the machine give.
+fn open_one(a: &SpoolArgs, root: &Path, queues: Vec<String>) -> Result<Opened> {
+    let (mut cfg, config) = spool_config(a.config_dir.as_deref(), root)?;
+    if let Some(v) = &a.max_queue_lifetime {
+        cfg.maximal_queue_lifetime = parse_duration(v, 'd')
+            .with_context(|| format!("bad --max-queue-lifetime {v:?} (use e.g. 5d, 12h)"))?;
+        cfg.bounce_queue_lifetime = cfg.bounce_queue_lifetime.min(cfg.maximal_queue_lifetime);
+    }
+    if let Some(v) = &a.bounce_queue_lifetime {
+        cfg.bounce_queue_lifetime =
+            parse_duration(v, 'd').with_context(|| format!("bad --bounce-queue-lifetime {v:?}"))?;
+    }
+    cfg.bounce_queue_lifetime = cfg.bounce_queue_lifetime.min(cfg.maximal_queue_lifetime);
+    check_spool(root)?;
+    if let Some(n) = config.note(root) {
+        eprintln!("mxsalvage: note: {n}");
+    }
+    let master = master_state(root);
+    let modes = if a.trust_modes {
+        ModeChoice::Trust
+    } else if a.ignore_modes {
+        ModeChoice::Ignore
+    } else {
+        ModeChoice::Auto
+    };
+    Ok(Opened {
+        reader: Reader::Postfix(Spool::open(root, cfg, queues).with_modes(modes)),
+        master,
+        config,
+    })
 }
 
 /// A rayon pool with `jobs` threads (default: all cores).

@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use super::{SpoolCtx, pool};
 use crate::cli::args::ScanArgs;
 use mxsalvage::exit::Exit;
-use mxsalvage::queue::walk::{WalkEvent, find_id};
+use mxsalvage::queue::walk::WalkEvent;
 use mxsalvage::queue::{Depth, QueueEntry};
 use mxsalvage::report::listing::{Listed, mailq_footer, mailq_heading};
 use mxsalvage::report::model::MessageInfo;
@@ -169,7 +169,7 @@ fn load_one(
     filtering: bool,
     listing: bool,
 ) -> Item {
-    let l = match ctx.spool.load(e, Depth::EnvelopeOnly) {
+    let l = match ctx.source().load(e, Depth::EnvelopeOnly) {
         Ok(l) => l,
         Err(err) => {
             let p = Problem {
@@ -220,19 +220,20 @@ fn format_of(a: &ScanArgs) -> Format {
 
 /// The report's heading: where, when, and what the configuration says.
 fn head_of(ctx: &SpoolCtx, now: i64) -> Head {
-    let cfg = &ctx.spool.cfg;
-    let verdict = ctx.spool.mode_verdict().clone();
+    let first = ctx.first();
+    let (maximal, bounce) = first.reader.lifetimes();
+    let verdict = first.reader.source().mode_verdict();
     Head {
         schema: 1,
         generated_at: rfc3339(now),
-        queue_directory: ctx.spool.root.display().to_string(),
+        queue_directory: first.root().display().to_string(),
         postfix_running: ctx.running(),
-        maximal_queue_lifetime: cfg.maximal_queue_lifetime,
-        bounce_queue_lifetime: cfg.bounce_queue_lifetime,
-        configuration: ctx.config.describe(),
+        maximal_queue_lifetime: maximal,
+        bounce_queue_lifetime: bounce,
+        configuration: first.config.describe(),
         file_modes: FileModes {
             trusted: verdict.trusted,
-            note: verdict.note.clone(),
+            note: verdict.note,
         },
     }
 }
@@ -269,7 +270,7 @@ impl Loader<'_> {
 
     /// Walks the selected queues, flushing every [`CHUNK`] entries; walk problems go to `out`.
     fn walk(&self, chunk: &mut Vec<QueueEntry>, out: &mut Out) -> io::Result<()> {
-        self.ctx.spool.walk_each(|ev| -> io::Result<()> {
+        self.ctx.source().walk_stream(&mut |ev| -> io::Result<()> {
             match ev {
                 WalkEvent::Entry(e) => {
                     chunk.push(e);
@@ -304,23 +305,29 @@ impl Loader<'_> {
         chunk: &mut Vec<QueueEntry>,
         out: &mut Out,
     ) -> io::Result<()> {
-        let spool = &self.ctx.spool;
+        let spool = self.ctx.source();
         let mut seen = std::collections::BTreeSet::new();
         for id in ids {
             if !seen.insert(id.as_str()) {
                 continue;
             }
-            match find_id(&spool.root, id, &spool.queues, &spool.cfg) {
-                Some(e) => chunk.push(e),
-                None => out.error(Problem {
-                    path: spool.root.display().to_string(),
+            let found = spool.find(id);
+            if found.is_empty() {
+                let roots: Vec<String> = spool
+                    .roots()
+                    .iter()
+                    .map(|r| r.display().to_string())
+                    .collect();
+                out.error(Problem {
+                    path: spool.root().display().to_string(),
                     queue_id: Some(id.clone()),
                     reason: format!(
                         "queue ID {id} not found in the selected queues of {}",
-                        spool.root.display()
+                        roots.join(", ")
                     ),
-                })?,
+                })?;
             }
+            chunk.extend(found);
         }
         Ok(())
     }
@@ -338,7 +345,7 @@ pub fn run(a: ScanArgs) -> Result<Exit> {
     let pool = pool(a.jobs)?;
     let now = now();
     let head = head_of(&ctx, now);
-    let mut out = Out::new(format, &head, now, ctx.spool.cfg.enable_long_queue_ids);
+    let mut out = Out::new(format, &head, now, ctx.first().reader.long_queue_ids());
     let filtering = !sel.recipients.is_empty() || !sel.domains.is_empty() || sel.only_valid;
     let loader = Loader {
         ctx: &ctx,
@@ -359,7 +366,7 @@ pub fn run(a: ScanArgs) -> Result<Exit> {
     if out.messages == 0
         && filtering
         && let Some(why) = why_nothing(
-            &ctx.spool,
+            ctx.source(),
             &Asked {
                 sel: &sel,
                 ids: &a.id,
@@ -376,7 +383,7 @@ pub fn run(a: ScanArgs) -> Result<Exit> {
     if nothing_readable {
         eprintln!(
             "mxsalvage: nothing could be read in {}: every queue file failed (listed above)",
-            ctx.spool.root.display()
+            ctx.source().root().display()
         );
         return Ok(Exit::Fatal);
     }
