@@ -225,21 +225,29 @@ fn options(a: &ExportArgs, p: &Parsed, queue_names: Vec<String>) -> Options {
     }
 }
 
-/// Where the mail came from: the opened spool, this host and its Postfix settings.
+/// Where the mail came from: the opened spool, this host and its MTA's settings.
 fn source(ctx: &SpoolCtx) -> Source {
+    let first = ctx.first();
+    let (maximal, bounce) = first.reader.lifetimes();
+    let (myhostname, myorigin) = first.reader.identity();
     Source {
         // Absolute: `journal --sent-ids` names it later, from anywhere.
-        queue_directory: std::path::absolute(&ctx.spool.root)
-            .unwrap_or_else(|_| ctx.spool.root.clone())
-            .display()
-            .to_string(),
+        queue_directory: absolute(first.root()),
         host: host_name(),
-        maximal_queue_lifetime: ctx.spool.cfg.maximal_queue_lifetime,
-        bounce_queue_lifetime: ctx.spool.cfg.bounce_queue_lifetime,
+        maximal_queue_lifetime: maximal,
+        bounce_queue_lifetime: bounce,
         postfix_running: ctx.running(),
-        myhostname: ctx.spool.cfg.myhostname.clone(),
-        myorigin: ctx.spool.cfg.myorigin.clone(),
+        myhostname,
+        myorigin,
     }
+}
+
+/// `p` as an absolute path (as given when that fails), for the manifest.
+fn absolute(p: &std::path::Path) -> String {
+    std::path::absolute(p)
+        .unwrap_or_else(|_| p.to_path_buf())
+        .display()
+        .to_string()
 }
 
 /// The export's [`Config`]: the parsed flags, the manifest's options and the source.
@@ -307,7 +315,7 @@ pub fn run(a: ExportArgs) -> Result<Exit> {
     }
     let progress = super::timings::Timed::new(&bar);
     let workers = pool(a.jobs)?;
-    let result = workers.install(|| export::run(&ctx.spool, &sel, &cfg, &progress));
+    let result = workers.install(|| export::run(ctx.source(), &sel, &cfg, &progress));
     if let Some(b) = &bar.0 {
         b.finish_and_clear();
     }

@@ -24,7 +24,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 use crate::cli::args::{SelectArgs, SpoolArgs};
-use mxsalvage::exim::{EximSpool, is_exim_spool};
+use mxsalvage::exim::{EximSpool, RETRY_GIVE_UP, is_exim_spool};
 use mxsalvage::queue::config::parse_duration;
 use mxsalvage::queue::running::{MasterState, master_state};
 use mxsalvage::queue::walk::{EXTRA_QUEUES, MESSAGE_QUEUES};
@@ -84,6 +84,8 @@ pub enum ConfigSource {
     /// Not this machine's spool and no `--config-dir`: Postfix's defaults, and no
     /// identity (unqualified maildrop addresses are kept as queued).
     Unknown,
+    /// An Exim spool: no Postfix configuration applies.
+    Exim,
 }
 
 impl ConfigSource {
@@ -98,13 +100,14 @@ impl ConfigSource {
                 format!("Postfix's defaults (this machine's queue directory; no {DEFAULT_CONFIG_DIR}/main.cf)")
             }
             ConfigSource::Unknown => "none: Postfix's defaults, unqualified addresses kept as queued (not this machine's queue directory; give --config-dir with the secondary's configuration)".into(),
+            ConfigSource::Exim => EXIM_CONFIGURATION.into(),
         }
     }
 
     /// The note said once on stderr when the lifetimes or the identity are guesses.
     pub fn note(&self, root: &Path) -> Option<String> {
         match self {
-            ConfigSource::Given(_) | ConfigSource::Local => None,
+            ConfigSource::Given(_) | ConfigSource::Local | ConfigSource::Exim => None,
             ConfigSource::LocalDefaults => Some(format!(
                 "no {DEFAULT_CONFIG_DIR}/main.cf: using Postfix's default lifetimes (5d); pass --config-dir with the secondary's configuration"
             )),
@@ -347,79 +350,65 @@ pub fn unreadable_hint(root: &Path, queues: &[String]) -> String {
     }
 }
 
-/// An opened spool with the configuration in force.
-pub struct SpoolCtx {
-    pub spool: Spool,
-    /// Set when the directory is an Exim spool (then `spool` reads nothing): see
-    /// [`SpoolCtx::source`].
-    pub exim: Option<EximSpool>,
+/// The reader behind one `--queue-dir`: the one place that names a concrete queue
+/// format. Commands read through [`Reader::source`] (`&dyn QueueSource`); what only one
+/// format has (Postfix's main.cf: lifetimes, identity, long queue IDs) is asked of the
+/// reader here, with an answer for every format.
+pub enum Reader {
+    Postfix(Spool),
+    Exim(EximSpool),
+}
+
+impl Reader {
+    /// The format-neutral view every consumer takes.
+    pub fn source(&self) -> &dyn QueueSource {
+        match self {
+            Reader::Postfix(s) => s,
+            Reader::Exim(s) => s,
+        }
+    }
+
+    /// The queue lifetimes in force (maximal, bounce), in seconds. Exim has none: the
+    /// estimate of Debian's default retry rule (`F,4d`) stands in for both.
+    pub fn lifetimes(&self) -> (i64, i64) {
+        match self {
+            Reader::Postfix(s) => (s.cfg.maximal_queue_lifetime, s.cfg.bounce_queue_lifetime),
+            Reader::Exim(_) => (RETRY_GIVE_UP, RETRY_GIVE_UP),
+        }
+    }
+
+    /// The secondary's own name and origin domain (`myhostname`, `myorigin`), when known.
+    pub fn identity(&self) -> (Option<String>, Option<String>) {
+        match self {
+            Reader::Postfix(s) => (s.cfg.myhostname.clone(), s.cfg.myorigin.clone()),
+            Reader::Exim(_) => (None, None),
+        }
+    }
+
+    /// Whether queue IDs are listed in their long form (`mailq`'s column width).
+    pub fn long_queue_ids(&self) -> bool {
+        match self {
+            Reader::Postfix(s) => s.cfg.enable_long_queue_ids,
+            Reader::Exim(_) => false,
+        }
+    }
+}
+
+/// One opened spool with the configuration in force.
+pub struct Opened {
+    pub reader: Reader,
     pub master: MasterState,
-    /// Which configuration `spool.cfg` came from.
+    /// Which configuration the reader's settings came from.
     pub config: ConfigSource,
 }
 
-impl SpoolCtx {
-    /// Opens a Postfix spool; an Exim spool is refused with what reads it today.
-    pub fn open(a: &SpoolArgs, queues: Vec<String>) -> Result<SpoolCtx> {
-        let ctx = SpoolCtx::open_any(a, queues)?;
-        if ctx.exim.is_some() {
-            bail!(
-                "{} is an Exim spool: `mxsalvage scan` and `mxsalvage cat` read it; this command reads Postfix spools only so far",
-                ctx.spool.root.display()
-            );
-        }
-        Ok(ctx)
+impl Opened {
+    /// The queue directory as given.
+    pub fn root(&self) -> &Path {
+        self.reader.source().root()
     }
 
-    /// The queue as the format-neutral boundary: the Exim reader or the Postfix one.
-    pub fn source(&self) -> &dyn QueueSource {
-        match &self.exim {
-            Some(e) => e,
-            None => &self.spool,
-        }
-    }
-
-    /// Opens the spool at `--queue-dir`, Postfix or Exim (recognised by its layout).
-    pub fn open_any(a: &SpoolArgs, queues: Vec<String>) -> Result<SpoolCtx> {
-        let root = match (&a.queue_dir, &a.config_dir) {
-            (Some(q), _) => q.clone(),
-            (None, Some(c)) => default_queue_dir(c),
-            (None, None) => default_queue_dir(Path::new(DEFAULT_CONFIG_DIR)),
-        };
-        let (mut cfg, config) = spool_config(a.config_dir.as_deref(), &root)?;
-        if let Some(v) = &a.max_queue_lifetime {
-            cfg.maximal_queue_lifetime = parse_duration(v, 'd')
-                .with_context(|| format!("bad --max-queue-lifetime {v:?} (use e.g. 5d, 12h)"))?;
-            cfg.bounce_queue_lifetime = cfg.bounce_queue_lifetime.min(cfg.maximal_queue_lifetime);
-        }
-        if let Some(v) = &a.bounce_queue_lifetime {
-            cfg.bounce_queue_lifetime = parse_duration(v, 'd')
-                .with_context(|| format!("bad --bounce-queue-lifetime {v:?}"))?;
-        }
-        cfg.bounce_queue_lifetime = cfg.bounce_queue_lifetime.min(cfg.maximal_queue_lifetime);
-        let exim = is_exim_spool(&root).then(|| EximSpool::open(&root));
-        if exim.is_none() {
-            check_spool(&root)?;
-            if let Some(n) = config.note(&root) {
-                eprintln!("mxsalvage: note: {n}");
-            }
-        }
-        let master = master_state(&root);
-        let modes = if a.trust_modes {
-            ModeChoice::Trust
-        } else if a.ignore_modes {
-            ModeChoice::Ignore
-        } else {
-            ModeChoice::Auto
-        };
-        Ok(SpoolCtx {
-            spool: Spool::open(&root, cfg, queues).with_modes(modes),
-            exim,
-            master,
-            config,
-        })
-    }
-
+    /// Whether the MTA runs on this spool (`None`: cannot tell).
     pub fn running(&self) -> Option<bool> {
         match self.master {
             MasterState::Running => Some(true),
@@ -427,24 +416,112 @@ impl SpoolCtx {
             MasterState::Unknown(_) => None,
         }
     }
+}
 
-    /// Warns on stderr when Postfix runs on this spool.
-    pub fn warn_if_running(&self) {
-        if let MasterState::Running = self.master {
-            eprintln!(
-                "mxsalvage: warning: Postfix is running on {}; files may move or change while they are read",
-                self.spool.root.display()
-            );
+/// The spools of a run, opened, with the configuration in force.
+pub struct SpoolCtx {
+    /// One per `--queue-dir`, in the order given (never empty).
+    pub spools: Vec<Opened>,
+}
+
+impl SpoolCtx {
+    pub fn open(a: &SpoolArgs, queues: Vec<String>) -> Result<SpoolCtx> {
+        let root = match (&a.queue_dir, &a.config_dir) {
+            (Some(q), _) => q.clone(),
+            (None, Some(c)) => default_queue_dir(c),
+            (None, None) => default_queue_dir(Path::new(DEFAULT_CONFIG_DIR)),
+        };
+        Ok(SpoolCtx {
+            spools: vec![open_one(a, &root, queues)?],
+        })
+    }
+
+    /// The first spool given (the only one, usually).
+    pub fn first(&self) -> &Opened {
+        &self.spools[0]
+    }
+
+    /// What the commands read: the spool.
+    pub fn source(&self) -> &dyn QueueSource {
+        self.first().reader.source()
+    }
+
+    /// Whether the MTA runs on the spools: `Some(true)` when on any of them.
+    pub fn running(&self) -> Option<bool> {
+        let states: Vec<Option<bool>> = self.spools.iter().map(Opened::running).collect();
+        if states.contains(&Some(true)) {
+            Some(true)
+        } else if states.iter().all(|s| *s == Some(false)) {
+            Some(false)
+        } else {
+            None
         }
     }
 
-    /// Says once on stderr when the spool's file modes look rewritten by a copy and are
+    /// Warns on stderr when Postfix runs on a spool.
+    pub fn warn_if_running(&self) {
+        for o in &self.spools {
+            if let MasterState::Running = o.master {
+                eprintln!(
+                    "mxsalvage: warning: Postfix is running on {}; files may move or change while they are read",
+                    o.root().display()
+                );
+            }
+        }
+    }
+
+    /// Says once on stderr when a spool's file modes look rewritten by a copy and are
     /// not used (`scan` puts this into its report instead).
     pub fn note_modes(&self) {
-        if let Some(note) = self.spool.mode_note() {
-            eprintln!("mxsalvage: note: {}: {note}", self.spool.root.display());
+        for o in &self.spools {
+            if let Some(note) = o.reader.source().mode_verdict().note {
+                eprintln!("mxsalvage: note: {}: {note}", o.root().display());
+            }
         }
     }
+}
+
+/// What scan's heading says of an Exim spool's configuration.
+pub const EXIM_CONFIGURATION: &str = "Exim spool: Exim has no queue lifetime; expiry estimated as 4 days after arrival (the retry rule F,4d of Debian's default configuration); frozen messages do not expire";
+
+/// Opens the spool at `root` with the configuration the flags and the machine give: an
+/// Exim spool (recognised by its layout: [`is_exim_spool`]) or a Postfix one.
+fn open_one(a: &SpoolArgs, root: &Path, queues: Vec<String>) -> Result<Opened> {
+    if is_exim_spool(root) {
+        return Ok(Opened {
+            reader: Reader::Exim(EximSpool::open(root)),
+            master: MasterState::Unknown("an Exim spool".into()),
+            config: ConfigSource::Exim,
+        });
+    }
+    let (mut cfg, config) = spool_config(a.config_dir.as_deref(), root)?;
+    if let Some(v) = &a.max_queue_lifetime {
+        cfg.maximal_queue_lifetime = parse_duration(v, 'd')
+            .with_context(|| format!("bad --max-queue-lifetime {v:?} (use e.g. 5d, 12h)"))?;
+        cfg.bounce_queue_lifetime = cfg.bounce_queue_lifetime.min(cfg.maximal_queue_lifetime);
+    }
+    if let Some(v) = &a.bounce_queue_lifetime {
+        cfg.bounce_queue_lifetime =
+            parse_duration(v, 'd').with_context(|| format!("bad --bounce-queue-lifetime {v:?}"))?;
+    }
+    cfg.bounce_queue_lifetime = cfg.bounce_queue_lifetime.min(cfg.maximal_queue_lifetime);
+    check_spool(root)?;
+    if let Some(n) = config.note(root) {
+        eprintln!("mxsalvage: note: {n}");
+    }
+    let master = master_state(root);
+    let modes = if a.trust_modes {
+        ModeChoice::Trust
+    } else if a.ignore_modes {
+        ModeChoice::Ignore
+    } else {
+        ModeChoice::Auto
+    };
+    Ok(Opened {
+        reader: Reader::Postfix(Spool::open(root, cfg, queues).with_modes(modes)),
+        master,
+        config,
+    })
 }
 
 /// A rayon pool with `jobs` threads (default: all cores).

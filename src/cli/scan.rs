@@ -13,10 +13,9 @@ use rayon::prelude::*;
 
 use super::{SpoolCtx, pool};
 use crate::cli::args::ScanArgs;
-use mxsalvage::exim::RETRY_GIVE_UP;
 use mxsalvage::exit::Exit;
-use mxsalvage::queue::walk::{WalkEvent, WalkResult, find_id};
-use mxsalvage::queue::{Depth, QueueEntry, QueueSource};
+use mxsalvage::queue::walk::WalkEvent;
+use mxsalvage::queue::{Depth, QueueEntry};
 use mxsalvage::report::listing::{Listed, mailq_footer, mailq_heading};
 use mxsalvage::report::model::MessageInfo;
 use mxsalvage::report::scan::{
@@ -221,52 +220,22 @@ fn format_of(a: &ScanArgs) -> Format {
 
 /// The report's heading: where, when, and what the configuration says.
 fn head_of(ctx: &SpoolCtx, now: i64) -> Head {
-    if ctx.exim.is_some() {
-        return exim_head(ctx, now);
-    }
-    let cfg = &ctx.spool.cfg;
-    let verdict = ctx.spool.mode_verdict().clone();
+    let first = ctx.first();
+    let (maximal, bounce) = first.reader.lifetimes();
+    let verdict = first.reader.source().mode_verdict();
     Head {
         schema: 1,
         generated_at: rfc3339(now),
-        queue_directory: ctx.spool.root.display().to_string(),
+        queue_directory: first.root().display().to_string(),
         postfix_running: ctx.running(),
-        maximal_queue_lifetime: cfg.maximal_queue_lifetime,
-        bounce_queue_lifetime: cfg.bounce_queue_lifetime,
-        configuration: ctx.config.describe(),
+        maximal_queue_lifetime: maximal,
+        bounce_queue_lifetime: bounce,
+        configuration: first.config.describe(),
         file_modes: FileModes {
             trusted: verdict.trusted,
-            note: verdict.note.clone(),
+            note: verdict.note,
         },
     }
-}
-
-/// The heading for an Exim spool: Exim has no queue lifetime, so the expiry shown is
-/// the estimate of Debian's default retry rule; the file modes are not judged.
-fn exim_head(ctx: &SpoolCtx, now: i64) -> Head {
-    Head {
-        schema: 1,
-        generated_at: rfc3339(now),
-        queue_directory: ctx.spool.root.display().to_string(),
-        postfix_running: None,
-        maximal_queue_lifetime: RETRY_GIVE_UP,
-        bounce_queue_lifetime: RETRY_GIVE_UP,
-        configuration: "Exim spool: Exim has no queue lifetime; expiry estimated as 4 days after arrival (the retry rule F,4d of Debian's default configuration); frozen messages do not expire".into(),
-        file_modes: FileModes {
-            trusted: false,
-            note: None,
-        },
-    }
-}
-
-/// The events of a collected walk, in its order (entries first, as the Exim walk is
-/// collected before it is read).
-fn events(r: WalkResult) -> impl Iterator<Item = WalkEvent> {
-    let p = r.problems.into_iter().map(WalkEvent::Problem);
-    let e = r.entries.into_iter().map(WalkEvent::Entry);
-    let i = r.ignored.into_iter().map(WalkEvent::Ignored);
-    let d = r.duplicates.into_iter().map(WalkEvent::Duplicate);
-    e.chain(p).chain(i).chain(d)
 }
 
 /// Reads chunks of queue entries on the pool and hands the items to [`Out`] in order.
@@ -301,7 +270,7 @@ impl Loader<'_> {
 
     /// Walks the selected queues, flushing every [`CHUNK`] entries; walk problems go to `out`.
     fn walk(&self, chunk: &mut Vec<QueueEntry>, out: &mut Out) -> io::Result<()> {
-        let handle = |ev| -> io::Result<()> {
+        self.ctx.source().walk_stream(&mut |ev| -> io::Result<()> {
             match ev {
                 WalkEvent::Entry(e) => {
                     chunk.push(e);
@@ -326,11 +295,7 @@ impl Loader<'_> {
                 })?,
             }
             Ok(())
-        };
-        match &self.ctx.exim {
-            Some(ex) => events(ex.walk()).try_for_each(handle),
-            None => self.ctx.spool.walk_each(handle),
-        }
+        })
     }
 
     /// Finds the given queue IDs (each once) into `chunk`; an unknown ID is an error in `out`.
@@ -340,27 +305,29 @@ impl Loader<'_> {
         chunk: &mut Vec<QueueEntry>,
         out: &mut Out,
     ) -> io::Result<()> {
-        let spool = &self.ctx.spool;
+        let spool = self.ctx.source();
         let mut seen = std::collections::BTreeSet::new();
         for id in ids {
             if !seen.insert(id.as_str()) {
                 continue;
             }
-            let found = match &self.ctx.exim {
-                Some(ex) => ex.find_id(id),
-                None => find_id(&spool.root, id, &spool.queues, &spool.cfg),
-            };
-            match found {
-                Some(e) => chunk.push(e),
-                None => out.error(Problem {
-                    path: spool.root.display().to_string(),
+            let found = spool.find(id);
+            if found.is_empty() {
+                let roots: Vec<String> = spool
+                    .roots()
+                    .iter()
+                    .map(|r| r.display().to_string())
+                    .collect();
+                out.error(Problem {
+                    path: spool.root().display().to_string(),
                     queue_id: Some(id.clone()),
                     reason: format!(
                         "queue ID {id} not found in the selected queues of {}",
-                        spool.root.display()
+                        roots.join(", ")
                     ),
-                })?,
+                })?;
             }
+            chunk.extend(found);
         }
         Ok(())
     }
@@ -370,7 +337,7 @@ pub fn run(a: ScanArgs) -> Result<Exit> {
     let (queues, sel) = super::selection(&a.select)?;
     let format = format_of(&a);
     let listing = matches!(format, Format::Postqueue | Format::Mailq);
-    let ctx = SpoolCtx::open_any(&a.spool, queues)?;
+    let ctx = SpoolCtx::open(&a.spool, queues)?;
     ctx.warn_if_running();
     if listing {
         ctx.note_modes();
@@ -378,7 +345,7 @@ pub fn run(a: ScanArgs) -> Result<Exit> {
     let pool = pool(a.jobs)?;
     let now = now();
     let head = head_of(&ctx, now);
-    let mut out = Out::new(format, &head, now, ctx.spool.cfg.enable_long_queue_ids);
+    let mut out = Out::new(format, &head, now, ctx.first().reader.long_queue_ids());
     let filtering = !sel.recipients.is_empty() || !sel.domains.is_empty() || sel.only_valid;
     let loader = Loader {
         ctx: &ctx,
@@ -416,7 +383,7 @@ pub fn run(a: ScanArgs) -> Result<Exit> {
     if nothing_readable {
         eprintln!(
             "mxsalvage: nothing could be read in {}: every queue file failed (listed above)",
-            ctx.spool.root.display()
+            ctx.source().root().display()
         );
         return Ok(Exit::Fatal);
     }

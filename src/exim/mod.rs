@@ -24,7 +24,7 @@ use crate::queue::open::{ReadError, read_in_spool};
 use crate::queue::walk::WalkResult;
 use crate::queue::{
     Depth, LoadError, LoadErrorKind, MessageBody, QueueEntry, QueueSource, QueuedMessage,
-    QueuedRecipient, RcptState,
+    QueuedRecipient, RcptState, SpoolKind,
 };
 use header::HeaderFile;
 
@@ -290,6 +290,12 @@ fn into_message(
 impl QueueSource for EximSpool {
     fn root(&self) -> &Path {
         &self.root
+    }
+    fn kind(&self) -> SpoolKind {
+        SpoolKind::Exim
+    }
+    fn find(&self, id: &str) -> Vec<QueueEntry> {
+        self.find_id(id).into_iter().collect()
     }
     fn walk(&self) -> WalkResult {
         walk::walk(&self.root)

@@ -36,6 +36,7 @@ pub fn entry(root: &Path, id: &str, path: PathBuf, meta: &fs::Metadata) -> Queue
         mtime: meta.mtime(),
         misplaced: false,
         path,
+        origin: Default::default(),
     }
 }
 

@@ -12,7 +12,7 @@
 //! objects, manifest entries and file lists go to an anonymous [`spill`] file. Output is
 //! deterministic: the same queue gives the same bytes at any thread count (the
 //! manifest's `generated_at` and AES zips aside).
-//! In: a [`Spool`], a [`Selection`], a [`Config`]. Out: the manifest written, a [`Report`].
+//! In: a [`QueueSource`] (one spool, or several merged), a [`Selection`], a [`Config`]. Out: the manifest written, a [`Report`].
 //! Fails with [`ExportError`]: refusals before anything is written, or a write error
 //! naming the path ([`ExportError::Partial`] once some output exists). Per-message
 //! problems (unreadable queue files) are not failures: they are listed in the manifest.
@@ -42,7 +42,7 @@ use std::path::{Path, PathBuf};
 
 use crate::decode::names;
 use crate::manifest::{Manifest, Totals};
-use crate::queue::Spool;
+use crate::queue::QueueSource;
 use crate::report::select::Selection;
 
 pub use config::{Config, Report};
@@ -88,8 +88,8 @@ struct Start {
     reader: Option<reader::Reader>,
 }
 
-fn start(spool: &Spool, cfg: &Config) -> Result<Start, ExportError> {
-    let found = out::check(&spool.root, &cfg.out, cfg.mode)?;
+fn start(spool: &dyn QueueSource, cfg: &Config) -> Result<Start, ExportError> {
+    let found = out::check(&spool.roots(), &cfg.out, cfg.mode)?;
     // The earlier manifest moves out of `found` (prepare only needs to know it was ours).
     let (found, old) = match (found, cfg.mode) {
         (out::Found::Ours(Some(m)), Mode::Update) => (out::Found::Ours(None), Some(*m)),
@@ -143,7 +143,7 @@ fn start(spool: &Spool, cfg: &Config) -> Result<Start, ExportError> {
 /// [`crate::report::select::why_nothing`]). An update that finds nothing new is fine; it stops
 /// only when nothing is readable.
 fn check_selected(
-    spool: &Spool,
+    spool: &dyn QueueSource,
     sel: &Selection,
     cfg: &Config,
     plan: &plan::Plan,
@@ -247,7 +247,7 @@ fn bundle_dirs(
 
 /// Runs an export. Call inside the worker pool (`pool.install`).
 pub fn run(
-    spool: &Spool,
+    spool: &dyn QueueSource,
     sel: &Selection,
     cfg: &Config,
     progress: &dyn Progress,

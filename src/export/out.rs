@@ -95,23 +95,25 @@ fn is_our_manifest(path: &Path) -> Option<Result<Manifest, String>> {
     Some(serde_json::from_value(v).map_err(|e| e.to_string()))
 }
 
-/// Checks OUT against the queue directory and the mode. Reads only.
-pub fn check(queue_dir: &Path, out: &Path, mode: Mode) -> Result<Found, ExportError> {
-    let q = fs::canonicalize(queue_dir).map_err(werr(queue_dir))?;
+/// Checks OUT against the queue directories and the mode. Reads only.
+pub fn check(queue_dirs: &[&Path], out: &Path, mode: Mode) -> Result<Found, ExportError> {
     let o = resolve(out)?;
-    if o.starts_with(&q) {
-        return Err(ExportError::Refused(format!(
-            "--out {} is inside the queue directory {}: the spool is never written",
-            out.display(),
-            q.display()
-        )));
-    }
-    if q.starts_with(&o) {
-        return Err(ExportError::Refused(format!(
-            "--out {} contains the queue directory {}",
-            out.display(),
-            q.display()
-        )));
+    for queue_dir in queue_dirs {
+        let q = fs::canonicalize(queue_dir).map_err(werr(queue_dir))?;
+        if o.starts_with(&q) {
+            return Err(ExportError::Refused(format!(
+                "--out {} is inside the queue directory {}: the spool is never written",
+                out.display(),
+                q.display()
+            )));
+        }
+        if q.starts_with(&o) {
+            return Err(ExportError::Refused(format!(
+                "--out {} contains the queue directory {}",
+                out.display(),
+                q.display()
+            )));
+        }
     }
     let meta = match fs::metadata(out) {
         Ok(m) => m,

@@ -3,19 +3,60 @@
 //!
 //! Owns: [`QueuedMessage`] (where it was found, the envelope, every recipient with its
 //! state and log reasons, the message bytes as they would be delivered), the
-//! [`QueueSource`] trait (walk, load) every queue format implements, and the plain values
-//! they share ([`RcptState`], [`Depth`]). Nothing here names a record type of any MTA:
+//! [`QueueSource`] trait (walk, load, find, the spool's kind) every queue format
+//! implements, and the plain values they share ([`RcptState`], [`Depth`], [`SpoolKind`],
+//! [`Origin`]). Nothing here names a record type of any MTA:
 //! `queue::Spool` is the Postfix implementation (see `queue/mod.rs`); a second format
 //! implements the same trait beside it. In: nothing (types only). Fails: never; loading
 //! fails per message with [`super::LoadError`].
 
 use std::fmt;
+use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
 use super::LoadError;
 use super::logs::LogEntry;
-use super::walk::{QueueEntry, WalkResult};
+use super::walk::{ModeVerdict, QueueEntry, WalkEvent, WalkResult};
+
+/// Which MTA wrote a queue: what deletes a message from it once it is delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SpoolKind {
+    Postfix,
+    Exim,
+}
+
+impl SpoolKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpoolKind::Postfix => "postfix",
+            SpoolKind::Exim => "exim",
+        }
+    }
+
+    /// The command that deletes the message `id` from a queue of this kind, run on the
+    /// host that holds it (`postsuper -d ID`, `exim -Mrm ID`).
+    pub fn delete_command(self, id: &str) -> String {
+        match self {
+            SpoolKind::Postfix => format!("postsuper -d {id}"),
+            SpoolKind::Exim => format!("exim -Mrm {id}"),
+        }
+    }
+}
+
+/// Where a queue entry sits when several spools are read as one (`queue::merge`). The
+/// default — one spool — names nothing, so a single spool's outputs stay as they were.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    /// Position of its spool in the merged source (0 for a single spool).
+    pub index: usize,
+    /// Its spool's queue directory, absolute; `None` for a single spool.
+    pub spool: Option<Arc<str>>,
+    /// The name the run gives it when its queue ID is in another spool too (`ID+N`,
+    /// N the spool's position counted from 1); `None` when the queue ID is unique.
+    pub qualified: Option<String>,
+}
 
 /// State of one recipient.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -133,11 +174,52 @@ impl QueuedMessage {
 }
 
 /// A queue of some MTA, opened for reading: what scan, export and select need of it.
+/// Only `root`, `kind`, `walk` and `load` are required; the rest have defaults a reader
+/// may improve on (streaming, a direct lookup, its own judgement of file modes).
 pub trait QueueSource: Sync {
     /// The queue directory (for messages, and to keep outputs out of it).
     fn root(&self) -> &Path;
+    /// Which MTA wrote it.
+    fn kind(&self) -> SpoolKind;
     /// Lists the queued messages in a deterministic order.
     fn walk(&self) -> WalkResult;
     /// Reads one listed message.
     fn load(&self, entry: &QueueEntry, depth: Depth) -> Result<QueuedMessage, LoadError>;
+    /// Every queue directory read (one; several for a merged source): outputs must stay
+    /// out of all of them.
+    fn roots(&self) -> Vec<&Path> {
+        vec![self.root()]
+    }
+    /// Hands the walk's events to `f` in walk order; an error from `f` stops the walk.
+    /// The default collects [`QueueSource::walk`] first; a reader streams.
+    fn walk_stream(&self, f: &mut dyn FnMut(WalkEvent) -> io::Result<()>) -> io::Result<()> {
+        let w = self.walk();
+        for e in w.entries {
+            f(WalkEvent::Entry(e))?;
+        }
+        for p in w.problems {
+            f(WalkEvent::Problem(p))?;
+        }
+        for p in w.ignored {
+            f(WalkEvent::Ignored(p))?;
+        }
+        for p in w.duplicates {
+            f(WalkEvent::Duplicate(p))?;
+        }
+        Ok(())
+    }
+    /// The entries named `id` (a queue ID; `ID+N` for one spool of a merged source), in
+    /// walk order; empty when there is none. The default walks.
+    fn find(&self, id: &str) -> Vec<QueueEntry> {
+        let w = self.walk();
+        w.entries.into_iter().filter(|e| e.id == id).collect()
+    }
+    /// Whether the file modes are believed (Postfix: `--trust-modes`/`--ignore-modes`,
+    /// else judged from the spool); the default believes them and says nothing.
+    fn mode_verdict(&self) -> ModeVerdict {
+        ModeVerdict {
+            trusted: true,
+            note: None,
+        }
+    }
 }

@@ -26,7 +26,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 pub use config::PostfixConfig;
-pub use message::{Depth, MessageBody, QueueSource, QueuedMessage, QueuedRecipient, RcptState};
+pub use message::{
+    Depth, MessageBody, Origin, QueueSource, QueuedMessage, QueuedRecipient, RcptState, SpoolKind,
+};
 pub use qfile::{ParseError, QueueFile, Recipient};
 pub use walk::{ModeChoice, ModeVerdict, QueueEntry};
 
@@ -336,10 +338,27 @@ impl QueueSource for Spool {
     fn root(&self) -> &Path {
         &self.root
     }
+    fn kind(&self) -> SpoolKind {
+        SpoolKind::Postfix
+    }
     fn walk(&self) -> walk::WalkResult {
         Spool::walk(self)
     }
     fn load(&self, entry: &QueueEntry, depth: Depth) -> Result<QueuedMessage, LoadError> {
         Spool::load(self, entry, depth)
+    }
+    fn walk_stream(
+        &self,
+        f: &mut dyn FnMut(walk::WalkEvent) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        self.walk_each(f)
+    }
+    fn find(&self, id: &str) -> Vec<QueueEntry> {
+        walk::find_id(&self.root, id, &self.queues, &self.cfg)
+            .into_iter()
+            .collect()
+    }
+    fn mode_verdict(&self) -> ModeVerdict {
+        Spool::mode_verdict(self).clone()
     }
 }

@@ -46,6 +46,8 @@ pub struct QueueEntry {
     pub mtime: i64,
     /// The file is not where Postfix would look for it (hash_queue_depth changed).
     pub misplaced: bool,
+    /// Which spool of a merged source it came from (the default for a single spool).
+    pub origin: super::message::Origin,
 }
 
 impl QueueEntry {
@@ -56,6 +58,11 @@ impl QueueEntry {
     /// `postsuper -e/-f` forced expiry (g+x).
     pub fn forced_expire(&self) -> bool {
         self.mode & 0o010 != 0
+    }
+    /// The name a run gives it: its queue ID, qualified (`ID+N`) when another spool of a
+    /// merged source holds the same queue ID.
+    pub fn export_id(&self) -> &str {
+        self.origin.qualified.as_deref().unwrap_or(&self.id)
     }
 }
 
@@ -137,6 +144,7 @@ fn entry(
         mtime: meta.mtime(),
         misplaced,
         path,
+        origin: Default::default(),
     }
 }
 
