@@ -321,7 +321,7 @@ fn export_copy() -> tempfile::TempDir {
     copy_export(fixture())
 }
 
-fn reinject(export: &Path, to: &str, extra: &[&str]) -> (Output, Summary) {
+pub(crate) fn reinject(export: &Path, to: &str, extra: &[&str]) -> (Output, Summary) {
     let o = mx(["reinject", "--from"])
         .arg(export)
         .args(["--to", to, "--json", "--no-tls"])
@@ -454,7 +454,7 @@ fn expected_counts(m: &Manifest) -> BTreeMap<(String, String), usize> {
 }
 
 /// Expected (queue id, recipient) pairs: pending recipients of each message.
-fn expected_pairs(m: &Manifest) -> Vec<(String, String)> {
+pub(crate) fn expected_pairs(m: &Manifest) -> Vec<(String, String)> {
     let mut v: Vec<_> = m
         .messages
         .iter()
@@ -477,7 +477,7 @@ fn expected_pairs(m: &Manifest) -> Vec<(String, String)> {
 
 /// What arrived: (queue id, recipient) → count, checking every copy is byte-identical
 /// to its archive copy apart from the added headers.
-fn arrivals(p: &Postfix, export: &Path) -> BTreeMap<(String, String), usize> {
+pub(crate) fn arrivals(p: &Postfix, export: &Path) -> BTreeMap<(String, String), usize> {
     let m = manifest(export);
     let mut by_content: HashMap<Vec<u8>, String> = HashMap::new();
     for mm in &m.messages {

@@ -179,6 +179,33 @@ pub fn load_path(path: &Path) -> Option<Result<QueuedMessage, LoadError>> {
     Some(EximSpool::open(dir).load(&entry, Depth::Full))
 }
 
+/// RFC 3461 xtext decoded (`+XX` → the byte 0xXX): Exim keeps ENVID and ORCPT as the
+/// client sent them, the boundary holds them decoded (as Postfix stores them). A `+`
+/// not followed by two hex digits is kept as it is.
+fn xtext_decode(s: &[u8]) -> Vec<u8> {
+    let hex = |b: u8| (b as char).to_digit(16);
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        let pair = s
+            .get(i + 1)
+            .copied()
+            .and_then(hex)
+            .zip(s.get(i + 2).copied().and_then(hex));
+        match (s[i], pair) {
+            (b'+', Some((h, l))) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
 /// Where the body starts in a `-D` file: after its first line, which must be `ID-D`.
 fn data_start(data: &[u8], id: &str) -> Result<usize, String> {
     let want = format!("{id}-D\n");
@@ -221,7 +248,7 @@ fn into_message(
                 },
                 original: None,
                 notify: Some((r.dsn_flags >> 1) & 0xf).filter(|n| *n != 0),
-                orcpt: r.orcpt.clone(),
+                orcpt: r.orcpt.as_deref().map(xtext_decode),
                 defer: None,
                 bounce: None,
             }
@@ -265,7 +292,7 @@ fn into_message(
         encoding: None,
         smtputf8_requested: h.smtputf8,
         smtputf8_required: h.smtputf8,
-        envelope_id: h.dsn_envid,
+        envelope_id: h.dsn_envid.as_deref().map(xtext_decode),
         ret: match h.dsn_ret {
             Some(1) => Some("FULL"),
             Some(2) => Some("HDRS"),
@@ -284,6 +311,15 @@ fn into_message(
             data,
             start,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn xtext() {
+        assert_eq!(super::xtext_decode(b"env+2B123+20z+4"), b"env+123 z+4");
+        assert_eq!(super::xtext_decode(b"rfc822;a+3Db@x"), b"rfc822;a=b@x");
     }
 }
 
