@@ -314,15 +314,6 @@ fn into_message(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn xtext() {
-        assert_eq!(super::xtext_decode(b"env+2B123+20z+4"), b"env+123 z+4");
-        assert_eq!(super::xtext_decode(b"rfc822;a+3Db@x"), b"rfc822;a=b@x");
-    }
-}
-
 impl QueueSource for EximSpool {
     fn root(&self) -> &Path {
         &self.root
@@ -338,5 +329,14 @@ impl QueueSource for EximSpool {
     }
     fn load(&self, entry: &QueueEntry, depth: Depth) -> Result<QueuedMessage, LoadError> {
         EximSpool::load(self, entry, depth)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn xtext() {
+        assert_eq!(super::xtext_decode(b"env+2B123+20z+4"), b"env+123 z+4");
+        assert_eq!(super::xtext_decode(b"rfc822;a+3Db@x"), b"rfc822;a=b@x");
     }
 }

@@ -10,7 +10,6 @@
 
 use std::collections::HashSet;
 use std::fs;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::id::{id_of, is_exim_id, split_dir};
@@ -22,22 +21,7 @@ pub const INPUT: &str = "input";
 
 /// The entry for the `-H` file at `path`.
 pub fn entry(root: &Path, id: &str, path: PathBuf, meta: &fs::Metadata) -> QueueEntry {
-    QueueEntry {
-        queue: INPUT.to_string(),
-        id: id.to_string(),
-        rel: path
-            .strip_prefix(root)
-            .unwrap_or(&path)
-            .to_string_lossy()
-            .into_owned(),
-        mode: meta.permissions().mode() & 0o7777,
-        uid: meta.uid(),
-        size: meta.len(),
-        mtime: meta.mtime(),
-        misplaced: false,
-        path,
-        origin: Default::default(),
-    }
+    crate::queue::walk::entry(root, INPUT, id.to_string(), path, meta, false)
 }
 
 /// Sorted names of a directory, or the problem reading it.

@@ -122,7 +122,7 @@ fn io_reason(e: &std::io::Error, path: &Path) -> String {
 }
 
 /// A queue entry from a file's metadata.
-fn entry(
+pub fn entry(
     root: &Path,
     queue: &str,
     id: String,
