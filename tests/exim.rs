@@ -22,6 +22,11 @@ type Sent = BTreeMap<&'static str, String>;
 
 /// Injects the test messages and applies Exim's own operations to some of them.
 fn fill(ex: &Exim) -> Sent {
+    fill_with(ex, true)
+}
+
+/// [`fill`], with the 2 MB message only when `big`.
+fn fill_with(ex: &Exim, big: bool) -> Sent {
     let mut sent = Sent::new();
     let mut put = |name, mail: &str, rcpts: &[&str], data: &[u8]| {
         sent.insert(name, ex.send(mail, rcpts, data));
@@ -54,13 +59,15 @@ fn fill(ex: &Exim) -> Sent {
         &["<j\u{f6}rg@example.org>"],
         "Subject: Gr\u{fc}\u{df}e\nFrom: j\u{f6}rg@client.test\n\nk\u{e4}se\n".as_bytes(),
     );
-    let mut big = b"Subject: big\n\n".to_vec();
-    while big.len() < 2 * 1024 * 1024 {
-        big.extend_from_slice(
+    let mut large = b"Subject: big\n\n".to_vec();
+    while big && large.len() < 2 * 1024 * 1024 {
+        large.extend_from_slice(
             b"0123456789 abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ\n",
         );
     }
-    put("big", "<big@client.test>", &["<alice@example.org>"], &big);
+    if big {
+        put("big", "<big@client.test>", &["<alice@example.org>"], &large);
+    }
     let long = format!("Subject: long\n\n{}\nshort\n", "y".repeat(2000));
     put(
         "long",
@@ -367,4 +374,68 @@ fn export_and_reinject_from_an_exim_spool() {
     let (o, sum) = reinject(&export, &primary.to(), &[]);
     assert_eq!(o.status.code(), Some(0));
     assert_eq!((sum.sent, sum.already_sent), (0, pairs.len()));
+}
+
+/// Regenerates samples/exim-spool into `$MXSALVAGE_EXIM_SAMPLE` (run by
+/// scripts/make-exim-sample; ignored otherwise): the messages of [`fill`] without the
+/// 2 MB one, plus one left with a `-J` journal by a killed delivery; `input/` and
+/// `msglog/` as Exim left them, and Exim's own views in `expected/` (`ID.mvc`, `bp.txt`).
+#[test]
+#[ignore]
+fn make_sample() {
+    let out = std::path::PathBuf::from(std::env::var_os("MXSALVAGE_EXIM_SAMPLE").unwrap());
+    assert!(exim_available(), "making the sample needs the private Exim");
+    let ex = Exim::start(false);
+    let mut sent = fill_with(&ex, false);
+    let id = ex.send(
+        "<j@client.test>",
+        &[
+            "<done@example.org>",
+            "<hang@example.org>",
+            "<alice@example.org>",
+        ],
+        b"Subject: journal\n\ninterrupted delivery\n",
+    );
+    assert!(ex.killed_delivery(&id).is_some(), "no -J journal");
+    sent.insert("journal", id);
+    let spool = out.join("spool");
+    std::fs::create_dir_all(&spool).unwrap();
+    for d in ["input", "msglog"] {
+        copy_tree(&ex.spool().join(d), &spool, true);
+    }
+    let expected = out.join("expected");
+    std::fs::create_dir_all(&expected).unwrap();
+    for id in sent.values() {
+        std::fs::write(expected.join(format!("{id}.mvc")), ex.mvc(id)).unwrap();
+    }
+    std::fs::write(expected.join("bp.txt"), ex.run(&["-bp"]).stdout).unwrap();
+}
+
+/// samples/exim-spool (made by a real Exim: scripts/make-exim-sample) reads as Exim
+/// itself showed it: `cat -q` is `-Mvc`'s bytes, scan's pending recipients are `-bp`'s.
+#[test]
+fn sample_spool_reads_as_exim_showed_it() {
+    let root = crate::util::root().join("samples/exim-spool");
+    let spool = root.join("spool");
+    let bp = crate::harness::exim::parse_bp(
+        &std::fs::read_to_string(root.join("expected/bp.txt")).unwrap(),
+    );
+    assert!(bp.len() >= 7, "{bp:?}");
+    for id in bp.keys() {
+        let want = std::fs::read(root.join(format!("expected/{id}.mvc"))).unwrap();
+        let got = mx(["cat", "-q", id]).queue_dir(&spool).ok();
+        assert!(got.stdout == want, "{id}: cat -q differs from exim -Mvc");
+    }
+    let report = scan_report(&mx(["scan", "--json"]).queue_dir(&spool).ok());
+    assert_eq!(report.messages.len(), bp.len());
+    for m in &report.messages {
+        let (sender, pending, frozen) = &bp[&m.queue_id];
+        assert_eq!(&m.sender.display().to_string(), sender);
+        let ours: Vec<String> = m
+            .pending()
+            .map(|r| r.address.display().to_string())
+            .collect();
+        assert_eq!(&ours, pending, "{}", m.queue_id);
+        assert_eq!(m.queue == "frozen", *frozen);
+    }
 }

@@ -318,35 +318,9 @@ impl Exim {
         self.run(&["-Mvc", id]).stdout
     }
 
-    /// `exim -bp`: per message ID, (sender, pending recipients in order, frozen).
+    /// `exim -bp`, parsed ([`parse_bp`]).
     pub fn bp(&self) -> BTreeMap<String, (String, Vec<String>, bool)> {
-        let out = String::from_utf8(self.run(&["-bp"]).stdout).unwrap();
-        let mut m = BTreeMap::new();
-        let mut cur: Option<String> = None;
-        for line in out.lines() {
-            if line.trim().is_empty() {
-                cur = None;
-            } else if let Some(id) = &cur {
-                let r = line.trim_start();
-                if !r.starts_with("D ") {
-                    let e: &mut (String, Vec<String>, bool) = m.get_mut(id).unwrap();
-                    e.1.push(r.to_string());
-                }
-            } else {
-                let f: Vec<&str> = line.split_whitespace().collect();
-                let sender = f[3].trim_start_matches('<').trim_end_matches('>');
-                m.insert(
-                    f[2].to_string(),
-                    (
-                        sender.to_string(),
-                        Vec::new(),
-                        line.ends_with("*** frozen ***"),
-                    ),
-                );
-                cur = Some(f[2].to_string());
-            }
-        }
-        m
+        parse_bp(&String::from_utf8(self.run(&["-bp"]).stdout).unwrap())
     }
 
     /// Sends one message over SMTP exactly: `mail` and `rcpts` are the MAIL FROM / RCPT
@@ -387,6 +361,31 @@ impl Exim {
             .trim()
             .to_string()
     }
+}
+
+/// `exim -bp`'s listing: per message ID, (sender, pending recipients in order — those
+/// not marked `D` —, frozen).
+pub fn parse_bp(out: &str) -> BTreeMap<String, (String, Vec<String>, bool)> {
+    let mut m = BTreeMap::new();
+    let mut cur: Option<String> = None;
+    for line in out.lines() {
+        if line.trim().is_empty() {
+            cur = None;
+        } else if let Some(id) = &cur {
+            let r = line.trim_start();
+            if !r.starts_with("D ") {
+                let e: &mut (String, Vec<String>, bool) = m.get_mut(id).unwrap();
+                e.1.push(r.to_string());
+            }
+        } else {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let sender = f[3].trim_start_matches('<').trim_end_matches('>');
+            let frozen = line.ends_with("*** frozen ***");
+            m.insert(f[2].to_string(), (sender.to_string(), Vec::new(), frozen));
+            cur = Some(f[2].to_string());
+        }
+    }
+    m
 }
 
 /// Reads one (multi-line) SMTP reply and asserts its code.
