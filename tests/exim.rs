@@ -425,7 +425,20 @@ fn sample_spool_reads_as_exim_showed_it() {
         let want = std::fs::read(root.join(format!("expected/{id}.mvc"))).unwrap();
         let got = mx(["cat", "-q", id]).queue_dir(&spool).ok();
         assert!(got.stdout == want, "{id}: cat -q differs from exim -Mvc");
+        let mut parts = mx(["cat", "-q", "-h", id]).queue_dir(&spool).ok().stdout;
+        parts.push(b'\n');
+        parts.extend(mx(["cat", "-q", "-b", id]).queue_dir(&spool).ok().stdout);
+        assert!(
+            parts == want,
+            "{id}: cat -h, a blank line and cat -b are not -Mvc"
+        );
     }
+    let o = mx(["cat", "-q", "-e", "--states"]).arg(bp.keys().next().unwrap());
+    let e = stderr(&o.queue_dir(&spool).code(2));
+    assert!(
+        e.contains("-e, --states show Postfix queue-file records"),
+        "{e}"
+    );
     let report = scan_report(&mx(["scan", "--json"]).queue_dir(&spool).ok());
     assert_eq!(report.messages.len(), bp.len());
     for m in &report.messages {

@@ -1,4 +1,7 @@
-//! `mxsalvage cat`: postcat's output for files, queue IDs (`-q`) or standard input.
+//! `mxsalvage cat`: postcat's output for files, queue IDs (`-q`) or standard input;
+//! for an Exim message (`-q` on an Exim spool, or an `ID-H` path) what `exim -Mvc`
+//! prints, through the format-neutral boundary (`-h`/`-b`: its headers/body; postcat's
+//! record views are refused).
 //!
 //! Standard output is exactly postcat's ([`mxsalvage::postcat`]); our own judgement goes
 //! to standard error: a file our reader finds damaged or incomplete gets one line with
@@ -227,9 +230,10 @@ fn exim_items(a: &CatArgs, root: Option<&Path>) -> Result<bool> {
         };
         match loaded {
             Ok(m) => {
+                let bytes = m.message_bytes();
                 let mut lock = stdout.lock();
                 match lock
-                    .write_all(&m.message_bytes())
+                    .write_all(exim_part(a, &bytes))
                     .and_then(|_| lock.flush())
                 {
                     Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(failed),
@@ -243,6 +247,51 @@ fn exim_items(a: &CatArgs, root: Option<&Path>) -> Result<bool> {
         }
     }
     Ok(failed)
+}
+
+/// The part of an Exim message `-h` (the headers) or `-b` (the body) asks for; the whole
+/// message (`exim -Mvc`'s bytes) with neither or both. The headers end at the first
+/// empty line: Exim's non-deleted headers, then the blank line it adds.
+fn exim_part<'a>(a: &CatArgs, bytes: &'a [u8]) -> &'a [u8] {
+    let split = if bytes.first() == Some(&b'\n') {
+        0
+    } else {
+        bytes
+            .windows(2)
+            .position(|w| w == b"\n\n")
+            .map_or(bytes.len(), |p| p + 1)
+    };
+    match (a.header, a.body) {
+        (true, false) => &bytes[..split],
+        (false, true) => bytes.get(split + 1..).unwrap_or_default(),
+        _ => bytes,
+    }
+}
+
+/// postcat's record views make no sense on an Exim spool (it has no records).
+fn exim_flags(a: &CatArgs) -> Result<()> {
+    let record_views = [
+        (a.envelope, "-e"),
+        (a.offsets, "-o"),
+        (a.decimal, "-d"),
+        (a.pathname, "-f"),
+        (a.raw, "-r"),
+        (a.verbose > 0, "-v"),
+        (a.start.is_some(), "-s"),
+        (a.states, "--states"),
+    ];
+    let used: Vec<&str> = record_views
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, f)| *f)
+        .collect();
+    if !used.is_empty() {
+        bail!(
+            "{} show Postfix queue-file records; an Exim message has none: `cat` prints what `exim -Mvc` prints (-h: its headers, -b: its body)",
+            used.join(", ")
+        );
+    }
+    Ok(())
 }
 
 /// Whether the items are Exim messages: `-q` on an Exim spool, or `ID-H` paths.
@@ -264,6 +313,7 @@ fn exim_root(a: &CatArgs) -> Option<Option<PathBuf>> {
 pub fn run(a: CatArgs) -> Result<Exit> {
     let flags = flags(&a)?;
     if let Some(root) = exim_root(&a) {
+        exim_flags(&a)?;
         return Ok(Exit::partial_if(exim_items(&a, root.as_deref())?));
     }
     let (cfg, root) = spool(&a)?;
