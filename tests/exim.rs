@@ -450,5 +450,11 @@ fn sample_spool_reads_as_exim_showed_it() {
             .collect();
         assert_eq!(&ours, pending, "{}", m.queue_id);
         assert_eq!(m.queue == "frozen", *frozen);
+        // The message log's deferral: for the message tried once, none for the others.
+        let tried = sender == "sender@client.test";
+        for r in m.pending() {
+            let want = tried.then_some("Connection refused");
+            assert_eq!(r.defer_reason.as_deref(), want, "{}", m.queue_id);
+        }
     }
 }

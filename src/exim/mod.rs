@@ -4,7 +4,8 @@
 //! Pipeline: [`walk`] lists `input/` (flat or split) → [`EximSpool::load`] reads the
 //! `-H` file ([`header`], exactly as Exim's "Format of spool files"), the `-D` file (its
 //! first line `ID-D`, then the body) and an interrupted delivery's `-J` journal, all
-//! through [`crate::queue::open`] (no links followed, bounded) → a
+//! through [`crate::queue::open`] (no links followed, bounded), and the message log's
+//! last deferral per pending recipient ([`msglog`], when Exim keeps one) → a
 //! [`QueuedMessage`] whose bytes are what `exim -Mvc ID` prints (the headers not flagged
 //! deleted, a blank line, the body). Recipients in the non-recipients tree or the
 //! journal are done; a frozen message is listed under the queue name `frozen`, still
@@ -15,6 +16,7 @@
 
 pub mod header;
 pub mod id;
+pub mod msglog;
 pub mod walk;
 
 use std::path::{Path, PathBuf};
@@ -155,7 +157,38 @@ impl EximSpool {
                 ));
             }
         };
-        Ok(into_message(entry, h, &journal, (data, start, body_len)))
+        let mut m = into_message(entry, h, &journal, (data, start, body_len));
+        self.attach_msglog(&mut m);
+        Ok(m)
+    }
+}
+
+impl EximSpool {
+    /// The message log's last deferral per pending recipient (matched by address), when
+    /// Exim keeps message logs; the whole list as the message's defer log.
+    fn attach_msglog(&self, m: &mut QueuedMessage) {
+        let sub = Path::new(&m.entry.rel)
+            .parent()
+            .and_then(|p| p.strip_prefix(walk::INPUT).ok())
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let path = self.root.join("msglog").join(sub).join(&m.entry.id);
+        let Ok(log) = read_in_spool(&path, JOURNAL_LIMIT) else {
+            return;
+        };
+        m.defer_log = msglog::defers(&log);
+        for r in m
+            .recipients
+            .iter_mut()
+            .filter(|r| r.state == RcptState::Pending)
+        {
+            let addr = String::from_utf8_lossy(&r.address);
+            r.defer = m
+                .defer_log
+                .iter()
+                .find(|e| e.recipient.as_deref() == Some(addr.as_ref()))
+                .cloned();
+        }
     }
 }
 
