@@ -12,6 +12,8 @@
 //! `reinject_summary`, `journal_state` and `pending_pairs` read outputs into the
 //! library's typed structs; `live_postcat`, `peer_queues`, `tool` reach the real tools
 //! and skip (with a note) when one is missing, except under `CI`, where they fail.
+//! [`exim`] is a private Exim 4 as a backup MX (unpacked from Debian's .debs, its own
+//! `-C` configuration, byte-exact SMTP, Exim's own `-Mvc`/`-bp` views).
 //! Nothing here reads the host's /etc/postfix: every run gets its own configuration.
 #![allow(dead_code)]
 

@@ -36,7 +36,7 @@ complete -c mxsalvage -n "__fish_mxsalvage_needs_command" -f -a "dovecot" -d 'Wr
 complete -c mxsalvage -n "__fish_mxsalvage_needs_command" -f -a "man" -d 'Print the man page (roff) to standard output: the main page, or one command\'s'
 complete -c mxsalvage -n "__fish_mxsalvage_needs_command" -f -a "completions" -d 'Print shell completions to standard output'
 complete -c mxsalvage -n "__fish_mxsalvage_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l queue-dir -d 'Queue directory (default: `postconf -h queue_directory`, else /var/spool/postfix)' -r -F
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l queue-dir -d 'Queue directory: a Postfix spool, or an Exim 4 spool (recognised by its input/) (default: `postconf -h queue_directory`, else /var/spool/postfix)' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l config-dir -d 'The secondary\'s Postfix configuration directory holding main.cf (lifetimes, hashing, myorigin) [default: /etc/postfix when the queue directory is this machine\'s own, else none: Postfix\'s defaults]' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l max-queue-lifetime -d 'Override maximal_queue_lifetime (e.g. 5d, 12h)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l bounce-queue-lifetime -d 'Override bounce_queue_lifetime (e.g. 5d)' -r
@@ -57,7 +57,7 @@ complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l json -d 'On
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l list -d 'List every message as `mailq` does (= --format mailq)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -s s -d 'Start at this queue file offset (no envelope heading)' -r
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -l queue-dir -d 'Queue directory for -q (default: queue_directory of main.cf, else `postconf -h queue_directory`, else /var/spool/postfix)' -r -F
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -l queue-dir -d 'Queue directory for -q, Postfix or Exim 4 (default: queue_directory of main.cf, else `postconf -h queue_directory`, else /var/spool/postfix)' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -s c -l config-dir -d 'Postfix configuration directory (main.cf: queue directory and hashing for -q; default $MAIL_CONFIG, else /etc/postfix)' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -s b -d 'Print the message body (from the first non-header line)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -s h -d 'Print the message headers'
@@ -71,7 +71,7 @@ complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -s v -d 'Verbos
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -l states -d 'After each file, list every recipient record\'s state (pending, done, cancelled) and offset'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -l trust-modes -d 'With -q: refuse a file whose mode says it is still being written (no owner execute bit)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -l help -d 'Print help'
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l queue-dir -d 'Queue directory (default: `postconf -h queue_directory`, else /var/spool/postfix)' -r -F
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l queue-dir -d 'Queue directory: a Postfix spool, or an Exim 4 spool (recognised by its input/) (default: `postconf -h queue_directory`, else /var/spool/postfix)' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l config-dir -d 'The secondary\'s Postfix configuration directory holding main.cf (lifetimes, hashing, myorigin) [default: /etc/postfix when the queue directory is this machine\'s own, else none: Postfix\'s defaults]' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l max-queue-lifetime -d 'Override maximal_queue_lifetime (e.g. 5d, 12h)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l bounce-queue-lifetime -d 'Override bounce_queue_lifetime (e.g. 5d)' -r

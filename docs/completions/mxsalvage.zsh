@@ -30,7 +30,7 @@ _mxsalvage() {
         case $line[1] in
             (scan)
 _arguments "${_arguments_options[@]}" : \
-'--queue-dir=[Queue directory (default\: \`postconf -h queue_directory\`, else /var/spool/postfix)]:DIR:_files' \
+'--queue-dir=[Queue directory\: a Postfix spool, or an Exim 4 spool (recognised by its input/) (default\: \`postconf -h queue_directory\`, else /var/spool/postfix)]:DIR:_files' \
 '--config-dir=[The secondary'\''s Postfix configuration directory holding main.cf (lifetimes, hashing, myorigin) \[default\: /etc/postfix when the queue directory is this machine'\''s own, else none\: Postfix'\''s defaults\]]:DIR:_files' \
 '--max-queue-lifetime=[Override maximal_queue_lifetime (e.g. 5d, 12h)]:DUR:_default' \
 '--bounce-queue-lifetime=[Override bounce_queue_lifetime (e.g. 5d)]:DUR:_default' \
@@ -53,7 +53,7 @@ _arguments "${_arguments_options[@]}" : \
 (cat)
 _arguments "${_arguments_options[@]}" : \
 '-s+[Start at this queue file offset (no envelope heading)]:OFFSET:_default' \
-'--queue-dir=[Queue directory for -q (default\: queue_directory of main.cf, else \`postconf -h queue_directory\`, else /var/spool/postfix)]:DIR:_files' \
+'--queue-dir=[Queue directory for -q, Postfix or Exim 4 (default\: queue_directory of main.cf, else \`postconf -h queue_directory\`, else /var/spool/postfix)]:DIR:_files' \
 '-c+[Postfix configuration directory (main.cf\: queue directory and hashing for -q; default \$MAIL_CONFIG, else /etc/postfix)]:DIR:_files' \
 '--config-dir=[Postfix configuration directory (main.cf\: queue directory and hashing for -q; default \$MAIL_CONFIG, else /etc/postfix)]:DIR:_files' \
 '-b[Print the message body (from the first non-header line)]' \
@@ -73,7 +73,7 @@ _arguments "${_arguments_options[@]}" : \
 ;;
 (export)
 _arguments "${_arguments_options[@]}" : \
-'--queue-dir=[Queue directory (default\: \`postconf -h queue_directory\`, else /var/spool/postfix)]:DIR:_files' \
+'--queue-dir=[Queue directory\: a Postfix spool, or an Exim 4 spool (recognised by its input/) (default\: \`postconf -h queue_directory\`, else /var/spool/postfix)]:DIR:_files' \
 '--config-dir=[The secondary'\''s Postfix configuration directory holding main.cf (lifetimes, hashing, myorigin) \[default\: /etc/postfix when the queue directory is this machine'\''s own, else none\: Postfix'\''s defaults\]]:DIR:_files' \
 '--max-queue-lifetime=[Override maximal_queue_lifetime (e.g. 5d, 12h)]:DUR:_default' \
 '--bounce-queue-lifetime=[Override bounce_queue_lifetime (e.g. 5d)]:DUR:_default' \

@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 #[command(
     name = "mxsalvage",
     version,
-    about = "Read a Postfix queue directly: see what is stuck, export it per recipient, re-inject it exactly once",
+    about = "Read a Postfix queue (or an Exim 4 spool) directly: see what is stuck, export it per recipient, re-inject it exactly once",
     long_about = "mxsalvage reads a Postfix secondary MX's queue files directly — read-only, with Postfix \
 stopped or running, or from a copy of the spool — so mail stuck while the primary is down can be \
 handed to its users before Postfix bounces it. It never writes to the queue.\n\nThe outage in order: \
@@ -18,7 +18,9 @@ handed to its users before Postfix bounces it. It never writes to the queue.\n\n
 (one bundle per recipient: mbox, Maildir, .eml, text, HTML, zip), `verify`, then hand the bundles out \
 or serve them read-only over IMAP (`dovecot`); when the primary is back, `reinject` (exactly once, \
 with the original envelope), `journal`, and `journal --sent-ids | postsuper -d -`. docs/runbook.md \
-in the source walks through it.\n\nExit status: 0 everything done, 1 partial (some \
+in the source walks through it.\n\nAn Exim 4 backup MX's spool (/var/spool/exim4, flat or \
+split_spool_directory) given with --queue-dir is recognised by its layout and read the same way: \
+hold it with `exim -Mf` (or queue_only), and after the re-injection delete with `exim -Mrm`.\n\nExit status: 0 everything done, 1 partial (some \
 items failed; all are listed), 2 usage or fatal error."
 )]
 pub struct Cli {
@@ -36,13 +38,17 @@ pub enum Command {
     /// and what is on hold. Each earliest bounce time is the message's create time plus
     /// maximal_queue_lifetime (bounce_queue_lifetime for null-sender mail), read from
     /// main.cf. --json, --format postqueue and --list give the same facts for scripts.
+    /// On an Exim spool: every message in input/ (frozen ones listed as queue "frozen"),
+    /// the recipients Exim still has to deliver, and an expiry estimated 4 days after
+    /// arrival (the retry rule of Debian's default configuration; frozen mail never).
     Scan(ScanArgs),
     /// Show one queued message as Postfix sees it (postcat-compatible)
     ///
     /// Prints queue files as postcat(1) does, with the same options (-e envelope, -h
     /// headers, -b body, -q queue IDs looked up in the queue directory), byte for byte the
     /// same output. --states lists each recipient record's state: pending, done or
-    /// cancelled.
+    /// cancelled. An Exim message (-q on an Exim spool, or an ID-H file) is printed as
+    /// `exim -Mvc` prints it (-h its headers, -b its body).
     Cat(CatArgs),
     /// Write per-recipient mbox, Maildir, .eml and text bundles plus a JSON manifest
     ///
@@ -144,7 +150,7 @@ impl clap::builder::TypedValueParser for FormatList {
 /// Where the spool and its configuration are.
 #[derive(Debug, Args, Clone)]
 pub struct SpoolArgs {
-    /// Queue directory (default: `postconf -h queue_directory`, else /var/spool/postfix)
+    /// Queue directory: a Postfix spool, or an Exim 4 spool (recognised by its input/) (default: `postconf -h queue_directory`, else /var/spool/postfix)
     #[arg(long, value_name = "DIR")]
     pub queue_dir: Option<PathBuf>,
     /// The secondary's Postfix configuration directory holding main.cf (lifetimes, hashing, myorigin) [default: /etc/postfix when the queue directory is this machine's own, else none: Postfix's defaults]
@@ -243,7 +249,7 @@ pub struct CatArgs {
     /// After each file, list every recipient record's state (pending, done, cancelled) and offset
     #[arg(long)]
     pub states: bool,
-    /// Queue directory for -q (default: queue_directory of main.cf, else `postconf -h queue_directory`, else /var/spool/postfix)
+    /// Queue directory for -q, Postfix or Exim 4 (default: queue_directory of main.cf, else `postconf -h queue_directory`, else /var/spool/postfix)
     #[arg(long, value_name = "DIR")]
     pub queue_dir: Option<PathBuf>,
     /// Postfix configuration directory (main.cf: queue directory and hashing for -q; default $MAIL_CONFIG, else /etc/postfix)
