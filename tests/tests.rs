@@ -13,6 +13,7 @@ mod faults;
 mod listing;
 mod maildrop;
 mod memory;
+mod merge;
 mod modes;
 mod postcat;
 mod reader;

@@ -18,7 +18,7 @@ use crate::cli::args::ExportArgs;
 use mxsalvage::exit::Exit;
 use mxsalvage::export::Report;
 use mxsalvage::export::{self, Config, ExportError, Filters, Formats, Mode, Progress};
-use mxsalvage::manifest::{Options, Source};
+use mxsalvage::manifest::{Options, Source, SpoolSource};
 use mxsalvage::timefmt::parse_time;
 use mxsalvage::units::size;
 
@@ -239,6 +239,15 @@ fn source(ctx: &SpoolCtx) -> Source {
         postfix_running: ctx.running(),
         myhostname,
         myorigin,
+        spools: match ctx.spools.len() {
+            1 => Vec::new(),
+            _ => (ctx.spools.iter())
+                .map(|o| SpoolSource {
+                    queue_directory: absolute(o.root()),
+                    kind: o.reader.source().kind(),
+                })
+                .collect(),
+        },
     }
 }
 
@@ -315,7 +324,7 @@ pub fn run(a: ExportArgs) -> Result<Exit> {
     }
     let progress = super::timings::Timed::new(&bar);
     let workers = pool(a.jobs)?;
-    let result = workers.install(|| export::run(ctx.source(), &sel, &cfg, &progress));
+    let result = workers.install(|| export::run(&ctx.source(), &sel, &cfg, &progress));
     if let Some(b) = &bar.0 {
         b.finish_and_clear();
     }

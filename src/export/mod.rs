@@ -19,6 +19,8 @@
 
 pub mod commit;
 pub mod config;
+pub mod content;
+pub mod dedupe;
 pub mod error;
 pub mod json;
 pub mod mailbox;
@@ -256,7 +258,9 @@ pub fn run(
     let st = start(spool, cfg)?;
     let old = st.old.as_ref();
     let spill = spill::Spill::new(&existing_dir(&cfg.out))?;
-    let plan = plan::plan(spool, sel, &cfg.filters, &spill, progress)?;
+    let mut plan = plan::plan(spool, sel, &cfg.filters, &spill, progress)?;
+    // Several spools: each recipient gets a message once ([`dedupe`]).
+    let found = dedupe::apply(&mut plan, &spill)?;
     check_selected(spool, sel, cfg, &plan)?;
     check_passwords(&plan, st.zip_on, cfg)?;
     let space = space_check(cfg, &st, &plan)?;
@@ -297,6 +301,7 @@ pub fn run(
             ..space.clone()
         }),
         old_messages: old.map_or(0, |o| o.messages.len()),
+        found: &found,
     };
     match old {
         Some(o) => commit::interim(out, o)?,
