@@ -155,6 +155,16 @@ fn two_backup_mxs_give_each_recipient_one_copy() {
     assert_eq!(rcpts(one("s2", "only")), ["e@example.com"]);
     assert_eq!((m.totals.messages, m.totals.pairs), (5, 6));
 
+    // Nothing is out yet: the deletion lists name the spools and nothing else.
+    let o = mx(["journal", "--sent-ids", "--from"]).arg(&out).code(1);
+    let heads = [s1.display(), s2.display()].map(|d| format!("# {d} (postfix)"));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .collect::<Vec<_>>(),
+        heads
+    );
+
     // Re-injected: each (message, recipient) once.
     let primary = Postfix::primary();
     mx(["reinject", "--from"])
@@ -197,6 +207,30 @@ fn two_backup_mxs_give_each_recipient_one_copy() {
         want.extend(ids.iter().map(|id| format!("postsuper -d {id}")));
     }
     assert_eq!(text.lines().collect::<Vec<_>>(), want);
+}
+
+#[test]
+fn scan_lists_every_spool() {
+    if !postfix_available() {
+        return;
+    }
+    let base = fixture();
+    let (s1, s2) = (base.join("s1"), base.join("s2"));
+    let o = mx(["scan", "--json"]).queue_dir(&s1).queue_dir(&s2).ok();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let msgs = v["messages"].as_array().unwrap();
+    // scan shows what each queue holds: no copy is left out.
+    assert_eq!(msgs.len(), 5);
+    let from = |d: &Path| {
+        (msgs.iter())
+            .filter(|m| m["spool"].as_str() == d.to_str())
+            .count()
+    };
+    assert_eq!((from(&s1), from(&s2)), (2, 3));
+    assert_eq!(
+        v["queue_directory"].as_str().unwrap(),
+        format!("{}, {}", s1.display(), s2.display())
+    );
 }
 
 #[test]

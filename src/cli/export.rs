@@ -429,6 +429,13 @@ fn summary_line(r: &Report, out: &std::path::Path, elapsed: f64, update: bool) -
         0 => String::new(),
         n => format!(" + {n} duplicate recipient(s): same mailbox, other ORCPT, same copy"),
     };
+    // Several spools: the copies another spool's copy stands for.
+    let left = match r.left_out {
+        0 => String::new(),
+        n => format!(
+            "; {n} recipient copy(ies) left out: another spool's copy of the same message reaches them (duplicates in manifest.json)"
+        ),
+    };
     if r.dry_run {
         let space = r
             .space
@@ -436,7 +443,7 @@ fn summary_line(r: &Report, out: &std::path::Path, elapsed: f64, update: bool) -
             .map(|s| format!("; disk space: {}", export::space::describe(s)))
             .unwrap_or_default();
         return format!(
-            "dry run: would export {} message(s){new} for {} recipient(s) ({} pairs{shared}, {}) to {}{space}; {} error(s), {} skipped; nothing was written",
+            "dry run: would export {} message(s){new} for {} recipient(s) ({} pairs{shared}, {}) to {}{space}; {} error(s), {} skipped{left}; nothing was written",
             t.messages,
             t.recipients,
             t.pairs,
@@ -447,7 +454,7 @@ fn summary_line(r: &Report, out: &std::path::Path, elapsed: f64, update: bool) -
         );
     }
     format!(
-        "exported {} message(s){new} for {} recipient(s) ({} pairs{shared}, {}) to {} in {:.1}s; {} error(s), {} skipped{}",
+        "exported {} message(s){new} for {} recipient(s) ({} pairs{shared}, {}) to {} in {:.1}s; {} error(s), {} skipped{left}{}",
         t.messages,
         t.recipients,
         t.pairs,

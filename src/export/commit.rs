@@ -237,5 +237,6 @@ pub fn manifest(
         space: run.space,
         dry_run: false,
         shared_records: 0,
+        left_out: 0,
     })
 }

@@ -202,7 +202,12 @@ fn space_check(
 }
 
 /// What `--dry-run` reports: the plan's totals (an update's: what it adds).
-fn dry_report(plan: &plan::Plan, old: Option<&Manifest>, space: crate::manifest::Space) -> Report {
+fn dry_report(
+    plan: &plan::Plan,
+    old: Option<&Manifest>,
+    space: crate::manifest::Space,
+    left_out: usize,
+) -> Report {
     let pairs: usize = plan.messages.iter().map(|m| m.keys.len()).sum();
     Report {
         complete: plan.errors.is_empty(),
@@ -220,6 +225,7 @@ fn dry_report(plan: &plan::Plan, old: Option<&Manifest>, space: crate::manifest:
         space: Some(space),
         dry_run: true,
         shared_records: shared_records(plan),
+        left_out,
     }
 }
 
@@ -265,7 +271,7 @@ pub fn run(
     check_passwords(&plan, st.zip_on, cfg)?;
     let space = space_check(cfg, &st, &plan)?;
     if cfg.dry_run {
-        return Ok(dry_report(&plan, old, space));
+        return Ok(dry_report(&plan, old, space, found.duplicates.len()));
     }
     let generated;
     let cfg = match &cfg.generate_passwords {
@@ -340,10 +346,10 @@ pub fn run(
     write::sync_fs(out).map_err(|e| partial(e, 1))?;
     progress.phase("writing the manifest", 0);
     let run = shape(msgs.errors, msgs.skipped);
-    let shared = shared_records(&plan);
     commit::manifest(out, run, &asm.list, &recipients, &spill)
         .map(|r| Report {
-            shared_records: shared,
+            shared_records: shared_records(&plan),
+            left_out: found.duplicates.len(),
             ..r
         })
         .map_err(|e| partial(e, 1))
