@@ -344,6 +344,21 @@ pub fn files_under(d: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// How many files are under `d` (0 when it is gone; files that move away while it is
+/// read are not counted).
+fn count_files(d: &Path) -> usize {
+    let Ok(rd) = std::fs::read_dir(d) else {
+        return 0;
+    };
+    rd.flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => count_files(&e.path()),
+            Ok(_) => 1,
+            Err(_) => 0,
+        })
+        .sum()
+}
+
 /// Every message file of the sample spool, relative to the spool root; at least `min`.
 pub fn sample_files_at_least(min: usize) -> Vec<String> {
     let files = sample_files();
@@ -850,6 +865,64 @@ impl Postfix {
 
     pub fn stop(&self) {
         test_primary(&["stop", &self.d()]);
+    }
+
+    /// Its queue directory.
+    pub fn spool(&self) -> PathBuf {
+        self.dir.path().join("spool")
+    }
+
+    /// Sends one message over SMTP (plain, from 127.0.0.1), byte for byte; every step
+    /// must be accepted. Returns nothing: read the queue to see what it became.
+    pub fn submit(&self, sender: &str, rcpts: &[&str], content: &[u8]) {
+        use mxsalvage::reinject::smtp::{Class, ClientConfig, Security, Session, Step};
+        let cfg = ClientConfig {
+            host: "127.0.0.1".into(),
+            port: self.port,
+            lmtp: false,
+            security: Security::Plain,
+            insecure: false,
+            helo: "sender.example.org".into(),
+            auth: None,
+            timeout: Duration::from_secs(60),
+            dot_timeout: Duration::from_secs(60),
+        };
+        let mut s = Session::connect(&cfg).expect("connect to the private Postfix");
+        let mail = format!("MAIL FROM:<{sender}>");
+        let rcpt: Vec<Vec<u8>> = (rcpts.iter())
+            .map(|r| format!("RCPT TO:<{r}>").into_bytes())
+            .collect();
+        let env = s.envelope(mail.as_bytes(), &rcpt, true).unwrap();
+        assert_eq!(env.mail.class(Step::Mail), Class::Positive, "{}", env.mail);
+        for r in &env.rcpts {
+            assert_eq!(r.class(Step::Rcpt), Class::Positive, "{r}");
+        }
+        assert_eq!(env.data.unwrap().code, 354);
+        s.send_content(content).unwrap();
+        s.send_end_of_data().unwrap();
+        let r = s.read_reply(Step::EndOfData).unwrap();
+        assert_eq!(r.class(Step::EndOfData), Class::Positive, "{r}");
+        s.quit();
+    }
+
+    /// Waits (at most 60 s) until `n` messages sit in deferred/ and nothing is on the
+    /// way (incoming, active, maildrop), then stops the instance.
+    pub fn settle_deferred(&self, n: usize) {
+        let spool = self.spool();
+        let t = Instant::now();
+        loop {
+            let count = |q: &str| count_files(&spool.join(q));
+            let busy: usize = ["incoming", "active", "maildrop"].map(count).iter().sum();
+            if count("deferred") == n && busy == 0 {
+                break;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "the queue did not settle"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        self.stop();
     }
 }
 

@@ -15,8 +15,8 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use crate::harness::{
-    Postfix, contents_under, copy_export, free_port, is_root, journal_cmd, journal_path,
-    journal_state, maildir_messages, manifest, mx, reinject_summary,
+    Postfix, copy_export, free_port, is_root, journal_cmd, journal_path, journal_state,
+    maildir_messages, manifest, mx, reinject_summary,
 };
 use crate::util;
 use mxsalvage::manifest::Manifest;
@@ -47,10 +47,6 @@ pub(crate) fn servers_available(dovecot: bool) -> bool {
         );
     }
     ok
-}
-
-fn walk_files(d: &Path, out: &mut Vec<Vec<u8>>) {
-    contents_under(d, false, out)
 }
 
 /// A test message fed to the secondary: MAIL params, (rcpt, params), content (LF).
@@ -249,26 +245,7 @@ fn fed_secondary() -> Postfix {
     let sec = Postfix::started("create-secondary");
     let msgs = feeds();
     feed(sec.port, &msgs);
-    // wait until everything sits in deferred/
-    let spool = sec.dir.path().join("spool");
-    let t = Instant::now();
-    loop {
-        let mut n = Vec::new();
-        walk_files(&spool.join("deferred"), &mut n);
-        let mut busy = Vec::new();
-        for q in ["incoming", "active", "maildrop"] {
-            walk_files(&spool.join(q), &mut busy);
-        }
-        if n.len() == msgs.len() && busy.is_empty() {
-            break;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(60),
-            "secondary did not settle"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    sec.stop();
+    sec.settle_deferred(msgs.len());
     sec
 }
 

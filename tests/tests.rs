@@ -14,6 +14,7 @@ mod faults;
 mod listing;
 mod maildrop;
 mod memory;
+mod merge;
 mod modes;
 mod postcat;
 mod reader;

@@ -36,8 +36,8 @@ complete -c mxsalvage -n "__fish_mxsalvage_needs_command" -f -a "dovecot" -d 'Wr
 complete -c mxsalvage -n "__fish_mxsalvage_needs_command" -f -a "man" -d 'Print the man page (roff) to standard output: the main page, or one command\'s'
 complete -c mxsalvage -n "__fish_mxsalvage_needs_command" -f -a "completions" -d 'Print shell completions to standard output'
 complete -c mxsalvage -n "__fish_mxsalvage_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l queue-dir -d 'Queue directory: a Postfix spool, or an Exim 4 spool (recognised by its input/) (default: `postconf -h queue_directory`, else /var/spool/postfix)' -r -F
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l config-dir -d 'The secondary\'s Postfix configuration directory holding main.cf (lifetimes, hashing, myorigin) [default: /etc/postfix when the queue directory is this machine\'s own, else none: Postfix\'s defaults]' -r -F
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l queue-dir -d 'Queue directory: a Postfix spool, or an Exim 4 spool (recognised by its input/) (default: `postconf -h queue_directory`, else /var/spool/postfix); repeatable: several backup MXs\' spools read as one, each recipient getting a message once (docs/export.md)' -r -F
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l config-dir -d 'The secondary\'s Postfix configuration directory holding main.cf (lifetimes, hashing, myorigin) [default: /etc/postfix when the queue directory is this machine\'s own, else none: Postfix\'s defaults]; with several --queue-dir: once for all, or once per --queue-dir in the same order' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l max-queue-lifetime -d 'Override maximal_queue_lifetime (e.g. 5d, 12h)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l bounce-queue-lifetime -d 'Override bounce_queue_lifetime (e.g. 5d)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand scan" -l recipient -d 'Only this recipient (case-insensitive; repeatable)' -r
@@ -71,8 +71,8 @@ complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -s v -d 'Verbos
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -l states -d 'After each file, list every recipient record\'s state (pending, done, cancelled) and offset'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -l trust-modes -d 'With -q: refuse a file whose mode says it is still being written (no owner execute bit)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand cat" -l help -d 'Print help'
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l queue-dir -d 'Queue directory: a Postfix spool, or an Exim 4 spool (recognised by its input/) (default: `postconf -h queue_directory`, else /var/spool/postfix)' -r -F
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l config-dir -d 'The secondary\'s Postfix configuration directory holding main.cf (lifetimes, hashing, myorigin) [default: /etc/postfix when the queue directory is this machine\'s own, else none: Postfix\'s defaults]' -r -F
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l queue-dir -d 'Queue directory: a Postfix spool, or an Exim 4 spool (recognised by its input/) (default: `postconf -h queue_directory`, else /var/spool/postfix); repeatable: several backup MXs\' spools read as one, each recipient getting a message once (docs/export.md)' -r -F
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l config-dir -d 'The secondary\'s Postfix configuration directory holding main.cf (lifetimes, hashing, myorigin) [default: /etc/postfix when the queue directory is this machine\'s own, else none: Postfix\'s defaults]; with several --queue-dir: once for all, or once per --queue-dir in the same order' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l max-queue-lifetime -d 'Override maximal_queue_lifetime (e.g. 5d, 12h)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l bounce-queue-lifetime -d 'Override bounce_queue_lifetime (e.g. 5d)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l recipient -d 'Only this recipient (case-insensitive; repeatable)' -r
@@ -157,7 +157,7 @@ complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -s h -l he
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand journal" -l from -d 'Export directory (its manifest.json)' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand journal" -l journal -d 'Journal file (default: EXPORT_DIR/reinject-journal.jsonl)' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand journal" -l json -d 'The whole report as one JSON document'
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand journal" -l sent-ids -d 'Print only the queue IDs whose every pending pair is sent (delivered), one per line (the input of `postsuper -d -`)'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand journal" -l sent-ids -d 'Print only the queue IDs whose every pending pair is sent (delivered), one per line (the input of `postsuper -d -`); for an export of several spools, per spool the commands that delete them there (`postsuper -d ID`, `exim -Mrm ID`)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand journal" -l include-refused -d 'With --sent-ids: also the messages with refused pairs whose DSNs are done (sent, written, suppressed on purpose, or not owed)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand journal" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand verify" -l zip-password-file -d 'Password file used for --zip-password-file (to test that encrypted zips open)' -r -F

@@ -30,8 +30,8 @@ _mxsalvage() {
         case $line[1] in
             (scan)
 _arguments "${_arguments_options[@]}" : \
-'--queue-dir=[Queue directory\: a Postfix spool, or an Exim 4 spool (recognised by its input/) (default\: \`postconf -h queue_directory\`, else /var/spool/postfix)]:DIR:_files' \
-'--config-dir=[The secondary'\''s Postfix configuration directory holding main.cf (lifetimes, hashing, myorigin) \[default\: /etc/postfix when the queue directory is this machine'\''s own, else none\: Postfix'\''s defaults\]]:DIR:_files' \
+'*--queue-dir=[Queue directory\: a Postfix spool, or an Exim 4 spool (recognised by its input/) (default\: \`postconf -h queue_directory\`, else /var/spool/postfix); repeatable\: several backup MXs'\'' spools read as one, each recipient getting a message once (docs/export.md)]:DIR:_files' \
+'*--config-dir=[The secondary'\''s Postfix configuration directory holding main.cf (lifetimes, hashing, myorigin) \[default\: /etc/postfix when the queue directory is this machine'\''s own, else none\: Postfix'\''s defaults\]; with several --queue-dir\: once for all, or once per --queue-dir in the same order]:DIR:_files' \
 '--max-queue-lifetime=[Override maximal_queue_lifetime (e.g. 5d, 12h)]:DUR:_default' \
 '--bounce-queue-lifetime=[Override bounce_queue_lifetime (e.g. 5d)]:DUR:_default' \
 '*--recipient=[Only this recipient (case-insensitive; repeatable)]:ADDR:_default' \
@@ -73,8 +73,8 @@ _arguments "${_arguments_options[@]}" : \
 ;;
 (export)
 _arguments "${_arguments_options[@]}" : \
-'--queue-dir=[Queue directory\: a Postfix spool, or an Exim 4 spool (recognised by its input/) (default\: \`postconf -h queue_directory\`, else /var/spool/postfix)]:DIR:_files' \
-'--config-dir=[The secondary'\''s Postfix configuration directory holding main.cf (lifetimes, hashing, myorigin) \[default\: /etc/postfix when the queue directory is this machine'\''s own, else none\: Postfix'\''s defaults\]]:DIR:_files' \
+'*--queue-dir=[Queue directory\: a Postfix spool, or an Exim 4 spool (recognised by its input/) (default\: \`postconf -h queue_directory\`, else /var/spool/postfix); repeatable\: several backup MXs'\'' spools read as one, each recipient getting a message once (docs/export.md)]:DIR:_files' \
+'*--config-dir=[The secondary'\''s Postfix configuration directory holding main.cf (lifetimes, hashing, myorigin) \[default\: /etc/postfix when the queue directory is this machine'\''s own, else none\: Postfix'\''s defaults\]; with several --queue-dir\: once for all, or once per --queue-dir in the same order]:DIR:_files' \
 '--max-queue-lifetime=[Override maximal_queue_lifetime (e.g. 5d, 12h)]:DUR:_default' \
 '--bounce-queue-lifetime=[Override bounce_queue_lifetime (e.g. 5d)]:DUR:_default' \
 '*--recipient=[Only this recipient (case-insensitive; repeatable)]:ADDR:_default' \
@@ -156,7 +156,7 @@ _arguments "${_arguments_options[@]}" : \
 '--from=[Export directory (its manifest.json)]:EXPORT_DIR:_files' \
 '--journal=[Journal file (default\: EXPORT_DIR/reinject-journal.jsonl)]:FILE:_files' \
 '(--sent-ids)--json[The whole report as one JSON document]' \
-'--sent-ids[Print only the queue IDs whose every pending pair is sent (delivered), one per line (the input of \`postsuper -d -\`)]' \
+'--sent-ids[Print only the queue IDs whose every pending pair is sent (delivered), one per line (the input of \`postsuper -d -\`); for an export of several spools, per spool the commands that delete them there (\`postsuper -d ID\`, \`exim -Mrm ID\`)]' \
 '--include-refused[With --sent-ids\: also the messages with refused pairs whose DSNs are done (sent, written, suppressed on purpose, or not owed)]' \
 '-h[Print help (see more with '\''--help'\'')]' \
 '--help[Print help (see more with '\''--help'\'')]' \

@@ -150,12 +150,12 @@ impl clap::builder::TypedValueParser for FormatList {
 /// Where the spool and its configuration are.
 #[derive(Debug, Args, Clone)]
 pub struct SpoolArgs {
-    /// Queue directory: a Postfix spool, or an Exim 4 spool (recognised by its input/) (default: `postconf -h queue_directory`, else /var/spool/postfix)
+    /// Queue directory: a Postfix spool, or an Exim 4 spool (recognised by its input/) (default: `postconf -h queue_directory`, else /var/spool/postfix); repeatable: several backup MXs' spools read as one, each recipient getting a message once (docs/export.md)
     #[arg(long, value_name = "DIR")]
-    pub queue_dir: Option<PathBuf>,
-    /// The secondary's Postfix configuration directory holding main.cf (lifetimes, hashing, myorigin) [default: /etc/postfix when the queue directory is this machine's own, else none: Postfix's defaults]
+    pub queue_dir: Vec<PathBuf>,
+    /// The secondary's Postfix configuration directory holding main.cf (lifetimes, hashing, myorigin) [default: /etc/postfix when the queue directory is this machine's own, else none: Postfix's defaults]; with several --queue-dir: once for all, or once per --queue-dir in the same order
     #[arg(long, value_name = "DIR")]
-    pub config_dir: Option<PathBuf>,
+    pub config_dir: Vec<PathBuf>,
     /// Override maximal_queue_lifetime (e.g. 5d, 12h)
     #[arg(long, value_name = "DUR")]
     pub max_queue_lifetime: Option<String>,
@@ -460,7 +460,7 @@ pub struct JournalArgs {
     /// The whole report as one JSON document
     #[arg(long, conflicts_with = "sent_ids")]
     pub json: bool,
-    /// Print only the queue IDs whose every pending pair is sent (delivered), one per line (the input of `postsuper -d -`)
+    /// Print only the queue IDs whose every pending pair is sent (delivered), one per line (the input of `postsuper -d -`); for an export of several spools, per spool the commands that delete them there (`postsuper -d ID`, `exim -Mrm ID`)
     #[arg(long)]
     pub sent_ids: bool,
     /// With --sent-ids: also the messages with refused pairs whose DSNs are done (sent, written, suppressed on purpose, or not owed)

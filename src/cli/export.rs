@@ -18,7 +18,7 @@ use crate::cli::args::ExportArgs;
 use mxsalvage::exit::Exit;
 use mxsalvage::export::Report;
 use mxsalvage::export::{self, Config, ExportError, Filters, Formats, Mode, Progress};
-use mxsalvage::manifest::{Options, Source};
+use mxsalvage::manifest::{Options, Source, SpoolSource};
 use mxsalvage::timefmt::parse_time;
 use mxsalvage::units::size;
 
@@ -239,6 +239,15 @@ fn source(ctx: &SpoolCtx) -> Source {
         postfix_running: ctx.running(),
         myhostname,
         myorigin,
+        spools: match ctx.spools.len() {
+            1 => Vec::new(),
+            _ => (ctx.spools.iter())
+                .map(|o| SpoolSource {
+                    queue_directory: absolute(o.root()),
+                    kind: o.reader.source().kind(),
+                })
+                .collect(),
+        },
     }
 }
 
@@ -315,7 +324,7 @@ pub fn run(a: ExportArgs) -> Result<Exit> {
     }
     let progress = super::timings::Timed::new(&bar);
     let workers = pool(a.jobs)?;
-    let result = workers.install(|| export::run(ctx.source(), &sel, &cfg, &progress));
+    let result = workers.install(|| export::run(&ctx.source(), &sel, &cfg, &progress));
     if let Some(b) = &bar.0 {
         b.finish_and_clear();
     }
@@ -420,6 +429,13 @@ fn summary_line(r: &Report, out: &std::path::Path, elapsed: f64, update: bool) -
         0 => String::new(),
         n => format!(" + {n} duplicate recipient(s): same mailbox, other ORCPT, same copy"),
     };
+    // Several spools: the copies another spool's copy stands for.
+    let left = match r.left_out {
+        0 => String::new(),
+        n => format!(
+            "; {n} recipient copy(ies) left out: another spool's copy of the same message reaches them (duplicates in manifest.json)"
+        ),
+    };
     if r.dry_run {
         let space = r
             .space
@@ -427,7 +443,7 @@ fn summary_line(r: &Report, out: &std::path::Path, elapsed: f64, update: bool) -
             .map(|s| format!("; disk space: {}", export::space::describe(s)))
             .unwrap_or_default();
         return format!(
-            "dry run: would export {} message(s){new} for {} recipient(s) ({} pairs{shared}, {}) to {}{space}; {} error(s), {} skipped; nothing was written",
+            "dry run: would export {} message(s){new} for {} recipient(s) ({} pairs{shared}, {}) to {}{space}; {} error(s), {} skipped{left}; nothing was written",
             t.messages,
             t.recipients,
             t.pairs,
@@ -438,7 +454,7 @@ fn summary_line(r: &Report, out: &std::path::Path, elapsed: f64, update: bool) -
         );
     }
     format!(
-        "exported {} message(s){new} for {} recipient(s) ({} pairs{shared}, {}) to {} in {:.1}s; {} error(s), {} skipped{}",
+        "exported {} message(s){new} for {} recipient(s) ({} pairs{shared}, {}) to {} in {:.1}s; {} error(s), {} skipped{left}{}",
         t.messages,
         t.recipients,
         t.pairs,

@@ -13,6 +13,8 @@ use std::io::Write;
 use anyhow::{Context, Result, bail};
 
 use mxsalvage::exit::Exit;
+use mxsalvage::manifest::Manifest;
+use mxsalvage::reinject::delete::deletion_lists;
 use mxsalvage::reinject::journal::JournalState;
 use mxsalvage::reinject::read_manifest;
 use mxsalvage::reinject::status::{PairState, Report, report};
@@ -48,6 +50,9 @@ pub fn run(a: crate::cli::args::JournalArgs) -> Result<Exit> {
                 a.from.display()
             );
         }
+        if !manifest.source.spools.is_empty() {
+            return per_spool(&manifest, &rep, a.include_refused);
+        }
         let ids = rep.sent_ids(a.include_refused);
         let mut o = std::io::stdout().lock();
         for id in &ids {
@@ -79,6 +84,30 @@ pub fn run(a: crate::cli::args::JournalArgs) -> Result<Exit> {
         print_report(&rep)?;
     }
     Ok(Exit::partial_if(!all_done))
+}
+
+/// `--sent-ids` for an export of several spools: per spool a comment line naming it,
+/// then the command that deletes each queue file there whose mail is out (duplicates
+/// left out of the export go with the copy kept in their place). Exit 1 while some
+/// must stay.
+fn per_spool(manifest: &Manifest, rep: &Report, include_refused: bool) -> Result<Exit> {
+    let lists = deletion_lists(manifest, rep, include_refused);
+    let mut o = std::io::stdout().lock();
+    for l in &lists {
+        writeln!(o, "# {} ({})", l.queue_directory, l.kind.as_str())?;
+        for c in l.commands() {
+            writeln!(o, "{c}")?;
+        }
+    }
+    o.flush()?;
+    let kept: usize = lists.iter().map(|l| l.kept).sum();
+    let listed: usize = lists.iter().map(|l| l.ids.len()).sum();
+    eprintln!(
+        "mxsalvage: {listed} queue file(s) listed in {} spool(s), {kept} not yet done (see mxsalvage journal --from {}). Run each spool's commands on the host that holds it, right away: queue IDs are reused",
+        lists.len(),
+        rep.export
+    );
+    Ok(Exit::partial_if(kept > 0))
 }
 
 /// `35 of 37 message(s) listed (every pair delivered); left out: 2 with refused …`.

@@ -28,6 +28,7 @@ use anyhow::{Context, Result, bail};
 use crate::cli::args::{SelectArgs, SpoolArgs};
 use mxsalvage::exim::{EximSpool, RETRY_GIVE_UP, is_exim_spool};
 use mxsalvage::queue::config::parse_duration;
+use mxsalvage::queue::merge::Merged;
 use mxsalvage::queue::running::{MasterState, master_state};
 use mxsalvage::queue::walk::{EXTRA_QUEUES, MESSAGE_QUEUES};
 use mxsalvage::queue::{ModeChoice, PostfixConfig, QueueSource, Spool};
@@ -430,14 +431,35 @@ pub struct SpoolCtx {
 
 impl SpoolCtx {
     pub fn open(a: &SpoolArgs, queues: Vec<String>) -> Result<SpoolCtx> {
-        let root = match (&a.queue_dir, &a.config_dir) {
-            (Some(q), _) => q.clone(),
-            (None, Some(c)) => default_queue_dir(c),
-            (None, None) => default_queue_dir(Path::new(DEFAULT_CONFIG_DIR)),
+        let roots = match (a.queue_dir.is_empty(), a.config_dir.first()) {
+            (false, _) => a.queue_dir.clone(),
+            (true, Some(c)) => vec![default_queue_dir(c)],
+            (true, None) => vec![default_queue_dir(Path::new(DEFAULT_CONFIG_DIR))],
         };
-        Ok(SpoolCtx {
-            spools: vec![open_one(a, &root, queues)?],
-        })
+        let configs: Vec<Option<&Path>> = match a.config_dir.len() {
+            0 => vec![None; roots.len()],
+            1 => vec![Some(a.config_dir[0].as_path()); roots.len()],
+            n if n == roots.len() => a.config_dir.iter().map(|c| Some(c.as_path())).collect(),
+            n => bail!(
+                "--config-dir given {n} times for {} --queue-dir: give it once for all spools, or once per --queue-dir in the same order",
+                roots.len()
+            ),
+        };
+        let mut seen = std::collections::BTreeMap::new();
+        for r in &roots {
+            let canon = std::fs::canonicalize(r).unwrap_or_else(|_| r.clone());
+            if let Some(first) = seen.insert(canon, r) {
+                bail!(
+                    "--queue-dir {} and {} are the same spool: give each spool once",
+                    first.display(),
+                    r.display()
+                );
+            }
+        }
+        let spools = (roots.iter().zip(configs))
+            .map(|(root, config_dir)| open_one(a, config_dir, root, queues.clone()))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(SpoolCtx { spools })
     }
 
     /// The first spool given (the only one, usually).
@@ -445,9 +467,10 @@ impl SpoolCtx {
         &self.spools[0]
     }
 
-    /// What the commands read: the spool.
-    pub fn source(&self) -> &dyn QueueSource {
-        self.first().reader.source()
+    /// What the commands read: the spools as one source (with one spool, that spool's
+    /// own answers, untouched).
+    pub fn source(&self) -> Merged<'_> {
+        Merged::new(self.spools.iter().map(|o| o.reader.source()).collect())
     }
 
     /// Whether the MTA runs on the spools: `Some(true)` when on any of them.
@@ -490,7 +513,12 @@ pub const EXIM_CONFIGURATION: &str = "Exim spool: Exim has no queue lifetime; ex
 
 /// Opens the spool at `root` with the configuration the flags and the machine give: an
 /// Exim spool (recognised by its layout: [`is_exim_spool`]) or a Postfix one.
-fn open_one(a: &SpoolArgs, root: &Path, queues: Vec<String>) -> Result<Opened> {
+fn open_one(
+    a: &SpoolArgs,
+    config_dir: Option<&Path>,
+    root: &Path,
+    queues: Vec<String>,
+) -> Result<Opened> {
     if is_exim_spool(root) {
         return Ok(Opened {
             reader: Reader::Exim(EximSpool::open(root)),
@@ -498,7 +526,7 @@ fn open_one(a: &SpoolArgs, root: &Path, queues: Vec<String>) -> Result<Opened> {
             config: ConfigSource::Exim,
         });
     }
-    let (mut cfg, config) = spool_config(a.config_dir.as_deref(), root)?;
+    let (mut cfg, config) = spool_config(config_dir, root)?;
     if let Some(v) = &a.max_queue_lifetime {
         cfg.maximal_queue_lifetime = parse_duration(v, 'd')
             .with_context(|| format!("bad --max-queue-lifetime {v:?} (use e.g. 5d, 12h)"))?;

@@ -15,7 +15,7 @@ use super::{SpoolCtx, pool};
 use crate::cli::args::ScanArgs;
 use mxsalvage::exit::Exit;
 use mxsalvage::queue::walk::WalkEvent;
-use mxsalvage::queue::{Depth, QueueEntry};
+use mxsalvage::queue::{Depth, QueueEntry, QueueSource};
 use mxsalvage::report::listing::{Listed, mailq_footer, mailq_heading};
 use mxsalvage::report::model::MessageInfo;
 use mxsalvage::report::scan::{
@@ -163,13 +163,13 @@ impl Out<'_> {
 }
 
 fn load_one(
-    ctx: &SpoolCtx,
+    src: &dyn QueueSource,
     e: &QueueEntry,
     sel: &Selection,
     filtering: bool,
     listing: bool,
 ) -> Item {
-    let l = match ctx.source().load(e, Depth::EnvelopeOnly) {
+    let l = match src.load(e, Depth::EnvelopeOnly) {
         Ok(l) => l,
         Err(err) => {
             let p = Problem {
@@ -222,11 +222,15 @@ fn format_of(a: &ScanArgs) -> Format {
 fn head_of(ctx: &SpoolCtx, now: i64) -> Head {
     let first = ctx.first();
     let (maximal, bounce) = first.reader.lifetimes();
-    let verdict = first.reader.source().mode_verdict();
+    let verdict = ctx.source().mode_verdict();
     Head {
         schema: 1,
         generated_at: rfc3339(now),
-        queue_directory: first.root().display().to_string(),
+        // Several spools: every one, in the order given.
+        queue_directory: (ctx.spools.iter())
+            .map(|o| o.root().display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
         postfix_running: ctx.running(),
         maximal_queue_lifetime: maximal,
         bounce_queue_lifetime: bounce,
@@ -240,7 +244,7 @@ fn head_of(ctx: &SpoolCtx, now: i64) -> Head {
 
 /// Reads chunks of queue entries on the pool and hands the items to [`Out`] in order.
 struct Loader<'a> {
-    ctx: &'a SpoolCtx,
+    src: &'a dyn QueueSource,
     sel: &'a Selection,
     pool: &'a rayon::ThreadPool,
     filtering: bool,
@@ -253,7 +257,7 @@ impl Loader<'_> {
         let items: Vec<Item> = self.pool.install(|| {
             chunk
                 .par_iter()
-                .map(|e| load_one(self.ctx, e, self.sel, self.filtering, self.listing))
+                .map(|e| load_one(self.src, e, self.sel, self.filtering, self.listing))
                 .collect()
         });
         chunk.clear();
@@ -270,7 +274,7 @@ impl Loader<'_> {
 
     /// Walks the selected queues, flushing every [`CHUNK`] entries; walk problems go to `out`.
     fn walk(&self, chunk: &mut Vec<QueueEntry>, out: &mut Out) -> io::Result<()> {
-        self.ctx.source().walk_stream(&mut |ev| -> io::Result<()> {
+        self.src.walk_stream(&mut |ev| -> io::Result<()> {
             match ev {
                 WalkEvent::Entry(e) => {
                     chunk.push(e);
@@ -305,7 +309,7 @@ impl Loader<'_> {
         chunk: &mut Vec<QueueEntry>,
         out: &mut Out,
     ) -> io::Result<()> {
-        let spool = self.ctx.source();
+        let spool = self.src;
         let mut seen = std::collections::BTreeSet::new();
         for id in ids {
             if !seen.insert(id.as_str()) {
@@ -347,8 +351,9 @@ pub fn run(a: ScanArgs) -> Result<Exit> {
     let head = head_of(&ctx, now);
     let mut out = Out::new(format, &head, now, ctx.first().reader.long_queue_ids());
     let filtering = !sel.recipients.is_empty() || !sel.domains.is_empty() || sel.only_valid;
+    let merged = ctx.source();
     let loader = Loader {
-        ctx: &ctx,
+        src: &merged,
         sel: &sel,
         pool: &pool,
         filtering,
@@ -366,7 +371,7 @@ pub fn run(a: ScanArgs) -> Result<Exit> {
     if out.messages == 0
         && filtering
         && let Some(why) = why_nothing(
-            ctx.source(),
+            &merged,
             &Asked {
                 sel: &sel,
                 ids: &a.id,
@@ -383,7 +388,7 @@ pub fn run(a: ScanArgs) -> Result<Exit> {
     if nothing_readable {
         eprintln!(
             "mxsalvage: nothing could be read in {}: every queue file failed (listed above)",
-            ctx.source().root().display()
+            merged.root().display()
         );
         return Ok(Exit::Fatal);
     }

@@ -103,6 +103,8 @@ pub struct Run<'a> {
     pub space: Option<crate::manifest::Space>,
     /// Messages the earlier export (`--update`) already held.
     pub old_messages: usize,
+    /// Copies left out as duplicates, near-duplicates flagged (several spools).
+    pub found: &'a super::dedupe::Found,
 }
 
 /// The options the manifest records: the command line's, with the export's shape.
@@ -138,6 +140,8 @@ pub fn begun(out: &Path, run: &Run) -> Result<(), ExportError> {
         source: run.cfg.source.clone(),
         options: options(run),
         totals: Totals::default(),
+        duplicates: run.found.duplicates.clone(),
+        near_duplicates: run.found.near_duplicates.clone(),
         messages: Vec::new(),
         recipients: Vec::new(),
         errors: Vec::new(),
@@ -198,6 +202,8 @@ pub fn manifest(
         options: &options,
         totals: &totals,
         space: run.space.as_ref(),
+        duplicates: &run.found.duplicates,
+        near_duplicates: &run.found.near_duplicates,
         errors: &run.errors,
         skipped: &run.skipped,
     };
@@ -231,5 +237,6 @@ pub fn manifest(
         space: run.space,
         dry_run: false,
         shared_records: 0,
+        left_out: 0,
     })
 }

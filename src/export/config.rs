@@ -61,4 +61,7 @@ pub struct Report {
     /// record of the same message (the same address twice, e.g. with different ORCPTs):
     /// the queue (and so `scan`, `reinject`, `journal`) counts them, the pairs do not.
     pub shared_records: usize,
+    /// Several spools: recipients' copies left out because another spool's copy of the
+    /// same message reaches them (the manifest's `duplicates[]`).
+    pub left_out: usize,
 }

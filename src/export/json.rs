@@ -13,7 +13,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use crate::manifest::{Options, Problem, Source, Space, Totals};
+use crate::manifest::{Duplicate, NearDuplicate, Options, Problem, Source, Space, Totals};
 
 /// Everything in the manifest besides `messages` and `recipients`.
 pub struct Head<'a> {
@@ -25,6 +25,8 @@ pub struct Head<'a> {
     pub options: &'a Options,
     pub totals: &'a Totals,
     pub space: Option<&'a Space>,
+    pub duplicates: &'a [Duplicate],
+    pub near_duplicates: &'a [NearDuplicate],
     pub errors: &'a [Problem],
     pub skipped: &'a [Problem],
 }
@@ -92,6 +94,12 @@ pub fn write_manifest<'a, 'b, W: Write>(
     if let Some(sp) = h.space {
         field(w, "space", sp, false)?;
     }
+    if !h.duplicates.is_empty() {
+        field(w, "duplicates", h.duplicates, false)?;
+    }
+    if !h.near_duplicates.is_empty() {
+        field(w, "near_duplicates", h.near_duplicates, false)?;
+    }
     array(w, "messages", messages)?;
     array(w, "recipients", recipients)?;
     field(w, "errors", h.errors, false)?;
@@ -112,6 +120,8 @@ mod tests {
     fn message(id: &str, n: i64) -> ManifestMessage {
         ManifestMessage {
             info: MessageInfo {
+                spool: None,
+                spool_queue_id: None,
                 queue_id: id.into(),
                 queue: "deferred".into(),
                 path: format!("deferred/A/{id}"),
@@ -205,6 +215,8 @@ mod tests {
             options: &m.options,
             totals: &m.totals,
             space: m.space.as_ref(),
+            duplicates: &m.duplicates,
+            near_duplicates: &m.near_duplicates,
             errors: &m.errors,
             skipped: &m.skipped,
         };
@@ -245,10 +257,13 @@ mod tests {
                 postfix_running: None,
                 myhostname: None,
                 myorigin: None,
+                spools: vec![],
             },
             options: Options::default(),
             totals: Totals::default(),
             space: None,
+            duplicates: vec![],
+            near_duplicates: vec![],
             messages: vec![],
             recipients: vec![],
             errors: vec![],
@@ -267,6 +282,19 @@ mod tests {
         });
         m.skipped = m.errors.clone();
         m.options.formats = vec!["eml".into()];
+        check(&m);
+        m.duplicates.push(crate::manifest::Duplicate {
+            recipient: Bytes(b"b@example.com".to_vec()),
+            kept: "A+1".into(),
+            kept_spool: "/q".into(),
+            spool: "/q2".into(),
+            queue_id: "A".into(),
+        });
+        check(&m);
+        m.near_duplicates.push(crate::manifest::NearDuplicate {
+            message_id: Bytes(b"<x@y>".to_vec()),
+            messages: vec!["B".into(), "C".into()],
+        });
         check(&m);
         m.space = Some(Space {
             estimated_bytes: 9,

@@ -119,7 +119,7 @@ fn message_list<'a>(
     for (i, m) in done {
         list.push(Listed {
             arrival: m.arrival,
-            id: &plan.messages[*i].entry.id,
+            id: plan.messages[*i].entry.export_id(),
             bytes: m.bytes,
             src: Src::New(m.message, m.summary),
         });
@@ -127,7 +127,7 @@ fn message_list<'a>(
     if let Some(o) = old {
         let redone: BTreeSet<&str> = done
             .iter()
-            .map(|(i, _)| plan.messages[*i].entry.id.as_str())
+            .map(|(i, _)| plan.messages[*i].entry.export_id())
             .collect();
         for m in &o.messages {
             if !redone.contains(m.info.queue_id.as_str()) {
@@ -186,7 +186,7 @@ fn add_this_run(
 ) -> Headers {
     let mut headers: Headers = HashMap::new();
     for (i, m) in done {
-        let p = pos[plan.messages[i].entry.id.as_str()];
+        let p = pos[plan.messages[i].entry.export_id()];
         for &k in &m.added {
             let key = &plan.mailboxes[k as usize];
             let b = bundles.entry(key.clone()).or_insert_with(|| Bundle {

@@ -172,7 +172,7 @@ fn export_message(ctx: &Ctx, pm: &Planned) -> Result<MsgResult, ExportError> {
         }
     };
     let info: MessageInfo = ctx.spill.get_json(pm.info)?;
-    let id = pm.entry.id.as_str();
+    let id = pm.entry.export_id();
     let arrival = pm.arrival_unix;
     let bytes = l.message_bytes();
     drop(l);
@@ -237,7 +237,7 @@ fn export_message(ctx: &Ctx, pm: &Planned) -> Result<MsgResult, ExportError> {
 
 /// The error for a queue ID already exported with different content.
 fn reused_id(pm: &Planned) -> MsgResult {
-    let id = pm.entry.id.as_str();
+    let id = pm.entry.export_id();
     MsgResult::Problem {
         skip: false,
         problem: Problem {
@@ -261,7 +261,7 @@ fn update_entry(
     bytes: &[u8],
     sha: &str,
 ) -> (ManifestMessage, Vec<u32>, bool) {
-    let id = pm.entry.id.as_str();
+    let id = pm.entry.export_id();
     let mut m = old.clone();
     m.arrival_usec = pm.arrival_usec;
     let known: HashSet<usize> = m.info.recipients.iter().map(|x| x.offset).collect();

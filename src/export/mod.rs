@@ -19,6 +19,8 @@
 
 pub mod commit;
 pub mod config;
+pub mod content;
+pub mod dedupe;
 pub mod error;
 pub mod json;
 pub mod mailbox;
@@ -200,7 +202,12 @@ fn space_check(
 }
 
 /// What `--dry-run` reports: the plan's totals (an update's: what it adds).
-fn dry_report(plan: &plan::Plan, old: Option<&Manifest>, space: crate::manifest::Space) -> Report {
+fn dry_report(
+    plan: &plan::Plan,
+    old: Option<&Manifest>,
+    space: crate::manifest::Space,
+    left_out: usize,
+) -> Report {
     let pairs: usize = plan.messages.iter().map(|m| m.keys.len()).sum();
     Report {
         complete: plan.errors.is_empty(),
@@ -218,6 +225,7 @@ fn dry_report(plan: &plan::Plan, old: Option<&Manifest>, space: crate::manifest:
         space: Some(space),
         dry_run: true,
         shared_records: shared_records(plan),
+        left_out,
     }
 }
 
@@ -256,12 +264,14 @@ pub fn run(
     let st = start(spool, cfg)?;
     let old = st.old.as_ref();
     let spill = spill::Spill::new(&existing_dir(&cfg.out))?;
-    let plan = plan::plan(spool, sel, &cfg.filters, &spill, progress)?;
+    let mut plan = plan::plan(spool, sel, &cfg.filters, &spill, progress)?;
+    // Several spools: each recipient gets a message once ([`dedupe`]).
+    let found = dedupe::apply(&mut plan, &spill)?;
     check_selected(spool, sel, cfg, &plan)?;
     check_passwords(&plan, st.zip_on, cfg)?;
     let space = space_check(cfg, &st, &plan)?;
     if cfg.dry_run {
-        return Ok(dry_report(&plan, old, space));
+        return Ok(dry_report(&plan, old, space, found.duplicates.len()));
     }
     let generated;
     let cfg = match &cfg.generate_passwords {
@@ -297,6 +307,7 @@ pub fn run(
             ..space.clone()
         }),
         old_messages: old.map_or(0, |o| o.messages.len()),
+        found: &found,
     };
     match old {
         Some(o) => commit::interim(out, o)?,
@@ -335,10 +346,10 @@ pub fn run(
     write::sync_fs(out).map_err(|e| partial(e, 1))?;
     progress.phase("writing the manifest", 0);
     let run = shape(msgs.errors, msgs.skipped);
-    let shared = shared_records(&plan);
     commit::manifest(out, run, &asm.list, &recipients, &spill)
         .map(|r| Report {
-            shared_records: shared,
+            shared_records: shared_records(&plan),
+            left_out: found.duplicates.len(),
             ..r
         })
         .map_err(|e| partial(e, 1))

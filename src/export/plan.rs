@@ -8,8 +8,10 @@
 //! and sorting messages oldest first (arrival, then queue ID). In: a [`QueueSource`] and the
 //! filters, and a [`Spill`] file. Out: a [`Plan`] holding per message only what the
 //! later phases need to find and order it (queue entry, arrival, mailbox indices); its
-//! scan object ([`MessageInfo`]) goes to the spill file as JSON. Per-file failures
-//! become [`Problem`]s; only a failing spill write fails the phase.
+//! scan object ([`MessageInfo`]) goes to the spill file as JSON. With several spools
+//! the messages are read whole for their content key ([`Content`]; the run then gives
+//! each recipient one copy: `dedupe`). Per-file failures become [`Problem`]s; only a
+//! failing spill write fails the phase.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -21,6 +23,7 @@ use crate::queue::{Depth, LoadError, LoadErrorKind, QueueEntry, QueueSource, Rcp
 use crate::report::model::MessageInfo;
 use crate::report::select::Selection;
 
+use super::content::Content;
 use super::error::ExportError;
 use super::spill::{Slot, Spill};
 use crate::decode::names::mailbox_key;
@@ -50,6 +53,8 @@ pub struct Planned {
     /// Its selected recipient records; more than `keys` when one mailbox is listed twice
     /// (the same address with another ORCPT): those share one copy.
     pub records: usize,
+    /// Its content key, when several spools are read (else `None`).
+    pub content: Option<Content>,
 }
 
 /// A planned message with its scan object still in memory (one per worker at a time).
@@ -57,6 +62,7 @@ struct Full {
     info: MessageInfo,
     arrival_usec: i64,
     keys: Vec<Vec<u8>>,
+    content: Option<Content>,
 }
 
 /// The outcome of phase 1.
@@ -96,8 +102,13 @@ fn consider(
     sel: &Selection,
     f: &Filters,
     filtering: bool,
+    dedupe: bool,
 ) -> Outcome<Box<Full>> {
-    let l = match spool.load(e, Depth::EnvelopeOnly) {
+    let depth = match dedupe {
+        true => Depth::Full,
+        false => Depth::EnvelopeOnly,
+    };
+    let l = match spool.load(e, depth) {
         Ok(l) => l,
         Err(err) => {
             let (skip, p) = load_problem(&err);
@@ -169,6 +180,7 @@ fn consider(
         info,
         arrival_usec: l.arrival_usec,
         keys: keys.into_iter().collect(),
+        content: dedupe.then(|| Content::of(&l.sender, &l.message_bytes())),
     }))
 }
 
@@ -189,11 +201,12 @@ pub fn plan(
     walk_problems(&mut plan, &walk);
     let entries = wanted_entries(spool, walk.entries, &f.ids, &mut plan);
     let filtering = !sel.recipients.is_empty() || !sel.domains.is_empty() || sel.only_valid;
+    let merged = spool.roots().len() > 1;
     progress.phase("reading envelopes", entries.len() as u64);
     let outcomes: Vec<Result<Outcome<Taken>, ExportError>> = entries
         .into_par_iter()
         .map(|e| {
-            let o = consider(spool, &e, sel, f, filtering);
+            let o = consider(spool, &e, sel, f, filtering, merged);
             progress.tick();
             take(e, o, spill)
         })
@@ -212,8 +225,9 @@ pub fn plan(
         }
     }
     number_mailboxes(&mut plan, taken, mailboxes);
-    plan.messages
-        .sort_by(|a, b| (a.arrival_unix, &a.entry.id).cmp(&(b.arrival_unix, &b.entry.id)));
+    plan.messages.sort_by(|a, b| {
+        (a.arrival_unix, a.entry.export_id()).cmp(&(b.arrival_unix, b.entry.export_id()))
+    });
     spill.flush()?;
     Ok(plan)
 }
@@ -238,7 +252,8 @@ fn walk_problems(plan: &mut Plan, walk: &WalkResult) {
 }
 
 /// The walk's entries with `--id`'s queue IDs (all without); an ID not found is an
-/// error. The entries move into the plan (no second copy per message).
+/// error. With several spools an ID names its copies in every spool, `ID+N` the one in
+/// the Nth. The entries move into the plan (no second copy per message).
 fn wanted_entries(
     spool: &dyn QueueSource,
     all: Vec<QueueEntry>,
@@ -248,10 +263,12 @@ fn wanted_entries(
     let wanted: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
     let entries: Vec<QueueEntry> = all
         .into_iter()
-        .filter(|e| wanted.is_empty() || wanted.contains(e.id.as_str()))
+        .filter(|e| {
+            wanted.is_empty() || wanted.contains(e.id.as_str()) || wanted.contains(e.export_id())
+        })
         .collect();
     for id in &wanted {
-        if !entries.iter().any(|e| e.id == *id) {
+        if !entries.iter().any(|e| e.id == *id || e.export_id() == *id) {
             plan.errors.push(Problem {
                 path: spool.root().display().to_string(),
                 queue_id: Some(id.to_string()),
@@ -287,6 +304,7 @@ fn take(
                     records: full.info.recipients.len(),
                     info: slot,
                     keys: Vec::new(),
+                    content: full.content,
                 },
                 full.keys,
             ))

@@ -173,7 +173,7 @@ pub fn load(plan: &Plan, old: Option<&Manifest>) -> Load {
     let mut archive = Vec::new();
     let mut new_messages = 0;
     for m in &plan.messages {
-        let id = m.entry.id.as_str();
+        let id = m.entry.export_id();
         let mut added = false;
         for &k in &m.keys {
             let key = &plan.mailboxes[k as usize];
@@ -215,7 +215,7 @@ pub fn new_messages(plan: &Plan, old: Option<&Manifest>) -> usize {
         .collect();
     plan.messages
         .iter()
-        .filter(|m| !had.contains(m.entry.id.as_str()))
+        .filter(|m| !had.contains(m.entry.export_id()))
         .count()
 }
 

@@ -20,6 +20,38 @@ pub use crate::report::scan::Problem;
 
 pub const SCHEMA: u32 = 1;
 
+/// One of several spools an export read (`--queue-dir` given more than once).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpoolSource {
+    /// The queue directory, absolute.
+    pub queue_directory: String,
+    /// Which MTA wrote it: what deletes its messages (`postsuper -d`, `exim -Mrm`).
+    pub kind: crate::queue::SpoolKind,
+}
+
+/// A recipient's copy of a message left out because another spool's copy of the same
+/// content reaches that recipient (several `--queue-dir`s; docs/manifest.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Duplicate {
+    /// The recipient's mailbox (the address, case-folded).
+    pub recipient: Bytes,
+    /// The exported message that reaches it (`messages[].queue_id`).
+    pub kept: String,
+    /// The queue directory the kept copy came from.
+    pub kept_spool: String,
+    /// The copy left out: its queue directory and its queue ID there.
+    pub spool: String,
+    pub queue_id: String,
+}
+
+/// Exported messages that share a Message-ID but not their content: all kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NearDuplicate {
+    pub message_id: Bytes,
+    /// `messages[].queue_id` of each, in order.
+    pub messages: Vec<String>,
+}
+
 /// Where the mail came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Source {
@@ -35,6 +67,10 @@ pub struct Source {
     /// The secondary's `myorigin` (the domain its cleanup gives unqualified addresses).
     #[serde(default)]
     pub myorigin: Option<String>,
+    /// Every spool read, in the order given, when there were several (`queue_directory`
+    /// and the settings above are the first one's); absent for one spool.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub spools: Vec<SpoolSource>,
 }
 
 /// What was asked for.
@@ -239,6 +275,12 @@ pub struct Manifest {
     /// The disk-space estimate (absent in exports made before it existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub space: Option<Space>,
+    /// Copies left out as duplicates of another spool's copy (several spools only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub duplicates: Vec<Duplicate>,
+    /// Messages with the same Message-ID and different content (several spools only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub near_duplicates: Vec<NearDuplicate>,
     pub messages: Vec<ManifestMessage>,
     pub recipients: Vec<ManifestRecipient>,
     pub errors: Vec<Problem>,

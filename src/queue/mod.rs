@@ -14,6 +14,7 @@ pub mod cleanup;
 pub mod config;
 pub mod id;
 pub mod logs;
+pub mod merge;
 pub mod message;
 pub mod open;
 pub mod qfile;

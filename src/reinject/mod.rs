@@ -16,6 +16,7 @@
 //! checked against its manifest sha256 before it is sent.
 
 pub mod data;
+pub mod delete;
 pub mod dsn;
 pub mod envelope;
 pub mod journal;

@@ -33,7 +33,15 @@ pub struct RecipientInfo {
 /// One queued message, as `scan --json` reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageInfo {
+    /// Its queue ID; when several spools are read and another one holds the same queue
+    /// ID, qualified as `ID+N` (N: the spool's position among the `--queue-dir`s).
     pub queue_id: String,
+    /// The queue directory it is in (absolute), when several were read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spool: Option<String>,
+    /// Its queue ID in that spool, when `queue_id` is qualified (what deletes it there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spool_queue_id: Option<String>,
     pub queue: String,
     /// Path relative to the queue directory.
     pub path: String,
@@ -130,7 +138,14 @@ impl MessageInfo {
             })
             .collect();
         MessageInfo {
-            queue_id: m.entry.id.clone(),
+            queue_id: m.entry.export_id().to_string(),
+            spool: m.entry.origin.spool.as_deref().map(String::from),
+            spool_queue_id: m
+                .entry
+                .origin
+                .qualified
+                .as_ref()
+                .map(|_| m.entry.id.clone()),
             queue: m.entry.queue.clone(),
             path: m.entry.rel.clone(),
             arrival_time: rfc3339(m.arrival_secs),

@@ -102,6 +102,7 @@ fn export_with(spool: &Path, out: &Path, formats: &[&str], zip_formats: &[&str],
             postfix_running: Some(false),
             myhostname: spool.cfg.myhostname.clone(),
             myorigin: spool.cfg.myorigin.clone(),
+            spools: vec![],
         },
     };
     let report = export::run(&spool, &sel, &cfg, rec).unwrap();
