@@ -491,3 +491,61 @@ fn new_style_message_ids() {
         assert_eq!(report.messages[0].queue_id, new);
     }
 }
+
+/// A Postfix spool and an Exim spool given together are one source: scan lists both
+/// spools' messages, and export writes the Exim messages with `-Mvc`'s bytes, each
+/// recorded with the spool it came from.
+#[test]
+fn postfix_and_exim_spools_together() {
+    let root = crate::util::root();
+    let (postfix, exim) = (root.join("samples/spool"), root.join("samples/exim-spool"));
+    let only = scan_report(
+        &mx(["scan", "--json"])
+            .sample_config()
+            .queue_dir(&postfix)
+            .ok(),
+    );
+    let both = mx(["scan", "--json"])
+        .sample_config()
+        .args([
+            "--queue-dir",
+            s(&postfix),
+            "--queue-dir",
+            s(&exim.join("spool")),
+        ])
+        .ok();
+    let bp = crate::harness::exim::parse_bp(
+        &std::fs::read_to_string(exim.join("expected/bp.txt")).unwrap(),
+    );
+    assert_eq!(
+        scan_report(&both).messages.len(),
+        only.messages.len() + bp.len()
+    );
+    let out = tempfile::tempdir().unwrap();
+    let export = out.path().join("x");
+    mx(["export", "--quiet", "--out", s(&export)])
+        .sample_config()
+        .args([
+            "--queue-dir",
+            s(&postfix),
+            "--queue-dir",
+            s(&exim.join("spool")),
+        ])
+        .ok();
+    let m = manifest_json(&export);
+    for id in bp.keys() {
+        let msg = m["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["queue_id"] == id.as_str())
+            .unwrap_or_else(|| panic!("{id} not exported"));
+        assert!(msg["spool"].as_str().unwrap().ends_with("exim-spool/spool"));
+        let want = std::fs::read(exim.join(format!("expected/{id}.mvc"))).unwrap();
+        let got = std::fs::read(export.join(msg["store"].as_str().unwrap())).unwrap();
+        assert!(
+            got == want,
+            "{id}: the archive copy is not exim -Mvc's bytes"
+        );
+    }
+}
