@@ -88,6 +88,25 @@ fn fill_with(ex: &Exim, big: bool) -> Sent {
     sent
 }
 
+/// A private Exim (flat or split) filled by [`fill`]; `None` where Exim cannot run.
+fn filled(split: bool) -> Option<(Exim, Sent)> {
+    if !exim_available() {
+        return None;
+    }
+    let ex = Exim::start(split);
+    let sent = fill(&ex);
+    Some((ex, sent))
+}
+
+/// A plain copy (`cp -r`) of the Exim's spool: the directory to keep, the spool in it.
+fn spool_copy(ex: &Exim) -> (tempfile::TempDir, std::path::PathBuf) {
+    let copy = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(copy.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    copy_tree(&ex.spool(), copy.path(), true);
+    let spool = copy.path().join("spool");
+    (copy, spool)
+}
+
 /// `cat -q ID` and `cat ID-H` print exactly `exim -Mvc ID`, for every message.
 fn cat_matches_mvc(ex: &Exim, sent: &Sent) {
     let spool = ex.spool();
@@ -133,11 +152,9 @@ fn scan_matches_bp(ex: &Exim, sent: &Sent) {
 }
 
 fn check_spool(split: bool) {
-    if !exim_available() {
+    let Some((ex, sent)) = filled(split) else {
         return;
-    }
-    let ex = Exim::start(split);
-    let sent = fill(&ex);
+    };
     if split {
         let sub = ex.spool().join("input").join(&sent["plain"][5..6]);
         assert!(sub.join(format!("{}-H", sent["plain"])).is_file());
@@ -156,10 +173,7 @@ fn check_spool(split: bool) {
 /// read as `nobody`) gives the same scan; the copy is not written.
 fn lost_modes_read_the_same(ex: &Exim) {
     let want = mx(["scan", "--json"]).queue_dir(&ex.spool()).ok();
-    let copy = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(copy.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    copy_tree(&ex.spool(), copy.path(), true);
-    let copy = copy.path().join("spool");
+    let (_keep, copy) = spool_copy(ex);
     let st = std::process::Command::new("chmod")
         .args(["-R", "u=rwX,go=rX"])
         .arg(&copy)
@@ -190,11 +204,9 @@ fn split_spool_cat_is_mvc_and_scan_is_bp() {
 /// deleted headers left out of the bytes.
 #[test]
 fn dsn_smtputf8_and_deleted_headers() {
-    if !exim_available() {
+    let Some((ex, sent)) = filled(false) else {
         return;
-    }
-    let ex = Exim::start(false);
-    let sent = fill(&ex);
+    };
     let report = scan_report(&mx(["scan", "--json"]).queue_dir(&ex.spool()).ok());
     let msg = |n: &str| {
         report
@@ -236,14 +248,10 @@ fn dsn_smtputf8_and_deleted_headers() {
 /// error naming the file and what is wrong; the other messages are still read.
 #[test]
 fn damaged_copies_are_listed_with_path_and_reason() {
-    if !exim_available() {
+    let Some((ex, sent)) = filled(false) else {
         return;
-    }
-    let ex = Exim::start(false);
-    let sent = fill(&ex);
-    let copy = tempfile::tempdir().unwrap();
-    copy_tree(&ex.spool(), copy.path(), true);
-    let copy = copy.path().join("spool");
+    };
+    let (_keep, copy) = spool_copy(&ex);
     let input = copy.join("input");
     let h = |n: &str| input.join(format!("{}-H", sent[n]));
     let data = std::fs::read(h("plain")).unwrap();
@@ -334,11 +342,9 @@ fn killed_delivery_journal_counts_as_done() {
 /// real Postfix primary delivers every pair exactly once, and a rerun sends nothing.
 #[test]
 fn export_and_reinject_from_an_exim_spool() {
-    if !exim_available() {
+    let Some((ex, sent)) = filled(true) else {
         return;
-    }
-    let ex = Exim::start(true);
-    let sent = fill(&ex);
+    };
     let out = tempfile::tempdir().unwrap();
     let export = out.path().join("export");
     mx(["export", "--quiet", "--out", s(&export)])
@@ -505,15 +511,9 @@ fn postfix_and_exim_spools_together() {
             .queue_dir(&postfix)
             .ok(),
     );
-    let both = mx(["scan", "--json"])
-        .sample_config()
-        .args([
-            "--queue-dir",
-            s(&postfix),
-            "--queue-dir",
-            s(&exim.join("spool")),
-        ])
-        .ok();
+    let exim_spool = exim.join("spool");
+    let two = ["--queue-dir", s(&postfix), "--queue-dir", s(&exim_spool)];
+    let both = mx(["scan", "--json"]).sample_config().args(two).ok();
     let bp = crate::harness::exim::parse_bp(
         &std::fs::read_to_string(exim.join("expected/bp.txt")).unwrap(),
     );
@@ -525,12 +525,7 @@ fn postfix_and_exim_spools_together() {
     let export = out.path().join("x");
     mx(["export", "--quiet", "--out", s(&export)])
         .sample_config()
-        .args([
-            "--queue-dir",
-            s(&postfix),
-            "--queue-dir",
-            s(&exim.join("spool")),
-        ])
+        .args(two)
         .ok();
     let m = manifest_json(&export);
     for id in bp.keys() {
