@@ -544,3 +544,37 @@ fn postfix_and_exim_spools_together() {
         );
     }
 }
+
+/// The sample's export verifies, and the re-injection keeps the original envelope Exim
+/// received: RET, ENVID and ORCPT (xtext as sent), NOTIFY, SMTPUTF8, the null sender.
+#[test]
+fn sample_export_verifies_and_keeps_the_envelope() {
+    let spool = crate::util::root().join("samples/exim-spool/spool");
+    let out = tempfile::tempdir().unwrap();
+    let export = out.path().join("x");
+    mx(["export", "--quiet", "--out", s(&export)])
+        .queue_dir(&spool)
+        .ok();
+    mx(["verify", s(&export)]).ok();
+    let o = mx([
+        "reinject",
+        "--dry-run",
+        "--to",
+        "127.0.0.1:1",
+        "--from",
+        s(&export),
+    ])
+    .ok();
+    let text = String::from_utf8_lossy(&o.stdout);
+    for line in [
+        "MAIL FROM:<dsn@client.test> SIZE=221 RET=HDRS ENVID=env+2B123",
+        "RCPT TO:<bob@example.org> NOTIFY=SUCCESS,DELAY ORCPT=rfc822;orig+2Bx@x.test",
+        "RCPT TO:<carol@example.org> NOTIFY=FAILURE",
+        "MAIL FROM:<j\u{f6}rg@client.test> SIZE=284 SMTPUTF8",
+        "MAIL FROM:<> SIZE=212",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line:?} not in:\n{text}");
+    }
+    // Bob@ was marked delivered (-Mmd), done@ is in the -J journal: neither is sent.
+    assert!(!text.contains("<Bob@example.org>") && !text.contains("<done@example.org>"));
+}
