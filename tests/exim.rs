@@ -578,3 +578,16 @@ fn sample_export_verifies_and_keeps_the_envelope() {
     // Bob@ was marked delivered (-Mmd), done@ is in the -J journal: neither is sent.
     assert!(!text.contains("<Bob@example.org>") && !text.contains("<done@example.org>"));
 }
+
+/// `--queue-dir` naming a directory inside an Exim spool (its `input/`) is refused with
+/// the spool to give instead.
+#[test]
+fn queue_dir_inside_an_exim_spool_names_the_spool() {
+    let spool = crate::util::root().join("samples/exim-spool/spool");
+    let o = mx(["scan"]).queue_dir(&spool.join("input")).code(2);
+    let want = format!(
+        "is inside an Exim spool: use --queue-dir {}",
+        spool.display()
+    );
+    assert!(stderr(&o).contains(&want), "{}", stderr(&o));
+}

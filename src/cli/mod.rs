@@ -295,6 +295,12 @@ fn not_a_spool_because(root: &Path) -> Option<String> {
             "cannot search {d}: its entries are listed but none can be opened, so the directory lacks the x (search) bit for this user (a copy stripped to 0644?); give the directories their x bit back (as the copy's owner: `chmod -R u+X,go+X {d}`) or run as root"
         ));
     }
+    if let Some(spool) = exim_spool_above(root) {
+        return Some(format!(
+            "{d} is inside an Exim spool: use --queue-dir {} (the directory that holds input/ and msglog/)",
+            shown_like(root, &spool).display()
+        ));
+    }
     if root.join("main.cf").is_file() {
         return Some(format!(
             "{d} is not a Postfix spool: it holds main.cf, so this is a Postfix configuration directory: give it with --config-dir {d}, and the queue directory (its queue_directory, e.g. /var/spool/postfix) with --queue-dir"
@@ -307,6 +313,17 @@ fn not_a_spool_because(root: &Path) -> Option<String> {
         ));
     }
     None
+}
+
+/// The Exim spool `root` is a part of (`input/`, a split subdirectory of it, `msglog/`),
+/// if any: the directory a `--queue-dir` should have named.
+fn exim_spool_above(root: &Path) -> Option<PathBuf> {
+    let abs = std::path::absolute(root).ok()?;
+    abs.ancestors()
+        .skip(1)
+        .take(2)
+        .find(|d| is_exim_spool(d))
+        .map(Path::to_path_buf)
 }
 
 /// `target` written the way the user wrote `given`: relative to the working directory
