@@ -81,6 +81,12 @@ fn fill_with(ex: &Exim, big: bool) -> Sent {
         &["<carol@example.org>"],
         b"Subject: bounce\n\nx\n",
     );
+    put(
+        "nul",
+        "<nul@client.test>",
+        &["<alice@example.org>"],
+        b"Subject: nul\n\nbefore\0after\nno final newline",
+    );
     ex.run(&["-Mf", &sent["null"]]);
     ex.run(&["-Mmd", &sent["dsn"], "Bob@example.org"]);
     // One delivery attempt: the dead route defers it (the long line is never tried).
