@@ -1,10 +1,13 @@
 //! Exim 4 spools (issue 21), made by a real private Exim 4.96 (`harness::exim`): flat
 //! and split, byte-exact SMTP injection, frozen (`-Mf`), one recipient marked delivered
-//! (`-Mmd`), a delivery attempt that deferred, rewritten and removed headers (`*`), DSN
-//! parameters, SMTPUTF8, a 2 MB message, a line over 998 characters in a message never
-//! tried. `cat` is compared with `exim -Mvc` for every message and `scan`'s pending
-//! recipients with `exim -bp`; hand-damaged copies give one clear error each.
-
+//! (`-Mmd`), a delivery attempt that deferred, a delivery killed after writing its `-J`
+//! journal, rewritten and removed headers (`*`), DSN parameters, SMTPUTF8, a NUL byte,
+//! a 2 MB message, a line over 998 characters in a message never tried. `cat` is
+//! compared with `exim -Mvc` for every message and `scan`'s pending recipients with
+//! `exim -bp`; `export` writes `-bp`'s pending pairs with `-Mvc`'s bytes and `reinject`
+//! delivers them into a real Postfix primary exactly once; a Postfix and an Exim spool
+//! read together; the committed sample (samples/exim-spool) against Exim's recorded
+//! views; 4.97's longer IDs; hand-damaged copies give one clear error each.
 use std::collections::BTreeMap;
 use std::path::Path;
 

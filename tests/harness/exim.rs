@@ -54,8 +54,11 @@ fn unpack() -> Result<PathBuf, String> {
                 return Err(format!("dpkg-deb -x {} failed", d.display()));
             }
         }
-        // Another test may have won the race: then its copy is used.
-        let _ = std::fs::rename(tmp.keep(), &dest);
+        // Another test may have won the race: then its copy is used and this one goes.
+        let kept = tmp.keep();
+        if std::fs::rename(&kept, &dest).is_err() {
+            let _ = std::fs::remove_dir_all(&kept);
+        }
     }
     if !bin.exists() {
         return Err(format!("no exim4 in {DEBS}'s packages"));
