@@ -8,6 +8,7 @@
 //! delivers them into a real Postfix primary exactly once; a Postfix and an Exim spool
 //! read together; the committed sample (samples/exim-spool) against Exim's recorded
 //! views; 4.97's longer IDs; hand-damaged copies give one clear error each.
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
