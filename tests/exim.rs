@@ -601,3 +601,28 @@ fn queue_dir_inside_an_exim_spool_names_the_spool() {
     );
     assert!(stderr(&o).contains(&want), "{}", stderr(&o));
 }
+
+/// A message Exim stored in wire format (`spool_wireformat`, BDAT) is listed as not
+/// read, with why, never exported as if its CRLF data were the message (a sample
+/// message's `-H` given the option line by hand).
+#[test]
+fn wire_format_data_is_listed_not_misread() {
+    let root = crate::util::root().join("samples/exim-spool/spool");
+    let tmp = tempfile::tempdir().unwrap();
+    copy_tree(&root, tmp.path(), true);
+    let spool = tmp.path().join("spool");
+    let id = "1xaa4v-00054a-1j";
+    let h = spool.join(format!("input/{id}-H"));
+    let data = String::from_utf8(std::fs::read(&h).unwrap()).unwrap();
+    let marked = data.replacen(
+        "-body_linecount",
+        "-spool_file_wireformat\n-body_linecount",
+        1,
+    );
+    std::fs::write(&h, marked).unwrap();
+    let o = mx(["scan", "--json"]).queue_dir(&spool).code(1);
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let e = &report["errors"][0];
+    assert_eq!(e["queue_id"], id);
+    assert!(e["reason"].as_str().unwrap().contains("wire format"), "{e}");
+}

@@ -104,7 +104,10 @@ impl EximSpool {
         };
         let read = |path: &Path, limit, what: &str| {
             read_in_spool(path, limit).map_err(|e| match e {
-                ReadError::NotFound if what == "-H" => err(path, LoadErrorKind::Vanished),
+                // Gone with its -H too: delivered or removed while the run read it.
+                ReadError::NotFound if what == "-H" || !entry.path.exists() => {
+                    err(path, LoadErrorKind::Vanished)
+                }
                 ReadError::NotFound => err(
                     path,
                     LoadErrorKind::Format(format!(
@@ -121,7 +124,7 @@ impl EximSpool {
             return Err(err(
                 &entry.path,
                 LoadErrorKind::Format(
-                    "written with spool_wireformat (CRLF -D files), which mxsalvage does not read yet"
+                    "its data was stored in wire format (spool_wireformat: CRLF line ends, received with BDAT), which mxsalvage does not convert yet; it is not exported (Exim can still deliver it; `exim -Mvb ID` shows the stored data)"
                         .into(),
                 ),
             ));
