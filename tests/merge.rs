@@ -315,3 +315,44 @@ fn manifest_of_spool(s: &Path, tmp: &Path) -> String {
         .find(|x| x.subject.as_deref() == Some("only"));
     only.unwrap().info.path.clone()
 }
+
+#[test]
+fn an_update_keeps_the_names_it_gave() {
+    if !postfix_available() {
+        return;
+    }
+    let base = fixture();
+    let s1 = base.join("s1");
+    let d = tempfile::tempdir().unwrap();
+    let s3 = d.path().join("s3");
+    copy_tree(&base.join("s2"), &s3, false);
+    let out = d.path().join("export");
+    export(&[&s1, &s3], &out, &[]);
+    let before = manifest(&out);
+    let subject = |m: &Manifest, s: &str| {
+        let found = m.messages.iter().find(|x| x.subject.as_deref() == Some(s));
+        found.unwrap().info.clone()
+    };
+    let near1 = subject(&before, "near").queue_id;
+    assert!(!near1.contains('+'), "{near1}");
+    // A new queue file in the second spool takes the first one's queue ID.
+    let only = subject(&before, "only").path;
+    let dir = s3
+        .join("deferred")
+        .join(mxsalvage::queue::id::hash_dirs(&near1, 1).join("/"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(s3.join(&only), dir.join(&near1)).unwrap();
+    export(&[&s1, &s3], &out, &["--update"]);
+    let after = manifest(&out);
+    // The message already exported keeps its name (not new again as `ID+1`); the new
+    // one is qualified.
+    let ids: Vec<&str> = (after.messages.iter())
+        .map(|x| x.info.queue_id.as_str())
+        .collect();
+    assert!(ids.contains(&near1.as_str()) && !ids.contains(&format!("{near1}+1").as_str()));
+    let new = (after.messages.iter())
+        .find(|x| x.info.queue_id == format!("{near1}+2"))
+        .unwrap();
+    assert_eq!(new.subject.as_deref(), Some("only"));
+    assert_eq!(after.messages.len(), before.messages.len() + 1);
+}

@@ -71,6 +71,19 @@ fn existing_dir(out: &Path) -> PathBuf {
     }
 }
 
+/// The names the export being updated gave the messages of each spool ([`plan::Names`];
+/// none for an export of one spool).
+fn old_names(old: Option<&Manifest>) -> plan::Names {
+    let mut names = plan::Names::new();
+    for m in old.iter().flat_map(|o| &o.messages) {
+        if let Some(spool) = &m.info.spool {
+            let id = m.info.spool_queue_id.as_ref().unwrap_or(&m.info.queue_id);
+            names.insert((spool.clone(), id.clone()), m.info.queue_id.clone());
+        }
+    }
+    names
+}
+
 /// See [`Report::shared_records`].
 fn shared_records(plan: &plan::Plan) -> usize {
     plan.messages
@@ -253,6 +266,22 @@ fn bundle_dirs(
     Ok(dirs)
 }
 
+/// Phase 1 ([`plan`], keeping an updated export's names) and, with several spools,
+/// one copy per recipient ([`dedupe`]).
+fn plan_run(
+    spool: &dyn QueueSource,
+    sel: &Selection,
+    cfg: &Config,
+    old: Option<&Manifest>,
+    spill: &spill::Spill,
+    progress: &dyn Progress,
+) -> Result<(plan::Plan, dedupe::Found), ExportError> {
+    let names = old_names(old);
+    let mut plan = plan::plan(spool, sel, &cfg.filters, spill, &names, progress)?;
+    let found = dedupe::apply(&mut plan, spill)?;
+    Ok((plan, found))
+}
+
 /// Runs an export. Call inside the worker pool (`pool.install`).
 pub fn run(
     spool: &dyn QueueSource,
@@ -264,9 +293,7 @@ pub fn run(
     let st = start(spool, cfg)?;
     let old = st.old.as_ref();
     let spill = spill::Spill::new(&existing_dir(&cfg.out))?;
-    let mut plan = plan::plan(spool, sel, &cfg.filters, &spill, progress)?;
-    // Several spools: each recipient gets a message once ([`dedupe`]).
-    let found = dedupe::apply(&mut plan, &spill)?;
+    let (plan, found) = plan_run(spool, sel, cfg, old, &spill, progress)?;
     check_selected(spool, sel, cfg, &plan)?;
     check_passwords(&plan, st.zip_on, cfg)?;
     let space = space_check(cfg, &st, &plan)?;
