@@ -1,7 +1,8 @@
 //! `export`: per-recipient mbox, Maildir, .eml, text and zip bundles plus a manifest.
 //!
 //! Owns: the run, as a pipeline of phases, each in its own module — [`plan`] (read every
-//! envelope, decide which message goes to which mailbox) → a manifest that lists
+//! envelope, decide which message goes to which mailbox; with several spools [`dedupe`]
+//! then gives each recipient one copy of the same content) → a manifest that lists
 //! nothing yet (`"complete": false`: what an update after a crash takes the export's
 //! shape from) → [`message`] (parallel per
 //! message: archive copy `messages/<queue-id>.eml`, then every per-message sink for each
