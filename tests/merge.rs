@@ -13,7 +13,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use crate::harness::{Postfix, copy_tree, manifest, manifest_json, mx, postfix_available};
+use crate::harness::{
+    Modes, Postfix, SpoolCopy, copy_tree, files_under, fingerprint_of, manifest, manifest_json, mx,
+    postfix_available,
+};
 use mxsalvage::manifest::{Manifest, ManifestMessage};
 
 const SENDER: &str = "s@example.org";
@@ -355,4 +358,28 @@ fn an_update_keeps_the_names_it_gave() {
         .unwrap();
     assert_eq!(new.subject.as_deref(), Some("only"));
     assert_eq!(after.messages.len(), before.messages.len() + 1);
+}
+
+/// No spool is ever written: `--out` inside any of them is refused, and a merged
+/// export of two copies of the samples changes neither.
+#[test]
+fn no_spool_is_written() {
+    let (a, b) = (SpoolCopy::new(Modes::Live), SpoolCopy::new(Modes::Live));
+    let before = [a.path.as_path(), b.path.as_path()].map(|r| fingerprint_of(files_under(r)));
+    let o = mx(["export", "--format", "eml"])
+        .queue_dir(a.path.as_path())
+        .queue_dir(b.path.as_path())
+        .out(&b.path.as_path().join("deferred/out"))
+        .code(2);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(err.contains("is inside the queue directory"), "{err}");
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("export");
+    export(&[a.path.as_path(), b.path.as_path()], &out, &[]);
+    let after = [a.path.as_path(), b.path.as_path()].map(|r| fingerprint_of(files_under(r)));
+    assert_eq!(before, after);
+    // Every message once, every pair of the second copy a duplicate of the first's.
+    let m = manifest(&out);
+    assert!(m.messages.iter().all(|x| x.info.queue_id.ends_with("+1")));
+    assert_eq!(m.duplicates.len(), m.totals.pairs);
 }
