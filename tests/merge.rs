@@ -13,7 +13,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use crate::harness::{Postfix, copy_tree, manifest, manifest_json, mx, postfix_available};
+use crate::harness::{
+    Modes, Postfix, SpoolCopy, copy_tree, files_under, fingerprint_of, manifest, manifest_json, mx,
+    postfix_available,
+};
 use mxsalvage::manifest::{Manifest, ManifestMessage};
 
 const SENDER: &str = "s@example.org";
@@ -314,4 +317,69 @@ fn manifest_of_spool(s: &Path, tmp: &Path) -> String {
         .iter()
         .find(|x| x.subject.as_deref() == Some("only"));
     only.unwrap().info.path.clone()
+}
+
+#[test]
+fn an_update_keeps_the_names_it_gave() {
+    if !postfix_available() {
+        return;
+    }
+    let base = fixture();
+    let s1 = base.join("s1");
+    let d = tempfile::tempdir().unwrap();
+    let s3 = d.path().join("s3");
+    copy_tree(&base.join("s2"), &s3, false);
+    let out = d.path().join("export");
+    export(&[&s1, &s3], &out, &[]);
+    let before = manifest(&out);
+    let subject = |m: &Manifest, s: &str| {
+        let found = m.messages.iter().find(|x| x.subject.as_deref() == Some(s));
+        found.unwrap().info.clone()
+    };
+    let near1 = subject(&before, "near").queue_id;
+    assert!(!near1.contains('+'), "{near1}");
+    // A new queue file in the second spool takes the first one's queue ID.
+    let only = subject(&before, "only").path;
+    let dir = s3
+        .join("deferred")
+        .join(mxsalvage::queue::id::hash_dirs(&near1, 1).join("/"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(s3.join(&only), dir.join(&near1)).unwrap();
+    export(&[&s1, &s3], &out, &["--update"]);
+    let after = manifest(&out);
+    // The message already exported keeps its name (not new again as `ID+1`); the new
+    // one is qualified.
+    let ids: Vec<&str> = (after.messages.iter())
+        .map(|x| x.info.queue_id.as_str())
+        .collect();
+    assert!(ids.contains(&near1.as_str()) && !ids.contains(&format!("{near1}+1").as_str()));
+    let new = (after.messages.iter())
+        .find(|x| x.info.queue_id == format!("{near1}+2"))
+        .unwrap();
+    assert_eq!(new.subject.as_deref(), Some("only"));
+    assert_eq!(after.messages.len(), before.messages.len() + 1);
+}
+
+/// No spool is ever written: `--out` inside any of them is refused, and a merged
+/// export of two copies of the samples changes neither.
+#[test]
+fn no_spool_is_written() {
+    let (a, b) = (SpoolCopy::new(Modes::Live), SpoolCopy::new(Modes::Live));
+    let before = [a.path.as_path(), b.path.as_path()].map(|r| fingerprint_of(files_under(r)));
+    let o = mx(["export", "--format", "eml"])
+        .queue_dir(a.path.as_path())
+        .queue_dir(b.path.as_path())
+        .out(&b.path.as_path().join("deferred/out"))
+        .code(2);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(err.contains("is inside the queue directory"), "{err}");
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("export");
+    export(&[a.path.as_path(), b.path.as_path()], &out, &[]);
+    let after = [a.path.as_path(), b.path.as_path()].map(|r| fingerprint_of(files_under(r)));
+    assert_eq!(before, after);
+    // Every message once, every pair of the second copy a duplicate of the first's.
+    let m = manifest(&out);
+    assert!(m.messages.iter().all(|x| x.info.queue_id.ends_with("+1")));
+    assert_eq!(m.duplicates.len(), m.totals.pairs);
 }

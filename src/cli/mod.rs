@@ -1,10 +1,11 @@
 //! Glue between the command line and the library: the clap definitions in
 //! [`args`], then one file per command. Each turns its
 //! clap args into plain values, runs the library, prints, and returns an [`Exit`].
-//! Shared here: finding the spool (a Postfix one, or an Exim one recognised by its
-//! layout: [`Reader`] is the one place naming the formats) and its configuration (this
-//! machine's /etc/postfix only for this machine's own queue directory, see
-//! [`spool_config`]), refusing a
+//! Shared here: finding the spool(s) — a Postfix one, or an Exim one recognised by its
+//! layout — and their configuration (this machine's /etc/postfix only for this
+//! machine's own queue directory, see [`spool_config`]) — [`SpoolCtx`] is the one place
+//! that opens a spool, one [`Reader`] per `--queue-dir` (the one place naming the
+//! formats), read by the commands as one `QueueSource` (`SpoolCtx::source`) —, refusing a
 //! directory that is not a spool with what it is instead, or a configuration directory
 //! that does not exist, and the worker pool. Errors are `anyhow` values with one line
 //! saying what to do; they exit 2.

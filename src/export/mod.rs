@@ -1,7 +1,8 @@
 //! `export`: per-recipient mbox, Maildir, .eml, text and zip bundles plus a manifest.
 //!
 //! Owns: the run, as a pipeline of phases, each in its own module — [`plan`] (read every
-//! envelope, decide which message goes to which mailbox) → a manifest that lists
+//! envelope, decide which message goes to which mailbox; with several spools [`dedupe`]
+//! then gives each recipient one copy of the same content) → a manifest that lists
 //! nothing yet (`"complete": false`: what an update after a crash takes the export's
 //! shape from) → [`message`] (parallel per
 //! message: archive copy `messages/<queue-id>.eml`, then every per-message sink for each
@@ -69,6 +70,19 @@ fn existing_dir(out: &Path) -> PathBuf {
             return PathBuf::from(".");
         }
     }
+}
+
+/// The names the export being updated gave the messages of each spool ([`plan::Names`];
+/// none for an export of one spool).
+fn old_names(old: Option<&Manifest>) -> plan::Names {
+    let mut names = plan::Names::new();
+    for m in old.iter().flat_map(|o| &o.messages) {
+        if let Some(spool) = &m.info.spool {
+            let id = m.info.spool_queue_id.as_ref().unwrap_or(&m.info.queue_id);
+            names.insert((spool.clone(), id.clone()), m.info.queue_id.clone());
+        }
+    }
+    names
 }
 
 /// See [`Report::shared_records`].
@@ -253,6 +267,22 @@ fn bundle_dirs(
     Ok(dirs)
 }
 
+/// Phase 1 ([`plan`], keeping an updated export's names) and, with several spools,
+/// one copy per recipient ([`dedupe`]).
+fn plan_run(
+    spool: &dyn QueueSource,
+    sel: &Selection,
+    cfg: &Config,
+    old: Option<&Manifest>,
+    spill: &spill::Spill,
+    progress: &dyn Progress,
+) -> Result<(plan::Plan, dedupe::Found), ExportError> {
+    let names = old_names(old);
+    let mut plan = plan::plan(spool, sel, &cfg.filters, spill, &names, progress)?;
+    let found = dedupe::apply(&mut plan, spill)?;
+    Ok((plan, found))
+}
+
 /// Runs an export. Call inside the worker pool (`pool.install`).
 pub fn run(
     spool: &dyn QueueSource,
@@ -264,9 +294,7 @@ pub fn run(
     let st = start(spool, cfg)?;
     let old = st.old.as_ref();
     let spill = spill::Spill::new(&existing_dir(&cfg.out))?;
-    let mut plan = plan::plan(spool, sel, &cfg.filters, &spill, progress)?;
-    // Several spools: each recipient gets a message once ([`dedupe`]).
-    let found = dedupe::apply(&mut plan, &spill)?;
+    let (plan, found) = plan_run(spool, sel, cfg, old, &spill, progress)?;
     check_selected(spool, sel, cfg, &plan)?;
     check_passwords(&plan, st.zip_on, cfg)?;
     let space = space_check(cfg, &st, &plan)?;

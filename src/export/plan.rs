@@ -187,16 +187,36 @@ fn consider(
 /// A planned message with its mailbox keys (not yet indices).
 type Taken = (Planned, Vec<Vec<u8>>);
 
-/// Runs phase 1 on the current rayon pool; scan objects go to `spill`.
+/// The names an earlier export gave its messages, by (spool, queue ID there): an
+/// `--update` of an export of several spools keeps them, so a queue ID that collides
+/// now and did not then (or the reverse) does not make the same message new again.
+pub type Names = BTreeMap<(String, String), String>;
+
+/// Gives each entry the name `names` has for it (see [`Names`]).
+fn keep_names(entries: &mut [QueueEntry], names: &Names) {
+    for e in entries {
+        let Some(spool) = e.origin.spool.as_deref() else {
+            continue;
+        };
+        if let Some(name) = names.get(&(spool.to_string(), e.id.clone())) {
+            e.origin.qualified = (*name != e.id).then(|| name.clone());
+        }
+    }
+}
+
+/// Runs phase 1 on the current rayon pool; scan objects go to `spill`. `names`: an
+/// earlier export's names ([`Names`]; empty for a new export).
 pub fn plan(
     spool: &dyn QueueSource,
     sel: &Selection,
     f: &Filters,
     spill: &Spill,
+    names: &Names,
     progress: &dyn super::progress::Progress,
 ) -> Result<Plan, ExportError> {
     progress.phase("listing the queue", 0);
-    let walk = spool.walk();
+    let mut walk = spool.walk();
+    keep_names(&mut walk.entries, names);
     let mut plan = Plan::default();
     walk_problems(&mut plan, &walk);
     let entries = wanted_entries(spool, walk.entries, &f.ids, &mut plan);

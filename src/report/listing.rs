@@ -124,7 +124,7 @@ impl Listed {
         }
         Listed {
             queue_name: l.entry.queue.clone(),
-            queue_id: l.entry.id.clone(),
+            queue_id: l.entry.export_id().to_string(),
             arrival_time: if arrival > 0 { arrival } else { l.entry.mtime },
             message_size,
             forced_expire: l.forced_expire,
