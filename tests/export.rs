@@ -15,7 +15,9 @@ use mxsalvage::manifest::{Manifest, ManifestMessage};
 use mxsalvage::queue::record::encode_record;
 use mxsalvage::queue::{Depth, QueueFile};
 
-use crate::harness::{assert_ok as ok, manifest, mx, sha256_hex as sha, tool, write_mode};
+use crate::harness::{
+    assert_contains_all, assert_ok as ok, manifest, mx, sha256_hex as sha, tool, write_mode,
+};
 use crate::util::*;
 
 /// Round trips of the sample spool through every format and reader.
@@ -866,15 +868,17 @@ fn zip_passwords() {
                 .unwrap();
             assert!(readme.status.success(), "{readme:?}");
             let text = String::from_utf8_lossy(&readme.stdout);
-            for want in [
-                "7-Zip",
-                "Windows 11",
-                "Archive Utility",
-                "PK compat",
-                "password",
-            ] {
-                assert!(text.contains(want), "README lacks {want:?}:\n{text}");
-            }
+            assert_contains_all(
+                "README",
+                &text,
+                &[
+                    "7-Zip",
+                    "Windows 11",
+                    "Archive Utility",
+                    "PK compat",
+                    "password",
+                ],
+            );
             assert!(!text.contains(pass));
             let rest = Command::new("unzip")
                 .arg("-t")

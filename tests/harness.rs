@@ -141,6 +141,11 @@ impl Mx {
             .expect("run mxsalvage")
     }
 
+    /// The command itself, for a test that sets up its own standard streams.
+    pub fn command(self) -> Command {
+        self.cmd
+    }
+
     /// Runs it to the end; asserts nothing.
     pub fn output(mut self) -> Output {
         if let Some(p) = &self.stdin {
@@ -551,6 +556,19 @@ pub fn journal_path(export: &Path) -> PathBuf {
 pub fn journal_state(export: &Path) -> mxsalvage::reinject::journal::JournalState {
     mxsalvage::reinject::journal::JournalState::read(&journal_path(export))
         .expect("the reinject journal reads")
+}
+
+/// Asserts that `text` (`what`, for the message) contains each of `wants`.
+#[track_caller]
+pub fn assert_contains_all(what: &str, text: &str, wants: &[&str]) {
+    for want in wants {
+        assert!(text.contains(want), "{what} lacks {want:?}:\n{text}");
+    }
+}
+
+/// `reinject --from EXPORT --to TARGET`, to add options to.
+pub fn reinject_to(export: &Path, to: &str) -> Mx {
+    mx(["reinject", "--from"]).arg(export).args(["--to", to])
 }
 
 /// `journal --from EXPORT EXTRA…`.
