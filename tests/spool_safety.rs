@@ -44,7 +44,7 @@ fn fifo_at_master_pid_does_not_block() {
     let (code, r) = scan_json(&spool);
     assert_eq!(code, Some(0));
     assert_eq!(
-        r.postfix_running, None,
+        r.head.postfix_running, None,
         "a FIFO says nothing about a master"
     );
     assert_eq!(r.messages.len(), 37);
