@@ -579,8 +579,7 @@ fn a_selection_that_matches_nothing_is_an_error() {
 /// writes nothing (no empty manifest), scan still lists every file and why.
 #[test]
 fn nothing_readable_is_fatal() {
-    let tmp = tempfile::tempdir().unwrap();
-    let spool = tmp.path().join("spool");
+    let (tmp, spool, _) = scratch();
     copy_sample_spool(&spool, Modes::Copied);
     // Every queue file damaged: cut after its first record.
     let mut n = 0;
@@ -626,8 +625,7 @@ fn cat_not_found_names_unreadable_queues() {
     if !is_root() {
         return;
     }
-    let tmp = tempfile::tempdir().unwrap();
-    let spool = tmp.path().join("spool");
+    let (tmp, spool, _) = scratch();
     copy_sample_spool(&spool, Modes::Copied);
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();

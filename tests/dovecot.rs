@@ -33,7 +33,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::harness::{free_port, manifest, s, sha256_hex as sha, stderr, write_mode};
+use crate::harness::{free_port, manifest, ran_ok, s, sha256_hex as sha, stderr, write_mode};
 use crate::util;
 use mxsalvage::manifest::Manifest;
 
@@ -92,14 +92,7 @@ fn open_tempdir() -> tempfile::TempDir {
 }
 
 fn ok(o: &Output, what: &str) -> String {
-    assert!(
-        o.status.success(),
-        "{what} failed ({:?}):\n{}\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        stderr(o)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
+    String::from_utf8_lossy(ran_ok(o, what)).into_owned()
 }
 
 /// Everything written to a temporary file.

@@ -210,9 +210,7 @@ fn html_view_of_hostile_markup_is_linear() {
 /// raw with a warning.
 #[test]
 fn deeply_nested_message_does_not_abort_the_export() {
-    let d = tempfile::tempdir().unwrap();
-    let spool = d.path().join("spool");
-    let out = d.path().join("out");
+    let (_d, spool, out) = scratch();
     put(
         &spool,
         "3C3CC98E003",
@@ -289,12 +287,7 @@ fn viewer_cdp<S: AsRef<std::ffi::OsStr>>(shots: &Path, pages: &[S]) -> serde_jso
         .args(pages)
         .output()
         .unwrap();
-    assert!(
-        o.status.success(),
-        "viewer_cdp.py: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_slice(&o.stdout).unwrap()
+    serde_json::from_slice(ran_ok(&o, "viewer_cdp.py")).unwrap()
 }
 
 /// A message a hostile sender could write: markup in every header, scripts, event
@@ -350,9 +343,7 @@ fn html_view_in_headless_chromium() {
     if !tool("chromium") || !tool("python3") {
         return;
     }
-    let d = tempfile::tempdir().unwrap();
-    let spool = d.path().join("spool");
-    let out = d.path().join("out");
+    let (d, spool, out) = scratch();
     copy_sample_spool(&spool, Modes::Copied);
     put(
         &spool,
@@ -663,9 +654,7 @@ fn percent_decode(s: &str) -> String {
 /// itself; `verify` accepts the export; `--update` adds new mail to the index.
 #[test]
 fn html_view_alone_and_after_update() {
-    let d = tempfile::tempdir().unwrap();
-    let spool = d.path().join("spool");
-    let out = d.path().join("out");
+    let (_d, spool, out) = scratch();
     copy_sample_spool(&spool, Modes::Copied);
     let export = |extra: &[&str]| {
         mx(["export"])
@@ -767,8 +756,7 @@ Content-Disposition: attachment; filename=\"photo.svg\"\n\
 \n\
 <svg xmlns='http://www.w3.org/2000/svg' onload=\"fetch('http://127.0.0.1:9/svg')\"/>\n\
 --B--\n";
-    let d = tempfile::tempdir().unwrap();
-    let spool = d.path().join("spool");
+    let (d, spool, _) = scratch();
     put(
         &spool,
         "4FFFF98E5F2",
