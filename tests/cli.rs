@@ -1,30 +1,34 @@
 //! Integration tests: the command line itself — exit codes for usage errors, help, and
 //! the generated man pages and completions kept in sync with the definitions.
 
-use crate::harness::*;
-use crate::util::{bin, have, root, run, sample_spool};
+use std::process::Stdio;
 
-/// The commands with a man page of their own.
-const PAGES: &[&str] = &[
-    "scan",
-    "cat",
-    "export",
-    "reinject",
-    "journal",
-    "verify",
-    "dovecot",
-    "man",
-    "completions",
-];
+use crate::harness::*;
+use crate::util::{have, root, run, sample_spool};
+
+/// The commands with a man page of their own: every command `--help` lists but clap's
+/// `help`.
+fn pages() -> Vec<String> {
+    let help = stdout(&mx(["--help"]).ok());
+    let commands = help
+        .split("\nCommands:\n")
+        .nth(1)
+        .expect("--help lists commands");
+    commands
+        .lines()
+        .take_while(|l| l.starts_with(' '))
+        .filter(|l| !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .map(str::to_string)
+        .collect()
+}
 
 /// (file under docs/, mxsalvage arguments that print it)
 fn generated() -> Vec<(String, Vec<String>)> {
     let mut v = vec![("man/mxsalvage.1".to_string(), vec!["man".to_string()])];
-    for c in PAGES {
-        v.push((
-            format!("man/mxsalvage-{c}.1"),
-            vec!["man".into(), c.to_string()],
-        ));
+    for c in pages() {
+        v.push((format!("man/mxsalvage-{c}.1"), vec!["man".into(), c]));
     }
     for s in ["bash", "zsh", "fish"] {
         v.push((
@@ -77,8 +81,8 @@ fn section<'a>(page: &'a str, name: &str) -> Vec<&'a str> {
 fn man_pages_are_named_described_and_linked() {
     let docs = root().join("docs/man");
     let main = String::from_utf8(run(&["man"]).stdout).unwrap();
-    for c in PAGES {
-        let page = String::from_utf8(run(&["man", c]).stdout).unwrap();
+    for c in pages() {
+        let page = String::from_utf8(run(&["man", &c]).stdout).unwrap();
         let name = section(&page, "NAME");
         assert!(
             name.first()
@@ -125,16 +129,18 @@ fn man_pages_are_named_described_and_linked() {
             .flat_map(str::split_whitespace)
             .collect::<Vec<_>>()
             .join(" ");
-        for want in [
-            "mxsalvage export ",
-            "[--queue-dir=DIR]",
-            "--out=DIR",
-            "[--format=LIST]",
-            "[--jobs=N]",
-            "[--zip]",
-        ] {
-            assert!(syn.contains(want), "SYNOPSIS lacks {want:?}: {syn}");
-        }
+        assert_contains_all(
+            "SYNOPSIS",
+            &syn,
+            &[
+                "mxsalvage export ",
+                "[--queue-dir=DIR]",
+                "--out=DIR",
+                "[--format=LIST]",
+                "[--jobs=N]",
+                "[--zip]",
+            ],
+        );
     }
 }
 
@@ -170,7 +176,7 @@ fn man_install_and_format_completion() {
         assert_eq!(std::fs::read(&p).ok(), Some(run(&args).stdout), "{rel}");
         assert!(listed.contains(&p.display().to_string()), "{listed}");
     }
-    assert_eq!(listed.lines().count(), 1 + PAGES.len() + 3);
+    assert_eq!(listed.lines().count(), 1 + pages().len() + 3);
     if have("man") {
         for page in ["mxsalvage", "mxsalvage-export", "mxsalvage-scan"] {
             let o = std::process::Command::new("man")
@@ -234,84 +240,32 @@ fn help_exits_0() {
 /// Every command and output mode that writes to standard output, as mxsalvage
 /// arguments. `{spool}`/`{config}` are the samples, `{export}` an export of them,
 /// `{new}` a fresh directory that does not exist yet. A new command (or a new way of
-/// printing) gets a row here: `closed_stdout_ends_quietly` then proves it stops quietly
+/// printing) gets a row here (`{samples}` stands for `--queue-dir {spool} --config-dir
+/// {config}`): `closed_stdout_ends_quietly` then proves it stops quietly
 /// on a closed pipe, and `full_stdout_is_an_error` that a failed write is reported.
-const STDOUT_COMMANDS: &[&[&str]] = &[
-    &["scan", "--queue-dir", "{spool}", "--config-dir", "{config}"],
-    &[
-        "scan",
-        "--queue-dir",
-        "{spool}",
-        "--config-dir",
-        "{config}",
-        "--json",
-    ],
-    &[
-        "cat",
-        "-q",
-        "--queue-dir",
-        "{spool}",
-        "3911298E402",
-        "3DB1698E537",
-    ],
-    &["cat", "-e", "{spool}/deferred/3/3911298E402"],
-    &[
-        "export",
-        "--queue-dir",
-        "{spool}",
-        "--config-dir",
-        "{config}",
-        "--out",
-        "{new}",
-        "--json",
-    ],
-    &["verify", "{export}"],
-    &["verify", "{export}", "--json"],
-    &[
-        "reinject",
-        "--from",
-        "{export}",
-        "--to",
-        "127.0.0.1:9",
-        "--dry-run",
-    ],
-    &[
-        "reinject",
-        "--from",
-        "{export}",
-        "--to",
-        "127.0.0.1:9",
-        "--dry-run",
-        "--json",
-    ],
-    &[
-        "scan",
-        "--queue-dir",
-        "{spool}",
-        "--config-dir",
-        "{config}",
-        "--format",
-        "postqueue",
-    ],
-    &[
-        "scan",
-        "--queue-dir",
-        "{spool}",
-        "--config-dir",
-        "{config}",
-        "--list",
-    ],
-    &["journal", "--from", "{export}"],
-    &["journal", "--from", "{export}", "--json"],
-    &["man"],
-    &["man", "scan"],
-    &["completions", "bash"],
-    &["completions", "zsh"],
-    &["completions", "fish"],
-    &["--help"],
-    &["export", "--help"],
-    &["dovecot", "--help"],
-    &["--version"],
+const STDOUT_COMMANDS: &[&str] = &[
+    "scan {samples}",
+    "scan {samples} --json",
+    "cat -q --queue-dir {spool} 3911298E402 3DB1698E537",
+    "cat -e {spool}/deferred/3/3911298E402",
+    "export {samples} --out {new} --json",
+    "verify {export}",
+    "verify {export} --json",
+    "reinject --from {export} --to 127.0.0.1:9 --dry-run",
+    "reinject --from {export} --to 127.0.0.1:9 --dry-run --json",
+    "scan {samples} --format postqueue",
+    "scan {samples} --list",
+    "journal --from {export}",
+    "journal --from {export} --json",
+    "man",
+    "man scan",
+    "completions bash",
+    "completions zsh",
+    "completions fish",
+    "--help",
+    "export --help",
+    "dovecot --help",
+    "--version",
 ];
 
 /// An export of the samples, made once.
@@ -338,8 +292,12 @@ fn sample_export() -> &'static std::path::Path {
 }
 
 /// The arguments of a table row with its placeholders filled in (`scratch` holds `{new}`).
-fn fill(args: &[&str], scratch: &std::path::Path) -> Vec<String> {
-    args.iter()
+fn fill(row: &str, scratch: &std::path::Path) -> Vec<String> {
+    row.split_whitespace()
+        .flat_map(|a| match a {
+            "{samples}" => vec!["--queue-dir", "{spool}", "--config-dir", "{config}"],
+            a => vec![a],
+        })
         .map(|a| {
             a.replace("{spool}", &sample_spool().to_string_lossy())
                 .replace("{config}", &root().join("samples/config").to_string_lossy())
@@ -349,25 +307,31 @@ fn fill(args: &[&str], scratch: &std::path::Path) -> Vec<String> {
         .collect()
 }
 
+/// Runs mxsalvage (no standard input) with its standard output and error sent where
+/// given.
+fn run_to(args: &[String], stdout: Stdio, stderr: Stdio) -> std::process::Output {
+    mx(args)
+        .command()
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr)
+        .output()
+        .unwrap()
+}
+
 /// Runs mxsalvage with stdout and/or stderr on a pipe whose reading end is already
 /// closed (what `| head -1` leaves once head has exited).
 fn run_into_closed_pipe(args: &[String], stdout: bool, stderr: bool) -> std::process::Output {
-    use std::process::{Command, Stdio};
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
-    let mut c = Command::new(bin());
-    c.args(args).env("TZ", "UTC").stdin(Stdio::null());
-    c.stdout(if stdout {
-        Stdio::from(writer.try_clone().unwrap())
-    } else {
-        Stdio::piped()
-    });
-    c.stderr(if stderr {
-        Stdio::from(writer)
-    } else {
-        Stdio::piped()
-    });
-    c.output().unwrap()
+    let closed = |on: bool| {
+        if on {
+            Stdio::from(writer.try_clone().unwrap())
+        } else {
+            Stdio::piped()
+        }
+    };
+    run_to(args, closed(stdout), closed(stderr))
 }
 
 #[test]
@@ -382,13 +346,7 @@ fn closed_stdout_ends_quietly() {
         // /dev/null, in a fresh scratch directory. The closed pipe may cut that short
         // but must add nothing.
         let scratch2 = tempfile::tempdir().unwrap();
-        let normal = std::process::Command::new(bin())
-            .args(fill(row, scratch2.path()))
-            .env("TZ", "UTC")
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .output()
-            .unwrap();
+        let normal = run_to(&fill(row, scratch2.path()), Stdio::null(), Stdio::piped());
         let said = String::from_utf8_lossy(&normal.stderr);
         let said = said.replace(
             &scratch2.path().to_string_lossy().into_owned(),
@@ -412,51 +370,27 @@ fn closed_stdout_ends_quietly() {
 #[test]
 fn closed_stdout_and_stderr_end_quietly() {
     let scratch = tempfile::tempdir().unwrap();
-    let args = fill(
-        &[
-            "export",
-            "--queue-dir",
-            "{spool}",
-            "--config-dir",
-            "{config}",
-            "--out",
-            "{new}",
-        ],
-        scratch.path(),
-    );
-    let out = run_into_closed_pipe(&args, true, true);
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
-    let args = fill(
-        &["scan", "--queue-dir", "{spool}", "--config-dir", "{config}"],
-        scratch.path(),
-    );
-    let out = run_into_closed_pipe(&args, true, true);
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    for row in ["export {samples} --out {new}", "scan {samples}"] {
+        let out = run_into_closed_pipe(&fill(row, scratch.path()), true, true);
+        assert_eq!(out.status.code(), Some(0), "{row}: {out:?}");
+    }
 }
 
 /// A write that fails for another reason (`> /dev/full`) is an error, exit 2.
 #[test]
 fn full_stdout_is_an_error() {
-    use std::process::{Command, Stdio};
     let mut bad = Vec::new();
     for row in STDOUT_COMMANDS {
         let scratch = tempfile::tempdir().unwrap();
-        let args = fill(row, scratch.path());
         let full = std::fs::OpenOptions::new()
             .write(true)
             .open("/dev/full")
             .unwrap();
-        let out = Command::new(bin())
-            .args(&args)
-            .env("TZ", "UTC")
-            .stdin(Stdio::null())
-            .stdout(full)
-            .output()
-            .unwrap();
+        let out = run_to(&fill(row, scratch.path()), full.into(), Stdio::piped());
         let err = String::from_utf8_lossy(&out.stderr);
         let is_help = row
-            .iter()
-            .any(|a| a.starts_with("--help") || *a == "--version");
+            .split_whitespace()
+            .any(|a| a.starts_with("--help") || a == "--version");
         // clap prints help and version itself (and ignores the error); everything else
         // must say what failed.
         if !is_help && (out.status.code() != Some(2) || !err.contains("No space left")) {
@@ -562,27 +496,12 @@ fn a_wrong_config_dir_is_an_error() {
         ("/nonexistent", "no such directory"),
         (empty.path().to_str().unwrap(), "there is no main.cf"),
     ] {
-        for cmd in [
-            vec!["scan", "--queue-dir", spool, "--config-dir", dir],
-            vec![
-                "cat",
-                "-q",
-                "--queue-dir",
-                spool,
-                "--config-dir",
-                dir,
-                "3911298E402",
-            ],
-            vec![
-                "export",
-                "--queue-dir",
-                spool,
-                "--config-dir",
-                dir,
-                "--out",
-                "/nonexistent/x",
-            ],
+        for head in [
+            &["scan"][..],
+            &["cat", "-q", "3911298E402"],
+            &["export", "--out", "/nonexistent/x"],
         ] {
+            let cmd: Vec<&str> = [head, &["--queue-dir", spool, "--config-dir", dir]].concat();
             let o = run(&cmd);
             assert_eq!(o.status.code(), Some(2), "{cmd:?}");
             assert!(stderr(&o).contains(says), "{cmd:?}: {}", stderr(&o));
@@ -660,8 +579,7 @@ fn a_selection_that_matches_nothing_is_an_error() {
 /// writes nothing (no empty manifest), scan still lists every file and why.
 #[test]
 fn nothing_readable_is_fatal() {
-    let tmp = tempfile::tempdir().unwrap();
-    let spool = tmp.path().join("spool");
+    let (tmp, spool, _) = scratch();
     copy_sample_spool(&spool, Modes::Copied);
     // Every queue file damaged: cut after its first record.
     let mut n = 0;
@@ -707,8 +625,7 @@ fn cat_not_found_names_unreadable_queues() {
     if !is_root() {
         return;
     }
-    let tmp = tempfile::tempdir().unwrap();
-    let spool = tmp.path().join("spool");
+    let (tmp, spool, _) = scratch();
     copy_sample_spool(&spool, Modes::Copied);
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();

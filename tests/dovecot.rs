@@ -33,7 +33,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::harness::{free_port, manifest, s, sha256_hex as sha, write_mode};
+use crate::harness::{free_port, manifest, ran_ok, s, sha256_hex as sha, stderr, write_mode};
 use crate::util;
 use mxsalvage::manifest::Manifest;
 
@@ -92,14 +92,7 @@ fn open_tempdir() -> tempfile::TempDir {
 }
 
 fn ok(o: &Output, what: &str) -> String {
-    assert!(
-        o.status.success(),
-        "{what} failed ({:?}):\n{}\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
+    String::from_utf8_lossy(ran_ok(o, what)).into_owned()
 }
 
 /// Everything written to a temporary file.
@@ -167,6 +160,17 @@ impl Running {
         }
         r
     }
+}
+
+/// `doveadm -c CONF ARGS…`: always the given configuration, never /etc/dovecot (the
+/// host's, maybe absent).
+fn doveadm(conf: &Path, args: &[&str]) -> Output {
+    Command::new("doveadm")
+        .arg("-c")
+        .arg(conf)
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 impl Drop for Running {
@@ -306,12 +310,7 @@ impl MailServer {
     }
 
     fn doveadm(&self, args: &[&str]) -> Output {
-        Command::new("doveadm")
-            .arg("-c")
-            .arg(self.conf())
-            .args(args)
-            .output()
-            .unwrap()
+        doveadm(&self.conf(), args)
     }
 
     fn count(&self, user: &str) -> String {
@@ -342,7 +341,7 @@ fn old_import_recipes_fail() {
     let md = format!("maildir:{}", bundle.join("Maildir").display());
     let o = srv.doveadm(&["import", "-u", "alice@example.com", &md, "", "all"]);
     assert_eq!(o.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("Permission denied"));
+    assert!(stderr(&o).contains("Permission denied"));
     assert_ne!(srv.count("alice@example.com"), "INBOX messages=13");
     assert_eq!(util::tree_fingerprint(&out), before);
 
@@ -356,10 +355,7 @@ fn old_import_recipes_fail() {
     let mb = format!("mbox:{}", bundle.join("mail.mbox").display());
     let o = srv.doveadm(&["import", "-u", "alice@example.com", &mb, "", "all"]);
     assert!(!o.status.success(), "{o:?}");
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains("can't be a file"),
-        "{o:?}"
-    );
+    assert!(stderr(&o).contains("can't be a file"), "{o:?}");
     // mbox with the bundle as root: every file of the bundle is tried as a folder.
     let mb = format!(
         "mbox:{}:INBOX={}",
@@ -674,14 +670,7 @@ fn imap_serves_the_export_read_only() {
 
     // The certificate's fingerprint, as openssl computes it.
     let ca = conf.join("tls/cert.pem");
-    let fp = ok(
-        &Command::new("openssl")
-            .args(["x509", "-noout", "-fingerprint", "-sha256", "-in", s(&ca)])
-            .output()
-            .unwrap(),
-        "openssl x509",
-    );
-    let fp = fp.trim().rsplit('=').next().unwrap().to_string();
+    let fp = openssl_fingerprint(&ca);
     assert!(
         stdout.contains(&format!("SHA-256 fingerprint: {fp}")),
         "{stdout}"
@@ -712,12 +701,7 @@ fn imap_serves_the_export_read_only() {
         assert!(hash.starts_with("{SHA512-CRYPT}$6$rounds="), "{line}");
         if a == "alice@example.com" {
             // The generated configuration, not /etc/dovecot (the host's, maybe absent).
-            let o = Command::new("doveadm")
-                .arg("-c")
-                .arg(conf.join("dovecot.conf"))
-                .args(["pw", "-t", hash, "-p", p])
-                .output()
-                .unwrap();
+            let o = doveadm(&conf.join("dovecot.conf"), &["pw", "-t", hash, "-p", p]);
             ok(&o, "doveadm pw -t");
         }
     }
@@ -767,18 +751,7 @@ fn imap_serves_the_export_read_only() {
     assert_eq!(r["login"], "refused");
     let r = imap("badlogin", port, &ca, "nobody@example.com", bob, &[]);
     assert_eq!(r["login"], "refused");
-    assert_eq!(
-        util::tree_fingerprint(&export),
-        before,
-        "the export changed"
-    );
-    let v = util::run(&["verify", "--zip-password-file", s(&pwfile), s(&export)]);
-    assert_eq!(
-        v.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&v.stdout)
-    );
+    assert_untouched_and_verified(&export, &before, &pwfile);
 
     // New mail: export --update while Dovecot runs; a new session sees it.
     let mut update = zip.to_vec();
@@ -797,12 +770,7 @@ fn imap_serves_the_export_read_only() {
         "the certificate was replaced"
     );
     ok(
-        &Command::new("doveadm")
-            .arg("-c")
-            .arg(conf.join("dovecot.conf"))
-            .arg("reload")
-            .output()
-            .unwrap(),
+        &doveadm(&conf.join("dovecot.conf"), &["reload"]),
         "doveadm reload",
     );
     let r = check_user(
@@ -824,18 +792,7 @@ fn imap_serves_the_export_read_only() {
         &[],
     );
     drop(running);
-    assert_eq!(
-        util::tree_fingerprint(&export),
-        before,
-        "the export changed"
-    );
-    let v = util::run(&["verify", "--zip-password-file", s(&pwfile), s(&export)]);
-    assert_eq!(
-        v.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&v.stdout)
-    );
+    assert_untouched_and_verified(&export, &before, &pwfile);
 }
 
 /// The runbook's IMAP section, as written (its port mapped to a free one).
@@ -871,7 +828,7 @@ fn refusals() {
     // Root-only export: refused, with the way out.
     let o = dovecot_cmd(&out, &pwfile, 10993, &conf, &[]);
     assert_eq!(o.status.code(), Some(2));
-    let e = String::from_utf8_lossy(&o.stderr);
+    let e = stderr(&o);
     assert!(
         e.contains("readable only by root") && e.contains("--reader"),
         "{e}"
@@ -891,7 +848,7 @@ fn refusals() {
     std::fs::write(&short, text).unwrap();
     let o = dovecot_cmd(&out, &short, 10993, &conf, &[]);
     assert_eq!(o.status.code(), Some(2));
-    let e = String::from_utf8_lossy(&o.stderr);
+    let e = stderr(&o);
     assert!(e.contains("no line for: bob@example.com"), "{e}");
     assert!(!conf.exists());
 
@@ -901,10 +858,10 @@ fn refusals() {
     std::fs::write(foreign.join("x"), "x").unwrap();
     let o = dovecot_cmd(&out, &pwfile, 10993, &foreign, &[]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("not written by mxsalvage"));
+    assert!(stderr(&o).contains("not written by mxsalvage"));
     let o = dovecot_cmd(&out, &pwfile, 10993, &out.join("imap"), &[]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("must be apart"));
+    assert!(stderr(&o).contains("must be apart"));
 
     // The admin's own certificate: referenced, its fingerprint printed, no handout
     // fingerprint section.
@@ -940,17 +897,7 @@ fn refusals() {
     );
     let stdout = ok(&o, "dovecot with --tls-cert");
     assert!(stdout.contains("(given)"), "{stdout}");
-    let fp = ok(
-        &Command::new("openssl")
-            .args(["x509", "-noout", "-fingerprint", "-sha256", "-in", s(&cert)])
-            .output()
-            .unwrap(),
-        "openssl x509",
-    );
-    assert!(
-        stdout.contains(fp.trim().rsplit('=').next().unwrap()),
-        "{stdout}"
-    );
+    assert!(stdout.contains(&openssl_fingerprint(&cert)), "{stdout}");
     let text = std::fs::read_to_string(conf.join("dovecot.conf")).unwrap();
     assert!(text.contains(&format!("ssl_cert = <{}", cert.display())));
     let h = std::fs::read_to_string(conf.join("handouts/alice@example.com.txt")).unwrap();
@@ -1053,10 +1000,7 @@ fn runbook_import_for_system_users() {
     );
     let o = srv.doveadm(&["import", "-s", "-u", "bob", &md, "Salvaged", "all"]);
     assert_eq!(o.status.code(), Some(0), "{o:?}");
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains("Permission denied"),
-        "{o:?}"
-    );
+    assert!(stderr(&o).contains("Permission denied"), "{o:?}");
     // The runbook's check turns that into a failure.
     let o = srv.doveadm(&[
         "mailbox",
@@ -1067,10 +1011,7 @@ fn runbook_import_for_system_users() {
         "Salvaged/INBOX",
     ]);
     assert_eq!(o.status.code(), Some(68), "{o:?}");
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains("doesn't exist"),
-        "{o:?}"
-    );
+    assert!(stderr(&o).contains("doesn't exist"), "{o:?}");
 
     // The runbook's recipe, as written.
     crate::docs::run_tagged("dovecot-import-system", &env);
@@ -1116,6 +1057,42 @@ fn runbook_import_for_system_users() {
     );
 }
 
+/// A certificate's SHA-256 fingerprint as openssl computes it (`AB:CD:…`).
+fn openssl_fingerprint(cert: &Path) -> String {
+    let o = Command::new("openssl")
+        .args(["x509", "-noout", "-fingerprint", "-sha256", "-in", s(cert)])
+        .output()
+        .unwrap();
+    let fp = ok(&o, "openssl x509");
+    fp.trim().rsplit('=').next().unwrap().to_string()
+}
+
+/// An export of the samples (with `extra` options) for the `mxsalvage` reader account
+/// and its zip passwords: (the temporary directory, OUT = its `salvage`, the password
+/// file = its `pw`).
+fn reader_export(extra: &[&str]) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    ensure_account("mxsalvage");
+    let d = open_tempdir();
+    let out = d.path().join("salvage");
+    let args: Vec<&str> = [extra, &["--reader", "mxsalvage"]].concat();
+    ok(&export_samples(&out, &args), "export");
+    let pwfile = d.path().join("pw");
+    write_passwords(&pwfile, &manifest(&out));
+    (d, out, pwfile)
+}
+
+/// The export is as it was (`before`: its fingerprint) and verifies.
+fn assert_untouched_and_verified(export: &Path, before: &str, pwfile: &Path) {
+    assert_eq!(util::tree_fingerprint(export), before, "the export changed");
+    let v = util::run(&["verify", "--zip-password-file", s(pwfile), s(export)]);
+    assert_eq!(
+        v.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&v.stdout)
+    );
+}
+
 /// `mxsalvage dovecot ARGS` run in private UTS and network namespaces whose host name
 /// is `host` (no DNS there: `hostname --fqdn` finds nothing better than the name).
 fn dovecot_on_host(host: &str, args: &[&str]) -> Output {
@@ -1143,12 +1120,7 @@ fn handouts_name_a_resolvable_host() {
     if !available() || !util::have("unshare") {
         return;
     }
-    ensure_account("mxsalvage");
-    let d = open_tempdir();
-    let out = d.path().join("salvage");
-    ok(&export_samples(&out, &["--reader", "mxsalvage"]), "export");
-    let pwfile = d.path().join("pw");
-    write_passwords(&pwfile, &manifest(&out));
+    let (d, out, pwfile) = reader_export(&[]);
     let conf = d.path().join("imap");
     let args = |c: &Path| -> Vec<String> {
         ["--from", s(&out), "--zip-password-file", s(&pwfile)]
@@ -1162,7 +1134,7 @@ fn handouts_name_a_resolvable_host() {
     let a: Vec<&str> = a.iter().map(|x| x.as_str()).collect();
     let o = dovecot_on_host("mx2", &a);
     assert_eq!(o.status.code(), Some(2), "{o:?}");
-    let e = String::from_utf8_lossy(&o.stderr);
+    let e = stderr(&o);
     assert_eq!(e.lines().count(), 1, "{e}");
     assert!(
         e.contains("(mx2) has no domain") && e.contains("--hostname"),
@@ -1200,12 +1172,7 @@ fn says_what_is_true_about_serving_and_the_port() {
     if !available() {
         return;
     }
-    ensure_account("mxsalvage");
-    let d = open_tempdir();
-    let out = d.path().join("salvage");
-    ok(&export_samples(&out, &["--reader", "mxsalvage"]), "export");
-    let pwfile = d.path().join("pw");
-    write_passwords(&pwfile, &manifest(&out));
+    let (d, out, pwfile) = reader_export(&[]);
     let conf = d.path().join("imap");
     // Something else (this test) listens on the port.
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -1218,7 +1185,7 @@ fn says_what_is_true_about_serving_and_the_port() {
         "{first}"
     );
     assert!(!stdout.contains("served read-only"), "{stdout}");
-    let e = String::from_utf8_lossy(&o.stderr);
+    let e = stderr(&o);
     let want = format!("port {port} is in use by ");
     assert!(e.contains(&want), "{e}");
     assert!(e.contains(&format!("(pid {}):", std::process::id())), "{e}");
@@ -1233,15 +1200,7 @@ fn rerun_never_follows_a_planted_symlink() {
     if !available() {
         return;
     }
-    ensure_account("mxsalvage");
-    let d = open_tempdir();
-    let out = d.path().join("salvage");
-    ok(
-        &export_samples(&out, &["--format", "mbox", "--reader", "mxsalvage"]),
-        "export",
-    );
-    let pwfile = d.path().join("pw");
-    write_passwords(&pwfile, &manifest(&out));
+    let (d, out, pwfile) = reader_export(&["--format", "mbox"]);
     let conf = d.path().join("imap");
     ok(&dovecot_cmd(&out, &pwfile, 10993, &conf, &[]), "dovecot");
     let victim = d.path().join("victim");
@@ -1260,7 +1219,7 @@ fn rerun_never_follows_a_planted_symlink() {
     assert!(st.success(), "planting the symlink as mxsalvage");
     let o = dovecot_cmd(&out, &pwfile, 10993, &conf, &[]);
     assert_eq!(o.status.code(), Some(2), "{o:?}");
-    let e = String::from_utf8_lossy(&o.stderr);
+    let e = stderr(&o);
     assert_eq!(e.lines().count(), 1, "{e}");
     assert!(
         e.contains(&format!("{} is a symlink", mail.display())),
@@ -1327,12 +1286,7 @@ fn generated_passwords_with_an_odd_address_serve_the_right_password() {
             .next()
             .unwrap();
         // The generated configuration, not /etc/dovecot (the host's, maybe absent).
-        let o = Command::new("doveadm")
-            .arg("-c")
-            .arg(conf.join("dovecot.conf"))
-            .args(["pw", "-t", hash, "-p", pw])
-            .output()
-            .unwrap();
+        let o = doveadm(&conf.join("dovecot.conf"), &["pw", "-t", hash, "-p", pw]);
         assert!(
             o.status.success(),
             "{user}'s IMAP password is not the handout's: {o:?}"

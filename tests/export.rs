@@ -15,7 +15,10 @@ use mxsalvage::manifest::{Manifest, ManifestMessage};
 use mxsalvage::queue::record::encode_record;
 use mxsalvage::queue::{Depth, QueueFile};
 
-use crate::harness::{assert_ok as ok, manifest, mx, sha256_hex as sha, tool, write_mode};
+use crate::harness::{
+    assert_contains_all, assert_ok as ok, manifest, mx, scratch, sha256_hex as sha, tool,
+    write_mode,
+};
 use crate::util::*;
 
 /// Round trips of the sample spool through every format and reader.
@@ -109,17 +112,18 @@ fn unquote(b: &[u8]) -> Vec<u8> {
     out
 }
 
-/// A one-shot sample export shared by the read-only tests.
-fn sample_export() -> &'static (tempfile::TempDir, Manifest) {
+/// A one-shot sample export shared by the read-only tests: its OUT and its manifest.
+fn sample_export() -> (PathBuf, &'static Manifest) {
     use std::sync::OnceLock;
     static E: OnceLock<(tempfile::TempDir, Manifest)> = OnceLock::new();
-    E.get_or_init(|| {
+    let (d, m) = E.get_or_init(|| {
         let d = tempfile::tempdir().unwrap();
         let out = d.path().join("out");
         ok(&export_samples(&out, ZIP_ALL));
         let m = manifest(&out);
         (d, m)
-    })
+    });
+    (d.path().join("out"), m)
 }
 
 /// Every format as trees and inside the zips (so the zips can be compared with the trees).
@@ -314,8 +318,7 @@ fn base64_lines(data: &[u8]) -> String {
 
 #[test]
 fn zip_alone_keeps_one_copy_and_is_the_same_at_any_thread_count() {
-    let d = tempfile::tempdir().unwrap();
-    let spool = d.path().join("spool");
+    let (d, spool, _) = scratch();
     skewed_spool(&spool, 140);
     let go = |out: &Path, jobs: &str| ok(&export_spool(&spool, out, &["--zip", "--jobs", jobs]));
     let a = d.path().join("a");
@@ -444,8 +447,7 @@ fn spool_is_never_written() {
 
 #[test]
 fn out_inside_the_spool_is_refused() {
-    let d = tempfile::tempdir().unwrap();
-    let spool = d.path().join("spool");
+    let (d, spool, _) = scratch();
     copy_tree(&sample_spool(), &spool);
     let before = tree_fingerprint(&spool);
     for out in [
@@ -502,8 +504,7 @@ fn non_empty_out_needs_update_or_force() {
 
 #[test]
 fn corrupt_queue_file_is_listed_and_the_rest_exported() {
-    let d = tempfile::tempdir().unwrap();
-    let spool = d.path().join("spool");
+    let (d, spool, _) = scratch();
     copy_tree(&sample_spool(), &spool);
     let good = tempfile::tempdir().unwrap();
     ok(&export_samples(&good.path().join("o"), &[]));
@@ -573,8 +574,7 @@ fn corrupt_queue_file_is_listed_and_the_rest_exported() {
 
 #[test]
 fn hostile_names_never_escape_out() {
-    let d = tempfile::tempdir().unwrap();
-    let spool = d.path().join("spool");
+    let (d, spool, _) = scratch();
     let long_local = "l".repeat(300);
     let long_addr = format!("{long_local}@example.com");
     let rcpts: Vec<&[u8]> = vec![
@@ -679,8 +679,7 @@ fn hostile_names_never_escape_out() {
 
 #[test]
 fn probes_are_skipped_and_done_recipients_on_request() {
-    let d = tempfile::tempdir().unwrap();
-    let spool = d.path().join("spool");
+    let (d, spool, _) = scratch();
     put(
         &spool,
         &Msg {
@@ -720,8 +719,7 @@ fn probes_are_skipped_and_done_recipients_on_request() {
 
 #[test]
 fn update_adds_new_messages_only() {
-    let d = tempfile::tempdir().unwrap();
-    let spool = d.path().join("spool");
+    let (d, spool, _) = scratch();
     put_simple(&spool, "BBBBBB0001", 1_700_000_000, b"u@example.com");
     put_simple(&spool, "BBBBBB0002", 1_700_000_300, b"u@example.com");
     let out = d.path().join("out");
@@ -803,8 +801,7 @@ fn zip_passwords() {
     if !tool("7z") {
         return;
     }
-    let d = tempfile::tempdir().unwrap();
-    let spool = d.path().join("spool");
+    let (d, spool, _) = scratch();
     put_simple(&spool, "CCCCCC0001", 1_700_000_000, b"Pat@Example.com");
     put_simple(&spool, "CCCCCC0002", 1_700_000_000, b"kim@example.com");
     let pw = d.path().join("pw");
@@ -866,15 +863,17 @@ fn zip_passwords() {
                 .unwrap();
             assert!(readme.status.success(), "{readme:?}");
             let text = String::from_utf8_lossy(&readme.stdout);
-            for want in [
-                "7-Zip",
-                "Windows 11",
-                "Archive Utility",
-                "PK compat",
-                "password",
-            ] {
-                assert!(text.contains(want), "README lacks {want:?}:\n{text}");
-            }
+            assert_contains_all(
+                "README",
+                &text,
+                &[
+                    "7-Zip",
+                    "Windows 11",
+                    "Archive Utility",
+                    "PK compat",
+                    "password",
+                ],
+            );
             assert!(!text.contains(pass));
             let rest = Command::new("unzip")
                 .arg("-t")
@@ -927,9 +926,7 @@ fn unwritable_out_is_one_clear_line() {
 /// export (marked incomplete) is the truth, files it does not list are rewritten.
 #[test]
 fn update_after_interrupted_update() {
-    let d = tempfile::tempdir().unwrap();
-    let spool = d.path().join("spool");
-    let out = d.path().join("out");
+    let (_d, spool, out) = scratch();
     put_simple(&spool, "CCCCCC0001", 1_700_000_000, b"u@example.com");
     let run = |extra: &[&str]| {
         let mut v = vec!["--format", "mbox,eml", "--zip"];
@@ -980,8 +977,7 @@ fn update_after_interrupted_update() {
 /// (tests/data/d1), exported as text: the decoded bytes and the warnings.
 #[test]
 fn d1_decoding_of_real_postfix_queue_files() {
-    let d = tempfile::tempdir().unwrap();
-    let spool = d.path().join("spool");
+    let (d, spool, _) = scratch();
     let src = root().join("tests/data/d1/spool");
     for sub in ["deferred", "defer"] {
         for e in walk_files(&src.join(sub)) {

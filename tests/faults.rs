@@ -9,7 +9,7 @@ use mxsalvage::queue::{Depth, ParseError, QueueFile};
 
 use crate::harness::{
     Modes, Mx, copy_sample_spool, damaged, deferred_copies, files_under, manifest, mx,
-    mx_as_nobody, plant, scan_report,
+    mx_as_nobody, plant, scan_report, scratch,
 };
 use crate::util::*;
 
@@ -143,8 +143,7 @@ fn eml_export(spool: &Path, out: &Path, jobs: &str) -> Mx {
 
 #[test]
 fn scan_reports_bad_files_and_lists_all_others() {
-    let tmp = tempfile::tempdir().unwrap();
-    let spool = tmp.path().join("spool");
+    let (_tmp, spool, _) = scratch();
     copy_sample_spool(&spool, Modes::Kept);
     let good = scan_report(&mx(["scan", "--json"]).queue_dir(&spool).output());
     // Plant damaged files under queue-ID names, an incomplete (0600) file, and junk names.

@@ -3,8 +3,12 @@
 //! Owns what every topic module needs and used to write again: `mx(…)` builds a run of
 //! the mxsalvage binary (arguments, environment, standard input, working directory, an
 //! optional time limit) and asserts its exit code (`ok`, `code`) showing both streams on
-//! failure; `SpoolCopy` / `copy_sample_spool` give a fresh copy of the sample spool in
-//! the mode variant a test needs (`cp -a`, `cp -r` as a checkout copy, or a live spool's
+//! failure (`ran_ok` does the same for any other program; `command` hands over the
+//! `Command` for a test that sets up its own streams; `reinject_to` and `journal_cmd`
+//! start the reinject and journal runs on an export); `assert_contains_all` and
+//! `assert_same_as_postcat` are the checks several topic modules make on output;
+//! `SpoolCopy` / `copy_sample_spool` give a fresh copy of the sample spool in the mode
+//! variant a test needs (`cp -a`, `cp -r` as a checkout copy, or a live spool's
 //! 0700/0744); `Tmpfs` is a small real file system to fill; `Postfix` is a private
 //! instance made with scripts/test-primary (a primary or a secondary, its access maps and
 //! delivered Maildir files) and destroyed on drop; `export_samples` and `copy_export`
@@ -141,6 +145,11 @@ impl Mx {
             .expect("run mxsalvage")
     }
 
+    /// The command itself, for a test that sets up its own standard streams.
+    pub fn command(self) -> Command {
+        self.cmd
+    }
+
     /// Runs it to the end; asserts nothing.
     pub fn output(mut self) -> Output {
         if let Some(p) = &self.stdin {
@@ -209,15 +218,24 @@ fn read_all(mut r: impl std::io::Read) -> Vec<u8> {
     v
 }
 
-/// Asserts exit 0, showing the exit code and both streams otherwise.
+/// Asserts that mxsalvage exited 0, showing the exit code and both streams otherwise.
+#[track_caller]
 pub fn assert_ok(o: &Output) {
+    ran_ok(o, "mxsalvage");
+}
+
+/// Asserts that a run of `what` (any program) exited 0, showing the exit code and
+/// both streams otherwise; its standard output.
+#[track_caller]
+pub fn ran_ok<'a>(o: &'a Output, what: &str) -> &'a [u8] {
     assert!(
         o.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
+        "{what} failed ({:?}):\n{}\n{}",
         o.status.code(),
         stdout(o),
         stderr(o)
     );
+    &o.stdout
 }
 
 /// Asserts the exit code, showing both streams otherwise.
@@ -533,6 +551,14 @@ pub fn export_samples(out: &Path, extra: &[&str]) -> Mx {
         .args(extra)
 }
 
+/// A fresh temporary directory for one test, with the paths of its `spool` and `out`
+/// (neither created).
+pub fn scratch() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let d = tempfile::tempdir().unwrap();
+    let (spool, out) = (d.path().join("spool"), d.path().join("out"));
+    (d, spool, out)
+}
+
 /// A fresh copy of an export's manifest.json and archive copies (messages/), in its
 /// own temporary directory.
 pub fn copy_export(src: &Path) -> tempfile::TempDir {
@@ -566,6 +592,32 @@ pub fn journal_path(export: &Path) -> PathBuf {
 pub fn journal_state(export: &Path) -> mxsalvage::reinject::journal::JournalState {
     mxsalvage::reinject::journal::JournalState::read(&journal_path(export))
         .expect("the reinject journal reads")
+}
+
+/// Asserts that our output is byte for byte what postcat (or Postfix's own tools)
+/// printed (also the missing final newline of a message ending in an unterminated
+/// line, which postcat buffers and never flushes).
+#[track_caller]
+pub fn assert_same_as_postcat(ours: &[u8], postcat: &[u8], what: &str) {
+    assert!(
+        ours == postcat,
+        "{what}: differs\n--- ours\n{}\n--- postcat\n{}",
+        String::from_utf8_lossy(ours),
+        String::from_utf8_lossy(postcat)
+    );
+}
+
+/// Asserts that `text` (`what`, for the message) contains each of `wants`.
+#[track_caller]
+pub fn assert_contains_all(what: &str, text: &str, wants: &[&str]) {
+    for want in wants {
+        assert!(text.contains(want), "{what} lacks {want:?}:\n{text}");
+    }
+}
+
+/// `reinject --from EXPORT --to TARGET`, to add options to.
+pub fn reinject_to(export: &Path, to: &str) -> Mx {
+    mx(["reinject", "--from"]).arg(export).args(["--to", to])
 }
 
 /// `journal --from EXPORT EXTRA…`.

@@ -15,7 +15,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::harness::{Postfix, backdate, copy_tree, files_under, mx, postfix_available};
+use crate::harness::{Postfix, backdate, copy_tree, files_under, mx, postfix_available, scratch};
 use crate::util::*;
 
 /// Submits a message with the instance's sendmail (Postfix stopped: it stays in
@@ -122,8 +122,7 @@ fn maildrop_export_equals_what_postfix_delivers() {
         std::fs::set_permissions(&to, std::os::unix::fs::PermissionsExt::from_mode(0o744)).unwrap();
     }
     // Our export, from a copy of that maildrop/ and the instance's main.cf.
-    let copy = tempfile::tempdir().unwrap();
-    let spool = copy.path().join("spool");
+    let (copy, spool, _) = scratch();
     std::fs::create_dir_all(&spool).unwrap();
     copy_tree(&maildrop, &spool, false);
     let cfg = copy.path().join("cfg");

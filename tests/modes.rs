@@ -84,11 +84,16 @@ fn cp_r(dst: &Path) {
 fn checkout_modes_are_recognised_as_rewritten() {
     let (code, r) = scan(&sample_spool(), &[]);
     assert_eq!(code, Some(0));
-    assert!(!r.file_modes.trusted);
+    assert!(!r.head.file_modes.trusted);
     assert!(
-        r.file_modes.note.as_deref().unwrap().contains("all 0755"),
+        r.head
+            .file_modes
+            .note
+            .as_deref()
+            .unwrap()
+            .contains("all 0755"),
         "{:?}",
-        r.file_modes.note
+        r.head.file_modes.note
     );
     assert!(r.messages.iter().all(|m| !m.forced_expire));
     for m in r.messages.iter().filter(|m| !m.held) {
@@ -159,7 +164,7 @@ fn incomplete_content_stays_an_error_when_modes_are_ignored() {
     }
     let (code, r) = scan(&copy, &[]);
     assert_eq!(code, Some(1));
-    assert!(!r.file_modes.trusted);
+    assert!(!r.head.file_modes.trusted);
     for id in ["FFFFF000001", "FFFFF000002", "FFFFF000003"] {
         let e = r
             .errors
@@ -184,7 +189,7 @@ fn incomplete_content_stays_an_error_when_modes_are_ignored() {
     );
     let (code, r) = scan(&live, &[]);
     assert_eq!(code, Some(0), "{:?}", r.errors);
-    assert!(r.file_modes.trusted);
+    assert!(r.head.file_modes.trusted);
     let m = r
         .messages
         .iter()
@@ -211,7 +216,7 @@ fn live_modes_are_used() {
     std::fs::set_permissions(&fx, std::fs::Permissions::from_mode(0o710)).unwrap();
     let (code, r) = scan(&live, &[]);
     assert_eq!(code, Some(1));
-    assert!(r.file_modes.trusted && r.file_modes.note.is_none());
+    assert!(r.head.file_modes.trusted && r.head.file_modes.note.is_none());
     let e = r
         .errors
         .iter()
@@ -232,6 +237,6 @@ fn live_modes_are_used() {
     let (code, r) = scan(&live, &["--ignore-modes"]);
     assert_eq!(code, Some(0), "{:?}", r.errors);
     assert_eq!(r.messages.len(), 37);
-    assert!(!r.file_modes.trusted);
+    assert!(!r.head.file_modes.trusted);
     assert!(r.messages.iter().all(|m| !m.forced_expire));
 }

@@ -11,7 +11,8 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::harness::{
-    Mx, live_postcat, mx, peer_queues as peer, peer_versions, sample_files_at_least, untar,
+    Mx, assert_same_as_postcat, live_postcat, mx, peer_queues as peer, peer_versions,
+    sample_files_at_least, untar,
 };
 use crate::util::*;
 
@@ -22,15 +23,6 @@ fn cat(dir: &Path, args: &[&str], tz: &str) -> Mx {
 
 fn cat_in(dir: &Path, args: &[&str], tz: &str) -> std::process::Output {
     cat(dir, args, tz).output()
-}
-
-fn same(ours: &[u8], want: &[u8], what: &str) {
-    assert!(
-        ours == want,
-        "{what}: differs\n--- ours\n{}\n--- postcat\n{}",
-        String::from_utf8_lossy(ours),
-        String::from_utf8_lossy(want)
-    );
 }
 
 #[test]
@@ -57,7 +49,7 @@ fn equals_postcats_own_expected_outputs() {
         let mut args: Vec<&str> = flags.to_vec();
         args.push("test-queue-file");
         let out = cat(dir, &args, "America/New_York").code(0);
-        same(
+        assert_same_as_postcat(
             &out.stdout,
             &want,
             &format!("cat {args:?} vs {name}_test.ref"),
@@ -92,7 +84,7 @@ fn equals_every_peer_versions_reference_output() {
             let what = format!("{} {id} ({case})", v.display());
             let out = cat(tmp.path(), &["-e", &rel], "UTC").code(0);
             let want = std::fs::read(v.join(format!("reference/{id}.e.txt"))).unwrap();
-            same(&out.stdout, &want, &format!("{what} -e"));
+            assert_same_as_postcat(&out.stdout, &want, &format!("{what} -e"));
             let out = cat_in(tmp.path(), &["-bh", &rel], "UTC");
             let gz = v.join(format!("reference/{id}.bh.gz"));
             let want = if gz.is_file() {
@@ -100,7 +92,7 @@ fn equals_every_peer_versions_reference_output() {
             } else {
                 std::fs::read(v.join(format!("reference/{id}.bh"))).unwrap()
             };
-            same(&out.stdout, &want, &format!("{what} -bh"));
+            assert_same_as_postcat(&out.stdout, &want, &format!("{what} -bh"));
             n += 1;
         }
     }
@@ -142,7 +134,7 @@ fn reader_options_equal_the_installed_postcat() {
                 return;
             };
             let ours = cat_in(&sample_spool(), &args, "UTC");
-            same(&ours.stdout, &want, &format!("cat {args:?}"));
+            assert_same_as_postcat(&ours.stdout, &want, &format!("cat {args:?}"));
         }
         // -s: start at the message content marker, and at the extracted marker.
         for marker in ["*** MESSAGE CONTENTS", "*** HEADER EXTRACTED"] {
@@ -155,7 +147,7 @@ fn reader_options_equal_the_installed_postcat() {
                 args.push(&rel);
                 let want = live_postcat(&args).unwrap().stdout;
                 let ours = cat_in(&sample_spool(), &args, "UTC");
-                same(&ours.stdout, &want, &format!("cat {args:?}"));
+                assert_same_as_postcat(&ours.stdout, &want, &format!("cat {args:?}"));
             }
         }
     }
@@ -168,7 +160,7 @@ fn samples_equal_their_stored_verbose_listing() {
         let id = rel.rsplit('/').next().unwrap();
         let want = std::fs::read(expected.join(format!("{id}.vo"))).unwrap();
         let out = cat_in(&sample_spool(), &["-v", "-o", &rel], "UTC");
-        same(&out.stdout, &want, &format!("cat -v -o {rel}"));
+        assert_same_as_postcat(&out.stdout, &want, &format!("cat -v -o {rel}"));
     }
 }
 
@@ -179,7 +171,7 @@ fn standard_input_states_and_queue_id_hint() {
     // No file: standard input, named "stdin" as postcat names it.
     let out = mx(["cat", "-e"]).stdin_file(&file).code(0);
     let by_path = cat_in(&sample_spool(), &["-e", rel], "UTC").stdout;
-    same(
+    assert_same_as_postcat(
         &out.stdout,
         &String::from_utf8_lossy(&by_path)
             .replace(rel, "stdin")
@@ -222,7 +214,7 @@ fn standard_input_states_and_queue_id_hint() {
         .output()
         .unwrap();
     crate::harness::assert_ok(&out);
-    same(
+    assert_same_as_postcat(
         &out.stdout,
         &cat_in(&sample_spool(), &["-bh", rel], "UTC").stdout,
         "-q -c",

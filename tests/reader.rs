@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
-use crate::harness::{manifest, mx, scan_report};
+use crate::harness::{assert_same_as_postcat, manifest, mx, ran_ok, scan_report};
 use crate::util::*;
 
 /// Every message file of the sample spool, as paths relative to the spool root.
@@ -22,17 +22,6 @@ fn id_of(rel: &str) -> String {
 
 fn our_cat(flag: &str, rel: &str) -> Vec<u8> {
     mx(["cat", flag, rel]).dir(&sample_spool()).ok().stdout
-}
-
-/// `cat` prints exactly what postcat prints (also the missing final newline of a
-/// message ending in an unterminated line, which postcat buffers and never flushes).
-fn assert_same_message(ours: &[u8], postfix: &[u8], what: &str) {
-    assert!(
-        ours == postfix,
-        "{what}: differs from postcat:\n{}\n---\n{}",
-        String::from_utf8_lossy(ours),
-        String::from_utf8_lossy(postfix)
-    );
 }
 
 /// Our -e output is postcat's, exactly (the recipient states are behind --states).
@@ -49,7 +38,7 @@ fn cat_bh_matches_stored_postcat_output() {
         let Ok(want) = std::fs::read(&want) else {
             panic!("no expected output {}", want.display())
         };
-        assert_same_message(&our_cat("-bh", &rel), &want, &rel);
+        assert_same_as_postcat(&our_cat("-bh", &rel), &want, &rel);
         n += 1;
     }
     assert!(n > 0);
@@ -79,23 +68,13 @@ fn postfix_view(args: &[&str]) -> Option<Vec<u8>> {
         .env("TZ", "UTC")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "postfix-view {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(out.stdout)
+    Some(ran_ok(&out, &format!("postfix-view {args:?}")).to_vec())
 }
 
 /// Runs the installed `postcat` on a sample file (from the spool root, private config).
 fn live_postcat(flag: &str, rel: &str) -> Option<Vec<u8>> {
     let out = crate::harness::live_postcat(&[flag, rel])?;
-    assert!(
-        out.status.success(),
-        "postcat {flag} {rel}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(out.stdout)
+    Some(ran_ok(&out, &format!("postcat {flag} {rel}")).to_vec())
 }
 
 #[test]
@@ -104,7 +83,7 @@ fn cat_matches_live_postcat() {
         let Some(want) = live_postcat("-bh", &rel) else {
             return;
         };
-        assert_same_message(&our_cat("-bh", &rel), &want, &rel);
+        assert_same_as_postcat(&our_cat("-bh", &rel), &want, &rel);
         let want = live_postcat("-e", &rel).unwrap();
         assert_eq!(
             String::from_utf8_lossy(&envelope_part(&our_cat("-e", &rel))),

@@ -15,8 +15,8 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use crate::harness::{
-    Postfix, copy_export, free_port, is_root, journal_cmd, journal_path, journal_state,
-    maildir_messages, manifest, mx, reinject_summary,
+    Postfix, assert_contains_all, copy_export, files_under, free_port, is_root, journal_cmd,
+    journal_path, journal_state, maildir_messages, manifest, mx, reinject_summary, reinject_to,
 };
 use crate::util;
 use mxsalvage::manifest::Manifest;
@@ -251,26 +251,14 @@ fn fed_secondary() -> Postfix {
 
 /// The queue IDs in a spool (file names under every queue).
 fn spool_ids(p: &Postfix) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![p.dir.path().join("spool")];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let path = e.unwrap().path();
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            if path.is_dir() {
-                if [
-                    "incoming", "active", "deferred", "hold", "maildrop", "corrupt",
-                ]
-                .contains(&name.as_str())
-                    || d != p.dir.path().join("spool")
-                {
-                    stack.push(path);
-                }
-            } else {
-                out.push(name);
-            }
-        }
-    }
+    let spool = p.dir.path().join("spool");
+    let mut out: Vec<String> = [
+        "incoming", "active", "deferred", "hold", "maildrop", "corrupt",
+    ]
+    .iter()
+    .flat_map(|q| files_under(&spool.join(q)))
+    .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+    .collect();
     out.sort();
     out
 }
@@ -298,10 +286,35 @@ fn export_copy() -> tempfile::TempDir {
     copy_export(fixture())
 }
 
+/// The usual set-up: a fresh copy of the fixture export; `None` (the test skips) when
+/// the servers are missing.
+fn fixture_export() -> Option<tempfile::TempDir> {
+    servers_available(false).then(export_copy)
+}
+
+/// [`fixture_export`] and a private primary to send it to.
+fn export_and_primary() -> Option<(tempfile::TempDir, Postfix)> {
+    fixture_export().map(|e| (e, Postfix::primary()))
+}
+
+/// A temporary directory whose `export/` holds an export of the sample spool;
+/// `None` (the test skips) when the servers are missing.
+fn samples_export() -> Option<tempfile::TempDir> {
+    if !servers_available(false) {
+        return None;
+    }
+    let d = tempfile::tempdir().unwrap();
+    export(
+        &util::root().join("samples/config"),
+        &util::sample_spool(),
+        &d.path().join("export"),
+    );
+    Some(d)
+}
+
 fn reinject(export: &Path, to: &str, extra: &[&str]) -> (Output, Summary) {
-    let o = mx(["reinject", "--from"])
-        .arg(export)
-        .args(["--to", to, "--json", "--no-tls"])
+    let o = reinject_to(export, to)
+        .args(["--json", "--no-tls"])
         .args(extra)
         .output();
     let s = reinject_summary(&o);
@@ -492,12 +505,10 @@ fn journal_lines(export: &Path) -> usize {
 
 #[test]
 fn end_to_end_into_a_postfix_primary_exactly_once() {
-    if !servers_available(false) {
+    let Some((export, primary)) = export_and_primary() else {
         return;
-    }
-    let export = export_copy();
+    };
     let ex = export.path();
-    let primary = Postfix::primary();
     let want = expected_pairs(&manifest(ex));
     assert!(want.len() >= 30, "{want:?}");
 
@@ -542,14 +553,7 @@ fn end_to_end_into_a_postfix_primary_exactly_once() {
     assert_eq!(arrivals(&primary, ex), got);
 
     // and a dry run says so
-    let o = util::run(&[
-        "reinject",
-        "--from",
-        ex.to_str().unwrap(),
-        "--to",
-        &primary.to(),
-        "--dry-run",
-    ]);
+    let o = reinject_to(ex, &primary.to()).args(["--dry-run"]).output();
     assert_eq!(o.status.code(), Some(0));
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("0 transaction(s) would be sent"), "{text}");
@@ -557,10 +561,9 @@ fn end_to_end_into_a_postfix_primary_exactly_once() {
 
 #[test]
 fn dry_run_shows_envelopes_and_parameters() {
-    if !servers_available(false) {
+    let Some(export) = fixture_export() else {
         return;
-    }
-    let export = export_copy();
+    };
     let ex = export.path();
     // nothing listens on this port: a dry run must not connect
     let o = mx(["reinject", "--from"])
@@ -574,28 +577,29 @@ fn dry_run_shows_envelopes_and_parameters() {
         "{text}{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    for want in [
-        "MAIL FROM:<> SIZE=",
-        "MAIL FROM:<alice@example.org> SIZE=",
-        "BODY=8BITMIME",
-        "SMTPUTF8",
-        "RET=HDRS ENVID=env+2Bid+3D1",
-        "RCPT TO:<frank@example.com> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;frank-orig+2Bx@example.com",
-        "RCPT TO:<grace@example.com> NOTIFY=NEVER",
-        "RCPT TO:<\"john doe\"@example.com>",
-        "RCPT TO:<jörg@example.com>",
-    ] {
-        assert!(text.contains(want), "missing {want:?} in\n{text}");
-    }
+    assert_contains_all(
+        "the dry run",
+        &text,
+        &[
+            "MAIL FROM:<> SIZE=",
+            "MAIL FROM:<alice@example.org> SIZE=",
+            "BODY=8BITMIME",
+            "SMTPUTF8",
+            "RET=HDRS ENVID=env+2Bid+3D1",
+            "RCPT TO:<frank@example.com> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;frank-orig+2Bx@example.com",
+            "RCPT TO:<grace@example.com> NOTIFY=NEVER",
+            "RCPT TO:<\"john doe\"@example.com>",
+            "RCPT TO:<jörg@example.com>",
+        ],
+    );
     assert!(!journal_path(ex).exists(), "a dry run writes no journal");
 }
 
 #[test]
 fn damaged_archive_copy_fails_only_that_message() {
-    if !servers_available(false) {
+    let Some(export) = fixture_export() else {
         return;
-    }
-    let export = export_copy();
+    };
     let ex = export.path();
     let m = manifest(ex);
     let victim = &m.messages[0];
@@ -620,28 +624,17 @@ fn damaged_archive_copy_fails_only_that_message() {
 
 #[test]
 fn killed_runs_never_deliver_twice() {
-    if !servers_available(false) {
+    let Some((export, primary)) = export_and_primary() else {
         return;
-    }
-    let export = export_copy();
+    };
     let ex = export.path();
-    let primary = Postfix::primary();
     let want = expected_pairs(&manifest(ex));
     // kill the tool (SIGKILL) once the journal has grown by k lines, several times
     for k in [1usize, 2, 5, 9] {
         let before = journal_lines(ex);
-        let mut child = Command::new(util::bin())
-            .args([
-                "reinject",
-                "--from",
-                ex.to_str().unwrap(),
-                "--to",
-                &primary.to(),
-                "--no-tls",
-                "--rate",
-                "8",
-                "--quiet",
-            ])
+        let mut child = reinject_to(ex, &primary.to())
+            .args(["--no-tls", "--rate", "8", "--quiet"])
+            .command()
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -700,23 +693,16 @@ fn killed_runs_never_deliver_twice() {
 
 #[test]
 fn temporary_refusal_is_retried_and_permanent_refusal_recorded() {
-    if !servers_available(false) {
+    let Some((export, primary)) = export_and_primary() else {
         return;
-    }
-    let export = export_copy();
+    };
     let ex = export.path();
-    let primary = Postfix::primary();
     primary.access("defer1@example.com 450 4.2.0 try again later (test)\nreject1@example.com REJECT no such user (test)\n");
     let want = expected_pairs(&manifest(ex));
     // run in the background with a short retry delay; lift the DEFER rule once the
     // journal shows the first deferral
-    let child = Command::new(util::bin())
+    let child = reinject_to(ex, &primary.to())
         .args([
-            "reinject",
-            "--from",
-            ex.to_str().unwrap(),
-            "--to",
-            &primary.to(),
             "--no-tls",
             "--json",
             "--quiet",
@@ -725,6 +711,7 @@ fn temporary_refusal_is_retried_and_permanent_refusal_recorded() {
             "--max-retries",
             "5",
         ])
+        .command()
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -780,12 +767,10 @@ fn temporary_refusal_is_retried_and_permanent_refusal_recorded() {
 
 #[test]
 fn deferral_beyond_max_retries_stays_deferred_for_a_rerun() {
-    if !servers_available(false) {
+    let Some((export, primary)) = export_and_primary() else {
         return;
-    }
-    let export = export_copy();
+    };
     let ex = export.path();
-    let primary = Postfix::primary();
     primary.access("defer1@example.com 450 4.2.0 try again later (test)\n");
     let (o, s) = reinject(
         ex,
@@ -837,31 +822,18 @@ type RcptTriple = (Vec<u8>, Option<Vec<u8>>, Option<String>);
 
 /// Reads every queue file in a spool's hold/ queue.
 fn held(p: &Postfix) -> Vec<QueueFile> {
-    let mut out = Vec::new();
-    let mut stack = vec![p.dir.path().join("spool/hold")];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let path = e.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                out.push(
-                    QueueFile::parse(std::fs::read(&path).unwrap(), Depth::Full, false).unwrap(),
-                );
-            }
-        }
-    }
-    out
+    files_under(&p.dir.path().join("spool/hold"))
+        .into_iter()
+        .map(|f| QueueFile::parse(std::fs::read(f).unwrap(), Depth::Full, false).unwrap())
+        .collect()
 }
 
 #[test]
 fn esmtp_parameters_reach_the_primary_queue() {
-    if !servers_available(false) {
+    let Some((export, primary)) = export_and_primary() else {
         return;
-    }
-    let export = export_copy();
+    };
     let ex = export.path();
-    let primary = Postfix::primary();
     primary.access("example.com HOLD\nexample.net HOLD\nexample.org HOLD\n");
     let (o, s) = reinject(ex, &primary.to(), &[]);
     assert_eq!(o.status.code(), Some(0), "{s:#?}");
@@ -951,34 +923,29 @@ fn esmtp_parameters_reach_the_primary_queue() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&o.stdout);
-    for want in [
-        "named_attribute: envelope_id=env+id=1",
-        "named_attribute: ret_flags=2",
-        "named_attribute: dsn_orig_rcpt=rfc822;frank-orig+x@example.com",
-        "named_attribute: notify_flags=6",
-        "named_attribute: notify_flags=1",
-    ] {
-        assert!(text.contains(want), "postcat lacks {want:?}:\n{text}");
-    }
+    assert_contains_all(
+        "postcat output",
+        &text,
+        &[
+            "named_attribute: envelope_id=env+id=1",
+            "named_attribute: ret_flags=2",
+            "named_attribute: dsn_orig_rcpt=rfc822;frank-orig+x@example.com",
+            "named_attribute: notify_flags=6",
+            "named_attribute: notify_flags=1",
+        ],
+    );
 }
 
 fn find_held_with(p: &Postfix, needle: &str) -> PathBuf {
-    let mut stack = vec![p.dir.path().join("spool/hold")];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let path = e.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if std::fs::read(&path)
+    files_under(&p.dir.path().join("spool/hold"))
+        .into_iter()
+        .find(|f| {
+            std::fs::read(f)
                 .unwrap()
                 .windows(needle.len())
                 .any(|w| w == needle.as_bytes())
-            {
-                return path;
-            }
-        }
-    }
-    panic!("no held file contains {needle}");
+        })
+        .unwrap_or_else(|| panic!("no held file contains {needle}"))
 }
 
 // ---------------------------------------------------------------------------------
@@ -1213,16 +1180,10 @@ fn usage_errors_exit_2() {
 /// arrives once and byte-identical; the rest is refused (the primary does not relay).
 #[test]
 fn sample_spool_round_trip() {
-    if !servers_available(false) {
+    let Some(d) = samples_export() else {
         return;
-    }
-    let d = tempfile::tempdir().unwrap();
+    };
     let ex = d.path().join("export");
-    export(
-        &util::root().join("samples/config"),
-        &util::sample_spool(),
-        &ex,
-    );
     let local = |r: &str| {
         ["@example.com", "@example.net", "@example.org"]
             .iter()
@@ -1262,12 +1223,10 @@ fn sample_spool_round_trip() {
 /// everything exactly once over the sessions that were admitted.
 #[test]
 fn surplus_connections_give_way_to_admitted_ones() {
-    if !servers_available(false) {
+    let Some((export, primary)) = export_and_primary() else {
         return;
-    }
-    let export = export_copy();
+    };
     let ex = export.path();
-    let primary = Postfix::primary();
     let mcf = primary.dir.path().join("etc/master.cf");
     let text = std::fs::read_to_string(&mcf).unwrap();
     let limited: Vec<String> = text
@@ -1314,16 +1273,10 @@ fn surplus_connections_give_way_to_admitted_ones() {
 /// dry run.
 #[test]
 fn maildrop_sender_reaches_the_primary_qualified_with_myorigin() {
-    if !servers_available(false) {
+    let Some(d) = samples_export() else {
         return;
-    }
-    let d = tempfile::tempdir().unwrap();
+    };
     let ex = d.path().join("export");
-    export(
-        &util::root().join("samples/config"),
-        &util::sample_spool(),
-        &ex,
-    );
     let want = "nobody@backup-mx.example.com";
     let m = manifest(&ex);
     let maildrop: Vec<&str> = m
@@ -1486,12 +1439,10 @@ fn starttls_with_a_self_signed_primary() {
 /// another server, once.
 #[test]
 fn another_name_for_the_target_never_sends_twice() {
-    if !servers_available(false) {
+    let Some((export, primary)) = export_and_primary() else {
         return;
-    }
-    let export = export_copy();
+    };
     let ex = export.path();
-    let primary = Postfix::primary();
     let want = expected_pairs(&manifest(ex));
     let (o, s) = reinject(ex, &primary.to(), &[]);
     assert_eq!(o.status.code(), Some(0), "{s:#?}");
@@ -1544,14 +1495,7 @@ fn another_name_for_the_target_never_sends_twice() {
     assert_eq!(o.status.code(), Some(0));
     assert_eq!((s.sent, s.already_sent), (0, want.len()));
     // the text output starts with the resolved target
-    let o = util::run(&[
-        "reinject",
-        "--from",
-        ex.to_str().unwrap(),
-        "--to",
-        &primary.to(),
-        "--no-tls",
-    ]);
+    let o = reinject_to(ex, &primary.to()).args(["--no-tls"]).output();
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(
         text.starts_with(&format!(
@@ -1616,13 +1560,7 @@ fn sent_ids_empty_the_secondary_exactly() {
         .collect();
     delivered.sort();
     assert_eq!(plain, delivered);
-    let o = util::run(&[
-        "journal",
-        "--from",
-        ex.to_str().unwrap(),
-        "--sent-ids",
-        "--include-refused",
-    ]);
+    let o = journal_cmd(&ex, &["--sent-ids", "--include-refused"]);
     assert_eq!(o.status.code(), Some(1));
     let ids = String::from_utf8_lossy(&o.stdout).into_owned();
     let mut want: Vec<String> = before.iter().filter(|i| **i != deferred).cloned().collect();
@@ -1643,7 +1581,7 @@ fn sent_ids_empty_the_secondary_exactly() {
     assert!(out.status.success(), "{out:?}");
     assert_eq!(spool_ids(&sec), vec![deferred.clone()]);
     // the report says why the two are left
-    let o = util::run(&["journal", "--from", ex.to_str().unwrap()]);
+    let o = journal_cmd(&ex, &[]);
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(
         text.lines().any(|l| l.starts_with(&format!(
@@ -1733,12 +1671,10 @@ fn reporting_name(ex: &Path) -> String {
 /// postmaster; a rerun sends none again; `mxsalvage journal` counts them.
 #[test]
 fn refused_recipients_get_a_dsn_as_postfix_would_send_it() {
-    if !servers_available(false) {
+    let Some((export, primary)) = export_and_primary() else {
         return;
-    }
-    let export = export_copy();
+    };
     let ex = export.path();
-    let primary = Postfix::primary();
     primary.access(
         "reject1@example.com 550 5.1.1 no such user (test)\nfrank@example.com 550 5.1.1 no such user (test)\ngrace@example.com 550 5.1.1 no such user (test)\ndave@example.com 550 5.1.1 no such user (test)\nivan@example.com 550 5.1.1 no such user (test)\n",
     );
@@ -1873,7 +1809,7 @@ fn refused_recipients_get_a_dsn_as_postfix_would_send_it() {
     primary.drain();
     assert_eq!(dsns_arrived(&primary).len(), 4);
     // and `journal` now counts every failed pair as done
-    let o = util::run(&["journal", "--from", ex.to_str().unwrap(), "--json"]);
+    let o = journal_cmd(ex, &["--json"]);
     assert_eq!(
         o.status.code(),
         Some(0),
@@ -1889,12 +1825,10 @@ fn refused_recipients_get_a_dsn_as_postfix_would_send_it() {
 /// the DSNs owed, and `--bounce-via` sends them through another server.
 #[test]
 fn dsns_as_files_listed_or_through_another_server() {
-    if !servers_available(false) {
+    let Some((export, primary)) = export_and_primary() else {
         return;
-    }
-    let export = export_copy();
+    };
     let ex = export.path();
-    let primary = Postfix::primary();
     primary.access("reject1@example.com 550 5.1.1 no such user (test)\ngrace@example.com 550 5.1.1 no such user (test)\n");
     let (o, s) = reinject(ex, &primary.to(), &["--no-bounces"]);
     assert_eq!(o.status.code(), Some(1), "{s:#?}");
@@ -1922,14 +1856,7 @@ fn dsns_as_files_listed_or_through_another_server() {
     // without the DSN lines: the DSN is owed again
     let export2 = copy_without_dsn_lines(ex);
     let ex2 = export2.path();
-    let o = util::run(&[
-        "reinject",
-        "--from",
-        ex2.to_str().unwrap(),
-        "--to",
-        &primary.to(),
-        "--dry-run",
-    ]);
+    let o = reinject_to(ex2, &primary.to()).args(["--dry-run"]).output();
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(
         text.contains("to alice@example.org: reject1@example.com: 550 5.1.1"),
@@ -2136,12 +2063,10 @@ fn ids_without(ex: &Path, refused: &[&str]) -> Vec<String> {
 /// writes the suppressed ones.
 #[test]
 fn backscatter_policy_on_a_real_primary() {
-    if !servers_available(false) {
+    let Some((export, primary)) = export_and_primary() else {
         return;
-    }
-    let export = export_copy();
+    };
     let ex = export.path();
-    let primary = Postfix::primary();
     primary.access(
         "reject1@example.com 550 5.1.1 User unknown (test)\njudy@example.com 550 5.1.1 User unknown (test)\nfrank@example.com 550 5.1.1 User unknown (test)\nuser0@example.com 550 5.1.1 User unknown (test)\n",
     );
@@ -2296,10 +2221,9 @@ fn backscatter_policy_on_a_real_primary() {
 /// primary fixed (same address and port), a plain rerun delivers everything once.
 #[test]
 fn a_primary_that_knows_no_user_trips_the_breaker_and_a_rerun_delivers() {
-    if !servers_available(false) {
+    let Some(export) = fixture_export() else {
         return;
-    }
-    let export = export_copy();
+    };
     let ex = export.path();
     let want = expected_pairs(&manifest(ex));
     let primary = Postfix::primary();
@@ -2413,16 +2337,9 @@ fn unknown_is_worded_by_the_dot_mark() {
         std::fs::write(journal_path(cx), format!("{}\n", lines[..keep].join("\n"))).unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(journal_path(cx), std::fs::Permissions::from_mode(0o600)).unwrap();
-        let o = util::run(&[
-            "reinject",
-            "--from",
-            cx.to_str().unwrap(),
-            "--to",
-            &primary.to(),
-            "--no-tls",
-            "--id",
-            &id,
-        ]);
+        let o = reinject_to(cx, &primary.to())
+            .args(["--no-tls", "--id", &id])
+            .output();
         assert_eq!(o.status.code(), Some(1));
         let out = String::from_utf8_lossy(&o.stdout);
         assert!(out.contains(want) && !out.contains(not), "{out}");

@@ -100,8 +100,16 @@ fn a_copy_never_takes_the_reading_machines_identity() {
         "local identity used"
     );
     let r: mxsalvage::report::scan::ScanReport = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(r.maximal_queue_lifetime, 5 * 86400, "local lifetimes used");
-    assert!(r.configuration.starts_with("none"), "{}", r.configuration);
+    assert_eq!(
+        r.head.maximal_queue_lifetime,
+        5 * 86400,
+        "local lifetimes used"
+    );
+    assert!(
+        r.head.configuration.starts_with("none"),
+        "{}",
+        r.head.configuration
+    );
     let maildrop: Vec<_> = r
         .messages
         .iter()
@@ -155,11 +163,11 @@ fn a_copy_never_takes_the_reading_machines_identity() {
     let o = with_local_etc(&etc, &["scan", "--json", "--queue-dir", q]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let r: mxsalvage::report::scan::ScanReport = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(r.maximal_queue_lifetime, 2 * 86400);
+    assert_eq!(r.head.maximal_queue_lifetime, 2 * 86400);
     assert!(
-        r.configuration.starts_with("/etc/postfix/main.cf"),
+        r.head.configuration.starts_with("/etc/postfix/main.cf"),
         "{}",
-        r.configuration
+        r.head.configuration
     );
     assert!(
         r.messages

@@ -12,7 +12,9 @@ use std::time::Duration;
 use mxsalvage::queue::{Depth, PostfixConfig, Spool};
 
 pub use crate::harness::files_under;
-use crate::harness::{Modes, copy_sample_spool, fingerprint_of, mx, sample_scan, scan_report};
+use crate::harness::{
+    Modes, copy_sample_spool, fingerprint_of, mx, sample_scan, scan_report, scratch,
+};
 use crate::util::*;
 
 const LIMIT: Duration = Duration::from_secs(300);
@@ -36,15 +38,14 @@ fn scan_json(spool: &Path) -> (Option<i32>, mxsalvage::report::scan::ScanReport)
 /// r5 (a): a FIFO at pid/master.pid blocked every command in open().
 #[test]
 fn fifo_at_master_pid_does_not_block() {
-    let tmp = tempfile::tempdir().unwrap();
-    let spool = tmp.path().join("spool");
+    let (tmp, spool, _) = scratch();
     live_copy(&spool);
     std::fs::create_dir_all(spool.join("pid")).unwrap();
     mkfifo(&spool.join("pid/master.pid"));
     let (code, r) = scan_json(&spool);
     assert_eq!(code, Some(0));
     assert_eq!(
-        r.postfix_running, None,
+        r.head.postfix_running, None,
         "a FIFO says nothing about a master"
     );
     assert_eq!(r.messages.len(), 37);
@@ -59,8 +60,7 @@ fn fifo_at_master_pid_does_not_block() {
 /// are (not "temporary or leftover file"), never followed; everything else is read.
 #[test]
 fn symlinks_fifos_and_devices_in_a_queue_are_reported_not_followed() {
-    let tmp = tempfile::tempdir().unwrap();
-    let spool = tmp.path().join("spool");
+    let (tmp, spool, _) = scratch();
     live_copy(&spool);
     let fifo = tmp.path().join("fifo");
     mkfifo(&fifo);
@@ -174,8 +174,7 @@ fn queue_file_swapped_after_the_walk_is_refused() {
 /// memory stays small.
 #[test]
 fn sparse_huge_queue_file_is_rejected_without_reading_it() {
-    let tmp = tempfile::tempdir().unwrap();
-    let spool = tmp.path().join("spool");
+    let (_tmp, spool, _) = scratch();
     live_copy(&spool);
     let p = spool.join("deferred/F/FFFFF000001");
     std::fs::create_dir_all(p.parent().unwrap()).unwrap();

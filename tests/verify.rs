@@ -180,8 +180,7 @@ shutil.move(tmp, src)
 fn zip_entries_are_checked_and_rebuilt_from_checked_copies() {
     // r6: `--update` re-zipped tree files without checking them, and verify never
     // compared a zip's entries with the manifest, so tampered mail passed verify.
-    let tmp = tempfile::tempdir().unwrap();
-    let spool = tmp.path().join("spool");
+    let (tmp, spool, _) = scratch();
     copy_sample_spool(&spool, Modes::Copied);
     let out = tmp.path().join("x");
     let go = |extra: &[&str]| {

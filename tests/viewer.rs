@@ -54,8 +54,11 @@ fn queue_file(arrival: i64, rcpts: &[&[u8]], lines: &[Vec<u8>]) -> Vec<u8> {
 }
 
 /// Writes a queue file into `spool/deferred/<first char>/<id>` (mode 0700).
-fn put(spool: &Path, id: &str, data: &[u8]) {
-    plant(spool, &format!("deferred/{}/{id}", &id[..1]), data, 0o700);
+/// Plants a deferred queue file `id` that arrived at `arrival` for `rcpt`, holding
+/// `message` (LF line ends).
+fn put(spool: &Path, id: &str, arrival: i64, rcpt: &[u8], message: &[u8]) {
+    let data = queue_file(arrival, &[rcpt], &lines(message));
+    plant(spool, &format!("deferred/{}/{id}", &id[..1]), &data, 0o700);
 }
 
 fn lines(s: &[u8]) -> Vec<Vec<u8>> {
@@ -105,16 +108,24 @@ fn assert_linear_by(what: &str, make: impl Fn(usize) -> Vec<u8>, n: usize, f: im
     panic!("{what}: doubling the input multiplied the time by {seen:.2?}");
 }
 
-fn deep822(n: usize) -> Vec<u8> {
-    let mut v = b"From: a@example.net\nTo: alice@example.com\nSubject: big deep822".to_vec();
+/// `head`, then `part(i)` for each i below `n`, then `tail`: a message that grows with n.
+fn repeated(head: &[u8], n: usize, part: impl Fn(usize) -> Vec<u8>, tail: &[u8]) -> Vec<u8> {
+    let mut v = head.to_vec();
     for i in 0..n {
-        v.extend_from_slice(
-            format!("\nContent-Type: message/rfc822\n\nFrom: x{i}@example.net\nSubject: level {i}")
-                .as_bytes(),
-        );
+        v.extend(part(i));
     }
-    v.extend_from_slice(b"\n\ninnermost");
+    v.extend_from_slice(tail);
     v
+}
+
+/// A message nested `n` message/rfc822 levels deep.
+fn deep822(n: usize) -> Vec<u8> {
+    let level = |i| {
+        format!("\nContent-Type: message/rfc822\n\nFrom: x{i}@example.net\nSubject: level {i}")
+            .into_bytes()
+    };
+    let head = b"From: a@example.net\nTo: alice@example.com\nSubject: big deep822";
+    repeated(head, n, level, b"\n\ninnermost")
 }
 
 // ---------------------------------------------------------------------------------------
@@ -124,12 +135,9 @@ fn deep822(n: usize) -> Vec<u8> {
 #[test]
 fn html_full_of_ampersands_decodes_in_linear_time() {
     let make = |kb: usize| {
-        let mut v =
-            b"From: a@example.net\nSubject: amp\nMIME-Version: 1.0\nContent-Type: text/html\n\n<p>"
-                .to_vec();
-        v.extend(std::iter::repeat_n(b'&', kb * 1024));
-        v.extend_from_slice(b"</p>\n");
-        v
+        let head =
+            b"From: a@example.net\nSubject: amp\nMIME-Version: 1.0\nContent-Type: text/html\n\n<p>";
+        repeated(head, kb * 1024, |_| b"&".to_vec(), b"</p>\n")
     };
     let d = decode(&make(64), "x.files");
     assert!(d.text.contains(&"&".repeat(64 * 1024)));
@@ -140,12 +148,11 @@ fn html_full_of_ampersands_decodes_in_linear_time() {
 #[test]
 fn many_same_named_attachments_decode_in_linear_time() {
     let make = |n: usize| {
-        let mut v = b"From: a@example.net\nSubject: parts\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=B\n\n".to_vec();
-        for i in 0..n {
-            v.extend_from_slice(format!("--B\nContent-Type: application/octet-stream\nContent-Disposition: attachment; filename=\"a.txt\"\n\nx{i}\n").as_bytes());
-        }
-        v.extend_from_slice(b"--B--\n");
-        v
+        let head = b"From: a@example.net\nSubject: parts\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=B\n\n";
+        let part = |i| {
+            format!("--B\nContent-Type: application/octet-stream\nContent-Disposition: attachment; filename=\"a.txt\"\n\nx{i}\n").into_bytes()
+        };
+        repeated(head, n, part, b"--B--\n")
     };
     let d = decode(&make(100), "x.files");
     let names: std::collections::BTreeSet<String> = d
@@ -163,16 +170,20 @@ fn many_same_named_attachments_decode_in_linear_time() {
 fn html_view_of_hostile_markup_is_linear() {
     use mxsalvage::export::sinks::html::{PageInfo, PageLinks, linkify, message_page};
     let make = |n: usize| {
-        let mut v = b"From: a@example.net\nSubject: markup\nMIME-Version: 1.0\nContent-Type: multipart/alternative; boundary=B\n\n--B\nContent-Type: text/plain\n\n".to_vec();
-        for _ in 0..n {
-            v.extend_from_slice(b"see http://a.example/x and hhhh http:/ &amp &#x41 ");
-        }
-        v.extend_from_slice(b"\n--B\nContent-Type: text/html\n\n");
-        for _ in 0..n {
-            v.extend_from_slice(b"<a href=\"http://a.example/\">x</a><div style=\"color:red;width:1px\"><b>&amp;&hellip;<p title=x a=1 b=2>\n");
-        }
-        v.extend_from_slice(b"\n--B--\n");
-        v
+        let html = repeated(
+            b"\n--B\nContent-Type: text/html\n\n",
+            n,
+            |_| {
+                b"<a href=\"http://a.example/\">x</a><div style=\"color:red;width:1px\"><b>&amp;&hellip;<p title=x a=1 b=2>\n".to_vec()
+            },
+            b"\n--B--\n",
+        );
+        repeated(
+            b"From: a@example.net\nSubject: markup\nMIME-Version: 1.0\nContent-Type: multipart/alternative; boundary=B\n\n--B\nContent-Type: text/plain\n\n",
+            n,
+            |_| b"see http://a.example/x and hhhh http:/ &amp &#x41 ".to_vec(),
+            &html,
+        )
     };
     let links = PageLinks {
         index: "../index.html".into(),
@@ -199,26 +210,20 @@ fn html_view_of_hostile_markup_is_linear() {
 /// raw with a warning.
 #[test]
 fn deeply_nested_message_does_not_abort_the_export() {
-    let d = tempfile::tempdir().unwrap();
-    let spool = d.path().join("spool");
-    let out = d.path().join("out");
+    let (_d, spool, out) = scratch();
     put(
         &spool,
         "3C3CC98E003",
-        &queue_file(
-            1_795_804_680,
-            &[b"alice@example.com"],
-            &lines(&deep822(40_000)),
-        ),
+        1_795_804_680,
+        b"alice@example.com",
+        &deep822(40_000),
     );
     put(
         &spool,
         "3C3CC98E004",
-        &queue_file(
-            1_795_804_690,
-            &[b"alice@example.com"],
-            &lines(b"From: b@example.net\nSubject: an ordinary one\n\nhello"),
-        ),
+        1_795_804_690,
+        b"alice@example.com",
+        b"From: b@example.net\nSubject: an ordinary one\n\nhello",
     );
     mx(["export"])
         .queue_dir(&spool)
@@ -282,12 +287,7 @@ fn viewer_cdp<S: AsRef<std::ffi::OsStr>>(shots: &Path, pages: &[S]) -> serde_jso
         .args(pages)
         .output()
         .unwrap();
-    assert!(
-        o.status.success(),
-        "viewer_cdp.py: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_slice(&o.stdout).unwrap()
+    serde_json::from_slice(ran_ok(&o, "viewer_cdp.py")).unwrap()
 }
 
 /// A message a hostile sender could write: markup in every header, scripts, event
@@ -343,27 +343,21 @@ fn html_view_in_headless_chromium() {
     if !tool("chromium") || !tool("python3") {
         return;
     }
-    let d = tempfile::tempdir().unwrap();
-    let spool = d.path().join("spool");
-    let out = d.path().join("out");
+    let (d, spool, out) = scratch();
     copy_sample_spool(&spool, Modes::Copied);
     put(
         &spool,
         "4FFFF98E5F0",
-        &queue_file(
-            1_795_900_000,
-            &[b"alice@example.com"],
-            &lines(HOSTILE.as_bytes()),
-        ),
+        1_795_900_000,
+        b"alice@example.com",
+        HOSTILE.as_bytes(),
     );
     put(
         &spool,
         "4FFFF98E5F1",
-        &queue_file(
-            1_795_800_000,
-            &[b"alice@example.com"],
-            &lines(INLINE.as_bytes()),
-        ),
+        1_795_800_000,
+        b"alice@example.com",
+        INLINE.as_bytes(),
     );
     mx(["export"])
         .queue_dir(&spool)
@@ -660,9 +654,7 @@ fn percent_decode(s: &str) -> String {
 /// itself; `verify` accepts the export; `--update` adds new mail to the index.
 #[test]
 fn html_view_alone_and_after_update() {
-    let d = tempfile::tempdir().unwrap();
-    let spool = d.path().join("spool");
-    let out = d.path().join("out");
+    let (_d, spool, out) = scratch();
     copy_sample_spool(&spool, Modes::Copied);
     let export = |extra: &[&str]| {
         mx(["export"])
@@ -709,11 +701,9 @@ fn html_view_alone_and_after_update() {
     put(
         &spool,
         "4FFFF98E5F2",
-        &queue_file(
-            1_895_000_000,
-            &[b"judy@example.com"],
-            &lines(b"From: late@example.net\nSubject: arrived later\n\nhello"),
-        ),
+        1_895_000_000,
+        b"judy@example.com",
+        b"From: late@example.net\nSubject: arrived later\n\nhello",
     );
     export(&["--update"]);
     let m = manifest(&out);
@@ -766,16 +756,13 @@ Content-Disposition: attachment; filename=\"photo.svg\"\n\
 \n\
 <svg xmlns='http://www.w3.org/2000/svg' onload=\"fetch('http://127.0.0.1:9/svg')\"/>\n\
 --B--\n";
-    let d = tempfile::tempdir().unwrap();
-    let spool = d.path().join("spool");
+    let (d, spool, _) = scratch();
     put(
         &spool,
         "4FFFF98E5F2",
-        &queue_file(
-            1_795_900_000,
-            &[b"alice@example.com"],
-            &lines(R12.as_bytes()),
-        ),
+        1_795_900_000,
+        b"alice@example.com",
+        R12.as_bytes(),
     );
     let mut pages = Vec::new();
     let mut controls = Vec::new();

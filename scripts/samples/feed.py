@@ -34,6 +34,17 @@ def msg(name, subject, headers=(), body=b"", frm="Sample Sender <sender@example.
     return b"\n".join(h) + b"\n\n" + enc(body)
 
 
+def text_plain(charset, cte):
+    """The MIME headers of a text/plain message in `charset`, sent as `cte`."""
+    return ["MIME-Version: 1.0", "Content-Type: text/plain; charset=" + charset,
+            "Content-Transfer-Encoding: " + cte]
+
+
+def b_word(text, label, codec):
+    """`text` as an RFC 2047 encoded word: encoded with `codec`, labelled `label`, base64."""
+    return "=?" + label + "?B?" + base64.b64encode(text.encode(codec)).decode() + "?="
+
+
 def enc(x):
     return x if isinstance(x, bytes) else x.encode("utf-8")
 
@@ -183,8 +194,7 @@ class Feeder:
         S("8bitmime", "latin@example.net", ["grace@example.com"],
           msg("8bitmime", "8-bit ISO-8859-1 body with BODY=8BITMIME",
               to="grace@example.com",
-              headers=["MIME-Version: 1.0", "Content-Type: text/plain; charset=iso-8859-1",
-                       "Content-Transfer-Encoding: 8bit"],
+              headers=text_plain("iso-8859-1", "8bit"),
               body="Gr\xfc\xdfe aus K\xf6ln, na\xefve caf\xe9, \xa9 2023, \xbd price.\n".encode("latin-1")),
           mail_params="BODY=8BITMIME")
         raw_body = (b"From: raw@example.net\r\nTo: heidi@example.com\r\n"
@@ -202,32 +212,28 @@ class Feeder:
         S("smtputf8", "jörg@example.net", ["jörg@example.com", ("alice@example.com", "NOTIFY=FAILURE")],
           msg("smtputf8", "Grüße, Jörg — 日本語の件名 (SMTPUTF8)",
               frm="Jörg Müller <jörg@example.net>", to="jörg@example.com, alice@example.com",
-              headers=["MIME-Version: 1.0", "Content-Type: text/plain; charset=utf-8",
-                       "Content-Transfer-Encoding: 8bit"],
+              headers=text_plain("utf-8", "8bit"),
               body="UTF-8 sender, UTF-8 recipient local part, UTF-8 headers.\n"
                    "Grüße aus Zürich. こんにちは世界。\n"),
           mail_params="SMTPUTF8 BODY=8BITMIME")
         jp_text = "こんにちは。これは日本語のテストメールです。\n送信者: 山田太郎\n"
         jp_subj = "日本語の件名テスト"
         S("iso2022jp", "yamada@example.net", ["ivan@example.com"],
-          msg("iso2022jp", "=?ISO-2022-JP?B?" + base64.b64encode(jp_subj.encode("iso2022_jp")).decode() + "?=",
-              frm="=?ISO-2022-JP?B?" + base64.b64encode("山田太郎".encode("iso2022_jp")).decode() + "?= <yamada@example.net>",
+          msg("iso2022jp", b_word(jp_subj, "ISO-2022-JP", "iso2022_jp"),
+              frm=b_word("山田太郎", "ISO-2022-JP", "iso2022_jp") + " <yamada@example.net>",
               to="ivan@example.com",
-              headers=["MIME-Version: 1.0", "Content-Type: text/plain; charset=ISO-2022-JP",
-                       "Content-Transfer-Encoding: 7bit"],
+              headers=text_plain("ISO-2022-JP", "7bit"),
               body=jp_text.encode("iso2022_jp")))
         S("sjis", "yamada@example.net", ["ivan@example.com"],
-          msg("sjis", "=?Shift_JIS?B?" + base64.b64encode(jp_subj.encode("shift_jis")).decode() + "?=",
+          msg("sjis", b_word(jp_subj, "Shift_JIS", "shift_jis"),
               to="ivan@example.com",
-              headers=["MIME-Version: 1.0", "Content-Type: text/plain; charset=Shift_JIS",
-                       "Content-Transfer-Encoding: 8bit"],
+              headers=text_plain("Shift_JIS", "8bit"),
               body=(jp_text + "表示、ソフト、能力 (0x5C second bytes)\n").encode("shift_jis")),
           mail_params="BODY=8BITMIME")
         S("eucjp", "yamada@example.net", ["ivan@example.com"],
-          msg("eucjp", "=?EUC-JP?B?" + base64.b64encode(jp_subj.encode("euc_jp")).decode() + "?=",
+          msg("eucjp", b_word(jp_subj, "EUC-JP", "euc_jp"),
               to="ivan@example.com",
-              headers=["MIME-Version: 1.0", "Content-Type: text/plain; charset=EUC-JP",
-                       "Content-Transfer-Encoding: 8bit"],
+              headers=text_plain("EUC-JP", "8bit"),
               body=jp_text.encode("euc_jp")),
           mail_params="BODY=8BITMIME")
         rnd = random.Random(20231127)
@@ -386,8 +392,7 @@ class Feeder:
                       msg("maildrop-t", "sendmail -t in maildrop, 8-bit and a long line",
                           frm="Nobody <nobody@backup-mx.example.com>", to="carol@example.com",
                           headers=["Cc: dave@example.com, erin@example.com", "Bcc: frank@example.com",
-                                   "MIME-Version: 1.0", "Content-Type: text/plain; charset=utf-8",
-                                   "Content-Transfer-Encoding: 8bit"],
+                                   *text_plain("utf-8", "8bit")],
                           body="Recipients come from the headers (extracted section, after the content).\n"
                                "Ünïcödé line.\n" + "x" * 3000 + "\n"),
                       note="sendmail -t in maildrop: R records in the extracted section")

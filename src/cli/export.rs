@@ -202,15 +202,10 @@ fn parse(a: &ExportArgs) -> Result<Parsed> {
 fn options(a: &ExportArgs, p: &Parsed, queue_names: Vec<String>) -> Options {
     Options {
         reader: p.reader.as_ref().map(|r| r.spec()),
-        formats: p.formats.names().iter().map(|s| s.to_string()).collect(),
+        formats: p.formats.recorded(),
         zip: a.zip,
         zip_formats: match a.zip {
-            true => p
-                .zip_formats
-                .names()
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
+            true => p.zip_formats.recorded(),
             false => Vec::new(),
         },
         encrypted: a.zip_password_file.is_some() || a.generate_passwords.is_some(),

@@ -213,10 +213,10 @@ fn print_report(r: &Report) -> Result<()> {
             p.recipient.display(),
             p.state.as_str()
         );
-        if let Some(reply) = &p.reply {
+        if let Some(reply) = &p.line.reply {
             line.push_str(&format!(": {reply}"));
         }
-        if let (Some(target), Some(time)) = (&p.target, &p.time) {
+        if let (Some(target), Some(time)) = (&p.line.target, &p.line.time) {
             line.push_str(&format!(" ({target}, {time})"));
         }
         if let Some(d) = &p.dsn {

@@ -415,17 +415,15 @@ pub fn safe_link(href: &str) -> Option<String> {
     (ok && !cleaned.chars().any(char::is_control)).then_some(cleaned)
 }
 
+/// The heading elements: block elements the sanitiser keeps.
+const HEADINGS: &[&str] = &["h1", "h2", "h3", "h4", "h5", "h6"];
+
+/// Block elements besides [`HEADINGS`]: a line break before and after in the text.
 const BLOCK: &[&str] = &[
     "p",
     "div",
     "tr",
     "li",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
     "table",
     "blockquote",
     "hr",
@@ -601,7 +599,7 @@ impl ToText {
                 self.o.newline();
                 self.o.s.push_str("* ");
             }
-            n if BLOCK.contains(&n) => self.o.newline(),
+            n if BLOCK.contains(&n) || HEADINGS.contains(&n) => self.o.newline(),
             _ => {}
         }
     }
@@ -620,7 +618,7 @@ impl ToText {
                 self.o.s.push('\t');
                 self.o.space = false;
             }
-            n if BLOCK.contains(&n) => self.o.newline(),
+            n if BLOCK.contains(&n) || HEADINGS.contains(&n) => self.o.newline(),
             _ => {}
         }
     }
@@ -640,7 +638,7 @@ fn tidy_lines(s: &str) -> String {
     res
 }
 
-/// Elements the sanitiser keeps (with their content). Others are dropped with their
+/// Elements the sanitiser keeps (with their content), besides [`HEADINGS`]. Others are dropped with their
 /// tags only (their text stays), except [`DROP_CONTENT`].
 const KEEP: &[&str] = &[
     "a",
@@ -666,12 +664,6 @@ const KEEP: &[&str] = &[
     "figcaption",
     "figure",
     "font",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
     "hr",
     "i",
     "img",
@@ -953,6 +945,7 @@ pub fn sanitize(html: &str, cid: &dyn Fn(&str) -> Option<String>) -> Sanitized {
 /// The tag the sanitiser writes for element `n`, if it keeps it.
 fn intern(n: &str) -> Option<&'static str> {
     KEEP.iter()
+        .chain(HEADINGS)
         .find(|k| **k == n)
         .copied()
         .or_else(|| AS_DIV.contains(&n).then_some("div"))
@@ -1180,7 +1173,9 @@ mod tests {
                     .take_while(|c| c.is_ascii_alphanumeric())
                     .collect();
                 assert!(
-                    KEEP.contains(&name.as_str()) || name == "span",
+                    KEEP.contains(&name.as_str())
+                        || HEADINGS.contains(&name.as_str())
+                        || name == "span",
                     "{c:?} gave {out:?} ({name})"
                 );
             }

@@ -889,6 +889,14 @@ mod tests {
         assert!(d.text.contains("inner body"));
     }
 
+    /// The attachments as (name, data), in order.
+    fn names_and_data(d: &Decoded) -> Vec<(&str, &[u8])> {
+        d.attachments
+            .iter()
+            .map(|a| (a.name.as_str(), a.data.as_slice()))
+            .collect()
+    }
+
     fn deep822(n: usize) -> Vec<u8> {
         let mut v = b"From: a@x\nTo: b@x\nSubject: deep\n".to_vec();
         for i in 0..n {
@@ -1030,13 +1038,8 @@ mod tests {
         let raw = b"From: a@x\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\r\n \"b2\"\r\n\r\n--b2\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nVISIBLE BODY TEXT\r\n--b2\r\nContent-Type: application/pdf; name=\r\n\t\"report.pdf\"\r\nContent-Disposition: attachment; filename=\r\n\t\"report.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--b2\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\r\n unquoted.dat\r\n\r\nx\r\n--b2--\r\n";
         let d = decode(raw, "x.files");
         assert!(d.text.contains("VISIBLE BODY TEXT"), "{}", d.text);
-        let got: Vec<(&str, &[u8])> = d
-            .attachments
-            .iter()
-            .map(|a| (a.name.as_str(), a.data.as_slice()))
-            .collect();
         assert_eq!(
-            got,
+            names_and_data(&d),
             [("report.pdf", &b"%PDF-1.4\n"[..]), ("unquoted.dat", b"x")]
         );
     }
@@ -1096,13 +1099,8 @@ mod tests {
     fn message_in_message_in_multipart() {
         let raw = b"From: a@x\nSubject: top\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=B\n\n--B\nContent-Type: message/rfc822\n\nFrom: b@x\nSubject: middle\nContent-Type: message/rfc822\n\nFrom: c@x\nSubject: inner\nContent-Type: application/pdf; name=one.pdf\nContent-Transfer-Encoding: base64\n\nJVBERi0xLjQK\n\n--B\nContent-Type: text/plain; name=two.txt\nContent-Disposition: attachment; filename=two.txt\n\nsecond\n--B--\n";
         let d = decode(raw, "x.files");
-        let got: Vec<(&str, &[u8])> = d
-            .attachments
-            .iter()
-            .map(|a| (a.name.as_str(), a.data.as_slice()))
-            .collect();
         assert_eq!(
-            got,
+            names_and_data(&d),
             [("one.pdf", &b"%PDF-1.4\n"[..]), ("two.txt", b"second")]
         );
         assert!(d.text.contains("Subject: middle\n") && d.text.contains("Subject: inner\n"));

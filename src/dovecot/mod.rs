@@ -310,25 +310,15 @@ struct Mail {
 }
 
 fn mail_of(export: &Path, r: &ManifestRecipient) -> Option<Mail> {
-    if let Some(md) = r.output("maildir") {
-        let p = export.join(md);
-        if p.is_dir() {
-            return Some(Mail {
-                kind: "maildir",
-                path: p,
-            });
-        }
-    }
-    if let Some(mb) = r.output("mbox") {
-        let p = export.join(mb);
-        if p.is_file() {
-            return Some(Mail {
-                kind: "mbox",
-                path: p,
-            });
-        }
-    }
-    None
+    // A Maildir is served rather than an mbox when the export has both.
+    ["maildir", "mbox"].into_iter().find_map(|kind| {
+        let path = export.join(r.output(kind)?);
+        let present = match kind {
+            "maildir" => path.is_dir(),
+            _ => path.is_file(),
+        };
+        present.then_some(Mail { kind, path })
+    })
 }
 
 /// Whether the reader's group can read `p` (a Maildir: the directory and its three

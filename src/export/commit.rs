@@ -110,15 +110,10 @@ pub struct Run<'a> {
 /// The options the manifest records: the command line's, with the export's shape.
 fn options(run: &Run) -> Options {
     let mut options = run.cfg.options.clone();
-    options.formats = run.formats.names().iter().map(|s| s.to_string()).collect();
+    options.formats = run.formats.recorded();
     options.zip = run.zip_on;
     options.zip_formats = match run.zip_on {
-        true => run
-            .zip_formats
-            .names()
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
+        true => run.zip_formats.recorded(),
         false => Vec::new(),
     };
     options.encrypted = run.zip_on && run.cfg.passwords.is_some();

@@ -175,6 +175,11 @@ impl Formats {
         self.sinks().map(|s| s.name()).collect()
     }
 
+    /// Names in registry order, as the manifest records them (`options.formats`).
+    pub fn recorded(&self) -> Vec<String> {
+        self.sinks().map(|s| s.name().to_string()).collect()
+    }
+
     /// Both sets together.
     pub fn union(self, o: Formats) -> Formats {
         Formats {

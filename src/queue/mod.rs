@@ -148,14 +148,9 @@ impl Loaded {
             .recipients
             .iter()
             .map(|r| QueuedRecipient {
-                offset: r.offset,
-                address: r.address.clone(),
-                state: r.state,
-                original: r.original.clone(),
-                notify: r.notify,
-                orcpt: r.orcpt.clone(),
                 defer: reason_for(&defer, r).cloned(),
                 bounce: reason_for(&bounce, r).cloned(),
+                ..r.rcpt.clone()
             })
             .collect();
         QueuedMessage {

@@ -13,6 +13,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::ops::Range;
 
+use super::message::QueuedRecipient;
 /// The recipient state of an `R` (pending), `D` (done) or `/` (cancelled) record, and how
 /// much to decode (`EnvelopeOnly` jumps over the content when the size record points at a
 /// real `X` record, else reads through it): the boundary's types.
@@ -28,20 +29,27 @@ pub enum Section {
     Extracted,
 }
 
-/// One recipient record with the per-recipient data that preceded it.
+/// One recipient record with the per-recipient data that preceded it: the boundary's
+/// [`QueuedRecipient`] (its `offset` is the `R`/`D`/`/` record's file offset, the
+/// recipient's identity that defer logs cite; `original` the `O` record; no log
+/// entries yet) and the section the record stood in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recipient {
-    /// File offset of the `R`/`D`/`/` record: the recipient's identity (defer logs cite it).
-    pub offset: usize,
-    pub address: Vec<u8>,
-    pub state: RcptState,
-    /// The `O` record (empty when tracking was off); `None` when there was none.
-    pub original: Option<Vec<u8>>,
-    /// DSN NOTIFY bit mask: 1 NEVER, 2 SUCCESS, 4 FAILURE, 8 DELAY.
-    pub notify: Option<u32>,
-    /// DSN ORCPT as stored: `type;address`, already decoded.
-    pub orcpt: Option<Vec<u8>>,
+    pub rcpt: QueuedRecipient,
     pub section: Section,
+}
+
+impl std::ops::Deref for Recipient {
+    type Target = QueuedRecipient;
+    fn deref(&self) -> &QueuedRecipient {
+        &self.rcpt
+    }
+}
+
+impl std::ops::DerefMut for Recipient {
+    fn deref_mut(&mut self) -> &mut QueuedRecipient {
+        &mut self.rcpt
+    }
 }
 
 /// The `C` record's fields (1 to 6 of them, depending on the writer's version).
@@ -633,12 +641,16 @@ impl QueueFile {
                 };
                 let pr = std::mem::take(pending);
                 self.recipients.push(Recipient {
-                    offset: rec.offset,
-                    address: p.to_vec(),
-                    state,
-                    original: pr.original,
-                    notify: pr.notify,
-                    orcpt: pr.orcpt,
+                    rcpt: QueuedRecipient {
+                        offset: rec.offset,
+                        address: p.to_vec(),
+                        state,
+                        original: pr.original,
+                        notify: pr.notify,
+                        orcpt: pr.orcpt,
+                        defer: None,
+                        bounce: None,
+                    },
                     section: st.section,
                 });
             }

@@ -42,6 +42,29 @@ impl PairState {
     }
 }
 
+/// Where and when a journal line was written (its target and time), and the server's
+/// reply it records; all `None` when there is no such line.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineSeen {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply: Option<String>,
+}
+
+impl LineSeen {
+    /// What a journal line (`target`, `time`, `reply`) says, if there is one.
+    fn of(line: Option<(&String, &String, &Option<String>)>) -> LineSeen {
+        LineSeen {
+            target: line.map(|l| l.0.clone()),
+            time: line.map(|l| l.1.clone()),
+            reply: line.and_then(|l| l.2.clone()),
+        }
+    }
+}
+
 /// The DSN of a failed pair.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DsnStatus {
@@ -53,12 +76,9 @@ pub struct DsnStatus {
     pub not_owed: Option<String>,
     /// What the journal says about it (`None`: not sent yet).
     pub state: Option<DsnState>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub time: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reply: Option<String>,
+    /// The journal's DSN line: where, when, the server's reply.
+    #[serde(flatten)]
+    pub line: LineSeen,
     /// `suppressed`: the backscatter policy's reason.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -82,7 +102,8 @@ impl DsnStatus {
             (None, None) => format!("DSN to {to} not sent yet"),
             (None, Some(DsnState::Written)) => format!(
                 "DSN to {to} written to {}",
-                self.target
+                self.line
+                    .target
                     .as_deref()
                     .unwrap_or("")
                     .trim_start_matches("file:")
@@ -106,13 +127,9 @@ pub struct PairStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify: Option<String>,
     pub state: PairState,
-    /// Where and when the deciding journal line was written, and the server's reply.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub time: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reply: Option<String>,
+    /// The deciding journal line: where, when, the server's reply.
+    #[serde(flatten)]
+    pub line: LineSeen,
     /// For `failed`: its DSN.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dsn: Option<DsnStatus>,
@@ -298,9 +315,7 @@ fn message_pairs(
             orcpt: r.orcpt.clone(),
             notify: r.notify.clone(),
             state,
-            target: decided.map(|(r, _)| r.target.clone()),
-            time: decided.map(|(r, _)| r.time.clone()),
-            reply: decided.and_then(|(r, _)| r.reply.clone()),
+            line: LineSeen::of(decided.map(|(r, _)| (&r.target, &r.time, &r.reply))),
             dsn,
             done,
         });
@@ -322,9 +337,7 @@ fn dsn_status(js: &JournalState, key: &PairKey, sender: &[u8], notify: Option<&s
         to: rec.map(|d| d.dsn_to.clone()).or(to),
         not_owed,
         state: rec.map(|d| d.dsn),
-        target: rec.map(|d| d.target.clone()),
-        time: rec.map(|d| d.time.clone()),
-        reply: rec.and_then(|d| d.reply.clone()),
+        line: LineSeen::of(rec.map(|d| (&d.target, &d.time, &d.reply))),
         reason: rec.and_then(|d| d.reason.clone()),
     }
 }

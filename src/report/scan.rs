@@ -69,6 +69,19 @@ impl Default for FileModes {
 /// Everything `scan --json` prints.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScanReport {
+    /// The fields known before the first message.
+    #[serde(flatten)]
+    pub head: Head,
+    pub messages: Vec<MessageInfo>,
+    pub recipients: Vec<RecipientSummary>,
+    pub queues: BTreeMap<String, QueueTotal>,
+    pub errors: Vec<Problem>,
+    pub skipped: Vec<Problem>,
+}
+
+/// The report's fields that are known before the first message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Head {
     pub schema: u32,
     pub generated_at: String,
     pub queue_directory: String,
@@ -79,24 +92,6 @@ pub struct ScanReport {
     #[serde(default)]
     pub configuration: String,
     #[serde(default)]
-    pub file_modes: FileModes,
-    pub messages: Vec<MessageInfo>,
-    pub recipients: Vec<RecipientSummary>,
-    pub queues: BTreeMap<String, QueueTotal>,
-    pub errors: Vec<Problem>,
-    pub skipped: Vec<Problem>,
-}
-
-/// The report's fields that are known before the first message.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Head {
-    pub schema: u32,
-    pub generated_at: String,
-    pub queue_directory: String,
-    pub postfix_running: Option<bool>,
-    pub maximal_queue_lifetime: i64,
-    pub bounce_queue_lifetime: i64,
-    pub configuration: String,
     pub file_modes: FileModes,
 }
 

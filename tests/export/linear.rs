@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::*;
-use crate::harness::s;
+use crate::harness::{s, scratch};
 
 /// Runs mxsalvage with `args` (TZ=UTC) and returns its output and CPU time.
 fn timed(args: &[&str]) -> (Output, Duration) {
@@ -65,8 +65,7 @@ fn many_recipients(dir: &Path, id: &str, arrival: i64, n: usize) {
 /// Exports one message to `n` recipients, then an update adds a second one to all of
 /// them; returns (export, update, verify) times. Checks the result on the way.
 fn recipients_run(n: usize, round: u32) -> Times {
-    let d = tempfile::tempdir().unwrap();
-    let spool = d.path().join("spool");
+    let (d, spool, _) = scratch();
     many_recipients(&spool, "DDDDDD0001", 1_700_000_000, n);
     let out = d.path().join(format!("out{round}"));
     let first = export_timed(&spool, &out, &["--format", "mbox"]);
@@ -117,8 +116,7 @@ fn many_messages_in_one_mailbox_is_linear() {
     // verify stay linear in the number of messages (verify matched each Maildir file by
     // scanning the whole directory listing).
     let run_n = |n: usize, round: u32| -> Times {
-        let d = tempfile::tempdir().unwrap();
-        let spool = d.path().join("spool");
+        let (d, spool, _) = scratch();
         let add = |from: usize, to: usize| {
             for i in from..to {
                 let id = format!("EE{i:08X}");

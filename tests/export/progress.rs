@@ -119,8 +119,7 @@ fn mailbox_bytes(out: &Path) -> (u64, u64) {
 
 #[test]
 fn a_big_mailbox_moves_the_bar_by_bytes_in_its_mbox_and_its_zip() {
-    let d = tempfile::tempdir().unwrap();
-    let spool = d.path().join("spool");
+    let (d, spool, _) = scratch();
     skewed_spool(&spool, 140);
     let out = d.path().join("out");
     let rec = Recorder::default();

@@ -51,8 +51,7 @@ fn python_lines(script: &str, arg: &Path) -> Vec<String> {
 
 #[test]
 fn samples_export_layout_and_manifest() {
-    let (d, m) = sample_export();
-    let out = d.path().join("out");
+    let (out, m) = sample_export();
     assert_canonical_manifest(&out);
     assert!(m.complete, "errors: {:?}", m.errors);
     assert!(m.tool.starts_with("mxsalvage "));
@@ -125,8 +124,7 @@ fn samples_export_layout_and_manifest() {
 
 #[test]
 fn samples_cases_are_exported_as_described() {
-    let (d, m) = sample_export();
-    let out = d.path().join("out");
+    let (out, m) = sample_export();
     let by_case = |name: &str| -> &ManifestMessage {
         m.messages
             .iter()
@@ -236,8 +234,7 @@ fn samples_cases_are_exported_as_described() {
 
 #[test]
 fn samples_mbox_round_trip() {
-    let (d, m) = sample_export();
-    let out = d.path().join("out");
+    let (out, m) = sample_export();
     let msgs = by_id(m);
     for r in &m.recipients {
         let mbox = out.join(r.output("mbox").unwrap());
@@ -315,8 +312,7 @@ for k in mb.keys():
 
 #[test]
 fn samples_maildir_and_eml_round_trip() {
-    let (d, m) = sample_export();
-    let out = d.path().join("out");
+    let (out, m) = sample_export();
     let msgs = by_id(m);
     for r in &m.recipients {
         let md = out.join(r.output("maildir").unwrap());
@@ -438,8 +434,7 @@ fn samples_read_by_dovecot() {
     if !tool("doveadm") {
         return;
     }
-    let (d, m) = sample_export();
-    let out = d.path().join("out");
+    let (out, m) = sample_export();
     let msgs = by_id(m);
     for r in &m.recipients {
         for mbox in [false, true] {
@@ -486,8 +481,7 @@ fn samples_read_by_dovecot() {
 
 #[test]
 fn samples_zip_round_trip() {
-    let (d, m) = sample_export();
-    let out = d.path().join("out");
+    let (out, m) = sample_export();
     let have_unzip = tool("unzip");
     let have_7z = tool("7z");
     for r in &m.recipients {

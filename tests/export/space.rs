@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use super::{export_samples, manifest, ok};
-use crate::harness::Tmpfs;
+use crate::harness::{Tmpfs, assert_contains_all};
 use crate::util::*;
 
 fn entries(dir: &Path) -> Vec<String> {
@@ -33,16 +33,18 @@ fn space_refused_on_a_small_file_system_and_nothing_written() {
     let lines: Vec<&str> = err.lines().filter(|l| !l.contains("note:")).collect();
     assert_eq!(lines.len(), 1, "one line: {err}");
     let l = lines[0];
-    for want in [
-        "not enough disk space",
-        "needs about",
-        "MB free",
-        "would fit: --format ",
-        "--no-space-check",
-        "nothing was written",
-    ] {
-        assert!(l.contains(want), "{want:?} in {l}");
-    }
+    assert_contains_all(
+        "the message",
+        l,
+        &[
+            "not enough disk space",
+            "needs about",
+            "MB free",
+            "would fit: --format ",
+            "--no-space-check",
+            "nothing was written",
+        ],
+    );
     assert!(!out.exists(), "OUT was created");
     assert!(entries(&fs.dir).is_empty(), "{:?}", entries(&fs.dir));
     // An existing empty OUT stays empty.

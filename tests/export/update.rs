@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Output};
 
 use super::{copy_tree, export_spool as go, manifest, put_raw, simple};
-use crate::harness::{Tmpfs, deferred_copies, mx, s, stderr, stdout, write_mode};
+use crate::harness::{Tmpfs, deferred_copies, mx, s, scratch, stderr, stdout, write_mode};
 use crate::util::*;
 
 /// `verify OUT`.
@@ -290,8 +290,7 @@ fn copies_spool(dst: &Path, n: usize) {
 /// records the options; `--update` without them finishes the export in the same shape.
 #[test]
 fn update_after_a_killed_first_export_keeps_its_options() {
-    let tmp = tempfile::tempdir().unwrap();
-    let spool = tmp.path().join("spool");
+    let (tmp, spool, _) = scratch();
     copies_spool(&spool, 1500);
     let out = tmp.path().join("out");
     let shape = [
@@ -420,8 +419,7 @@ fn full_disk_stop_is_fatal_and_says_how_to_finish() {
 #[test]
 fn ctrl_c_says_how_to_finish_and_verify_says_unfinished() {
     use std::os::unix::process::ExitStatusExt;
-    let tmp = tempfile::tempdir().unwrap();
-    let spool = tmp.path().join("spool");
+    let (tmp, spool, _) = scratch();
     copies_spool(&spool, 1500);
     let out = tmp.path().join("out");
     let mut child = mx(["export", "--config-dir", defaults_config_dir()])
