@@ -260,6 +260,14 @@ pub struct CatArgs {
     pub items: Vec<String>,
 }
 
+/// `export --spam-action` (the library's `filter::verdict::SpamAction`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SpamActionArg {
+    Junk,
+    Keep,
+    Withhold,
+}
+
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     #[command(flatten)]
@@ -302,6 +310,9 @@ pub struct ExportArgs {
     /// Let a mail server's account read the mailboxes (Maildir, mbox) without being able to change them: GROUP (default: USER's group) gets read access; an update keeps it
     #[arg(long, value_name = "USER[:GROUP]")]
     pub reader: Option<String>,
+    /// Where messages the spam filter calls spam go: junk (each bundle's Junk: Maildir/.Junk, junk.mbox, Junk/, the page's spam section), keep (the inbox, like other mail) or withhold (in no bundle, like malware; the administrator keeps them) [default: junk; an update keeps the export's]
+    #[arg(long, value_name = "ACTION", value_enum)]
+    pub spam_action: Option<SpamActionArg>,
     /// Number of worker threads (default: all cores)
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,

@@ -14,10 +14,11 @@ use anyhow::{Context, Result, anyhow, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{SpoolCtx, pool};
-use crate::cli::args::ExportArgs;
+use crate::cli::args::{ExportArgs, SpamActionArg};
 use mxsalvage::exit::Exit;
 use mxsalvage::export::Report;
 use mxsalvage::export::{self, Config, ExportError, Filters, Formats, Mode, Progress};
+use mxsalvage::filter::verdict::SpamAction;
 use mxsalvage::manifest::{Options, Source};
 use mxsalvage::timefmt::parse_time;
 use mxsalvage::units::size;
@@ -222,6 +223,8 @@ fn options(a: &ExportArgs, p: &Parsed, queue_names: Vec<String>) -> Options {
         since: a.since.clone(),
         until: a.until.clone(),
         only_valid: a.select.only_valid,
+        // The run records the export's (an update keeps the earlier one).
+        spam_action: SpamAction::default(),
     }
 }
 
@@ -257,8 +260,18 @@ fn config(a: &ExportArgs, p: Parsed, queue_names: Vec<String>, ctx: &SpoolCtx) -
         generate_passwords: a.generate_passwords.clone(),
         space_check: !a.no_space_check,
         dry_run: a.dry_run,
+        spam_action: a.spam_action.map(spam_action),
         options,
         source: source(ctx),
+    }
+}
+
+/// `--spam-action` as the library's value.
+fn spam_action(a: SpamActionArg) -> SpamAction {
+    match a {
+        SpamActionArg::Junk => SpamAction::Junk,
+        SpamActionArg::Keep => SpamAction::Keep,
+        SpamActionArg::Withhold => SpamAction::Withhold,
     }
 }
 

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use crate::filter::verdict::SpamAction;
 use crate::manifest::{Options, Problem, Source, Totals};
 
 use super::out::Mode;
@@ -38,6 +39,9 @@ pub struct Config {
     pub space_check: bool,
     /// Plan and estimate only: nothing is written (`--dry-run`).
     pub dry_run: bool,
+    /// `--spam-action`; `None` when not given: `junk`, or what the export being
+    /// updated recorded.
+    pub spam_action: Option<SpamAction>,
     /// Recorded in the manifest as given.
     pub options: Options,
     pub source: Source,

@@ -189,6 +189,8 @@ mod tests {
                 size: 1,
             }],
             zip_entries: vec![],
+            junk: vec![],
+            withheld: vec![],
         }
     }
 

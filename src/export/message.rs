@@ -26,7 +26,7 @@ use super::error::ExportError;
 use super::plan::{self, Plan, Planned};
 use super::prepend;
 use super::progress::Progress;
-use super::sink::{LazyDecoded, Message, Summary};
+use super::sink::{Dest, LazyDecoded, Message, Summary};
 use super::sinks::Formats;
 use super::sinks::render_message;
 use super::sinks::text;
@@ -34,6 +34,7 @@ use super::spill::{Slot, Spill};
 use super::tree::Tree;
 use super::write;
 use crate::decode::names;
+use crate::filter::verdict::{Filing, SpamAction, Verdict, VerdictKind, filing_of};
 
 /// What every worker shares.
 pub struct Ctx<'a> {
@@ -47,6 +48,8 @@ pub struct Ctx<'a> {
     pub old_msgs: BTreeMap<&'a str, &'a ManifestMessage>,
     pub old_pairs: BTreeSet<(Vec<u8>, &'a str)>,
     pub spill: &'a Spill,
+    /// Where spam goes (`--spam-action`): with the verdict, each message's [`Filing`].
+    pub spam_action: SpamAction,
     pub abort: AtomicBool,
     /// Files written so far (a failure after the first one is a partial run).
     pub written: AtomicUsize,
@@ -66,6 +69,33 @@ pub struct MsgOut {
     pub files: Vec<(u32, Slot)>,
     /// Delivery headers of every mailbox of the message (raw bytes), by mailbox key.
     pub prepends: Vec<(Vec<u8>, Slot)>,
+    /// What the filters made of it.
+    pub filed: Filed,
+}
+
+/// What the filters made of a message, as the later phases need it (the verdict
+/// itself is in the manifest entry and the summary).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Filed {
+    /// Where it goes in each of its bundles (from its verdict and the spam action).
+    pub filing: Filing,
+    /// A spam filter judged it (the export filters spam).
+    pub spam_checked: bool,
+    /// Its verdict's kind, if any filter was asked for.
+    pub kind: Option<VerdictKind>,
+    /// A filter failed on it.
+    pub unscanned: bool,
+}
+
+impl Filed {
+    pub fn of(v: Option<&Verdict>, action: SpamAction) -> Filed {
+        Filed {
+            filing: filing_of(v, action),
+            spam_checked: v.is_some_and(|v| v.spam.is_some()),
+            kind: v.map(|v| v.verdict),
+            unscanned: v.is_some_and(Verdict::marked_unscanned),
+        }
+    }
 }
 
 enum MsgResult {
@@ -205,6 +235,8 @@ fn export_message(ctx: &Ctx, pm: &Planned) -> Result<MsgResult, ExportError> {
     // Delivery headers of every mailbox, in one pass over the recipients.
     let headers = prepend::by_mailbox(&message.info);
     let summary = Summary::of(&message);
+    let filed = Filed::of(message.verdict.as_ref(), ctx.spam_action);
+    let filing = filed.filing;
     let view = Message {
         bytes: &bytes,
         summary: &summary,
@@ -213,9 +245,14 @@ fn export_message(ctx: &Ctx, pm: &Planned) -> Result<MsgResult, ExportError> {
         stem: &stem,
         arrival: (arrival, pm.arrival_usec),
         formats: ctx.formats,
+        filing,
         decoded: &decoded,
     };
-    let files = write_mailboxes(ctx, &keys, &message.info, &headers, &view)?;
+    let files = match filing {
+        // In no file of any bundle: only the archive copy, for the administrator.
+        Filing::Withheld => Vec::new(),
+        _ => write_mailboxes(ctx, &keys, &message.info, &headers, &view)?,
+    };
     let mut prepends = Vec::with_capacity(headers.len());
     let mut headers: Vec<(Vec<u8>, Vec<u8>)> = headers.into_iter().collect();
     headers.sort_unstable();
@@ -232,6 +269,7 @@ fn export_message(ctx: &Ctx, pm: &Planned) -> Result<MsgResult, ExportError> {
         added: keys,
         files,
         prepends,
+        filed,
     })))
 }
 
@@ -306,6 +344,9 @@ fn write_mailboxes(
             ..*view
         };
         let mut dest = Tree::new(ctx.out, ctx.dirs[k as usize]);
+        if view.filing == Filing::Junk {
+            junk_dirs(ctx.formats, &mut dest)?;
+        }
         let res = render_message(ctx.formats, &view, &mut dest);
         let entries = dest.into_entries();
         ctx.written.fetch_add(entries.len(), Ordering::Relaxed);
@@ -315,6 +356,14 @@ fn write_mailboxes(
         }
     }
     Ok(files)
+}
+
+/// Makes the directories every sink of `formats` files Junk into, in `dest`.
+pub fn junk_dirs(formats: Formats, dest: &mut dyn Dest) -> Result<(), ExportError> {
+    for d in formats.sinks().flat_map(|s| s.junk_dirs()) {
+        dest.dir(d)?;
+    }
+    Ok(())
 }
 
 impl<'a> Ctx<'a> {
@@ -349,6 +398,7 @@ impl<'a> Ctx<'a> {
             old_msgs,
             old_pairs,
             spill,
+            spam_action: SpamAction::default(),
             abort: AtomicBool::new(false),
             written: AtomicUsize::new(0),
         }

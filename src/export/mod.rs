@@ -37,10 +37,14 @@ pub mod tree;
 pub mod write;
 pub mod zip;
 
+#[cfg(test)]
+mod filing_tests;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use crate::decode::names;
+use crate::filter::verdict::{SpamAction, VerdictKind};
 use crate::manifest::{Manifest, Totals};
 use crate::queue::Spool;
 use crate::report::select::Selection;
@@ -86,6 +90,31 @@ struct Start {
     zip_on: bool,
     zip_formats: Formats,
     reader: Option<reader::Reader>,
+    spam_action: SpamAction,
+}
+
+/// The export's `--spam-action`: as given, else the earlier export's (an update keeps
+/// where spam goes), else `junk`. An update that asks for another one than the export
+/// already filed spam by is refused (a message filed earlier stays where it was).
+fn spam_action(cfg: &Config, old: Option<&Manifest>) -> Result<SpamAction, ExportError> {
+    let Some(o) = old else {
+        return Ok(cfg.spam_action.unwrap_or_default());
+    };
+    let was = o.options.spam_action;
+    let filed = o.messages.iter().any(|m| {
+        m.verdict
+            .as_ref()
+            .is_some_and(|v| v.verdict == VerdictKind::Spam)
+    });
+    match cfg.spam_action {
+        Some(a) if a != was && filed => Err(ExportError::Refused(format!(
+            "this export files spam by --spam-action {}: --update keeps it (to change it, re-export with --force --spam-action {})",
+            was.name(),
+            a.name()
+        ))),
+        Some(a) => Ok(a),
+        None => Ok(was),
+    }
 }
 
 fn start(spool: &Spool, cfg: &Config) -> Result<Start, ExportError> {
@@ -128,6 +157,7 @@ fn start(spool: &Spool, cfg: &Config) -> Result<Start, ExportError> {
             "this export's zips are not encrypted: --update keeps them so; to encrypt them, re-export with --force --zip-password-file FILE".into(),
         ));
     }
+    let spam_action = spam_action(cfg, old.as_ref())?;
     Ok(Start {
         found,
         old,
@@ -135,6 +165,7 @@ fn start(spool: &Spool, cfg: &Config) -> Result<Start, ExportError> {
         zip_on,
         zip_formats,
         reader,
+        spam_action,
     })
 }
 
@@ -211,6 +242,7 @@ fn dry_report(plan: &plan::Plan, old: Option<&Manifest>, space: crate::manifest:
             bytes: plan.messages.iter().map(|m| m.bytes).sum(),
             errors: plan.errors.len(),
             skipped: plan.skipped.len(),
+            ..Totals::default()
         },
         errors: plan.errors.clone(),
         skipped: plan.skipped.clone(),
@@ -243,6 +275,25 @@ fn bundle_dirs(
         }
     }
     Ok(dirs)
+}
+
+/// What phase 3 works with.
+fn finish<'a>(
+    cfg: &'a Config,
+    st: &Start,
+    asm: &'a mailbox::Assembled<'a>,
+    spill: &'a spill::Spill,
+) -> mailbox::Finish<'a> {
+    mailbox::Finish {
+        out: &cfg.out,
+        list: &asm.list,
+        spill,
+        formats: st.formats,
+        zip_on: st.zip_on,
+        zip_formats: st.zip_formats,
+        passwords: cfg.passwords.as_ref(),
+        junk_on: asm.junk_on,
+    }
 }
 
 /// Runs an export. Call inside the worker pool (`pool.install`).
@@ -288,6 +339,7 @@ pub fn run(
         zip_on: st.zip_on,
         zip_formats: st.zip_formats,
         reader: st.reader.as_ref().map(reader::Reader::spec),
+        spam_action: st.spam_action,
         errors,
         skipped,
         // The manifest is the same at any thread count and run: the free space is not in it.
@@ -306,21 +358,16 @@ pub fn run(
 
     // 2. Per message: the archive copy, then every per-message sink for each mailbox.
     progress.phase("writing messages", plan.messages.len() as u64);
-    let ctx = message::Ctx::new(spool, out, st.formats, &plan, &dirs, old, &spill);
+    let ctx = message::Ctx {
+        spam_action: st.spam_action,
+        ..message::Ctx::new(spool, out, st.formats, &plan, &dirs, old, &spill)
+    };
     let msgs = message::run(&ctx, &plan, progress)?;
-    let asm = mailbox::assemble(&plan, msgs.done, old, &dirs, &spill)?;
+    let asm = mailbox::assemble(&plan, msgs.done, old, &dirs, &spill, st.spam_action)?;
 
     // 3. Per mailbox: every per-mailbox sink, then the zip.
     let touched = asm.touched();
-    let fx = mailbox::Finish {
-        out,
-        list: &asm.list,
-        spill: &spill,
-        formats: st.formats,
-        zip_on: st.zip_on,
-        zip_formats: st.zip_formats,
-        passwords: cfg.passwords.as_ref(),
-    };
+    let fx = finish(cfg, &st, &asm, &spill);
     progress.phase_bytes("writing mailboxes", mailbox::steps(&fx, &touched));
     let finished = mailbox::run(&fx, &touched, sel, progress);
     let recipients = commit::recipients(&asm.bundles, &touched, finished, &spill)?;
@@ -336,7 +383,7 @@ pub fn run(
     progress.phase("writing the manifest", 0);
     let run = shape(msgs.errors, msgs.skipped);
     let shared = shared_records(&plan);
-    commit::manifest(out, run, &asm.list, &recipients, &spill)
+    commit::manifest(out, run, &asm, &recipients, &spill)
         .map(|r| Report {
             shared_records: shared,
             ..r

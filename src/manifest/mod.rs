@@ -59,6 +59,10 @@ pub struct Options {
     /// `--reader USER:GROUP`: GROUP may read the mailboxes (docs/export.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reader: Option<String>,
+    /// `--spam-action`: where a message the spam filter calls spam goes (`junk`, the
+    /// default and what exports made before filters mean; `keep`; `withhold`).
+    #[serde(default)]
+    pub spam_action: crate::filter::verdict::SpamAction,
 }
 
 /// An attachment found while rendering the text form.
@@ -129,6 +133,15 @@ pub struct ManifestRecipient {
     /// Every file inside the zip (path inside it, `<dir>/…`), in archive order.
     #[serde(default)]
     pub zip_entries: Vec<FileEntry>,
+    /// Queue IDs of `messages` filed in the bundle's Junk (spam, `--spam-action junk`),
+    /// oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub junk: Vec<String>,
+    /// Queue IDs of `messages` in no file of the bundle (malware; spam with
+    /// `--spam-action withhold`), oldest first: the bundle's notice counts them, their
+    /// archive copies stay under `messages/` for the administrator.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub withheld: Vec<String>,
 }
 
 impl ManifestRecipient {
@@ -219,6 +232,25 @@ pub struct Totals {
     pub bytes: u64,
     pub errors: usize,
     pub skipped: usize,
+    /// Messages whose verdict is spam (not malware).
+    #[serde(default, skip_serializing_if = "is_zero_usize")]
+    pub spam: usize,
+    /// Messages whose verdict is malware.
+    #[serde(default, skip_serializing_if = "is_zero_usize")]
+    pub malware: usize,
+    /// Messages a filter asked for failed on (filed in the inbox, marked).
+    #[serde(default, skip_serializing_if = "is_zero_usize")]
+    pub unscanned: usize,
+    /// (message, mailbox) pairs filed in Junk.
+    #[serde(default, skip_serializing_if = "is_zero_usize")]
+    pub junk: usize,
+    /// (message, mailbox) pairs withheld (in no file of the bundle).
+    #[serde(default, skip_serializing_if = "is_zero_usize")]
+    pub withheld: usize,
+}
+
+fn is_zero_usize(n: &usize) -> bool {
+    *n == 0
 }
 
 /// The whole manifest.
