@@ -100,6 +100,9 @@ complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l id -d 'On
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l since -d 'Only mail that arrived at or after TIME (RFC 3339, `YYYY-MM-DD`, or @epoch)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l until -d 'Only mail that arrived before TIME' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l reader -d 'Let a mail server\'s account read the mailboxes (Maildir, mbox) without being able to change them: GROUP (default: USER\'s group) gets read access; an update keeps it' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l spam-action -d 'Where messages the spam filter calls spam go: junk (each bundle\'s Junk: Maildir/.Junk, junk.mbox, Junk/, the page\'s spam section), keep (the inbox, like other mail) or withhold (in no bundle, like malware; the administrator keeps them) [default: junk; an update keeps the export\'s]' -r -f -a "junk\t''
+keep\t''
+withhold\t''"
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l jobs -d 'Number of worker threads (default: all cores)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l trust-modes -d 'Use the file modes as Postfix does even when they look rewritten by a copy (no owner execute = still being written; group execute = forced expiry)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l ignore-modes -d 'Never use the file modes: judge each file\'s completeness from its content (a copy whose modes are unreliable)'

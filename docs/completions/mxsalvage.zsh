@@ -90,6 +90,7 @@ _arguments "${_arguments_options[@]}" : \
 '--since=[Only mail that arrived at or after TIME (RFC 3339, \`YYYY-MM-DD\`, or @epoch)]:TIME:_default' \
 '--until=[Only mail that arrived before TIME]:TIME:_default' \
 '--reader=[Let a mail server'\''s account read the mailboxes (Maildir, mbox) without being able to change them\: GROUP (default\: USER'\''s group) gets read access; an update keeps it]:USER[:GROUP]:_default' \
+'--spam-action=[Where messages the spam filter calls spam go\: junk (each bundle'\''s Junk\: Maildir/.Junk, junk.mbox, Junk/, the page'\''s spam section), keep (the inbox, like other mail) or withhold (in no bundle, like malware; the administrator keeps them) \[default\: junk; an update keeps the export'\''s\]]:ACTION:(junk keep withhold)' \
 '--jobs=[Number of worker threads (default\: all cores)]:N:_default' \
 '(--ignore-modes)--trust-modes[Use the file modes as Postfix does even when they look rewritten by a copy (no owner execute = still being written; group execute = forced expiry)]' \
 '--ignore-modes[Never use the file modes\: judge each file'\''s completeness from its content (a copy whose modes are unreliable)]' \
