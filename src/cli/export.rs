@@ -301,8 +301,22 @@ fn report(a: &ExportArgs, ctx: &SpoolCtx, manifest: &Report, elapsed: f64) -> Re
             "mxsalvage: {}",
             summary_line(manifest, &a.out, elapsed, a.update)
         );
+        if let Some(l) = filing_line(&manifest.totals) {
+            eprintln!("mxsalvage: {l}");
+        }
     }
     Ok(())
+}
+
+/// Where the filters' verdicts put mail, when they put any outside the inboxes.
+fn filing_line(t: &mxsalvage::manifest::Totals) -> Option<String> {
+    if t.junk == 0 && t.withheld == 0 {
+        return None;
+    }
+    Some(format!(
+        "filtered: {} pair(s) filed in Junk, {} withheld from the bundles (listed in manifest.json, recipients[].withheld; their archive copies are in messages/)",
+        t.junk, t.withheld
+    ))
 }
 
 pub fn run(a: ExportArgs) -> Result<Exit> {
