@@ -10,6 +10,7 @@ mod docs;
 mod dovecot;
 mod export;
 mod faults;
+mod filters;
 mod listing;
 mod maildrop;
 mod memory;

@@ -29,6 +29,7 @@ pub mod plan;
 pub mod prepend;
 pub mod progress;
 pub mod reader;
+pub mod scan;
 pub mod sink;
 pub mod sinks;
 pub mod space;
@@ -86,6 +87,8 @@ struct Start {
     zip_on: bool,
     zip_formats: Formats,
     reader: Option<reader::Reader>,
+    /// The content filters (checked reachable), an update's as the earlier export's.
+    scan: Option<crate::filter::FilterSet>,
 }
 
 fn start(spool: &Spool, cfg: &Config) -> Result<Start, ExportError> {
@@ -128,6 +131,8 @@ fn start(spool: &Spool, cfg: &Config) -> Result<Start, ExportError> {
             "this export's zips are not encrypted: --update keeps them so; to encrypt them, re-export with --force --zip-password-file FILE".into(),
         ));
     }
+    // Last: asking the filters takes a moment, and the refusals above come first.
+    let scan = scan::resolve(cfg.scan.as_ref(), old.as_ref())?;
     Ok(Start {
         found,
         old,
@@ -135,6 +140,7 @@ fn start(spool: &Spool, cfg: &Config) -> Result<Start, ExportError> {
         zip_on,
         zip_formats,
         reader,
+        scan,
     })
 }
 
@@ -214,6 +220,7 @@ fn dry_report(plan: &plan::Plan, old: Option<&Manifest>, space: crate::manifest:
         },
         errors: plan.errors.clone(),
         skipped: plan.skipped.clone(),
+        unscanned: Vec::new(),
         new_messages: space::new_messages(plan, old),
         space: Some(space),
         dry_run: true,
@@ -297,6 +304,7 @@ pub fn run(
             ..space.clone()
         }),
         old_messages: old.map_or(0, |o| o.messages.len()),
+        scan: st.scan.as_ref(),
     };
     match old {
         Some(o) => commit::interim(out, o)?,
@@ -307,7 +315,7 @@ pub fn run(
     // 2. Per message: the archive copy, then every per-message sink for each mailbox.
     progress.phase("writing messages", plan.messages.len() as u64);
     let ctx = message::Ctx::new(spool, out, st.formats, &plan, &dirs, old, &spill);
-    let msgs = message::run(&ctx, &plan, progress)?;
+    let msgs = message::run(&ctx, &plan, st.scan.as_ref(), progress)?;
     let asm = mailbox::assemble(&plan, msgs.done, old, &dirs, &spill)?;
 
     // 3. Per mailbox: every per-mailbox sink, then the zip.
@@ -339,6 +347,7 @@ pub fn run(
     commit::manifest(out, run, &asm.list, &recipients, &spill)
         .map(|r| Report {
             shared_records: shared,
+            unscanned: msgs.unscanned,
             ..r
         })
         .map_err(|e| partial(e, 1))

@@ -59,6 +59,12 @@ pub struct Options {
     /// `--reader USER:GROUP`: GROUP may read the mailboxes (docs/export.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reader: Option<String>,
+    /// `--spam-filter URL` the messages were scanned with (an update keeps it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spam_filter: Option<String>,
+    /// `--virus-scan URL` the messages were scanned with (an update keeps it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub virus_scan: Option<String>,
 }
 
 /// An attachment found while rendering the text form.
