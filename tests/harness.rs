@@ -27,6 +27,9 @@ use mxsalvage::report::scan::ScanReport;
 
 use crate::util::{bin, have, root, sample_spool};
 
+/// Content filters: private rspamd, clamd and spamd, and a spool of test mail for them.
+pub mod filters;
+
 /// The queues that hold message files.
 pub const QUEUES: &[&str] = &["maildrop", "incoming", "active", "deferred", "hold"];
 

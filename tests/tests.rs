@@ -10,6 +10,8 @@ mod docs;
 mod dovecot;
 mod export;
 mod faults;
+mod filing;
+mod filters;
 mod listing;
 mod maildrop;
 mod memory;

@@ -183,7 +183,7 @@ _mxsalvage() {
             return 0
             ;;
         mxsalvage__subcmd__export)
-            opts="-h --queue-dir --config-dir --max-queue-lifetime --bounce-queue-lifetime --trust-modes --ignore-modes --recipient --domain --queue --valid-recipients --only-valid --out --format --zip --zip-formats --zip-password-file --generate-passwords --allow-readable-passwords --id --since --until --include-done --reader --spam-action --jobs --update --force --no-space-check --dry-run --quiet --json --timings --help"
+            opts="-h --queue-dir --config-dir --max-queue-lifetime --bounce-queue-lifetime --trust-modes --ignore-modes --recipient --domain --queue --valid-recipients --only-valid --spam-filter --virus-scan --filter-timeout --scan-jobs --out --format --zip --zip-formats --zip-password-file --generate-passwords --allow-readable-passwords --id --since --until --include-done --reader --spam-action --jobs --update --force --no-space-check --dry-run --quiet --json --timings --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -218,6 +218,22 @@ _mxsalvage() {
                     return 0
                     ;;
                 --valid-recipients)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --spam-filter)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --virus-scan)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --filter-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --scan-jobs)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

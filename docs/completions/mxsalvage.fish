@@ -79,6 +79,10 @@ complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l recipient
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l domain -d 'Only recipients in this domain (repeatable)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l queue -d 'Only these queues (maildrop, incoming, active, deferred, hold, corrupt; repeatable)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l valid-recipients -d 'The secondary\'s plain-text recipient lists (`address anything` lines; repeatable); others are flagged' -r -F
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l spam-filter -d 'Ask a spam filter about every new message: rspamd://HOST:PORT (rspamd\'s normal worker) or spamd://HOST:PORT (SpamAssassin\'s spamd); off unless given (docs/export.md)' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l virus-scan -d 'Ask clamd about every new message: clamd:///path/to/socket or clamd://HOST:PORT' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l filter-timeout -d 'Seconds one filter request may take before the message is listed as unscanned [default: 60]' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l scan-jobs -d 'Filter requests in flight at most [default: 8]' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l out -d 'Output directory (must not exist or be empty, unless --update or --force)' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l format -d 'Formats kept as trees under recipients/<dir>/: comma list of mbox, maildir, eml, text, html (index.html and a page per message), or all, or none [default: mbox,maildir,eml,text,html; with --zip: none]' -r -f -a "mbox\t''
 maildir\t''

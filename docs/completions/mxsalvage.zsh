@@ -81,6 +81,10 @@ _arguments "${_arguments_options[@]}" : \
 '*--domain=[Only recipients in this domain (repeatable)]:D:_default' \
 '*--queue=[Only these queues (maildrop, incoming, active, deferred, hold, corrupt; repeatable)]:Q:_default' \
 '*--valid-recipients=[The secondary'\''s plain-text recipient lists (\`address anything\` lines; repeatable); others are flagged]:FILE:_files' \
+'--spam-filter=[Ask a spam filter about every new message\: rspamd\://HOST\:PORT (rspamd'\''s normal worker) or spamd\://HOST\:PORT (SpamAssassin'\''s spamd); off unless given (docs/export.md)]:URL:_default' \
+'--virus-scan=[Ask clamd about every new message\: clamd\:///path/to/socket or clamd\://HOST\:PORT]:URL:_default' \
+'--filter-timeout=[Seconds one filter request may take before the message is listed as unscanned \[default\: 60\]]:SECS:_default' \
+'--scan-jobs=[Filter requests in flight at most \[default\: 8\]]:N:_default' \
 '--out=[Output directory (must not exist or be empty, unless --update or --force)]:DIR:_files' \
 '*--format=[Formats kept as trees under recipients/<dir>/\: comma list of mbox, maildir, eml, text, html (index.html and a page per message), or all, or none \[default\: mbox,maildir,eml,text,html; with --zip\: none\]]:LIST:(mbox maildir eml text html all none)' \
 '*--zip-formats=[Formats inside each zip\: comma list as for --format \[default\: html,eml\]]:LIST:(mbox maildir eml text html all none)' \

@@ -274,6 +274,8 @@ pub struct ExportArgs {
     pub spool: SpoolArgs,
     #[command(flatten)]
     pub select: SelectArgs,
+    #[command(flatten)]
+    pub scan: FilterArgs,
     /// Output directory (must not exist or be empty, unless --update or --force)
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
@@ -509,4 +511,21 @@ pub struct DovecotArgs {
     /// TLS private key, PEM
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+}
+
+/// The content filters (`export`): spam and malware verdicts for every new message.
+#[derive(Debug, Args)]
+pub struct FilterArgs {
+    /// Ask a spam filter about every new message: rspamd://HOST:PORT (rspamd's normal worker) or spamd://HOST:PORT (SpamAssassin's spamd); off unless given (docs/export.md)
+    #[arg(long, value_name = "URL")]
+    pub spam_filter: Option<String>,
+    /// Ask clamd about every new message: clamd:///path/to/socket or clamd://HOST:PORT
+    #[arg(long, value_name = "URL")]
+    pub virus_scan: Option<String>,
+    /// Seconds one filter request may take before the message is listed as unscanned [default: 60]
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub filter_timeout: Option<u64>,
+    /// Filter requests in flight at most [default: 8]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub scan_jobs: Option<u64>,
 }

@@ -106,6 +106,8 @@ pub struct Run<'a> {
     pub space: Option<crate::manifest::Space>,
     /// Messages the earlier export (`--update`) already held.
     pub old_messages: usize,
+    /// The content filters the messages are scanned with (an update's: the earlier's).
+    pub scan: Option<&'a crate::filter::FilterSet>,
 }
 
 /// The options the manifest records: the command line's, with the export's shape.
@@ -125,6 +127,9 @@ fn options(run: &Run) -> Options {
     options.encrypted = run.zip_on && run.cfg.passwords.is_some();
     options.reader = run.reader.clone();
     options.spam_action = run.spam_action;
+    let url = |u: Option<&crate::filter::url::FilterUrl>| u.map(|u| u.to_string());
+    options.spam_filter = url(run.scan.and_then(|s| s.spam.as_ref()));
+    options.virus_scan = url(run.scan.and_then(|s| s.virus.as_ref()));
     options
 }
 
@@ -244,6 +249,7 @@ pub fn manifest(
         totals,
         errors: run.errors,
         skipped: run.skipped,
+        unscanned: Vec::new(),
         space: run.space,
         dry_run: false,
         shared_records: 0,

@@ -42,6 +42,9 @@ pub struct Config {
     /// `--spam-action`; `None` when not given: `junk`, or what the export being
     /// updated recorded.
     pub spam_action: Option<SpamAction>,
+    /// `--spam-filter`, `--virus-scan`: the content filters every new message is
+    /// scanned with (`None`: none asked for; an update keeps the earlier export's).
+    pub scan: Option<crate::filter::FilterSet>,
     /// Recorded in the manifest as given.
     pub options: Options,
     pub source: Source,
@@ -54,6 +57,9 @@ pub struct Report {
     pub totals: Totals,
     pub errors: Vec<Problem>,
     pub skipped: Vec<Problem>,
+    /// Messages this run scanned that a filter could not judge (each filed in the inbox
+    /// marked; the run is partial, exit 1).
+    pub unscanned: Vec<Problem>,
     /// The disk-space estimate made before writing.
     pub space: Option<crate::manifest::Space>,
     /// Messages the export holds that it did not hold before (all of them unless

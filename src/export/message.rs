@@ -18,14 +18,16 @@ use sha2::{Digest, Sha256};
 
 use crate::bytes::Bytes;
 use crate::decode::{Decoded, decode};
+use crate::filter::FilterSet;
 use crate::manifest::{Attachment, ManifestMessage, Problem};
-use crate::queue::{Depth, QueueSource};
+use crate::queue::{Depth, LoadError, QueueSource};
 use crate::report::model::MessageInfo;
 
 use super::error::ExportError;
 use super::plan::{self, Plan, Planned};
 use super::prepend;
 use super::progress::Progress;
+use super::scan::{self, Scanned};
 use super::sink::{Dest, LazyDecoded, Message, Summary};
 use super::sinks::Formats;
 use super::sinks::render_message;
@@ -71,6 +73,8 @@ pub struct MsgOut {
     pub prepends: Vec<(Vec<u8>, Slot)>,
     /// What the filters made of it.
     pub filed: Filed,
+    /// This run's scan of it failed (a filter's timeout, garbage, size limit).
+    pub unscanned: Option<Problem>,
 }
 
 /// What the filters made of a message, as the later phases need it (the verdict
@@ -111,6 +115,8 @@ pub struct Written {
     pub done: Vec<(usize, MsgOut)>,
     pub errors: Vec<Problem>,
     pub skipped: Vec<Problem>,
+    /// Messages this run scanned that a filter could not judge.
+    pub unscanned: Vec<Problem>,
 }
 
 fn new_message(
@@ -145,30 +151,71 @@ fn new_message(
     }
 }
 
-/// Runs phase 2 over the plan on the current rayon pool. A failure after some file was
-/// written is [`ExportError::Partial`].
-pub fn run(ctx: &Ctx, plan: &Plan, progress: &dyn Progress) -> Result<Written, ExportError> {
-    let results: Vec<MsgResult> = plan
-        .messages
-        .par_iter()
-        .map(|pm| {
-            let r = export_message(ctx, pm).unwrap_or_else(|e| {
-                ctx.abort.store(true, Ordering::Relaxed);
-                MsgResult::Fatal(e)
-            });
-            progress.tick();
-            r
-        })
-        .collect();
+/// Runs phase 2 over the plan on the current rayon pool. With `filters`, a scanning
+/// stage ([`super::scan`]) loads and scans each message ahead of the writers. A failure
+/// after some file was written is [`ExportError::Partial`].
+pub fn run(
+    ctx: &Ctx,
+    plan: &Plan,
+    filters: Option<&FilterSet>,
+    progress: &dyn Progress,
+) -> Result<Written, ExportError> {
+    let one = |i: usize, pre: Option<Scanned>| {
+        let r = export_message(ctx, &plan.messages[i], pre).unwrap_or_else(|e| {
+            ctx.abort.store(true, Ordering::Relaxed);
+            MsgResult::Fatal(e)
+        });
+        progress.tick();
+        (i, r)
+    };
+    let mut results: Vec<(usize, MsgResult)> = match filters {
+        None => (0..plan.messages.len())
+            .into_par_iter()
+            .map(|i| one(i, None))
+            .collect(),
+        Some(f) => {
+            let budget = scan::Budget::new(scan::BUDGET);
+            let is_new = |id: &str| !ctx.old_msgs.contains_key(id);
+            let src = scan::Source {
+                spool: ctx.spool,
+                abort: &ctx.abort,
+                is_new: &is_new,
+            };
+            scan::stream(&src, plan, f, &budget, |rx| {
+                rx.into_iter()
+                    .par_bridge()
+                    .map(|(i, m)| one(i, Some(m)))
+                    .collect()
+            })
+        }
+    };
+    // Finished in any order: listed in the plan's.
+    results.sort_unstable_by_key(|r| r.0);
+    collect(ctx, plan, results)
+}
+
+/// Phase 2's results in plan order: the done messages, the problems, the first fatal
+/// error (as a partial run once something was written).
+fn collect(
+    ctx: &Ctx,
+    plan: &Plan,
+    results: Vec<(usize, MsgResult)>,
+) -> Result<Written, ExportError> {
     let mut w = Written {
         done: Vec::new(),
         errors: plan.errors.clone(),
         skipped: plan.skipped.clone(),
+        unscanned: Vec::new(),
     };
     let mut fatal = None;
-    for (i, r) in results.into_iter().enumerate() {
+    for (i, r) in results {
         match r {
-            MsgResult::Done(m) => w.done.push((i, *m)),
+            MsgResult::Done(m) => {
+                if let Some(p) = &m.unscanned {
+                    w.unscanned.push(p.clone());
+                }
+                w.done.push((i, *m))
+            }
             MsgResult::Problem {
                 skip: true,
                 problem,
@@ -190,11 +237,27 @@ pub fn run(ctx: &Ctx, plan: &Plan, progress: &dyn Progress) -> Result<Written, E
     Ok(w)
 }
 
-fn export_message(ctx: &Ctx, pm: &Planned) -> Result<MsgResult, ExportError> {
+/// The message's bytes and (scanned ahead) its verdict: from the scanning stage, else
+/// loaded here.
+fn loaded(
+    ctx: &Ctx,
+    pm: &Planned,
+    pre: Option<Scanned>,
+) -> Result<(Vec<u8>, Option<Verdict>), LoadError> {
+    match pre {
+        Some(s) => s.loaded.map(|b| (b, s.verdict)),
+        None => ctx
+            .spool
+            .load(&pm.entry, Depth::Full)
+            .map(|l| (l.message_bytes(), None)),
+    }
+}
+
+fn export_message(ctx: &Ctx, pm: &Planned, pre: Option<Scanned>) -> Result<MsgResult, ExportError> {
     if ctx.abort.load(Ordering::Relaxed) {
         return Ok(MsgResult::Aborted);
     }
-    let l = match ctx.spool.load(&pm.entry, Depth::Full) {
+    let (bytes, verdict) = match loaded(ctx, pm, pre) {
         Ok(l) => l,
         Err(e) => {
             let (skip, problem) = plan::load_problem(&e);
@@ -204,8 +267,8 @@ fn export_message(ctx: &Ctx, pm: &Planned) -> Result<MsgResult, ExportError> {
     let info: MessageInfo = ctx.spill.get_json(pm.info)?;
     let id = pm.entry.id.as_str();
     let arrival = pm.arrival_unix;
-    let bytes = l.message_bytes();
-    drop(l);
+    // Only a new message is scanned (an earlier export's keeps its verdict).
+    let scanned_now = verdict.is_some();
     let sha = hex::encode(Sha256::digest(&bytes));
     let stem = names::stem(arrival, id);
     let files_label = text::files_dir(&stem);
@@ -217,7 +280,8 @@ fn export_message(ctx: &Ctx, pm: &Planned) -> Result<MsgResult, ExportError> {
         }
         None => {
             let d = decode(&bytes, &files_label);
-            let m = new_message(info, pm.arrival_usec, sha, bytes.len() as u64, &d);
+            let mut m = new_message(info, pm.arrival_usec, sha, bytes.len() as u64, &d);
+            m.verdict = verdict;
             (
                 m,
                 pm.keys.clone(),
@@ -270,7 +334,24 @@ fn export_message(ctx: &Ctx, pm: &Planned) -> Result<MsgResult, ExportError> {
         files,
         prepends,
         filed,
+        unscanned: scanned_now
+            .then(|| unscanned_problem(pm, &message))
+            .flatten(),
     })))
+}
+
+/// A message this run scanned that a filter could not judge (listed, exit 1).
+fn unscanned_problem(pm: &Planned, m: &ManifestMessage) -> Option<Problem> {
+    let v = m.verdict.as_ref().filter(|v| v.marked_unscanned())?;
+    Some(Problem {
+        path: pm.entry.path.display().to_string(),
+        queue_id: Some(m.info.queue_id.clone()),
+        reason: format!(
+            "{}: unscanned (filed in the inbox, marked): {}",
+            m.info.queue_id,
+            v.unscanned.join("; ")
+        ),
+    })
 }
 
 /// The error for a queue ID already exported with different content.

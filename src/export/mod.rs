@@ -29,6 +29,7 @@ pub mod plan;
 pub mod prepend;
 pub mod progress;
 pub mod reader;
+pub mod scan;
 pub mod sink;
 pub mod sinks;
 pub mod space;
@@ -91,6 +92,8 @@ struct Start {
     zip_formats: Formats,
     reader: Option<reader::Reader>,
     spam_action: SpamAction,
+    /// The content filters (checked reachable), an update's as the earlier export's.
+    scan: Option<crate::filter::FilterSet>,
 }
 
 /// The export's `--spam-action`: as given, else the earlier export's (an update keeps
@@ -158,6 +161,8 @@ fn start(spool: &Spool, cfg: &Config) -> Result<Start, ExportError> {
         ));
     }
     let spam_action = spam_action(cfg, old.as_ref())?;
+    // Last: asking the filters takes a moment, and the refusals above come first.
+    let scan = scan::resolve(cfg.scan.as_ref(), old.as_ref())?;
     Ok(Start {
         found,
         old,
@@ -166,6 +171,7 @@ fn start(spool: &Spool, cfg: &Config) -> Result<Start, ExportError> {
         zip_formats,
         reader,
         spam_action,
+        scan,
     })
 }
 
@@ -246,6 +252,7 @@ fn dry_report(plan: &plan::Plan, old: Option<&Manifest>, space: crate::manifest:
         },
         errors: plan.errors.clone(),
         skipped: plan.skipped.clone(),
+        unscanned: Vec::new(),
         new_messages: space::new_messages(plan, old),
         space: Some(space),
         dry_run: true,
@@ -349,6 +356,7 @@ pub fn run(
             ..space.clone()
         }),
         old_messages: old.map_or(0, |o| o.messages.len()),
+        scan: st.scan.as_ref(),
     };
     match old {
         Some(o) => commit::interim(out, o)?,
@@ -362,7 +370,7 @@ pub fn run(
         spam_action: st.spam_action,
         ..message::Ctx::new(spool, out, st.formats, &plan, &dirs, old, &spill)
     };
-    let msgs = message::run(&ctx, &plan, progress)?;
+    let msgs = message::run(&ctx, &plan, st.scan.as_ref(), progress)?;
     let asm = mailbox::assemble(&plan, msgs.done, old, &dirs, &spill, st.spam_action)?;
 
     // 3. Per mailbox: every per-mailbox sink, then the zip.
@@ -386,6 +394,7 @@ pub fn run(
     commit::manifest(out, run, &asm, &recipients, &spill)
         .map(|r| Report {
             shared_records: shared,
+            unscanned: msgs.unscanned,
             ..r
         })
         .map_err(|e| partial(e, 1))

@@ -63,6 +63,12 @@ pub struct Options {
     /// default and what exports made before filters mean; `keep`; `withhold`).
     #[serde(default)]
     pub spam_action: crate::filter::verdict::SpamAction,
+    /// `--spam-filter URL` the messages were scanned with (an update keeps it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spam_filter: Option<String>,
+    /// `--virus-scan URL` the messages were scanned with (an update keeps it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub virus_scan: Option<String>,
 }
 
 /// An attachment found while rendering the text form.
