@@ -21,7 +21,12 @@ use crate::harness::{Postfix, files_under, manifest, mx, s, tool};
 
 /// The cases by what the filters make of them.
 const SPAM: &[&str] = &["gtube"];
-const MALWARE: &[&str] = &["eicar-attached", "eicar-zip", "eicar-forwarded", "eicar-spam"];
+const MALWARE: &[&str] = &[
+    "eicar-attached",
+    "eicar-zip",
+    "eicar-forwarded",
+    "eicar-spam",
+];
 const HAM: &[&str] = &["ham", "harmless-zip", "harmless-forwarded", "null-sender"];
 
 /// The filters and a stopped secondary whose queue holds the test mail: every case for
@@ -66,13 +71,26 @@ impl Setup {
     /// `export` of the secondary's queue into `out` with both filters and `extra`.
     fn export(&self, out: &Path, extra: &[&str]) -> std::process::Output {
         let (spool, etc) = filters::spool_dirs(&self.sec);
-        mx(["export", "--quiet", "--zip", "--format", "all", "--zip-formats", "all"])
-            .queue_dir(&spool)
-            .config_dir(&etc)
-            .out(out)
-            .args(["--spam-filter", &self.rspamd.url, "--virus-scan", &self.clamd.url])
-            .args(extra)
-            .output()
+        mx([
+            "export",
+            "--quiet",
+            "--zip",
+            "--format",
+            "all",
+            "--zip-formats",
+            "all",
+        ])
+        .queue_dir(&spool)
+        .config_dir(&etc)
+        .out(out)
+        .args([
+            "--spam-filter",
+            &self.rspamd.url,
+            "--virus-scan",
+            &self.clamd.url,
+        ])
+        .args(extra)
+        .output()
     }
 }
 
@@ -80,7 +98,10 @@ impl Setup {
 fn case_of(m: &Manifest, id: &str) -> String {
     let msg = m.messages.iter().find(|x| x.info.queue_id == id).unwrap();
     let subject = msg.subject.as_deref().unwrap_or("");
-    subject.strip_prefix("filters ").unwrap_or(subject).to_string()
+    subject
+        .strip_prefix("filters ")
+        .unwrap_or(subject)
+        .to_string()
 }
 
 fn cases(m: &Manifest, ids: &[String]) -> BTreeSet<String> {
@@ -163,13 +184,19 @@ fn assert_withheld_nowhere(out: &Path, m: &Manifest, withheld: &BTreeSet<String>
             let data = std::fs::read(&p).unwrap();
             let name = p.display().to_string();
             assert!(!contains(&data, &eicar()), "{name} holds EICAR");
-            assert!(!contains(&data, &b64.as_bytes()[..40]), "{name} holds EICAR in base64");
+            assert!(
+                !contains(&data, &b64.as_bytes()[..40]),
+                "{name} holds EICAR in base64"
+            );
             for case in withheld {
                 let mid = format!("<{case}@filters.example.org>");
                 assert!(!contains(&data, mid.as_bytes()), "{name} holds {case}");
                 let subject = format!("filters {case}");
                 let notice = name.ends_with("index.html") || name.ends_with("README.txt");
-                assert!(notice || !contains(&data, subject.as_bytes()), "{name}: {case}");
+                assert!(
+                    notice || !contains(&data, subject.as_bytes()),
+                    "{name}: {case}"
+                );
             }
             for id in &ids {
                 assert!(!name.contains(id), "{name} is named after withheld {id}");
@@ -222,8 +249,13 @@ fn check_junk_bundle(out: &Path, m: &Manifest, r: &ManifestRecipient) {
     assert!(gtube_in(zipped("Junk/eml")), "zip Junk/eml");
     assert!(gtube_in(zipped("Maildir/.Junk/new")), "zip Maildir/.Junk");
     assert!(!gtube_in(zipped("eml")) && !gtube_in(zipped("Maildir/new")));
-    let readme = std::fs::read_to_string(scratch.path().join(&r.dir).join(&r.dir).join("README.txt")).unwrap();
-    assert!(readme.contains("WITHHELD: 4 message(s) to you are not in this archive"), "{readme}");
+    let readme =
+        std::fs::read_to_string(scratch.path().join(&r.dir).join(&r.dir).join("README.txt"))
+            .unwrap();
+    assert!(
+        readme.contains("WITHHELD: 4 message(s) to you are not in this archive"),
+        "{readme}"
+    );
     assert!(readme.contains("virus Eicar-Test-Signature"), "{readme}");
     assert!(readme.contains("Subject: filters eicar-zip"), "{readme}");
     assert!(readme.contains("Junk/       - 1 message(s)"), "{readme}");
@@ -238,7 +270,10 @@ fn check_junk_bundle(out: &Path, m: &Manifest, r: &ManifestRecipient) {
     }
     assert!(before.contains("4 messages withheld"), "{text}");
     for case in MALWARE {
-        assert!(before.contains(&format!("filters {case}")), "{case}: {text}");
+        assert!(
+            before.contains(&format!("filters {case}")),
+            "{case}: {text}"
+        );
     }
 }
 
@@ -254,14 +289,25 @@ fn spam_in_junk_malware_withheld_ham_in_the_inbox() {
     let first = manifest(&out);
     let user = crate::harness::bundle_of(&first, "user@example.com").clone();
     let o = st.export(&out, &["--update", "--spam-action", "withhold"]);
-    assert_eq!(o.status.code(), Some(2), "another spam action is refused: {o:?}");
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "another spam action is refused: {o:?}"
+    );
     assert!(String::from_utf8_lossy(&o.stderr).contains("--update keeps it"));
     let o = st.export(&out, &["--update"]);
     assert!(o.status.success(), "{o:?}");
     let m = manifest(&out);
-    assert_eq!(m.options.spam_action, mxsalvage::filter::verdict::SpamAction::Junk);
+    assert_eq!(
+        m.options.spam_action,
+        mxsalvage::filter::verdict::SpamAction::Junk
+    );
     let r = crate::harness::bundle_of(&m, "user@example.com");
-    assert_eq!((&r.junk, &r.withheld), (&user.junk, &user.withheld), "filing kept");
+    assert_eq!(
+        (&r.junk, &r.withheld),
+        (&user.junk, &user.withheld),
+        "filing kept"
+    );
     check_junk_bundle(&out, &m, r);
     let bob = crate::harness::bundle_of(&m, "bob@example.com");
     assert_eq!(cases(&m, &bob.junk), set(SPAM));
@@ -316,4 +362,77 @@ fn spam_action_keep_and_withhold() {
     assert!(index.contains("5 messages withheld"), "{index}");
     assert!(index.contains("spam (rspamd: reject)"), "{index}");
     mx(["verify"]).arg(s(&held)).ok();
+}
+
+/// `mxsalvage dovecot` over a filtered export: each user sees Junk (the Maildir++
+/// `.Junk`, marked `\Junk` in the configuration) with the spam, the inbox without it.
+#[test]
+fn dovecot_shows_the_junk_folder() {
+    if !crate::dovecot::available() {
+        return;
+    }
+    let Some(st) = setup() else { return };
+    crate::dovecot::ensure_account("mxsalvage");
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let out = dir.join("out");
+    let pw = dir.join("passwords");
+    let lines = "user@example.com pw-user-1\nbob@example.com pw-bob-1\nonly-malware@example.com pw-only-1\n";
+    crate::harness::write_mode(&pw, lines, 0o600);
+    let o = st.export(
+        &out,
+        &["--zip-password-file", s(&pw), "--reader", "mxsalvage"],
+    );
+    assert!(o.status.success(), "{o:?}");
+    let conf = dir.join("imap");
+    let port = crate::harness::free_port();
+    let listen = format!("127.0.0.1:{port}");
+    mx(["dovecot", "--from", s(&out), "--zip-password-file", s(&pw)])
+        .args(["--listen", &listen, "--out", s(&conf)])
+        .ok();
+    let text = std::fs::read_to_string(conf.join("dovecot.conf")).unwrap();
+    assert!(
+        text.contains("mailbox Junk {\n    special_use = \\Junk\n  }"),
+        "{text}"
+    );
+    let _running = crate::dovecot::Running::start(&conf.join("dovecot.conf"), Some(port));
+    let doveadm = |args: &[&str]| {
+        let o = Command::new("doveadm")
+            .arg("-c")
+            .arg(conf.join("dovecot.conf"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "doveadm {args:?}: {o:?}");
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    let list = doveadm(&["mailbox", "list", "-u", "user@example.com"]);
+    assert_eq!(
+        list.lines().collect::<BTreeSet<_>>(),
+        BTreeSet::from(["INBOX", "Junk"])
+    );
+    let count = |mailbox: &str| -> usize {
+        let user = "user@example.com";
+        let o = doveadm(&[
+            "-f", "flow", "mailbox", "status", "-u", user, "messages", mailbox,
+        ]);
+        let n = o.rsplit("messages=").next().unwrap();
+        n.trim().parse().unwrap_or_else(|_| panic!("{o}"))
+    };
+    assert_eq!(count("Junk"), SPAM.len());
+    assert_eq!(count("INBOX"), HAM.len());
+    let junk = doveadm(&[
+        "fetch",
+        "-u",
+        "user@example.com",
+        "hdr.subject",
+        "mailbox",
+        "Junk",
+        "all",
+    ]);
+    assert!(junk.contains("filters gtube"), "{junk}");
+    mx(["verify", "--zip-password-file", s(&pw)])
+        .arg(s(&out))
+        .ok();
 }
