@@ -17,7 +17,7 @@ use std::process::Command;
 use mxsalvage::manifest::{Manifest, ManifestRecipient};
 
 use crate::harness::filters::{self, Daemon, TestMail, eicar};
-use crate::harness::{Postfix, files_under, manifest, mx, s, tool};
+use crate::harness::{Postfix, files_under, manifest, mx, python_lines, s, tool};
 
 /// The cases by what the filters make of them.
 const SPAM: &[&str] = &["gtube"];
@@ -94,6 +94,21 @@ impl Setup {
     }
 }
 
+impl Setup {
+    /// [`Setup::export`], asserted to succeed, and the export's manifest.
+    fn exported(&self, out: &Path, extra: &[&str]) -> Manifest {
+        let o = self.export(out, extra);
+        assert!(o.status.success(), "{o:?}");
+        manifest(out)
+    }
+}
+
+/// user@example.com's entry and bundle directory.
+fn user<'a>(out: &Path, m: &'a Manifest) -> (&'a ManifestRecipient, PathBuf) {
+    let r = crate::harness::bundle_of(m, "user@example.com");
+    (r, out.join("recipients").join(&r.dir))
+}
+
 /// The case a message of the manifest is (its subject is `filters NAME`).
 fn case_of(m: &Manifest, id: &str) -> String {
     let msg = m.messages.iter().find(|x| x.info.queue_id == id).unwrap();
@@ -115,16 +130,8 @@ fn set(names: &[&str]) -> BTreeSet<String> {
 /// The subjects of an mbox, read by Python's `mailbox`.
 fn mbox_cases(path: &Path) -> BTreeSet<String> {
     let script = "import mailbox, sys\nfor m in mailbox.mbox(sys.argv[1], create=False):\n    print(m['Subject'])\n";
-    let o = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(path)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8(o.stdout)
-        .unwrap()
-        .lines()
+    python_lines(script, path)
+        .iter()
         .map(|l| l.strip_prefix("filters ").unwrap_or(l).to_string())
         .collect()
 }
@@ -284,10 +291,8 @@ fn spam_in_junk_malware_withheld_ham_in_the_inbox() {
     let out = d.path().join("out");
     // First only user@example.com; then --update adds the others (new verdicts, the
     // earlier filing kept).
-    let o = st.export(&out, &["--recipient", "user@example.com"]);
-    assert!(o.status.success(), "{o:?}");
-    let first = manifest(&out);
-    let user = crate::harness::bundle_of(&first, "user@example.com").clone();
+    let first = st.exported(&out, &["--recipient", "user@example.com"]);
+    let before = user(&out, &first).0.clone();
     let o = st.export(&out, &["--update", "--spam-action", "withhold"]);
     assert_eq!(
         o.status.code(),
@@ -295,17 +300,15 @@ fn spam_in_junk_malware_withheld_ham_in_the_inbox() {
         "another spam action is refused: {o:?}"
     );
     assert!(String::from_utf8_lossy(&o.stderr).contains("--update keeps it"));
-    let o = st.export(&out, &["--update"]);
-    assert!(o.status.success(), "{o:?}");
-    let m = manifest(&out);
+    let m = st.exported(&out, &["--update"]);
     assert_eq!(
         m.options.spam_action,
         mxsalvage::filter::verdict::SpamAction::Junk
     );
-    let r = crate::harness::bundle_of(&m, "user@example.com");
+    let (r, _) = user(&out, &m);
     assert_eq!(
         (&r.junk, &r.withheld),
-        (&user.junk, &user.withheld),
+        (&before.junk, &before.withheld),
         "filing kept"
     );
     check_junk_bundle(&out, &m, r);
@@ -333,11 +336,8 @@ fn spam_action_keep_and_withhold() {
     let d = tempfile::tempdir().unwrap();
     // keep: spam in the inbox like ham; malware still withheld; no Junk at all.
     let keep = d.path().join("keep");
-    let o = st.export(&keep, &["--spam-action", "keep"]);
-    assert!(o.status.success(), "{o:?}");
-    let m = manifest(&keep);
-    let r = crate::harness::bundle_of(&m, "user@example.com");
-    let b = keep.join("recipients").join(&r.dir);
+    let m = st.exported(&keep, &["--spam-action", "keep"]);
+    let (r, b) = user(&keep, &m);
     assert!(r.junk.is_empty());
     let mut inbox = set(HAM);
     inbox.extend(set(SPAM));
@@ -348,11 +348,8 @@ fn spam_action_keep_and_withhold() {
     mx(["verify"]).arg(s(&keep)).ok();
     // withhold: spam withheld like malware, named as spam in the notice.
     let held = d.path().join("withhold");
-    let o = st.export(&held, &["--spam-action", "withhold"]);
-    assert!(o.status.success(), "{o:?}");
-    let m = manifest(&held);
-    let r = crate::harness::bundle_of(&m, "user@example.com");
-    let b = held.join("recipients").join(&r.dir);
+    let m = st.exported(&held, &["--spam-action", "withhold"]);
+    let (r, b) = user(&held, &m);
     let mut gone = set(MALWARE);
     gone.extend(set(SPAM));
     assert_eq!(cases(&m, &r.withheld), gone);
@@ -380,11 +377,10 @@ fn dovecot_shows_the_junk_folder() {
     let pw = dir.join("passwords");
     let lines = "user@example.com pw-user-1\nbob@example.com pw-bob-1\nonly-malware@example.com pw-only-1\n";
     crate::harness::write_mode(&pw, lines, 0o600);
-    let o = st.export(
+    st.exported(
         &out,
         &["--zip-password-file", s(&pw), "--reader", "mxsalvage"],
     );
-    assert!(o.status.success(), "{o:?}");
     let conf = dir.join("imap");
     let port = crate::harness::free_port();
     let listen = format!("127.0.0.1:{port}");

@@ -19,15 +19,11 @@ use super::zip;
 const DIR: &str = "alice@example.com";
 
 fn spam() -> SpamResult {
-    SpamResult {
-        filter: "rspamd".into(),
-        action: "reject".into(),
-        is_spam: true,
-        score: 1000.0,
-        required: 15.0,
-        symbols: vec!["GTUBE".into()],
-        at: "2026-12-07T14:00:00Z".into(),
-    }
+    serde_json::from_str(
+        r#"{"filter": "rspamd", "action": "reject", "is_spam": true, "score": 1000.0,
+            "required": 15.0, "symbols": ["GTUBE"], "at": "2026-12-07T14:00:00Z"}"#,
+    )
+    .unwrap()
 }
 
 fn virus() -> VirusResult {

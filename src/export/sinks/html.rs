@@ -638,20 +638,9 @@ fn spam_section(out: &mut String, count: usize) {
     out.push_str("</tbody>\n</table>\n<section class=\"spam\" id=\"spam\">\n");
     let _ = writeln!(
         out,
-        "<h2>Spam: {count} message{}</h2>\n<p class=\"note\">The spam filter judged {} to be spam. {} kept here, apart from your mail, in case one is not: open {} with care, and do not follow {} links or open {} attachments unless you are sure of the sender. (In a mail program, {} in the Junk folder.)</p>",
+        "<h2>Spam: {count} message{}</h2>\n<p class=\"note\">The spam filter judged these to be spam. They are kept here, apart from your mail, in case the filter was wrong: open them with care, and do not follow their links or open their attachments unless you are sure of the sender. In a mail program they are in the Junk folder.</p>\n</section>",
         if count == 1 { "" } else { "s" },
-        if count == 1 {
-            "this message"
-        } else {
-            "these messages"
-        },
-        if count == 1 { "It is" } else { "They are" },
-        if count == 1 { "it" } else { "them" },
-        if count == 1 { "its" } else { "their" },
-        if count == 1 { "its" } else { "their" },
-        if count == 1 { "it is" } else { "they are" },
     );
-    out.push_str("</section>\n");
     out.push_str(TABLE_OPEN);
 }
 
@@ -659,22 +648,10 @@ fn spam_section(out: &mut String, count: usize) {
 /// (virus name, or spam), sender, subject and time — no link, no body.
 pub fn withheld_section(out: &mut String, held: &[Summary]) {
     let n = held.len();
-    out.push_str("<section class=\"withheld\" id=\"withheld\">\n");
     let _ = writeln!(
         out,
-        "<h2>{n} message{} withheld</h2>\n<p class=\"note\">{} to you {} not put here: a virus scanner found malware in {}, or the spam filter judged {} to be spam. {} cannot be opened here. If you expected {}, ask your mail administrator, who has kept {}.</p>",
+        "<section class=\"withheld\" id=\"withheld\">\n<h2>{n} message{} withheld</h2>\n<p class=\"note\">Not put here: a virus scanner found malware in these, or the spam filter judged them to be spam. They cannot be opened here. If you expected one of them, ask your mail administrator, who has kept them.</p>",
         if n == 1 { "" } else { "s" },
-        if n == 1 {
-            "This message"
-        } else {
-            "These messages"
-        },
-        if n == 1 { "was" } else { "were" },
-        if n == 1 { "it" } else { "them" },
-        if n == 1 { "it" } else { "them" },
-        if n == 1 { "It" } else { "They" },
-        if n == 1 { "it" } else { "one of them" },
-        if n == 1 { "it" } else { "them" },
     );
     out.push_str("<table class=\"list\">\n<thead><tr><th>Received</th><th>From</th><th>Subject</th><th>Why</th></tr></thead>\n<tbody>\n");
     for s in held {
