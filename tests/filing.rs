@@ -432,3 +432,43 @@ fn dovecot_shows_the_junk_folder() {
         .arg(s(&out))
         .ok();
 }
+
+/// A filter that fails for some messages (clamd's stream limit set below their size):
+/// each one is filed in the inbox (or Junk, when spam) with a visible marker in
+/// `index.html`, its bytes unchanged (`verify`), and the run exits 1.
+#[test]
+fn unscanned_mail_is_filed_marked_and_unchanged() {
+    let Some(st) = setup() else { return };
+    let small = filters::clamd(false, Some("1K"));
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    let (spool, etc) = filters::spool_dirs(&st.sec);
+    let o = mx(["export", "--quiet", "--recipient", "user@example.com"])
+        .queue_dir(&spool)
+        .config_dir(&etc)
+        .out(&out)
+        .args(["--spam-filter", &st.rspamd.url, "--virus-scan", &small.url])
+        .output();
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let m = manifest(&out);
+    let (r, b) = user(&out, &m);
+    let index = std::fs::read_to_string(b.join("index.html")).unwrap();
+    let unscanned: Vec<&str> = m
+        .messages
+        .iter()
+        .filter(|x| x.verdict.as_ref().is_some_and(|v| v.marked_unscanned()))
+        .map(|x| x.info.queue_id.as_str())
+        .collect();
+    assert!(!unscanned.is_empty(), "no message was unscanned");
+    assert_eq!(m.totals.unscanned, unscanned.len());
+    for id in &unscanned {
+        let case = case_of(&m, id);
+        assert!(!r.withheld.contains(&id.to_string()), "{case} withheld");
+        let row = index
+            .lines()
+            .find(|l| l.contains(&format!(">filters {case}</a>")))
+            .unwrap_or_else(|| panic!("{case} not listed: {index}"));
+        assert!(row.contains("not checked for spam or viruses"), "{row}");
+    }
+    mx(["verify"]).arg(s(&out)).ok();
+}
