@@ -321,18 +321,27 @@ pub struct Finish<'a> {
     pub junk_on: bool,
 }
 
-/// Phase 3's progress, in bytes of mail: every message of a bundle once for each sink
-/// that streams them into a per-mailbox file (mail.mbox: in the tree and in the zip),
-/// and once more for the zip's per-message files.
+/// Phase 3's progress, in bytes of mail: every filed message of a bundle (withheld
+/// ones are not read) once for each sink that streams them into a per-mailbox file
+/// (mail.mbox: in the tree and in the zip), and every message once more for the zip's
+/// per-message files.
 pub fn steps(fx: &Finish, touched: &[&Bundle]) -> u64 {
     let streams = |f: Formats| f.sinks().filter(|s| s.reads_messages()).count() as u64;
     let passes = streams(fx.formats)
-        + match fx.zip_on {
-            true => 1 + streams(fx.zip_formats),
-            false => 0,
+        + if fx.zip_on {
+            streams(fx.zip_formats)
+        } else {
+            0
         };
-    let bytes: u64 = touched.iter().map(|b| bundle_bytes(fx, b)).sum();
-    passes * bytes
+    let filed: u64 = touched
+        .iter()
+        .flat_map(|b| &b.ids)
+        .map(|&p| &fx.list[p as usize])
+        .filter(|l| l.filed.filing != Filing::Withheld)
+        .map(|l| l.bytes)
+        .sum();
+    let all: u64 = touched.iter().map(|b| bundle_bytes(fx, b)).sum();
+    passes * filed + if fx.zip_on { all } else { 0 }
 }
 
 fn bundle_bytes(fx: &Finish, b: &Bundle) -> u64 {
