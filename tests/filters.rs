@@ -174,3 +174,212 @@ fn an_unreachable_filter_is_refused_before_anything_is_written() {
     assert!(stderr(&o).contains("start clamd"), "{}", stderr(&o));
     assert!(!out.exists());
 }
+
+/// How the stand-in filter answers a check (it answers rspamd's `/ping` properly, so
+/// the run starts).
+#[derive(Clone, Copy)]
+enum Answer {
+    /// Something that is not rspamd's reply.
+    Garbage,
+    /// Nothing at all, the connection kept open.
+    Silence,
+}
+
+/// The one stand-in of these tests: a listener on 127.0.0.1 that answers rspamd's
+/// `/ping` and then `answer`s every check. Returns its `rspamd://` URL.
+fn bad_rspamd(answer: Answer) -> String {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("rspamd://{}", l.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            let mut req = Vec::new();
+            let mut buf = [0u8; 65536];
+            // The head, then as many body bytes as it announces.
+            let (head_end, len) = loop {
+                let n = s.read(&mut buf).unwrap_or(0);
+                if n == 0 {
+                    break (req.len(), 0);
+                }
+                req.extend_from_slice(&buf[..n]);
+                if let Some(i) = req.windows(4).position(|w| w == b"\r\n\r\n") {
+                    let head = String::from_utf8_lossy(&req[..i]).to_ascii_lowercase();
+                    let len = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    break (i + 4, len);
+                }
+            };
+            while req.len() < head_end + len {
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => req.extend_from_slice(&buf[..n]),
+                }
+            }
+            if req.starts_with(b"GET /ping") {
+                let _ = s.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\npong\n");
+                continue;
+            }
+            match answer {
+                Answer::Garbage => {
+                    let _ = s.write_all(b"HTTP/1.0 200 OK\r\n\r\n<html>I am not rspamd</html>");
+                }
+                Answer::Silence => held.push(s),
+            }
+        }
+    });
+    url
+}
+
+/// Every message's verdict is unscanned with a reason naming the filter; each is
+/// listed on stderr; exit 1; the run ends (no hang).
+fn assert_all_unscanned(out: &Path, o: &std::process::Output, why: &str) {
+    let v = verdicts(out);
+    assert_eq!(v.len(), filters::filter_mails().len());
+    for (name, x) in &v {
+        let x = x.as_ref().unwrap_or_else(|| panic!("{name}: no verdict"));
+        assert_eq!(x.verdict, VerdictKind::Unscanned, "{name}: {x:?}");
+        assert!(
+            x.unscanned
+                .iter()
+                .any(|r| r.contains("rspamd://") && r.contains(why)),
+            "{name}: {x:?}"
+        );
+    }
+    let e = stderr(o);
+    assert_eq!(
+        e.lines().filter(|l| l.contains("unscanned")).count(),
+        v.len(),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_filter_that_answers_garbage_leaves_each_message_unscanned_and_listed() {
+    if !filters_available() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    let url = bad_rspamd(Answer::Garbage);
+    let o = export(&out, &["--spam-filter", &url]).code(1);
+    assert_all_unscanned(&out, &o, "unexpected answer");
+}
+
+#[test]
+fn a_filter_that_never_answers_times_out_per_message_and_never_hangs() {
+    if !filters_available() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    let url = bad_rspamd(Answer::Silence);
+    let o = export(
+        &out,
+        &[
+            "--spam-filter",
+            &url,
+            "--filter-timeout",
+            "1",
+            "--scan-jobs",
+            "4",
+        ],
+    )
+    .within(Duration::from_secs(60))
+    .code(1);
+    assert_all_unscanned(&out, &o, "no answer within 1 s");
+}
+
+/// clamd's `StreamMaxLength` (here 1M): the 12 MB message is unscanned with that
+/// reason (filed in the inbox, marked), listed, exit 1; the others are judged.
+#[test]
+fn clamds_size_limit_makes_the_big_message_unscanned_with_its_reason() {
+    if !filters_available() {
+        return;
+    }
+    let (rspamd, clamd) = (filters::rspamd(), filters::clamd(false, Some("1M")));
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    let o = export(
+        &out,
+        &["--spam-filter", &rspamd.url, "--virus-scan", &clamd.url],
+    )
+    .code(1);
+    let v = verdicts(&out);
+    let big = v["big"].as_ref().unwrap();
+    assert_eq!(big.verdict, VerdictKind::Unscanned, "{big:?}");
+    assert!(
+        big.unscanned[0].contains("larger than clamd's StreamMaxLength"),
+        "{big:?}"
+    );
+    assert!(
+        !big.spam.as_ref().unwrap().is_spam,
+        "rspamd still judged it: {big:?}"
+    );
+    assert_eq!(kind(&v, "eicar-zip"), VerdictKind::Malware);
+    assert_eq!(kind(&v, "gtube"), VerdictKind::Spam);
+    let e = stderr(&o);
+    assert_eq!(e.lines().count(), 1, "{e}");
+    assert!(
+        e.contains("unscanned") && e.contains("StreamMaxLength"),
+        "{e}"
+    );
+}
+
+/// rspamd goes away while the export runs: the messages after it are unscanned
+/// (cannot connect), listed, exit 1; none is passed as ham without an answer.
+#[test]
+fn a_filter_stopped_mid_run_leaves_the_rest_unscanned() {
+    if !filters_available() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let spool = d.path().join("spool");
+    crate::harness::deferred_copies(&spool, 400, |i| format!("F{:05X}{:04X}", i, i % 7), false);
+    let out = d.path().join("out");
+    let mut rspamd = filters::rspamd();
+    let child = mx(["export", "--format", "eml", "--quiet", "--scan-jobs", "1"])
+        .queue_dir(&spool)
+        .sample_config()
+        .out(&out)
+        .args(["--spam-filter", &rspamd.url])
+        .spawn();
+    let t = std::time::Instant::now();
+    while crate::harness::files_under(&out.join("messages")).len() < 5 {
+        assert!(
+            t.elapsed() < Duration::from_secs(120),
+            "the export wrote nothing"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    rspamd.stop();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let m = manifest(&out);
+    assert_eq!(m.messages.len(), 400);
+    let (mut ham, mut unscanned) = (0, 0);
+    for x in &m.messages {
+        let v = x.verdict.as_ref().expect("every message has a verdict");
+        match v.verdict {
+            VerdictKind::Ham => ham += 1,
+            VerdictKind::Unscanned => {
+                assert!(v.unscanned[0].contains("rspamd://"), "{v:?}");
+                unscanned += 1
+            }
+            k => panic!("{k:?}"),
+        }
+    }
+    assert!(
+        ham >= 5 && unscanned > 0,
+        "ham {ham}, unscanned {unscanned}"
+    );
+    let listed = stderr(&o)
+        .lines()
+        .filter(|l| l.contains("unscanned"))
+        .count();
+    assert_eq!(listed, unscanned, "{}", stderr(&o));
+}
