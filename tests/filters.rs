@@ -383,3 +383,95 @@ fn a_filter_stopped_mid_run_leaves_the_rest_unscanned() {
         .count();
     assert_eq!(listed, unscanned, "{}", stderr(&o));
 }
+
+/// The queue file of the case `name` in `spool` (by its subject).
+fn queue_file(spool: &Path, name: &str) -> PathBuf {
+    let needle = format!("Subject: filters {name}");
+    crate::harness::files_under(&spool.join("deferred"))
+        .into_iter()
+        .find(|p| {
+            let b = std::fs::read(p).unwrap();
+            b.windows(needle.len()).any(|w| w == needle.as_bytes())
+        })
+        .unwrap_or_else(|| panic!("no queue file for {name}"))
+}
+
+/// `--update` scans only the new messages with the filters the export was made with
+/// (no flags needed), keeps the earlier verdicts as they were, checks the filters
+/// before anything even when nothing is new, and refuses to add filters to an export
+/// made without them.
+#[test]
+fn update_scans_only_new_mail_and_keeps_earlier_verdicts() {
+    if !filters_available() {
+        return;
+    }
+    let (rspamd, mut clamd) = (filters::rspamd(), filters::clamd(false, None));
+    let d = tempfile::tempdir().unwrap();
+    let spool = d.path().join("spool");
+    copy_tree(&fixture().0, &spool, false);
+    let aside = d.path().join("aside");
+    std::fs::create_dir(&aside).unwrap();
+    let mut held = Vec::new();
+    for name in ["gtube", "eicar-zip"] {
+        let f = queue_file(&spool, name);
+        let to = aside.join(f.file_name().unwrap());
+        std::fs::rename(&f, &to).unwrap();
+        held.push((to, f));
+    }
+    let out = d.path().join("out");
+    let run = |extra: &[&str], now: &str| {
+        mx(["export", "--format", "eml", "--quiet"])
+            .queue_dir(&spool)
+            .config_dir(&fixture().1)
+            .out(&out)
+            .args(extra)
+            .env("MXSALVAGE_NOW", now)
+            .within(Duration::from_secs(300))
+    };
+    let day1 = "2026-06-01T00:00:00Z";
+    run(
+        &["--spam-filter", &rspamd.url, "--virus-scan", &clamd.url],
+        day1,
+    )
+    .ok();
+    let first = verdicts(&out);
+    assert_eq!(first.len(), filters::filter_mails().len() - 2);
+    for (to, from) in &held {
+        std::fs::rename(to, from).unwrap();
+    }
+    run(&["--update"], "2026-06-02T00:00:00Z").ok();
+    let second = verdicts(&out);
+    assert_eq!(second.len(), filters::filter_mails().len());
+    for (name, v) in &first {
+        assert_eq!(&second[name], v, "{name}: an earlier verdict changed");
+        assert!(
+            v.as_ref()
+                .unwrap()
+                .virus
+                .as_ref()
+                .unwrap()
+                .at
+                .starts_with("2026-06-01")
+        );
+    }
+    assert_eq!(kind(&second, "gtube"), VerdictKind::Spam);
+    assert_eq!(kind(&second, "eicar-zip"), VerdictKind::Malware);
+    let g = second["gtube"].as_ref().unwrap().spam.as_ref().unwrap();
+    assert!(g.at.starts_with("2026-06-02"), "{g:?}");
+    // The recorded filter is gone: refused before anything, though nothing is new.
+    clamd.stop();
+    let before = std::fs::read(out.join("manifest.json")).unwrap();
+    let o = run(&["--update"], day1).code(2);
+    assert!(stderr(&o).contains("start clamd"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(out.join("manifest.json")).unwrap(), before);
+    // An export made without filters keeps being judged so.
+    let plain = d.path().join("plain");
+    export(&plain, &[]).ok();
+    assert!(verdicts(&plain).values().all(Option::is_none));
+    let o = export(&plain, &["--update", "--spam-filter", &rspamd.url]).code(2);
+    assert!(
+        stderr(&o).contains("made without --spam-filter"),
+        "{}",
+        stderr(&o)
+    );
+}
