@@ -475,3 +475,115 @@ fn update_scans_only_new_mail_and_keeps_earlier_verdicts() {
         stderr(&o)
     );
 }
+
+/// The case name of each DSN in `v` (by the queue ID's message in the export `ex`).
+fn dsn_cases(ex: &Path, v: &[mxsalvage::reinject::PlannedDsn]) -> Vec<(String, Option<String>)> {
+    let m = manifest(ex);
+    let mut out: Vec<_> = v
+        .iter()
+        .map(|d| {
+            let msg = m
+                .messages
+                .iter()
+                .find(|x| x.info.queue_id == d.queue_id)
+                .unwrap();
+            let name = msg
+                .subject
+                .clone()
+                .unwrap_or_default()
+                .replace("filters ", "");
+            (name, d.reason.clone())
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Every message refused by the primary (550 5.1.1): a reinject of `ex` into it, the
+/// JSON summary.
+fn refused_reinject(
+    ex: &Path,
+    primary: &crate::harness::Postfix,
+    extra: &[&str],
+) -> mxsalvage::reinject::Summary {
+    let o = mx(["reinject", "--from"])
+        .arg(ex)
+        .args(["--to", &primary.to(), "--json", "--no-tls"])
+        .args(extra)
+        .within(Duration::from_secs(300))
+        .code(1);
+    crate::harness::reinject_summary(&o)
+}
+
+/// The verdicts feed reinject's DSN policy: spam (GTUBE) and malware refused at the
+/// primary get no DSN, ham does — from the manifest's verdicts, or (an export made
+/// without filters) from reinject's own filters, asked only about those messages.
+#[test]
+fn spam_and_malware_refused_at_the_primary_get_no_dsn() {
+    if !filters_available() {
+        return;
+    }
+    let (rspamd, clamd) = (filters::rspamd(), filters::clamd(false, None));
+    let d = tempfile::tempdir().unwrap();
+    let primary = crate::harness::Postfix::primary();
+    primary.access("user@example.com 550 5.1.1 no such user (test)\n");
+    let expect = |ex: &Path, s: &mxsalvage::reinject::Summary| {
+        let held = dsn_cases(ex, &s.suppressed_dsns);
+        let spam = Some("the message is marked spam by its triage verdict".to_string());
+        let malware = Some("the message is marked malware by its triage verdict".to_string());
+        let mut want = vec![("gtube".to_string(), spam)];
+        for n in [
+            "eicar-attached",
+            "eicar-forwarded",
+            "eicar-spam",
+            "eicar-zip",
+        ] {
+            want.push((n.to_string(), malware.clone()));
+        }
+        want.sort();
+        assert_eq!(held, want, "{s:#?}");
+        let sent: Vec<String> = dsn_cases(ex, &s.planned_dsns)
+            .into_iter()
+            .map(|x| x.0)
+            .collect();
+        // The null sender's: the postmaster's copy, which no verdict holds.
+        let ham = [
+            "big",
+            "ham",
+            "harmless-forwarded",
+            "harmless-zip",
+            "null-sender",
+        ];
+        assert_eq!(sent, ham, "{s:#?}");
+    };
+    // Verdicts from the export.
+    let scanned = d.path().join("scanned");
+    export(
+        &scanned,
+        &["--spam-filter", &rspamd.url, "--virus-scan", &clamd.url],
+    )
+    .ok();
+    let s = refused_reinject(&scanned, &primary, &[]);
+    expect(&scanned, &s);
+    // An export without verdicts: reinject asks the filters; the export is unchanged.
+    let plain = d.path().join("plain");
+    export(&plain, &[]).ok();
+    let before = std::fs::read(plain.join("manifest.json")).unwrap();
+    let gone = format!("clamd://{}", d.path().join("none.sock").display());
+    let o = mx(["reinject", "--from"])
+        .arg(&plain)
+        .args(["--to", &primary.to(), "--no-tls", "--virus-scan", &gone])
+        .code(2);
+    assert!(
+        stderr(&o).contains("start clamd") && stderr(&o).contains("nothing was sent"),
+        "{}",
+        stderr(&o)
+    );
+    let s = refused_reinject(
+        &plain,
+        &primary,
+        &["--spam-filter", &rspamd.url, "--virus-scan", &clamd.url],
+    );
+    expect(&plain, &s);
+    assert_eq!(std::fs::read(plain.join("manifest.json")).unwrap(), before);
+}
