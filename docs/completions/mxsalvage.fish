@@ -79,8 +79,8 @@ complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l recipient
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l domain -d 'Only recipients in this domain (repeatable)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l queue -d 'Only these queues (maildrop, incoming, active, deferred, hold, corrupt; repeatable)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l valid-recipients -d 'The secondary\'s plain-text recipient lists (`address anything` lines; repeatable); others are flagged' -r -F
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l spam-filter -d 'Ask a spam filter about every new message: rspamd://HOST:PORT (rspamd\'s normal worker) or spamd://HOST:PORT (SpamAssassin\'s spamd); off unless given (docs/export.md)' -r
-complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l virus-scan -d 'Ask clamd about every new message: clamd:///path/to/socket or clamd://HOST:PORT' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l spam-filter -d 'Spam filter: rspamd://HOST:PORT (rspamd\'s normal worker) or spamd://HOST:PORT (SpamAssassin\'s spamd); export asks it about every new message, reinject about a message owed a DSN that the export has no verdict for; off unless given' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l virus-scan -d 'Virus scanner: clamd:///path/to/socket or clamd://HOST:PORT (asked as the spam filter is)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l filter-timeout -d 'Seconds one filter request may take before the message is listed as unscanned [default: 60]' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l scan-jobs -d 'Filter requests in flight at most [default: 8]' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l out -d 'Output directory (must not exist or be empty, unless --update or --force)' -r -F
@@ -123,6 +123,10 @@ complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l json -d '
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l timings -d 'At the end, print each phase\'s wall time, CPU time and bytes read and written (stderr)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l from -d 'Export directory (its manifest.json and messages/)' -r -F
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l spam-filter -d 'Spam filter: rspamd://HOST:PORT (rspamd\'s normal worker) or spamd://HOST:PORT (SpamAssassin\'s spamd); export asks it about every new message, reinject about a message owed a DSN that the export has no verdict for; off unless given' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l virus-scan -d 'Virus scanner: clamd:///path/to/socket or clamd://HOST:PORT (asked as the spam filter is)' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l filter-timeout -d 'Seconds one filter request may take before the message is listed as unscanned [default: 60]' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l scan-jobs -d 'Filter requests in flight at most [default: 8]' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l to -d 'Target server, HOST[:PORT] (port 25 for SMTP, 24 for LMTP by default)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l auth-user -d 'SMTP AUTH user' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l auth-password-file -d 'File holding the SMTP AUTH password' -r -F

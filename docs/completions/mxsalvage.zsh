@@ -81,8 +81,8 @@ _arguments "${_arguments_options[@]}" : \
 '*--domain=[Only recipients in this domain (repeatable)]:D:_default' \
 '*--queue=[Only these queues (maildrop, incoming, active, deferred, hold, corrupt; repeatable)]:Q:_default' \
 '*--valid-recipients=[The secondary'\''s plain-text recipient lists (\`address anything\` lines; repeatable); others are flagged]:FILE:_files' \
-'--spam-filter=[Ask a spam filter about every new message\: rspamd\://HOST\:PORT (rspamd'\''s normal worker) or spamd\://HOST\:PORT (SpamAssassin'\''s spamd); off unless given (docs/export.md)]:URL:_default' \
-'--virus-scan=[Ask clamd about every new message\: clamd\:///path/to/socket or clamd\://HOST\:PORT]:URL:_default' \
+'--spam-filter=[Spam filter\: rspamd\://HOST\:PORT (rspamd'\''s normal worker) or spamd\://HOST\:PORT (SpamAssassin'\''s spamd); export asks it about every new message, reinject about a message owed a DSN that the export has no verdict for; off unless given]:URL:_default' \
+'--virus-scan=[Virus scanner\: clamd\:///path/to/socket or clamd\://HOST\:PORT (asked as the spam filter is)]:URL:_default' \
 '--filter-timeout=[Seconds one filter request may take before the message is listed as unscanned \[default\: 60\]]:SECS:_default' \
 '--scan-jobs=[Filter requests in flight at most \[default\: 8\]]:N:_default' \
 '--out=[Output directory (must not exist or be empty, unless --update or --force)]:DIR:_files' \
@@ -116,6 +116,10 @@ _arguments "${_arguments_options[@]}" : \
 (reinject)
 _arguments "${_arguments_options[@]}" : \
 '--from=[Export directory (its manifest.json and messages/)]:EXPORT_DIR:_files' \
+'--spam-filter=[Spam filter\: rspamd\://HOST\:PORT (rspamd'\''s normal worker) or spamd\://HOST\:PORT (SpamAssassin'\''s spamd); export asks it about every new message, reinject about a message owed a DSN that the export has no verdict for; off unless given]:URL:_default' \
+'--virus-scan=[Virus scanner\: clamd\:///path/to/socket or clamd\://HOST\:PORT (asked as the spam filter is)]:URL:_default' \
+'--filter-timeout=[Seconds one filter request may take before the message is listed as unscanned \[default\: 60\]]:SECS:_default' \
+'--scan-jobs=[Filter requests in flight at most \[default\: 8\]]:N:_default' \
 '--to=[Target server, HOST\[\:PORT\] (port 25 for SMTP, 24 for LMTP by default)]:HOST[:PORT]:_default' \
 '--auth-user=[SMTP AUTH user]:USER:_default' \
 '--auth-password-file=[File holding the SMTP AUTH password]:FILE:_files' \

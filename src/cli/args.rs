@@ -346,6 +346,8 @@ pub struct ReinjectArgs {
     /// Export directory (its manifest.json and messages/)
     #[arg(long, value_name = "EXPORT_DIR")]
     pub from: PathBuf,
+    #[command(flatten)]
+    pub scan: FilterArgs,
     /// Target server, HOST[:PORT] (port 25 for SMTP, 24 for LMTP by default)
     #[arg(long, value_name = "HOST[:PORT]")]
     pub to: String,
@@ -513,13 +515,14 @@ pub struct DovecotArgs {
     pub tls_key: Option<PathBuf>,
 }
 
-/// The content filters (`export`): spam and malware verdicts for every new message.
+/// The content filters: `export` asks them about every new message; `reinject` only
+/// about a message owed a DSN that the export recorded no verdict for.
 #[derive(Debug, Args)]
 pub struct FilterArgs {
-    /// Ask a spam filter about every new message: rspamd://HOST:PORT (rspamd's normal worker) or spamd://HOST:PORT (SpamAssassin's spamd); off unless given (docs/export.md)
+    /// Spam filter: rspamd://HOST:PORT (rspamd's normal worker) or spamd://HOST:PORT (SpamAssassin's spamd); export asks it about every new message, reinject about a message owed a DSN that the export has no verdict for; off unless given
     #[arg(long, value_name = "URL")]
     pub spam_filter: Option<String>,
-    /// Ask clamd about every new message: clamd:///path/to/socket or clamd://HOST:PORT
+    /// Virus scanner: clamd:///path/to/socket or clamd://HOST:PORT (asked as the spam filter is)
     #[arg(long, value_name = "URL")]
     pub virus_scan: Option<String>,
     /// Seconds one filter request may take before the message is listed as unscanned [default: 60]
