@@ -294,13 +294,10 @@ pub struct Message<'a> {
     pub(crate) decoded: &'a LazyDecoded<'a>,
 }
 
-/// The folder of a bundle that mirrors its layout for Junk messages (`Junk/eml/…`,
-/// `Junk/text/…`, `Junk/html/…`).
-pub const JUNK_DIR: &str = "Junk";
-
 impl Message<'_> {
     /// Where this message's per-message files go in the bundle: `""` for the inbox,
-    /// `"Junk/"` for Junk (then followed by the sink's own folder: `Junk/eml/<stem>.eml`).
+    /// `"Junk/"` for Junk, a folder that mirrors the bundle's layout (then followed by
+    /// the sink's own folder: `Junk/eml/<stem>.eml`, `Junk/text/…`, `Junk/html/…`).
     pub fn folder(&self) -> &'static str {
         match self.filing {
             Filing::Junk => "Junk/",
