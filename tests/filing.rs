@@ -328,6 +328,53 @@ fn spam_in_junk_malware_withheld_ham_in_the_inbox() {
     assert_eq!((m.totals.junk, m.totals.withheld), (2, 5));
     assert_eq!(m.totals.pairs, 9 + 3);
     mx(["verify"]).arg(s(&out)).ok();
+    verify_checks_the_filing(&out, &m);
+}
+
+/// `verify` reports a filing its manifest does not account for: a Junk message the
+/// manifest lists in the inbox, and a withheld message's file in a bundle.
+fn verify_checks_the_filing(out: &Path, m: &Manifest) {
+    let d = tempfile::tempdir().unwrap();
+    let copy = d.path().join("copy");
+    crate::harness::copy_tree(out, &copy, false);
+    let mut edited = m.clone();
+    let r = edited
+        .recipients
+        .iter_mut()
+        .find(|r| r.address.0 == b"user@example.com")
+        .unwrap();
+    let spam = r.junk.remove(0);
+    let evil = m
+        .messages
+        .iter()
+        .find(|x| r.withheld.contains(&x.info.queue_id))
+        .unwrap();
+    let stem = mxsalvage::decode::names::stem(evil.info.arrival_unix, &evil.info.queue_id);
+    let planted = format!("recipients/{}/eml/{stem}.eml", r.dir);
+    std::fs::copy(copy.join(&evil.store), copy.join(&planted)).unwrap();
+    let (sha, size) = mxsalvage::export::write::sha256_stream(
+        &mut std::fs::File::open(copy.join(&planted)).unwrap(),
+    )
+    .unwrap();
+    r.files.push(mxsalvage::manifest::FileEntry {
+        path: planted.clone(),
+        sha256: sha,
+        size,
+    });
+    let json = serde_json::to_vec_pretty(&edited).unwrap();
+    std::fs::write(copy.join("manifest.json"), json).unwrap();
+    let o = mx(["verify"]).arg(s(&copy)).code(1);
+    let said = format!(
+        "{}{}",
+        crate::harness::stdout(&o),
+        crate::harness::stderr(&o)
+    );
+    assert!(said.contains(&format!("files {spam} as Inbox")), "{said}");
+    assert!(said.contains("totals.junk is 2 but 1 are listed"), "{said}");
+    assert!(
+        said.contains(&format!("holds withheld message {}", evil.info.queue_id)),
+        "{said}"
+    );
 }
 
 #[test]
