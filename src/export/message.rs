@@ -19,11 +19,12 @@ use sha2::{Digest, Sha256};
 use crate::bytes::Bytes;
 use crate::decode::{Decoded, decode};
 use crate::filter::FilterSet;
-use crate::filter::verdict::Verdict;
+use crate::filter::verdict::{Verdict, VerdictKind};
 use crate::manifest::{Attachment, ManifestMessage, Problem};
 use crate::queue::{Depth, LoadError, QueueSource};
 use crate::report::model::MessageInfo;
 
+use super::config::VerdictCounts;
 use super::error::ExportError;
 use super::plan::{self, Plan, Planned};
 use super::prepend;
@@ -71,6 +72,8 @@ pub struct MsgOut {
     pub prepends: Vec<(Vec<u8>, Slot)>,
     /// This run's scan of it failed (a filter's timeout, garbage, size limit).
     pub unscanned: Option<Problem>,
+    /// The verdict this run gave it (`None`: not scanned by this run).
+    pub scanned: Option<VerdictKind>,
 }
 
 enum MsgResult {
@@ -88,6 +91,8 @@ pub struct Written {
     pub skipped: Vec<Problem>,
     /// Messages this run scanned that a filter could not judge.
     pub unscanned: Vec<Problem>,
+    /// The verdicts this run gave, counted.
+    pub counts: VerdictCounts,
 }
 
 fn new_message(
@@ -177,6 +182,7 @@ fn collect(
         errors: plan.errors.clone(),
         skipped: plan.skipped.clone(),
         unscanned: Vec::new(),
+        counts: VerdictCounts::default(),
     };
     let mut fatal = None;
     for (i, r) in results {
@@ -184,6 +190,9 @@ fn collect(
             MsgResult::Done(m) => {
                 if let Some(p) = &m.unscanned {
                     w.unscanned.push(p.clone());
+                }
+                if let Some(k) = m.scanned {
+                    w.counts.add(k);
                 }
                 w.done.push((i, *m))
             }
@@ -299,6 +308,9 @@ fn export_message(ctx: &Ctx, pm: &Planned, pre: Option<Scanned>) -> Result<MsgRe
         prepends,
         unscanned: scanned_now
             .then(|| unscanned_problem(pm, &message))
+            .flatten(),
+        scanned: scanned_now
+            .then(|| message.verdict.as_ref().map(|v| v.verdict))
             .flatten(),
     })))
 }
