@@ -587,3 +587,15 @@ fn spam_and_malware_refused_at_the_primary_get_no_dsn() {
     expect(&plain, &s);
     assert_eq!(std::fs::read(plain.join("manifest.json")).unwrap(), before);
 }
+
+/// docs/runbook.md, "Filters for the salvage": the export with rspamd and clamd prints
+/// what it shows.
+#[test]
+fn runbook_filters_block() {
+    if !filters_available() {
+        return;
+    }
+    let mut env = crate::docs::DocEnv::new();
+    let _daemons = filters::doc_filters(&mut env);
+    crate::docs::run_tagged("filters", &env);
+}
