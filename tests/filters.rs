@@ -10,6 +10,7 @@ use std::time::Duration;
 use crate::harness::filters::{self, filters_available};
 use crate::harness::{copy_tree, manifest, mx, stderr};
 use mxsalvage::filter::verdict::{Verdict, VerdictKind};
+use mxsalvage::manifest::Manifest;
 
 /// The spool of [`filters::filter_mails`], made once per test run by a private Postfix
 /// secondary and kept (spool and config directory) under the target directory; every
@@ -40,7 +41,10 @@ fn export(out: &Path, extra: &[&str]) -> crate::harness::Mx {
 }
 
 /// Each message's verdict by its case name (`Subject: filters NAME`).
-fn verdicts(out: &Path) -> BTreeMap<String, Option<Verdict>> {
+type Verdicts = BTreeMap<String, Option<Verdict>>;
+
+/// The [`Verdicts`] of the export in `out`.
+fn verdicts(out: &Path) -> Verdicts {
     manifest(out)
         .messages
         .into_iter()
@@ -52,7 +56,7 @@ fn verdicts(out: &Path) -> BTreeMap<String, Option<Verdict>> {
         .collect()
 }
 
-fn kind(v: &BTreeMap<String, Option<Verdict>>, name: &str) -> VerdictKind {
+fn kind(v: &Verdicts, name: &str) -> VerdictKind {
     v[name]
         .as_ref()
         .unwrap_or_else(|| panic!("{name}: no verdict"))
@@ -60,7 +64,7 @@ fn kind(v: &BTreeMap<String, Option<Verdict>>, name: &str) -> VerdictKind {
 }
 
 /// What every case must be judged, with either spam filter and clamd.
-fn assert_cases(v: &BTreeMap<String, Option<Verdict>>, spam_filter: &str) {
+fn assert_cases(v: &Verdicts, spam_filter: &str) {
     assert_eq!(v.len(), filters::filter_mails().len(), "{v:?}");
     for ham in [
         "ham",
@@ -102,24 +106,27 @@ fn assert_cases(v: &BTreeMap<String, Option<Verdict>>, spam_filter: &str) {
     );
 }
 
+/// An export of the fixture with `spam` and `clamd`, every case checked
+/// ([`assert_cases`]); the verdicts and the manifest.
+fn judged(spam: &filters::Daemon, clamd: &filters::Daemon, name: &str) -> (Verdicts, Manifest) {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    let flags = ["--spam-filter", &spam.url, "--virus-scan", &clamd.url];
+    export(&out, &flags).ok();
+    let v = verdicts(&out);
+    assert_cases(&v, name);
+    (v, manifest(&out))
+}
+
 #[test]
 fn rspamd_and_clamd_judge_every_case_and_the_manifest_records_it() {
     if !filters_available() {
         return;
     }
     let (rspamd, clamd) = (filters::rspamd(), filters::clamd(false, None));
-    let d = tempfile::tempdir().unwrap();
-    let out = d.path().join("out");
-    export(
-        &out,
-        &["--spam-filter", &rspamd.url, "--virus-scan", &clamd.url],
-    )
-    .ok();
-    let v = verdicts(&out);
-    assert_cases(&v, "rspamd");
+    let (v, m) = judged(&rspamd, &clamd, "rspamd");
     let g = v["gtube"].as_ref().unwrap().spam.clone().unwrap();
     assert_eq!(g.action, "reject");
-    let m = manifest(&out);
     assert_eq!(m.options.spam_filter.as_deref(), Some(rspamd.url.as_str()));
     assert_eq!(m.options.virus_scan.as_deref(), Some(clamd.url.as_str()));
 }
@@ -130,19 +137,9 @@ fn spamd_and_clamd_over_tcp_judge_every_case() {
         return;
     }
     let (spamd, clamd) = (filters::spamd(), filters::clamd(true, None));
-    let d = tempfile::tempdir().unwrap();
-    let out = d.path().join("out");
-    export(
-        &out,
-        &["--spam-filter", &spamd.url, "--virus-scan", &clamd.url],
-    )
-    .ok();
-    let v = verdicts(&out);
-    assert_cases(&v, "spamd");
-    assert_eq!(
-        v["gtube"].as_ref().unwrap().spam.as_ref().unwrap().action,
-        "spam"
-    );
+    let (v, _) = judged(&spamd, &clamd, "spamd");
+    let g = v["gtube"].as_ref().unwrap().spam.clone().unwrap();
+    assert_eq!(g.action, "spam");
 }
 
 /// A filter asked for but not there: exit 2 before anything is written, one line that
