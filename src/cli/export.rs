@@ -133,6 +133,9 @@ struct Summary<'a> {
     skipped: &'a [mxsalvage::manifest::Problem],
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     unscanned: &'a [mxsalvage::manifest::Problem],
+    /// Verdicts of the messages this run scanned (only with filters).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scanned: Option<export::config::VerdictCounts>,
 }
 
 /// The flags checked and parsed before the spool is opened (a usage error comes first).
@@ -327,6 +330,7 @@ fn report(a: &ExportArgs, ctx: &SpoolCtx, manifest: &Report, elapsed: f64) -> Re
             errors: &manifest.errors,
             skipped: &manifest.skipped,
             unscanned: &manifest.unscanned,
+            scanned: manifest.scanned,
         };
         let mut out = std::io::stdout().lock();
         serde_json::to_writer_pretty(&mut out, &s)?;
@@ -519,5 +523,17 @@ fn summary_line(r: &Report, out: &std::path::Path, elapsed: f64, update: bool) -
         } else {
             " — INCOMPLETE, see errors in manifest.json"
         }
+    ) + &scanned_part(r)
+}
+
+/// `; scanned N: H ham, S spam, M malware, U unscanned` when filters were asked for.
+fn scanned_part(r: &Report) -> String {
+    let Some(c) = r.scanned else {
+        return String::new();
+    };
+    let n = c.ham + c.spam + c.malware + c.unscanned;
+    format!(
+        "; scanned {n}: {} ham, {} spam, {} malware, {} unscanned",
+        c.ham, c.spam, c.malware, c.unscanned
     )
 }

@@ -250,6 +250,7 @@ pub fn manifest(
         errors: run.errors,
         skipped: run.skipped,
         unscanned: Vec::new(),
+        scanned: None,
         space: run.space,
         dry_run: false,
         shared_records: 0,

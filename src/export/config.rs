@@ -60,6 +60,8 @@ pub struct Report {
     /// Messages this run scanned that a filter could not judge (each filed in the inbox
     /// marked; the run is partial, exit 1).
     pub unscanned: Vec<Problem>,
+    /// The verdicts of the messages this run scanned (`None`: no filter asked for).
+    pub scanned: Option<VerdictCounts>,
     /// The disk-space estimate made before writing.
     pub space: Option<crate::manifest::Space>,
     /// Messages the export holds that it did not hold before (all of them unless
@@ -71,4 +73,26 @@ pub struct Report {
     /// record of the same message (the same address twice, e.g. with different ORCPTs):
     /// the queue (and so `scan`, `reinject`, `journal`) counts them, the pairs do not.
     pub shared_records: usize,
+}
+
+/// How many messages a run scanned, by verdict.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct VerdictCounts {
+    pub ham: usize,
+    pub spam: usize,
+    pub malware: usize,
+    pub unscanned: usize,
+}
+
+impl VerdictCounts {
+    /// Counts one verdict.
+    pub fn add(&mut self, k: crate::filter::verdict::VerdictKind) {
+        use crate::filter::verdict::VerdictKind as K;
+        match k {
+            K::Ham => self.ham += 1,
+            K::Spam => self.spam += 1,
+            K::Malware => self.malware += 1,
+            K::Unscanned => self.unscanned += 1,
+        }
+    }
 }

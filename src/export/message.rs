@@ -23,6 +23,7 @@ use crate::manifest::{Attachment, ManifestMessage, Problem};
 use crate::queue::{Depth, LoadError, QueueSource};
 use crate::report::model::MessageInfo;
 
+use super::config::VerdictCounts;
 use super::error::ExportError;
 use super::plan::{self, Plan, Planned};
 use super::prepend;
@@ -75,6 +76,8 @@ pub struct MsgOut {
     pub filed: Filed,
     /// This run's scan of it failed (a filter's timeout, garbage, size limit).
     pub unscanned: Option<Problem>,
+    /// The verdict this run gave it (`None`: not scanned by this run).
+    pub scanned: Option<VerdictKind>,
 }
 
 /// What the filters made of a message, as the later phases need it (the verdict
@@ -117,6 +120,8 @@ pub struct Written {
     pub skipped: Vec<Problem>,
     /// Messages this run scanned that a filter could not judge.
     pub unscanned: Vec<Problem>,
+    /// The verdicts this run gave, counted.
+    pub counts: VerdictCounts,
 }
 
 fn new_message(
@@ -206,6 +211,7 @@ fn collect(
         errors: plan.errors.clone(),
         skipped: plan.skipped.clone(),
         unscanned: Vec::new(),
+        counts: VerdictCounts::default(),
     };
     let mut fatal = None;
     for (i, r) in results {
@@ -213,6 +219,9 @@ fn collect(
             MsgResult::Done(m) => {
                 if let Some(p) = &m.unscanned {
                     w.unscanned.push(p.clone());
+                }
+                if let Some(k) = m.scanned {
+                    w.counts.add(k);
                 }
                 w.done.push((i, *m))
             }
@@ -336,6 +345,9 @@ fn export_message(ctx: &Ctx, pm: &Planned, pre: Option<Scanned>) -> Result<MsgRe
         filed,
         unscanned: scanned_now
             .then(|| unscanned_problem(pm, &message))
+            .flatten(),
+        scanned: scanned_now
+            .then(|| message.verdict.as_ref().map(|v| v.verdict))
             .flatten(),
     })))
 }

@@ -253,6 +253,7 @@ fn dry_report(plan: &plan::Plan, old: Option<&Manifest>, space: crate::manifest:
         errors: plan.errors.clone(),
         skipped: plan.skipped.clone(),
         unscanned: Vec::new(),
+        scanned: None,
         new_messages: space::new_messages(plan, old),
         space: Some(space),
         dry_run: true,
@@ -395,6 +396,7 @@ pub fn run(
         .map(|r| Report {
             shared_records: shared,
             unscanned: msgs.unscanned,
+            scanned: st.scan.as_ref().map(|_| msgs.counts),
             ..r
         })
         .map_err(|e| partial(e, 1))

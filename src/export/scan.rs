@@ -2,18 +2,18 @@
 //! writes.
 //!
 //! Owns: which filters a run uses ([`resolve`]: an update keeps the earlier export's
-//! filters) and the scanning stage ([`stream`]): `jobs` threads take the plan's
-//! messages in order, load each, ask the filters about the new ones (an update's
-//! earlier messages keep their verdicts) and hand message and verdict on through a
-//! bounded channel to the per-message writers (rayon's workers, which never wait on
+//! filters) and the scanning stage ([`stream`]): one thread loads the plan's messages
+//! in order, `jobs` threads ask the filters about the new ones (an update's earlier
+//! messages keep their verdicts), and message and verdict go on through a bounded
+//! channel to the per-message writers (rayon's workers, which never wait on
 //! the network). A byte budget ([`BUDGET`]) bounds the messages held between load and
 //! write, so memory stays bounded whatever the queue. In: the plan, a [`FilterSet`].
 //! Out: [`Scanned`] messages, each with its verdict. Fails: never per message (a
 //! filter's failure is an "unscanned" verdict); [`resolve`] refuses a filter set an
 //! update cannot keep, or a filter that is not reachable.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, sync_channel};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Condvar, Mutex};
 
 use crate::filter::FilterSet;
@@ -139,9 +139,12 @@ pub struct Source<'a> {
     pub is_new: &'a (dyn Fn(&str) -> bool + Sync),
 }
 
-/// Runs the scanning threads and hands their output, `(index in the plan, message)` in
-/// the order they finish, to `consume` (on this thread). Stops early when the run
-/// aborts or `consume` stops reading.
+/// Runs the scanning stage and hands its output, `(index in the plan, message)` in the
+/// order the messages are judged, to `consume` (on this thread): one thread loads the
+/// messages in plan order (the only one of the stage that holds whole messages it
+/// allocated: a thread's allocator keeps what it once held), `filters.jobs` threads
+/// ask the filters about the new ones. Stops early when the run aborts or `consume`
+/// stops reading.
 pub fn stream<'b, R>(
     src: &Source,
     plan: &Plan,
@@ -150,43 +153,63 @@ pub fn stream<'b, R>(
     consume: impl FnOnce(Receiver<(usize, Scanned<'b>)>) -> R,
 ) -> R {
     let jobs = filters.jobs.max(1);
-    let (tx, rx) = sync_channel(jobs);
-    let next = AtomicUsize::new(0);
+    let (out_tx, out_rx) = sync_channel(jobs);
+    let (work_tx, work_rx) = sync_channel(jobs);
+    let work_rx = Mutex::new(work_rx);
     std::thread::scope(|s| {
         for _ in 0..jobs {
-            let tx = tx.clone();
-            let next = &next;
-            s.spawn(move || {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(pm) = plan.messages.get(i) else {
-                        break;
-                    };
-                    if src.abort.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    let lease = budget.take(pm.bytes, BUDGET);
-                    let loaded = src
-                        .spool
-                        .load(&pm.entry, Depth::Full)
-                        .map(|l| l.message_bytes());
-                    let new = (src.is_new)(pm.entry.id.as_str());
-                    let verdict = match (&loaded, new) {
-                        (Ok(b), true) => Some(filters.scan(b)),
-                        _ => None,
-                    };
-                    let m = Scanned {
-                        loaded,
-                        verdict,
-                        _lease: lease,
-                    };
-                    if tx.send((i, m)).is_err() {
-                        break;
-                    }
-                }
-            });
+            let (out, work) = (out_tx.clone(), &work_rx);
+            s.spawn(move || scan_loop(work, out, filters));
         }
-        drop(tx);
-        consume(rx)
+        s.spawn(move || load_loop(src, plan, budget, work_tx, out_tx));
+        consume(out_rx)
     })
+}
+
+type Item<'b> = (usize, Scanned<'b>);
+
+/// Loads every message in plan order, each within the byte budget: a new one goes to
+/// the scanners (`work`), any other (an update's earlier message, or one that could
+/// not be loaded) straight on (`out`).
+fn load_loop<'b>(
+    src: &Source,
+    plan: &Plan,
+    budget: &'b Budget,
+    work: SyncSender<Item<'b>>,
+    out: SyncSender<Item<'b>>,
+) {
+    for (i, pm) in plan.messages.iter().enumerate() {
+        if src.abort.load(Ordering::Relaxed) {
+            break;
+        }
+        let lease = budget.take(pm.bytes, BUDGET);
+        let loaded = src
+            .spool
+            .load(&pm.entry, Depth::Full)
+            .map(|l| l.message_bytes());
+        let scan = loaded.is_ok() && (src.is_new)(pm.entry.id.as_str());
+        let m = Scanned {
+            loaded,
+            verdict: None,
+            _lease: lease,
+        };
+        let to = if scan { &work } else { &out };
+        if to.send((i, m)).is_err() {
+            break;
+        }
+    }
+}
+
+/// Takes loaded messages from `work`, asks the filters, passes them on.
+fn scan_loop<'b>(work: &Mutex<Receiver<Item<'b>>>, out: SyncSender<Item<'b>>, filters: &FilterSet) {
+    loop {
+        let next = work.lock().unwrap_or_else(|e| e.into_inner()).recv();
+        let Ok((i, mut m)) = next else { break };
+        if let Ok(b) = &m.loaded {
+            m.verdict = Some(filters.scan(b));
+        }
+        if out.send((i, m)).is_err() {
+            break;
+        }
+    }
 }

@@ -103,9 +103,51 @@ pub struct ManifestMessage {
     pub date: Option<String>,
     pub attachments: Vec<Attachment>,
     /// What the content filters said (`--spam-filter`, `--virus-scan`); absent when
-    /// none was asked for. See [`crate::filter::verdict`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// none was asked for. See [`crate::filter::verdict`]. Read also as a bare string
+    /// (`"spam"`, any case: what a triage step outside mxsalvage may write, and what
+    /// `reinject`'s DSN policy has always accepted).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "verdict_or_kind"
+    )]
     pub verdict: Option<crate::filter::verdict::Verdict>,
+}
+
+/// `messages[].verdict`: the full object, a bare kind string, or null.
+fn verdict_or_kind<'de, D>(d: D) -> Result<Option<crate::filter::verdict::Verdict>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    use crate::filter::verdict::{Verdict, VerdictKind};
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        Kind(String),
+        Full(Verdict),
+    }
+    let kind = |s: &str| match s.trim().to_ascii_lowercase().as_str() {
+        "ham" => Some(VerdictKind::Ham),
+        "spam" => Some(VerdictKind::Spam),
+        "malware" => Some(VerdictKind::Malware),
+        "unscanned" => Some(VerdictKind::Unscanned),
+        _ => None,
+    };
+    match Option::<Either>::deserialize(d)? {
+        None => Ok(None),
+        Some(Either::Full(v)) => Ok(Some(v)),
+        Some(Either::Kind(s)) => match kind(&s) {
+            Some(verdict) => Ok(Some(Verdict {
+                verdict,
+                spam: None,
+                virus: None,
+                unscanned: Vec::new(),
+            })),
+            None => Err(serde::de::Error::custom(format!(
+                "unknown verdict {s:?} (ham, spam, malware or unscanned)"
+            ))),
+        },
+    }
 }
 
 /// A file written for a recipient.
@@ -360,6 +402,30 @@ impl Manifest {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod verdict_tests {
+    use crate::filter::verdict::VerdictKind;
+
+    #[derive(serde::Deserialize)]
+    struct M {
+        #[serde(default, deserialize_with = "super::verdict_or_kind")]
+        verdict: Option<crate::filter::verdict::Verdict>,
+    }
+
+    #[test]
+    fn a_verdict_is_an_object_a_bare_string_or_absent() {
+        let m: M = serde_json::from_str(r#"{"verdict": "Spam"}"#).unwrap();
+        assert_eq!(m.verdict.unwrap().verdict, VerdictKind::Spam);
+        let m: M = serde_json::from_str(r#"{"verdict": {"verdict": "malware"}}"#).unwrap();
+        assert_eq!(m.verdict.unwrap().verdict, VerdictKind::Malware);
+        let m: M = serde_json::from_str("{}").unwrap();
+        assert!(m.verdict.is_none());
+        let m: M = serde_json::from_str(r#"{"verdict": null}"#).unwrap();
+        assert!(m.verdict.is_none());
+        assert!(serde_json::from_str::<M>(r#"{"verdict": "maybe"}"#).is_err());
     }
 }
 

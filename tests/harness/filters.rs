@@ -544,3 +544,13 @@ fn settle(sec: &Postfix, n: usize) {
 pub fn spool_dirs(sec: &Postfix) -> (PathBuf, PathBuf) {
     (sec.path().join("spool"), sec.etc())
 }
+
+/// A private rspamd and clamd for the documentation's `filters` blocks, substituted
+/// there for Debian's addresses (`rspamd://127.0.0.1:11333`,
+/// `clamd:///run/clamav/clamd.ctl`); keep them until the blocks have run.
+pub fn doc_filters(env: &mut crate::docs::DocEnv) -> (Daemon, Daemon) {
+    let (r, c) = (rspamd(), clamd(false, None));
+    env.substitute_in("filters", "rspamd://127.0.0.1:11333", &r.url)
+        .substitute_in("filters", "clamd:///run/clamav/clamd.ctl", &c.url);
+    (r, c)
+}
