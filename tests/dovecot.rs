@@ -128,7 +128,7 @@ pub(crate) struct Running {
 }
 
 impl Running {
-    fn start(conf: &Path, port: Option<u16>) -> Running {
+    pub(crate) fn start(conf: &Path, port: Option<u16>) -> Running {
         // Output into a file, not a pipe: the daemon keeps its stderr open.
         let log = tempfile::tempfile().unwrap();
         let st = Command::new("dovecot")

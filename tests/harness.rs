@@ -34,6 +34,8 @@ use mxsalvage::report::scan::ScanReport;
 use crate::util::{bin, have, root, sample_spool};
 
 pub mod exim;
+/// Content filters: private rspamd, clamd and spamd, and a spool of test mail for them.
+pub mod filters;
 
 /// The queues that hold message files.
 pub const QUEUES: &[&str] = &["maildrop", "incoming", "active", "deferred", "hold"];
@@ -647,6 +649,22 @@ pub fn pending_pairs(m: &serde_json::Value) -> BTreeSet<(String, String)> {
 
 // ---------------------------------------------------------------------------------------
 // real tools
+
+/// `python3 -c SCRIPT ARG`, asserted to succeed: its output lines.
+pub fn python_lines(script: &str, arg: &Path) -> Vec<String> {
+    let o = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(arg)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
 
 /// Whether a test needing `prog` can run; panics under CI when it is missing.
 pub fn tool(prog: &str) -> bool {

@@ -11,6 +11,8 @@ mod dovecot;
 mod exim;
 mod export;
 mod faults;
+mod filing;
+mod filters;
 mod listing;
 mod maildrop;
 mod memory;

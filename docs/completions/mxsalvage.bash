@@ -183,7 +183,7 @@ _mxsalvage() {
             return 0
             ;;
         mxsalvage__subcmd__export)
-            opts="-h --queue-dir --config-dir --max-queue-lifetime --bounce-queue-lifetime --trust-modes --ignore-modes --recipient --domain --queue --valid-recipients --only-valid --out --format --zip --zip-formats --zip-password-file --generate-passwords --allow-readable-passwords --id --since --until --include-done --reader --jobs --update --force --no-space-check --dry-run --quiet --json --timings --help"
+            opts="-h --queue-dir --config-dir --max-queue-lifetime --bounce-queue-lifetime --trust-modes --ignore-modes --recipient --domain --queue --valid-recipients --only-valid --spam-filter --virus-scan --filter-timeout --scan-jobs --out --format --zip --zip-formats --zip-password-file --generate-passwords --allow-readable-passwords --id --since --until --include-done --reader --spam-action --jobs --update --force --no-space-check --dry-run --quiet --json --timings --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -221,6 +221,22 @@ _mxsalvage() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --spam-filter)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --virus-scan)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --filter-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --scan-jobs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --out)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -255,6 +271,10 @@ _mxsalvage() {
                     ;;
                 --reader)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --spam-action)
+                    COMPREPLY=($(compgen -W "junk keep withhold" -- "${cur}"))
                     return 0
                     ;;
                 --jobs)
@@ -463,13 +483,29 @@ _mxsalvage() {
             return 0
             ;;
         mxsalvage__subcmd__reinject)
-            opts="-h --from --to --lmtp --starttls --tls --no-tls --insecure --auth-user --auth-password-file --helo --connections --rate --recipient --domain --id --max-retries --retry-delay --timeout --dot-timeout --retry-failed --resend-unknown --no-bounces --bounce-via --postmaster --reporting-mta --dsn-return --max-dsns-per-sender --max-dsns-per-domain --send-suppressed --breaker-refused --breaker-percent --accept-refusals --new-target --journal --dry-run --json --quiet --help"
+            opts="-h --from --spam-filter --virus-scan --filter-timeout --scan-jobs --to --lmtp --starttls --tls --no-tls --insecure --auth-user --auth-password-file --helo --connections --rate --recipient --domain --id --max-retries --retry-delay --timeout --dot-timeout --retry-failed --resend-unknown --no-bounces --bounce-via --postmaster --reporting-mta --dsn-return --max-dsns-per-sender --max-dsns-per-domain --send-suppressed --breaker-refused --breaker-percent --accept-refusals --new-target --journal --dry-run --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --spam-filter)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --virus-scan)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --filter-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --scan-jobs)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -79,6 +79,10 @@ complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l recipient
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l domain -d 'Only recipients in this domain (repeatable)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l queue -d 'Only these queues (maildrop, incoming, active, deferred, hold, corrupt; repeatable)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l valid-recipients -d 'The secondary\'s plain-text recipient lists (`address anything` lines; repeatable); others are flagged' -r -F
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l spam-filter -d 'Spam filter: rspamd://HOST:PORT (rspamd\'s normal worker) or spamd://HOST:PORT (SpamAssassin\'s spamd); export asks it about every new message, reinject about a message owed a DSN that the export has no verdict for; off unless given' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l virus-scan -d 'Virus scanner: clamd:///path/to/socket or clamd://HOST:PORT (asked as the spam filter is)' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l filter-timeout -d 'Seconds one filter request may take before the message is listed as unscanned [default: 60]' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l scan-jobs -d 'Filter requests in flight at most [default: 8]' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l out -d 'Output directory (must not exist or be empty, unless --update or --force)' -r -F
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l format -d 'Formats kept as trees under recipients/<dir>/: comma list of mbox, maildir, eml, text, html (index.html and a page per message), or all, or none [default: mbox,maildir,eml,text,html; with --zip: none]' -r -f -a "mbox\t''
 maildir\t''
@@ -100,6 +104,9 @@ complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l id -d 'On
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l since -d 'Only mail that arrived at or after TIME (RFC 3339, `YYYY-MM-DD`, or @epoch)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l until -d 'Only mail that arrived before TIME' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l reader -d 'Let a mail server\'s account read the mailboxes (Maildir, mbox) without being able to change them: GROUP (default: USER\'s group) gets read access; an update keeps it' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l spam-action -d 'Where messages the spam filter calls spam go: junk (each bundle\'s Junk: Maildir/.Junk, junk.mbox, Junk/, the page\'s spam section), keep (the inbox, like other mail) or withhold (in no bundle, like malware; the administrator keeps them) [default: junk; an update keeps the export\'s]' -r -f -a "junk\t''
+keep\t''
+withhold\t''"
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l jobs -d 'Number of worker threads (default: all cores)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l trust-modes -d 'Use the file modes as Postfix does even when they look rewritten by a copy (no owner execute = still being written; group execute = forced expiry)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l ignore-modes -d 'Never use the file modes: judge each file\'s completeness from its content (a copy whose modes are unreliable)'
@@ -116,6 +123,10 @@ complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l json -d '
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -l timings -d 'At the end, print each phase\'s wall time, CPU time and bytes read and written (stderr)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand export" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l from -d 'Export directory (its manifest.json and messages/)' -r -F
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l spam-filter -d 'Spam filter: rspamd://HOST:PORT (rspamd\'s normal worker) or spamd://HOST:PORT (SpamAssassin\'s spamd); export asks it about every new message, reinject about a message owed a DSN that the export has no verdict for; off unless given' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l virus-scan -d 'Virus scanner: clamd:///path/to/socket or clamd://HOST:PORT (asked as the spam filter is)' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l filter-timeout -d 'Seconds one filter request may take before the message is listed as unscanned [default: 60]' -r
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l scan-jobs -d 'Filter requests in flight at most [default: 8]' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l to -d 'Target server, HOST[:PORT] (port 25 for SMTP, 24 for LMTP by default)' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l auth-user -d 'SMTP AUTH user' -r
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l auth-password-file -d 'File holding the SMTP AUTH password' -r -F

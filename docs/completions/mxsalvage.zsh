@@ -81,6 +81,10 @@ _arguments "${_arguments_options[@]}" : \
 '*--domain=[Only recipients in this domain (repeatable)]:D:_default' \
 '*--queue=[Only these queues (maildrop, incoming, active, deferred, hold, corrupt; repeatable)]:Q:_default' \
 '*--valid-recipients=[The secondary'\''s plain-text recipient lists (\`address anything\` lines; repeatable); others are flagged]:FILE:_files' \
+'--spam-filter=[Spam filter\: rspamd\://HOST\:PORT (rspamd'\''s normal worker) or spamd\://HOST\:PORT (SpamAssassin'\''s spamd); export asks it about every new message, reinject about a message owed a DSN that the export has no verdict for; off unless given]:URL:_default' \
+'--virus-scan=[Virus scanner\: clamd\:///path/to/socket or clamd\://HOST\:PORT (asked as the spam filter is)]:URL:_default' \
+'--filter-timeout=[Seconds one filter request may take before the message is listed as unscanned \[default\: 60\]]:SECS:_default' \
+'--scan-jobs=[Filter requests in flight at most \[default\: 8\]]:N:_default' \
 '--out=[Output directory (must not exist or be empty, unless --update or --force)]:DIR:_files' \
 '*--format=[Formats kept as trees under recipients/<dir>/\: comma list of mbox, maildir, eml, text, html (index.html and a page per message), or all, or none \[default\: mbox,maildir,eml,text,html; with --zip\: none\]]:LIST:(mbox maildir eml text html all none)' \
 '*--zip-formats=[Formats inside each zip\: comma list as for --format \[default\: html,eml\]]:LIST:(mbox maildir eml text html all none)' \
@@ -90,6 +94,7 @@ _arguments "${_arguments_options[@]}" : \
 '--since=[Only mail that arrived at or after TIME (RFC 3339, \`YYYY-MM-DD\`, or @epoch)]:TIME:_default' \
 '--until=[Only mail that arrived before TIME]:TIME:_default' \
 '--reader=[Let a mail server'\''s account read the mailboxes (Maildir, mbox) without being able to change them\: GROUP (default\: USER'\''s group) gets read access; an update keeps it]:USER[:GROUP]:_default' \
+'--spam-action=[Where messages the spam filter calls spam go\: junk (each bundle'\''s Junk\: Maildir/.Junk, junk.mbox, Junk/, the page'\''s spam section), keep (the inbox, like other mail) or withhold (in no bundle, like malware; the administrator keeps them) \[default\: junk; an update keeps the export'\''s\]]:ACTION:(junk keep withhold)' \
 '--jobs=[Number of worker threads (default\: all cores)]:N:_default' \
 '(--ignore-modes)--trust-modes[Use the file modes as Postfix does even when they look rewritten by a copy (no owner execute = still being written; group execute = forced expiry)]' \
 '--ignore-modes[Never use the file modes\: judge each file'\''s completeness from its content (a copy whose modes are unreliable)]' \
@@ -111,6 +116,10 @@ _arguments "${_arguments_options[@]}" : \
 (reinject)
 _arguments "${_arguments_options[@]}" : \
 '--from=[Export directory (its manifest.json and messages/)]:EXPORT_DIR:_files' \
+'--spam-filter=[Spam filter\: rspamd\://HOST\:PORT (rspamd'\''s normal worker) or spamd\://HOST\:PORT (SpamAssassin'\''s spamd); export asks it about every new message, reinject about a message owed a DSN that the export has no verdict for; off unless given]:URL:_default' \
+'--virus-scan=[Virus scanner\: clamd\:///path/to/socket or clamd\://HOST\:PORT (asked as the spam filter is)]:URL:_default' \
+'--filter-timeout=[Seconds one filter request may take before the message is listed as unscanned \[default\: 60\]]:SECS:_default' \
+'--scan-jobs=[Filter requests in flight at most \[default\: 8\]]:N:_default' \
 '--to=[Target server, HOST\[\:PORT\] (port 25 for SMTP, 24 for LMTP by default)]:HOST[:PORT]:_default' \
 '--auth-user=[SMTP AUTH user]:USER:_default' \
 '--auth-password-file=[File holding the SMTP AUTH password]:FILE:_files' \

@@ -329,6 +329,12 @@ def cmd_assemble(tsv, meta_json, comp_json, out_json):
         ratios["parallel_speedup_full"] = r(m["export_full_jobs1"]["seconds"], m["export_full"]["seconds"])
     if "scan_json" in m:
         ratios["scan_files_per_second"] = round(n / m["scan_json"]["seconds"]) if m["scan_json"]["seconds"] else None
+    if all(k in m for k in ("export_eml_filtered", "export_eml", "rspamc_all", "clamdscan_all")):
+        alone = m["export_eml"]["seconds"] + m["rspamc_all"]["seconds"] + m["clamdscan_all"]["seconds"]
+        ratios["export_eml_filtered_vs_parts"] = r(m["export_eml_filtered"]["seconds"], alone)
+        targets.append({"target": "filtered export <= 1.1x (export + rspamc + clamdscan)",
+                        "value": ratios["export_eml_filtered_vs_parts"],
+                        "met": ratios["export_eml_filtered_vs_parts"] <= 1.1})
     ex = [k for k in m if (k.startswith("export") or k.startswith("scan") or k.startswith("linear"))
           and k != "export_eml_nofsync"]
     if ex:
@@ -372,6 +378,9 @@ LABELS = [
     ("export_full_jobs1", "export full --jobs 1"),
     ("export_full_zip", "export full --zip"),
     ("export_eml_nofsync", "export eml, fsync off (eatmydata)"),
+    ("export_eml_filtered", "export eml, rspamd + clamd"),
+    ("rspamc_all", "rspamc, same messages"),
+    ("clamdscan_all", "clamdscan --stream, same messages"),
 ]
 
 

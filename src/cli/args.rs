@@ -266,12 +266,22 @@ pub struct CatArgs {
     pub items: Vec<String>,
 }
 
+/// `export --spam-action` (the library's `filter::verdict::SpamAction`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SpamActionArg {
+    Junk,
+    Keep,
+    Withhold,
+}
+
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     #[command(flatten)]
     pub spool: SpoolArgs,
     #[command(flatten)]
     pub select: SelectArgs,
+    #[command(flatten)]
+    pub scan: FilterArgs,
     /// Output directory (must not exist or be empty, unless --update or --force)
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
@@ -308,6 +318,9 @@ pub struct ExportArgs {
     /// Let a mail server's account read the mailboxes (Maildir, mbox) without being able to change them: GROUP (default: USER's group) gets read access; an update keeps it
     #[arg(long, value_name = "USER[:GROUP]")]
     pub reader: Option<String>,
+    /// Where messages the spam filter calls spam go: junk (each bundle's Junk: Maildir/.Junk, junk.mbox, Junk/, the page's spam section), keep (the inbox, like other mail) or withhold (in no bundle, like malware; the administrator keeps them) [default: junk; an update keeps the export's]
+    #[arg(long, value_name = "ACTION", value_enum)]
+    pub spam_action: Option<SpamActionArg>,
     /// Number of worker threads (default: all cores)
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
@@ -339,6 +352,8 @@ pub struct ReinjectArgs {
     /// Export directory (its manifest.json and messages/)
     #[arg(long, value_name = "EXPORT_DIR")]
     pub from: PathBuf,
+    #[command(flatten)]
+    pub scan: FilterArgs,
     /// Target server, HOST[:PORT] (port 25 for SMTP, 24 for LMTP by default)
     #[arg(long, value_name = "HOST[:PORT]")]
     pub to: String,
@@ -504,4 +519,22 @@ pub struct DovecotArgs {
     /// TLS private key, PEM
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+}
+
+/// The content filters: `export` asks them about every new message; `reinject` only
+/// about a message owed a DSN that the export recorded no verdict for.
+#[derive(Debug, Args)]
+pub struct FilterArgs {
+    /// Spam filter: rspamd://HOST:PORT (rspamd's normal worker) or spamd://HOST:PORT (SpamAssassin's spamd); export asks it about every new message, reinject about a message owed a DSN that the export has no verdict for; off unless given
+    #[arg(long, value_name = "URL")]
+    pub spam_filter: Option<String>,
+    /// Virus scanner: clamd:///path/to/socket or clamd://HOST:PORT (asked as the spam filter is)
+    #[arg(long, value_name = "URL")]
+    pub virus_scan: Option<String>,
+    /// Seconds one filter request may take before the message is listed as unscanned [default: 60]
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub filter_timeout: Option<u64>,
+    /// Filter requests in flight at most [default: 8]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub scan_jobs: Option<u64>,
 }

@@ -14,10 +14,13 @@ use anyhow::{Context, Result, anyhow, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{SpoolCtx, pool};
-use crate::cli::args::ExportArgs;
+use crate::cli::args::{ExportArgs, FilterArgs, SpamActionArg};
 use mxsalvage::exit::Exit;
 use mxsalvage::export::Report;
 use mxsalvage::export::{self, Config, ExportError, Filters, Formats, Mode, Progress};
+use mxsalvage::filter::url::{FilterUrl, Role};
+use mxsalvage::filter::verdict::SpamAction;
+use mxsalvage::filter::{self, FilterSet};
 use mxsalvage::manifest::{Options, Source, SpoolSource};
 use mxsalvage::timefmt::parse_time;
 use mxsalvage::units::size;
@@ -128,6 +131,11 @@ struct Summary<'a> {
     space: Option<&'a mxsalvage::manifest::Space>,
     errors: &'a [mxsalvage::manifest::Problem],
     skipped: &'a [mxsalvage::manifest::Problem],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    unscanned: &'a [mxsalvage::manifest::Problem],
+    /// Verdicts of the messages this run scanned (only with filters).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scanned: Option<export::config::VerdictCounts>,
 }
 
 /// The flags checked and parsed before the spool is opened (a usage error comes first).
@@ -138,6 +146,7 @@ struct Parsed {
     filters: Filters,
     mode: Mode,
     reader: Option<export::reader::Reader>,
+    scan: Option<FilterSet>,
 }
 
 /// Parses and checks the formats, password file, time window, mode and reader flags.
@@ -195,7 +204,36 @@ fn parse(a: &ExportArgs) -> Result<Parsed> {
         filters,
         mode,
         reader,
+        scan: filter_set(&a.scan)?,
     })
+}
+
+/// `--spam-filter`, `--virus-scan` and their limits; `None` when neither is given.
+pub(super) fn filter_set(a: &FilterArgs) -> Result<Option<FilterSet>> {
+    let spam = a
+        .spam_filter
+        .as_deref()
+        .map(|u| FilterUrl::parse(u, Role::Spam))
+        .transpose()?;
+    let virus = a
+        .virus_scan
+        .as_deref()
+        .map(|u| FilterUrl::parse(u, Role::Virus))
+        .transpose()?;
+    if spam.is_none() && virus.is_none() {
+        if a.filter_timeout.is_some() || a.scan_jobs.is_some() {
+            bail!("--filter-timeout and --scan-jobs need --spam-filter or --virus-scan");
+        }
+        return Ok(None);
+    }
+    Ok(Some(FilterSet {
+        spam,
+        virus,
+        timeout: a
+            .filter_timeout
+            .map_or(filter::DEFAULT_TIMEOUT, std::time::Duration::from_secs),
+        jobs: a.scan_jobs.map_or(filter::DEFAULT_JOBS, |n| n as usize),
+    }))
 }
 
 /// What was asked for, as the manifest records it.
@@ -217,6 +255,11 @@ fn options(a: &ExportArgs, p: &Parsed, queue_names: Vec<String>) -> Options {
         since: a.since.clone(),
         until: a.until.clone(),
         only_valid: a.select.only_valid,
+        // The run records the export's (an update keeps the earlier one).
+        spam_action: SpamAction::default(),
+        // The run records the filters it used (an update's: the earlier export's).
+        spam_filter: None,
+        virus_scan: None,
     }
 }
 
@@ -269,8 +312,19 @@ fn config(a: &ExportArgs, p: Parsed, queue_names: Vec<String>, ctx: &SpoolCtx) -
         generate_passwords: a.generate_passwords.clone(),
         space_check: !a.no_space_check,
         dry_run: a.dry_run,
+        spam_action: a.spam_action.map(spam_action),
+        scan: p.scan,
         options,
         source: source(ctx),
+    }
+}
+
+/// `--spam-action` as the library's value.
+fn spam_action(a: SpamActionArg) -> SpamAction {
+    match a {
+        SpamActionArg::Junk => SpamAction::Junk,
+        SpamActionArg::Keep => SpamAction::Keep,
+        SpamActionArg::Withhold => SpamAction::Withhold,
     }
 }
 
@@ -287,21 +341,44 @@ fn report(a: &ExportArgs, ctx: &SpoolCtx, manifest: &Report, elapsed: f64) -> Re
             space: manifest.space.as_ref(),
             errors: &manifest.errors,
             skipped: &manifest.skipped,
+            unscanned: &manifest.unscanned,
+            scanned: manifest.scanned,
         };
         let mut out = std::io::stdout().lock();
         serde_json::to_writer_pretty(&mut out, &s)?;
         writeln!(out)?;
-    } else if !a.quiet || manifest.dry_run {
+        return Ok(());
+    }
+    // Unscanned messages are said even with --quiet: a filter failed for them.
+    for e in &manifest.unscanned {
+        eprintln!("mxsalvage: {}", e.reason);
+    }
+    if !a.quiet || manifest.dry_run {
         ctx.note_modes();
         for e in &manifest.errors {
             eprintln!("mxsalvage: error: {}", e.reason);
         }
+
         eprintln!(
             "mxsalvage: {}",
             summary_line(manifest, &a.out, elapsed, a.update)
         );
+        if let Some(l) = filing_line(&manifest.totals) {
+            eprintln!("mxsalvage: {l}");
+        }
     }
     Ok(())
+}
+
+/// Where the filters' verdicts put mail, when they put any outside the inboxes.
+fn filing_line(t: &mxsalvage::manifest::Totals) -> Option<String> {
+    if t.junk == 0 && t.withheld == 0 {
+        return None;
+    }
+    Some(format!(
+        "filtered: {} pair(s) filed in Junk, {} withheld from the bundles (listed in manifest.json, recipients[].withheld; their archive copies are in messages/)",
+        t.junk, t.withheld
+    ))
 }
 
 pub fn run(a: ExportArgs) -> Result<Exit> {
@@ -334,7 +411,9 @@ pub fn run(a: ExportArgs) -> Result<Exit> {
         Err(e) => return Err(e.into()),
     };
     report(&a, &ctx, &manifest, started.elapsed().as_secs_f64())?;
-    Ok(Exit::partial_if(!manifest.complete))
+    Ok(Exit::partial_if(
+        !manifest.complete || !manifest.unscanned.is_empty(),
+    ))
 }
 
 /// A stop after output began (a full disk, an unwritable file): fatal, exit 2 — little
@@ -463,5 +542,17 @@ fn summary_line(r: &Report, out: &std::path::Path, elapsed: f64, update: bool) -
         } else {
             " — INCOMPLETE, see errors in manifest.json"
         }
+    ) + &scanned_part(r)
+}
+
+/// `; scanned N: H ham, S spam, M malware, U unscanned` when filters were asked for.
+fn scanned_part(r: &Report) -> String {
+    let Some(c) = r.scanned else {
+        return String::new();
+    };
+    let n = c.ham + c.spam + c.malware + c.unscanned;
+    format!(
+        "; scanned {n}: {} ham, {} spam, {} malware, {} unscanned",
+        c.ham, c.spam, c.malware, c.unscanned
     )
 }

@@ -10,7 +10,10 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use mxsalvage::exit::Exit;
+use mxsalvage::filter::FilterSet;
+use mxsalvage::reinject::Verdicts;
 use mxsalvage::reinject::journal::{Journal, JournalState};
+use mxsalvage::reinject::scan::scan_unjudged;
 use mxsalvage::reinject::smtp::{ClientConfig, Security};
 use mxsalvage::reinject::{
     Bounces, Breaker, Config, DsnDecisions, DsnPolicy, Filter, Plan, PlannedDsn, Summary, Target,
@@ -280,9 +283,32 @@ fn check_target(cfg: &Config, p: &Plan, info: &TargetInfo) -> Result<()> {
     }
 }
 
+/// The verdicts the DSN policy reads: the manifest's, and with filters given, those of
+/// the messages owed a DSN that it has none for ([`scan_unjudged`]).
+fn verdicts(
+    cfg: &mxsalvage::reinject::Config,
+    manifest: &mxsalvage::manifest::Manifest,
+    js: &JournalState,
+    filters: Option<&FilterSet>,
+) -> Verdicts {
+    let mut v = read_verdicts(&cfg.export_dir);
+    if let Some(f) = filters {
+        for n in scan_unjudged(cfg, manifest, &mut v, js, f) {
+            eprintln!("mxsalvage: warning: {n}");
+        }
+    }
+    v
+}
+
 pub fn run(a: crate::cli::args::ReinjectArgs) -> Result<Exit> {
     let cfg = config(&a)?;
+    let filters = super::export::filter_set(&a.scan)?;
     let manifest = read_manifest(&cfg.export_dir).map_err(anyhow::Error::msg)?;
+    // A filter asked for must be there before anything is sent.
+    if let Some(f) = &filters {
+        f.check()
+            .map_err(|e| anyhow::anyhow!("{e}; nothing was sent"))?;
+    }
     let info = cfg
         .target
         .info(cfg.client.security.describe(cfg.client.insecure));
@@ -300,7 +326,8 @@ pub fn run(a: crate::cli::args::ReinjectArgs) -> Result<Exit> {
         s.transactions = planned.len();
         s.planned = planned;
         let host = reporting_mta(&cfg, &manifest);
-        let d = dsn_decisions(&cfg, &manifest, &read_verdicts(&cfg.export_dir), &js, &host);
+        let v = verdicts(&cfg, &manifest, &js, filters.as_ref());
+        let d = dsn_decisions(&cfg, &manifest, &v, &js, &host);
         list_dsns(&mut s, &d);
         sort_problems(&mut s, &manifest);
         count(&mut s);
@@ -344,7 +371,7 @@ pub fn run(a: crate::cli::args::ReinjectArgs) -> Result<Exit> {
     s.aborted = r.aborted;
     s.breaker_tripped = r.breaker_tripped;
     if s.aborted.is_none() {
-        bounce(&cfg, &manifest, &mut journal, &mut s)?;
+        bounce(&cfg, &manifest, &mut journal, &mut s, filters.as_ref())?;
     }
     sort_problems(&mut s, &manifest);
     count(&mut s);
@@ -367,11 +394,18 @@ fn bounce(
     manifest: &mxsalvage::manifest::Manifest,
     journal: &mut Journal,
     s: &mut Summary,
+    filters: Option<&FilterSet>,
 ) -> Result<()> {
     let js = JournalState::read(&cfg.journal)
         .with_context(|| format!("cannot read the journal {}", cfg.journal.display()))?;
     let host = reporting_mta(cfg, manifest);
-    let d = dsn_decisions(cfg, manifest, &read_verdicts(&cfg.export_dir), &js, &host);
+    let d = dsn_decisions(
+        cfg,
+        manifest,
+        &verdicts(cfg, manifest, &js, filters),
+        &js,
+        &host,
+    );
     list_dsns(s, &d);
     let run = format!("{}-{}", now(), std::process::id());
     journal

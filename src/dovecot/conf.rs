@@ -5,8 +5,9 @@
 //! `instance_name`, log file), listens only on the given address and port with
 //! implicit TLS (IMAPS; the plain IMAP listener is off), runs mail processes only as
 //! the export's reader (first/last valid uid and gid are that one account), reads users
-//! from its own passwd-file, and gives every user the ACL `lr` (see and read, nothing
-//! else). In: the settings. Out: text. Pure.
+//! from its own passwd-file, gives every user the ACL `lr` (see and read, nothing
+//! else), and marks the `Junk` folder (the export's spam) `\Junk` (RFC 6154).
+//! In: the settings. Out: text. Pure.
 
 use std::fmt::Write;
 use std::net::{IpAddr, SocketAddr};
@@ -91,6 +92,11 @@ userdb {{
 namespace inbox {{
   inbox = yes
   separator = /
+  # Spam the export filed in Junk (Maildir++ `.Junk`; `junk.mbox` beside an mbox):
+  # mail programs show it as their Junk folder. Never created here (read-only).
+  mailbox Junk {{
+    special_use = \Junk
+  }}
 }}
 
 # Read-only: every user may see and read their own mailbox (lr), nothing else. The
@@ -149,6 +155,7 @@ mod tests {
         assert!(t.contains("port = 10993\n"));
         assert!(t.contains("first_valid_uid = 998\nlast_valid_uid = 998\n"));
         assert!(!t.contains("!include"));
+        assert!(t.contains("  mailbox Junk {\n    special_use = \\Junk\n  }\n"));
         assert_eq!(listen_value("0.0.0.0".parse().unwrap()), "*");
         assert_eq!(listen_value("::".parse().unwrap()), "::");
     }

@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
 
+use crate::filter::verdict::VerdictKind;
 use crate::manifest::{Manifest, ManifestRecipient, Options, Problem, SCHEMA, Totals};
 use crate::timefmt::{now, rfc3339};
 
@@ -24,7 +25,7 @@ use super::config::Report;
 use super::error::ExportError;
 use super::error::partial;
 use super::json;
-use super::mailbox::{Bundle, Listed, Src};
+use super::mailbox::{Assembled, Bundle, Listed, Src};
 use super::sinks::Formats;
 use super::spill::{Slot, Spill};
 use super::write::{self, AtomicFile, werr};
@@ -97,6 +98,8 @@ pub struct Run<'a> {
     pub zip_formats: Formats,
     /// `--reader` as recorded (`USER:GROUP`; an update's is the earlier one's).
     pub reader: Option<String>,
+    /// `--spam-action` as the export files by it (an update's is the earlier one's).
+    pub spam_action: crate::filter::verdict::SpamAction,
     pub errors: Vec<Problem>,
     pub skipped: Vec<Problem>,
     /// The disk-space estimate ([`super::space`]).
@@ -105,6 +108,8 @@ pub struct Run<'a> {
     pub old_messages: usize,
     /// Copies left out as duplicates, near-duplicates flagged (several spools).
     pub found: &'a super::dedupe::Found,
+    /// The content filters the messages are scanned with (an update's: the earlier's).
+    pub scan: Option<&'a crate::filter::FilterSet>,
 }
 
 /// The options the manifest records: the command line's, with the export's shape.
@@ -118,6 +123,10 @@ fn options(run: &Run) -> Options {
     };
     options.encrypted = run.zip_on && run.cfg.passwords.is_some();
     options.reader = run.reader.clone();
+    options.spam_action = run.spam_action;
+    let url = |u: Option<&crate::filter::url::FilterUrl>| u.map(|u| u.to_string());
+    options.spam_filter = url(run.scan.and_then(|s| s.spam.as_ref()));
+    options.virus_scan = url(run.scan.and_then(|s| s.virus.as_ref()));
     options
 }
 
@@ -168,15 +177,22 @@ fn io_err(e: ExportError) -> io::Error {
     io::Error::other(e.to_string())
 }
 
+/// Messages of `list` whose filing `f` holds for.
+fn count(list: &[Listed], f: impl Fn(&super::message::Filed) -> bool) -> usize {
+    list.iter().filter(|l| f(&l.filed)).count()
+}
+
 /// Streams `manifest.json` (call after the durability barrier) and reports the run.
 pub fn manifest(
     out: &Path,
     run: Run,
-    list: &[Listed],
+    asm: &Assembled,
     recipients: &BTreeMap<&[u8], Rsrc>,
     spill: &Spill,
 ) -> Result<Report, ExportError> {
+    let list = &asm.list;
     let options = options(&run);
+    let (junk, withheld) = super::mailbox::filed_pairs(asm, recipients);
     let totals = Totals {
         messages: list.len(),
         recipients: recipients.len(),
@@ -184,6 +200,11 @@ pub fn manifest(
         bytes: list.iter().map(|m| m.bytes).sum(),
         errors: run.errors.len(),
         skipped: run.skipped.len(),
+        spam: count(list, |f| f.kind == Some(VerdictKind::Spam)),
+        malware: count(list, |f| f.kind == Some(VerdictKind::Malware)),
+        unscanned: count(list, |f| f.unscanned),
+        junk,
+        withheld,
     };
     let complete = run.errors.is_empty();
     let tool = format!("mxsalvage {}", env!("CARGO_PKG_VERSION"));
@@ -229,6 +250,8 @@ pub fn manifest(
         totals,
         errors: run.errors,
         skipped: run.skipped,
+        unscanned: Vec::new(),
+        scanned: None,
         space: run.space,
         dry_run: false,
         shared_records: 0,

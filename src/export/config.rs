@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use crate::filter::verdict::SpamAction;
 use crate::manifest::{Options, Problem, Source, Totals};
 
 use super::out::Mode;
@@ -38,6 +39,12 @@ pub struct Config {
     pub space_check: bool,
     /// Plan and estimate only: nothing is written (`--dry-run`).
     pub dry_run: bool,
+    /// `--spam-action`; `None` when not given: `junk`, or what the export being
+    /// updated recorded.
+    pub spam_action: Option<SpamAction>,
+    /// `--spam-filter`, `--virus-scan`: the content filters every new message is
+    /// scanned with (`None`: none asked for; an update keeps the earlier export's).
+    pub scan: Option<crate::filter::FilterSet>,
     /// Recorded in the manifest as given.
     pub options: Options,
     pub source: Source,
@@ -50,6 +57,11 @@ pub struct Report {
     pub totals: Totals,
     pub errors: Vec<Problem>,
     pub skipped: Vec<Problem>,
+    /// Messages this run scanned that a filter could not judge (each filed in the inbox
+    /// marked; the run is partial, exit 1).
+    pub unscanned: Vec<Problem>,
+    /// The verdicts of the messages this run scanned (`None`: no filter asked for).
+    pub scanned: Option<VerdictCounts>,
     /// The disk-space estimate made before writing.
     pub space: Option<crate::manifest::Space>,
     /// Messages the export holds that it did not hold before (all of them unless
@@ -64,4 +76,26 @@ pub struct Report {
     /// Several spools: recipients' copies left out because another spool's copy of the
     /// same message reaches them (the manifest's `duplicates[]`).
     pub left_out: usize,
+}
+
+/// How many messages a run scanned, by verdict.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct VerdictCounts {
+    pub ham: usize,
+    pub spam: usize,
+    pub malware: usize,
+    pub unscanned: usize,
+}
+
+impl VerdictCounts {
+    /// Counts one verdict.
+    pub fn add(&mut self, k: crate::filter::verdict::VerdictKind) {
+        use crate::filter::verdict::VerdictKind as K;
+        match k {
+            K::Ham => self.ham += 1,
+            K::Spam => self.spam += 1,
+            K::Malware => self.malware += 1,
+            K::Unscanned => self.unscanned += 1,
+        }
+    }
 }

@@ -199,6 +199,8 @@ mod tests {
                 size: 1,
             }],
             zip_entries: vec![],
+            junk: vec![],
+            withheld: vec![],
         }
     }
 

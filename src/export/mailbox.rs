@@ -19,6 +19,7 @@ use crate::manifest::{FileEntry, Manifest, ManifestMessage, ManifestRecipient, O
 use crate::report::select::Selection;
 
 use super::error::ExportError;
+use super::message::Filed;
 use super::plan::Plan;
 use super::prepend;
 use super::progress::Progress;
@@ -30,6 +31,7 @@ use super::spill::{Slot, Spill};
 use super::tree::Tree;
 use super::zip::{self, Secret};
 use crate::decode::names;
+use crate::filter::verdict::{Filing, SpamAction};
 
 /// Where a message's manifest entry is.
 #[derive(Clone, Copy)]
@@ -46,6 +48,8 @@ pub struct Listed<'a> {
     pub id: &'a str,
     pub bytes: u64,
     pub src: Src<'a>,
+    /// What the filters made of it: where it is filed in every bundle.
+    pub filed: Filed,
 }
 
 impl Listed<'_> {
@@ -76,6 +80,9 @@ pub struct Bundle<'a> {
 pub struct Assembled<'a> {
     pub list: Vec<Listed<'a>>,
     pub bundles: BTreeMap<Vec<u8>, Bundle<'a>>,
+    /// Spam is filed in Junk (a spam filter judged the export's messages, and
+    /// `--spam-action junk`): every bundle this run writes gets a Junk.
+    pub junk_on: bool,
 }
 
 /// Builds the message list and the bundles from phase 2's output and the earlier
@@ -86,8 +93,10 @@ pub fn assemble<'a>(
     old: Option<&'a Manifest>,
     dirs: &BTreeMap<Vec<u8>, String>,
     spill: &Spill,
+    action: SpamAction,
 ) -> Result<Assembled<'a>, ExportError> {
-    let list = message_list(plan, &done, old);
+    let list = message_list(plan, &done, old, action);
+    let junk_on = action == SpamAction::Junk && list.iter().any(|l| l.filed.spam_checked);
     let pos: HashMap<&str, u32> = list
         .iter()
         .enumerate()
@@ -102,7 +111,11 @@ pub fn assemble<'a>(
         b.pre = b.ids.iter().map(|p| headers[p][&b.key]).collect();
     }
     spill.flush()?;
-    Ok(Assembled { list, bundles })
+    Ok(Assembled {
+        list,
+        bundles,
+        junk_on,
+    })
 }
 
 /// Delivery headers (spilled) by list position, then by mailbox key.
@@ -114,6 +127,7 @@ fn message_list<'a>(
     plan: &'a Plan,
     done: &[(usize, super::message::MsgOut)],
     old: Option<&'a Manifest>,
+    action: SpamAction,
 ) -> Vec<Listed<'a>> {
     let mut list: Vec<Listed> = Vec::with_capacity(done.len());
     for (i, m) in done {
@@ -122,6 +136,7 @@ fn message_list<'a>(
             id: plan.messages[*i].entry.export_id(),
             bytes: m.bytes,
             src: Src::New(m.message, m.summary),
+            filed: m.filed,
         });
     }
     if let Some(o) = old {
@@ -136,6 +151,8 @@ fn message_list<'a>(
                     id: &m.info.queue_id,
                     bytes: m.bytes,
                     src: Src::Old(m),
+                    // The same verdict and action as when it was filed: the same place.
+                    filed: Filed::of(m.verdict.as_ref(), action),
                 });
             }
         }
@@ -248,6 +265,25 @@ fn old_headers(
     Ok(())
 }
 
+/// (message, mailbox) pairs filed in Junk, and withheld, over the bundles of the
+/// finished export (`recipients`).
+pub fn filed_pairs<T>(asm: &Assembled, recipients: &BTreeMap<&[u8], T>) -> (usize, usize) {
+    let (mut junk, mut held) = (0, 0);
+    for b in asm.bundles.values() {
+        if !recipients.contains_key(b.key.as_slice()) {
+            continue;
+        }
+        for &p in &b.ids {
+            match asm.list[p as usize].filed.filing {
+                Filing::Junk => junk += 1,
+                Filing::Withheld => held += 1,
+                Filing::Inbox => {}
+            }
+        }
+    }
+    (junk, held)
+}
+
 impl Assembled<'_> {
     /// The bundles this run changed (their per-mailbox files and zip are rewritten).
     pub fn touched(&self) -> Vec<&Bundle<'_>> {
@@ -281,20 +317,31 @@ pub struct Finish<'a> {
     /// Formats inside the zips.
     pub zip_formats: Formats,
     pub passwords: Option<&'a BTreeMap<Vec<u8>, Secret>>,
+    /// Every bundle gets a Junk ([`Assembled::junk_on`]).
+    pub junk_on: bool,
 }
 
-/// Phase 3's progress, in bytes of mail: every message of a bundle once for each sink
-/// that streams them into a per-mailbox file (mail.mbox: in the tree and in the zip),
-/// and once more for the zip's per-message files.
+/// Phase 3's progress, in bytes of mail: every filed message of a bundle (withheld
+/// ones are not read) once for each sink that streams them into a per-mailbox file
+/// (mail.mbox: in the tree and in the zip), and every message once more for the zip's
+/// per-message files.
 pub fn steps(fx: &Finish, touched: &[&Bundle]) -> u64 {
     let streams = |f: Formats| f.sinks().filter(|s| s.reads_messages()).count() as u64;
     let passes = streams(fx.formats)
-        + match fx.zip_on {
-            true => 1 + streams(fx.zip_formats),
-            false => 0,
+        + if fx.zip_on {
+            streams(fx.zip_formats)
+        } else {
+            0
         };
-    let bytes: u64 = touched.iter().map(|b| bundle_bytes(fx, b)).sum();
-    passes * bytes
+    let filed: u64 = touched
+        .iter()
+        .flat_map(|b| &b.ids)
+        .map(|&p| &fx.list[p as usize])
+        .filter(|l| l.filed.filing != Filing::Withheld)
+        .map(|l| l.bytes)
+        .sum();
+    let all: u64 = touched.iter().map(|b| bundle_bytes(fx, b)).sum();
+    passes * filed + if fx.zip_on { all } else { 0 }
 }
 
 fn bundle_bytes(fx: &Finish, b: &Bundle) -> u64 {
@@ -382,23 +429,52 @@ fn with_view<T>(
     progress: &dyn Progress,
     f: impl FnOnce(&Mailbox) -> T,
 ) -> T {
+    // The sinks see the filed messages; the withheld ones only as summaries.
+    let (shown, held): (Vec<usize>, Vec<usize>) =
+        (0..b.ids.len()).partition(|&i| filing(fx, b, i) != Filing::Withheld);
     let get = |i: usize| -> Result<Item, ExportError> {
+        let j = shown[i];
         Ok(Item {
-            summary: fx.list[b.ids[i] as usize].summary(fx.spill)?,
-            prepend: fx.spill.get(b.pre[i])?,
+            summary: fx.list[b.ids[j] as usize].summary(fx.spill)?,
+            prepend: fx.spill.get(b.pre[j])?,
+            filing: filing(fx, b, j),
         })
     };
+    let get_withheld = |i: usize| fx.list[b.ids[held[i]] as usize].summary(fx.spill);
     let view = Mailbox {
         mailbox: &b.key,
         dir: &b.dir,
         formats,
-        len: b.ids.len(),
+        len: shown.len(),
+        junk: has_junk(fx, b),
+        withheld: held.len(),
         newest: newest(fx, b),
         out: fx.out,
         get: &get,
+        get_withheld: &get_withheld,
         read: &|n| progress.advance(n),
     };
     f(&view)
+}
+
+/// Where message `i` of bundle `b` is filed.
+fn filing(fx: &Finish, b: &Bundle, i: usize) -> Filing {
+    fx.list[b.ids[i] as usize].filed.filing
+}
+
+/// Whether bundle `b` has a Junk: the export files spam in Junk, or it holds some.
+fn has_junk(fx: &Finish, b: &Bundle) -> bool {
+    fx.junk_on || (0..b.ids.len()).any(|i| filing(fx, b, i) == Filing::Junk)
+}
+
+/// The queue IDs of bundle `b`'s messages filed as `f`, oldest first.
+fn filed_as(fx: &Finish, b: &Bundle, f: Filing) -> Vec<String> {
+    b.ids
+        .iter()
+        .map(|&p| &fx.list[p as usize])
+        .filter(|l| l.filed.filing == f)
+        .map(|l| l.id.to_string())
+        .collect()
 }
 
 fn newest(fx: &Finish, b: &Bundle) -> i64 {
@@ -433,6 +509,9 @@ fn tree_bundle(
     }
     files.remove(&zip_rel);
     let mut dest = Tree::new(fx.out, &b.dir);
+    if has_junk(fx, b) {
+        super::message::junk_dirs(fx.formats, &mut dest)?;
+    }
     with_view(fx, b, fx.formats, progress, |view| {
         fx.formats
             .sinks()
@@ -447,6 +526,10 @@ fn tree_bundle(
 /// Renders message `i` of a bundle into a zip: its archive copy read back (hash
 /// checked), then every per-message sink of the zip's formats.
 fn zip_message(fx: &Finish, b: &Bundle, i: usize, dest: &mut dyn Dest) -> Result<(), ExportError> {
+    let filing = filing(fx, b, i);
+    if filing == Filing::Withheld {
+        return Ok(());
+    }
     let summary = fx.list[b.ids[i] as usize].summary(fx.spill)?;
     let prepend = fx.spill.get(b.pre[i])?;
     let bytes = Archive::read_all(&fx.out.join(&summary.store), &summary.sha256, summary.bytes)?;
@@ -460,9 +543,36 @@ fn zip_message(fx: &Finish, b: &Bundle, i: usize, dest: &mut dyn Dest) -> Result
         stem: &summary.stem,
         arrival: (summary.arrival_unix, summary.arrival_usec),
         formats: fx.zip_formats,
+        filing,
         decoded: &decoded,
     };
     render_message(fx.zip_formats, &view, dest)
+}
+
+/// The zip's README.txt: what it holds, and what was withheld from it.
+fn zip_readme(
+    fx: &Finish,
+    b: &Bundle,
+    address: &str,
+    encrypted: bool,
+) -> Result<String, ExportError> {
+    let mut held = Vec::new();
+    let mut counts = zip::Counts::default();
+    for (i, &p) in b.ids.iter().enumerate() {
+        match filing(fx, b, i) {
+            Filing::Withheld => held.push(fx.list[p as usize].summary(fx.spill)?),
+            Filing::Junk => counts.junk += 1,
+            Filing::Inbox => counts.inbox += 1,
+        }
+    }
+    counts.junk_folder = has_junk(fx, b);
+    Ok(zip::readme(
+        address,
+        &counts,
+        fx.zip_formats,
+        encrypted,
+        &held,
+    ))
 }
 
 /// The zip (when asked for) and the bundle's manifest entry.
@@ -481,11 +591,15 @@ fn finish_bundle(
     if fx.zip_on {
         let password = fx.passwords.and_then(|p| p.get(&b.key));
         let address = String::from_utf8_lossy(&b.key);
-        let readme = zip::readme(&address, b.ids.len(), fx.zip_formats, password.is_some());
+        let readme = zip_readme(fx, b, &address, password.is_some())?;
+        let junk = has_junk(fx, b);
         let dirs: Vec<&str> = fx
             .zip_formats
             .sinks()
-            .flat_map(|s| s.dirs().iter().copied())
+            .flat_map(|s| {
+                let j: &[&str] = if junk { s.junk_dirs() } else { &[] };
+                s.dirs().iter().chain(j).copied()
+            })
             .collect();
         let dest = fx.out.join(&zip_rel);
         let chunks = chunks_of(fx, b);
@@ -543,6 +657,8 @@ fn finish_bundle(
         valid: valid.or(b.old.and_then(|o| o.valid)),
         files: files.into_values().collect(),
         zip_entries,
+        junk: filed_as(fx, b, Filing::Junk),
+        withheld: filed_as(fx, b, Filing::Withheld),
     };
     Ok((fx.spill.put_json(&r, true)?, b.ids.len()))
 }

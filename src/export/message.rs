@@ -18,15 +18,18 @@ use sha2::{Digest, Sha256};
 
 use crate::bytes::Bytes;
 use crate::decode::{Decoded, decode};
+use crate::filter::FilterSet;
 use crate::manifest::{Attachment, ManifestMessage, Problem};
-use crate::queue::{Depth, QueueSource};
+use crate::queue::{Depth, LoadError, QueueSource};
 use crate::report::model::MessageInfo;
 
+use super::config::VerdictCounts;
 use super::error::ExportError;
 use super::plan::{self, Plan, Planned};
 use super::prepend;
 use super::progress::Progress;
-use super::sink::{LazyDecoded, Message, Summary};
+use super::scan::{self, Scanned};
+use super::sink::{Dest, LazyDecoded, Message, Summary};
 use super::sinks::Formats;
 use super::sinks::render_message;
 use super::sinks::text;
@@ -34,6 +37,7 @@ use super::spill::{Slot, Spill};
 use super::tree::Tree;
 use super::write;
 use crate::decode::names;
+use crate::filter::verdict::{Filing, SpamAction, Verdict, VerdictKind, filing_of};
 
 /// What every worker shares.
 pub struct Ctx<'a> {
@@ -47,6 +51,8 @@ pub struct Ctx<'a> {
     pub old_msgs: BTreeMap<&'a str, &'a ManifestMessage>,
     pub old_pairs: BTreeSet<(Vec<u8>, &'a str)>,
     pub spill: &'a Spill,
+    /// Where spam goes (`--spam-action`): with the verdict, each message's [`Filing`].
+    pub spam_action: SpamAction,
     pub abort: AtomicBool,
     /// Files written so far (a failure after the first one is a partial run).
     pub written: AtomicUsize,
@@ -66,6 +72,37 @@ pub struct MsgOut {
     pub files: Vec<(u32, Slot)>,
     /// Delivery headers of every mailbox of the message (raw bytes), by mailbox key.
     pub prepends: Vec<(Vec<u8>, Slot)>,
+    /// What the filters made of it.
+    pub filed: Filed,
+    /// This run's scan of it failed (a filter's timeout, garbage, size limit).
+    pub unscanned: Option<Problem>,
+    /// The verdict this run gave it (`None`: not scanned by this run).
+    pub scanned: Option<VerdictKind>,
+}
+
+/// What the filters made of a message, as the later phases need it (the verdict
+/// itself is in the manifest entry and the summary).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Filed {
+    /// Where it goes in each of its bundles (from its verdict and the spam action).
+    pub filing: Filing,
+    /// A spam filter judged it (the export filters spam).
+    pub spam_checked: bool,
+    /// Its verdict's kind, if any filter was asked for.
+    pub kind: Option<VerdictKind>,
+    /// A filter failed on it.
+    pub unscanned: bool,
+}
+
+impl Filed {
+    pub fn of(v: Option<&Verdict>, action: SpamAction) -> Filed {
+        Filed {
+            filing: filing_of(v, action),
+            spam_checked: v.is_some_and(|v| v.spam.is_some()),
+            kind: v.map(|v| v.verdict),
+            unscanned: v.is_some_and(Verdict::marked_unscanned),
+        }
+    }
 }
 
 enum MsgResult {
@@ -81,6 +118,10 @@ pub struct Written {
     pub done: Vec<(usize, MsgOut)>,
     pub errors: Vec<Problem>,
     pub skipped: Vec<Problem>,
+    /// Messages this run scanned that a filter could not judge.
+    pub unscanned: Vec<Problem>,
+    /// The verdicts this run gave, counted.
+    pub counts: VerdictCounts,
 }
 
 fn new_message(
@@ -115,30 +156,75 @@ fn new_message(
     }
 }
 
-/// Runs phase 2 over the plan on the current rayon pool. A failure after some file was
-/// written is [`ExportError::Partial`].
-pub fn run(ctx: &Ctx, plan: &Plan, progress: &dyn Progress) -> Result<Written, ExportError> {
-    let results: Vec<MsgResult> = plan
-        .messages
-        .par_iter()
-        .map(|pm| {
-            let r = export_message(ctx, pm).unwrap_or_else(|e| {
-                ctx.abort.store(true, Ordering::Relaxed);
-                MsgResult::Fatal(e)
-            });
-            progress.tick();
-            r
-        })
-        .collect();
+/// Runs phase 2 over the plan on the current rayon pool. With `filters`, a scanning
+/// stage ([`super::scan`]) loads and scans each message ahead of the writers. A failure
+/// after some file was written is [`ExportError::Partial`].
+pub fn run(
+    ctx: &Ctx,
+    plan: &Plan,
+    filters: Option<&FilterSet>,
+    progress: &dyn Progress,
+) -> Result<Written, ExportError> {
+    let one = |i: usize, pre: Option<Scanned>| {
+        let r = export_message(ctx, &plan.messages[i], pre).unwrap_or_else(|e| {
+            ctx.abort.store(true, Ordering::Relaxed);
+            MsgResult::Fatal(e)
+        });
+        progress.tick();
+        (i, r)
+    };
+    let mut results: Vec<(usize, MsgResult)> = match filters {
+        None => (0..plan.messages.len())
+            .into_par_iter()
+            .map(|i| one(i, None))
+            .collect(),
+        Some(f) => {
+            let budget = scan::Budget::new(scan::BUDGET);
+            let is_new = |id: &str| !ctx.old_msgs.contains_key(id);
+            let src = scan::Source {
+                spool: ctx.spool,
+                abort: &ctx.abort,
+                is_new: &is_new,
+            };
+            scan::stream(&src, plan, f, &budget, |rx| {
+                rx.into_iter()
+                    .par_bridge()
+                    .map(|(i, m)| one(i, Some(m)))
+                    .collect()
+            })
+        }
+    };
+    // Finished in any order: listed in the plan's.
+    results.sort_unstable_by_key(|r| r.0);
+    collect(ctx, plan, results)
+}
+
+/// Phase 2's results in plan order: the done messages, the problems, the first fatal
+/// error (as a partial run once something was written).
+fn collect(
+    ctx: &Ctx,
+    plan: &Plan,
+    results: Vec<(usize, MsgResult)>,
+) -> Result<Written, ExportError> {
     let mut w = Written {
         done: Vec::new(),
         errors: plan.errors.clone(),
         skipped: plan.skipped.clone(),
+        unscanned: Vec::new(),
+        counts: VerdictCounts::default(),
     };
     let mut fatal = None;
-    for (i, r) in results.into_iter().enumerate() {
+    for (i, r) in results {
         match r {
-            MsgResult::Done(m) => w.done.push((i, *m)),
+            MsgResult::Done(m) => {
+                if let Some(p) = &m.unscanned {
+                    w.unscanned.push(p.clone());
+                }
+                if let Some(k) = m.scanned {
+                    w.counts.add(k);
+                }
+                w.done.push((i, *m))
+            }
             MsgResult::Problem {
                 skip: true,
                 problem,
@@ -160,11 +246,27 @@ pub fn run(ctx: &Ctx, plan: &Plan, progress: &dyn Progress) -> Result<Written, E
     Ok(w)
 }
 
-fn export_message(ctx: &Ctx, pm: &Planned) -> Result<MsgResult, ExportError> {
+/// The message's bytes and (scanned ahead) its verdict: from the scanning stage, else
+/// loaded here.
+fn loaded(
+    ctx: &Ctx,
+    pm: &Planned,
+    pre: Option<Scanned>,
+) -> Result<(Vec<u8>, Option<Verdict>), LoadError> {
+    match pre {
+        Some(s) => s.loaded.map(|b| (b, s.verdict)),
+        None => ctx
+            .spool
+            .load(&pm.entry, Depth::Full)
+            .map(|l| (l.message_bytes(), None)),
+    }
+}
+
+fn export_message(ctx: &Ctx, pm: &Planned, pre: Option<Scanned>) -> Result<MsgResult, ExportError> {
     if ctx.abort.load(Ordering::Relaxed) {
         return Ok(MsgResult::Aborted);
     }
-    let l = match ctx.spool.load(&pm.entry, Depth::Full) {
+    let (bytes, verdict) = match loaded(ctx, pm, pre) {
         Ok(l) => l,
         Err(e) => {
             let (skip, problem) = plan::load_problem(&e);
@@ -174,8 +276,8 @@ fn export_message(ctx: &Ctx, pm: &Planned) -> Result<MsgResult, ExportError> {
     let info: MessageInfo = ctx.spill.get_json(pm.info)?;
     let id = pm.entry.export_id();
     let arrival = pm.arrival_unix;
-    let bytes = l.message_bytes();
-    drop(l);
+    // Only a new message is scanned (an earlier export's keeps its verdict).
+    let scanned_now = verdict.is_some();
     let sha = hex::encode(Sha256::digest(&bytes));
     let stem = names::stem(arrival, id);
     let files_label = text::files_dir(&stem);
@@ -187,7 +289,8 @@ fn export_message(ctx: &Ctx, pm: &Planned) -> Result<MsgResult, ExportError> {
         }
         None => {
             let d = decode(&bytes, &files_label);
-            let m = new_message(info, pm.arrival_usec, sha, bytes.len() as u64, &d);
+            let mut m = new_message(info, pm.arrival_usec, sha, bytes.len() as u64, &d);
+            m.verdict = verdict;
             (
                 m,
                 pm.keys.clone(),
@@ -205,6 +308,8 @@ fn export_message(ctx: &Ctx, pm: &Planned) -> Result<MsgResult, ExportError> {
     // Delivery headers of every mailbox, in one pass over the recipients.
     let headers = prepend::by_mailbox(&message.info);
     let summary = Summary::of(&message);
+    let filed = Filed::of(message.verdict.as_ref(), ctx.spam_action);
+    let filing = filed.filing;
     let view = Message {
         bytes: &bytes,
         summary: &summary,
@@ -213,9 +318,14 @@ fn export_message(ctx: &Ctx, pm: &Planned) -> Result<MsgResult, ExportError> {
         stem: &stem,
         arrival: (arrival, pm.arrival_usec),
         formats: ctx.formats,
+        filing,
         decoded: &decoded,
     };
-    let files = write_mailboxes(ctx, &keys, &message.info, &headers, &view)?;
+    let files = match filing {
+        // In no file of any bundle: only the archive copy, for the administrator.
+        Filing::Withheld => Vec::new(),
+        _ => write_mailboxes(ctx, &keys, &message.info, &headers, &view)?,
+    };
     let mut prepends = Vec::with_capacity(headers.len());
     let mut headers: Vec<(Vec<u8>, Vec<u8>)> = headers.into_iter().collect();
     headers.sort_unstable();
@@ -232,7 +342,28 @@ fn export_message(ctx: &Ctx, pm: &Planned) -> Result<MsgResult, ExportError> {
         added: keys,
         files,
         prepends,
+        filed,
+        unscanned: scanned_now
+            .then(|| unscanned_problem(pm, &message))
+            .flatten(),
+        scanned: scanned_now
+            .then(|| message.verdict.as_ref().map(|v| v.verdict))
+            .flatten(),
     })))
+}
+
+/// A message this run scanned that a filter could not judge (listed, exit 1).
+fn unscanned_problem(pm: &Planned, m: &ManifestMessage) -> Option<Problem> {
+    let v = m.verdict.as_ref().filter(|v| v.marked_unscanned())?;
+    Some(Problem {
+        path: pm.entry.path.display().to_string(),
+        queue_id: Some(m.info.queue_id.clone()),
+        reason: format!(
+            "{}: unscanned (filed in the inbox, marked): {}",
+            m.info.queue_id,
+            v.unscanned.join("; ")
+        ),
+    })
 }
 
 /// The error for a queue ID already exported with different content.
@@ -306,6 +437,9 @@ fn write_mailboxes(
             ..*view
         };
         let mut dest = Tree::new(ctx.out, ctx.dirs[k as usize]);
+        if view.filing == Filing::Junk {
+            junk_dirs(ctx.formats, &mut dest)?;
+        }
         let res = render_message(ctx.formats, &view, &mut dest);
         let entries = dest.into_entries();
         ctx.written.fetch_add(entries.len(), Ordering::Relaxed);
@@ -315,6 +449,14 @@ fn write_mailboxes(
         }
     }
     Ok(files)
+}
+
+/// Makes the directories every sink of `formats` files Junk into, in `dest`.
+pub fn junk_dirs(formats: Formats, dest: &mut dyn Dest) -> Result<(), ExportError> {
+    for d in formats.sinks().flat_map(|s| s.junk_dirs()) {
+        dest.dir(d)?;
+    }
+    Ok(())
 }
 
 impl<'a> Ctx<'a> {
@@ -349,6 +491,7 @@ impl<'a> Ctx<'a> {
             old_msgs,
             old_pairs,
             spill,
+            spam_action: SpamAction::default(),
             abort: AtomicBool::new(false),
             written: AtomicUsize::new(0),
         }

@@ -32,6 +32,7 @@ pub mod plan;
 pub mod prepend;
 pub mod progress;
 pub mod reader;
+pub mod scan;
 pub mod sink;
 pub mod sinks;
 pub mod space;
@@ -40,10 +41,14 @@ pub mod tree;
 pub mod write;
 pub mod zip;
 
+#[cfg(test)]
+mod filing_tests;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use crate::decode::names;
+use crate::filter::verdict::{SpamAction, VerdictKind};
 use crate::manifest::{Manifest, Totals};
 use crate::queue::QueueSource;
 use crate::report::select::Selection;
@@ -102,6 +107,33 @@ struct Start {
     zip_on: bool,
     zip_formats: Formats,
     reader: Option<reader::Reader>,
+    spam_action: SpamAction,
+    /// The content filters (checked reachable), an update's as the earlier export's.
+    scan: Option<crate::filter::FilterSet>,
+}
+
+/// The export's `--spam-action`: as given, else the earlier export's (an update keeps
+/// where spam goes), else `junk`. An update that asks for another one than the export
+/// already filed spam by is refused (a message filed earlier stays where it was).
+fn spam_action(cfg: &Config, old: Option<&Manifest>) -> Result<SpamAction, ExportError> {
+    let Some(o) = old else {
+        return Ok(cfg.spam_action.unwrap_or_default());
+    };
+    let was = o.options.spam_action;
+    let filed = o.messages.iter().any(|m| {
+        m.verdict
+            .as_ref()
+            .is_some_and(|v| v.verdict == VerdictKind::Spam)
+    });
+    match cfg.spam_action {
+        Some(a) if a != was && filed => Err(ExportError::Refused(format!(
+            "this export files spam by --spam-action {}: --update keeps it (to change it, re-export with --force --spam-action {})",
+            was.name(),
+            a.name()
+        ))),
+        Some(a) => Ok(a),
+        None => Ok(was),
+    }
 }
 
 fn start(spool: &dyn QueueSource, cfg: &Config) -> Result<Start, ExportError> {
@@ -144,6 +176,9 @@ fn start(spool: &dyn QueueSource, cfg: &Config) -> Result<Start, ExportError> {
             "this export's zips are not encrypted: --update keeps them so; to encrypt them, re-export with --force --zip-password-file FILE".into(),
         ));
     }
+    let spam_action = spam_action(cfg, old.as_ref())?;
+    // Last: asking the filters takes a moment, and the refusals above come first.
+    let scan = scan::resolve(cfg.scan.as_ref(), old.as_ref())?;
     Ok(Start {
         found,
         old,
@@ -151,6 +186,8 @@ fn start(spool: &dyn QueueSource, cfg: &Config) -> Result<Start, ExportError> {
         zip_on,
         zip_formats,
         reader,
+        spam_action,
+        scan,
     })
 }
 
@@ -232,9 +269,12 @@ fn dry_report(
             bytes: plan.messages.iter().map(|m| m.bytes).sum(),
             errors: plan.errors.len(),
             skipped: plan.skipped.len(),
+            ..Totals::default()
         },
         errors: plan.errors.clone(),
         skipped: plan.skipped.clone(),
+        unscanned: Vec::new(),
+        scanned: None,
         new_messages: space::new_messages(plan, old),
         space: Some(space),
         dry_run: true,
@@ -283,6 +323,25 @@ fn plan_run(
     Ok((plan, found))
 }
 
+/// What phase 3 works with.
+fn finish<'a>(
+    cfg: &'a Config,
+    st: &Start,
+    asm: &'a mailbox::Assembled<'a>,
+    spill: &'a spill::Spill,
+) -> mailbox::Finish<'a> {
+    mailbox::Finish {
+        out: &cfg.out,
+        list: &asm.list,
+        spill,
+        formats: st.formats,
+        zip_on: st.zip_on,
+        zip_formats: st.zip_formats,
+        passwords: cfg.passwords.as_ref(),
+        junk_on: asm.junk_on,
+    }
+}
+
 /// Runs an export. Call inside the worker pool (`pool.install`).
 pub fn run(
     spool: &dyn QueueSource,
@@ -326,6 +385,7 @@ pub fn run(
         zip_on: st.zip_on,
         zip_formats: st.zip_formats,
         reader: st.reader.as_ref().map(reader::Reader::spec),
+        spam_action: st.spam_action,
         errors,
         skipped,
         // The manifest is the same at any thread count and run: the free space is not in it.
@@ -336,6 +396,7 @@ pub fn run(
         }),
         old_messages: old.map_or(0, |o| o.messages.len()),
         found: &found,
+        scan: st.scan.as_ref(),
     };
     match old {
         Some(o) => commit::interim(out, o)?,
@@ -345,21 +406,16 @@ pub fn run(
 
     // 2. Per message: the archive copy, then every per-message sink for each mailbox.
     progress.phase("writing messages", plan.messages.len() as u64);
-    let ctx = message::Ctx::new(spool, out, st.formats, &plan, &dirs, old, &spill);
-    let msgs = message::run(&ctx, &plan, progress)?;
-    let asm = mailbox::assemble(&plan, msgs.done, old, &dirs, &spill)?;
+    let ctx = message::Ctx {
+        spam_action: st.spam_action,
+        ..message::Ctx::new(spool, out, st.formats, &plan, &dirs, old, &spill)
+    };
+    let msgs = message::run(&ctx, &plan, st.scan.as_ref(), progress)?;
+    let asm = mailbox::assemble(&plan, msgs.done, old, &dirs, &spill, st.spam_action)?;
 
     // 3. Per mailbox: every per-mailbox sink, then the zip.
     let touched = asm.touched();
-    let fx = mailbox::Finish {
-        out,
-        list: &asm.list,
-        spill: &spill,
-        formats: st.formats,
-        zip_on: st.zip_on,
-        zip_formats: st.zip_formats,
-        passwords: cfg.passwords.as_ref(),
-    };
+    let fx = finish(cfg, &st, &asm, &spill);
     progress.phase_bytes("writing mailboxes", mailbox::steps(&fx, &touched));
     let finished = mailbox::run(&fx, &touched, sel, progress);
     let recipients = commit::recipients(&asm.bundles, &touched, finished, &spill)?;
@@ -374,10 +430,13 @@ pub fn run(
     write::sync_fs(out).map_err(|e| partial(e, 1))?;
     progress.phase("writing the manifest", 0);
     let run = shape(msgs.errors, msgs.skipped);
-    commit::manifest(out, run, &asm.list, &recipients, &spill)
+    let shared = shared_records(&plan);
+    commit::manifest(out, run, &asm, &recipients, &spill)
         .map(|r| Report {
-            shared_records: shared_records(&plan),
+            shared_records: shared,
             left_out: found.duplicates.len(),
+            unscanned: msgs.unscanned,
+            scanned: st.scan.as_ref().map(|_| msgs.counts),
             ..r
         })
         .map_err(|e| partial(e, 1))

@@ -2,11 +2,12 @@
 //!
 //! Owns: resolving USER and GROUP to ids (through NSS, `getent`), and granting GROUP
 //! read access to the mailboxes of an export — every bundle's `Maildir/` tree (0750
-//! directories, 0640 files) and `mail.mbox` (0640), group GROUP — plus search (g+x) on
-//! the directories leading to them (OUT, `recipients/`, each bundle). The owner stays
-//! root; nothing else changes (eml/, text/, zips, messages/, the manifest stay 0600/0700).
-//! Dovecot, running as USER (whose group is GROUP), can then read the mail but not write
-//! anything into the export: the kernel refuses it, so no `new/`→`cur/` renames, no
+//! directories, 0640 files; Junk's `.Junk/` too), `mail.mbox` and `junk.mbox` (0640),
+//! group GROUP — plus search (g+x) on the directories leading to them (OUT,
+//! `recipients/`, each bundle). The owner stays root; nothing else changes (eml/,
+//! text/, zips, messages/, the manifest stay 0600/0700). Dovecot, running as USER
+//! (whose group is GROUP), can then read the mail but not write anything into the
+//! export: the kernel refuses it, so no `new/`→`cur/` renames, no
 //! `dovecot-uidlist`, no index or lock files, no `X-UID:` headers — which Dovecot does
 //! write into a mailbox its mail user owns, even behind a read-only IMAP ACL.
 //! In: OUT and the [`Reader`]. Out: modes and group changed in place (metadata only;
@@ -187,9 +188,14 @@ pub fn grant(out: &Path, reader: &Reader) -> Result<(), ExportError> {
         if maildir.is_dir() {
             grant_tree(&maildir, gid)?;
         }
-        let mbox = p.join(super::sinks::mbox::MBOX_NAME);
-        if mbox.is_file() {
-            set(&mbox, gid, Access::ReadFile)?;
+        for name in [
+            super::sinks::mbox::MBOX_NAME,
+            super::sinks::mbox::JUNK_MBOX_NAME,
+        ] {
+            let mbox = p.join(name);
+            if mbox.is_file() {
+                set(&mbox, gid, Access::ReadFile)?;
+            }
         }
     }
     Ok(())

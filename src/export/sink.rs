@@ -38,6 +38,17 @@
 //!    trees. Then one durability barrier makes all files durable and the manifest lists
 //!    them.
 //!
+//! **Filing** ([`crate::filter::verdict`]). Every message a sink sees has a [`Filing`]:
+//! [`Filing::Inbox`] (where everything went before filters), or [`Filing::Junk`] (spam
+//! under `--spam-action junk`): a sink puts a Junk message where a mail reader looks for
+//! spam — its [`Sink::junk_dirs`] (`Maildir/.Junk/`, `Junk/eml/`, …; see
+//! [`Message::folder`]) or a per-mailbox file of its own (`junk.mbox`), never among the
+//! inbox. A withheld message (malware; spam under `withhold`) never reaches a sink: the
+//! run does not call [`Sink::message`] for it, and [`Mailbox::get`] does not list it;
+//! [`Mailbox::withheld`] gives its summary for a notice that names it (sender, subject,
+//! date, why — no body, no link). [`Mailbox::junk`] says the bundle has a Junk (spam
+//! filtered into it), even while it is empty.
+//!
 //! A sink never opens a path itself for writing: [`Dest`] writes atomically (temporary
 //! name, rename), with mode 0600, the given modification time, and records each file's
 //! path, size and SHA-256 for the manifest's `recipients[].files`. Paths given to a
@@ -65,6 +76,7 @@ use sha2::{Digest, Sha256};
 
 use crate::bytes::Bytes;
 use crate::decode::{Decoded, decode};
+pub use crate::filter::verdict::Filing;
 use crate::manifest::{Attachment, ManifestMessage, ManifestRecipient};
 
 use super::error::ExportError;
@@ -84,6 +96,11 @@ pub trait Sink: Sync {
     fn location(&self) -> &'static str;
     /// Directories this sink needs in every bundle, relative to it, parents first.
     fn dirs(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// Directories this sink's Junk needs, relative to the bundle, parents first: made
+    /// in every bundle that has a Junk ([`Mailbox::junk`]) before any message.
+    fn junk_dirs(&self) -> &'static [&'static str] {
         &[]
     }
     /// Its paragraph in the zip's README.txt: what the files are and how to open them,
@@ -277,10 +294,22 @@ pub struct Message<'a> {
     pub arrival: (i64, i64),
     /// The formats written into the same bundle (a page may link to the `.eml`).
     pub formats: Formats,
+    /// Inbox or Junk (a withheld message is never given to a sink).
+    pub filing: Filing,
     pub(crate) decoded: &'a LazyDecoded<'a>,
 }
 
 impl Message<'_> {
+    /// Where this message's per-message files go in the bundle: `""` for the inbox,
+    /// `"Junk/"` for Junk, a folder that mirrors the bundle's layout (then followed by
+    /// the sink's own folder: `Junk/eml/<stem>.eml`, `Junk/text/…`, `Junk/html/…`).
+    pub fn folder(&self) -> &'static str {
+        match self.filing {
+            Filing::Junk => "Junk/",
+            _ => "",
+        }
+    }
+
     /// The decoded message (text rendering, attachments, summary fields).
     pub fn decoded(&self) -> &Decoded {
         self.decoded.get()
@@ -339,6 +368,8 @@ pub struct Item {
     pub summary: Summary,
     /// The delivery headers for this mailbox.
     pub prepend: Vec<u8>,
+    /// Inbox or Junk (withheld messages are not items).
+    pub filing: Filing,
 }
 
 /// What a sink is given for a whole mailbox.
@@ -349,12 +380,17 @@ pub struct Mailbox<'a> {
     pub dir: &'a str,
     /// The formats written into the same bundle.
     pub formats: Formats,
-    /// Number of messages.
+    /// Number of messages filed in the bundle (inbox and Junk; withheld ones are not).
     pub len: usize,
+    /// The bundle has a Junk (spam is filtered into it), even when it holds nothing.
+    pub junk: bool,
+    /// Number of messages withheld from this bundle ([`Mailbox::withheld`]).
+    pub withheld: usize,
     /// Newest arrival time (the mtime of per-mailbox files).
     pub newest: i64,
     pub(crate) out: &'a Path,
     pub(crate) get: &'a (dyn Fn(usize) -> Result<Item, ExportError> + Sync),
+    pub(crate) get_withheld: &'a (dyn Fn(usize) -> Result<Summary, ExportError> + Sync),
     /// Told the bytes read through [`Mailbox::archive`] (progress).
     pub(crate) read: &'a (dyn Fn(u64) + Sync),
 }
@@ -363,6 +399,11 @@ impl<'a> Mailbox<'a> {
     /// Message `i`, oldest first (`0..len`; iterate backwards for newest first).
     pub fn get(&self, i: usize) -> Result<Item, ExportError> {
         (self.get)(i)
+    }
+    /// Withheld message `i`, oldest first (`0..withheld`): only its summary, for the
+    /// notice; its bytes must not be written into the bundle.
+    pub fn withheld(&self, i: usize) -> Result<Summary, ExportError> {
+        (self.get_withheld)(i)
     }
     /// The mailbox as text (UTF-8, lossy) for display.
     pub fn address(&self) -> String {
@@ -491,8 +532,10 @@ pub struct Check<'a> {
     pub recipient: &'a ManifestRecipient,
     /// This format's location, relative to OUT (`recipients/<dir>/mail.mbox`).
     pub location: &'a str,
-    /// The bundle's messages in manifest order (oldest first).
+    /// The bundle's inbox messages in manifest order (oldest first).
     pub messages: &'a [&'a ManifestMessage],
+    /// The bundle's Junk messages (`recipients[].junk`), oldest first.
+    pub junk: &'a [&'a ManifestMessage],
     pub(crate) prepend: &'a dyn Fn(&ManifestMessage) -> Vec<u8>,
 }
 

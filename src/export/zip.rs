@@ -31,8 +31,9 @@ use zip::{AesMode, CompressionMethod, DateTime, ZipArchive, ZipWriter};
 use crate::manifest::FileEntry;
 
 use super::error::ExportError;
-use super::sink::{Dest, FileOpts};
+use super::sink::{Dest, FileOpts, Summary};
 use super::sinks::Formats;
+use super::sinks::html::{local_time, sender_of};
 use super::write::{TmpFile, Written, werr};
 
 pub use super::passwords::{Secret, parse_passwords};
@@ -480,9 +481,27 @@ nobody else can open the archive for you.
 
 ";
 
+/// How a bundle's messages are filed, for its README.
+#[derive(Debug, Clone, Default)]
+pub struct Counts {
+    pub inbox: usize,
+    pub junk: usize,
+    /// The bundle has a Junk (spam is filtered into it), even when empty.
+    pub junk_folder: bool,
+}
+
 /// The README put at the top of each zip: a heading, for an encrypted zip how to open
-/// it, then each format's paragraph ([`super::sink::Sink::readme`]) in registry order.
-pub fn readme(address: &str, messages: usize, formats: Formats, encrypted: bool) -> String {
+/// it, then each format's paragraph ([`super::sink::Sink::readme`]) in registry order,
+/// Junk's when there is one, and the notice of the messages withheld from the bundle
+/// (`held`: why, sender, subject, time — no body).
+pub fn readme(
+    address: &str,
+    counts: &Counts,
+    formats: Formats,
+    encrypted: bool,
+    held: &[Summary],
+) -> String {
+    let messages = counts.inbox + counts.junk;
     let mut s = format!(
         "Mail for {address}\n\
          ====================\n\n\
@@ -496,10 +515,66 @@ pub fn readme(address: &str, messages: usize, formats: Formats, encrypted: bool)
     for sink in formats.sinks() {
         s.push_str(sink.readme());
     }
+    if counts.junk_folder {
+        s.push_str(&junk_paragraph(counts.junk));
+    }
+    if !held.is_empty() {
+        s.push_str(&withheld_notice(held));
+    }
     s.push_str(
         "Attachments come from the sender: open them only if you expected them.\n\
          File times are the times the messages arrived (UTC).\n",
     );
+    s
+}
+
+/// The README's paragraph on Junk.
+fn junk_paragraph(n: usize) -> String {
+    format!(
+        "Junk/       - {n} message(s) the spam filter judged to be spam, kept apart\n\
+         \x20             from your mail in the same forms (junk.mbox, Maildir/.Junk\n\
+         \x20             where those are kept; in index.html, the Spam section).\n\
+         \x20             Open them with care: do not follow their links or open\n\
+         \x20             their attachments unless you are sure of the sender.\n\n"
+    )
+}
+
+/// One line of hostile text for the README: control characters as spaces, invisible
+/// and direction characters written out, at most 200 characters.
+fn readme_line(s: &str) -> String {
+    let clean: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let v = crate::decode::names::visible(&clean);
+    match v.char_indices().nth(200) {
+        Some((i, _)) => format!("{}...", &v[..i]),
+        None => v,
+    }
+}
+
+/// The README's notice of the messages withheld from the bundle.
+fn withheld_notice(held: &[Summary]) -> String {
+    let mut s = format!(
+        "WITHHELD: {} message(s) to you are not in this archive\n\
+         -----------------------------------------------------\n\
+         A virus scanner found malware in them, or the spam filter judged them to\n\
+         be spam. They cannot be opened from here. If you expected one of them,\n\
+         ask your mail administrator, who has kept them.\n\n",
+        held.len()
+    );
+    for h in held {
+        let why = h.verdict.as_ref().map_or("withheld".into(), |v| v.reason());
+        let subject = h.subject.as_deref().filter(|x| !x.trim().is_empty());
+        s.push_str(&format!(
+            "  {}  {}\n      From:    {}\n      Subject: {}\n",
+            local_time(h.arrival_unix),
+            readme_line(&why),
+            readme_line(&sender_of(h)),
+            readme_line(subject.unwrap_or("(no subject)")),
+        ));
+    }
+    s.push('\n');
     s
 }
 

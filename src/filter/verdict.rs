@@ -134,6 +134,31 @@ impl Verdict {
     pub fn marked_unscanned(&self) -> bool {
         !self.unscanned.is_empty()
     }
+
+    /// Why a message is withheld or filed as spam, in a few words for its bundle's
+    /// notice and the administrator: `virus Eicar-Test-Signature`, `spam (rspamd:
+    /// reject)`; `not scanned` or `no verdict` for the others.
+    pub fn reason(&self) -> String {
+        let virus = self.virus.as_ref().and_then(|v| v.virus.as_deref());
+        match (self.verdict, virus, &self.spam) {
+            (VerdictKind::Malware, Some(name), _) => format!("virus {name}"),
+            (VerdictKind::Spam, _, Some(s)) => format!("spam ({}: {})", s.filter, s.action),
+            (VerdictKind::Spam, _, None) => "spam".into(),
+            (VerdictKind::Unscanned, _, _) => "not scanned".into(),
+            _ => "no verdict".into(),
+        }
+    }
+}
+
+impl SpamAction {
+    /// The `--spam-action` / manifest name (`junk`, `keep`, `withhold`).
+    pub fn name(self) -> &'static str {
+        match self {
+            SpamAction::Junk => "junk",
+            SpamAction::Keep => "keep",
+            SpamAction::Withhold => "withhold",
+        }
+    }
 }
 
 /// The filing of a message that may have no verdict (no filter asked for: the inbox).
@@ -164,8 +189,11 @@ mod tests {
             symbols: vec!["GTUBE".into()],
             at: String::new(),
         };
+        let v = Verdict::decide(Some(spam.clone()), None, vec![]);
+        assert_eq!(v.reason(), "spam (rspamd: reject)");
         let v = Verdict::decide(Some(spam), virus(Some("Eicar-Test-Signature")), vec![]);
         assert_eq!(v.verdict, VerdictKind::Malware);
+        assert_eq!(v.reason(), "virus Eicar-Test-Signature");
         for a in [SpamAction::Junk, SpamAction::Keep, SpamAction::Withhold] {
             assert_eq!(v.filing(a), Filing::Withheld);
         }

@@ -95,6 +95,16 @@ pub struct Options {
     /// `--reader USER:GROUP`: GROUP may read the mailboxes (docs/export.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reader: Option<String>,
+    /// `--spam-action`: where a message the spam filter calls spam goes (`junk`, the
+    /// default and what exports made before filters mean; `keep`; `withhold`).
+    #[serde(default)]
+    pub spam_action: crate::filter::verdict::SpamAction,
+    /// `--spam-filter URL` the messages were scanned with (an update keeps it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spam_filter: Option<String>,
+    /// `--virus-scan URL` the messages were scanned with (an update keeps it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub virus_scan: Option<String>,
 }
 
 /// An attachment found while rendering the text form.
@@ -129,9 +139,51 @@ pub struct ManifestMessage {
     pub date: Option<String>,
     pub attachments: Vec<Attachment>,
     /// What the content filters said (`--spam-filter`, `--virus-scan`); absent when
-    /// none was asked for. See [`crate::filter::verdict`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// none was asked for. See [`crate::filter::verdict`]. Read also as a bare string
+    /// (`"spam"`, any case: what a triage step outside mxsalvage may write, and what
+    /// `reinject`'s DSN policy has always accepted).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "verdict_or_kind"
+    )]
     pub verdict: Option<crate::filter::verdict::Verdict>,
+}
+
+/// `messages[].verdict`: the full object, a bare kind string, or null.
+fn verdict_or_kind<'de, D>(d: D) -> Result<Option<crate::filter::verdict::Verdict>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    use crate::filter::verdict::{Verdict, VerdictKind};
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        Kind(String),
+        Full(Verdict),
+    }
+    let kind = |s: &str| match s.trim().to_ascii_lowercase().as_str() {
+        "ham" => Some(VerdictKind::Ham),
+        "spam" => Some(VerdictKind::Spam),
+        "malware" => Some(VerdictKind::Malware),
+        "unscanned" => Some(VerdictKind::Unscanned),
+        _ => None,
+    };
+    match Option::<Either>::deserialize(d)? {
+        None => Ok(None),
+        Some(Either::Full(v)) => Ok(Some(v)),
+        Some(Either::Kind(s)) => match kind(&s) {
+            Some(verdict) => Ok(Some(Verdict {
+                verdict,
+                spam: None,
+                virus: None,
+                unscanned: Vec::new(),
+            })),
+            None => Err(serde::de::Error::custom(format!(
+                "unknown verdict {s:?} (ham, spam, malware or unscanned)"
+            ))),
+        },
+    }
 }
 
 /// A file written for a recipient.
@@ -165,6 +217,15 @@ pub struct ManifestRecipient {
     /// Every file inside the zip (path inside it, `<dir>/…`), in archive order.
     #[serde(default)]
     pub zip_entries: Vec<FileEntry>,
+    /// Queue IDs of `messages` filed in the bundle's Junk (spam, `--spam-action junk`),
+    /// oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub junk: Vec<String>,
+    /// Queue IDs of `messages` in no file of the bundle (malware; spam with
+    /// `--spam-action withhold`), oldest first: the bundle's notice counts them, their
+    /// archive copies stay under `messages/` for the administrator.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub withheld: Vec<String>,
 }
 
 impl ManifestRecipient {
@@ -255,6 +316,25 @@ pub struct Totals {
     pub bytes: u64,
     pub errors: usize,
     pub skipped: usize,
+    /// Messages whose verdict is spam (not malware).
+    #[serde(default, skip_serializing_if = "is_zero_usize")]
+    pub spam: usize,
+    /// Messages whose verdict is malware.
+    #[serde(default, skip_serializing_if = "is_zero_usize")]
+    pub malware: usize,
+    /// Messages a filter asked for failed on (filed in the inbox, marked).
+    #[serde(default, skip_serializing_if = "is_zero_usize")]
+    pub unscanned: usize,
+    /// (message, mailbox) pairs filed in Junk.
+    #[serde(default, skip_serializing_if = "is_zero_usize")]
+    pub junk: usize,
+    /// (message, mailbox) pairs withheld (in no file of the bundle).
+    #[serde(default, skip_serializing_if = "is_zero_usize")]
+    pub withheld: usize,
+}
+
+fn is_zero_usize(n: &usize) -> bool {
+    *n == 0
 }
 
 /// The whole manifest.
@@ -364,6 +444,30 @@ impl Manifest {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod verdict_tests {
+    use crate::filter::verdict::VerdictKind;
+
+    #[derive(serde::Deserialize)]
+    struct M {
+        #[serde(default, deserialize_with = "super::verdict_or_kind")]
+        verdict: Option<crate::filter::verdict::Verdict>,
+    }
+
+    #[test]
+    fn a_verdict_is_an_object_a_bare_string_or_absent() {
+        let m: M = serde_json::from_str(r#"{"verdict": "Spam"}"#).unwrap();
+        assert_eq!(m.verdict.unwrap().verdict, VerdictKind::Spam);
+        let m: M = serde_json::from_str(r#"{"verdict": {"verdict": "malware"}}"#).unwrap();
+        assert_eq!(m.verdict.unwrap().verdict, VerdictKind::Malware);
+        let m: M = serde_json::from_str("{}").unwrap();
+        assert!(m.verdict.is_none());
+        let m: M = serde_json::from_str(r#"{"verdict": null}"#).unwrap();
+        assert!(m.verdict.is_none());
+        assert!(serde_json::from_str::<M>(r#"{"verdict": "maybe"}"#).is_err());
     }
 }
 

@@ -20,6 +20,7 @@ pub mod delete;
 pub mod dsn;
 pub mod envelope;
 pub mod journal;
+pub mod scan;
 pub mod smtp;
 pub mod status;
 pub mod worker;
@@ -551,7 +552,7 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, String> {
 }
 
 /// The archive copy's path, refusing anything that leaves the export directory.
-fn store_path(dir: &Path, m: &ManifestMessage) -> Result<PathBuf, String> {
+pub(crate) fn store_path(dir: &Path, m: &ManifestMessage) -> Result<PathBuf, String> {
     match crate::manifest::inside(&m.store) {
         Some(rel) => Ok(dir.join(rel)),
         None => Err(format!(
@@ -783,7 +784,7 @@ pub struct DsnDecisions {
 }
 
 /// One message's failed pairs that someone is owed a DSN for.
-struct Owed {
+pub(crate) struct Owed {
     to: dsn::Owed,
     /// Failures under the policy, each with why it is held (if it is).
     fresh: Vec<(dsn::Failure, Option<String>)>,
@@ -866,7 +867,7 @@ pub fn dsn_decisions(
 
 /// The failed pairs of `m` whose DSN is owed now ([`dsn_decisions`]), with the
 /// policy's reason to hold each; `None` when there are none.
-fn owed_of(
+pub(crate) fn owed_of(
     cfg: &Config,
     m: &ManifestMessage,
     verdicts: &Verdicts,

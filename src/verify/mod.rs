@@ -8,13 +8,17 @@
 //! extra), reads back with a good CRC and the listed size and SHA-256 (decrypted, given
 //! the password file), and in an encrypted export is encrypted (the README aside); no
 //! file in the export is missing from the manifest. A manifest path that leads outside
-//! the export is reported, never opened, and no symbolic link is followed. In: the export directory (and optional passwords). Out: [`VerifyReport`]
+//! the export is reported, never opened, and no symbolic link is followed. Filing:
+//! every message of a bundle is in its inbox, its Junk (`junk.mbox`,
+//! `Maildir/.Junk/new/`) or withheld, as its verdict and `--spam-action` say, and a
+//! withheld message has no file in the bundle or its zip (by its file stem).
+//! In: the export directory (and optional passwords). Out: [`VerifyReport`]
 //! listing each mismatch with its path. Fails only when the manifest itself cannot be
 //! read, or is the interim manifest of an export that never finished ([`unfinished`]):
 //! [`VerifyError`]. Reads only; never writes.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::{self, BufReader};
 use std::path::{Path, PathBuf};
 
@@ -25,6 +29,7 @@ pub use crate::export::sink::{Mismatch, VerifyReport};
 use crate::export::sinks::SINKS;
 use crate::export::write::{open_read, sha256_stream};
 use crate::export::zip::Secret;
+use crate::filter::verdict::{Filing, SpamAction, Verdict, VerdictKind, filing_of};
 use crate::manifest::{FileEntry, Manifest, ManifestMessage, ManifestRecipient, SCHEMA};
 
 /// The manifest could not be used at all.
@@ -131,6 +136,7 @@ pub fn verify_with(
         progress.tick();
         let encrypted = m.options.encrypted;
         check_bundle_files(&mut rep, out, r, passwords, encrypted, &mut listed);
+        check_filing(&mut rep, r, &by_id, m.options.spam_action);
         check_formats(&mut rep, out, r, &by_id, &headers);
     }
 
@@ -165,12 +171,35 @@ fn read_manifest(out: &Path) -> Result<Manifest, VerifyError> {
 /// Checks that the manifest's totals agree with its lists.
 fn check_totals(m: &Manifest, rep: &mut VerifyReport) {
     let pairs: usize = m.recipients.iter().map(|r| r.messages.len()).sum();
+    let junk: usize = m.recipients.iter().map(|r| r.junk.len()).sum();
+    let withheld: usize = m.recipients.iter().map(|r| r.withheld.len()).sum();
+    let count = |f: &dyn Fn(&Verdict) -> bool| {
+        let is = |x: &&ManifestMessage| x.verdict.as_ref().is_some_and(f);
+        m.messages.iter().filter(is).count()
+    };
     for (what, said, found) in [
         ("messages", m.totals.messages, m.messages.len()),
         ("recipients", m.totals.recipients, m.recipients.len()),
         ("pairs", m.totals.pairs, pairs),
         ("errors", m.totals.errors, m.errors.len()),
         ("skipped", m.totals.skipped, m.skipped.len()),
+        (
+            "spam",
+            m.totals.spam,
+            count(&|v| v.verdict == VerdictKind::Spam),
+        ),
+        (
+            "malware",
+            m.totals.malware,
+            count(&|v| v.verdict == VerdictKind::Malware),
+        ),
+        (
+            "unscanned",
+            m.totals.unscanned,
+            count(&Verdict::marked_unscanned),
+        ),
+        ("junk", m.totals.junk, junk),
+        ("withheld", m.totals.withheld, withheld),
     ] {
         if said != found {
             rep.bad(
@@ -221,9 +250,21 @@ fn check_formats(
     by_id: &HashMap<&str, &ManifestMessage>,
     headers: &Headers,
 ) {
+    let filed: HashSet<&str> = r
+        .junk
+        .iter()
+        .chain(&r.withheld)
+        .map(|s| s.as_str())
+        .collect();
+    let junk: Vec<&ManifestMessage> = r
+        .junk
+        .iter()
+        .filter_map(|id| by_id.get(id.as_str()).copied())
+        .collect();
     let msgs: Vec<&ManifestMessage> = r
         .messages
         .iter()
+        .filter(|id| !filed.contains(id.as_str()))
         .filter_map(|id| {
             let found = by_id.get(id.as_str()).copied();
             if found.is_none() {
@@ -244,10 +285,70 @@ fn check_formats(
                 recipient: r,
                 location,
                 messages: &msgs,
+                junk: &junk,
                 prepend: &prepend,
             };
             sink.verify(&c, rep);
         }
+    }
+}
+
+/// Recipient `r`'s filing: `junk` and `withheld` name messages of the bundle, once
+/// each and in one of them only; every message is where its verdict and the export's
+/// spam action file it; a withheld message has no file in the bundle or its zip.
+fn check_filing(
+    rep: &mut VerifyReport,
+    r: &ManifestRecipient,
+    by_id: &HashMap<&str, &ManifestMessage>,
+    action: SpamAction,
+) {
+    let at = format!("recipients/{}", r.dir);
+    let listed: HashSet<&str> = r.messages.iter().map(|s| s.as_str()).collect();
+    let mut recorded: HashMap<&str, Filing> = HashMap::new();
+    for (ids, f) in [(&r.junk, Filing::Junk), (&r.withheld, Filing::Withheld)] {
+        for id in ids {
+            if !listed.contains(id.as_str()) {
+                rep.bad(
+                    &at,
+                    format!("files {id} as {f:?} but does not list it in messages"),
+                );
+            } else if recorded.insert(id, f).is_some() {
+                rep.bad(&at, format!("files {id} twice (junk, withheld)"));
+            }
+        }
+    }
+    for id in &r.messages {
+        let Some(m) = by_id.get(id.as_str()) else {
+            continue;
+        };
+        let got = recorded.get(id.as_str()).copied().unwrap_or(Filing::Inbox);
+        let want = filing_of(m.verdict.as_ref(), action);
+        if got != want {
+            let a = action.name();
+            rep.bad(
+                &at,
+                format!("files {id} as {got:?}; its verdict and --spam-action {a} say {want:?}"),
+            );
+        }
+        if want == Filing::Withheld {
+            withheld_absent(rep, r, m);
+        }
+    }
+}
+
+/// A withheld message has no file in the bundle or its zip (none named by its stem or,
+/// for Maildir, its queue ID).
+fn withheld_absent(rep: &mut VerifyReport, r: &ManifestRecipient, m: &ManifestMessage) {
+    let id = &m.info.queue_id;
+    let stem = crate::decode::names::stem(m.info.arrival_unix, id);
+    let maildir = format!("Q{id}.");
+    let mut paths = r
+        .files
+        .iter()
+        .chain(&r.zip_entries)
+        .map(|f| f.path.as_str());
+    if let Some(p) = paths.find(|p| p.contains(&stem) || p.contains(&maildir)) {
+        rep.bad(p, format!("holds withheld message {id}"));
     }
 }
 

@@ -88,6 +88,8 @@ fn export_with(spool: &Path, out: &Path, formats: &[&str], zip_formats: &[&str],
         generate_passwords: None,
         space_check: false,
         dry_run: false,
+        spam_action: None,
+        scan: None,
         options: Options {
             formats: formats.iter().map(|s| s.to_string()).collect(),
             zip,

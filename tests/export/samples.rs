@@ -7,6 +7,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::harness::python_lines;
 use mxsalvage::export::sinks::eml::to_crlf;
 use mxsalvage::manifest::{Manifest, ManifestMessage, ManifestRecipient};
 
@@ -31,22 +32,6 @@ fn text_of(out: &Path, bundle: &ManifestRecipient, msg: &ManifestMessage) -> Str
             .join(format!("{stem}.txt")),
     )
     .unwrap()
-}
-
-/// `python3 -c SCRIPT ARG`, asserted to succeed: its output lines.
-fn python_lines(script: &str, arg: &Path) -> Vec<String> {
-    let o = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(arg)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8(o.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect()
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! The `eml` sink: one RFC 5322 message per file (`eml/<stem>.eml`) with CRLF line ends.
 //!
 //! Owns: LF → CRLF conversion that never doubles a CR already before an LF (a bare CR
-//! elsewhere stays as it is), and the per-message file. In: the delivery headers and the
+//! elsewhere stays as it is), and the per-message file (spam filed in Junk:
+//! `Junk/eml/<stem>.eml`). In: the delivery headers and the
 //! message. Out: bytes into a writer / a file through the bundle's [`Dest`]. Fails only
 //! with the writer's I/O error.
 
@@ -23,13 +24,16 @@ impl Sink for Eml {
     fn dirs(&self) -> &'static [&'static str] {
         &["eml"]
     }
+    fn junk_dirs(&self) -> &'static [&'static str] {
+        &["Junk", "Junk/eml"]
+    }
     fn readme(&self) -> &'static str {
         "eml/        - one .eml file per message: double-click to open it in your\n\
          \x20             mail program (Outlook, Apple Mail, Thunderbird, Windows Mail).\n\n"
     }
     fn message(&self, m: &Message, dest: &mut dyn Dest) -> Result<(), ExportError> {
         dest.file(
-            &format!("eml/{}.eml", m.stem),
+            &format!("{}eml/{}.eml", m.folder(), m.stem),
             FileOpts::at(m.arrival.0),
             &mut |w| {
                 let mut c = Crlf::new();

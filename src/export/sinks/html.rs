@@ -31,7 +31,7 @@ use super::eml::Crlf;
 use super::text::files_dir;
 use crate::decode::names::visible;
 use crate::export::error::ExportError;
-use crate::export::sink::{Dest, FileOpts, Mailbox, Message, Sink};
+use crate::export::sink::{Dest, FileOpts, Filing, Mailbox, Message, Sink, Summary};
 
 /// The `html` format.
 pub struct Html;
@@ -49,6 +49,9 @@ impl Sink for Html {
     fn dirs(&self) -> &'static [&'static str] {
         &[PAGES]
     }
+    fn junk_dirs(&self) -> &'static [&'static str] {
+        &["Junk", "Junk/html"]
+    }
     fn readme(&self) -> &'static str {
         "index.html  - START HERE: open it in your web browser (double-click). It lists\n\
          \x20             your messages, newest first; click one to read it, with links\n\
@@ -59,13 +62,16 @@ impl Sink for Html {
         let d = m.decoded();
         let mtime = m.arrival.0;
         let stem = m.stem;
+        // A Junk message's files mirror the bundle's layout under `Junk/`, so every
+        // link but the index's is the same.
+        let pages = format!("{}{PAGES}", m.folder());
         // Attachments and the .eml: the text and eml formats' files when the bundle has
         // them, else copies of our own beside the page.
         let files = if m.formats.has("text") {
             format!("../text/{}", files_dir(stem))
         } else {
             if !d.attachments.is_empty() {
-                let dir = format!("{PAGES}/{}", files_dir(stem));
+                let dir = format!("{pages}/{}", files_dir(stem));
                 dest.dir(&dir)?;
                 for a in &d.attachments {
                     dest.put(&format!("{dir}/{}", a.name), mtime, &a.data)?;
@@ -76,7 +82,7 @@ impl Sink for Html {
         // Files a browser would run or render with network access: linked only as
         // plain-text copies (see [`active`]).
         if d.attachments.iter().any(active) {
-            let dir = format!("{PAGES}/{}", as_text_dir(stem));
+            let dir = format!("{pages}/{}", as_text_dir(stem));
             dest.dir(&dir)?;
             for a in d.attachments.iter().filter(|a| active(a)) {
                 dest.put(&format!("{dir}/{}.txt", a.name), mtime, &a.data)?;
@@ -86,7 +92,7 @@ impl Sink for Html {
             format!("../eml/{stem}.eml")
         } else {
             dest.file(
-                &format!("{PAGES}/{stem}.eml"),
+                &format!("{pages}/{stem}.eml"),
                 FileOpts::at(mtime),
                 &mut |w| {
                     let mut c = Crlf::new();
@@ -97,7 +103,10 @@ impl Sink for Html {
             format!("{stem}.eml")
         };
         let links = PageLinks {
-            index: "../index.html".into(),
+            index: match m.filing {
+                Filing::Junk => "../../index.html".into(),
+                _ => "../index.html".into(),
+            },
             files: url_path(&files),
             as_text: url_path(&as_text_dir(stem)),
             eml: Some(url_path(&eml)),
@@ -109,24 +118,36 @@ impl Sink for Html {
             size: m.summary.bytes,
             mailbox: &address,
         };
-        let page = message_page(d, &info, &links);
-        dest.put(&format!("{PAGES}/{stem}.html"), mtime, page.as_bytes())
+        let note = page_note(m);
+        let page = message_page_noted(d, &info, &links, note.as_deref());
+        dest.put(&format!("{pages}/{stem}.html"), mtime, page.as_bytes())
     }
     fn mailbox(&self, b: &Mailbox, dest: &mut dyn Dest) -> Result<(), ExportError> {
-        let mut out = index_head(&b.address(), b.len);
+        // Newest first; the inbox and Junk apart, never interleaved.
+        let (mut inbox, mut junk) = (Vec::new(), Vec::new());
         for i in (0..b.len).rev() {
-            let s = b.get(i)?.summary;
-            index_row(
-                &mut out,
-                &Row {
-                    arrival: s.arrival_unix,
-                    from: s.from,
-                    subject: s.subject,
-                    size: s.bytes,
-                    attachments: s.attachments.len(),
-                    page: url_path(&format!("{PAGES}/{}.html", s.stem)),
-                },
-            );
+            let it = b.get(i)?;
+            match it.filing {
+                Filing::Junk => junk.push(row_of(it.summary, "Junk/")),
+                _ => inbox.push(row_of(it.summary, "")),
+            }
+        }
+        let mut out = index_intro(&b.address(), inbox.len());
+        if b.withheld > 0 {
+            let held: Vec<Summary> = (0..b.withheld)
+                .map(|i| b.withheld(i))
+                .collect::<Result<_, _>>()?;
+            withheld_section(&mut out, &held);
+        }
+        out.push_str(TABLE_OPEN);
+        for r in &inbox {
+            index_row(&mut out, r);
+        }
+        if !junk.is_empty() {
+            spam_section(&mut out, junk.len());
+            for r in &junk {
+                index_row(&mut out, r);
+            }
         }
         let others: Vec<(&str, &str)> = b
             .formats
@@ -137,6 +158,36 @@ impl Sink for Html {
         out.push_str(&index_tail(&others));
         dest.put("index.html", b.newest, out.as_bytes())
     }
+}
+
+/// The index row of a message whose page is under `folder` (`""`, `"Junk/"`).
+fn row_of(s: Summary, folder: &str) -> Row {
+    Row {
+        arrival: s.arrival_unix,
+        unscanned: s.verdict.as_ref().is_some_and(|v| v.marked_unscanned()),
+        from: s.from,
+        subject: s.subject,
+        size: s.bytes,
+        attachments: s.attachments.len(),
+        page: url_path(&format!("{folder}{PAGES}/{}.html", s.stem)),
+    }
+}
+
+/// The note at the top of a message page: spam (filed in Junk) or not scanned.
+fn page_note(m: &Message) -> Option<String> {
+    let v = m.summary.verdict.as_ref()?;
+    if m.filing == Filing::Junk {
+        let by = v
+            .spam
+            .as_ref()
+            .map_or(String::new(), |s| format!(" ({}: {})", s.filter, s.action));
+        return Some(format!(
+            "The spam filter judged this message to be spam{by}. It is kept apart from your mail in case it is not: be careful with its links and attachments."
+        ));
+    }
+    v.marked_unscanned().then(|| {
+        "This message could not be checked for spam and viruses (a filter failed on it): be careful with its links and attachments.".to_string()
+    })
 }
 
 /// What the other formats of a bundle are, for the index's last lines.
@@ -496,6 +547,16 @@ fn attached(out: &mut String, s: &Shown, d: &Decoded, links: &PageLinks, blocked
 
 /// The page of one message.
 pub fn message_page(d: &Decoded, info: &PageInfo, links: &PageLinks) -> String {
+    message_page_noted(d, info, links, None)
+}
+
+/// The page of one message with a `note` (text) under its heading.
+pub fn message_page_noted(
+    d: &Decoded,
+    info: &PageInfo,
+    links: &PageLinks,
+    note: Option<&str>,
+) -> String {
     let subject = d
         .subject
         .as_deref()
@@ -512,6 +573,11 @@ pub fn message_page(d: &Decoded, info: &PageInfo, links: &PageLinks) -> String {
     out.push_str("<h1>");
     escape_into(&mut out, subject);
     out.push_str("</h1>\n");
+    if let Some(n) = note {
+        out.push_str("<p class=\"note verdict\">");
+        escape_into(&mut out, n);
+        out.push_str("</p>\n");
+    }
     headers_table(&mut out, &d.shown, Some(&local_time(info.arrival)));
     attachment_list(&mut out, &d.shown, d, links);
     if let Some(e) = &links.eml {
@@ -553,10 +619,71 @@ pub struct Row {
     pub attachments: usize,
     /// The message page, relative to the index (`html/<stem>.html`).
     pub page: String,
+    /// A filter failed on this message: the row says it was not checked.
+    pub unscanned: bool,
 }
 
 /// The start of `index.html`, before the rows (which follow newest first).
 pub fn index_head(address: &str, count: usize) -> String {
+    let mut out = index_intro(address, count);
+    out.push_str(TABLE_OPEN);
+    out
+}
+
+/// The opening of a list of messages (the inbox's, Junk's).
+const TABLE_OPEN: &str = "<table class=\"list\">\n<thead><tr><th>Received</th><th>From</th><th>Subject</th><th>Size</th><th><span title=\"attachments\">📎</span></th></tr></thead>\n<tbody>\n";
+
+/// Ends the inbox's list and starts Junk's: a heading of its own, what it is, a list.
+fn spam_section(out: &mut String, count: usize) {
+    out.push_str("</tbody>\n</table>\n<section class=\"spam\" id=\"spam\">\n");
+    let _ = writeln!(
+        out,
+        "<h2>Spam: {count} message{}</h2>\n<p class=\"note\">The spam filter judged these to be spam. They are kept here, apart from your mail, in case the filter was wrong: open them with care, and do not follow their links or open their attachments unless you are sure of the sender. In a mail program they are in the Junk folder.</p>\n</section>",
+        if count == 1 { "" } else { "s" },
+    );
+    out.push_str(TABLE_OPEN);
+}
+
+/// The notice of the messages withheld from this bundle: how many, and for each why
+/// (virus name, or spam), sender, subject and time — no link, no body.
+pub fn withheld_section(out: &mut String, held: &[Summary]) {
+    let n = held.len();
+    let _ = writeln!(
+        out,
+        "<section class=\"withheld\" id=\"withheld\">\n<h2>{n} message{} withheld</h2>\n<p class=\"note\">Not put here: a virus scanner found malware in these, or the spam filter judged them to be spam. They cannot be opened here. If you expected one of them, ask your mail administrator, who has kept them.</p>",
+        if n == 1 { "" } else { "s" },
+    );
+    out.push_str("<table class=\"list\">\n<thead><tr><th>Received</th><th>From</th><th>Subject</th><th>Why</th></tr></thead>\n<tbody>\n");
+    for s in held {
+        let why = s.verdict.as_ref().map_or("withheld".into(), |v| v.reason());
+        let _ = writeln!(
+            out,
+            "<tr><td class=\"date\">{}</td><td class=\"from\">{}</td><td class=\"subject\">{}</td><td class=\"why\">{}</td></tr>",
+            escape(&local_time(s.arrival_unix)),
+            escape(&sender_of(s)),
+            escape(
+                s.subject
+                    .as_deref()
+                    .filter(|x| !x.trim().is_empty())
+                    .unwrap_or("(no subject)")
+            ),
+            escape(&why),
+        );
+    }
+    out.push_str("</tbody>\n</table>\n</section>\n");
+}
+
+/// Who sent a message, for a notice: its From, else the envelope sender.
+pub fn sender_of(s: &Summary) -> String {
+    match (&s.from, s.sender.0.is_empty()) {
+        (Some(f), _) if !f.trim().is_empty() => f.clone(),
+        (_, true) => "(no sender: a bounce)".into(),
+        (_, false) => String::from_utf8_lossy(&s.sender.0).into_owned(),
+    }
+}
+
+/// `index.html` up to the lists: the title, the heading and what the page is.
+fn index_intro(address: &str, count: usize) -> String {
     let mut out = String::with_capacity(8192);
     head(&mut out, &format!("Mail for {address}"));
     out.push_str("<main>\n<h1>Mail for ");
@@ -568,7 +695,6 @@ pub fn index_head(address: &str, count: usize) -> String {
         if count == 1 { "" } else { "s" },
         zone_phrase()
     );
-    out.push_str("<table class=\"list\">\n<thead><tr><th>Received</th><th>From</th><th>Subject</th><th>Size</th><th><span title=\"attachments\">📎</span></th></tr></thead>\n<tbody>\n");
     out
 }
 
@@ -583,6 +709,9 @@ fn zone_phrase() -> String {
     }
 }
 
+/// The marker of a message a filter failed on, after its subject in the index.
+pub const UNSCANNED_MARK: &str = " <span class=\"note unscanned\" title=\"a spam or virus filter failed on this message\">not checked for spam or viruses</span>";
+
 /// One row of `index.html`.
 pub fn index_row(out: &mut String, r: &Row) {
     let subject = r
@@ -592,11 +721,12 @@ pub fn index_row(out: &mut String, r: &Row) {
         .unwrap_or("(no subject)");
     let _ = write!(
         out,
-        "<tr><td class=\"date\">{}</td><td class=\"from\">{}</td><td class=\"subject\"><a href=\"{}\">{}</a></td><td class=\"size\">{}</td><td class=\"att\">",
+        "<tr><td class=\"date\">{}</td><td class=\"from\">{}</td><td class=\"subject\"><a href=\"{}\">{}</a>{}</td><td class=\"size\">{}</td><td class=\"att\">",
         escape(&local_time(r.arrival)),
         escape(r.from.as_deref().unwrap_or("")),
         escape(&r.page),
         escape(subject),
+        if r.unscanned { UNSCANNED_MARK } else { "" },
         human_size(r.size)
     );
     if r.attachments > 0 {
@@ -754,6 +884,7 @@ mod tests {
                 size: 3000,
                 attachments: 2,
                 page: "html/20231114-221320_ABC.html".into(),
+                unscanned: false,
             },
         );
         s.push_str(&index_tail(&[("mail.mbox", "for Thunderbird")]));

@@ -3,8 +3,10 @@
 //! Owns: the `Maildir/{tmp,new,cur}` layout and one delivery per message: the file is
 //! written in `tmp/`, given the arrival time as its mtime (Dovecot's received date), and
 //! renamed into `new/`. Names come from the message (see [`crate::decode::names::maildir_name`]),
-//! so a rerun produces the same names. Never writes index files. In `verify`, reads
-//! `new/` back against the archive copies. In: the delivery headers and the message.
+//! so a rerun produces the same names. Spam filed in Junk goes to the Maildir++ folder
+//! `Maildir/.Junk/` (Dovecot and Courier show it as `Junk`) the same way. Never writes
+//! index files. In `verify`, reads `new/` (and `.Junk/new/`) back against the archive
+//! copies. In: the delivery headers and the message.
 //! Out: files through the bundle's [`Dest`]. Fails with [`ExportError::Write`] naming
 //! the path.
 
@@ -14,7 +16,8 @@ use crate::export::sink::VerifyReport;
 
 use crate::decode::names::maildir_name;
 use crate::export::error::ExportError;
-use crate::export::sink::{Check, Dest, FileOpts, Message, Sink};
+use crate::export::sink::{Check, Dest, FileOpts, Filing, Message, Sink};
+use crate::manifest::ManifestMessage;
 
 /// The `maildir` format.
 pub struct Maildir;
@@ -29,6 +32,14 @@ impl Sink for Maildir {
     fn dirs(&self) -> &'static [&'static str] {
         &["Maildir/tmp", "Maildir/new", "Maildir/cur"]
     }
+    fn junk_dirs(&self) -> &'static [&'static str] {
+        &[
+            "Maildir/.Junk",
+            "Maildir/.Junk/tmp",
+            "Maildir/.Junk/new",
+            "Maildir/.Junk/cur",
+        ]
+    }
     fn readme(&self) -> &'static str {
         "Maildir/    - one file per message in new/, for mail servers (Dovecot,\n\
          \x20             Courier) and for mutt/neomutt: `mutt -R -f Maildir`.\n\n"
@@ -36,9 +47,13 @@ impl Sink for Maildir {
     fn message(&self, m: &Message, dest: &mut dyn Dest) -> Result<(), ExportError> {
         let size = (m.prepend.len() + m.bytes.len()) as u64;
         let name = maildir_name(m.arrival.0, m.arrival.1, &m.summary.queue_id, size);
-        let staging = format!("Maildir/tmp/{name}");
+        let base = match m.filing {
+            Filing::Junk => JUNK,
+            _ => "Maildir",
+        };
+        let staging = format!("{base}/tmp/{name}");
         dest.file(
-            &format!("Maildir/new/{name}"),
+            &format!("{base}/new/{name}"),
             FileOpts {
                 mtime: m.arrival.0,
                 staging: Some(&staging),
@@ -50,9 +65,16 @@ impl Sink for Maildir {
         )
     }
     fn verify(&self, c: &Check, rep: &mut VerifyReport) {
-        check(c, rep)
+        check(c, c.location, c.messages, rep);
+        let junk = format!("{}/.Junk", c.location);
+        if !c.junk.is_empty() || c.out.join(&junk).exists() {
+            check(c, &junk, c.junk, rep);
+        }
     }
 }
+
+/// The Maildir++ folder of Junk, in the bundle.
+const JUNK: &str = "Maildir/.Junk";
 
 /// The queue ID in a name [`maildir_name`] made: `<secs>.M<usecs>Q<queue-id>.…`.
 fn queue_id_of(name: &str) -> Option<&str> {
@@ -62,10 +84,9 @@ fn queue_id_of(name: &str) -> Option<&str> {
     Some(rest.split_once('.').map_or(rest, |x| x.0))
 }
 
-/// `verify`: `new/` holds exactly the bundle's messages, each equal to the delivery
-/// headers plus the archive copy.
-fn check(c: &Check, rep: &mut VerifyReport) {
-    let rel = c.location;
+/// `verify`: `new/` of the Maildir (or folder) `rel` holds exactly `messages`, each
+/// equal to the delivery headers plus the archive copy.
+fn check(c: &Check, rel: &str, messages: &[&ManifestMessage], rep: &mut VerifyReport) {
     let new = c.out.join(rel).join("new");
     let mut names: Vec<String> = match std::fs::read_dir(&new) {
         Ok(rd) => rd
@@ -75,13 +96,13 @@ fn check(c: &Check, rep: &mut VerifyReport) {
         Err(e) => return rep.bad(format!("{rel}/new"), format!("cannot list: {e}")),
     };
     names.sort();
-    if names.len() != c.messages.len() {
+    if names.len() != messages.len() {
         rep.bad(
             format!("{rel}/new"),
             format!(
                 "holds {} message(s), the manifest lists {}",
                 names.len(),
-                c.messages.len()
+                messages.len()
             ),
         );
     }
@@ -90,7 +111,7 @@ fn check(c: &Check, rep: &mut VerifyReport) {
         .iter()
         .filter_map(|n| Some((queue_id_of(n)?, n.as_str())))
         .collect();
-    for msg in c.messages {
+    for msg in messages {
         let Some(name) = by_id.get(msg.info.queue_id.as_str()) else {
             rep.bad(
                 format!("{rel}/new"),

@@ -3,7 +3,9 @@
 //! Owns: the `From ` separator line (envelope sender or `MAILER-DAEMON`, asctime UTC of
 //! the arrival), `>*From ` quoting of every line, LF line ends and the empty line after
 //! each message; writing the whole mailbox once per run from the archive copies
-//! (per-mailbox sink), and reading it back independently in `verify`. In: per message
+//! (per-mailbox sink) — the inbox as `mail.mbox`, spam filed in Junk as `junk.mbox`
+//! beside it (in every bundle that has a Junk) —, and reading both back independently
+//! in `verify`. In: per message
 //! the delivery headers and a reader over the archive copy (streamed line by line, never
 //! held whole). Out: bytes into any writer; the archive copy's sha256 is checked while
 //! it is read. Fails with the writer's or the reader's I/O error.
@@ -15,10 +17,14 @@ use crate::export::sink::VerifyReport;
 use crate::timefmt::asctime_utc;
 
 use crate::export::error::ExportError;
-use crate::export::sink::{Check, Dest, FileOpts, Mailbox, Sink};
+use crate::export::sink::{Check, Dest, FileOpts, Filing, Mailbox, Sink};
+use crate::manifest::ManifestMessage;
 
 /// File name of the mbox inside a bundle.
 pub const MBOX_NAME: &str = "mail.mbox";
+
+/// File name of the Junk mbox inside a bundle (spam, `--spam-action junk`).
+pub const JUNK_MBOX_NAME: &str = "junk.mbox";
 
 /// The `mbox` format.
 pub struct Mbox;
@@ -46,15 +52,11 @@ impl Sink for Mbox {
          \x20             Apple Mail: File > Import Mailboxes... > Files in mbox format.\n\n"
     }
     fn mailbox(&self, b: &Mailbox, dest: &mut dyn Dest) -> Result<(), ExportError> {
-        dest.file(MBOX_NAME, FileOpts::at(b.newest), &mut |w| {
-            for i in 0..b.len {
-                let item = b.get(i).map_err(io_err)?;
-                let s = &item.summary;
-                let src = b.archive(s).map_err(io_err)?;
-                write_message(w, &s.sender.0, s.arrival_unix, &item.prepend, src)?;
-            }
-            Ok(())
-        })
+        write_mbox(b, dest, MBOX_NAME, Filing::Inbox)?;
+        if b.junk {
+            write_mbox(b, dest, JUNK_MBOX_NAME, Filing::Junk)?;
+        }
+        Ok(())
     }
     fn reads_messages(&self) -> bool {
         true
@@ -62,6 +64,27 @@ impl Sink for Mbox {
     fn verify(&self, c: &Check, rep: &mut VerifyReport) {
         check(c, rep)
     }
+}
+
+/// Writes the mbox `name` of the bundle's messages filed as `filing`, oldest first.
+fn write_mbox(
+    b: &Mailbox,
+    dest: &mut dyn Dest,
+    name: &str,
+    filing: Filing,
+) -> Result<(), ExportError> {
+    dest.file(name, FileOpts::at(b.newest), &mut |w| {
+        for i in 0..b.len {
+            let item = b.get(i).map_err(io_err)?;
+            if item.filing != filing {
+                continue;
+            }
+            let s = &item.summary;
+            let src = b.archive(s).map_err(io_err)?;
+            write_message(w, &s.sender.0, s.arrival_unix, &item.prepend, src)?;
+        }
+        Ok(())
+    })
 }
 
 /// `From <sender> <asctime>\n`, ASCII only: readers decode this line as ASCII (Python's
@@ -178,10 +201,22 @@ pub fn read_mboxrd(data: impl BufRead) -> io::Result<Vec<Vec<u8>>> {
     Ok(msgs)
 }
 
-/// `verify`: the mbox holds exactly the bundle's messages, each equal to the delivery
-/// headers plus the archive copy.
+/// `verify`: `mail.mbox` holds exactly the bundle's inbox, `junk.mbox` (when there is
+/// one, or Junk messages) exactly its Junk.
 fn check(c: &Check, rep: &mut VerifyReport) {
-    let rel = c.location;
+    check_one(c, c.location, c.messages, rep);
+    let junk = match c.location.rsplit_once('/') {
+        Some((dir, _)) => format!("{dir}/{JUNK_MBOX_NAME}"),
+        None => JUNK_MBOX_NAME.to_string(),
+    };
+    if !c.junk.is_empty() || c.out.join(&junk).exists() {
+        check_one(c, &junk, c.junk, rep);
+    }
+}
+
+/// `verify`: the mbox `rel` holds exactly `messages`, each equal to the delivery
+/// headers plus the archive copy.
+fn check_one(c: &Check, rel: &str, messages: &[&ManifestMessage], rep: &mut VerifyReport) {
     let f = match File::open(c.out.join(rel)) {
         Ok(f) => f,
         Err(e) => return rep.bad(rel, format!("cannot open mbox: {e}")),
@@ -190,17 +225,17 @@ fn check(c: &Check, rep: &mut VerifyReport) {
         Ok(g) => g,
         Err(e) => return rep.bad(rel, format!("cannot read mbox: {e}")),
     };
-    if got.len() != c.messages.len() {
+    if got.len() != messages.len() {
         return rep.bad(
             rel,
             format!(
                 "holds {} message(s), the manifest lists {}",
                 got.len(),
-                c.messages.len()
+                messages.len()
             ),
         );
     }
-    for (i, (g, msg)) in got.iter().zip(c.messages).enumerate() {
+    for (i, (g, msg)) in got.iter().zip(messages).enumerate() {
         match c.expected_copy(msg) {
             Ok(want) if &want == g => {}
             Ok(_) => rep.bad(

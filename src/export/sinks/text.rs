@@ -2,7 +2,7 @@
 //!
 //! Owns: writing `text/<stem>.txt` (the [`crate::decode`] rendering, UTF-8, LF) and
 //! `text/<stem>.files/<safe name>` for each attachment, all with the arrival time as
-//! mtime. In: a decoded message. Out: files through the bundle's [`Dest`]. Fails with
+//! mtime; spam filed in Junk the same way under `Junk/text/`. In: a decoded message. Out: files through the bundle's [`Dest`]. Fails with
 //! [`ExportError::Write`] naming the path.
 
 use crate::export::error::ExportError;
@@ -29,6 +29,9 @@ impl Sink for Text {
     fn dirs(&self) -> &'static [&'static str] {
         &["text"]
     }
+    fn junk_dirs(&self) -> &'static [&'static str] {
+        &["Junk", "Junk/text"]
+    }
     fn readme(&self) -> &'static str {
         "text/       - one .txt file per message, readable in any text editor;\n\
          \x20             attachments are in the folder of the same name ending .files.\n\n"
@@ -36,9 +39,10 @@ impl Sink for Text {
     fn message(&self, m: &Message, dest: &mut dyn Dest) -> Result<(), ExportError> {
         let d = m.decoded();
         let mtime = m.arrival.0;
-        dest.put(&format!("text/{}.txt", m.stem), mtime, d.text.as_bytes())?;
+        let base = format!("{}text", m.folder());
+        dest.put(&format!("{base}/{}.txt", m.stem), mtime, d.text.as_bytes())?;
         if !d.attachments.is_empty() {
-            let dir = format!("text/{}", files_dir(m.stem));
+            let dir = format!("{base}/{}", files_dir(m.stem));
             dest.dir(&dir)?;
             for a in &d.attachments {
                 dest.put(&format!("{dir}/{}", a.name), mtime, &a.data)?;
