@@ -162,6 +162,14 @@ fn an_unreachable_filter_is_refused_before_anything_is_written() {
         "{e}"
     );
     assert!(!out.exists());
+    // The limits alone, without a filter, are a usage error.
+    let o = export(&out, &["--scan-jobs", "2"]).code(2);
+    assert!(
+        stderr(&o).contains("need --spam-filter or --virus-scan"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.exists());
     let sock = d.path().join("no-clamd.sock");
     let o = export(
         &out,
@@ -455,6 +463,10 @@ fn update_scans_only_new_mail_and_keeps_earlier_verdicts() {
     assert_eq!(kind(&second, "eicar-zip"), VerdictKind::Malware);
     let g = second["gtube"].as_ref().unwrap().spam.as_ref().unwrap();
     assert!(g.at.starts_with("2026-06-02"), "{g:?}");
+    // The limits alone apply to the export's own filters; nothing new: nothing changes.
+    run(&["--update", "--scan-jobs", "2"], "2026-06-03T00:00:00Z").ok();
+    assert_eq!(verdicts(&out), second);
+    assert_eq!(manifest(&out).messages.len(), second.len());
     // The recorded filter is gone: refused before anything, though nothing is new.
     clamd.stop();
     let before = std::fs::read(out.join("manifest.json")).unwrap();

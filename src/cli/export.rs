@@ -204,12 +204,13 @@ fn parse(a: &ExportArgs) -> Result<Parsed> {
         filters,
         mode,
         reader,
-        scan: filter_set(&a.scan)?,
+        scan: filter_set(&a.scan, a.update)?,
     })
 }
 
-/// `--spam-filter`, `--virus-scan` and their limits; `None` when neither is given.
-pub(super) fn filter_set(a: &FilterArgs) -> Result<Option<FilterSet>> {
+/// `--spam-filter`, `--virus-scan` and their limits; `None` when none is given. The
+/// limits alone only with `update` (the filters are then the export's own).
+pub(super) fn filter_set(a: &FilterArgs, update: bool) -> Result<Option<FilterSet>> {
     let spam = a
         .spam_filter
         .as_deref()
@@ -220,11 +221,14 @@ pub(super) fn filter_set(a: &FilterArgs) -> Result<Option<FilterSet>> {
         .as_deref()
         .map(|u| FilterUrl::parse(u, Role::Virus))
         .transpose()?;
+    let limits = a.filter_timeout.is_some() || a.scan_jobs.is_some();
     if spam.is_none() && virus.is_none() {
-        if a.filter_timeout.is_some() || a.scan_jobs.is_some() {
+        if limits && !update {
             bail!("--filter-timeout and --scan-jobs need --spam-filter or --virus-scan");
         }
-        return Ok(None);
+        if !limits {
+            return Ok(None);
+        }
     }
     Ok(Some(FilterSet {
         spam,

@@ -302,7 +302,7 @@ fn verdicts(
 
 pub fn run(a: crate::cli::args::ReinjectArgs) -> Result<Exit> {
     let cfg = config(&a)?;
-    let filters = super::export::filter_set(&a.scan)?;
+    let filters = super::export::filter_set(&a.scan, false)?;
     let manifest = read_manifest(&cfg.export_dir).map_err(anyhow::Error::msg)?;
     // A filter asked for must be there before anything is sent.
     if let Some(f) = &filters {
