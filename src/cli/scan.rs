@@ -219,6 +219,18 @@ fn format_of(a: &ScanArgs) -> Format {
 }
 
 /// The report's heading: where, when, and what the configuration says.
+/// The kinds of the spools, in the order given, each once (`postfix+exim`).
+fn mta_of(ctx: &SpoolCtx) -> String {
+    let mut kinds: Vec<&str> = Vec::new();
+    for o in &ctx.spools {
+        let k = o.reader.source().kind().as_str();
+        if !kinds.contains(&k) {
+            kinds.push(k);
+        }
+    }
+    kinds.join("+")
+}
+
 fn head_of(ctx: &SpoolCtx, now: i64) -> Head {
     let first = ctx.first();
     let (maximal, bounce) = first.reader.lifetimes();
@@ -231,6 +243,7 @@ fn head_of(ctx: &SpoolCtx, now: i64) -> Head {
             .map(|o| o.root().display().to_string())
             .collect::<Vec<_>>()
             .join(", "),
+        mta: mta_of(ctx),
         postfix_running: ctx.running(),
         maximal_queue_lifetime: maximal,
         bounce_queue_lifetime: bounce,

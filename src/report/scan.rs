@@ -85,6 +85,10 @@ pub struct Head {
     pub schema: u32,
     pub generated_at: String,
     pub queue_directory: String,
+    /// Which MTA wrote the spools: `postfix`, `exim`, or both in the order given
+    /// (`postfix+exim`).
+    #[serde(default = "postfix")]
+    pub mta: String,
     pub postfix_running: Option<bool>,
     pub maximal_queue_lifetime: i64,
     pub bounce_queue_lifetime: i64,
@@ -93,6 +97,10 @@ pub struct Head {
     pub configuration: String,
     #[serde(default)]
     pub file_modes: FileModes,
+}
+
+fn postfix() -> String {
+    "postfix".into()
 }
 
 /// Distinct defer reasons counted one by one; beyond this, counted together.
@@ -426,10 +434,11 @@ pub struct JsonReport {
 impl JsonReport {
     pub fn begin<W: Write>(w: &mut W, head: &Head) -> io::Result<JsonReport> {
         w.write_all(b"{\n")?;
-        let fields: [(&str, &dyn erased::Ser); 8] = [
+        let fields: [(&str, &dyn erased::Ser); 9] = [
             ("schema", &head.schema),
             ("generated_at", &head.generated_at),
             ("queue_directory", &head.queue_directory),
+            ("mta", &head.mta),
             ("postfix_running", &head.postfix_running),
             ("maximal_queue_lifetime", &head.maximal_queue_lifetime),
             ("bounce_queue_lifetime", &head.bounce_queue_lifetime),
@@ -566,25 +575,32 @@ pub fn write_text(
     write_problems(w, errors, skipped)
 }
 
-/// The report's first lines: where, Postfix's state, configuration, lifetimes, file modes.
+/// The report's first lines: where, the MTA's state, configuration, lifetimes, file modes.
 fn write_heading(w: &mut dyn Write, head: &Head) -> io::Result<()> {
     let running = match head.postfix_running {
         Some(true) => "RUNNING (the view may change while it is read)",
         Some(false) => "stopped",
         None => "unknown",
     };
-    writeln!(
-        w,
-        "mxsalvage scan of {}  (Postfix {running})",
-        head.queue_directory
-    )?;
+    let state = match head.mta.as_str() {
+        "postfix" => format!("Postfix {running}"),
+        "exim" => "Exim spool".to_string(),
+        _ => format!("{}; Postfix {running}", head.mta),
+    };
+    writeln!(w, "mxsalvage scan of {}  ({state})", head.queue_directory)?;
     writeln!(w, "Configuration: {}", head.configuration)?;
-    writeln!(
-        w,
-        "Lifetimes: maximal_queue_lifetime {}, bounce_queue_lifetime {}",
+    let (max, bounce) = (
         dur_short(head.maximal_queue_lifetime),
-        dur_short(head.bounce_queue_lifetime)
-    )?;
+        dur_short(head.bounce_queue_lifetime),
+    );
+    if head.mta == "exim" {
+        writeln!(w, "Lifetimes: given up {max} after arrival (estimated)")?;
+    } else {
+        writeln!(
+            w,
+            "Lifetimes: maximal_queue_lifetime {max}, bounce_queue_lifetime {bounce}"
+        )?;
+    }
     if let Some(note) = &head.file_modes.note {
         writeln!(w, "Note: {note}")?;
     }
