@@ -8,9 +8,10 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::harness::filters::{self, filters_available};
-use crate::harness::{copy_tree, manifest, mx, stderr};
+use crate::harness::{copy_tree, manifest, mx, stderr, stdout};
 use mxsalvage::filter::verdict::{Verdict, VerdictKind};
 use mxsalvage::manifest::Manifest;
+use mxsalvage::reinject::Summary;
 
 /// The spool of [`filters::filter_mails`], made once per test run by a private Postfix
 /// secondary and kept (spool and config directory) under the target directory; every
@@ -572,7 +573,8 @@ fn spam_and_malware_refused_at_the_primary_get_no_dsn() {
         &["--spam-filter", &rspamd.url, "--virus-scan", &clamd.url],
     )
     .ok();
-    let s = refused_reinject(&scanned, &primary, &[]);
+    // Malware is withheld unless --include-malware: sent here so that it is refused.
+    let s = refused_reinject(&scanned, &primary, &["--include-malware"]);
     expect(&scanned, &s);
     // An export without verdicts: reinject asks the filters; the export is unchanged.
     let plain = d.path().join("plain");
@@ -595,6 +597,168 @@ fn spam_and_malware_refused_at_the_primary_get_no_dsn() {
     );
     expect(&plain, &s);
     assert_eq!(std::fs::read(plain.join("manifest.json")).unwrap(), before);
+}
+
+/// The case names of the messages of the export `ex` a run's pairs name, sorted.
+fn cases_of(ex: &Path, pairs: &[mxsalvage::reinject::PairReport]) -> Vec<String> {
+    let m = manifest(ex);
+    let mut out: Vec<String> = (pairs.iter())
+        .map(|p| {
+            let msg = m.messages.iter().find(|x| x.info.queue_id == p.queue_id);
+            let subject = msg.and_then(|x| x.subject.clone()).unwrap_or_default();
+            subject.replace("filters ", "")
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// `reinject --json` of `ex` into `primary` with `extra` flags, exit 0: the summary.
+fn reinject_ok(ex: &Path, primary: &crate::harness::Postfix, extra: &[&str]) -> Summary {
+    let o = mx(["reinject", "--from"])
+        .arg(ex)
+        .args(["--to", &primary.to(), "--json", "--no-tls"])
+        .args(extra)
+        .within(Duration::from_secs(300))
+        .code(0);
+    crate::harness::reinject_summary(&o)
+}
+
+const EICAR_CASES: [&str; 4] = [
+    "eicar-attached",
+    "eicar-forwarded",
+    "eicar-spam",
+    "eicar-zip",
+];
+const CLEAN_CASES: [&str; 6] = [
+    "big",
+    "gtube",
+    "ham",
+    "harmless-forwarded",
+    "harmless-zip",
+    "null-sender",
+];
+
+/// Malware is withheld from the primary by default (it may not scan what the
+/// secondary sends): journaled `withheld` with the virus name, listed in the summary
+/// and by `journal`, kept out of `--sent-ids`, never sent by a rerun, exit 0; ham and
+/// spam are delivered exactly once; `--include-malware` sends it.
+#[test]
+fn reinject_withholds_malware_unless_included() {
+    if !filters_available() {
+        return;
+    }
+    let (rspamd, clamd) = (filters::rspamd(), filters::clamd(false, None));
+    let d = tempfile::tempdir().unwrap();
+    let ex = d.path().join("ex");
+    export(
+        &ex,
+        &["--spam-filter", &rspamd.url, "--virus-scan", &clamd.url],
+    )
+    .ok();
+    let primary = filters::filter_primary();
+    let dry = crate::harness::reinject_to(&ex, &primary.to())
+        .args(["--no-tls", "--dry-run"])
+        .code(0);
+    crate::harness::assert_contains_all(
+        "dry run",
+        &stdout(&dry),
+        &["# WITHHELD (malware", "4 withheld (malware)"],
+    );
+    assert!(!crate::harness::journal_path(&ex).exists());
+    let s = reinject_ok(&ex, &primary, &[]);
+    assert_eq!((s.sent, s.withheld, s.failed), (6, 4, 0), "{s:#?}");
+    assert_eq!(cases_of(&ex, &s.withheld_pairs), EICAR_CASES);
+    for p in &s.withheld_pairs {
+        let why = p.reply.as_deref().unwrap_or("");
+        assert!(why.starts_with("malware: Eicar-Test-Signature"), "{p:?}");
+        assert!(!p.from_journal && p.state == "withheld", "{p:?}");
+    }
+    assert_eq!(filters::delivered_cases(&primary), CLEAN_CASES);
+    let js = crate::harness::journal_state(&ex);
+    let withheld = (js.last.values())
+        .filter(|r| r.state == mxsalvage::reinject::journal::State::Withheld)
+        .filter(|r| {
+            r.reply
+                .as_deref()
+                .unwrap_or("")
+                .starts_with("malware: Eicar")
+        })
+        .count();
+    assert_eq!(withheld, 4, "{:#?}", js.last);
+    let lines = std::fs::read(crate::harness::journal_path(&ex)).unwrap();
+    // A rerun sends nothing, says so in its text summary, and journals nothing new.
+    let o = crate::harness::reinject_to(&ex, &primary.to())
+        .arg("--no-tls")
+        .code(0);
+    crate::harness::assert_contains_all(
+        "rerun",
+        &stdout(&o),
+        &[
+            "0 sent, 6 already sent before, 0 failed, 0 deferred, 0 unknown, 4 withheld (malware)",
+            "WITHHELD (malware, not sent to the primary; journaled; --include-malware sends them):",
+            ": malware: Eicar-Test-Signature",
+            "[journal]",
+        ],
+    );
+    assert_eq!(
+        std::fs::read(crate::harness::journal_path(&ex)).unwrap(),
+        lines
+    );
+    assert_eq!(filters::delivered_cases(&primary), CLEAN_CASES);
+    withheld_in_journal(&ex);
+    // --include-malware: the four go out, once; then everything is delivered.
+    let s = reinject_ok(&ex, &primary, &["--include-malware"]);
+    assert_eq!((s.sent, s.already_sent, s.withheld), (4, 6, 0), "{s:#?}");
+    let s = reinject_ok(&ex, &primary, &[]);
+    assert_eq!((s.sent, s.already_sent, s.withheld), (0, 10, 0), "{s:#?}");
+    let mut all = [&CLEAN_CASES[..], &EICAR_CASES[..]].concat();
+    all.sort();
+    assert_eq!(filters::delivered_cases(&primary), all);
+    let o = crate::harness::journal_cmd(&ex, &["--sent-ids"]);
+    crate::harness::assert_code(&o, 0);
+    assert_eq!(stdout(&o).lines().count(), 10, "{}", stdout(&o));
+}
+
+/// What `journal` says of an export whose four EICAR messages are withheld: done
+/// (exit 0), listed as withheld; `--sent-ids` leaves them out, says so, exit 1.
+fn withheld_in_journal(ex: &Path) {
+    let o = crate::harness::journal_cmd(ex, &[]);
+    crate::harness::assert_code(&o, 0);
+    crate::harness::assert_contains_all(
+        "journal",
+        &stdout(&o),
+        &[
+            "10 pair(s): 6 sent, 0 failed (0 with its DSN done), 0 deferred, 0 unknown, 0 not tried, 4 withheld (malware, not sent)",
+            "10 message(s): 6 delivered (every pair sent), 0 done with refused pairs (their DSNs done), 4 withheld as malware (not in --sent-ids), 0 not done",
+            "withheld: malware: Eicar-Test-Signature",
+        ],
+    );
+    let o = crate::harness::journal_cmd(ex, &["--json"]);
+    let rep: mxsalvage::reinject::status::Report = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!((rep.totals.withheld, rep.totals.messages_withheld), (4, 4));
+    let withheld: Vec<&str> = (rep.messages.iter())
+        .filter(|m| m.withheld)
+        .map(|m| m.queue_id.as_str())
+        .collect();
+    for refused in [false, true] {
+        let flags: &[&str] = if refused {
+            &["--sent-ids", "--include-refused"]
+        } else {
+            &["--sent-ids"]
+        };
+        let o = crate::harness::journal_cmd(ex, flags);
+        crate::harness::assert_code(&o, 1);
+        let out = stdout(&o);
+        let ids: Vec<&str> = out.lines().collect();
+        assert_eq!(ids.len(), 6, "{flags:?}");
+        assert!(withheld.iter().all(|w| !ids.contains(w)), "{flags:?}");
+        assert!(
+            stderr(&o).contains("4 withheld as malware, not sent to the primary"),
+            "{}",
+            stderr(&o)
+        );
+    }
 }
 
 /// docs/runbook.md, "Filters for the salvage": the export with rspamd and clamd prints

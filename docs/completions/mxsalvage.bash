@@ -483,7 +483,7 @@ _mxsalvage() {
             return 0
             ;;
         mxsalvage__subcmd__reinject)
-            opts="-h --from --spam-filter --virus-scan --filter-timeout --scan-jobs --to --lmtp --starttls --tls --no-tls --insecure --auth-user --auth-password-file --helo --connections --rate --recipient --domain --id --max-retries --retry-delay --timeout --dot-timeout --retry-failed --resend-unknown --no-bounces --bounce-via --postmaster --reporting-mta --dsn-return --max-dsns-per-sender --max-dsns-per-domain --send-suppressed --breaker-refused --breaker-percent --accept-refusals --new-target --journal --dry-run --json --quiet --help"
+            opts="-h --from --spam-filter --virus-scan --filter-timeout --scan-jobs --to --lmtp --starttls --tls --no-tls --insecure --auth-user --auth-password-file --helo --connections --rate --recipient --domain --id --max-retries --retry-delay --timeout --dot-timeout --retry-failed --resend-unknown --include-malware --no-bounces --bounce-via --postmaster --reporting-mta --dsn-return --max-dsns-per-sender --max-dsns-per-domain --send-suppressed --breaker-refused --breaker-percent --accept-refusals --new-target --journal --dry-run --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

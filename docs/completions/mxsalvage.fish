@@ -157,6 +157,7 @@ complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l no-tls 
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l insecure -d 'Accept any server certificate (a primary with a self-signed certificate)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l retry-failed -d 'Retry recipients the journal lists as failed (5xx)'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l resend-unknown -d 'Send again recipients whose outcome is unknown (may deliver twice)'
+complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l include-malware -d 'Also send messages whose recorded verdict is malware (withheld by default: the primary may not scan mail from the secondary); only for a primary that scans everything it receives'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l no-bounces -d 'Do not send DSNs for refused recipients: write them as .eml files into EXPORT_DIR/bounces/ instead'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l send-suppressed -d 'Send (or with --no-bounces write) the DSNs an earlier run suppressed, for the selected messages and recipients'
 complete -c mxsalvage -n "__fish_mxsalvage_using_subcommand reinject" -l accept-refusals -d 'Do not stop on mass refusals (after checking the primary: the refusals are right); refused pairs become failed and get their DSNs'

@@ -149,6 +149,7 @@ _arguments "${_arguments_options[@]}" : \
 '--insecure[Accept any server certificate (a primary with a self-signed certificate)]' \
 '--retry-failed[Retry recipients the journal lists as failed (5xx)]' \
 '--resend-unknown[Send again recipients whose outcome is unknown (may deliver twice)]' \
+'--include-malware[Also send messages whose recorded verdict is malware (withheld by default\: the primary may not scan mail from the secondary); only for a primary that scans everything it receives]' \
 '(--bounce-via)--no-bounces[Do not send DSNs for refused recipients\: write them as .eml files into EXPORT_DIR/bounces/ instead]' \
 '--send-suppressed[Send (or with --no-bounces write) the DSNs an earlier run suppressed, for the selected messages and recipients]' \
 '--accept-refusals[Do not stop on mass refusals (after checking the primary\: the refusals are right); refused pairs become failed and get their DSNs]' \

@@ -414,6 +414,9 @@ pub struct ReinjectArgs {
     /// Send again recipients whose outcome is unknown (may deliver twice)
     #[arg(long)]
     pub resend_unknown: bool,
+    /// Also send messages whose recorded verdict is malware (withheld by default: the primary may not scan mail from the secondary); only for a primary that scans everything it receives
+    #[arg(long)]
+    pub include_malware: bool,
     /// Do not send DSNs for refused recipients: write them as .eml files into EXPORT_DIR/bounces/ instead
     #[arg(long, conflicts_with = "bounce_via")]
     pub no_bounces: bool,

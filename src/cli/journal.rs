@@ -2,8 +2,9 @@
 //! per message and per pair, what happened (sent / failed and its DSN / deferred /
 //! unknown / not tried); `--sent-ids` prints only the queue IDs the secondary may
 //! delete (`postsuper -d -`): messages delivered to every recipient, and with
-//! `--include-refused` also those whose refused pairs' DSNs are done; `--json` the
-//! whole report. Never writes anything.
+//! `--include-refused` also those whose refused pairs' DSNs are done (never a message
+//! withheld as malware: counted on stderr, the administrator deletes it knowingly);
+//! `--json` the whole report. Never writes anything.
 //! Exit 0 when every message is done (with `--sent-ids`: listed), 1 when some are not
 //! (listed, or counted on stderr with `--sent-ids`), 2 on errors (no manifest, a journal others can write, a
 //! partial export with `--sent-ids`).
@@ -102,8 +103,14 @@ fn per_spool(manifest: &Manifest, rep: &Report, include_refused: bool) -> Result
     o.flush()?;
     let kept: usize = lists.iter().map(|l| l.kept).sum();
     let listed: usize = lists.iter().map(|l| l.ids.len()).sum();
+    let withheld = match rep.totals.messages_withheld {
+        0 => String::new(),
+        n => format!(
+            " ({n} of the export's messages withheld as malware among them: delete those yourself once seen)"
+        ),
+    };
     eprintln!(
-        "mxsalvage: {listed} queue file(s) listed in {} spool(s), {kept} not yet done (see mxsalvage journal --from {}). Run each spool's commands on the host that holds it, right away: queue IDs are reused",
+        "mxsalvage: {listed} queue file(s) listed in {} spool(s), {kept} not yet done{withheld} (see mxsalvage journal --from {}). Run each spool's commands on the host that holds it, right away: queue IDs are reused",
         lists.len(),
         rep.export
     );
@@ -113,7 +120,7 @@ fn per_spool(manifest: &Manifest, rep: &Report, include_refused: bool) -> Result
 /// `35 of 37 message(s) listed (every pair delivered); left out: 2 with refused …`.
 fn sent_ids_counts(rep: &Report, listed: usize, include_refused: bool, from: &str) -> String {
     let t = &rep.totals;
-    let refused_done = t.messages_done - t.messages_delivered;
+    let refused_done = t.messages_done - t.messages_delivered - t.messages_withheld;
     let mut s = format!(
         "{listed} of {} message(s) listed ({} with every pair delivered{})",
         t.messages,
@@ -130,6 +137,12 @@ fn sent_ids_counts(rep: &Report, listed: usize, include_refused: bool, from: &st
             "{refused_done} with refused pairs whose DSNs are done (check them with mxsalvage journal --from {from}, then add --include-refused)"
         ));
     }
+    if t.messages_withheld > 0 {
+        left.push(format!(
+            "{} withheld as malware, not sent to the primary (they remain in the queue: delete them yourself once you have seen them with mxsalvage journal --from {from})",
+            t.messages_withheld
+        ));
+    }
     if t.messages > t.messages_done {
         left.push(format!(
             "{} not done (see mxsalvage journal --from {from})",
@@ -142,9 +155,40 @@ fn sent_ids_counts(rep: &Report, listed: usize, include_refused: bool, from: &st
     s
 }
 
+/// The two lines of counts: pairs by state, messages by outcome.
+fn write_totals(o: &mut impl Write, t: &mxsalvage::reinject::status::Totals) -> Result<()> {
+    writeln!(
+        o,
+        "\n{} pair(s): {} sent, {} failed ({} with its DSN done), {} deferred, {} unknown, {} not tried{}",
+        t.pairs,
+        t.sent,
+        t.failed,
+        t.failed_done,
+        t.deferred,
+        t.unknown,
+        t.not_tried,
+        match t.withheld {
+            0 => String::new(),
+            n => format!(", {n} withheld (malware, not sent)"),
+        }
+    )?;
+    writeln!(
+        o,
+        "{} message(s): {} delivered (every pair sent), {} done with refused pairs (their DSNs done), {}{} not done",
+        t.messages,
+        t.messages_delivered,
+        t.messages_done - t.messages_delivered - t.messages_withheld,
+        match t.messages_withheld {
+            0 => String::new(),
+            n => format!("{n} withheld as malware (not in --sent-ids), "),
+        },
+        t.messages - t.messages_done
+    )?;
+    Ok(())
+}
+
 fn print_report(r: &Report) -> Result<()> {
     let mut o = std::io::stdout().lock();
-    let t = &r.totals;
     if r.lines == 0 {
         writeln!(
             o,
@@ -161,19 +205,7 @@ fn print_report(r: &Report) -> Result<()> {
     for (target, n) in &r.targets {
         writeln!(o, "sent to {target}: {n} pair(s)")?;
     }
-    writeln!(
-        o,
-        "\n{} pair(s): {} sent, {} failed ({} with its DSN done), {} deferred, {} unknown, {} not tried",
-        t.pairs, t.sent, t.failed, t.failed_done, t.deferred, t.unknown, t.not_tried
-    )?;
-    writeln!(
-        o,
-        "{} message(s): {} delivered (every pair sent), {} done with refused pairs (their DSNs done), {} not done",
-        t.messages,
-        t.messages_delivered,
-        t.messages_done - t.messages_delivered,
-        t.messages - t.messages_done
-    )?;
+    write_totals(&mut o, &r.totals)?;
     if let Some(why) = &r.partial_export {
         writeln!(o, "note: {why}: `--sent-ids` lists nothing for it")?;
     }

@@ -1,7 +1,8 @@
 //! `mxsalvage reinject`: turns the flags into a [`Config`], reads the manifest and the
 //! journal, runs (or, with `--dry-run`, prints) the plan, and prints the summary.
-//! Exit 0 when every selected pair is sent (now or before), 1 when some are failed,
-//! deferred or unknown (all listed), 2 on usage or fatal errors.
+//! Exit 0 when every selected pair is sent (now or before) or withheld (malware: a
+//! decision, listed), 1 when some are failed, deferred or unknown (all listed), 2 on
+//! usage or fatal errors.
 
 use std::collections::HashSet;
 use std::io::{IsTerminal, Write};
@@ -16,9 +17,9 @@ use mxsalvage::reinject::journal::{Journal, JournalState};
 use mxsalvage::reinject::scan::scan_unjudged;
 use mxsalvage::reinject::smtp::{ClientConfig, Security};
 use mxsalvage::reinject::{
-    Bounces, Breaker, Config, DsnDecisions, DsnPolicy, Filter, Plan, PlannedDsn, Summary, Target,
-    TargetInfo, dangling_unknown, dry_run, dsn_decisions, dsn_plan, envelope, now, plan,
-    read_manifest, read_verdicts, refusal, reporting_mta, suppressed_lines, worker,
+    Bounces, Breaker, Config, DsnDecisions, DsnPolicy, Filter, PairReport, Plan, PlannedDsn,
+    Summary, Target, TargetInfo, dangling_unknown, dry_run, dsn_decisions, dsn_plan, envelope, now,
+    plan, read_manifest, read_verdicts, refusal, reporting_mta, suppressed_lines, worker,
     write_dsn_files,
 };
 
@@ -185,6 +186,7 @@ fn config(a: &crate::cli::args::ReinjectArgs) -> Result<Config> {
         retry_failed: a.retry_failed,
         resend_unknown: a.resend_unknown,
         new_target: a.new_target,
+        include_malware: a.include_malware,
         journal: a
             .journal
             .clone()
@@ -231,6 +233,8 @@ fn base_summary(cfg: &Config, info: &TargetInfo, p: &Plan, dry: bool) -> Summary
         ..Summary::default()
     };
     s.problems = p.reports.clone();
+    s.withheld = p.withheld.len();
+    s.withheld_pairs = p.withheld.clone();
     s
 }
 
@@ -354,7 +358,9 @@ pub fn run(a: crate::cli::args::ReinjectArgs) -> Result<Exit> {
         o.flush()?;
     }
     // A `sending` marker without an outcome: the run stopped at the point of no return.
-    let unknown: Vec<_> = p.dangling.iter().map(dangling_unknown).collect();
+    // Withheld pairs (malware) are journaled with it: final, never sent by a rerun.
+    let mut unknown: Vec<_> = p.dangling.iter().map(dangling_unknown).collect();
+    unknown.extend(p.withhold.iter().cloned());
     journal
         .append(&unknown)
         .with_context(|| format!("cannot write the journal {}", cfg.journal.display()))?;
@@ -498,6 +504,7 @@ fn print_dry_run(s: &Summary, p: &Plan, cfg: &Config) -> Result<()> {
             )?;
         }
     }
+    write_withheld(&mut o, s, "# ")?;
     write_problems(&mut o, s)?;
     write_dsns(&mut o, s, "#   ")?;
     if !s.planned.is_empty() {
@@ -505,11 +512,12 @@ fn print_dry_run(s: &Summary, p: &Plan, cfg: &Config) -> Result<()> {
     }
     writeln!(
         o,
-        "\n# {} transaction(s) would be sent; {} pair(s) already sent; {} failed, {} unknown (not sent); {} DSN(s) owed{}",
+        "\n# {} transaction(s) would be sent; {} pair(s) already sent; {} failed, {} unknown{} (not sent); {} DSN(s) owed{}",
         s.planned.len(),
         s.already_sent,
         s.failed,
         s.unknown,
+        withheld_count(s),
         s.planned_dsns.len(),
         if s.suppressed_dsns.is_empty() {
             String::new()
@@ -581,6 +589,42 @@ fn write_dsns(o: &mut impl Write, s: &Summary, indent: &str) -> Result<()> {
     Ok(())
 }
 
+/// `, 2 withheld (malware)`, or nothing when none is.
+fn withheld_count(s: &Summary) -> String {
+    match s.withheld {
+        0 => String::new(),
+        n => format!(", {n} withheld (malware)"),
+    }
+}
+
+/// The pairs withheld as malware, with the reason (`hash`: `# ` in a dry run).
+fn write_withheld(o: &mut impl Write, s: &Summary, hash: &str) -> Result<()> {
+    if s.withheld_pairs.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        o,
+        "\n{hash}WITHHELD (malware, not sent to the primary; journaled; --include-malware sends them):"
+    )?;
+    for p in &s.withheld_pairs {
+        write_pair(o, hash, p)?;
+    }
+    Ok(())
+}
+
+/// `  QUEUE_ID RCPT: REPLY  [journal]`, after `prefix`.
+fn write_pair(o: &mut impl Write, prefix: &str, p: &PairReport) -> Result<()> {
+    writeln!(
+        o,
+        "{prefix}  {} {}: {}{}",
+        p.queue_id,
+        p.recipient.display(),
+        p.reply.as_deref().unwrap_or(""),
+        if p.from_journal { "  [journal]" } else { "" }
+    )?;
+    Ok(())
+}
+
 fn write_problems(o: &mut impl Write, s: &Summary) -> Result<()> {
     for (state, title) in [
         (
@@ -599,14 +643,7 @@ fn write_problems(o: &mut impl Write, s: &Summary) -> Result<()> {
         }
         writeln!(o, "\n{title}:")?;
         for p in v {
-            writeln!(
-                o,
-                "  {} {}: {}{}",
-                p.queue_id,
-                p.recipient.display(),
-                p.reply.as_deref().unwrap_or(""),
-                if p.from_journal { "  [journal]" } else { "" }
-            )?;
+            write_pair(o, "", p)?;
         }
     }
     if !s.dsn_problems.is_empty() {
@@ -632,13 +669,14 @@ fn print_summary(s: &Summary) -> Result<()> {
     let mut o = std::io::stdout().lock();
     writeln!(
         o,
-        "reinject to {}: {} sent, {} already sent before, {} failed, {} deferred, {} unknown ({} transactions, {:.1} s, {:.1} messages/s)",
+        "reinject to {}: {} sent, {} already sent before, {} failed, {} deferred, {} unknown{} ({} transactions, {:.1} s, {:.1} messages/s)",
         s.target,
         s.sent,
         s.already_sent,
         s.failed,
         s.deferred,
         s.unknown,
+        withheld_count(s),
         s.transactions,
         s.elapsed_seconds,
         s.messages_per_second
@@ -674,6 +712,7 @@ fn print_summary(s: &Summary) -> Result<()> {
     for (n, c) in &s.notes {
         writeln!(o, "note: {n} ({c} message(s))")?;
     }
+    write_withheld(&mut o, s, "")?;
     write_problems(&mut o, s)?;
     if !s.suppressed_dsns.is_empty() {
         let only = Summary {

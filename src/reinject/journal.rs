@@ -45,6 +45,9 @@ pub enum State {
     Deferred,
     /// The connection broke after the final dot, before the reply.
     Unknown,
+    /// Not sent on purpose, decided here (`reply`: why, e.g. `malware:
+    /// Eicar-Test-Signature`); final until a run with `--include-malware`.
+    Withheld,
 }
 
 impl State {
@@ -55,6 +58,7 @@ impl State {
             State::Failed => "failed",
             State::Deferred => "deferred",
             State::Unknown => "unknown",
+            State::Withheld => "withheld",
         }
     }
 }
@@ -190,6 +194,8 @@ impl From<State> for DsnState {
             State::Failed => DsnState::Failed,
             State::Deferred => DsnState::Deferred,
             State::Unknown => DsnState::Unknown,
+            // A withheld pair has no DSN; never reached (DSN lines are never withheld).
+            State::Withheld => DsnState::Suppressed,
         }
     }
 }

@@ -2,8 +2,10 @@
 //! once (issue #4; docs/reinject.md).
 //!
 //! Pipeline: [`plan`] reads the export's manifest and the journal and decides, per
-//! (message, pending recipient) pair, whether to send it, skip it (already sent), or
-//! report it (failed or unknown in an earlier run) → [`run`] hands the transactions to
+//! (message, pending recipient) pair, whether to send it, skip it (already sent),
+//! withhold it (its recorded verdict is malware, without `--include-malware`: journaled
+//! `withheld` at the start of the run, never sent), or report it (failed or unknown in
+//! an earlier run) → [`run`] hands the transactions to
 //! [`worker`] threads (one connection each, a shared work queue, a token bucket for
 //! `--rate`) which speak [`smtp`] with the [`envelope`] built from the queue's data and
 //! the [`data`] stream of the archive copy, writing every outcome to the [`journal`]
@@ -279,6 +281,9 @@ pub struct Config {
     /// Send pairs the journal records as sent to another target (a deliberate second
     /// destination).
     pub new_target: bool,
+    /// `--include-malware`: send messages whose verdict is malware too (a primary that
+    /// scans everything it receives); without it they are withheld.
+    pub include_malware: bool,
     pub journal: PathBuf,
     pub progress: bool,
     /// DSNs for failed pairs.
@@ -447,6 +452,12 @@ pub struct Summary {
     pub messages_per_second: f64,
     /// Every pair that is failed, deferred or unknown.
     pub problems: Vec<PairReport>,
+    /// Pairs of malware withheld (not sent: a decision, not a failure), now or by an
+    /// earlier run; `state` is `withheld`, `reply` the reason.
+    #[serde(default)]
+    pub withheld: usize,
+    #[serde(default)]
+    pub withheld_pairs: Vec<PairReport>,
     /// Things worth knowing (parameters a server could not take), with counts.
     pub notes: BTreeMap<String, usize>,
     pub warnings: Vec<String>,
@@ -530,6 +541,10 @@ pub struct Plan {
     /// Pairs this run would send that the journal records as sent (or possibly sent)
     /// to another target, with that record: refused unless `--new-target`.
     pub elsewhere: Vec<(String, Bytes, Record)>,
+    /// Pairs withheld (malware without `--include-malware`), in manifest order.
+    pub withheld: Vec<PairReport>,
+    /// The journal lines that record the pairs withheld for the first time.
+    pub withhold: Vec<Record>,
     pub warnings: Vec<String>,
 }
 
@@ -604,7 +619,8 @@ pub fn plan(cfg: &Config, manifest: &Manifest, journal: &JournalState) -> Plan {
             p.skipped_probes += 1;
             continue;
         }
-        let rcpts = plan_rcpts(cfg, m, journal, &target, &mut p);
+        let withhold = withhold_reason(cfg, m);
+        let rcpts = plan_rcpts(cfg, m, journal, (&target, withhold.as_deref()), &mut p);
         if rcpts.is_empty() && !info.pending().any(|r| cfg.filter.wants_rcpt(&r.address.0)) {
             continue;
         }
@@ -627,14 +643,77 @@ pub fn plan(cfg: &Config, manifest: &Manifest, journal: &JournalState) -> Plan {
     p
 }
 
+/// Why `m` is withheld: its verdict is malware and `--include-malware` was not given
+/// (`malware: Eicar-Test-Signature`).
+fn withhold_reason(cfg: &Config, m: &ManifestMessage) -> Option<String> {
+    use crate::filter::verdict::VerdictKind;
+    let v = m.verdict.as_ref()?;
+    if v.verdict != VerdictKind::Malware || cfg.include_malware {
+        return None;
+    }
+    let name = v.virus.as_ref().and_then(|x| x.virus.as_deref());
+    Some(format!(
+        "malware: {}",
+        name.unwrap_or("the manifest's verdict (no virus name recorded)")
+    ))
+}
+
+/// A withheld pair as a run reports it.
+fn withheld_report(queue_id: &str, r: &RecipientInfo, rec: &Record, journal: bool) -> PairReport {
+    PairReport {
+        queue_id: queue_id.to_string(),
+        recipient: r.address.clone(),
+        state: State::Withheld.as_str().into(),
+        reply: rec.reply.clone(),
+        from_journal: journal,
+        time: Some(rec.time.clone()),
+    }
+}
+
+/// Records in `p` that the pair `key` of `r` is withheld for `why`: from the journal
+/// when its last record at `target` says so already, else as a new journal line.
+fn withhold(
+    p: &mut Plan,
+    key: &PairKey,
+    r: &RecipientInfo,
+    last: Option<&Record>,
+    why: &str,
+    target: &str,
+) {
+    if let Some(rec) = last.filter(|rec| rec.state == State::Withheld) {
+        p.withheld
+            .push(withheld_report(&key.queue_id, r, rec, true));
+        return;
+    }
+    let rec = Record {
+        time: now(),
+        target: target.to_string(),
+        queue_id: key.queue_id.clone(),
+        sha256: key.sha256.clone(),
+        recipient: Bytes(key.recipient.clone()),
+        orcpt: key.orcpt.clone().map(Bytes),
+        notify: key.notify.clone(),
+        state: State::Withheld,
+        code: None,
+        reply: Some(why.to_string()),
+        step: None,
+        attempt: 1,
+        run: format!("{}-{}", now(), std::process::id()),
+    };
+    p.withheld
+        .push(withheld_report(&key.queue_id, r, &rec, false));
+    p.withhold.push(rec);
+}
+
 /// The recipients of `m` to send to `target`: each distinct selected pending pair the
-/// journal does not settle; what the journal settles goes into `p` (already sent,
-/// failed, unknown, dangling, delivered elsewhere).
+/// journal does not settle and that is not withheld (`withhold`: why, for malware);
+/// what the journal settles goes into `p` (already sent, failed, unknown, dangling,
+/// delivered elsewhere), and so do the withheld pairs.
 fn plan_rcpts(
     cfg: &Config,
     m: &ManifestMessage,
     journal: &JournalState,
-    target: &str,
+    (target, withheld): (&str, Option<&str>),
     p: &mut Plan,
 ) -> Vec<PlannedRcpt> {
     let info = &m.info;
@@ -659,7 +738,14 @@ fn plan_rcpts(
             orcpt: env.orcpt.clone(),
             notify: env.notify.clone(),
         };
-        if settled(cfg, journal.get(&key, target), &info.queue_id, r, p) {
+        // A pair withheld by an earlier run is not settled: it is withheld again
+        // below, or sent now (`--include-malware`).
+        let last = journal.get(&key, target);
+        if settled(cfg, last, &info.queue_id, r, p) {
+            continue;
+        }
+        if let Some(why) = withheld {
+            withhold(p, &key, r, last, why, target);
             continue;
         }
         if let Some(rec) = journal.delivered_elsewhere(&key, target).next() {

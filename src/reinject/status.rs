@@ -6,9 +6,10 @@
 //! whether a failed pair's DSN is done ([`super::dsn::owed`] and the journal's DSN
 //! lines), and when a message is *done*: every pending pair of it in the manifest is
 //! sent, or failed with its DSN sent (or written as a file, or refused for good, or
-//! not owed, or suppressed on purpose by the backscatter policy); and *delivered*:
-//! every pending pair sent — the only messages `--sent-ids` lists unless
-//! `--include-refused`. Pure: in a manifest and a [`JournalState`], out a [`Report`].
+//! not owed, or suppressed on purpose by the backscatter policy) or withheld
+//! (malware, not sent on purpose); and *delivered*: every pending pair sent — the
+//! only messages `--sent-ids` lists unless `--include-refused` (which never adds a
+//! message with a withheld pair). Pure: in a manifest and a [`JournalState`], out a [`Report`].
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -28,6 +29,8 @@ pub enum PairState {
     Deferred,
     Unknown,
     NotTried,
+    /// Not sent on purpose (malware): final, but not delivered.
+    Withheld,
 }
 
 impl PairState {
@@ -38,6 +41,7 @@ impl PairState {
             PairState::Deferred => "deferred",
             PairState::Unknown => "unknown",
             PairState::NotTried => "not tried",
+            PairState::Withheld => "withheld",
         }
     }
 }
@@ -148,6 +152,9 @@ pub struct MessageStatus {
     /// Every pair sent: delivered, the secondary may delete it.
     #[serde(default)]
     pub delivered: bool,
+    /// Some pair withheld (malware): never listed by `--sent-ids`.
+    #[serde(default)]
+    pub withheld: bool,
 }
 
 /// Counts over the whole export.
@@ -166,6 +173,12 @@ pub struct Totals {
     pub deferred: usize,
     pub unknown: usize,
     pub not_tried: usize,
+    /// Pairs withheld (malware, not sent).
+    #[serde(default)]
+    pub withheld: usize,
+    /// Messages done with some pair withheld.
+    #[serde(default)]
+    pub messages_withheld: usize,
 }
 
 /// What `mxsalvage journal` reports.
@@ -192,15 +205,16 @@ pub struct Report {
 impl Report {
     /// The queue IDs `postsuper -d -` may take: messages whose every pair is sent;
     /// with `include_refused` also those whose every pair is done (failed with its
-    /// DSN sent, written, suppressed on purpose, or not owed). Empty for an export
-    /// made with a recipient selection.
+    /// DSN sent, written, suppressed on purpose, or not owed). Never a message with a
+    /// withheld pair (malware: the administrator deletes it knowingly). Empty for an
+    /// export made with a recipient selection.
     pub fn sent_ids(&self, include_refused: bool) -> Vec<&str> {
         if self.partial_export.is_some() {
             return Vec::new();
         }
         self.messages
             .iter()
-            .filter(|m| m.delivered || (include_refused && m.done))
+            .filter(|m| m.delivered || (include_refused && m.done && !m.withheld))
             .map(|m| m.queue_id.as_str())
             .collect()
     }
@@ -228,13 +242,14 @@ fn partial(m: &Manifest) -> Option<String> {
 }
 
 /// The deciding record over all targets: sent wins, then possibly delivered, then
-/// failed, then deferred.
+/// withheld, then failed, then deferred.
 pub fn decide<'a>(recs: impl Iterator<Item = &'a Record>) -> Option<(&'a Record, PairState)> {
     let rank = |s: State| match s {
         State::Sent => (0, PairState::Sent),
         State::Sending | State::Unknown => (1, PairState::Unknown),
-        State::Failed => (2, PairState::Failed),
-        State::Deferred => (3, PairState::Deferred),
+        State::Withheld => (2, PairState::Withheld),
+        State::Failed => (3, PairState::Failed),
+        State::Deferred => (4, PairState::Deferred),
     };
     recs.map(|r| (r, rank(r.state)))
         .min_by_key(|(r, (k, _))| (*k, r.time.as_str()))
@@ -263,7 +278,9 @@ pub fn report(manifest: &Manifest, js: &JournalState, export: &str, journal: &st
         }
         let done = pairs.iter().all(|p| p.done);
         let delivered = pairs.iter().all(|p| p.state == PairState::Sent);
+        let withheld = pairs.iter().any(|p| p.state == PairState::Withheld);
         rep.totals.messages += 1;
+        rep.totals.messages_withheld += usize::from(done && withheld);
         rep.totals.messages_done += usize::from(done);
         rep.totals.messages_delivered += usize::from(delivered);
         rep.messages.push(MessageStatus {
@@ -272,6 +289,7 @@ pub fn report(manifest: &Manifest, js: &JournalState, export: &str, journal: &st
             pairs,
             done,
             delivered,
+            withheld,
         });
     }
     let mut orphans: HashSet<&PairKey> = HashSet::new();
@@ -305,7 +323,7 @@ fn message_pairs(
         let dsn = (state == PairState::Failed)
             .then(|| dsn_status(js, &key, &info.sender.0, r.notify.as_deref()));
         let done = match state {
-            PairState::Sent => true,
+            PairState::Sent | PairState::Withheld => true,
             PairState::Failed => dsn.as_ref().is_some_and(DsnStatus::done),
             _ => false,
         };
@@ -360,5 +378,6 @@ fn count(rep: &mut Report, state: PairState, done: bool, decided: Option<&Record
         PairState::Deferred => t.deferred += 1,
         PairState::Unknown => t.unknown += 1,
         PairState::NotTried => t.not_tried += 1,
+        PairState::Withheld => t.withheld += 1,
     }
 }

@@ -474,18 +474,51 @@ pub fn filter_mails() -> Vec<TestMail> {
     ]
 }
 
+/// Raises the `message_size_limit` of a created (not yet started) private Postfix for
+/// the 12 MB attachment of [`filter_mails`], and sets the other `settings`.
+fn take_big_messages(pf: &Postfix, settings: &[&str]) {
+    let st = Command::new("postconf")
+        .arg("-c")
+        .arg(pf.etc())
+        .args(["-e", "message_size_limit=60000000"])
+        .args(settings)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    backdate(&pf.etc().join("main.cf"));
+}
+
+/// A running private primary that takes every message of [`filter_mails`] (the 12 MB
+/// one too), delivering into DIR/mail.
+pub fn filter_primary() -> Postfix {
+    let pf = Postfix::create("create");
+    // virtual(8) refuses to run with a mailbox limit below the message size limit.
+    take_big_messages(&pf, &["virtual_mailbox_limit=60000000"]);
+    pf.start();
+    pf
+}
+
+/// The case names (`Subject: filters NAME`) of the messages `pf` delivered, sorted.
+pub fn delivered_cases(pf: &Postfix) -> Vec<String> {
+    pf.drain();
+    let mut names: Vec<String> = (pf.delivered().iter())
+        .filter_map(|m| {
+            let text = String::from_utf8_lossy(m);
+            let head = text.split("\n\n").next().unwrap_or("").to_string();
+            head.lines()
+                .find_map(|l| l.strip_prefix("Subject: filters "))
+                .map(|n| n.trim_end().to_string())
+        })
+        .collect();
+    names.sort();
+    names
+}
+
 /// A stopped private Postfix secondary whose deferred queue holds `mails`, fed over
 /// SMTP (its `message_size_limit` raised for the 12 MB attachment).
 pub fn filter_spool(mails: &[TestMail]) -> Postfix {
     let sec = Postfix::create("create-secondary");
-    let st = Command::new("postconf")
-        .arg("-c")
-        .arg(sec.etc())
-        .args(["-e", "message_size_limit=60000000"])
-        .status()
-        .unwrap();
-    assert!(st.success());
-    backdate(&sec.etc().join("main.cf"));
+    take_big_messages(&sec, &[]);
     sec.start();
     let cfg = ClientConfig {
         host: "127.0.0.1".into(),
