@@ -22,7 +22,7 @@ use std::io;
 use std::time::Duration;
 
 use url::{FilterUrl, Protocol, Role};
-use verdict::Verdict;
+use verdict::{SpamResult, Verdict, VirusResult};
 
 /// Why a filter gave no usable answer.
 #[derive(Debug, thiserror::Error)]
@@ -142,21 +142,52 @@ impl FilterSet {
     }
 
     /// Every filter's verdict on `msg`; a filter that fails makes the message
-    /// unscanned with its reason (one line, naming the filter).
+    /// unscanned with its reason (one line, naming the filter). With both filters the
+    /// two are asked at the same time (the spam filter from a scoped thread), so each
+    /// filter has as many requests in flight as there are scanning threads — what its
+    /// own client would have at that concurrency.
     pub fn scan(&self, msg: &[u8]) -> Verdict {
+        let (spam, virus) = match (&self.spam, &self.virus) {
+            (Some(_), Some(_)) => std::thread::scope(|sc| {
+                let spam = sc.spawn(|| self.spam_check(msg));
+                let virus = self.virus_check(msg);
+                let spam = spam.join().unwrap_or_else(|_| {
+                    Some(Err("the spam filter's client stopped unexpectedly".into()))
+                });
+                (spam, virus)
+            }),
+            _ => (self.spam_check(msg), self.virus_check(msg)),
+        };
         let mut unscanned = Vec::new();
-        let spam = self.spam.as_ref().and_then(|u| {
-            let r = match u.protocol {
-                Protocol::Spamd => spamd::check(u, self.timeout, msg),
-                _ => rspamd::check(u, self.timeout, msg),
-            };
-            r.map_err(|e| unscanned.push(e.to_string())).ok()
-        });
-        let virus = self.virus.as_ref().and_then(|u| {
-            clamd::check(u, self.timeout, msg)
-                .map_err(|e| unscanned.push(e.to_string()))
-                .ok()
-        });
+        let spam = answer(spam, &mut unscanned);
+        let virus = answer(virus, &mut unscanned);
         Verdict::decide(spam, virus, unscanned)
+    }
+
+    /// The spam filter's answer on `msg` (`None`: no spam filter asked for).
+    fn spam_check(&self, msg: &[u8]) -> Option<Result<SpamResult, String>> {
+        let u = self.spam.as_ref()?;
+        let r = match u.protocol {
+            Protocol::Spamd => spamd::check(u, self.timeout, msg),
+            _ => rspamd::check(u, self.timeout, msg),
+        };
+        Some(r.map_err(|e| e.to_string()))
+    }
+
+    /// The virus scanner's answer on `msg` (`None`: no virus scanner asked for).
+    fn virus_check(&self, msg: &[u8]) -> Option<Result<VirusResult, String>> {
+        let u = self.virus.as_ref()?;
+        Some(clamd::check(u, self.timeout, msg).map_err(|e| e.to_string()))
+    }
+}
+
+/// A filter's answer, or `None` with its failure added to `unscanned`.
+fn answer<T>(r: Option<Result<T, String>>, unscanned: &mut Vec<String>) -> Option<T> {
+    match r? {
+        Ok(v) => Some(v),
+        Err(e) => {
+            unscanned.push(e);
+            None
+        }
     }
 }
