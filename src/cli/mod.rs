@@ -274,7 +274,7 @@ pub fn check_spool(root: &Path) -> Result<()> {
         );
     }
     bail!(
-        "{} is not a Postfix spool: it has none of maildrop, incoming, active, deferred, hold (give the queue directory, e.g. /var/spool/postfix, or `postconf -h queue_directory`)",
+        "{} is not a Postfix spool: it has none of maildrop, incoming, active, deferred, hold, nor is it an Exim spool (no input/ with -H files) (give the queue directory, e.g. /var/spool/postfix or /var/spool/exim4, or `postconf -h queue_directory`)",
         root.display()
     )
 }
