@@ -19,6 +19,10 @@ fn timed(args: &[&str]) -> (Output, Duration) {
         .arg(bin())
         .args(args)
         .env("TZ", "UTC")
+        // One worker: the growth of the work is what is measured, and idle rayon
+        // workers spin, which counts as CPU time in proportion to the machine's load
+        // (a 3.4× "growth" on a loaded 2-core CI machine where the work grew 2×).
+        .env("RAYON_NUM_THREADS", "1")
         .output()
         .expect("bash");
     let err = String::from_utf8_lossy(&o.stderr);
