@@ -763,8 +763,8 @@ fn withheld_in_journal(ex: &Path) {
     }
 }
 
-/// docs/runbook.md, "Filters for the salvage": the export with rspamd and clamd prints
-/// what it shows.
+/// docs/export.md, "Content filters": the export of the samples with rspamd and clamd
+/// (the runbook's "Filters for the salvage" refers to it) prints what it shows.
 #[test]
 fn runbook_filters_block() {
     if !filters_available() {
