@@ -366,7 +366,7 @@ pub fn files_under(d: &Path) -> Vec<PathBuf> {
 
 /// How many files are under `d` (0 when it is gone; files that move away while it is
 /// read are not counted).
-fn count_files(d: &Path) -> usize {
+pub fn count_files(d: &Path) -> usize {
     let Ok(rd) = std::fs::read_dir(d) else {
         return 0;
     };
