@@ -13,7 +13,7 @@
 use std::fmt;
 use std::fs::{File, Metadata};
 use std::io::{self, Read};
-use std::os::unix::fs::FileTypeExt;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use rustix::fs::{Mode, OFlags};
@@ -94,23 +94,16 @@ impl From<io::Error> for ReadError {
 
 /// What kind of file a metadata describes, for messages.
 pub fn kind_of(m: &Metadata) -> &'static str {
-    let t = m.file_type();
-    if t.is_file() {
-        "regular file"
-    } else if t.is_dir() {
-        "directory"
-    } else if t.is_symlink() {
-        "symbolic link"
-    } else if t.is_fifo() {
-        "FIFO"
-    } else if t.is_char_device() {
-        "character device"
-    } else if t.is_block_device() {
-        "block device"
-    } else if t.is_socket() {
-        "socket"
-    } else {
-        "special file"
+    use rustix::fs::FileType as T;
+    match T::from_raw_mode(m.mode()) {
+        T::RegularFile => "regular file",
+        T::Directory => "directory",
+        T::Symlink => "symbolic link",
+        T::Fifo => "FIFO",
+        T::CharacterDevice => "character device",
+        T::BlockDevice => "block device",
+        T::Socket => "socket",
+        T::Unknown => "special file",
     }
 }
 
