@@ -28,16 +28,20 @@ mod tests {
 
     #[test]
     fn units() {
-        assert_eq!(size(0), "0 B");
-        assert_eq!(size(999), "999 B");
-        assert_eq!(size(1000), "1.0 KB");
-        assert_eq!(size(22_300), "22 KB");
-        assert_eq!(size(999_400), "999 KB");
-        assert_eq!(size(999_600), "1.0 MB");
-        assert_eq!(size(1_449_000), "1.4 MB");
-        assert_eq!(size(9_960_000), "10 MB");
-        assert_eq!(size(952_000_000), "952 MB");
-        assert_eq!(size(6_100_000_000), "6.1 GB");
-        assert_eq!(size(u64::MAX), "18446744 TB");
+        for (bytes, shown) in [
+            (0, "0 B"),
+            (999, "999 B"),
+            (1000, "1.0 KB"),
+            (22_300, "22 KB"),
+            (999_400, "999 KB"),
+            (999_600, "1.0 MB"),
+            (1_449_000, "1.4 MB"),
+            (9_960_000, "10 MB"),
+            (952_000_000, "952 MB"),
+            (6_100_000_000, "6.1 GB"),
+            (u64::MAX, "18446744 TB"),
+        ] {
+            assert_eq!(size(bytes), shown, "{bytes}");
+        }
     }
 }

@@ -72,11 +72,15 @@ mod tests {
 
     #[test]
     fn names() {
-        assert!(is_queue_id("1E24012D687"));
-        assert!(is_queue_id("4SVLCh0sf8z9HdB"));
-        assert!(!is_queue_id("12345.6789"));
-        assert!(!is_queue_id("1E24012D687#FIX"));
-        assert!(!is_queue_id(""));
+        for (name, is_id) in [
+            ("1E24012D687", true),
+            ("4SVLCh0sf8z9HdB", true),
+            ("12345.6789", false),
+            ("1E24012D687#FIX", false),
+            ("", false),
+        ] {
+            assert_eq!(is_queue_id(name), is_id, "{name:?}");
+        }
     }
 
     #[test]
