@@ -184,13 +184,10 @@ fn parse(a: &ExportArgs) -> Result<Parsed> {
         until: time_arg("--until", &a.until)?,
         include_done: a.include_done,
     };
-    let mode = if a.update {
-        Mode::Update
-    } else if a.force {
-        Mode::Force
-    } else {
-        Mode::New
-    };
+    let mode = crate::cli::chosen(
+        [(a.update, Mode::Update), (a.force, Mode::Force)],
+        Mode::New,
+    );
     let reader = a
         .reader
         .as_deref()

@@ -560,18 +560,27 @@ fn open_one(
         eprintln!("mxsalvage: note: {n}");
     }
     let master = master_state(root);
-    let modes = if a.trust_modes {
-        ModeChoice::Trust
-    } else if a.ignore_modes {
-        ModeChoice::Ignore
-    } else {
-        ModeChoice::Auto
-    };
+    let modes = chosen(
+        [
+            (a.trust_modes, ModeChoice::Trust),
+            (a.ignore_modes, ModeChoice::Ignore),
+        ],
+        ModeChoice::Auto,
+    );
     Ok(Opened {
         reader: Reader::Postfix(Spool::open(root, cfg, queues).with_modes(modes)),
         master,
         config,
     })
+}
+
+/// What a set of flags that exclude each other chose: the value of the first flag
+/// given, else `default` (clap's `conflicts_with` keeps it to one).
+pub fn chosen<T, const N: usize>(flags: [(bool, T); N], default: T) -> T {
+    flags
+        .into_iter()
+        .find_map(|(given, v)| given.then_some(v))
+        .unwrap_or(default)
 }
 
 /// A rayon pool with `jobs` threads (default: all cores).

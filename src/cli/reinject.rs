@@ -71,15 +71,14 @@ fn check_pacing(a: &crate::cli::args::ReinjectArgs) -> Result<()> {
 
 /// The SMTP/LMTP client's settings for `target`: security, login, HELO name, timeouts.
 fn client(a: &crate::cli::args::ReinjectArgs, target: &Target) -> Result<ClientConfig> {
-    let security = if a.no_tls {
-        Security::Plain
-    } else if a.tls {
-        Security::Implicit
-    } else if a.starttls {
-        Security::StartTls
-    } else {
-        Security::Opportunistic
-    };
+    let security = crate::cli::chosen(
+        [
+            (a.no_tls, Security::Plain),
+            (a.tls, Security::Implicit),
+            (a.starttls, Security::StartTls),
+        ],
+        Security::Opportunistic,
+    );
     let auth = match (&a.auth_user, &a.auth_password_file) {
         (Some(u), Some(f)) => Some((u.clone(), read_password(f)?)),
         _ => None,
@@ -681,33 +680,24 @@ fn print_summary(s: &Summary) -> Result<()> {
         s.elapsed_seconds,
         s.messages_per_second
     )?;
-    if s.skipped_probes > 0 {
-        writeln!(
-            o,
-            "{} address-verification probe(s) left out",
-            s.skipped_probes
-        )?;
-    }
-    if s.dsns_sent > 0 {
-        writeln!(
-            o,
-            "{} DSN(s) sent to the senders of refused mail (postmaster for null-sender mail)",
-            s.dsns_sent
-        )?;
-    }
-    if s.dsns_written > 0 {
-        writeln!(
-            o,
-            "{} DSN(s) written to bounces/ in the export (--no-bounces): send them yourself or keep them",
-            s.dsns_written
-        )?;
-    }
-    if !s.suppressed_dsns.is_empty() {
-        writeln!(
-            o,
-            "{} DSN(s) suppressed by the backscatter policy (listed below and by mxsalvage journal)",
-            s.suppressed_dsns.len()
-        )?;
+    for (n, what) in [
+        (s.skipped_probes, "address-verification probe(s) left out"),
+        (
+            s.dsns_sent,
+            "DSN(s) sent to the senders of refused mail (postmaster for null-sender mail)",
+        ),
+        (
+            s.dsns_written,
+            "DSN(s) written to bounces/ in the export (--no-bounces): send them yourself or keep them",
+        ),
+        (
+            s.suppressed_dsns.len(),
+            "DSN(s) suppressed by the backscatter policy (listed below and by mxsalvage journal)",
+        ),
+    ] {
+        if n > 0 {
+            writeln!(o, "{n} {what}")?;
+        }
     }
     for (n, c) in &s.notes {
         writeln!(o, "note: {n} ({c} message(s))")?;
