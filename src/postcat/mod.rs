@@ -21,7 +21,7 @@
 use std::fmt;
 
 use crate::queue::qfile::{QueueFile, is_header, split_nameval};
-use crate::queue::record::{FrameError, read_record};
+use crate::queue::record::{FrameError, Metered};
 use crate::timefmt::asctime_local;
 
 /// postcat's options (`-b`, `-h`, `-e`; none of the three means all three).
@@ -232,8 +232,7 @@ struct Reader<'a> {
     pos: usize,
     saved_offset: usize,
     reverse: u32,
-    consumed: usize,
-    budget: usize,
+    meter: Metered,
 }
 
 impl<'a> Reader<'a> {
@@ -241,13 +240,13 @@ impl<'a> Reader<'a> {
     /// seek to the end after the end record), else REC_FLAG_NONE.
     fn get(&mut self, transparent: bool) -> Result<Option<(u8, &'a [u8])>, CatError> {
         loop {
-            let Some(r) = read_record(self.buf, self.pos).map_err(CatError::Record)? else {
+            let Some(r) = self
+                .meter
+                .read(self.buf, self.pos)
+                .map_err(|e| e.into_error(CatError::Record, |offset| CatError::Loop { offset }))?
+            else {
                 return Ok(None);
             };
-            self.consumed += r.next - r.offset;
-            if self.consumed > self.budget {
-                return Err(CatError::Loop { offset: r.offset });
-            }
             self.pos = r.next;
             if !transparent {
                 return Ok(Some((r.rtype, r.payload)));
@@ -379,8 +378,7 @@ fn open_reader<'a>(data: &'a [u8], f: &CatFlags, stdin: bool) -> Result<Reader<'
         pos: 0,
         saved_offset: 0,
         reverse: 0,
-        consumed: 0,
-        budget: data.len().saturating_mul(4).saturating_add(1024),
+        meter: Metered::new(data.len().saturating_mul(4).saturating_add(1024)),
     };
     if f.start > 0 {
         if stdin && f.start > data.len() as u64 {

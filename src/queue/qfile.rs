@@ -18,7 +18,7 @@ use super::message::QueuedRecipient;
 /// much to decode (`EnvelopeOnly` jumps over the content when the size record points at a
 /// real `X` record, else reads through it): the boundary's types.
 pub use super::message::{Depth, RcptState};
-use super::record::{FrameError, Record, read_record};
+use super::record::{FrameError, Metered, Record};
 
 /// Where a record sits in the file's logical structure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -383,21 +383,21 @@ struct Cursor<'b> {
     /// Where the next record is read.
     pos: usize,
     visited: HashSet<usize>,
-    consumed: usize,
-    budget: usize,
+    meter: Metered,
 }
 
 impl<'b> Cursor<'b> {
     /// The next record that is not a pointer; `None` where the bytes end first.
     fn next(&mut self) -> Result<Option<Record<'b>>, ParseError> {
         loop {
-            let Some(rec) = read_record(self.buf, self.pos).map_err(ParseError::Frame)? else {
+            let Some(rec) = self.meter.read(self.buf, self.pos).map_err(|e| {
+                e.into_error(ParseError::Frame, |offset| ParseError::PointerLoop {
+                    offset,
+                })
+            })?
+            else {
                 return Ok(None);
             };
-            self.consumed += rec.next - rec.offset;
-            if self.consumed > self.budget {
-                return Err(ParseError::PointerLoop { offset: rec.offset });
-            }
             if rec.rtype != b'p' {
                 return Ok(Some(rec));
             }
@@ -487,8 +487,7 @@ impl QueueFile {
             buf,
             pos: 0,
             visited: HashSet::new(),
-            consumed: 0,
-            budget: buf.len().saturating_mul(2).saturating_add(64),
+            meter: Metered::new(buf.len().saturating_mul(2).saturating_add(64)),
         };
         let mut st = RunState {
             section: Section::Envelope,

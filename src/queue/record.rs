@@ -4,7 +4,8 @@
 //! (at most 4 length bytes), and the payload — from a byte slice at a given offset.
 //! In: the whole file as bytes and an offset. Out: a [`Record`] borrowing the payload.
 //! Fails with [`FrameError`] carrying the byte offset: EOF inside the length or payload,
-//! too many length bytes, or a payload over the size cap. Pure; never panics.
+//! too many length bytes, or a payload over the size cap; [`Metered`] also with the
+//! byte budget spent (a pointer loop). Pure; never panics.
 
 use std::fmt;
 
@@ -77,6 +78,63 @@ impl FrameError {
             | FrameError::EofInPayload { offset, .. }
             | FrameError::TooLong { offset, .. } => offset,
         }
+    }
+}
+
+/// Reads records while counting the bytes read against a budget (a multiple of the
+/// file's size), so that a chain of pointer records that loops ends with an error
+/// instead of running forever.
+#[derive(Debug)]
+pub struct Metered {
+    consumed: usize,
+    budget: usize,
+}
+
+/// What [`Metered::read`] fails with: a framing error, or the budget spent (at the
+/// record that went over it).
+#[derive(Debug)]
+pub enum MeteredError {
+    Frame(FrameError),
+    Spent { offset: usize },
+}
+
+impl MeteredError {
+    /// The caller's own error: `frame` of a framing error, `spent` of the offset where
+    /// the budget ran out.
+    pub fn into_error<E>(
+        self,
+        frame: impl FnOnce(FrameError) -> E,
+        spent: impl FnOnce(usize) -> E,
+    ) -> E {
+        match self {
+            MeteredError::Frame(e) => frame(e),
+            MeteredError::Spent { offset } => spent(offset),
+        }
+    }
+}
+
+impl Metered {
+    pub fn new(budget: usize) -> Self {
+        Metered {
+            consumed: 0,
+            budget,
+        }
+    }
+
+    /// [`read_record`] at `offset`, its bytes counted against the budget.
+    pub fn read<'b>(
+        &mut self,
+        buf: &'b [u8],
+        offset: usize,
+    ) -> Result<Option<Record<'b>>, MeteredError> {
+        let Some(rec) = read_record(buf, offset).map_err(MeteredError::Frame)? else {
+            return Ok(None);
+        };
+        self.consumed += rec.next - rec.offset;
+        if self.consumed > self.budget {
+            return Err(MeteredError::Spent { offset: rec.offset });
+        }
+        Ok(Some(rec))
     }
 }
 
