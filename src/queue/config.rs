@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// The parameters mxsalvage uses, with Postfix's defaults.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PostfixConfig {
     pub queue_directory: Option<PathBuf>,
     /// Seconds.
