@@ -395,7 +395,10 @@ impl Reader {
     /// estimate of Debian's default retry rule (`F,4d`) stands in for both.
     pub fn lifetimes(&self) -> (i64, i64) {
         match self {
-            Reader::Postfix(s) => (s.cfg.maximal_queue_lifetime, s.cfg.bounce_queue_lifetime),
+            Reader::Postfix(s) => (
+                s.cfg.lifetimes.maximal_queue_lifetime,
+                s.cfg.lifetimes.bounce_queue_lifetime,
+            ),
             Reader::Exim(_) => (RETRY_GIVE_UP, RETRY_GIVE_UP),
         }
     }
@@ -403,7 +406,10 @@ impl Reader {
     /// The secondary's own name and origin domain (`myhostname`, `myorigin`), when known.
     pub fn identity(&self) -> (Option<String>, Option<String>) {
         match self {
-            Reader::Postfix(s) => (s.cfg.myhostname.clone(), s.cfg.myorigin.clone()),
+            Reader::Postfix(s) => (
+                s.cfg.cleanup.myhostname.clone(),
+                s.cfg.cleanup.myorigin.clone(),
+            ),
             Reader::Exim(_) => (None, None),
         }
     }
@@ -545,16 +551,16 @@ fn open_one(
         });
     }
     let (mut cfg, config) = spool_config(config_dir, root)?;
+    let life = &mut cfg.lifetimes;
     if let Some(v) = &a.max_queue_lifetime {
-        cfg.maximal_queue_lifetime = parse_duration(v, 'd')
+        life.maximal_queue_lifetime = parse_duration(v, 'd')
             .with_context(|| format!("bad --max-queue-lifetime {v:?} (use e.g. 5d, 12h)"))?;
-        cfg.bounce_queue_lifetime = cfg.bounce_queue_lifetime.min(cfg.maximal_queue_lifetime);
     }
     if let Some(v) = &a.bounce_queue_lifetime {
-        cfg.bounce_queue_lifetime =
+        life.bounce_queue_lifetime =
             parse_duration(v, 'd').with_context(|| format!("bad --bounce-queue-lifetime {v:?}"))?;
     }
-    cfg.bounce_queue_lifetime = cfg.bounce_queue_lifetime.min(cfg.maximal_queue_lifetime);
+    cfg.lifetimes = cfg.lifetimes.capped();
     check_spool(root)?;
     if let Some(n) = config.note(root) {
         eprintln!("mxsalvage: note: {n}");

@@ -31,7 +31,7 @@ pub fn qualify(addr: &[u8], cfg: &PostfixConfig) -> Option<Vec<u8>> {
     let at = addr.iter().rposition(|&c| c == b'@');
     let mut out = match at {
         None => {
-            let origin = cfg.myorigin.as_deref()?;
+            let origin = cfg.cleanup.myorigin.as_deref()?;
             let mut v = addr.to_vec();
             v.push(b'@');
             v.extend_from_slice(origin.as_bytes());
@@ -43,10 +43,10 @@ pub fn qualify(addr: &[u8], cfg: &PostfixConfig) -> Option<Vec<u8>> {
                 return None;
             }
             let mut v = addr.to_vec();
-            if cfg.append_dot_mydomain
+            if cfg.cleanup.append_dot_mydomain
                 && !domain.contains(&b'.')
                 && !domain.starts_with(b"[")
-                && let Some(d) = cfg.mydomain.as_deref()
+                && let Some(d) = cfg.cleanup.mydomain.as_deref()
             {
                 v.push(b'.');
                 v.extend_from_slice(d.as_bytes());
@@ -190,7 +190,7 @@ fn qualify_envelope(q: &mut QueueFile, cfg: &PostfixConfig, done: &mut Vec<Strin
         q.submitted_sender = Some(raw_sender.clone());
     }
     let mut unqualified =
-        !raw_sender.is_empty() && !raw_sender.contains(&b'@') && cfg.myorigin.is_none();
+        !raw_sender.is_empty() && !raw_sender.contains(&b'@') && cfg.cleanup.myorigin.is_none();
     for r in &mut q.recipients {
         if r.original.is_none() {
             r.original = Some(r.address.clone());
@@ -237,7 +237,7 @@ fn missing_headers(
     let mut add: Vec<u8> = Vec::new();
     let mut added: Vec<&str> = Vec::new();
     if !seen("message-id") {
-        if let Some(host) = &cfg.myhostname {
+        if let Some(host) = &cfg.cleanup.myhostname {
             let id = message_id(q, queue_id, host);
             add.extend_from_slice(format!("{prefix}Message-Id: <{id}>\n").as_bytes());
             added.push("Message-Id");
@@ -256,7 +256,7 @@ fn missing_headers(
         added.push("From");
     }
     if !(has("to") || has("cc") || has("resent-to") || has("resent-cc"))
-        && let Some(h) = &cfg.undisclosed_recipients_header
+        && let Some(h) = &cfg.cleanup.undisclosed_recipients_header
         && is_header(h.as_bytes())
     {
         add.extend_from_slice(h.as_bytes());
@@ -300,7 +300,7 @@ fn from_line(q: &QueueFile, cfg: &PostfixConfig, prefix: &str) -> Vec<u8> {
         .filter(|n| !n.is_empty() && !sender.is_empty());
     let mut line = format!("{prefix}From: ").into_bytes();
     match name {
-        Some(n) if cfg.header_from_standard => {
+        Some(n) if cfg.cleanup.header_from_standard => {
             if let Some(p) = phrase(n) {
                 line.extend_from_slice(&p);
                 line.push(b' ');

@@ -13,15 +13,28 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PostfixConfig {
     pub queue_directory: Option<PathBuf>,
-    /// Seconds.
-    pub maximal_queue_lifetime: i64,
-    /// Seconds (already capped by `maximal_queue_lifetime`).
-    pub bounce_queue_lifetime: i64,
-    pub maximal_backoff_time: i64,
+    pub lifetimes: Lifetimes,
     pub hash_queue_names: Vec<String>,
     pub hash_queue_depth: usize,
     /// Bytes; 0 = unlimited. Bounds how much of one queue file is ever read.
     pub message_size_limit: u64,
+    /// `enable_long_queue_ids` (the `mailq` listing format).
+    pub enable_long_queue_ids: bool,
+    pub cleanup: CleanupParams,
+}
+
+/// How long the queue manager keeps a message (seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lifetimes {
+    pub maximal_queue_lifetime: i64,
+    /// Already capped by `maximal_queue_lifetime` (see [`Lifetimes::capped`]).
+    pub bounce_queue_lifetime: i64,
+    pub maximal_backoff_time: i64,
+}
+
+/// What cleanup adds to a message and how it qualifies addresses (`queue::cleanup`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CleanupParams {
     /// The domain cleanup appends to unqualified addresses (`myorigin`, expanded);
     /// `None` when no main.cf says it (the machine that wrote the queue is unknown).
     pub myorigin: Option<String>,
@@ -30,8 +43,6 @@ pub struct PostfixConfig {
     pub mydomain: Option<String>,
     /// `append_dot_mydomain` (default: yes below compatibility level 1, else no).
     pub append_dot_mydomain: bool,
-    /// `enable_long_queue_ids` (the `mailq` listing format).
-    pub enable_long_queue_ids: bool,
     /// `header_from_format = standard` (`From: name <addr>`) rather than obsolete
     /// (`From: addr (name)`); the default follows `compatibility_level` (3.3 and later).
     pub header_from_standard: bool,
@@ -44,19 +55,42 @@ impl Default for PostfixConfig {
     fn default() -> Self {
         PostfixConfig {
             queue_directory: None,
-            maximal_queue_lifetime: 5 * 86400,
-            bounce_queue_lifetime: 5 * 86400,
-            maximal_backoff_time: 4000,
+            lifetimes: Lifetimes {
+                maximal_queue_lifetime: 5 * 86400,
+                bounce_queue_lifetime: 5 * 86400,
+                maximal_backoff_time: 4000,
+            },
             hash_queue_names: vec!["deferred".into(), "defer".into()],
             hash_queue_depth: 1,
             message_size_limit: super::open::DEFAULT_MESSAGE_SIZE_LIMIT,
-            myorigin: None,
-            myhostname: None,
-            mydomain: None,
-            append_dot_mydomain: true,
             enable_long_queue_ids: false,
-            header_from_standard: false,
-            undisclosed_recipients_header: None,
+            cleanup: CleanupParams {
+                myorigin: None,
+                myhostname: None,
+                mydomain: None,
+                append_dot_mydomain: true,
+                header_from_standard: false,
+                undisclosed_recipients_header: None,
+            },
+        }
+    }
+}
+
+impl Lifetimes {
+    /// The bounce lifetime never outlasts the maximal one (as the queue manager takes it).
+    pub fn capped(self) -> Lifetimes {
+        Lifetimes {
+            bounce_queue_lifetime: self.bounce_queue_lifetime.min(self.maximal_queue_lifetime),
+            ..self
+        }
+    }
+
+    /// Lifetime that applies to a message with this sender.
+    pub fn for_sender(&self, sender: &[u8]) -> i64 {
+        if sender.is_empty() {
+            self.bounce_queue_lifetime
+        } else {
+            self.maximal_queue_lifetime
         }
     }
 }
@@ -222,24 +256,22 @@ impl PostfixConfig {
         }
         let get = |n: &str| vars.get(n).map(|v| expand(v, &vars, 0));
         let known = |v: Option<String>| v.filter(|v| !v.is_empty() && !v.contains('$'));
-        let mut c = PostfixConfig {
-            myhostname: known(get("myhostname")),
-            mydomain: known(get("mydomain")),
-            myorigin: known(get("myorigin")).map(|o| o.trim().to_string()),
-            ..PostfixConfig::default()
-        };
+        let mut c = PostfixConfig::default();
+        c.cleanup.myhostname = known(get("myhostname"));
+        c.cleanup.mydomain = known(get("mydomain"));
+        c.cleanup.myorigin = known(get("myorigin")).map(|o| o.trim().to_string());
         let level = get("compatibility_level")
             .map(|v| compat_level(&v))
             .unwrap_or((0, 0));
-        c.append_dot_mydomain = match get("append_dot_mydomain") {
+        c.cleanup.append_dot_mydomain = match get("append_dot_mydomain") {
             Some(v) => yes(&v),
             None => level < (1, 0),
         };
-        c.header_from_standard = match get("header_from_format") {
+        c.cleanup.header_from_standard = match get("header_from_format") {
             Some(v) => v.trim().eq_ignore_ascii_case("standard"),
             None => level >= (3, 3),
         };
-        c.undisclosed_recipients_header = get("undisclosed_recipients_header")
+        c.cleanup.undisclosed_recipients_header = get("undisclosed_recipients_header")
             .map(|v| v.trim().to_string())
             .filter(|v| !v.is_empty());
         if let Some(v) = get("enable_long_queue_ids") {
@@ -255,15 +287,15 @@ impl PostfixConfig {
             c.queue_directory = Some(PathBuf::from(v));
         }
         if let Some(v) = get("maximal_queue_lifetime") {
-            c.maximal_queue_lifetime =
+            c.lifetimes.maximal_queue_lifetime =
                 parse_duration(&v, 'd').ok_or(format!("bad maximal_queue_lifetime: {v}"))?;
         }
         if let Some(v) = get("bounce_queue_lifetime") {
-            c.bounce_queue_lifetime =
+            c.lifetimes.bounce_queue_lifetime =
                 parse_duration(&v, 'd').ok_or(format!("bad bounce_queue_lifetime: {v}"))?;
         }
         if let Some(v) = get("maximal_backoff_time") {
-            c.maximal_backoff_time =
+            c.lifetimes.maximal_backoff_time =
                 parse_duration(&v, 's').ok_or(format!("bad maximal_backoff_time: {v}"))?;
         }
         if let Some(v) = get("hash_queue_names") {
@@ -281,17 +313,8 @@ impl PostfixConfig {
                 .filter(|d| *d >= 1)
                 .ok_or(format!("bad hash_queue_depth: {v}"))?;
         }
-        c.bounce_queue_lifetime = c.bounce_queue_lifetime.min(c.maximal_queue_lifetime);
+        c.lifetimes = c.lifetimes.capped();
         Ok(c)
-    }
-
-    /// Lifetime that applies to a message with this sender.
-    pub fn lifetime_for(&self, sender: &[u8]) -> i64 {
-        if sender.is_empty() {
-            self.bounce_queue_lifetime
-        } else {
-            self.maximal_queue_lifetime
-        }
     }
 }
 
@@ -317,11 +340,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.queue_directory, Some(PathBuf::from("/srv/spool")));
-        assert_eq!(c.maximal_queue_lifetime, 7 * 86400);
-        assert_eq!(c.bounce_queue_lifetime, 7 * 86400);
+        assert_eq!(c.lifetimes.maximal_queue_lifetime, 7 * 86400);
+        assert_eq!(c.lifetimes.bounce_queue_lifetime, 7 * 86400);
         assert_eq!(c.hash_queue_depth, 2);
         assert_eq!(
-            c.myorigin, None,
+            c.cleanup.myorigin, None,
             "myhostname is not guessed for a foreign main.cf"
         );
     }
@@ -332,12 +355,16 @@ mod tests {
             "compatibility_level = 3.6\nmyhostname = backup-mx.example.com\nmyorigin = $myhostname\nenable_long_queue_ids = yes\nmessage_size_limit = 0\n",
         )
         .unwrap();
-        assert_eq!(c.myorigin.as_deref(), Some("backup-mx.example.com"));
-        assert_eq!(c.mydomain.as_deref(), Some("example.com"));
-        assert!(c.header_from_standard && c.enable_long_queue_ids && !c.append_dot_mydomain);
+        assert_eq!(c.cleanup.myorigin.as_deref(), Some("backup-mx.example.com"));
+        assert_eq!(c.cleanup.mydomain.as_deref(), Some("example.com"));
+        assert!(
+            c.cleanup.header_from_standard
+                && c.enable_long_queue_ids
+                && !c.cleanup.append_dot_mydomain
+        );
         assert_eq!(c.message_size_limit, 0);
         let c = PostfixConfig::from_main_cf("myhostname = mx\nmyorigin = $mydomain\n").unwrap();
-        assert_eq!(c.myorigin.as_deref(), Some("localdomain"));
-        assert!(!c.header_from_standard && c.append_dot_mydomain);
+        assert_eq!(c.cleanup.myorigin.as_deref(), Some("localdomain"));
+        assert!(!c.cleanup.header_from_standard && c.cleanup.append_dot_mydomain);
     }
 }

@@ -144,7 +144,7 @@ impl Loaded {
         } = self;
         let base = file.clock_base();
         let expires = (entry.queue != "hold").then(|| {
-            let d = base + cfg.lifetime_for(file.sender());
+            let d = base + cfg.lifetimes.for_sender(file.sender());
             if forced_expire { entry.mtime.min(d) } else { d }
         });
         let recipients = file
