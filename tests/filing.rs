@@ -17,7 +17,9 @@ use std::process::Command;
 use mxsalvage::manifest::{Manifest, ManifestRecipient};
 
 use crate::harness::filters::{self, Daemon, TestMail, eicar};
-use crate::harness::{Postfix, files_under, manifest, mx, python_lines, s, tool};
+use crate::harness::{
+    Postfix, assert_stderr_contains, files_under, manifest, mx, python_lines, s, tool,
+};
 
 /// The cases by what the filters make of them.
 const SPAM: &[&str] = &["gtube"];
@@ -299,7 +301,7 @@ fn spam_in_junk_malware_withheld_ham_in_the_inbox() {
         Some(2),
         "another spam action is refused: {o:?}"
     );
-    assert!(String::from_utf8_lossy(&o.stderr).contains("--update keeps it"));
+    assert_stderr_contains(&o, "--update keeps it");
     let m = st.exported(&out, &["--update"]);
     assert_eq!(
         m.options.spam_action,

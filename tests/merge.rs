@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use crate::harness::{
-    Modes, Postfix, SpoolCopy, copy_tree, files_under, fingerprint_of, manifest, manifest_json, mx,
-    postfix_available,
+    Modes, Postfix, SpoolCopy, copy_tree, files_under, fingerprint_of, fixture_once, manifest,
+    manifest_json, mx, postfix_available,
 };
 use mxsalvage::manifest::{Manifest, ManifestMessage};
 
@@ -47,10 +47,7 @@ fn copy_queues(sec: &Postfix, to: &Path) {
 /// directory.
 fn fixture() -> &'static Path {
     static F: OnceLock<PathBuf> = OnceLock::new();
-    F.get_or_init(|| {
-        let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("merge-fixture");
-        let _ = std::fs::remove_dir_all(&base);
-        std::fs::create_dir_all(&base).unwrap();
+    fixture_once(&F, "merge-fixture", |base| {
         let mx1 = Postfix::started("create-secondary");
         let mx2 = Postfix::started("create-secondary");
         let same = message("same", "same", "Sent once, held twice.");
@@ -69,8 +66,9 @@ fn fixture() -> &'static Path {
         mx2.settle_deferred(3);
         copy_queues(&mx1, &base.join("s1"));
         copy_queues(&mx2, &base.join("s2"));
-        base
+        base.to_path_buf()
     })
+    .as_path()
 }
 
 fn export(spools: &[&Path], out: &Path, extra: &[&str]) {
