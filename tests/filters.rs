@@ -63,8 +63,9 @@ fn kind(v: &Verdicts, name: &str) -> VerdictKind {
         .verdict
 }
 
-/// What every case must be judged, with either spam filter and clamd.
-fn assert_cases(v: &Verdicts, spam_filter: &str) {
+/// What every case must be judged, with either spam filter (its name and the action it
+/// gives GTUBE) and clamd.
+fn assert_cases(v: &Verdicts, spam_filter: &str, gtube_action: &str) {
     assert_eq!(v.len(), filters::filter_mails().len(), "{v:?}");
     for ham in [
         "ham",
@@ -92,6 +93,7 @@ fn assert_cases(v: &Verdicts, spam_filter: &str) {
     assert!(both.spam.as_ref().unwrap().is_spam, "{both:?}");
     let g = v["gtube"].as_ref().unwrap().spam.clone().unwrap();
     assert_eq!(g.filter, spam_filter);
+    assert_eq!(g.action, gtube_action);
     assert!(g.symbols.iter().any(|s| s == "GTUBE"), "{g:?}");
     assert!(
         g.at.ends_with('Z')
@@ -107,14 +109,14 @@ fn assert_cases(v: &Verdicts, spam_filter: &str) {
 }
 
 /// An export of the fixture with `spam` and `clamd`, every case checked
-/// ([`assert_cases`]); the verdicts and the manifest.
-fn judged(spam: &filters::Daemon, clamd: &filters::Daemon, name: &str) -> (Verdicts, Manifest) {
+/// ([`assert_cases`]); its manifest.
+fn judged(spam: &filters::Daemon, clamd: &filters::Daemon, name: &str, action: &str) -> Manifest {
     let (_d, _, out) = crate::harness::scratch();
     let flags = ["--spam-filter", &spam.url, "--virus-scan", &clamd.url];
     export(&out, &flags).ok();
     let v = verdicts(&out);
-    assert_cases(&v, name);
-    (v, manifest(&out))
+    assert_cases(&v, name, action);
+    manifest(&out)
 }
 
 /// The usual set-up: a fresh [`scratch`](crate::harness::scratch) (a temporary
@@ -130,9 +132,7 @@ fn rspamd_and_clamd_judge_every_case_and_the_manifest_records_it() {
         return;
     }
     let (rspamd, clamd) = (filters::rspamd(), filters::clamd(false, None));
-    let (v, m) = judged(&rspamd, &clamd, "rspamd");
-    let g = v["gtube"].as_ref().unwrap().spam.clone().unwrap();
-    assert_eq!(g.action, "reject");
+    let m = judged(&rspamd, &clamd, "rspamd", "reject");
     assert_eq!(m.options.spam_filter.as_deref(), Some(rspamd.url.as_str()));
     assert_eq!(m.options.virus_scan.as_deref(), Some(clamd.url.as_str()));
 }
@@ -143,9 +143,7 @@ fn spamd_and_clamd_over_tcp_judge_every_case() {
         return;
     }
     let (spamd, clamd) = (filters::spamd(), filters::clamd(true, None));
-    let (v, _) = judged(&spamd, &clamd, "spamd");
-    let g = v["gtube"].as_ref().unwrap().spam.clone().unwrap();
-    assert_eq!(g.action, "spam");
+    judged(&spamd, &clamd, "spamd", "spam");
 }
 
 /// A filter asked for but not there: exit 2 before anything is written, one line that
@@ -498,20 +496,25 @@ fn dsn_cases(ex: &Path, v: &[mxsalvage::reinject::PlannedDsn]) -> Vec<(String, O
     out
 }
 
-/// Every message refused by the primary (550 5.1.1): a reinject of `ex` into it, the
-/// JSON summary.
-fn refused_reinject(
+/// `reinject --json` of `ex` into `primary` with `extra` flags, asserted to exit with
+/// `code`: the summary.
+fn reinject_json(
     ex: &Path,
     primary: &crate::harness::Postfix,
     extra: &[&str],
-) -> mxsalvage::reinject::Summary {
-    let o = mx(["reinject", "--from"])
-        .arg(ex)
-        .args(["--to", &primary.to(), "--json", "--no-tls"])
+    code: i32,
+) -> Summary {
+    let o = crate::harness::reinject_to(ex, &primary.to())
+        .args(["--json", "--no-tls"])
         .args(extra)
         .within(Duration::from_secs(300))
-        .code(1);
+        .code(code);
     crate::harness::reinject_summary(&o)
+}
+
+/// Every message refused by the primary (550 5.1.1): a reinject of `ex` into it, exit 1.
+fn refused_reinject(ex: &Path, primary: &crate::harness::Postfix, extra: &[&str]) -> Summary {
+    reinject_json(ex, primary, extra, 1)
 }
 
 /// The verdicts feed reinject's DSN policy: spam (GTUBE) and malware refused at the
@@ -598,15 +601,9 @@ fn cases_of(ex: &Path, pairs: &[mxsalvage::reinject::PairReport]) -> Vec<String>
     out
 }
 
-/// `reinject --json` of `ex` into `primary` with `extra` flags, exit 0: the summary.
+/// [`reinject_json`], exit 0.
 fn reinject_ok(ex: &Path, primary: &crate::harness::Postfix, extra: &[&str]) -> Summary {
-    let o = mx(["reinject", "--from"])
-        .arg(ex)
-        .args(["--to", &primary.to(), "--json", "--no-tls"])
-        .args(extra)
-        .within(Duration::from_secs(300))
-        .code(0);
-    crate::harness::reinject_summary(&o)
+    reinject_json(ex, primary, extra, 0)
 }
 
 const EICAR_CASES: [&str; 4] = [

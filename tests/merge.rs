@@ -71,6 +71,20 @@ fn fixture() -> &'static Path {
     .as_path()
 }
 
+/// The fixture's two spools (`s1`, `s2`); `None` (the test skips) without Postfix.
+fn spools() -> Option<(PathBuf, PathBuf)> {
+    postfix_available().then(|| (fixture().join("s1"), fixture().join("s2")))
+}
+
+/// Where a queue file named `id` goes in `spool`'s deferred queue, its hash
+/// directories made (to give a message a queue ID that another spool has too).
+fn deferred_path(spool: &Path, id: &str) -> PathBuf {
+    let hashed = mxsalvage::queue::id::hash_dirs(id, 1).join("/");
+    let dir = spool.join("deferred").join(hashed);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(id)
+}
+
 fn export(spools: &[&Path], out: &Path, extra: &[&str]) {
     let mut c = mx(["export", "--quiet", "--format", "eml"]).out(out);
     for s in spools {
@@ -109,11 +123,7 @@ fn header(msg: &[u8], name: &str) -> String {
 
 #[test]
 fn two_backup_mxs_give_each_recipient_one_copy() {
-    if !postfix_available() {
-        return;
-    }
-    let base = fixture();
-    let (s1, s2) = (base.join("s1"), base.join("s2"));
+    let Some((s1, s2)) = spools() else { return };
     let d = tempfile::tempdir().unwrap();
     let out = d.path().join("export");
     export(&[&s1, &s2], &out, &[]);
@@ -212,11 +222,7 @@ fn two_backup_mxs_give_each_recipient_one_copy() {
 
 #[test]
 fn scan_lists_every_spool() {
-    if !postfix_available() {
-        return;
-    }
-    let base = fixture();
-    let (s1, s2) = (base.join("s1"), base.join("s2"));
+    let Some((s1, s2)) = spools() else { return };
     let o = mx(["scan", "--json"]).queue_dir(&s1).queue_dir(&s2).ok();
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let msgs = v["messages"].as_array().unwrap();
@@ -236,11 +242,7 @@ fn scan_lists_every_spool() {
 
 #[test]
 fn a_queue_id_in_two_spools_is_qualified() {
-    if !postfix_available() {
-        return;
-    }
-    let base = fixture();
-    let s1 = base.join("s1");
+    let Some((s1, s2)) = spools() else { return };
     let d = tempfile::tempdir().unwrap();
     // A copy of the second spool where its "only" message is renamed to the queue ID
     // of the first spool's "near" message.
@@ -255,13 +257,9 @@ fn a_queue_id_in_two_spools_is_qualified() {
         .queue_id
         .clone();
     let s3 = d.path().join("s3");
-    copy_tree(&base.join("s2"), &s3, false);
+    copy_tree(&s2, &s3, false);
     let only = manifest_of_spool(&s3, d.path());
-    let new_dir = s3
-        .join("deferred")
-        .join(mxsalvage::queue::id::hash_dirs(&near1, 1).join("/"));
-    std::fs::create_dir_all(&new_dir).unwrap();
-    std::fs::rename(s3.join(&only), new_dir.join(&near1)).unwrap();
+    std::fs::rename(s3.join(&only), deferred_path(&s3, &near1)).unwrap();
 
     let out = d.path().join("merged");
     export(&[&s1, &s3], &out, &[]);
@@ -319,14 +317,10 @@ fn manifest_of_spool(s: &Path, tmp: &Path) -> String {
 
 #[test]
 fn an_update_keeps_the_names_it_gave() {
-    if !postfix_available() {
-        return;
-    }
-    let base = fixture();
-    let s1 = base.join("s1");
+    let Some((s1, s2)) = spools() else { return };
     let d = tempfile::tempdir().unwrap();
     let s3 = d.path().join("s3");
-    copy_tree(&base.join("s2"), &s3, false);
+    copy_tree(&s2, &s3, false);
     let out = d.path().join("export");
     export(&[&s1, &s3], &out, &[]);
     let before = manifest(&out);
@@ -338,11 +332,7 @@ fn an_update_keeps_the_names_it_gave() {
     assert!(!near1.contains('+'), "{near1}");
     // A new queue file in the second spool takes the first one's queue ID.
     let only = subject(&before, "only").path;
-    let dir = s3
-        .join("deferred")
-        .join(mxsalvage::queue::id::hash_dirs(&near1, 1).join("/"));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::copy(s3.join(&only), dir.join(&near1)).unwrap();
+    std::fs::copy(s3.join(&only), deferred_path(&s3, &near1)).unwrap();
     export(&[&s1, &s3], &out, &["--update"]);
     let after = manifest(&out);
     // The message already exported keeps its name (not new again as `ID+1`); the new

@@ -82,24 +82,30 @@ fn msg(
     }
 }
 
+/// A [`Feed`] with no MAIL or RCPT parameters and no extra headers.
+fn plain(sender: &'static str, rcpts: &[&str], id: &str, body: &[u8]) -> Feed {
+    Feed {
+        sender,
+        mail_params: "",
+        rcpts: rcpts.iter().map(|r| (r.to_string(), "")).collect(),
+        body: content(id, "", body),
+    }
+}
+
 fn feeds() -> Vec<Feed> {
     let alice = "alice@example.org";
     let mut v = vec![
-        msg(
+        plain(
             alice,
-            "",
-            &[("bob@example.com", ""), ("carol@example.net", "")],
-            content("plain", "", b"Hello Bob and Carol.\n"),
+            &["bob@example.com", "carol@example.net"],
+            "plain",
+            b"Hello Bob and Carol.\n",
         ),
-        msg(
+        plain(
             "",
-            "",
-            &[("dave@example.com", "")],
-            content(
-                "nullsender",
-                "",
-                b"A bounce-like message with the null sender.\n",
-            ),
+            &["dave@example.com"],
+            "nullsender",
+            b"A bounce-like message with the null sender.\n",
         ),
         msg(
             "erin-sender@example.org",
@@ -133,49 +139,41 @@ fn feeds() -> Vec<Feed> {
             ],
             content("dsn", "", b"DSN parameters.\n"),
         ),
-        msg(
+        plain(
             alice,
-            "",
-            &[("\"john doe\"@example.com", "")],
-            content("quoted", "", b"Quoted local part.\n"),
+            &["\"john doe\"@example.com"],
+            "quoted",
+            b"Quoted local part.\n",
         ),
-        msg(
+        plain(
             alice,
-            "",
-            &[("heidi@example.com", "")],
-            content(
-                "longline",
-                "",
-                format!("{}\nend\n", "x".repeat(1500)).as_bytes(),
-            ),
+            &["heidi@example.com"],
+            "longline",
+            format!("{}\nend\n", "x".repeat(1500)).as_bytes(),
         ),
-        msg(
+        plain(
             alice,
-            "",
-            &[("defer1@example.com", ""), ("judy@example.com", "")],
-            content("deferme", "", b"One recipient is deferred at first.\n"),
+            &["defer1@example.com", "judy@example.com"],
+            "deferme",
+            b"One recipient is deferred at first.\n",
         ),
-        msg(
+        plain(
             alice,
-            "",
-            &[("reject1@example.com", "")],
-            content("rejectme", "", b"This recipient is rejected.\n"),
+            &["reject1@example.com"],
+            "rejectme",
+            b"This recipient is rejected.\n",
         ),
     ];
     for i in 0..12 {
-        v.push(Feed {
-            sender: "bulk@example.org",
-            mail_params: "",
-            rcpts: vec![
-                (format!("user{i}@example.com"), ""),
-                (format!("user{i}b@example.net"), ""),
+        v.push(plain(
+            "bulk@example.org",
+            &[
+                &format!("user{i}@example.com"),
+                &format!("user{i}b@example.net"),
             ],
-            body: content(
-                &format!("bulk{i}"),
-                "",
-                format!("Bulk message {i}.\n").as_bytes(),
-            ),
-        });
+            &format!("bulk{i}"),
+            format!("Bulk message {i}.\n").as_bytes(),
+        ));
     }
     v
 }
