@@ -1729,11 +1729,10 @@ fn refused_recipients_get_a_dsn_as_postfix_would_send_it() {
             "rfc822; reject1@example.com"
         );
         assert!(d["per_message"].get("Original-Envelope-Id").is_none());
+        let text = d["text"].as_str().unwrap();
         assert!(
-            d["text"]
-                .as_str()
-                .unwrap()
-                .contains("<reject1@example.com>: host 127.0.0.1 said: 550 5.1.1")
+            text.contains("<reject1@example.com>: host 127.0.0.1 said: 550 5.1.1"),
+            "{text}"
         );
         // RET=HDRS, ENVID, ORCPT, NOTIFY=SUCCESS,FAILURE: the headers only, with the
         // envelope ID and the original recipient; grace (NOTIFY=NEVER) is not reported
