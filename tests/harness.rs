@@ -5,8 +5,10 @@
 //! optional time limit) and asserts its exit code (`ok`, `code`) showing both streams on
 //! failure (`ran_ok` does the same for any other program; `command` hands over the
 //! `Command` for a test that sets up its own streams; `reinject_to` and `journal_cmd`
-//! start the reinject and journal runs on an export); `assert_contains_all` and
-//! `assert_same_as_postcat` are the checks several topic modules make on output;
+//! start the reinject and journal runs on an export); `assert_contains_all`,
+//! `assert_stderr_contains` and `assert_same_as_postcat` are the checks several topic
+//! modules make on output; `fixture_once` builds a fixture once per test run under the
+//! target directory; `chown` and `mkdir_owned` give a daemon's user its directories;
 //! `SpoolCopy` / `copy_sample_spool` give a fresh copy of the sample spool in the mode
 //! variant a test needs (`cp -a`, `cp -r` as a checkout copy, or a live spool's
 //! 0700/0744); `Tmpfs` is a small real file system to fill; `Postfix` is a private
