@@ -525,7 +525,7 @@ fn end_to_end_into_a_postfix_primary_exactly_once() {
             s.messages, s.sent, s.messages_per_second
         );
         primary.drain();
-        let got = arrivals(&primary, ex);
+        let got = arrivals(primary, ex);
         let keys: Vec<_> = got.keys().cloned().collect();
         assert_eq!(keys, want);
         assert!(got.values().all(|&n| n == 1), "{got:?}");
@@ -547,7 +547,7 @@ fn end_to_end_into_a_postfix_primary_exactly_once() {
         assert_eq!(o.status.code(), Some(0));
         assert_eq!((s.sent, s.already_sent, s.transactions), (0, want.len(), 0));
         primary.drain();
-        assert_eq!(arrivals(&primary, ex), got);
+        assert_eq!(arrivals(primary, ex), got);
 
         // and a dry run says so
         let o = reinject_to(ex, &primary.to()).args(["--dry-run"]).output();
@@ -651,7 +651,7 @@ fn killed_runs_never_deliver_twice() {
             "{s:#?}"
         );
         primary.drain();
-        let got = arrivals(&primary, ex);
+        let got = arrivals(primary, ex);
         let unknown: Vec<(String, String)> = s
             .problems
             .iter()
@@ -753,7 +753,7 @@ fn temporary_refusal_is_retried_and_permanent_refusal_recorded() {
         assert_eq!(o.status.code(), Some(0), "{s:#?}");
         assert_eq!(s.sent, 1);
         primary.drain();
-        let got = arrivals(&primary, ex);
+        let got = arrivals(primary, ex);
         assert_eq!(got.keys().cloned().collect::<Vec<_>>(), want);
         assert!(got.values().all(|&n| n == 1));
     });
@@ -828,10 +828,10 @@ fn esmtp_parameters_reach_the_primary_queue() {
         assert_eq!(o.status.code(), Some(0), "{s:#?}");
         let m = manifest(ex);
         let t = Instant::now();
-        let mut files = held(&primary);
+        let mut files = held(primary);
         while files.len() < m.messages.len() && t.elapsed() < Duration::from_secs(20) {
             std::thread::sleep(Duration::from_millis(200));
-            files = held(&primary);
+            files = held(primary);
         }
         assert_eq!(files.len(), m.messages.len());
         let by_msgid = |q: &QueueFile| {
@@ -909,7 +909,7 @@ fn esmtp_parameters_reach_the_primary_queue() {
         // postcat agrees on one of them (the DSN message)
         let o = Command::new("postcat")
             .args(["-c", &format!("{}/etc", primary.d()), "-e"])
-            .arg(find_held_with(&primary, "dsn@test"))
+            .arg(find_held_with(primary, "dsn@test"))
             .output()
             .unwrap();
         let text = String::from_utf8_lossy(&o.stdout);
@@ -1242,7 +1242,7 @@ fn surplus_connections_give_way_to_admitted_ones() {
             "{s:#?}"
         );
         primary.drain();
-        let got = arrivals(&primary, ex);
+        let got = arrivals(primary, ex);
         for pair in &want {
             assert_eq!(got.get(pair).copied().unwrap_or(0), 1, "{pair:?}");
         }
@@ -1487,7 +1487,7 @@ fn another_name_for_the_target_never_sends_twice() {
             "{text}"
         );
         primary.drain();
-        let got = arrivals(&primary, ex);
+        let got = arrivals(primary, ex);
         assert!(got.values().all(|&n| n == 1), "{got:?}");
 
         // a deliberate second destination: once there, and nothing more anywhere
@@ -1501,7 +1501,7 @@ fn another_name_for_the_target_never_sends_twice() {
         assert_eq!((s.sent, s.already_sent), (0, want.len()));
         second.drain();
         primary.drain();
-        assert_eq!(arrivals(&primary, ex), got);
+        assert_eq!(arrivals(primary, ex), got);
         let got2 = arrivals(&second, ex);
         assert_eq!(got2.keys().cloned().collect::<Vec<_>>(), want);
         assert!(got2.values().all(|&n| n == 1), "{got2:?}");
@@ -1674,7 +1674,7 @@ fn refused_recipients_get_a_dsn_as_postfix_would_send_it() {
         assert_eq!(s.failed, 5, "{s:#?}");
         assert_eq!((s.dsns_sent, s.dsn_problems.len()), (4, 0), "{s:#?}");
         primary.drain();
-        let dsns = dsns_arrived(&primary);
+        let dsns = dsns_arrived(primary);
         assert_eq!(dsns.len(), 4, "{dsns:#?}");
         let host = reporting_name(ex);
         let by_to = |to: &str| {
@@ -1786,7 +1786,7 @@ fn refused_recipients_get_a_dsn_as_postfix_would_send_it() {
         );
         assert_eq!((s.sent, s.dsns_sent, s.transactions), (0, 0, 0), "{s:#?}");
         primary.drain();
-        assert_eq!(dsns_arrived(&primary).len(), 4);
+        assert_eq!(dsns_arrived(primary).len(), 4);
         // and `journal` now counts every failed pair as done
         let o = journal_cmd(ex, &["--json"]);
         assert_eq!(
@@ -2085,7 +2085,7 @@ fn backscatter_policy_on_a_real_primary() {
         assert!(held.contains(&("alice@example.org".into(), vec!["heidi@example.com".into()])));
         // what the senders' mailboxes received: exactly the DSNs the run names, headers only
         primary.drain();
-        let dsns = dsns_arrived(&primary);
+        let dsns = dsns_arrived(primary);
         assert_eq!(arrived_set(&dsns), dsn_set(&s.planned_dsns), "{dsns:#?}");
         for d in &dsns {
             assert_eq!(d["parts"][2], "text/rfc822-headers", "{d:#?}");
