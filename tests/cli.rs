@@ -446,7 +446,7 @@ fn a_directory_that_is_not_a_spool_is_refused() {
             .out(&out)
             .output();
         assert_eq!(o.status.code(), Some(2), "export {dir}: {}", stderr(&o));
-        assert!(stderr(&o).contains(says));
+        assert_stderr_contains(&o, says);
         assert!(!out.exists(), "export {dir} must write nothing");
     }
     // The suggested spool is the real one.
@@ -457,11 +457,7 @@ fn a_directory_that_is_not_a_spool_is_refused() {
         "--config-dir",
         &cfg,
     ]);
-    assert!(
-        stderr(&o).contains(&format!("use --queue-dir {} ", spool.display())),
-        "{}",
-        stderr(&o)
-    );
+    assert_stderr_contains(&o, &format!("use --queue-dir {} ", spool.display()));
     // A queue copied on its own.
     let lone = other.path().join("lone");
     copy_tree(&spool.join("deferred"), &lone, true);
@@ -473,11 +469,7 @@ fn a_directory_that_is_not_a_spool_is_refused() {
         &cfg,
     ]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("looks like one queue"),
-        "{}",
-        stderr(&o)
-    );
+    assert_stderr_contains(&o, "looks like one queue");
 }
 
 /// 8.4: a configuration directory that does not exist (or has no main.cf) is an error,
@@ -557,11 +549,7 @@ fn a_selection_that_matches_nothing_is_an_error() {
     a.extend(["--recipient", "bob@exmaple.com"]);
     let o = run(&a);
     assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("nearest: bob@example.com"),
-        "{}",
-        stderr(&o)
-    );
+    assert_stderr_contains(&o, "nearest: bob@example.com");
     assert!(o.stdout.is_empty());
     // A selection that matches is fine, and an export of everything too.
     let mut a = vec!["scan"];
@@ -592,11 +580,7 @@ fn nothing_readable_is_fatal() {
     let spool_s = spool.to_str().unwrap();
     let o = run(&["scan", "--queue-dir", spool_s, "--config-dir", &cfg]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("nothing could be read"),
-        "{}",
-        stderr(&o)
-    );
+    assert_stderr_contains(&o, "nothing could be read");
     assert!(
         String::from_utf8_lossy(&o.stdout).contains("3911298E402"),
         "the report lists the files"

@@ -83,13 +83,26 @@ pub fn documents() -> Vec<PathBuf> {
 // ---------------------------------------------------------------------------------------
 // Parsing
 
+/// A place in the documents, shown as `FILE:LINE`.
+#[derive(Debug, Clone)]
+pub struct Place {
+    /// Path relative to the repository root.
+    pub file: String,
+    /// 1-based.
+    pub line: usize,
+}
+
+impl std::fmt::Display for Place {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.file, self.line)
+    }
+}
+
 /// A code block of a document.
 #[derive(Debug, Clone)]
 pub struct Block {
-    /// Path relative to the repository root.
-    pub file: String,
-    /// 1-based line of the opening fence (or first line of an indented block).
-    pub line: usize,
+    /// The opening fence (or the first line of an indented block).
+    pub at: Place,
     /// The info string (empty for an indented block).
     pub info: String,
     pub fenced: bool,
@@ -110,8 +123,8 @@ pub struct Step {
 /// A parsed console block.
 #[derive(Debug, Clone)]
 pub struct Console {
-    pub file: String,
-    pub line: usize,
+    /// The block's opening fence.
+    pub at: Place,
     pub tag: Option<String>,
     pub pending: Option<String>,
     pub steps: Vec<Step>,
@@ -166,8 +179,10 @@ pub fn blocks(file: &str, text: &str) -> Vec<Block> {
                 i += 1;
             }
             out.push(Block {
-                file: file.to_string(),
-                line: start + 1,
+                at: Place {
+                    file: file.to_string(),
+                    line: start + 1,
+                },
                 info,
                 fenced: true,
                 lines: content,
@@ -201,8 +216,10 @@ pub fn blocks(file: &str, text: &str) -> Vec<Block> {
                 content.pop();
             }
             out.push(Block {
-                file: file.to_string(),
-                line: start + 1,
+                at: Place {
+                    file: file.to_string(),
+                    line: start + 1,
+                },
                 info: String::new(),
                 fenced: false,
                 lines: content,
@@ -241,7 +258,7 @@ impl Block {
         while i < self.lines.len() {
             let l = &self.lines[i];
             if let Some(cmd) = l.strip_prefix("$ ") {
-                let line = self.line + 1 + i;
+                let line = self.at.line + 1 + i;
                 let mut command = cmd.to_string();
                 while command.ends_with('\\') && i + 1 < self.lines.len() {
                     i += 1;
@@ -258,7 +275,7 @@ impl Block {
             } else if !l.trim().is_empty() {
                 return Err(format!(
                     "line {}: output before the first `$ ` command",
-                    self.line + 1 + i
+                    self.at.line + 1 + i
                 ));
             }
             i += 1;
@@ -267,8 +284,7 @@ impl Block {
             return Err("a console block without a `$ ` command".into());
         }
         Ok(Console {
-            file: self.file.clone(),
-            line: self.line,
+            at: self.at.clone(),
             tag,
             pending,
             steps,
@@ -566,7 +582,7 @@ impl DocEnv {
             if !output_matches(&step.expected, &actual) {
                 failures.push(format!(
                     "{}:{}: $ {}\n--- expected\n{}\n--- actual\n{}\n---",
-                    block.file,
+                    block.at.file,
                     step.line,
                     step.command,
                     step.expected.join("\n"),
@@ -624,10 +640,7 @@ pub fn console_blocks(path: &Path) -> Vec<Console> {
     blocks(&rel(path), &text)
         .iter()
         .filter(|b| b.is_console())
-        .map(|b| {
-            b.console()
-                .unwrap_or_else(|e| panic!("{}:{}: {e}", b.file, b.line))
-        })
+        .map(|b| b.console().unwrap_or_else(|e| panic!("{}: {e}", b.at)))
         .collect()
 }
 
@@ -640,14 +653,13 @@ fn run_blocks(env: &DocEnv, blocks: &[Console]) -> Vec<String> {
         match (&b.pending, f.is_empty()) {
             (None, _) => failures.extend(f),
             (Some(who), true) => failures.push(format!(
-                "{}:{}: this block is marked pending={who} but passes now: remove the marker",
-                b.file, b.line
+                "{}: this block is marked pending={who} but passes now: remove the marker",
+                b.at
             )),
             (Some(who), false) => {
                 eprintln!(
-                    "{}:{}: pending={who}, still differs (not a failure until it passes):\n{}",
-                    b.file,
-                    b.line,
+                    "{}: pending={who}, still differs (not a failure until it passes):\n{}",
+                    b.at,
                     f.join("\n")
                 );
             }
@@ -742,14 +754,14 @@ pub fn lint_problems() -> Vec<String> {
         for b in blocks(&rel(&path), &text) {
             if b.is_console() {
                 match b.console() {
-                    Err(e) => problems.push(format!("{}:{}: {e}", b.file, b.line)),
+                    Err(e) => problems.push(format!("{}: {e}", b.at)),
                     Ok(c) => {
                         if let Some(t) = &c.tag
                             && !run.contains(t)
                         {
                             problems.push(format!(
-                                "{}:{}: tag={t}, but no test runs it (call docs::run_tagged(\"{t}\", …) from the test that prepares that state)",
-                                b.file, b.line
+                                "{}: tag={t}, but no test runs it (call docs::run_tagged(\"{t}\", …) from the test that prepares that state)",
+                                b.at
                             ));
                         }
                     }
@@ -758,23 +770,27 @@ pub fn lint_problems() -> Vec<String> {
             }
             let mut continued = false;
             for (k, l) in b.lines.iter().enumerate() {
-                let at = if b.fenced { b.line + 1 + k } else { b.line + k };
+                let at = if b.fenced {
+                    b.at.line + 1 + k
+                } else {
+                    b.at.line + k
+                };
                 if shows_prompt_command(l) {
                     problems.push(format!(
                         "{}:{at}: {:?} shows a command in a block that is not ```console (so it is never run): make it a console block with `$ ` prompts and its real output",
-                        b.file,
+                        b.at.file,
                         l.trim()
                     ));
                 } else if !continued && is_bare_command(l) {
                     if let Some(known) = UNTESTED
                         .iter()
-                        .find(|(f, x)| *f == b.file && *x == l.trim())
+                        .find(|(f, x)| *f == b.at.file && *x == l.trim())
                     {
                         listed.insert(*known);
                     } else {
                         problems.push(format!(
                             "{}:{at}: {:?} is a command shown without a prompt, so it is never run: make it a ```console block with `$ ` and its real output (or a synopsis with [OPTIONS]/PLACEHOLDERS)",
-                            b.file,
+                            b.at.file,
                             l.trim()
                         ));
                     }

@@ -33,7 +33,9 @@ use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::harness::{free_port, manifest, ran_ok, s, sha256_hex as sha, stderr, write_mode};
+use crate::harness::{
+    assert_stderr_contains, free_port, manifest, ran_ok, s, sha256_hex as sha, stderr, write_mode,
+};
 use crate::util;
 use mxsalvage::manifest::Manifest;
 
@@ -341,7 +343,7 @@ fn old_import_recipes_fail() {
     let md = format!("maildir:{}", bundle.join("Maildir").display());
     let o = srv.doveadm(&["import", "-u", "alice@example.com", &md, "", "all"]);
     assert_eq!(o.status.code(), Some(0));
-    assert!(stderr(&o).contains("Permission denied"));
+    assert_stderr_contains(&o, "Permission denied");
     assert_ne!(srv.count("alice@example.com"), "INBOX messages=13");
     assert_eq!(util::tree_fingerprint(&out), before);
 
@@ -355,7 +357,7 @@ fn old_import_recipes_fail() {
     let mb = format!("mbox:{}", bundle.join("mail.mbox").display());
     let o = srv.doveadm(&["import", "-u", "alice@example.com", &mb, "", "all"]);
     assert!(!o.status.success(), "{o:?}");
-    assert!(stderr(&o).contains("can't be a file"), "{o:?}");
+    assert_stderr_contains(&o, "can't be a file");
     // mbox with the bundle as root: every file of the bundle is tried as a folder.
     let mb = format!(
         "mbox:{}:INBOX={}",
@@ -858,10 +860,10 @@ fn refusals() {
     std::fs::write(foreign.join("x"), "x").unwrap();
     let o = dovecot_cmd(&out, &pwfile, 10993, &foreign, &[]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("not written by mxsalvage"));
+    assert_stderr_contains(&o, "not written by mxsalvage");
     let o = dovecot_cmd(&out, &pwfile, 10993, &out.join("imap"), &[]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("must be apart"));
+    assert_stderr_contains(&o, "must be apart");
 
     // The admin's own certificate: referenced, its fingerprint printed, no handout
     // fingerprint section.
@@ -1000,7 +1002,7 @@ fn runbook_import_for_system_users() {
     );
     let o = srv.doveadm(&["import", "-s", "-u", "bob", &md, "Salvaged", "all"]);
     assert_eq!(o.status.code(), Some(0), "{o:?}");
-    assert!(stderr(&o).contains("Permission denied"), "{o:?}");
+    assert_stderr_contains(&o, "Permission denied");
     // The runbook's check turns that into a failure.
     let o = srv.doveadm(&[
         "mailbox",
@@ -1011,7 +1013,7 @@ fn runbook_import_for_system_users() {
         "Salvaged/INBOX",
     ]);
     assert_eq!(o.status.code(), Some(68), "{o:?}");
-    assert!(stderr(&o).contains("doesn't exist"), "{o:?}");
+    assert_stderr_contains(&o, "doesn't exist");
 
     // The runbook's recipe, as written.
     crate::docs::run_tagged("dovecot-import-system", &env);

@@ -16,8 +16,8 @@ use crate::harness::exim::{Exim, exim_available};
 use std::os::unix::fs::PermissionsExt;
 
 use crate::harness::{
-    Postfix, copy_tree, manifest, manifest_json, mx, mx_as_nobody, pending_pairs,
-    postfix_available, s, scan_report, stderr,
+    Postfix, assert_stderr_contains, copy_tree, manifest, manifest_json, mx, mx_as_nobody,
+    pending_pairs, postfix_available, s, scan_report, stderr,
 };
 use crate::reinject::{arrivals, expected_pairs, reinject};
 
@@ -291,7 +291,7 @@ fn damaged_copies_are_listed_with_path_and_reason() {
     assert!(reason("long").contains("bad length"), "{}", reason("long"));
     assert_eq!(report["messages"].as_array().unwrap().len(), sent.len() - 3);
     let o = mx(["cat", "-q", &sent["big"]]).queue_dir(&copy).code(1);
-    assert!(stderr(&o).contains("-D file is missing"), "{}", stderr(&o));
+    assert_stderr_contains(&o, "-D file is missing");
     check_unchanged(&copy);
 }
 
@@ -599,7 +599,7 @@ fn queue_dir_inside_an_exim_spool_names_the_spool() {
         "is inside an Exim spool: use --queue-dir {}",
         spool.display()
     );
-    assert!(stderr(&o).contains(&want), "{}", stderr(&o));
+    assert_stderr_contains(&o, &want);
 }
 
 /// A message Exim stored in wire format (`spool_wireformat`, BDAT) is listed as not

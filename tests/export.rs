@@ -16,8 +16,8 @@ use mxsalvage::queue::record::encode_record;
 use mxsalvage::queue::{Depth, QueueFile};
 
 use crate::harness::{
-    assert_contains_all, assert_ok as ok, manifest, mx, scratch, sha256_hex as sha, tool,
-    write_mode,
+    assert_contains_all, assert_ok as ok, assert_stderr_contains, manifest, mx, scratch,
+    sha256_hex as sha, tool, write_mode,
 };
 use crate::util::*;
 
@@ -458,7 +458,7 @@ fn out_inside_the_spool_is_refused() {
     ] {
         let o = export_spool(&spool, &out, &[]);
         assert_eq!(o.status.code(), Some(2), "{}", out.display());
-        assert!(String::from_utf8_lossy(&o.stderr).contains("queue directory"));
+        assert_stderr_contains(&o, "queue directory");
     }
     assert_eq!(tree_fingerprint(&spool), before);
 }
@@ -471,7 +471,7 @@ fn non_empty_out_needs_update_or_force() {
     std::fs::write(out.join("precious.txt"), "keep me").unwrap();
     let o = export_samples(&out, &[]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("not empty"));
+    assert_stderr_contains(&o, "not empty");
     // Not ours: --force and --update refuse too.
     for flag in ["--force", "--update"] {
         let o = export_samples(&out, &[flag]);
@@ -816,7 +816,7 @@ fn zip_passwords() {
     // kim has no password: refused before anything is written.
     let o = go(&[]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("kim@example.com"));
+    assert_stderr_contains(&o, "kim@example.com");
     assert!(!out.exists());
     std::fs::write(
         &pw,

@@ -17,7 +17,10 @@ use std::process::Command;
 use mxsalvage::manifest::{Manifest, ManifestRecipient};
 
 use crate::harness::filters::{self, Daemon, TestMail, eicar};
-use crate::harness::{Postfix, files_under, manifest, mx, python_lines, s, tool};
+use crate::harness::{
+    Postfix, assert_contains_all, assert_stderr_contains, files_under, manifest, mx, python_lines,
+    s, tool,
+};
 
 /// The cases by what the filters make of them.
 const SPAM: &[&str] = &["gtube"];
@@ -36,6 +39,8 @@ struct Setup {
     rspamd: Daemon,
     clamd: Daemon,
     sec: Postfix,
+    /// The test's own scratch directory ([`Setup::path`]).
+    dir: tempfile::TempDir,
 }
 
 fn setup() -> Option<Setup> {
@@ -64,6 +69,7 @@ fn setup() -> Option<Setup> {
         rspamd: filters::rspamd(),
         clamd: filters::clamd(false, None),
         sec,
+        dir: tempfile::tempdir().unwrap(),
     })
 }
 
@@ -95,6 +101,11 @@ impl Setup {
 }
 
 impl Setup {
+    /// `NAME` in the test's scratch directory (not created).
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
     /// [`Setup::export`], asserted to succeed, and the export's manifest.
     fn exported(&self, out: &Path, extra: &[&str]) -> Manifest {
         let o = self.export(out, extra);
@@ -259,13 +270,16 @@ fn check_junk_bundle(out: &Path, m: &Manifest, r: &ManifestRecipient) {
     let readme =
         std::fs::read_to_string(scratch.path().join(&r.dir).join(&r.dir).join("README.txt"))
             .unwrap();
-    assert!(
-        readme.contains("WITHHELD: 4 message(s) to you are not in this archive"),
-        "{readme}"
+    assert_contains_all(
+        "README.txt",
+        &readme,
+        &[
+            "WITHHELD: 4 message(s) to you are not in this archive",
+            "virus Eicar-Test-Signature",
+            "Subject: filters eicar-zip",
+            "Junk/       - 1 message(s)",
+        ],
     );
-    assert!(readme.contains("virus Eicar-Test-Signature"), "{readme}");
-    assert!(readme.contains("Subject: filters eicar-zip"), "{readme}");
-    assert!(readme.contains("Junk/       - 1 message(s)"), "{readme}");
     // index.html as a person sees it: the withheld notice, the inbox, then Spam.
     let text = page_text(&b.join("index.html"));
     let (before, spam) = text.split_once("Spam: 1 message").expect("a spam section");
@@ -287,8 +301,7 @@ fn check_junk_bundle(out: &Path, m: &Manifest, r: &ManifestRecipient) {
 #[test]
 fn spam_in_junk_malware_withheld_ham_in_the_inbox() {
     let Some(st) = setup() else { return };
-    let d = tempfile::tempdir().unwrap();
-    let out = d.path().join("out");
+    let out = st.path("out");
     // First only user@example.com; then --update adds the others (new verdicts, the
     // earlier filing kept).
     let first = st.exported(&out, &["--recipient", "user@example.com"]);
@@ -299,7 +312,7 @@ fn spam_in_junk_malware_withheld_ham_in_the_inbox() {
         Some(2),
         "another spam action is refused: {o:?}"
     );
-    assert!(String::from_utf8_lossy(&o.stderr).contains("--update keeps it"));
+    assert_stderr_contains(&o, "--update keeps it");
     let m = st.exported(&out, &["--update"]);
     assert_eq!(
         m.options.spam_action,
@@ -369,20 +382,22 @@ fn verify_checks_the_filing(out: &Path, m: &Manifest) {
         crate::harness::stdout(&o),
         crate::harness::stderr(&o)
     );
-    assert!(said.contains(&format!("files {spam} as Inbox")), "{said}");
-    assert!(said.contains("totals.junk is 2 but 1 are listed"), "{said}");
-    assert!(
-        said.contains(&format!("holds withheld message {}", evil.info.queue_id)),
-        "{said}"
+    assert_contains_all(
+        "verify",
+        &said,
+        &[
+            &format!("files {spam} as Inbox"),
+            "totals.junk is 2 but 1 are listed",
+            &format!("holds withheld message {}", evil.info.queue_id),
+        ],
     );
 }
 
 #[test]
 fn spam_action_keep_and_withhold() {
     let Some(st) = setup() else { return };
-    let d = tempfile::tempdir().unwrap();
     // keep: spam in the inbox like ham; malware still withheld; no Junk at all.
-    let keep = d.path().join("keep");
+    let keep = st.path("keep");
     let m = st.exported(&keep, &["--spam-action", "keep"]);
     let (r, b) = user(&keep, &m);
     assert!(r.junk.is_empty());
@@ -394,7 +409,7 @@ fn spam_action_keep_and_withhold() {
     assert_withheld_nowhere(&keep, &m, &set(MALWARE));
     mx(["verify"]).arg(s(&keep)).ok();
     // withhold: spam withheld like malware, named as spam in the notice.
-    let held = d.path().join("withhold");
+    let held = st.path("withhold");
     let m = st.exported(&held, &["--spam-action", "withhold"]);
     let (r, b) = user(&held, &m);
     let mut gone = set(MALWARE);
@@ -417,8 +432,7 @@ fn dovecot_shows_the_junk_folder() {
     }
     let Some(st) = setup() else { return };
     crate::dovecot::ensure_account("mxsalvage");
-    let d = tempfile::tempdir().unwrap();
-    let dir = d.path();
+    let dir = st.dir.path();
     std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let out = dir.join("out");
     let pw = dir.join("passwords");
@@ -487,8 +501,7 @@ fn dovecot_shows_the_junk_folder() {
 fn unscanned_mail_is_filed_marked_and_unchanged() {
     let Some(st) = setup() else { return };
     let small = filters::clamd(false, Some("1K"));
-    let d = tempfile::tempdir().unwrap();
-    let out = d.path().join("out");
+    let out = st.path("out");
     let (spool, etc) = filters::spool_dirs(&st.sec);
     let o = mx(["export", "--quiet", "--recipient", "user@example.com"])
         .queue_dir(&spool)

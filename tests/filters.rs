@@ -8,7 +8,9 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::harness::filters::{self, filters_available};
-use crate::harness::{copy_tree, manifest, mx, stderr, stdout};
+use crate::harness::{
+    assert_stderr_contains, copy_tree, fixture_once, manifest, mx, stderr, stdout,
+};
 use mxsalvage::filter::verdict::{Verdict, VerdictKind};
 use mxsalvage::manifest::Manifest;
 use mxsalvage::reinject::Summary;
@@ -18,10 +20,7 @@ use mxsalvage::reinject::Summary;
 /// test only reads it.
 fn fixture() -> &'static (PathBuf, PathBuf) {
     static F: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
-    F.get_or_init(|| {
-        let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("filters-fixture");
-        let _ = std::fs::remove_dir_all(&base);
-        std::fs::create_dir_all(&base).unwrap();
+    fixture_once(&F, "filters-fixture", |base| {
         let sec = filters::filter_spool(&filters::filter_mails());
         let (spool, etc) = filters::spool_dirs(&sec);
         copy_tree(&spool, &base.join("spool"), false);
@@ -64,8 +63,9 @@ fn kind(v: &Verdicts, name: &str) -> VerdictKind {
         .verdict
 }
 
-/// What every case must be judged, with either spam filter and clamd.
-fn assert_cases(v: &Verdicts, spam_filter: &str) {
+/// What every case must be judged, with either spam filter (its name and the action it
+/// gives GTUBE) and clamd.
+fn assert_cases(v: &Verdicts, spam_filter: &str, gtube_action: &str) {
     assert_eq!(v.len(), filters::filter_mails().len(), "{v:?}");
     for ham in [
         "ham",
@@ -93,6 +93,7 @@ fn assert_cases(v: &Verdicts, spam_filter: &str) {
     assert!(both.spam.as_ref().unwrap().is_spam, "{both:?}");
     let g = v["gtube"].as_ref().unwrap().spam.clone().unwrap();
     assert_eq!(g.filter, spam_filter);
+    assert_eq!(g.action, gtube_action);
     assert!(g.symbols.iter().any(|s| s == "GTUBE"), "{g:?}");
     assert!(
         g.at.ends_with('Z')
@@ -108,15 +109,21 @@ fn assert_cases(v: &Verdicts, spam_filter: &str) {
 }
 
 /// An export of the fixture with `spam` and `clamd`, every case checked
-/// ([`assert_cases`]); the verdicts and the manifest.
-fn judged(spam: &filters::Daemon, clamd: &filters::Daemon, name: &str) -> (Verdicts, Manifest) {
-    let d = tempfile::tempdir().unwrap();
-    let out = d.path().join("out");
+/// ([`assert_cases`]); its manifest.
+fn judged(spam: &filters::Daemon, clamd: &filters::Daemon, name: &str, action: &str) -> Manifest {
+    let (_d, _, out) = crate::harness::scratch();
     let flags = ["--spam-filter", &spam.url, "--virus-scan", &clamd.url];
     export(&out, &flags).ok();
     let v = verdicts(&out);
-    assert_cases(&v, name);
-    (v, manifest(&out))
+    assert_cases(&v, name, action);
+    manifest(&out)
+}
+
+/// The usual set-up: a fresh [`scratch`](crate::harness::scratch) (a temporary
+/// directory, its `spool` and `out` paths); `None` (the test skips) when the daemons
+/// are missing.
+fn scratch() -> Option<(tempfile::TempDir, PathBuf, PathBuf)> {
+    filters_available().then(crate::harness::scratch)
 }
 
 #[test]
@@ -125,9 +132,7 @@ fn rspamd_and_clamd_judge_every_case_and_the_manifest_records_it() {
         return;
     }
     let (rspamd, clamd) = (filters::rspamd(), filters::clamd(false, None));
-    let (v, m) = judged(&rspamd, &clamd, "rspamd");
-    let g = v["gtube"].as_ref().unwrap().spam.clone().unwrap();
-    assert_eq!(g.action, "reject");
+    let m = judged(&rspamd, &clamd, "rspamd", "reject");
     assert_eq!(m.options.spam_filter.as_deref(), Some(rspamd.url.as_str()));
     assert_eq!(m.options.virus_scan.as_deref(), Some(clamd.url.as_str()));
 }
@@ -138,20 +143,16 @@ fn spamd_and_clamd_over_tcp_judge_every_case() {
         return;
     }
     let (spamd, clamd) = (filters::spamd(), filters::clamd(true, None));
-    let (v, _) = judged(&spamd, &clamd, "spamd");
-    let g = v["gtube"].as_ref().unwrap().spam.clone().unwrap();
-    assert_eq!(g.action, "spam");
+    judged(&spamd, &clamd, "spamd", "spam");
 }
 
 /// A filter asked for but not there: exit 2 before anything is written, one line that
 /// says how to start it.
 #[test]
 fn an_unreachable_filter_is_refused_before_anything_is_written() {
-    if !filters_available() {
+    let Some((d, _, out)) = scratch() else {
         return;
-    }
-    let d = tempfile::tempdir().unwrap();
-    let out = d.path().join("out");
+    };
     let nowhere = format!("rspamd://127.0.0.1:{}", crate::harness::free_port());
     let o = export(&out, &["--spam-filter", &nowhere]).code(2);
     let e = stderr(&o);
@@ -165,11 +166,7 @@ fn an_unreachable_filter_is_refused_before_anything_is_written() {
     assert!(!out.exists());
     // The limits alone, without a filter, are a usage error.
     let o = export(&out, &["--scan-jobs", "2"]).code(2);
-    assert!(
-        stderr(&o).contains("need --spam-filter or --virus-scan"),
-        "{}",
-        stderr(&o)
-    );
+    assert_stderr_contains(&o, "need --spam-filter or --virus-scan");
     assert!(!out.exists());
     let sock = d.path().join("no-clamd.sock");
     let o = export(
@@ -177,7 +174,7 @@ fn an_unreachable_filter_is_refused_before_anything_is_written() {
         &["--virus-scan", &format!("clamd://{}", sock.display())],
     )
     .code(2);
-    assert!(stderr(&o).contains("start clamd"), "{}", stderr(&o));
+    assert_stderr_contains(&o, "start clamd");
     assert!(!out.exists());
 }
 
@@ -266,11 +263,9 @@ fn assert_all_unscanned(out: &Path, o: &std::process::Output, why: &str) {
 
 #[test]
 fn a_filter_that_answers_garbage_leaves_each_message_unscanned_and_listed() {
-    if !filters_available() {
+    let Some((_d, _, out)) = scratch() else {
         return;
-    }
-    let d = tempfile::tempdir().unwrap();
-    let out = d.path().join("out");
+    };
     let url = bad_rspamd(Answer::Garbage);
     let o = export(&out, &["--spam-filter", &url]).code(1);
     assert_all_unscanned(&out, &o, "unexpected answer");
@@ -278,11 +273,9 @@ fn a_filter_that_answers_garbage_leaves_each_message_unscanned_and_listed() {
 
 #[test]
 fn a_filter_that_never_answers_times_out_per_message_and_never_hangs() {
-    if !filters_available() {
+    let Some((_d, _, out)) = scratch() else {
         return;
-    }
-    let d = tempfile::tempdir().unwrap();
-    let out = d.path().join("out");
+    };
     let url = bad_rspamd(Answer::Silence);
     let o = export(
         &out,
@@ -304,12 +297,10 @@ fn a_filter_that_never_answers_times_out_per_message_and_never_hangs() {
 /// reason (filed in the inbox, marked), listed, exit 1; the others are judged.
 #[test]
 fn clamds_size_limit_makes_the_big_message_unscanned_with_its_reason() {
-    if !filters_available() {
+    let Some((_d, _, out)) = scratch() else {
         return;
-    }
+    };
     let (rspamd, clamd) = (filters::rspamd(), filters::clamd(false, Some("1M")));
-    let d = tempfile::tempdir().unwrap();
-    let out = d.path().join("out");
     let o = export(
         &out,
         &["--spam-filter", &rspamd.url, "--virus-scan", &clamd.url],
@@ -340,17 +331,14 @@ fn clamds_size_limit_makes_the_big_message_unscanned_with_its_reason() {
 /// (cannot connect), listed, exit 1; none is passed as ham without an answer.
 #[test]
 fn a_filter_stopped_mid_run_leaves_the_rest_unscanned() {
-    if !filters_available() {
+    let Some((_d, spool, out)) = scratch() else {
         return;
-    }
-    let d = tempfile::tempdir().unwrap();
-    let spool = d.path().join("spool");
+    };
     // 4,000 copies of the samples (about 43 MB): more than the scanning stage may hold
     // ahead of the writers (export::scan::BUDGET, 32 MB), so rspamd is still needed
     // when it is stopped, however fast it answered until then.
     let n = 4000;
     crate::harness::deferred_copies(&spool, n, |i| format!("F{:05X}{:04X}", i, i % 7), false);
-    let out = d.path().join("out");
     let mut rspamd = filters::rspamd();
     let child = mx(["export", "--format", "eml", "--quiet", "--scan-jobs", "1"])
         .queue_dir(&spool)
@@ -414,12 +402,10 @@ fn queue_file(spool: &Path, name: &str) -> PathBuf {
 /// made without them.
 #[test]
 fn update_scans_only_new_mail_and_keeps_earlier_verdicts() {
-    if !filters_available() {
+    let Some((d, spool, out)) = scratch() else {
         return;
-    }
+    };
     let (rspamd, mut clamd) = (filters::rspamd(), filters::clamd(false, None));
-    let d = tempfile::tempdir().unwrap();
-    let spool = d.path().join("spool");
     copy_tree(&fixture().0, &spool, false);
     let aside = d.path().join("aside");
     std::fs::create_dir(&aside).unwrap();
@@ -430,7 +416,6 @@ fn update_scans_only_new_mail_and_keeps_earlier_verdicts() {
         std::fs::rename(&f, &to).unwrap();
         held.push((to, f));
     }
-    let out = d.path().join("out");
     let run = |extra: &[&str], now: &str| {
         mx(["export", "--format", "eml", "--quiet"])
             .queue_dir(&spool)
@@ -478,18 +463,14 @@ fn update_scans_only_new_mail_and_keeps_earlier_verdicts() {
     clamd.stop();
     let before = std::fs::read(out.join("manifest.json")).unwrap();
     let o = run(&["--update"], day1).code(2);
-    assert!(stderr(&o).contains("start clamd"), "{}", stderr(&o));
+    assert_stderr_contains(&o, "start clamd");
     assert_eq!(std::fs::read(out.join("manifest.json")).unwrap(), before);
     // An export made without filters keeps being judged so.
     let plain = d.path().join("plain");
     export(&plain, &[]).ok();
     assert!(verdicts(&plain).values().all(Option::is_none));
     let o = export(&plain, &["--update", "--spam-filter", &rspamd.url]).code(2);
-    assert!(
-        stderr(&o).contains("made without --spam-filter"),
-        "{}",
-        stderr(&o)
-    );
+    assert_stderr_contains(&o, "made without --spam-filter");
 }
 
 /// The case name of each DSN in `v` (by the queue ID's message in the export `ex`).
@@ -515,20 +496,25 @@ fn dsn_cases(ex: &Path, v: &[mxsalvage::reinject::PlannedDsn]) -> Vec<(String, O
     out
 }
 
-/// Every message refused by the primary (550 5.1.1): a reinject of `ex` into it, the
-/// JSON summary.
-fn refused_reinject(
+/// `reinject --json` of `ex` into `primary` with `extra` flags, asserted to exit with
+/// `code`: the summary.
+fn reinject_json(
     ex: &Path,
     primary: &crate::harness::Postfix,
     extra: &[&str],
-) -> mxsalvage::reinject::Summary {
-    let o = mx(["reinject", "--from"])
-        .arg(ex)
-        .args(["--to", &primary.to(), "--json", "--no-tls"])
+    code: i32,
+) -> Summary {
+    let o = crate::harness::reinject_to(ex, &primary.to())
+        .args(["--json", "--no-tls"])
         .args(extra)
         .within(Duration::from_secs(300))
-        .code(1);
+        .code(code);
     crate::harness::reinject_summary(&o)
+}
+
+/// Every message refused by the primary (550 5.1.1): a reinject of `ex` into it, exit 1.
+fn refused_reinject(ex: &Path, primary: &crate::harness::Postfix, extra: &[&str]) -> Summary {
+    reinject_json(ex, primary, extra, 1)
 }
 
 /// The verdicts feed reinject's DSN policy: spam (GTUBE) and malware refused at the
@@ -536,11 +522,10 @@ fn refused_reinject(
 /// without filters) from reinject's own filters, asked only about those messages.
 #[test]
 fn spam_and_malware_refused_at_the_primary_get_no_dsn() {
-    if !filters_available() {
+    let Some((d, ..)) = scratch() else {
         return;
-    }
+    };
     let (rspamd, clamd) = (filters::rspamd(), filters::clamd(false, None));
-    let d = tempfile::tempdir().unwrap();
     let primary = crate::harness::Postfix::primary();
     primary.access("user@example.com 550 5.1.1 no such user (test)\n");
     let expect = |ex: &Path, s: &mxsalvage::reinject::Summary| {
@@ -591,11 +576,8 @@ fn spam_and_malware_refused_at_the_primary_get_no_dsn() {
         .arg(&plain)
         .args(["--to", &primary.to(), "--no-tls", "--virus-scan", &gone])
         .code(2);
-    assert!(
-        stderr(&o).contains("start clamd") && stderr(&o).contains("nothing was sent"),
-        "{}",
-        stderr(&o)
-    );
+    assert_stderr_contains(&o, "start clamd");
+    assert_stderr_contains(&o, "nothing was sent");
     let s = refused_reinject(
         &plain,
         &primary,
@@ -619,15 +601,9 @@ fn cases_of(ex: &Path, pairs: &[mxsalvage::reinject::PairReport]) -> Vec<String>
     out
 }
 
-/// `reinject --json` of `ex` into `primary` with `extra` flags, exit 0: the summary.
+/// [`reinject_json`], exit 0.
 fn reinject_ok(ex: &Path, primary: &crate::harness::Postfix, extra: &[&str]) -> Summary {
-    let o = mx(["reinject", "--from"])
-        .arg(ex)
-        .args(["--to", &primary.to(), "--json", "--no-tls"])
-        .args(extra)
-        .within(Duration::from_secs(300))
-        .code(0);
-    crate::harness::reinject_summary(&o)
+    reinject_json(ex, primary, extra, 0)
 }
 
 const EICAR_CASES: [&str; 4] = [
@@ -651,11 +627,10 @@ const CLEAN_CASES: [&str; 6] = [
 /// spam are delivered exactly once; `--include-malware` sends it.
 #[test]
 fn reinject_withholds_malware_unless_included() {
-    if !filters_available() {
+    let Some((d, ..)) = scratch() else {
         return;
-    }
+    };
     let (rspamd, clamd) = (filters::rspamd(), filters::clamd(false, None));
-    let d = tempfile::tempdir().unwrap();
     let ex = d.path().join("ex");
     export(
         &ex,
@@ -759,11 +734,7 @@ fn withheld_in_journal(ex: &Path) {
         let ids: Vec<&str> = out.lines().collect();
         assert_eq!(ids.len(), 6, "{flags:?}");
         assert!(withheld.iter().all(|w| !ids.contains(w)), "{flags:?}");
-        assert!(
-            stderr(&o).contains("4 withheld as malware, not sent to the primary"),
-            "{}",
-            stderr(&o)
-        );
+        assert_stderr_contains(&o, "4 withheld as malware, not sent to the primary");
     }
 }
 
@@ -784,12 +755,10 @@ fn runbook_filters_block() {
 /// 32 MB of messages between loading and writing).
 #[test]
 fn scanning_ahead_keeps_memory_bounded() {
-    if !filters_available() {
+    let Some((d, spool, _)) = scratch() else {
         return;
-    }
+    };
     let (rspamd, clamd) = (filters::rspamd(), filters::clamd(false, None));
-    let d = tempfile::tempdir().unwrap();
-    let spool = d.path().join("spool");
     let big = queue_file(&fixture().0, "big");
     for i in 0..10 {
         let id = format!("B{i:X}BIG{i:04X}");

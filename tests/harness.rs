@@ -5,8 +5,10 @@
 //! optional time limit) and asserts its exit code (`ok`, `code`) showing both streams on
 //! failure (`ran_ok` does the same for any other program; `command` hands over the
 //! `Command` for a test that sets up its own streams; `reinject_to` and `journal_cmd`
-//! start the reinject and journal runs on an export); `assert_contains_all` and
-//! `assert_same_as_postcat` are the checks several topic modules make on output;
+//! start the reinject and journal runs on an export); `assert_contains_all`,
+//! `assert_stderr_contains` and `assert_same_as_postcat` are the checks several topic
+//! modules make on output; `fixture_once` builds a fixture once per test run under the
+//! target directory; `chown` and `mkdir_owned` give a daemon's user its directories;
 //! `SpoolCopy` / `copy_sample_spool` give a fresh copy of the sample spool in the mode
 //! variant a test needs (`cp -a`, `cp -r` as a checkout copy, or a live spool's
 //! 0700/0744); `Tmpfs` is a small real file system to fill; `Postfix` is a private
@@ -26,6 +28,7 @@ use std::ffi::OsStr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use mxsalvage::manifest::Manifest;
@@ -263,6 +266,12 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// Asserts that a run's standard error contains `want`, showing all of it when not.
+pub fn assert_stderr_contains(o: &Output, want: &str) {
+    let e = stderr(o);
+    assert!(e.contains(want), "stderr lacks {want:?}:\n{e}");
+}
+
 /// A path as the `&str` an argument list wants.
 pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -339,6 +348,23 @@ pub fn plant(spool: &Path, rel: &str, data: &[u8], mode: u32) {
 pub fn write_mode(p: &Path, data: impl AsRef<[u8]>, mode: u32) {
     std::fs::write(p, data).unwrap();
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// `chown -R OWNER PATH`, asserted to succeed.
+pub fn chown(owner: &str, p: &Path) {
+    let st = Command::new("chown")
+        .arg("-R")
+        .arg(owner)
+        .arg(p)
+        .status()
+        .unwrap();
+    assert!(st.success(), "chown {owner} {}", p.display());
+}
+
+/// Creates the directory `p` (its parent must exist) owned by `owner`.
+pub fn mkdir_owned(p: &Path, owner: &str) {
+    std::fs::create_dir(p).unwrap();
+    chown(owner, p);
 }
 
 /// A damaged sample (samples/damaged/NAME).
@@ -555,6 +581,22 @@ pub fn export_samples(out: &Path, extra: &[&str]) -> Mx {
         .out(out)
         .arg("--quiet")
         .args(extra)
+}
+
+/// A fixture made once per test run: `build` gets `CARGO_TARGET_TMPDIR/NAME`, emptied
+/// and created, and its result is kept in `cell` for every later test (which only
+/// reads or copies what it names).
+pub fn fixture_once<T: Send + Sync>(
+    cell: &'static OnceLock<T>,
+    name: &str,
+    build: impl FnOnce(&Path) -> T,
+) -> &'static T {
+    cell.get_or_init(|| {
+        let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+        let _ = std::fs::remove_dir_all(&base);
+        std::fs::create_dir_all(&base).unwrap();
+        build(&base)
+    })
 }
 
 /// A fresh temporary directory for one test, with the paths of its `spool` and `out`

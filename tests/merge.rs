@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use crate::harness::{
-    Modes, Postfix, SpoolCopy, copy_tree, files_under, fingerprint_of, manifest, manifest_json, mx,
-    postfix_available,
+    Modes, Postfix, SpoolCopy, copy_tree, files_under, fingerprint_of, fixture_once, manifest,
+    manifest_json, mx, postfix_available,
 };
 use mxsalvage::manifest::{Manifest, ManifestMessage};
 
@@ -47,10 +47,7 @@ fn copy_queues(sec: &Postfix, to: &Path) {
 /// directory.
 fn fixture() -> &'static Path {
     static F: OnceLock<PathBuf> = OnceLock::new();
-    F.get_or_init(|| {
-        let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("merge-fixture");
-        let _ = std::fs::remove_dir_all(&base);
-        std::fs::create_dir_all(&base).unwrap();
+    fixture_once(&F, "merge-fixture", |base| {
         let mx1 = Postfix::started("create-secondary");
         let mx2 = Postfix::started("create-secondary");
         let same = message("same", "same", "Sent once, held twice.");
@@ -69,8 +66,23 @@ fn fixture() -> &'static Path {
         mx2.settle_deferred(3);
         copy_queues(&mx1, &base.join("s1"));
         copy_queues(&mx2, &base.join("s2"));
-        base
+        base.to_path_buf()
     })
+    .as_path()
+}
+
+/// The fixture's two spools (`s1`, `s2`); `None` (the test skips) without Postfix.
+fn spools() -> Option<(PathBuf, PathBuf)> {
+    postfix_available().then(|| (fixture().join("s1"), fixture().join("s2")))
+}
+
+/// Where a queue file named `id` goes in `spool`'s deferred queue, its hash
+/// directories made (to give a message a queue ID that another spool has too).
+fn deferred_path(spool: &Path, id: &str) -> PathBuf {
+    let hashed = mxsalvage::queue::id::hash_dirs(id, 1).join("/");
+    let dir = spool.join("deferred").join(hashed);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(id)
 }
 
 fn export(spools: &[&Path], out: &Path, extra: &[&str]) {
@@ -111,11 +123,7 @@ fn header(msg: &[u8], name: &str) -> String {
 
 #[test]
 fn two_backup_mxs_give_each_recipient_one_copy() {
-    if !postfix_available() {
-        return;
-    }
-    let base = fixture();
-    let (s1, s2) = (base.join("s1"), base.join("s2"));
+    let Some((s1, s2)) = spools() else { return };
     let d = tempfile::tempdir().unwrap();
     let out = d.path().join("export");
     export(&[&s1, &s2], &out, &[]);
@@ -214,11 +222,7 @@ fn two_backup_mxs_give_each_recipient_one_copy() {
 
 #[test]
 fn scan_lists_every_spool() {
-    if !postfix_available() {
-        return;
-    }
-    let base = fixture();
-    let (s1, s2) = (base.join("s1"), base.join("s2"));
+    let Some((s1, s2)) = spools() else { return };
     let o = mx(["scan", "--json"]).queue_dir(&s1).queue_dir(&s2).ok();
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let msgs = v["messages"].as_array().unwrap();
@@ -238,11 +242,7 @@ fn scan_lists_every_spool() {
 
 #[test]
 fn a_queue_id_in_two_spools_is_qualified() {
-    if !postfix_available() {
-        return;
-    }
-    let base = fixture();
-    let s1 = base.join("s1");
+    let Some((s1, s2)) = spools() else { return };
     let d = tempfile::tempdir().unwrap();
     // A copy of the second spool where its "only" message is renamed to the queue ID
     // of the first spool's "near" message.
@@ -257,13 +257,9 @@ fn a_queue_id_in_two_spools_is_qualified() {
         .queue_id
         .clone();
     let s3 = d.path().join("s3");
-    copy_tree(&base.join("s2"), &s3, false);
+    copy_tree(&s2, &s3, false);
     let only = manifest_of_spool(&s3, d.path());
-    let new_dir = s3
-        .join("deferred")
-        .join(mxsalvage::queue::id::hash_dirs(&near1, 1).join("/"));
-    std::fs::create_dir_all(&new_dir).unwrap();
-    std::fs::rename(s3.join(&only), new_dir.join(&near1)).unwrap();
+    std::fs::rename(s3.join(&only), deferred_path(&s3, &near1)).unwrap();
 
     let out = d.path().join("merged");
     export(&[&s1, &s3], &out, &[]);
@@ -321,14 +317,10 @@ fn manifest_of_spool(s: &Path, tmp: &Path) -> String {
 
 #[test]
 fn an_update_keeps_the_names_it_gave() {
-    if !postfix_available() {
-        return;
-    }
-    let base = fixture();
-    let s1 = base.join("s1");
+    let Some((s1, s2)) = spools() else { return };
     let d = tempfile::tempdir().unwrap();
     let s3 = d.path().join("s3");
-    copy_tree(&base.join("s2"), &s3, false);
+    copy_tree(&s2, &s3, false);
     let out = d.path().join("export");
     export(&[&s1, &s3], &out, &[]);
     let before = manifest(&out);
@@ -340,11 +332,7 @@ fn an_update_keeps_the_names_it_gave() {
     assert!(!near1.contains('+'), "{near1}");
     // A new queue file in the second spool takes the first one's queue ID.
     let only = subject(&before, "only").path;
-    let dir = s3
-        .join("deferred")
-        .join(mxsalvage::queue::id::hash_dirs(&near1, 1).join("/"));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::copy(s3.join(&only), dir.join(&near1)).unwrap();
+    std::fs::copy(s3.join(&only), deferred_path(&s3, &near1)).unwrap();
     export(&[&s1, &s3], &out, &["--update"]);
     let after = manifest(&out);
     // The message already exported keeps its name (not new again as `ID+1`); the new

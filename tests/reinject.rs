@@ -15,9 +15,9 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use crate::harness::{
-    Postfix, assert_contains_all, contents_under, copy_export, files_under, free_port, is_root,
-    journal_cmd, journal_path, journal_state, maildir_messages, manifest, mx, reinject_summary,
-    reinject_to,
+    Postfix, assert_contains_all, assert_stderr_contains, chown, copy_export, files_under,
+    fixture_once, free_port, is_root, journal_cmd, journal_path, journal_state, maildir_messages,
+    manifest, mx, reinject_summary, reinject_to,
 };
 use crate::util;
 use mxsalvage::manifest::Manifest;
@@ -48,10 +48,6 @@ pub(crate) fn servers_available(dovecot: bool) -> bool {
         );
     }
     ok
-}
-
-fn walk_files(d: &Path, out: &mut Vec<Vec<u8>>) {
-    contents_under(d, false, out)
 }
 
 /// A test message fed to the secondary: MAIL params, (rcpt, params), content (LF).
@@ -86,24 +82,30 @@ fn msg(
     }
 }
 
+/// A [`Feed`] with no MAIL or RCPT parameters and no extra headers.
+fn plain(sender: &'static str, rcpts: &[&str], id: &str, body: &[u8]) -> Feed {
+    Feed {
+        sender,
+        mail_params: "",
+        rcpts: rcpts.iter().map(|r| (r.to_string(), "")).collect(),
+        body: content(id, "", body),
+    }
+}
+
 fn feeds() -> Vec<Feed> {
     let alice = "alice@example.org";
     let mut v = vec![
-        msg(
+        plain(
             alice,
-            "",
-            &[("bob@example.com", ""), ("carol@example.net", "")],
-            content("plain", "", b"Hello Bob and Carol.\n"),
+            &["bob@example.com", "carol@example.net"],
+            "plain",
+            b"Hello Bob and Carol.\n",
         ),
-        msg(
+        plain(
             "",
-            "",
-            &[("dave@example.com", "")],
-            content(
-                "nullsender",
-                "",
-                b"A bounce-like message with the null sender.\n",
-            ),
+            &["dave@example.com"],
+            "nullsender",
+            b"A bounce-like message with the null sender.\n",
         ),
         msg(
             "erin-sender@example.org",
@@ -137,49 +139,41 @@ fn feeds() -> Vec<Feed> {
             ],
             content("dsn", "", b"DSN parameters.\n"),
         ),
-        msg(
+        plain(
             alice,
-            "",
-            &[("\"john doe\"@example.com", "")],
-            content("quoted", "", b"Quoted local part.\n"),
+            &["\"john doe\"@example.com"],
+            "quoted",
+            b"Quoted local part.\n",
         ),
-        msg(
+        plain(
             alice,
-            "",
-            &[("heidi@example.com", "")],
-            content(
-                "longline",
-                "",
-                format!("{}\nend\n", "x".repeat(1500)).as_bytes(),
-            ),
+            &["heidi@example.com"],
+            "longline",
+            format!("{}\nend\n", "x".repeat(1500)).as_bytes(),
         ),
-        msg(
+        plain(
             alice,
-            "",
-            &[("defer1@example.com", ""), ("judy@example.com", "")],
-            content("deferme", "", b"One recipient is deferred at first.\n"),
+            &["defer1@example.com", "judy@example.com"],
+            "deferme",
+            b"One recipient is deferred at first.\n",
         ),
-        msg(
+        plain(
             alice,
-            "",
-            &[("reject1@example.com", "")],
-            content("rejectme", "", b"This recipient is rejected.\n"),
+            &["reject1@example.com"],
+            "rejectme",
+            b"This recipient is rejected.\n",
         ),
     ];
     for i in 0..12 {
-        v.push(Feed {
-            sender: "bulk@example.org",
-            mail_params: "",
-            rcpts: vec![
-                (format!("user{i}@example.com"), ""),
-                (format!("user{i}b@example.net"), ""),
+        v.push(plain(
+            "bulk@example.org",
+            &[
+                &format!("user{i}@example.com"),
+                &format!("user{i}b@example.net"),
             ],
-            body: content(
-                &format!("bulk{i}"),
-                "",
-                format!("Bulk message {i}.\n").as_bytes(),
-            ),
-        });
+            &format!("bulk{i}"),
+            format!("Bulk message {i}.\n").as_bytes(),
+        ));
     }
     v
 }
@@ -250,26 +244,7 @@ fn fed_secondary() -> Postfix {
     let sec = Postfix::started("create-secondary");
     let msgs = feeds();
     feed(sec.port, &msgs);
-    // wait until everything sits in deferred/
-    let spool = sec.dir.path().join("spool");
-    let t = Instant::now();
-    loop {
-        let mut n = Vec::new();
-        walk_files(&spool.join("deferred"), &mut n);
-        let mut busy = Vec::new();
-        for q in ["incoming", "active", "maildrop"] {
-            walk_files(&spool.join(q), &mut busy);
-        }
-        if n.len() == msgs.len() && busy.is_empty() {
-            break;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(60),
-            "secondary did not settle"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    sec.stop();
+    sec.settle_deferred(msgs.len());
     sec
 }
 
@@ -290,10 +265,7 @@ fn spool_ids(p: &Postfix) -> Vec<String> {
 /// The export built once per test run from a real secondary's spool.
 fn fixture() -> &'static Path {
     static F: OnceLock<PathBuf> = OnceLock::new();
-    F.get_or_init(|| {
-        let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("reinject-fixture");
-        let _ = std::fs::remove_dir_all(&base);
-        std::fs::create_dir_all(&base).unwrap();
+    fixture_once(&F, "reinject-fixture", |base| {
         let sec = fed_secondary();
         let out = base.join("export");
         export(
@@ -303,6 +275,7 @@ fn fixture() -> &'static Path {
         );
         out
     })
+    .as_path()
 }
 
 /// A fresh copy of the fixture export.
@@ -316,9 +289,12 @@ fn fixture_export() -> Option<tempfile::TempDir> {
     servers_available(false).then(export_copy)
 }
 
-/// [`fixture_export`] and a private primary to send it to.
-fn export_and_primary() -> Option<(tempfile::TempDir, Postfix)> {
-    fixture_export().map(|e| (e, Postfix::primary()))
+/// The usual set-up of a test that sends: runs `test` on a fresh copy of the fixture
+/// export and a private primary to send it to; skips when the servers are missing.
+fn with_export_and_primary(test: impl FnOnce(&Path, &Postfix)) {
+    if let Some(export) = fixture_export() {
+        test(export.path(), &Postfix::primary());
+    }
 }
 
 /// A temporary directory whose `export/` holds an export of the sample spool;
@@ -529,58 +505,56 @@ fn journal_lines(export: &Path) -> usize {
 
 #[test]
 fn end_to_end_into_a_postfix_primary_exactly_once() {
-    let Some((export, primary)) = export_and_primary() else {
-        return;
-    };
-    let ex = export.path();
-    let want = expected_pairs(&manifest(ex));
-    assert!(want.len() >= 30, "{want:?}");
+    with_export_and_primary(|ex, primary| {
+        let want = expected_pairs(&manifest(ex));
+        assert!(want.len() >= 30, "{want:?}");
 
-    let t = Instant::now();
-    let (o, s) = reinject(ex, &primary.to(), &["--connections", "2"]);
-    let secs = t.elapsed().as_secs_f64();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{s:#?}\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert_eq!(s.sent, want.len());
-    assert_eq!((s.failed, s.deferred, s.unknown), (0, 0, 0));
-    eprintln!(
-        "reinject: {} messages, {} pairs in {secs:.2} s ({:.1} messages/s)",
-        s.messages, s.sent, s.messages_per_second
-    );
-    primary.drain();
-    let got = arrivals(&primary, ex);
-    let keys: Vec<_> = got.keys().cloned().collect();
-    assert_eq!(keys, want);
-    assert!(got.values().all(|&n| n == 1), "{got:?}");
+        let t = Instant::now();
+        let (o, s) = reinject(ex, &primary.to(), &["--connections", "2"]);
+        let secs = t.elapsed().as_secs_f64();
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{s:#?}\n{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert_eq!(s.sent, want.len());
+        assert_eq!((s.failed, s.deferred, s.unknown), (0, 0, 0));
+        eprintln!(
+            "reinject: {} messages, {} pairs in {secs:.2} s ({:.1} messages/s)",
+            s.messages, s.sent, s.messages_per_second
+        );
+        primary.drain();
+        let got = arrivals(primary, ex);
+        let keys: Vec<_> = got.keys().cloned().collect();
+        assert_eq!(keys, want);
+        assert!(got.values().all(|&n| n == 1), "{got:?}");
 
-    // every journal outcome is `sent`, each preceded by its `sending` marker
-    let js = journal_state(ex);
-    assert!(js.warnings.is_empty());
-    assert_eq!(js.last.len(), want.len());
-    assert!(
-        js.last
-            .values()
-            .all(|r| r.state == State::Sent && r.code == Some(250))
-    );
-    // per pair: `sending` (fsynced), `sending` with the dot mark, the outcome
-    assert_eq!(js.lines, 3 * want.len());
+        // every journal outcome is `sent`, each preceded by its `sending` marker
+        let js = journal_state(ex);
+        assert!(js.warnings.is_empty());
+        assert_eq!(js.last.len(), want.len());
+        assert!(
+            js.last
+                .values()
+                .all(|r| r.state == State::Sent && r.code == Some(250))
+        );
+        // per pair: `sending` (fsynced), `sending` with the dot mark, the outcome
+        assert_eq!(js.lines, 3 * want.len());
 
-    // a rerun sends nothing
-    let (o, s) = reinject(ex, &primary.to(), &[]);
-    assert_eq!(o.status.code(), Some(0));
-    assert_eq!((s.sent, s.already_sent, s.transactions), (0, want.len(), 0));
-    primary.drain();
-    assert_eq!(arrivals(&primary, ex), got);
+        // a rerun sends nothing
+        let (o, s) = reinject(ex, &primary.to(), &[]);
+        assert_eq!(o.status.code(), Some(0));
+        assert_eq!((s.sent, s.already_sent, s.transactions), (0, want.len(), 0));
+        primary.drain();
+        assert_eq!(arrivals(primary, ex), got);
 
-    // and a dry run says so
-    let o = reinject_to(ex, &primary.to()).args(["--dry-run"]).output();
-    assert_eq!(o.status.code(), Some(0));
-    let text = String::from_utf8_lossy(&o.stdout);
-    assert!(text.contains("0 transaction(s) would be sent"), "{text}");
+        // and a dry run says so
+        let o = reinject_to(ex, &primary.to()).args(["--dry-run"]).output();
+        assert_eq!(o.status.code(), Some(0));
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(text.contains("0 transaction(s) would be sent"), "{text}");
+    });
 }
 
 #[test]
@@ -648,181 +622,175 @@ fn damaged_archive_copy_fails_only_that_message() {
 
 #[test]
 fn killed_runs_never_deliver_twice() {
-    let Some((export, primary)) = export_and_primary() else {
-        return;
-    };
-    let ex = export.path();
-    let want = expected_pairs(&manifest(ex));
-    // kill the tool (SIGKILL) once the journal has grown by k lines, several times
-    for k in [1usize, 2, 5, 9] {
-        let before = journal_lines(ex);
-        let mut child = reinject_to(ex, &primary.to())
-            .args(["--no-tls", "--rate", "8", "--quiet"])
-            .command()
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let t = Instant::now();
-        while journal_lines(ex) < before + k {
-            if child.try_wait().unwrap().is_some() || t.elapsed() > Duration::from_secs(30) {
-                break;
+    with_export_and_primary(|ex, primary| {
+        let want = expected_pairs(&manifest(ex));
+        // kill the tool (SIGKILL) once the journal has grown by k lines, several times
+        for k in [1usize, 2, 5, 9] {
+            let before = journal_lines(ex);
+            let mut child = reinject_to(ex, &primary.to())
+                .args(["--no-tls", "--rate", "8", "--quiet"])
+                .command()
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let t = Instant::now();
+            while journal_lines(ex) < before + k {
+                if child.try_wait().unwrap().is_some() || t.elapsed() > Duration::from_secs(30) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(2));
             }
-            std::thread::sleep(Duration::from_millis(2));
+            child.kill().ok();
+            child.wait().unwrap();
         }
-        child.kill().ok();
-        child.wait().unwrap();
-    }
-    let (o, s) = reinject(ex, &primary.to(), &[]);
-    assert_eq!(
-        o.status.code(),
-        Some(if s.unknown > 0 { 1 } else { 0 }),
-        "{s:#?}"
-    );
-    primary.drain();
-    let got = arrivals(&primary, ex);
-    let unknown: Vec<(String, String)> = s
-        .problems
-        .iter()
-        .filter(|p| p.state == "unknown")
-        .map(|p| {
-            (
-                p.queue_id.clone(),
-                String::from_utf8_lossy(&p.recipient.0).to_lowercase(),
-            )
-        })
-        .collect();
-    eprintln!("kill test: {} unknown pair(s) after 4 kills", unknown.len());
-    for pair in &want {
-        let n = got.get(pair).copied().unwrap_or(0);
-        if unknown.contains(pair) {
-            assert!(n <= 1, "{pair:?} delivered {n} times");
-        } else {
-            assert_eq!(n, 1, "{pair:?} delivered {n} times");
+        let (o, s) = reinject(ex, &primary.to(), &[]);
+        assert_eq!(
+            o.status.code(),
+            Some(if s.unknown > 0 { 1 } else { 0 }),
+            "{s:#?}"
+        );
+        primary.drain();
+        let got = arrivals(primary, ex);
+        let unknown: Vec<(String, String)> = s
+            .problems
+            .iter()
+            .filter(|p| p.state == "unknown")
+            .map(|p| {
+                (
+                    p.queue_id.clone(),
+                    String::from_utf8_lossy(&p.recipient.0).to_lowercase(),
+                )
+            })
+            .collect();
+        eprintln!("kill test: {} unknown pair(s) after 4 kills", unknown.len());
+        for pair in &want {
+            let n = got.get(pair).copied().unwrap_or(0);
+            if unknown.contains(pair) {
+                assert!(n <= 1, "{pair:?} delivered {n} times");
+            } else {
+                assert_eq!(n, 1, "{pair:?} delivered {n} times");
+            }
         }
-    }
-    // the journal now states `unknown` explicitly for dangling markers
-    let js = journal_state(ex);
-    assert!(
-        js.last
-            .values()
-            .all(|r| matches!(r.state, State::Sent | State::Unknown))
-    );
-    // --resend-unknown sends exactly those
-    if !unknown.is_empty() {
-        let (_, s2) = reinject(ex, &primary.to(), &["--resend-unknown"]);
-        assert_eq!(s2.sent, unknown.len());
-    }
+        // the journal now states `unknown` explicitly for dangling markers
+        let js = journal_state(ex);
+        assert!(
+            js.last
+                .values()
+                .all(|r| matches!(r.state, State::Sent | State::Unknown))
+        );
+        // --resend-unknown sends exactly those
+        if !unknown.is_empty() {
+            let (_, s2) = reinject(ex, &primary.to(), &["--resend-unknown"]);
+            assert_eq!(s2.sent, unknown.len());
+        }
+    });
 }
 
 #[test]
 fn temporary_refusal_is_retried_and_permanent_refusal_recorded() {
-    let Some((export, primary)) = export_and_primary() else {
-        return;
-    };
-    let ex = export.path();
-    primary.access("defer1@example.com 450 4.2.0 try again later (test)\nreject1@example.com REJECT no such user (test)\n");
-    let want = expected_pairs(&manifest(ex));
-    // run in the background with a short retry delay; lift the DEFER rule once the
-    // journal shows the first deferral
-    let child = reinject_to(ex, &primary.to())
-        .args([
-            "--no-tls",
-            "--json",
-            "--quiet",
-            "--retry-delay",
-            "2",
-            "--max-retries",
-            "5",
-        ])
-        .command()
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let t = Instant::now();
-    loop {
-        let text = std::fs::read_to_string(journal_path(ex)).unwrap_or_default();
-        if text.contains("\"deferred\"") {
-            break;
+    with_export_and_primary(|ex, primary| {
+        primary.access("defer1@example.com 450 4.2.0 try again later (test)\nreject1@example.com REJECT no such user (test)\n");
+        let want = expected_pairs(&manifest(ex));
+        // run in the background with a short retry delay; lift the DEFER rule once the
+        // journal shows the first deferral
+        let child = reinject_to(ex, &primary.to())
+            .args([
+                "--no-tls",
+                "--json",
+                "--quiet",
+                "--retry-delay",
+                "2",
+                "--max-retries",
+                "5",
+            ])
+            .command()
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let t = Instant::now();
+        loop {
+            let text = std::fs::read_to_string(journal_path(ex)).unwrap_or_default();
+            if text.contains("\"deferred\"") {
+                break;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "no deferral journaled"
+            );
+            std::thread::sleep(Duration::from_millis(50));
         }
+        primary.access("reject1@example.com REJECT no such user (test)\n");
+        let out = child.wait_with_output().unwrap();
+        let s: Summary = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(out.status.code(), Some(1), "{s:#?}");
+        assert_eq!((s.failed, s.deferred, s.unknown), (1, 0, 0), "{s:#?}");
+        assert_eq!(s.sent, want.len() - 1);
+        let p = &s.problems[0];
+        assert_eq!(p.recipient.0, b"reject1@example.com");
+        assert!(p.reply.as_deref().unwrap().starts_with("554 "), "{p:?}");
+        let text = std::fs::read_to_string(journal_path(ex)).unwrap();
+        let defer_lines = text
+            .lines()
+            .filter(|l| l.contains("\"defer1@example.com\""))
+            .collect::<Vec<_>>();
         assert!(
-            t.elapsed() < Duration::from_secs(30),
-            "no deferral journaled"
+            defer_lines.iter().any(|l| l.contains("\"deferred\"")
+                && l.contains("450 4.2.0")
+                && l.contains("try again later")),
+            "{defer_lines:?}"
         );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    primary.access("reject1@example.com REJECT no such user (test)\n");
-    let out = child.wait_with_output().unwrap();
-    let s: Summary = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(out.status.code(), Some(1), "{s:#?}");
-    assert_eq!((s.failed, s.deferred, s.unknown), (1, 0, 0), "{s:#?}");
-    assert_eq!(s.sent, want.len() - 1);
-    let p = &s.problems[0];
-    assert_eq!(p.recipient.0, b"reject1@example.com");
-    assert!(p.reply.as_deref().unwrap().starts_with("554 "), "{p:?}");
-    let text = std::fs::read_to_string(journal_path(ex)).unwrap();
-    let defer_lines = text
-        .lines()
-        .filter(|l| l.contains("\"defer1@example.com\""))
-        .collect::<Vec<_>>();
-    assert!(
-        defer_lines.iter().any(|l| l.contains("\"deferred\"")
-            && l.contains("450 4.2.0")
-            && l.contains("try again later")),
-        "{defer_lines:?}"
-    );
-    assert!(defer_lines.last().unwrap().contains("\"sent\""));
+        assert!(defer_lines.last().unwrap().contains("\"sent\""));
 
-    // a rerun does not retry the failure...
-    let (o, s) = reinject(ex, &primary.to(), &[]);
-    assert_eq!(o.status.code(), Some(1));
-    assert_eq!((s.sent, s.failed, s.transactions), (0, 1, 0));
-    assert!(s.problems[0].from_journal);
-    // ...unless asked to, once the primary accepts it
-    primary.access("");
-    let (o, s) = reinject(ex, &primary.to(), &["--retry-failed"]);
-    assert_eq!(o.status.code(), Some(0), "{s:#?}");
-    assert_eq!(s.sent, 1);
-    primary.drain();
-    let got = arrivals(&primary, ex);
-    assert_eq!(got.keys().cloned().collect::<Vec<_>>(), want);
-    assert!(got.values().all(|&n| n == 1));
+        // a rerun does not retry the failure...
+        let (o, s) = reinject(ex, &primary.to(), &[]);
+        assert_eq!(o.status.code(), Some(1));
+        assert_eq!((s.sent, s.failed, s.transactions), (0, 1, 0));
+        assert!(s.problems[0].from_journal);
+        // ...unless asked to, once the primary accepts it
+        primary.access("");
+        let (o, s) = reinject(ex, &primary.to(), &["--retry-failed"]);
+        assert_eq!(o.status.code(), Some(0), "{s:#?}");
+        assert_eq!(s.sent, 1);
+        primary.drain();
+        let got = arrivals(primary, ex);
+        assert_eq!(got.keys().cloned().collect::<Vec<_>>(), want);
+        assert!(got.values().all(|&n| n == 1));
+    });
 }
 
 #[test]
 fn deferral_beyond_max_retries_stays_deferred_for_a_rerun() {
-    let Some((export, primary)) = export_and_primary() else {
-        return;
-    };
-    let ex = export.path();
-    primary.access("defer1@example.com 450 4.2.0 try again later (test)\n");
-    let (o, s) = reinject(
-        ex,
-        &primary.to(),
-        &[
-            "--id",
-            &queue_id_for(ex, "defer1@example.com"),
-            "--max-retries",
-            "2",
-            "--retry-delay",
-            "0.2",
-        ],
-    );
-    assert_eq!(o.status.code(), Some(1));
-    assert_eq!((s.sent, s.deferred), (1, 1), "{s:#?}");
-    let text = std::fs::read_to_string(journal_path(ex)).unwrap();
-    assert_eq!(
-        text.lines().filter(|l| l.contains("\"deferred\"")).count(),
-        2
-    );
-    primary.access("");
-    let (o, s) = reinject(
-        ex,
-        &primary.to(),
-        &["--id", &queue_id_for(ex, "defer1@example.com")],
-    );
-    assert_eq!(o.status.code(), Some(0));
-    assert_eq!((s.sent, s.already_sent), (1, 1));
+    with_export_and_primary(|ex, primary| {
+        primary.access("defer1@example.com 450 4.2.0 try again later (test)\n");
+        let (o, s) = reinject(
+            ex,
+            &primary.to(),
+            &[
+                "--id",
+                &queue_id_for(ex, "defer1@example.com"),
+                "--max-retries",
+                "2",
+                "--retry-delay",
+                "0.2",
+            ],
+        );
+        assert_eq!(o.status.code(), Some(1));
+        assert_eq!((s.sent, s.deferred), (1, 1), "{s:#?}");
+        let text = std::fs::read_to_string(journal_path(ex)).unwrap();
+        assert_eq!(
+            text.lines().filter(|l| l.contains("\"deferred\"")).count(),
+            2
+        );
+        primary.access("");
+        let (o, s) = reinject(
+            ex,
+            &primary.to(),
+            &["--id", &queue_id_for(ex, "defer1@example.com")],
+        );
+        assert_eq!(o.status.code(), Some(0));
+        assert_eq!((s.sent, s.already_sent), (1, 1));
+    });
 }
 
 fn queue_id_for(ex: &Path, rcpt: &str) -> String {
@@ -854,110 +822,109 @@ fn held(p: &Postfix) -> Vec<QueueFile> {
 
 #[test]
 fn esmtp_parameters_reach_the_primary_queue() {
-    let Some((export, primary)) = export_and_primary() else {
-        return;
-    };
-    let ex = export.path();
-    primary.access("example.com HOLD\nexample.net HOLD\nexample.org HOLD\n");
-    let (o, s) = reinject(ex, &primary.to(), &[]);
-    assert_eq!(o.status.code(), Some(0), "{s:#?}");
-    let m = manifest(ex);
-    let t = Instant::now();
-    let mut files = held(&primary);
-    while files.len() < m.messages.len() && t.elapsed() < Duration::from_secs(20) {
-        std::thread::sleep(Duration::from_millis(200));
-        files = held(&primary);
-    }
-    assert_eq!(files.len(), m.messages.len());
-    let by_msgid = |q: &QueueFile| {
-        let msg = q.message_bytes();
-        let text = String::from_utf8_lossy(&msg).into_owned();
-        text.lines()
-            .find(|l| l.starts_with("Message-ID:"))
-            .unwrap()
-            .to_string()
-    };
-    let mut checked = 0;
-    for q in &files {
-        let id = by_msgid(q);
-        let src = m
-            .messages
-            .iter()
-            .find(|mm| {
-                String::from_utf8_lossy(&std::fs::read(ex.join(&mm.store)).unwrap()).contains(&id)
-            })
-            .unwrap();
-        let i = &src.info;
-        assert_eq!(q.sender(), &i.sender.0[..], "{id}");
-        assert_eq!(
-            q.encoding
-                .as_deref()
-                .map(|e| String::from_utf8_lossy(e).into_owned()),
-            i.encoding,
-            "{id}"
-        );
-        assert_eq!(
-            q.envelope_id.as_deref(),
-            i.envelope_id.as_ref().map(|b| &b.0[..]),
-            "{id}"
-        );
-        let ret = match q.ret_flags {
-            Some(1) => Some("FULL".to_string()),
-            Some(2) => Some("HDRS".to_string()),
-            _ => None,
+    with_export_and_primary(|ex, primary| {
+        primary.access("example.com HOLD\nexample.net HOLD\nexample.org HOLD\n");
+        let (o, s) = reinject(ex, &primary.to(), &[]);
+        assert_eq!(o.status.code(), Some(0), "{s:#?}");
+        let m = manifest(ex);
+        let t = Instant::now();
+        let mut files = held(primary);
+        while files.len() < m.messages.len() && t.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(200));
+            files = held(primary);
+        }
+        assert_eq!(files.len(), m.messages.len());
+        let by_msgid = |q: &QueueFile| {
+            let msg = q.message_bytes();
+            let text = String::from_utf8_lossy(&msg).into_owned();
+            text.lines()
+                .find(|l| l.starts_with("Message-ID:"))
+                .unwrap()
+                .to_string()
         };
-        assert_eq!(ret, i.ret, "{id}");
-        assert_eq!(
-            q.size.unwrap().smtputf8_requested(),
-            i.smtputf8_requested,
-            "{id}"
+        let mut checked = 0;
+        for q in &files {
+            let id = by_msgid(q);
+            let src = m
+                .messages
+                .iter()
+                .find(|mm| {
+                    String::from_utf8_lossy(&std::fs::read(ex.join(&mm.store)).unwrap())
+                        .contains(&id)
+                })
+                .unwrap();
+            let i = &src.info;
+            assert_eq!(q.sender(), &i.sender.0[..], "{id}");
+            assert_eq!(
+                q.encoding
+                    .as_deref()
+                    .map(|e| String::from_utf8_lossy(e).into_owned()),
+                i.encoding,
+                "{id}"
+            );
+            assert_eq!(
+                q.envelope_id.as_deref(),
+                i.envelope_id.as_ref().map(|b| &b.0[..]),
+                "{id}"
+            );
+            let ret = match q.ret_flags {
+                Some(1) => Some("FULL".to_string()),
+                Some(2) => Some("HDRS".to_string()),
+                _ => None,
+            };
+            assert_eq!(ret, i.ret, "{id}");
+            assert_eq!(
+                q.size.unwrap().smtputf8_requested(),
+                i.smtputf8_requested,
+                "{id}"
+            );
+            let mut got: Vec<RcptTriple> = q
+                .recipients
+                .iter()
+                .map(|r| {
+                    (
+                        r.address.clone(),
+                        r.orcpt.clone(),
+                        r.notify.map(mxsalvage::report::model::notify_words),
+                    )
+                })
+                .collect();
+            let mut want: Vec<_> = i
+                .pending()
+                .map(|r: &RecipientInfo| {
+                    (
+                        r.address.0.clone(),
+                        r.orcpt.as_ref().map(|b| b.0.clone()),
+                        r.notify.clone(),
+                    )
+                })
+                .collect();
+            got.sort();
+            want.sort();
+            assert_eq!(got, want, "{id}");
+            assert!(q.recipients.iter().all(|r| r.state == RcptState::Pending));
+            checked += 1;
+        }
+        assert_eq!(checked, m.messages.len());
+        // postcat agrees on one of them (the DSN message)
+        let o = Command::new("postcat")
+            .args(["-c", &format!("{}/etc", primary.d()), "-e"])
+            .arg(find_held_with(primary, "dsn@test"))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert_contains_all(
+            "postcat output",
+            &text,
+            &[
+                "named_attribute: envelope_id=env+id=1",
+                "named_attribute: ret_flags=2",
+                "named_attribute: dsn_orig_rcpt=rfc822;frank-orig+x@example.com",
+                "named_attribute: notify_flags=6",
+                "named_attribute: notify_flags=1",
+            ],
         );
-        let mut got: Vec<RcptTriple> = q
-            .recipients
-            .iter()
-            .map(|r| {
-                (
-                    r.address.clone(),
-                    r.orcpt.clone(),
-                    r.notify.map(mxsalvage::report::model::notify_words),
-                )
-            })
-            .collect();
-        let mut want: Vec<_> = i
-            .pending()
-            .map(|r: &RecipientInfo| {
-                (
-                    r.address.0.clone(),
-                    r.orcpt.as_ref().map(|b| b.0.clone()),
-                    r.notify.clone(),
-                )
-            })
-            .collect();
-        got.sort();
-        want.sort();
-        assert_eq!(got, want, "{id}");
-        assert!(q.recipients.iter().all(|r| r.state == RcptState::Pending));
-        checked += 1;
-    }
-    assert_eq!(checked, m.messages.len());
-    // postcat agrees on one of them (the DSN message)
-    let o = Command::new("postcat")
-        .args(["-c", &format!("{}/etc", primary.d()), "-e"])
-        .arg(find_held_with(&primary, "dsn@test"))
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&o.stdout);
-    assert_contains_all(
-        "postcat output",
-        &text,
-        &[
-            "named_attribute: envelope_id=env+id=1",
-            "named_attribute: ret_flags=2",
-            "named_attribute: dsn_orig_rcpt=rfc822;frank-orig+x@example.com",
-            "named_attribute: notify_flags=6",
-            "named_attribute: notify_flags=1",
-        ],
-    );
+    });
 }
 
 fn find_held_with(p: &Postfix, needle: &str) -> PathBuf {
@@ -1023,11 +990,7 @@ fn dovecot(users: &[&str]) -> Dovecot {
         ));
     }
     std::fs::write(d.join("passwd"), passwd).unwrap();
-    Command::new("chown")
-        .args(["-R", "nobody:nogroup"])
-        .arg(d.join("mail"))
-        .status()
-        .unwrap();
+    chown("nobody:nogroup", &d.join("mail"));
     Command::new("chmod").arg("755").arg(d).status().unwrap();
     let conf = format!(
         r#"
@@ -1184,7 +1147,7 @@ fn usage_errors_exit_2() {
     let from = d.path().to_str().unwrap();
     let o = util::run(&["reinject", "--from", from, "--to", "127.0.0.1:1"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("manifest.json"));
+    assert_stderr_contains(&o, "manifest.json");
     let o = util::run(&["reinject", "--from", from, "--to", "host:notaport"]);
     assert_eq!(o.status.code(), Some(2));
     let o = util::run(&[
@@ -1247,45 +1210,43 @@ fn sample_spool_round_trip() {
 /// everything exactly once over the sessions that were admitted.
 #[test]
 fn surplus_connections_give_way_to_admitted_ones() {
-    let Some((export, primary)) = export_and_primary() else {
-        return;
-    };
-    let ex = export.path();
-    let mcf = primary.dir.path().join("etc/master.cf");
-    let text = std::fs::read_to_string(&mcf).unwrap();
-    let limited: Vec<String> = text
-        .lines()
-        .map(|l| {
-            if l.starts_with("127.0.0.1:") {
-                let mut f: Vec<&str> = l.split_whitespace().collect();
-                f[6] = "2";
-                f.join(" ")
-            } else {
-                l.to_string()
-            }
-        })
-        .collect();
-    std::fs::write(&mcf, limited.join("\n") + "\n").unwrap();
-    primary.reload();
-    let want = expected_pairs(&manifest(ex));
-    let (o, s) = reinject(ex, &primary.to(), &["--connections", "4", "--timeout", "3"]);
-    assert_eq!(o.status.code(), Some(0), "{s:#?}");
-    assert_eq!(
-        (s.sent, s.failed, s.deferred, s.unknown),
-        (want.len(), 0, 0, 0),
-        "{s:#?}"
-    );
-    assert!(
-        s.notes
-            .keys()
-            .any(|k| k.starts_with("session(s) not admitted by the server")),
-        "{s:#?}"
-    );
-    primary.drain();
-    let got = arrivals(&primary, ex);
-    for pair in &want {
-        assert_eq!(got.get(pair).copied().unwrap_or(0), 1, "{pair:?}");
-    }
+    with_export_and_primary(|ex, primary| {
+        let mcf = primary.dir.path().join("etc/master.cf");
+        let text = std::fs::read_to_string(&mcf).unwrap();
+        let limited: Vec<String> = text
+            .lines()
+            .map(|l| {
+                if l.starts_with("127.0.0.1:") {
+                    let mut f: Vec<&str> = l.split_whitespace().collect();
+                    f[6] = "2";
+                    f.join(" ")
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect();
+        std::fs::write(&mcf, limited.join("\n") + "\n").unwrap();
+        primary.reload();
+        let want = expected_pairs(&manifest(ex));
+        let (o, s) = reinject(ex, &primary.to(), &["--connections", "4", "--timeout", "3"]);
+        assert_eq!(o.status.code(), Some(0), "{s:#?}");
+        assert_eq!(
+            (s.sent, s.failed, s.deferred, s.unknown),
+            (want.len(), 0, 0, 0),
+            "{s:#?}"
+        );
+        assert!(
+            s.notes
+                .keys()
+                .any(|k| k.starts_with("session(s) not admitted by the server")),
+            "{s:#?}"
+        );
+        primary.drain();
+        let got = arrivals(primary, ex);
+        for pair in &want {
+            assert_eq!(got.get(pair).copied().unwrap_or(0), 1, "{pair:?}");
+        }
+    });
 }
 
 /// Issue #9 part 4: a message taken from maildrop/ carries the unqualified sender
@@ -1463,90 +1424,88 @@ fn starttls_with_a_self_signed_primary() {
 /// another server, once.
 #[test]
 fn another_name_for_the_target_never_sends_twice() {
-    let Some((export, primary)) = export_and_primary() else {
-        return;
-    };
-    let ex = export.path();
-    let want = expected_pairs(&manifest(ex));
-    let (o, s) = reinject(ex, &primary.to(), &[]);
-    assert_eq!(o.status.code(), Some(0), "{s:#?}");
-    assert_eq!(s.sent, want.len());
-    assert_eq!(
-        s.target_info.target,
-        format!("smtp://127.0.0.1:{}", primary.port)
-    );
-    assert_eq!(s.target_info.addresses, vec!["127.0.0.1".to_string()]);
-    assert_eq!(
-        (s.target_info.protocol.as_str(), s.target_info.port),
-        ("SMTP", primary.port)
-    );
-    assert_eq!(s.target_info.tls, "none (--no-tls)");
-    let journal = std::fs::read(journal_path(ex)).unwrap();
+    with_export_and_primary(|ex, primary| {
+        let want = expected_pairs(&manifest(ex));
+        let (o, s) = reinject(ex, &primary.to(), &[]);
+        assert_eq!(o.status.code(), Some(0), "{s:#?}");
+        assert_eq!(s.sent, want.len());
+        assert_eq!(
+            s.target_info.target,
+            format!("smtp://127.0.0.1:{}", primary.port)
+        );
+        assert_eq!(s.target_info.addresses, vec!["127.0.0.1".to_string()]);
+        assert_eq!(
+            (s.target_info.protocol.as_str(), s.target_info.port),
+            ("SMTP", primary.port)
+        );
+        assert_eq!(s.target_info.tls, "none (--no-tls)");
+        let journal = std::fs::read(journal_path(ex)).unwrap();
 
-    // the same server as localhost: refused, nothing sent, journal untouched
-    let alias = format!("localhost:{}", primary.port);
-    for dry in [false, true] {
-        let o = mx(["reinject", "--from"])
-            .arg(ex)
-            .args(["--to", &alias, "--no-tls"])
-            .args(dry.then_some("--dry-run"))
-            .output();
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(2), "{err}");
-        assert_eq!(err.lines().count(), 1, "{err}");
-        for part in [
-            format!(
-                "refusing to send to smtp://localhost:{} (addresses ",
-                primary.port
-            ),
-            format!(
-                "{} pair(s) of this selection as already sent ({} to smtp://127.0.0.1:{} (addresses 127.0.0.1))",
-                want.len(),
-                want.len(),
-                primary.port
-            ),
-            format!("run again with --to 127.0.0.1:{}", primary.port),
-            "--new-target".to_string(),
-        ] {
-            assert!(err.contains(&part), "missing {part:?} in {err}");
+        // the same server as localhost: refused, nothing sent, journal untouched
+        let alias = format!("localhost:{}", primary.port);
+        for dry in [false, true] {
+            let o = mx(["reinject", "--from"])
+                .arg(ex)
+                .args(["--to", &alias, "--no-tls"])
+                .args(dry.then_some("--dry-run"))
+                .output();
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(2), "{err}");
+            assert_eq!(err.lines().count(), 1, "{err}");
+            for part in [
+                format!(
+                    "refusing to send to smtp://localhost:{} (addresses ",
+                    primary.port
+                ),
+                format!(
+                    "{} pair(s) of this selection as already sent ({} to smtp://127.0.0.1:{} (addresses 127.0.0.1))",
+                    want.len(),
+                    want.len(),
+                    primary.port
+                ),
+                format!("run again with --to 127.0.0.1:{}", primary.port),
+                "--new-target".to_string(),
+            ] {
+                assert!(err.contains(&part), "missing {part:?} in {err}");
+            }
+            assert!(o.stdout.is_empty());
         }
-        assert!(o.stdout.is_empty());
-    }
-    assert_eq!(std::fs::read(journal_path(ex)).unwrap(), journal);
+        assert_eq!(std::fs::read(journal_path(ex)).unwrap(), journal);
 
-    // other spellings of the same name are the same target
-    let (o, s) = reinject(ex, &format!("[127.0.0.1]:{}", primary.port), &[]);
-    assert_eq!(o.status.code(), Some(0));
-    assert_eq!((s.sent, s.already_sent), (0, want.len()));
-    // the text output starts with the resolved target
-    let o = reinject_to(ex, &primary.to()).args(["--no-tls"]).output();
-    let text = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        text.starts_with(&format!(
-            "target: smtp://127.0.0.1:{p} (host 127.0.0.1, addresses 127.0.0.1, port {p}, SMTP, TLS: none (--no-tls))\n",
-            p = primary.port
-        )),
-        "{text}"
-    );
-    primary.drain();
-    let got = arrivals(&primary, ex);
-    assert!(got.values().all(|&n| n == 1), "{got:?}");
+        // other spellings of the same name are the same target
+        let (o, s) = reinject(ex, &format!("[127.0.0.1]:{}", primary.port), &[]);
+        assert_eq!(o.status.code(), Some(0));
+        assert_eq!((s.sent, s.already_sent), (0, want.len()));
+        // the text output starts with the resolved target
+        let o = reinject_to(ex, &primary.to()).args(["--no-tls"]).output();
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            text.starts_with(&format!(
+                "target: smtp://127.0.0.1:{p} (host 127.0.0.1, addresses 127.0.0.1, port {p}, SMTP, TLS: none (--no-tls))\n",
+                p = primary.port
+            )),
+            "{text}"
+        );
+        primary.drain();
+        let got = arrivals(primary, ex);
+        assert!(got.values().all(|&n| n == 1), "{got:?}");
 
-    // a deliberate second destination: once there, and nothing more anywhere
-    let second = Postfix::primary();
-    let (o, s) = reinject(ex, &second.to(), &["--new-target"]);
-    assert_eq!(o.status.code(), Some(0), "{s:#?}");
-    assert_eq!(s.sent, want.len());
-    let (_, s) = reinject(ex, &second.to(), &[]);
-    assert_eq!((s.sent, s.already_sent), (0, want.len()));
-    let (_, s) = reinject(ex, &primary.to(), &[]);
-    assert_eq!((s.sent, s.already_sent), (0, want.len()));
-    second.drain();
-    primary.drain();
-    assert_eq!(arrivals(&primary, ex), got);
-    let got2 = arrivals(&second, ex);
-    assert_eq!(got2.keys().cloned().collect::<Vec<_>>(), want);
-    assert!(got2.values().all(|&n| n == 1), "{got2:?}");
+        // a deliberate second destination: once there, and nothing more anywhere
+        let second = Postfix::primary();
+        let (o, s) = reinject(ex, &second.to(), &["--new-target"]);
+        assert_eq!(o.status.code(), Some(0), "{s:#?}");
+        assert_eq!(s.sent, want.len());
+        let (_, s) = reinject(ex, &second.to(), &[]);
+        assert_eq!((s.sent, s.already_sent), (0, want.len()));
+        let (_, s) = reinject(ex, &primary.to(), &[]);
+        assert_eq!((s.sent, s.already_sent), (0, want.len()));
+        second.drain();
+        primary.drain();
+        assert_eq!(arrivals(primary, ex), got);
+        let got2 = arrivals(&second, ex);
+        assert_eq!(got2.keys().cloned().collect::<Vec<_>>(), want);
+        assert!(got2.values().all(|&n| n == 1), "{got2:?}");
+    });
 }
 
 /// Issue 9.3, end to end on real Postfix: after a run with sent, failed (its DSN sent)
@@ -1695,221 +1654,216 @@ fn reporting_name(ex: &Path) -> String {
 /// postmaster; a rerun sends none again; `mxsalvage journal` counts them.
 #[test]
 fn refused_recipients_get_a_dsn_as_postfix_would_send_it() {
-    let Some((export, primary)) = export_and_primary() else {
-        return;
-    };
-    let ex = export.path();
-    primary.access(
-        "reject1@example.com 550 5.1.1 no such user (test)\nfrank@example.com 550 5.1.1 no such user (test)\ngrace@example.com 550 5.1.1 no such user (test)\ndave@example.com 550 5.1.1 no such user (test)\nivan@example.com 550 5.1.1 no such user (test)\n",
-    );
-    // the whole original on request (the default, headers only, is
-    // backscatter_policy_on_a_real_primary's)
-    let (o, s) = reinject(
-        ex,
-        &primary.to(),
-        &[
-            "--postmaster",
-            "postmaster@example.com",
-            "--dsn-return",
-            "full",
-        ],
-    );
-    assert_eq!(o.status.code(), Some(1), "{s:#?}");
-    assert_eq!(s.failed, 5, "{s:#?}");
-    assert_eq!((s.dsns_sent, s.dsn_problems.len()), (4, 0), "{s:#?}");
-    primary.drain();
-    let dsns = dsns_arrived(&primary);
-    assert_eq!(dsns.len(), 4, "{dsns:#?}");
-    let host = reporting_name(ex);
-    let by_to = |to: &str| {
-        dsns.iter()
-            .find(|d| d["delivered_to"] == to)
-            .unwrap_or_else(|| panic!("no DSN for {to}: {dsns:#?}"))
-    };
-    for d in &dsns {
-        assert_eq!(
-            d["from"],
-            format!("Mail Delivery System <MAILER-DAEMON@{host}>")
+    with_export_and_primary(|ex, primary| {
+        primary.access(
+            "reject1@example.com 550 5.1.1 no such user (test)\nfrank@example.com 550 5.1.1 no such user (test)\ngrace@example.com 550 5.1.1 no such user (test)\ndave@example.com 550 5.1.1 no such user (test)\nivan@example.com 550 5.1.1 no such user (test)\n",
         );
-        assert_eq!(d["return_path"], "<>", "sent with the null sender");
-        assert_eq!(d["type"], "multipart/report");
-        assert_eq!(d["report_type"], "delivery-status");
-        assert_eq!(d["parts"][0], "text/plain");
-        for e in d["encodings"].as_array().unwrap() {
-            assert!(e == "7bit" || e == "8bit", "{d:#?}");
-        }
-        assert_eq!(d["in_reply_to"], d["references"]);
-        assert_eq!(d["in_reply_to"], d["original_message_id"], "{d:#?}");
-        let pm = &d["per_message"];
-        assert_eq!(pm["Reporting-MTA"], format!("dns; {host}"));
-        assert!(pm["Arrival-Date"].as_str().unwrap().ends_with("+0000"));
-        assert_eq!(d["per_recipient"].as_array().unwrap().len(), 1, "{d:#?}");
-        let pr = &d["per_recipient"][0];
-        assert_eq!(pr["Action"], "failed");
-        assert_eq!(pr["Status"], "5.1.1");
-        assert_eq!(pr["Remote-MTA"], "dns; 127.0.0.1");
-        assert!(
-            pr["Diagnostic-Code"]
-                .as_str()
-                .unwrap()
-                .starts_with("smtp; 550 5.1.1 <")
-                && pr["Diagnostic-Code"]
+        // the whole original on request (the default, headers only, is
+        // backscatter_policy_on_a_real_primary's)
+        let (o, s) = reinject(
+            ex,
+            &primary.to(),
+            &[
+                "--postmaster",
+                "postmaster@example.com",
+                "--dsn-return",
+                "full",
+            ],
+        );
+        assert_eq!(o.status.code(), Some(1), "{s:#?}");
+        assert_eq!(s.failed, 5, "{s:#?}");
+        assert_eq!((s.dsns_sent, s.dsn_problems.len()), (4, 0), "{s:#?}");
+        primary.drain();
+        let dsns = dsns_arrived(primary);
+        assert_eq!(dsns.len(), 4, "{dsns:#?}");
+        let host = reporting_name(ex);
+        let by_to = |to: &str| {
+            dsns.iter()
+                .find(|d| d["delivered_to"] == to)
+                .unwrap_or_else(|| panic!("no DSN for {to}: {dsns:#?}"))
+        };
+        for d in &dsns {
+            assert_eq!(
+                d["from"],
+                format!("Mail Delivery System <MAILER-DAEMON@{host}>")
+            );
+            assert_eq!(d["return_path"], "<>", "sent with the null sender");
+            assert_eq!(d["type"], "multipart/report");
+            assert_eq!(d["report_type"], "delivery-status");
+            assert_eq!(d["parts"][0], "text/plain");
+            for e in d["encodings"].as_array().unwrap() {
+                assert!(e == "7bit" || e == "8bit", "{d:#?}");
+            }
+            assert_eq!(d["in_reply_to"], d["references"]);
+            assert_eq!(d["in_reply_to"], d["original_message_id"], "{d:#?}");
+            let pm = &d["per_message"];
+            assert_eq!(pm["Reporting-MTA"], format!("dns; {host}"));
+            assert!(pm["Arrival-Date"].as_str().unwrap().ends_with("+0000"));
+            assert_eq!(d["per_recipient"].as_array().unwrap().len(), 1, "{d:#?}");
+            let pr = &d["per_recipient"][0];
+            assert_eq!(pr["Action"], "failed");
+            assert_eq!(pr["Status"], "5.1.1");
+            assert_eq!(pr["Remote-MTA"], "dns; 127.0.0.1");
+            assert!(
+                pr["Diagnostic-Code"]
                     .as_str()
                     .unwrap()
-                    .ends_with("Recipient address rejected: no such user (test)"),
-            "{pr:#?}"
+                    .starts_with("smtp; 550 5.1.1 <")
+                    && pr["Diagnostic-Code"]
+                        .as_str()
+                        .unwrap()
+                        .ends_with("Recipient address rejected: no such user (test)"),
+                "{pr:#?}"
+            );
+        }
+        // a plain message: the whole original comes back
+        let d = by_to("alice@example.org");
+        assert_eq!(d["subject"], "Undelivered Mail Returned to Sender");
+        assert_eq!(d["auto_submitted"], "auto-replied");
+        assert_eq!(d["in_reply_to"], "<rejectme@test.example.org>");
+        assert_eq!(d["parts"][1], "message/delivery-status");
+        assert_eq!(d["parts"][2], "message/rfc822");
+        assert_eq!(d["original_has_body"], true);
+        assert_eq!(
+            d["per_recipient"][0]["Final-Recipient"],
+            "rfc822; reject1@example.com"
         );
-    }
-    // a plain message: the whole original comes back
-    let d = by_to("alice@example.org");
-    assert_eq!(d["subject"], "Undelivered Mail Returned to Sender");
-    assert_eq!(d["auto_submitted"], "auto-replied");
-    assert_eq!(d["in_reply_to"], "<rejectme@test.example.org>");
-    assert_eq!(d["parts"][1], "message/delivery-status");
-    assert_eq!(d["parts"][2], "message/rfc822");
-    assert_eq!(d["original_has_body"], true);
-    assert_eq!(
-        d["per_recipient"][0]["Final-Recipient"],
-        "rfc822; reject1@example.com"
-    );
-    assert!(d["per_message"].get("Original-Envelope-Id").is_none());
-    assert!(
-        d["text"]
-            .as_str()
-            .unwrap()
-            .contains("<reject1@example.com>: host 127.0.0.1 said: 550 5.1.1")
-    );
-    // RET=HDRS, ENVID, ORCPT, NOTIFY=SUCCESS,FAILURE: the headers only, with the
-    // envelope ID and the original recipient; grace (NOTIFY=NEVER) is not reported
-    let d = by_to("dsn-sender@example.org");
-    assert_eq!(d["parts"][2], "text/rfc822-headers");
-    assert_eq!(d["original_has_body"], false);
-    assert_eq!(d["per_message"]["Original-Envelope-Id"], "env+id=1");
-    assert_eq!(
-        d["per_recipient"][0]["Final-Recipient"],
-        "rfc822; frank@example.com"
-    );
-    assert_eq!(
-        d["per_recipient"][0]["Original-Recipient"],
-        "rfc822;frank-orig+x@example.com"
-    );
-    assert!(!d["text"].as_str().unwrap().contains("grace"));
-    // SMTPUTF8 mail: a global report, delivered with SMTPUTF8 to a UTF-8 sender
-    let d = by_to("jörg@example.org");
-    assert_eq!(d["parts"][1], "message/global-delivery-status");
-    assert_eq!(d["parts"][2], "message/global");
-    assert_eq!(
-        d["per_recipient"][0]["Final-Recipient"],
-        "rfc822; ivan@example.com"
-    );
-    assert_eq!(
-        d["per_message"]["X-mxsalvage-Sender"],
-        "utf-8; jörg@example.org"
-    );
-    // the null sender: the postmaster is told, nobody else
-    let d = by_to("postmaster@example.com");
-    assert_eq!(d["subject"], "Postmaster Copy: Undelivered Mail");
-    assert_eq!(d["auto_submitted"], "auto-generated");
-    assert_eq!(
-        d["per_recipient"][0]["Final-Recipient"],
-        "rfc822; dave@example.com"
-    );
-    assert!(d["per_message"].get("X-mxsalvage-Sender").is_none());
+        assert!(d["per_message"].get("Original-Envelope-Id").is_none());
+        let text = d["text"].as_str().unwrap();
+        assert!(
+            text.contains("<reject1@example.com>: host 127.0.0.1 said: 550 5.1.1"),
+            "{text}"
+        );
+        // RET=HDRS, ENVID, ORCPT, NOTIFY=SUCCESS,FAILURE: the headers only, with the
+        // envelope ID and the original recipient; grace (NOTIFY=NEVER) is not reported
+        let d = by_to("dsn-sender@example.org");
+        assert_eq!(d["parts"][2], "text/rfc822-headers");
+        assert_eq!(d["original_has_body"], false);
+        assert_eq!(d["per_message"]["Original-Envelope-Id"], "env+id=1");
+        assert_eq!(
+            d["per_recipient"][0]["Final-Recipient"],
+            "rfc822; frank@example.com"
+        );
+        assert_eq!(
+            d["per_recipient"][0]["Original-Recipient"],
+            "rfc822;frank-orig+x@example.com"
+        );
+        assert!(!d["text"].as_str().unwrap().contains("grace"));
+        // SMTPUTF8 mail: a global report, delivered with SMTPUTF8 to a UTF-8 sender
+        let d = by_to("jörg@example.org");
+        assert_eq!(d["parts"][1], "message/global-delivery-status");
+        assert_eq!(d["parts"][2], "message/global");
+        assert_eq!(
+            d["per_recipient"][0]["Final-Recipient"],
+            "rfc822; ivan@example.com"
+        );
+        assert_eq!(
+            d["per_message"]["X-mxsalvage-Sender"],
+            "utf-8; jörg@example.org"
+        );
+        // the null sender: the postmaster is told, nobody else
+        let d = by_to("postmaster@example.com");
+        assert_eq!(d["subject"], "Postmaster Copy: Undelivered Mail");
+        assert_eq!(d["auto_submitted"], "auto-generated");
+        assert_eq!(
+            d["per_recipient"][0]["Final-Recipient"],
+            "rfc822; dave@example.com"
+        );
+        assert!(d["per_message"].get("X-mxsalvage-Sender").is_none());
 
-    // the journal records them; a rerun sends none again
-    let js = journal_state(ex);
-    assert_eq!(js.dsn.len(), 4, "{:#?}", js.dsn);
-    assert!(
-        js.dsn
-            .values()
-            .all(|d| d.dsn == mxsalvage::reinject::journal::DsnState::Sent)
-    );
-    let (_, s) = reinject(
-        ex,
-        &primary.to(),
-        &["--postmaster", "postmaster@example.com"],
-    );
-    assert_eq!((s.sent, s.dsns_sent, s.transactions), (0, 0, 0), "{s:#?}");
-    primary.drain();
-    assert_eq!(dsns_arrived(&primary).len(), 4);
-    // and `journal` now counts every failed pair as done
-    let o = journal_cmd(ex, &["--json"]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stdout)
-    );
-    let rep: mxsalvage::reinject::status::Report = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!((rep.totals.failed, rep.totals.failed_done), (5, 5));
-    assert_eq!(rep.totals.messages_done, rep.totals.messages);
+        // the journal records them; a rerun sends none again
+        let js = journal_state(ex);
+        assert_eq!(js.dsn.len(), 4, "{:#?}", js.dsn);
+        assert!(
+            js.dsn
+                .values()
+                .all(|d| d.dsn == mxsalvage::reinject::journal::DsnState::Sent)
+        );
+        let (_, s) = reinject(
+            ex,
+            &primary.to(),
+            &["--postmaster", "postmaster@example.com"],
+        );
+        assert_eq!((s.sent, s.dsns_sent, s.transactions), (0, 0, 0), "{s:#?}");
+        primary.drain();
+        assert_eq!(dsns_arrived(primary).len(), 4);
+        // and `journal` now counts every failed pair as done
+        let o = journal_cmd(ex, &["--json"]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stdout)
+        );
+        let rep: mxsalvage::reinject::status::Report = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!((rep.totals.failed, rep.totals.failed_done), (5, 5));
+        assert_eq!(rep.totals.messages_done, rep.totals.messages);
+    });
 }
 
 /// `--no-bounces` writes the DSNs into the export instead (once), `--dry-run` lists
 /// the DSNs owed, and `--bounce-via` sends them through another server.
 #[test]
 fn dsns_as_files_listed_or_through_another_server() {
-    let Some((export, primary)) = export_and_primary() else {
-        return;
-    };
-    let ex = export.path();
-    primary.access("reject1@example.com 550 5.1.1 no such user (test)\ngrace@example.com 550 5.1.1 no such user (test)\n");
-    let (o, s) = reinject(ex, &primary.to(), &["--no-bounces"]);
-    assert_eq!(o.status.code(), Some(1), "{s:#?}");
-    assert_eq!((s.failed, s.dsns_sent, s.dsns_written), (2, 0, 1), "{s:#?}");
-    let files: Vec<_> = std::fs::read_dir(ex.join("bounces"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    assert_eq!(files.len(), 1);
-    use std::os::unix::fs::PermissionsExt;
-    assert_eq!(
-        std::fs::metadata(&files[0]).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
-    let eml = std::fs::read(&files[0]).unwrap();
-    let m = mail_parser::MessageParser::default().parse(&eml).unwrap();
-    assert_eq!(m.subject(), Some("Undelivered Mail Returned to Sender"));
-    assert!(eml.windows(2).filter(|w| w == b"\r\n").count() > 10, "CRLF");
-    // a rerun writes nothing more
-    let (_, s) = reinject(ex, &primary.to(), &["--no-bounces"]);
-    assert_eq!(s.dsns_written, 0);
-    assert_eq!(std::fs::read_dir(ex.join("bounces")).unwrap().count(), 1);
+    with_export_and_primary(|ex, primary| {
+        primary.access("reject1@example.com 550 5.1.1 no such user (test)\ngrace@example.com 550 5.1.1 no such user (test)\n");
+        let (o, s) = reinject(ex, &primary.to(), &["--no-bounces"]);
+        assert_eq!(o.status.code(), Some(1), "{s:#?}");
+        assert_eq!((s.failed, s.dsns_sent, s.dsns_written), (2, 0, 1), "{s:#?}");
+        let files: Vec<_> = std::fs::read_dir(ex.join("bounces"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(files.len(), 1);
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&files[0]).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let eml = std::fs::read(&files[0]).unwrap();
+        let m = mail_parser::MessageParser::default().parse(&eml).unwrap();
+        assert_eq!(m.subject(), Some("Undelivered Mail Returned to Sender"));
+        assert!(eml.windows(2).filter(|w| w == b"\r\n").count() > 10, "CRLF");
+        // a rerun writes nothing more
+        let (_, s) = reinject(ex, &primary.to(), &["--no-bounces"]);
+        assert_eq!(s.dsns_written, 0);
+        assert_eq!(std::fs::read_dir(ex.join("bounces")).unwrap().count(), 1);
 
-    // dry run of a fresh copy after a run without DSNs: lists what is owed
-    // without the DSN lines: the DSN is owed again
-    let export2 = copy_without_dsn_lines(ex);
-    let ex2 = export2.path();
-    let o = reinject_to(ex2, &primary.to()).args(["--dry-run"]).output();
-    let text = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        text.contains("to alice@example.org: reject1@example.com: 550 5.1.1"),
-        "{text}"
-    );
-    assert!(text.contains("1 DSN(s) owed"), "{text}");
-    assert!(
-        !text.contains("to dsn-sender@example.org"),
-        "NOTIFY=NEVER: {text}"
-    );
-    // through another server
-    let other = Postfix::primary();
-    let (o, s) = reinject(
-        ex2,
-        &primary.to(),
-        &["--bounce-via", &format!("smtp://{}", other.to())],
-    );
-    assert_eq!(o.status.code(), Some(1), "{s:#?}");
-    assert_eq!(s.dsns_sent, 1);
-    other.drain();
-    let d = dsns_arrived(&other);
-    assert_eq!(d.len(), 1);
-    assert_eq!(d[0]["delivered_to"], "alice@example.org");
-    let js = journal_state(ex2);
-    assert!(
-        js.dsn
-            .values()
-            .all(|r| r.target == format!("smtp://{}", other.to()))
-    );
+        // dry run of a fresh copy after a run without DSNs: lists what is owed
+        // without the DSN lines: the DSN is owed again
+        let export2 = copy_without_dsn_lines(ex);
+        let ex2 = export2.path();
+        let o = reinject_to(ex2, &primary.to()).args(["--dry-run"]).output();
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            text.contains("to alice@example.org: reject1@example.com: 550 5.1.1"),
+            "{text}"
+        );
+        assert!(text.contains("1 DSN(s) owed"), "{text}");
+        assert!(
+            !text.contains("to dsn-sender@example.org"),
+            "NOTIFY=NEVER: {text}"
+        );
+        // through another server
+        let other = Postfix::primary();
+        let (o, s) = reinject(
+            ex2,
+            &primary.to(),
+            &["--bounce-via", &format!("smtp://{}", other.to())],
+        );
+        assert_eq!(o.status.code(), Some(1), "{s:#?}");
+        assert_eq!(s.dsns_sent, 1);
+        other.drain();
+        let d = dsns_arrived(&other);
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0]["delivered_to"], "alice@example.org");
+        let js = journal_state(ex2);
+        assert!(
+            js.dsn
+                .values()
+                .all(|r| r.target == format!("smtp://{}", other.to()))
+        );
+    });
 }
 
 /// A stopped private secondary whose queue holds copies of the sample spool's queue
@@ -1932,12 +1886,7 @@ pub(crate) fn secondary_with_samples() -> Postfix {
             assert!(st.success());
         }
     }
-    let st = Command::new("chown")
-        .args(["-R", "postfix"])
-        .arg(&spool)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    chown("postfix", &spool);
     sec
 }
 
@@ -2087,156 +2036,154 @@ fn ids_without(ex: &Path, refused: &[&str]) -> Vec<String> {
 /// writes the suppressed ones.
 #[test]
 fn backscatter_policy_on_a_real_primary() {
-    let Some((export, primary)) = export_and_primary() else {
-        return;
-    };
-    let ex = export.path();
-    primary.access(
-        "reject1@example.com 550 5.1.1 User unknown (test)\njudy@example.com 550 5.1.1 User unknown (test)\nfrank@example.com 550 5.1.1 User unknown (test)\nuser0@example.com 550 5.1.1 User unknown (test)\n",
-    );
-    primary.sender_access("erin-sender@example.org REJECT\n");
-    primary.header_checks("/^Subject: test longline$/ REJECT spam detected (test)\n");
-    let limits = ["--max-dsns-per-sender", "1", "--max-dsns-per-domain", "2"];
-    let (o, s) = reinject(ex, &primary.to(), &limits);
-    assert_eq!(o.status.code(), Some(1), "{s:#?}");
-    assert!(!s.breaker_tripped);
-    assert_eq!(s.failed, 6, "{s:#?}");
-    let reply_of = |r: &str| {
-        s.problems
+    with_export_and_primary(|ex, primary| {
+        primary.access(
+            "reject1@example.com 550 5.1.1 User unknown (test)\njudy@example.com 550 5.1.1 User unknown (test)\nfrank@example.com 550 5.1.1 User unknown (test)\nuser0@example.com 550 5.1.1 User unknown (test)\n",
+        );
+        primary.sender_access("erin-sender@example.org REJECT\n");
+        primary.header_checks("/^Subject: test longline$/ REJECT spam detected (test)\n");
+        let limits = ["--max-dsns-per-sender", "1", "--max-dsns-per-domain", "2"];
+        let (o, s) = reinject(ex, &primary.to(), &limits);
+        assert_eq!(o.status.code(), Some(1), "{s:#?}");
+        assert!(!s.breaker_tripped);
+        assert_eq!(s.failed, 6, "{s:#?}");
+        let reply_of = |r: &str| {
+            s.problems
+                .iter()
+                .find(|p| p.recipient.0 == r.as_bytes())
+                .and_then(|p| p.reply.clone())
+                .unwrap()
+        };
+        assert!(
+            reply_of("erin@example.com")
+                .starts_with("554 5.7.1 <erin-sender@example.org>: Sender address rejected")
+        );
+        assert!(reply_of("heidi@example.com").starts_with("550 5.7.1 spam detected (test)"));
+        // 4 owed by the content rule: 2 sent, 1 over the sender limit (alice@ has two),
+        // 1 over the domain limit (example.org's third)
+        assert_eq!((s.dsns_sent, s.suppressed_dsns.len()), (2, 4), "{s:#?}");
+        let why: Vec<&str> = s
+            .suppressed_dsns
             .iter()
-            .find(|p| p.recipient.0 == r.as_bytes())
-            .and_then(|p| p.reply.clone())
-            .unwrap()
-    };
-    assert!(
-        reply_of("erin@example.com")
-            .starts_with("554 5.7.1 <erin-sender@example.org>: Sender address rejected")
-    );
-    assert!(reply_of("heidi@example.com").starts_with("550 5.7.1 spam detected (test)"));
-    // 4 owed by the content rule: 2 sent, 1 over the sender limit (alice@ has two),
-    // 1 over the domain limit (example.org's third)
-    assert_eq!((s.dsns_sent, s.suppressed_dsns.len()), (2, 4), "{s:#?}");
-    let why: Vec<&str> = s
-        .suppressed_dsns
-        .iter()
-        .map(|d| d.reason.as_deref().unwrap())
-        .collect();
-    let n = |w: &str| why.iter().filter(|r| r.contains(w)).count();
-    assert_eq!(
-        (
-            n("content or the sender (5.7.1)"),
-            n("--max-dsns-per-sender"),
-            n("--max-dsns-per-domain")
-        ),
-        (2, 1, 1),
-        "{why:?}"
-    );
-    let held: Vec<_> = dsn_set(&s.suppressed_dsns);
-    assert!(held.contains(&(
-        "erin-sender@example.org".into(),
-        vec!["erin@example.com".into()]
-    )));
-    assert!(held.contains(&("alice@example.org".into(), vec!["heidi@example.com".into()])));
-    // what the senders' mailboxes received: exactly the DSNs the run names, headers only
-    primary.drain();
-    let dsns = dsns_arrived(&primary);
-    assert_eq!(arrived_set(&dsns), dsn_set(&s.planned_dsns), "{dsns:#?}");
-    for d in &dsns {
-        assert_eq!(d["parts"][2], "text/rfc822-headers", "{d:#?}");
-        assert_eq!(d["original_has_body"], false);
-        assert_ne!(d["delivered_to"], "erin-sender@example.org");
-    }
-    // the journal: suppressed DSNs with their reason, listed by `journal`
-    let js = journal_state(ex);
-    use mxsalvage::reinject::journal::DsnState;
-    let sup = js.dsn.values().filter(|d| d.dsn == DsnState::Suppressed);
-    assert_eq!(sup.clone().count(), 4);
-    assert!(sup.clone().all(|d| d.reason.is_some()));
-    let text = String::from_utf8_lossy(&journal_cmd(ex, &[]).stdout).into_owned();
-    assert!(
-        text.lines().any(|l| l.contains(" erin@example.com: failed: 554 5.7.1")
-            && l.contains("; DSN to erin-sender@example.org suppressed: the primary refused the content or the sender (5.7.1)")
-            && l.ends_with("[done]")),
-        "{text}"
-    );
-    // the deletion list: delivered mail only, unless --include-refused
-    let refused = [
-        "reject1@example.com",
-        "judy@example.com",
-        "frank@example.com",
-        "user0@example.com",
-        "erin@example.com",
-        "heidi@example.com",
-    ];
-    assert_eq!(sent_ids(ex, &[]), (ids_without(ex, &refused), Some(1)));
-    assert_eq!(
-        sent_ids(ex, &["--include-refused"]),
-        (ids_without(ex, &[]), Some(0))
-    );
-    // a rerun sends and suppresses nothing again
-    let (_, s2) = reinject(ex, &primary.to(), &limits);
-    assert_eq!(
-        (s2.transactions, s2.dsns_sent, s2.suppressed_dsns.len()),
-        (0, 0, 0),
-        "{s2:#?}"
-    );
-
-    // --dry-run lists exactly what a real run then sends (through another primary)
-    let copy = copy_without_dsn_lines(ex);
-    let ex2 = copy.path();
-    let mut a = limits.to_vec();
-    a.push("--dry-run");
-    let (o, dry) = reinject(ex2, &primary.to(), &a);
-    assert_eq!(o.status.code(), Some(1));
-    assert_eq!(
-        (&dry.planned_dsns, &dry.suppressed_dsns),
-        (&s.planned_dsns, &s.suppressed_dsns)
-    );
-    let other = Postfix::primary();
-    let via = format!("smtp://{}", other.to());
-    let mut a = limits.to_vec();
-    a.extend_from_slice(&["--bounce-via", &via]);
-    let (_, real) = reinject(ex2, &primary.to(), &a);
-    assert_eq!(real.dsns_sent, dry.planned_dsns.len());
-    other.drain();
-    assert_eq!(
-        arrived_set(&dsns_arrived(&other)),
-        dsn_set(&dry.planned_dsns)
-    );
-
-    // a spam verdict in the manifest (the triage step's `messages[].verdict`) holds
-    // the sender's DSN too
-    let copy3 = copy_without_dsn_lines(ex);
-    let ex3 = copy3.path();
-    let mut v: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(ex3.join("manifest.json")).unwrap()).unwrap();
-    let spam = queue_id_for(ex3, "reject1@example.com");
-    for m in v["messages"].as_array_mut().unwrap() {
-        if m["queue_id"] == spam.as_str() {
-            m["verdict"] = serde_json::json!("spam");
+            .map(|d| d.reason.as_deref().unwrap())
+            .collect();
+        let n = |w: &str| why.iter().filter(|r| r.contains(w)).count();
+        assert_eq!(
+            (
+                n("content or the sender (5.7.1)"),
+                n("--max-dsns-per-sender"),
+                n("--max-dsns-per-domain")
+            ),
+            (2, 1, 1),
+            "{why:?}"
+        );
+        let held: Vec<_> = dsn_set(&s.suppressed_dsns);
+        assert!(held.contains(&(
+            "erin-sender@example.org".into(),
+            vec!["erin@example.com".into()]
+        )));
+        assert!(held.contains(&("alice@example.org".into(), vec!["heidi@example.com".into()])));
+        // what the senders' mailboxes received: exactly the DSNs the run names, headers only
+        primary.drain();
+        let dsns = dsns_arrived(primary);
+        assert_eq!(arrived_set(&dsns), dsn_set(&s.planned_dsns), "{dsns:#?}");
+        for d in &dsns {
+            assert_eq!(d["parts"][2], "text/rfc822-headers", "{d:#?}");
+            assert_eq!(d["original_has_body"], false);
+            assert_ne!(d["delivered_to"], "erin-sender@example.org");
         }
-    }
-    std::fs::write(ex3.join("manifest.json"), serde_json::to_vec(&v).unwrap()).unwrap();
-    let mut a = limits.to_vec();
-    a.push("--dry-run");
-    let (_, dry3) = reinject(ex3, &primary.to(), &a);
-    let d = dry3
-        .suppressed_dsns
-        .iter()
-        .find(|d| d.queue_id == spam)
-        .unwrap_or_else(|| panic!("{dry3:#?}"));
-    assert_eq!(
-        d.reason.as_deref(),
-        Some("the message is marked spam by its triage verdict")
-    );
-    assert!(!dry3.planned_dsns.iter().any(|d| d.queue_id == spam));
+        // the journal: suppressed DSNs with their reason, listed by `journal`
+        let js = journal_state(ex);
+        use mxsalvage::reinject::journal::DsnState;
+        let sup = js.dsn.values().filter(|d| d.dsn == DsnState::Suppressed);
+        assert_eq!(sup.clone().count(), 4);
+        assert!(sup.clone().all(|d| d.reason.is_some()));
+        let text = String::from_utf8_lossy(&journal_cmd(ex, &[]).stdout).into_owned();
+        assert!(
+            text.lines().any(|l| l.contains(" erin@example.com: failed: 554 5.7.1")
+                && l.contains("; DSN to erin-sender@example.org suppressed: the primary refused the content or the sender (5.7.1)")
+                && l.ends_with("[done]")),
+            "{text}"
+        );
+        // the deletion list: delivered mail only, unless --include-refused
+        let refused = [
+            "reject1@example.com",
+            "judy@example.com",
+            "frank@example.com",
+            "user0@example.com",
+            "erin@example.com",
+            "heidi@example.com",
+        ];
+        assert_eq!(sent_ids(ex, &[]), (ids_without(ex, &refused), Some(1)));
+        assert_eq!(
+            sent_ids(ex, &["--include-refused"]),
+            (ids_without(ex, &[]), Some(0))
+        );
+        // a rerun sends and suppresses nothing again
+        let (_, s2) = reinject(ex, &primary.to(), &limits);
+        assert_eq!(
+            (s2.transactions, s2.dsns_sent, s2.suppressed_dsns.len()),
+            (0, 0, 0),
+            "{s2:#?}"
+        );
 
-    // sent deliberately later: here written as files
-    let (_, s3) = reinject(ex, &primary.to(), &["--send-suppressed", "--no-bounces"]);
-    assert_eq!((s3.dsns_written, s3.dsns_sent), (4, 0), "{s3:#?}");
-    assert_eq!(std::fs::read_dir(ex.join("bounces")).unwrap().count(), 4);
-    let js = journal_state(ex);
-    assert!(!js.dsn.values().any(|d| d.dsn == DsnState::Suppressed));
+        // --dry-run lists exactly what a real run then sends (through another primary)
+        let copy = copy_without_dsn_lines(ex);
+        let ex2 = copy.path();
+        let mut a = limits.to_vec();
+        a.push("--dry-run");
+        let (o, dry) = reinject(ex2, &primary.to(), &a);
+        assert_eq!(o.status.code(), Some(1));
+        assert_eq!(
+            (&dry.planned_dsns, &dry.suppressed_dsns),
+            (&s.planned_dsns, &s.suppressed_dsns)
+        );
+        let other = Postfix::primary();
+        let via = format!("smtp://{}", other.to());
+        let mut a = limits.to_vec();
+        a.extend_from_slice(&["--bounce-via", &via]);
+        let (_, real) = reinject(ex2, &primary.to(), &a);
+        assert_eq!(real.dsns_sent, dry.planned_dsns.len());
+        other.drain();
+        assert_eq!(
+            arrived_set(&dsns_arrived(&other)),
+            dsn_set(&dry.planned_dsns)
+        );
+
+        // a spam verdict in the manifest (the triage step's `messages[].verdict`) holds
+        // the sender's DSN too
+        let copy3 = copy_without_dsn_lines(ex);
+        let ex3 = copy3.path();
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(ex3.join("manifest.json")).unwrap()).unwrap();
+        let spam = queue_id_for(ex3, "reject1@example.com");
+        for m in v["messages"].as_array_mut().unwrap() {
+            if m["queue_id"] == spam.as_str() {
+                m["verdict"] = serde_json::json!("spam");
+            }
+        }
+        std::fs::write(ex3.join("manifest.json"), serde_json::to_vec(&v).unwrap()).unwrap();
+        let mut a = limits.to_vec();
+        a.push("--dry-run");
+        let (_, dry3) = reinject(ex3, &primary.to(), &a);
+        let d = dry3
+            .suppressed_dsns
+            .iter()
+            .find(|d| d.queue_id == spam)
+            .unwrap_or_else(|| panic!("{dry3:#?}"));
+        assert_eq!(
+            d.reason.as_deref(),
+            Some("the message is marked spam by its triage verdict")
+        );
+        assert!(!dry3.planned_dsns.iter().any(|d| d.queue_id == spam));
+
+        // sent deliberately later: here written as files
+        let (_, s3) = reinject(ex, &primary.to(), &["--send-suppressed", "--no-bounces"]);
+        assert_eq!((s3.dsns_written, s3.dsns_sent), (4, 0), "{s3:#?}");
+        assert_eq!(std::fs::read_dir(ex.join("bounces")).unwrap().count(), 4);
+        let js = journal_state(ex);
+        assert!(!js.dsn.values().any(|d| d.dsn == DsnState::Suppressed));
+    });
 }
 
 /// Issue 17 (r10) on a real Postfix primary that knows no user at all: the circuit

@@ -21,8 +21,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use crate::harness::{
-    copy_export, export_samples, is_root, journal_cmd, journal_path, journal_state, manifest, mx,
-    reinject_summary, write_mode,
+    assert_stderr_contains, copy_export, export_samples, fixture_once, is_root, journal_cmd,
+    journal_path, journal_state, manifest, mx, reinject_summary, write_mode,
 };
 use crate::util;
 use mxsalvage::reinject::Summary;
@@ -294,17 +294,40 @@ fn serve(
 /// The sample spool exported once per test run (archive copies only).
 fn fixture() -> &'static Path {
     static F: OnceLock<PathBuf> = OnceLock::new();
-    F.get_or_init(|| {
-        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("hostile-fixture");
-        let _ = std::fs::remove_dir_all(&out);
+    fixture_once(&F, "hostile-fixture", |base| {
+        let out = base.join("export");
         export_samples(&out, &["--format", "eml"]).ok();
         out
     })
+    .as_path()
 }
 
 /// A fresh copy of the fixture export.
 fn export_copy() -> tempfile::TempDir {
     copy_export(fixture())
+}
+
+/// A fresh copy of the fixture export and a [`Server`] to send it to.
+struct Bench {
+    export: tempfile::TempDir,
+    srv: Server,
+}
+
+impl Bench {
+    fn start(fault: Fault, pipelining: bool, lmtp: bool) -> Bench {
+        let export = export_copy();
+        let srv = Server::start(fault, pipelining, lmtp);
+        Bench { export, srv }
+    }
+
+    fn ex(&self) -> &Path {
+        self.export.path()
+    }
+
+    /// [`run`] from the export to the server.
+    fn run(&self, extra: &[&str]) -> (Output, Summary) {
+        run(self.ex(), &self.srv.to(), extra)
+    }
 }
 
 /// A sample message with two pending recipients (alice, bob).
@@ -356,14 +379,13 @@ fn journal(ex: &Path) -> String {
 /// Runs the two-recipient message against `fault` and checks the invariant: nothing
 /// is `sent` and the server received nothing. Returns the summary.
 fn never_sent(fault: Fault, pipelining: bool) -> Summary {
-    let export = export_copy();
-    let ex = export.path();
-    let srv = Server::start(fault, pipelining, false);
-    let (o, s) = run(ex, &srv.to(), &["--id", TWO]);
+    let b = Bench::start(fault, pipelining, false);
+    let ex = b.ex();
+    let (o, s) = b.run(&["--id", TWO]);
     let j = journal(ex);
     assert_eq!(o.status.code(), Some(1), "{fault:?}: {s:#?}");
     assert_eq!((s.sent, s.deferred), (0, 2), "{fault:?}: {s:#?}");
-    assert_eq!(srv.dots(), 0, "{fault:?}: the server got a message");
+    assert_eq!(b.srv.dots(), 0, "{fault:?}: the server got a message");
     assert!(!j.contains("\"sent\""), "{fault:?}: {j}");
     assert!(!j.contains("\"sending\""), "{fault:?}: {j}");
     s
@@ -380,14 +402,13 @@ fn reasons(s: &Summary) -> String {
 #[test]
 fn a_well_behaved_server_gets_everything_once() {
     for pipelining in [false, true] {
-        let export = export_copy();
-        let ex = export.path();
-        let srv = Server::start(Fault::None, pipelining, false);
-        let (o, s) = run(ex, &srv.to(), &[]);
+        let b = Bench::start(Fault::None, pipelining, false);
+        let ex = b.ex();
+        let (o, s) = b.run(&[]);
         assert_eq!(o.status.code(), Some(0), "{s:#?}");
         assert_eq!(s.sent, pairs(ex), "{s:#?}");
-        assert_eq!(srv.dots(), s.transactions);
-        let (_, s) = run(ex, &srv.to(), &[]);
+        assert_eq!(b.srv.dots(), s.transactions);
+        let (_, s) = b.run(&[]);
         assert_eq!((s.sent, s.already_sent), (0, pairs(ex)));
     }
 }
@@ -451,36 +472,31 @@ fn a_wrong_reply_after_the_final_dot_is_unknown_not_sent() {
         Fault::Dot("250 2.0.0 Ok\r\n250 2.0.0 Ok\r\n"),
         Fault::Dot("250-2.0.0 Ok\r\n550 5.0.0 no\r\n"),
     ] {
-        let export = export_copy();
-        let ex = export.path();
-        let srv = Server::start(f, true, false);
-        let (o, s) = run(ex, &srv.to(), &["--id", TWO]);
+        let b = Bench::start(f, true, false);
+        let ex = b.ex();
+        let (o, s) = b.run(&["--id", TWO]);
         assert_eq!(o.status.code(), Some(1), "{f:?}: {s:#?}");
         assert_eq!((s.sent, s.unknown), (0, 2), "{f:?}: {s:#?}");
-        assert_eq!(srv.dots(), 1);
+        assert_eq!(b.srv.dots(), 1);
         let js = journal_state(ex);
         assert!(js.last.values().all(|r| r.state == State::Unknown), "{f:?}");
         // a rerun sends nothing: unknown stays unknown
-        let (_, s) = run(ex, &srv.to(), &["--id", TWO]);
+        let (_, s) = b.run(&["--id", TWO]);
         assert_eq!((s.sent, s.unknown, s.transactions), (0, 2, 0));
-        assert_eq!(srv.dots(), 1);
+        assert_eq!(b.srv.dots(), 1);
     }
 }
 
 #[test]
 fn lmtp_reply_counts_are_exact() {
     // one reply too many: none of them can be matched to its recipient
-    let export = export_copy();
-    let ex = export.path();
-    let srv = Server::start(Fault::LmtpExtra, true, true);
-    let (_, s) = run(ex, &srv.to(), &["--lmtp", "--id", TWO]);
+    let b = Bench::start(Fault::LmtpExtra, true, true);
+    let (_, s) = b.run(&["--lmtp", "--id", TWO]);
     assert_eq!((s.sent, s.unknown), (0, 2), "{s:#?}");
     assert!(reasons(&s).contains("cannot be matched"), "{s:#?}");
     // one too few: the first reply counts, the second recipient is unknown
-    let export = export_copy();
-    let ex = export.path();
-    let srv = Server::start(Fault::LmtpFewer, true, true);
-    let (_, s) = run(ex, &srv.to(), &["--lmtp", "--id", TWO]);
+    let b = Bench::start(Fault::LmtpFewer, true, true);
+    let (_, s) = b.run(&["--lmtp", "--id", TWO]);
     assert_eq!((s.sent, s.unknown), (1, 1), "{s:#?}");
     assert!(
         reasons(&s).contains("timed out after 2 s waiting for the reply to the end of data"),
@@ -495,15 +511,13 @@ fn a_bad_greeting_stops_the_run() {
         "220-one\r\n250 two\r\n",
         "hello\r\n",
     ] {
-        let export = export_copy();
-        let ex = export.path();
-        let srv = Server::start(Fault::Greeting(g), true, false);
-        let (o, s) = run(ex, &srv.to(), &["--id", TWO]);
+        let b = Bench::start(Fault::Greeting(g), true, false);
+        let (o, s) = b.run(&["--id", TWO]);
         assert_eq!(o.status.code(), Some(2), "{g:?}: {s:#?}");
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(err.contains("protocol violation"), "{g:?}: {err}");
         assert_eq!(s.sent, 0);
-        assert_eq!(srv.dots(), 0);
+        assert_eq!(b.srv.dots(), 0);
     }
 }
 
@@ -511,10 +525,8 @@ fn a_bad_greeting_stops_the_run() {
 fn a_trickled_greeting_gets_no_more_than_the_timeout() {
     // 50 bytes at one byte per 500 ms would hold the greeting 25 s; --timeout 2
     // gives up long before the server has written it all
-    let export = export_copy();
-    let ex = export.path();
-    let srv = Server::start(Fault::TrickleGreeting, true, false);
-    let (o, s) = run(ex, &srv.to(), &["--id", TWO]);
+    let b = Bench::start(Fault::TrickleGreeting, true, false);
+    let (o, s) = b.run(&["--id", TWO]);
     assert_eq!(o.status.code(), Some(2), "{s:#?}");
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
@@ -524,19 +536,17 @@ fn a_trickled_greeting_gets_no_more_than_the_timeout() {
     drop(o);
     // the server notices the client gone at its next writes
     let t = std::time::Instant::now();
-    while srv.stats.lock().unwrap().trickled.is_none() && t.elapsed() < Duration::from_secs(40) {
+    while b.srv.stats.lock().unwrap().trickled.is_none() && t.elapsed() < Duration::from_secs(40) {
         std::thread::sleep(Duration::from_millis(100));
     }
-    let n = srv.stats.lock().unwrap().trickled.unwrap();
+    let n = b.srv.stats.lock().unwrap().trickled.unwrap();
     assert!(n < 45, "the client waited for {n} bytes of the greeting");
 }
 
 #[test]
 fn a_read_timeout_says_so() {
-    let export = export_copy();
-    let ex = export.path();
-    let srv = Server::start(Fault::Silent, true, false);
-    let (o, _) = run(ex, &srv.to(), &["--id", TWO, "--timeout", "0.5"]);
+    let b = Bench::start(Fault::Silent, true, false);
+    let (o, _) = b.run(&["--id", TWO, "--timeout", "0.5"]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
@@ -579,9 +589,8 @@ fn run_umask(umask: &str, args: &[&str]) -> Output {
 
 #[test]
 fn the_journal_is_created_0600_whatever_the_umask() {
-    let export = export_copy();
-    let ex = export.path();
-    let srv = Server::start(Fault::None, true, false);
+    let b = Bench::start(Fault::None, true, false);
+    let ex = b.ex();
     for (umask, journal) in [("000", "j000.jsonl"), ("022", "j022.jsonl")] {
         let j = ex.join(journal);
         let o = run_umask(
@@ -591,7 +600,7 @@ fn the_journal_is_created_0600_whatever_the_umask() {
                 "--from",
                 ex.to_str().unwrap(),
                 "--to",
-                &srv.to(),
+                &b.srv.to(),
                 "--id",
                 TWO,
                 "--quiet",
@@ -606,11 +615,10 @@ fn the_journal_is_created_0600_whatever_the_umask() {
 
 #[test]
 fn a_journal_others_can_write_is_refused() {
-    let export = export_copy();
-    let ex = export.path();
-    let srv = Server::start(Fault::None, true, false);
+    let b = Bench::start(Fault::None, true, false);
+    let ex = b.ex();
     let j = journal_path(ex);
-    let (o, s) = run(ex, &srv.to(), &["--id", TWO]);
+    let (o, s) = b.run(&["--id", TWO]);
     assert_eq!(o.status.code(), Some(0), "{s:#?}");
     let before = std::fs::read(&j).unwrap();
     for m in [0o666, 0o620, 0o602] {
@@ -634,9 +642,9 @@ fn a_journal_others_can_write_is_refused() {
     assert_eq!(std::fs::read(&j).unwrap(), before);
     // readable by others (an earlier version's 0644): tightened, with a warning
     std::fs::set_permissions(&j, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let (o, s) = run(ex, &srv.to(), &["--id", TWO]);
+    let (o, s) = b.run(&["--id", TWO]);
     assert_eq!((o.status.code(), s.already_sent), (Some(0), 2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("made it 0600"));
+    assert_stderr_contains(&o, "made it 0600");
     assert_eq!(mode(&j), 0o600);
 }
 
@@ -709,10 +717,9 @@ fn a_journal_owned_by_someone_else_is_refused() {
 /// owed; the report and `--json` agree with the journal pair by pair.
 #[test]
 fn sent_ids_after_sent_failed_deferred_and_unknown_pairs() {
-    let export = export_copy();
-    let ex = export.path();
-    let srv = Server::start(Fault::Mixed, true, false);
-    let (o, s) = run(ex, &srv.to(), &[]);
+    let b = Bench::start(Fault::Mixed, true, false);
+    let ex = b.ex();
+    let (o, s) = b.run(&[]);
     assert_eq!(o.status.code(), Some(1), "{s:#?}");
     assert!(
         s.sent > 0 && s.failed > 0 && s.deferred > 0 && s.unknown > 0,

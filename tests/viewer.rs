@@ -290,18 +290,32 @@ fn viewer_cdp<S: AsRef<std::ffi::OsStr>>(shots: &Path, pages: &[S]) -> serde_jso
     serde_json::from_slice(ran_ok(&o, "viewer_cdp.py")).unwrap()
 }
 
+/// A test message to alice@example.com: `From`, `Subject`, the header lines `extra`,
+/// then a multipart/`kind` body of `parts` (each its header fields, an empty line and
+/// its content) between the boundaries `--B`.
+fn to_alice(from: &str, subject: &str, extra: &str, kind: &str, parts: &[&str]) -> String {
+    let mut m = format!(
+        "From: {from}\nTo: alice@example.com\nSubject: {subject}\n{extra}MIME-Version: 1.0\nContent-Type: multipart/{kind}; boundary=B\n\n"
+    );
+    for p in parts {
+        m.push_str("--B\n");
+        m.push_str(p);
+    }
+    m.push_str("--B--\n");
+    m
+}
+
 /// A message a hostile sender could write: markup in every header, scripts, event
 /// handlers, remote images, style sheets, frames, forms, a tracking pixel, a
 /// `javascript:` link and an attachment whose name tries to leave the bundle.
-pub(crate) const HOSTILE: &str = "From: \"<script>alert('from')</script>\" <evil@example.net>\n\
-To: alice@example.com\n\
-Subject: <img src=x onerror=alert('subject')> hostile & </title><script>alert(1)</script>\n\
-Message-ID: <hostile@example.net>\n\
-MIME-Version: 1.0\n\
-Content-Type: multipart/mixed; boundary=B\n\
-\n\
---B\n\
-Content-Type: text/html; charset=utf-8\n\
+pub(crate) fn hostile() -> String {
+    to_alice(
+        "\"<script>alert('from')</script>\" <evil@example.net>",
+        "<img src=x onerror=alert('subject')> hostile & </title><script>alert(1)</script>",
+        "Message-ID: <hostile@example.net>\n",
+        "mixed",
+        &[
+            "Content-Type: text/html; charset=utf-8\n\
 \n\
 <html><head><link rel=stylesheet href=\"http://127.0.0.1:9/x.css\"><style>@import url(http://127.0.0.1:9/y.css); body{background:url(http://127.0.0.1:9/bg.png)}</style>\n\
 <meta http-equiv=\"refresh\" content=\"0;url=http://127.0.0.1:9/\"><base href=\"http://127.0.0.1:9/\"></head>\n\
@@ -311,32 +325,34 @@ Content-Type: text/html; charset=utf-8\n\
 <object data=\"http://127.0.0.1:9/o\"></object><video poster=\"http://127.0.0.1:9/v.png\"></video>\n\
 <svg><image href=\"http://127.0.0.1:9/s.png\"/></svg><form action=\"http://127.0.0.1:9/post\"><input name=pw></form>\n\
 <a href=\"javascript:alert('link')\">click</a> <a href=\"http://127.0.0.1:9/phish\">your bank</a>\n\
-<table background=\"http://127.0.0.1:9/t.png\"><tr><td>cell</td></tr></table></div></section></main><h1>fake heading</h1></body></html>\n\
---B\n\
-Content-Type: text/html\n\
+<table background=\"http://127.0.0.1:9/t.png\"><tr><td>cell</td></tr></table></div></section></main><h1>fake heading</h1></body></html>\n",
+            "Content-Type: text/html\n\
 Content-Disposition: attachment; filename=\"../../../x\\\"><img src=x onerror=alert(2)>.html\"\n\
 \n\
-<script>alert('attachment')</script>\n\
---B--\n";
+<script>alert('attachment')</script>\n",
+        ],
+    )
+}
 
 /// HTML mail with an inline picture (a part the HTML names by `cid:`).
-pub(crate) const INLINE: &str = "From: Shop <shop@example.net>\n\
-To: alice@example.com\n\
-Subject: inline picture\n\
-MIME-Version: 1.0\n\
-Content-Type: multipart/related; boundary=R\n\
+pub(crate) fn inline() -> String {
+    to_alice(
+        "Shop <shop@example.net>",
+        "inline picture",
+        "",
+        "related",
+        &[
+            "Content-Type: text/html; charset=utf-8\n\
 \n\
---R\n\
-Content-Type: text/html; charset=utf-8\n\
-\n\
-<p>Our logo: <img src=\"cid:logo@shop.example\" alt=\"logo\" width=40></p>\n\
---R\n\
-Content-Type: image/png; name=logo.png\n\
+<p>Our logo: <img src=\"cid:logo@shop.example\" alt=\"logo\" width=40></p>\n",
+            "Content-Type: image/png; name=logo.png\n\
 Content-ID: <logo@shop.example>\n\
 Content-Transfer-Encoding: base64\n\
 \n\
-iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==\n\
---R--\n";
+iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==\n",
+        ],
+    )
+}
 
 #[test]
 fn html_view_in_headless_chromium() {
@@ -350,14 +366,14 @@ fn html_view_in_headless_chromium() {
         "4FFFF98E5F0",
         1_795_900_000,
         b"alice@example.com",
-        HOSTILE.as_bytes(),
+        hostile().as_bytes(),
     );
     put(
         &spool,
         "4FFFF98E5F1",
         1_795_800_000,
         b"alice@example.com",
-        INLINE.as_bytes(),
+        inline().as_bytes(),
     );
     mx(["export"])
         .queue_dir(&spool)
@@ -553,11 +569,10 @@ fn html_view_in_headless_chromium() {
     // The Japanese message reads in Japanese.
     let jp = &got["message-japanese"]["dom"];
     assert!(strs(&jp["h1"])[0].contains("日本語の件名テスト"));
+    let text = jp["text"].as_str().unwrap();
     assert!(
-        jp["text"]
-            .as_str()
-            .unwrap()
-            .contains("こんにちは。これは日本語のテストメールです。")
+        text.contains("こんにちは。これは日本語のテストメールです。"),
+        "{text}"
     );
     // Attachments: each linked, the file there with the manifest's size.
     let att = by_case("attachments");
@@ -726,14 +741,13 @@ fn live_attachments_open_inert_from_the_viewer() {
     if !tool("chromium") || !tool("python3") {
         return;
     }
-    const R12: &str = "From: spam@evil.example\n\
-To: alice@example.com\n\
-Subject: your invoice\n\
-MIME-Version: 1.0\n\
-Content-Type: multipart/mixed; boundary=B\n\
-\n\
---B\n\
-Content-Type: multipart/related; boundary=R\n\
+    let r12 = to_alice(
+        "spam@evil.example",
+        "your invoice",
+        "",
+        "mixed",
+        &[
+            "Content-Type: multipart/related; boundary=R\n\
 \n\
 --R\n\
 Content-Type: text/html\n\
@@ -744,25 +758,24 @@ Content-Type: text/html\n\
 Content-ID: <page@evil.example>\n\
 \n\
 <script>document.title='SCRIPT-RAN';fetch('http://127.0.0.1:9/cid')</script>\n\
---R--\n\
---B\n\
-Content-Type: text/html\n\
+--R--\n",
+            "Content-Type: text/html\n\
 Content-Disposition: attachment; filename=\"invoice.html\"\n\
 \n\
-<script>document.title='SCRIPT-RAN';fetch('http://127.0.0.1:9/js')</script><img src=\"http://127.0.0.1:9/pixel\">\n\
---B\n\
-Content-Type: image/svg+xml\n\
+<script>document.title='SCRIPT-RAN';fetch('http://127.0.0.1:9/js')</script><img src=\"http://127.0.0.1:9/pixel\">\n",
+            "Content-Type: image/svg+xml\n\
 Content-Disposition: attachment; filename=\"photo.svg\"\n\
 \n\
-<svg xmlns='http://www.w3.org/2000/svg' onload=\"fetch('http://127.0.0.1:9/svg')\"/>\n\
---B--\n";
+<svg xmlns='http://www.w3.org/2000/svg' onload=\"fetch('http://127.0.0.1:9/svg')\"/>\n",
+        ],
+    );
     let (d, spool, _) = scratch();
     put(
         &spool,
         "4FFFF98E5F2",
         1_795_900_000,
         b"alice@example.com",
-        R12.as_bytes(),
+        r12.as_bytes(),
     );
     let mut pages = Vec::new();
     let mut controls = Vec::new();

@@ -118,28 +118,25 @@ mod tests {
 
     #[test]
     fn every_byte_and_crlf() {
-        // Lines of 45 bytes, as uuencode writes them, CRLF line ends, spaces for zero.
-        let data: Vec<u8> = (0..=255u8).collect();
-        let mut enc = b"junk before\r\nbegin 600 all.bin\r\n".to_vec();
-        for chunk in data.chunks(45) {
-            enc.push(b' ' + chunk.len() as u8);
-            for t in chunk.chunks(3) {
-                let t = [t[0], *t.get(1).unwrap_or(&0), *t.get(2).unwrap_or(&0)];
-                for v in [
-                    t[0] >> 2,
-                    (t[0] << 4 | t[1] >> 4) & 63,
-                    (t[1] << 2 | t[2] >> 6) & 63,
-                    t[2] & 63,
-                ] {
-                    enc.push(if v == 0 { b'`' } else { b' ' + v });
-                }
-            }
-            enc.extend_from_slice(b"\r\n");
-        }
-        enc.extend_from_slice(b"`\r\nend\r\ntext after\r\n");
-        let b = blocks(&enc);
+        // 0..=255 in lines of 45 bytes, as uuencode writes them, backquotes for zero
+        // (Python's `binascii.b2a_uu(line, backtick=True)`), CRLF line ends.
+        let lines = [
+            "junk before",
+            "begin 600 all.bin",
+            r#"M``$"`P0%!@<("0H+#`T.#Q`1$A,4%187&!D:&QP='A\@(2(C)"4F)R@I*BLL"#,
+            r#"M+2XO,#$R,S0U-C<X.3H[/#T^/T!!0D-$149'2$E*2TQ-3D]045)35%565UA9"#,
+            r#"M6EM<75Y?8&%B8V1E9F=H:6IK;&UN;W!Q<G-T=79W>'EZ>WQ]?G^`@8*#A(6&"#,
+            r#"MAXB)BHN,C8Z/D)&2DY25EI>8F9J;G)V>GZ"AHJ.DI::GJ*FJJZRMKJ^PL;*S"#,
+            r#"MM+6VM[BYNKN\O;Z_P,'"P\3%QL?(R<K+S,W.S]#1TM/4U=;7V-G:V]S=WM_@"#,
+            r#"?X>+CY.7FY^CIZNOL[>[O\/'R\_3U]O?X^?K[_/W^_P``"#,
+            "`",
+            "end",
+            "text after",
+            "",
+        ];
+        let b = blocks(lines.join("\r\n").as_bytes());
         assert_eq!(b.len(), 1);
-        assert_eq!(b[0].data, data);
+        assert_eq!(b[0].data, (0..=255u8).collect::<Vec<u8>>());
         assert!(!b[0].damaged);
     }
 

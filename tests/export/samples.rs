@@ -24,6 +24,35 @@ fn by_id(m: &Manifest) -> BTreeMap<&str, &ManifestMessage> {
         .collect()
 }
 
+/// The shared sample export (every format, as trees and in zips), its manifest and its
+/// messages by queue ID.
+struct Samples {
+    out: PathBuf,
+    m: &'static Manifest,
+    msgs: BTreeMap<&'static str, &'static ManifestMessage>,
+}
+
+impl Samples {
+    fn get() -> Samples {
+        let (out, m) = sample_export();
+        Samples {
+            out,
+            m,
+            msgs: by_id(m),
+        }
+    }
+
+    /// A bundle's `format` output (a file or a directory).
+    fn output(&self, r: &ManifestRecipient, format: &str) -> PathBuf {
+        self.out.join(r.output(format).unwrap())
+    }
+
+    /// The bytes the bundle `r` must hold for the message `id` ([`expected_copy`]).
+    fn expected(&self, r: &ManifestRecipient, id: &str) -> Vec<u8> {
+        expected_copy(&self.out, self.msgs[id], &r.address.0)
+    }
+}
+
 /// A message's `text/<stem>.txt` in a bundle.
 fn text_of(out: &Path, bundle: &ManifestRecipient, msg: &ManifestMessage) -> String {
     let stem = mxsalvage::decode::names::stem(msg.info.arrival_unix, &msg.info.queue_id);
@@ -219,21 +248,20 @@ fn samples_cases_are_exported_as_described() {
 
 #[test]
 fn samples_mbox_round_trip() {
-    let (out, m) = sample_export();
-    let msgs = by_id(m);
-    for r in &m.recipients {
-        let mbox = out.join(r.output("mbox").unwrap());
+    let samples = Samples::get();
+    for r in &samples.m.recipients {
+        let mbox = samples.output(r, "mbox");
         let data = std::fs::read(&mbox).unwrap();
         let want: Vec<Vec<u8>> = r
             .messages
             .iter()
-            .map(|id| expected_copy(&out, msgs[id.as_str()], &r.address.0))
+            .map(|id| samples.expected(r, id))
             .collect();
         // Oldest first.
         let times: Vec<i64> = r
             .messages
             .iter()
-            .map(|id| msgs[id.as_str()].info.arrival_unix)
+            .map(|id| samples.msgs[id.as_str()].info.arrival_unix)
             .collect();
         assert!(times.windows(2).all(|w| w[0] <= w[1]));
         // mail-parser's mboxrd reader.
@@ -249,7 +277,7 @@ fn samples_mbox_round_trip() {
         }
         // From_ lines: sender and asctime of the arrival.
         let first = data.split(|&c| c == b'\n').next().unwrap();
-        let m0 = msgs[r.messages[0].as_str()];
+        let m0 = samples.msgs[r.messages[0].as_str()];
         assert_eq!(
             first,
             &mxsalvage::export::sinks::mbox::from_line(&m0.info.sender.0, m0.info.arrival_unix)[..]
@@ -270,14 +298,14 @@ for k in mb.keys():
     assert msg.get_from().isascii(), msg.get_from()
     print(hashlib.sha256(mb.get_bytes(k)).hexdigest())
 "#;
-    for r in &m.recipients {
-        let mbox = out.join(r.output("mbox").unwrap());
+    for r in &samples.m.recipients {
+        let mbox = samples.output(r, "mbox");
         let lines = python_lines(script, &mbox);
         assert_eq!(lines.len(), r.messages.len(), "{}", mbox.display());
         // Python (mboxo) returns the quoted bytes: quoting `want` must give exactly them,
         // and undoing one level must give `want` back.
         for (line, id) in lines.iter().zip(&r.messages) {
-            let want = expected_copy(&out, msgs[id.as_str()], &r.address.0);
+            let want = samples.expected(r, id);
             let quoted: Vec<u8> = want
                 .split_inclusive(|&c| c == b'\n')
                 .flat_map(|l| {
@@ -297,10 +325,9 @@ for k in mb.keys():
 
 #[test]
 fn samples_maildir_and_eml_round_trip() {
-    let (out, m) = sample_export();
-    let msgs = by_id(m);
-    for r in &m.recipients {
-        let md = out.join(r.output("maildir").unwrap());
+    let samples = Samples::get();
+    for r in &samples.m.recipients {
+        let md = samples.output(r, "maildir");
         for sub in ["tmp", "new", "cur"] {
             assert!(md.join(sub).is_dir());
         }
@@ -308,8 +335,8 @@ fn samples_maildir_and_eml_round_trip() {
         let names: Vec<PathBuf> = files_under(&md.join("new"));
         assert_eq!(names.len(), r.messages.len());
         for id in &r.messages {
-            let msg = msgs[id.as_str()];
-            let want = expected_copy(&out, msg, &r.address.0);
+            let msg = samples.msgs[id.as_str()];
+            let want = samples.expected(r, id);
             let f = names
                 .iter()
                 .find(|p| p.to_string_lossy().contains(&format!("Q{id}.")))
@@ -324,9 +351,7 @@ fn samples_maildir_and_eml_round_trip() {
                 "mtime = arrival"
             );
             let stem = mxsalvage::decode::names::stem(msg.info.arrival_unix, id);
-            let eml = out
-                .join(r.output("eml").unwrap())
-                .join(format!("{stem}.eml"));
+            let eml = samples.output(r, "eml").join(format!("{stem}.eml"));
             let e = std::fs::read(&eml).unwrap();
             assert_eq!(e, to_crlf(&want));
             assert!(!e.windows(3).any(|w| w == b"\r\r\n"));
@@ -341,14 +366,14 @@ md = mailbox.Maildir(sys.argv[1], factory=None, create=False)
 for k in md.keys():
     print(hashlib.sha256(md.get_bytes(k)).hexdigest())
 "#;
-    for r in &m.recipients {
-        let got: BTreeSet<String> = python_lines(script, &out.join(r.output("maildir").unwrap()))
+    for r in &samples.m.recipients {
+        let got: BTreeSet<String> = python_lines(script, &samples.output(r, "maildir"))
             .into_iter()
             .collect();
         let want: BTreeSet<String> = r
             .messages
             .iter()
-            .map(|id| sha(&expected_copy(&out, msgs[id.as_str()], &r.address.0)))
+            .map(|id| sha(&samples.expected(r, id)))
             .collect();
         assert_eq!(got, want, "{}", r.dir);
     }
@@ -419,15 +444,10 @@ fn samples_read_by_dovecot() {
     if !tool("doveadm") {
         return;
     }
-    let (out, m) = sample_export();
-    let msgs = by_id(m);
-    for r in &m.recipients {
+    let samples = Samples::get();
+    for r in &samples.m.recipients {
         for mbox in [false, true] {
-            let src = if mbox {
-                out.join(r.output("mbox").unwrap())
-            } else {
-                out.join(r.output("maildir").unwrap())
-            };
+            let src = samples.output(r, if mbox { "mbox" } else { "maildir" });
             let text = doveadm_fetch(&src, mbox).expect("doveadm reads the export");
             let received: Vec<&str> = text
                 .lines()
@@ -440,10 +460,13 @@ fn samples_read_by_dovecot() {
                     .messages
                     .iter()
                     .map(|id| {
-                        chrono::DateTime::from_timestamp(msgs[id.as_str()].info.arrival_unix, 0)
-                            .unwrap()
-                            .format("%Y-%m-%d %H:%M:%S")
-                            .to_string()
+                        chrono::DateTime::from_timestamp(
+                            samples.msgs[id.as_str()].info.arrival_unix,
+                            0,
+                        )
+                        .unwrap()
+                        .format("%Y-%m-%d %H:%M:%S")
+                        .to_string()
                     })
                     .collect();
                 let got: BTreeSet<String> = received.iter().map(|s| s.to_string()).collect();
@@ -456,7 +479,7 @@ fn samples_read_by_dovecot() {
                 let want: BTreeSet<u64> = r
                     .messages
                     .iter()
-                    .map(|id| expected_copy(&out, msgs[id.as_str()], &r.address.0).len() as u64)
+                    .map(|id| samples.expected(r, id).len() as u64)
                     .collect();
                 assert_eq!(sizes, want);
             }

@@ -22,7 +22,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use super::{free_port, is_root};
+use super::{free_port, is_root, mkdir_owned};
 
 /// Where scripts/test leaves Debian's Exim packages.
 const DEBS: &str = "/var/tmp/exim-debs";
@@ -199,24 +199,14 @@ impl Exim {
         let dir = tempfile::tempdir().unwrap();
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         let spool = dir.path().join("spool");
-        std::fs::create_dir(&spool).unwrap();
-        let chown = Command::new("chown")
-            .arg("Debian-exim:Debian-exim")
-            .arg(&spool)
-            .status();
-        assert!(chown.is_ok_and(|s| s.success()), "chown spool");
+        mkdir_owned(&spool, "Debian-exim:Debian-exim");
         std::fs::write(dir.path().join("valid"), VALID.join("\n") + "\n").unwrap();
         let hang = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let hang_port = hang.local_addr().unwrap().port();
         let conf = config(dir.path(), &bin, split, hang_port);
         std::fs::write(dir.path().join("exim.conf"), conf).unwrap();
         let delivered = dir.path().join("out");
-        std::fs::create_dir(&delivered).unwrap();
-        let chown = Command::new("chown")
-            .arg("Debian-exim")
-            .arg(&delivered)
-            .status();
-        assert!(chown.is_ok_and(|s| s.success()), "chown delivered");
+        mkdir_owned(&delivered, "Debian-exim");
         let port = free_port();
         let daemon = Command::new(&bin)
             .arg("-C")

@@ -23,7 +23,7 @@ use mxsalvage::filter::{
 };
 use mxsalvage::reinject::smtp::{Class, ClientConfig, Security, Session, Step};
 
-use super::{Postfix, backdate, free_port, is_root};
+use super::{Postfix, backdate, chown, free_port, is_root};
 use crate::util::have;
 
 /// Whether the filter daemons can run here (root, rspamd, clamd, spamd); under `CI`
@@ -110,17 +110,6 @@ fn daemon_dir() -> tempfile::TempDir {
     )
     .unwrap();
     d
-}
-
-/// `chown -R OWNER PATH`.
-fn chown(owner: &str, p: &Path) {
-    let st = Command::new("chown")
-        .arg("-R")
-        .arg(owner)
-        .arg(p)
-        .status()
-        .unwrap();
-    assert!(st.success(), "chown {owner} {}", p.display());
 }
 
 /// Starts `cmd` (output to DIR/log) and waits (at most 60 s) until `ready` answers.
@@ -550,27 +539,8 @@ pub fn filter_spool(mails: &[TestMail]) -> Postfix {
         assert_eq!(r.class(Step::EndOfData), Class::Positive, "{}: {r}", m.name);
     }
     s.quit();
-    settle(&sec, mails.len());
-    sec.stop();
+    sec.settle_deferred(mails.len());
     sec
-}
-
-/// Waits (at most 60 s) until `n` messages sit in deferred/ and nothing is in flight.
-fn settle(sec: &Postfix, n: usize) {
-    let spool = sec.path().join("spool");
-    let count = |q: &str| super::files_under(&spool.join(q)).len();
-    let t = Instant::now();
-    while count("deferred") != n
-        || ["incoming", "active", "maildrop"]
-            .iter()
-            .any(|q| count(q) > 0)
-    {
-        assert!(
-            t.elapsed() < Duration::from_secs(60),
-            "the secondary did not settle"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 /// The spool and config directories of a secondary (`--queue-dir`, `--config-dir`).
