@@ -645,6 +645,26 @@ mod tests {
         assert_eq!(st.delivered_elsewhere(&kb, "smtp://other:25").count(), 0);
     }
 
+    /// Journal lines as every version wrote them are read, and written back byte for
+    /// byte: field order, absent options left out, non-UTF-8 bytes as base64.
+    #[test]
+    fn lines_read_and_write_back_byte_for_byte() {
+        for line in [
+            r#"{"time":"2026-01-01T00:00:00Z","target":"smtp://127.0.0.1:25","queue_id":"ABC","sha256":"00","recipient":"a@x","state":"sending","attempt":1,"run":"r"}"#,
+            r#"{"time":"2026-01-01T00:00:01Z","target":"lmtp://[::1]:24","queue_id":"ABC","sha256":"00","recipient":"jörg@x","orcpt":"rfc822;a@x","notify":"FAILURE,DELAY","state":"failed","code":550,"reply":"5.1.1 <jörg@x>: \"no\"","step":"RCPT TO command","attempt":2,"run":"r2"}"#,
+            r#"{"time":"2026-01-01T00:00:02Z","target":"smtp://127.0.0.1:25","queue_id":"ABC","sha256":"00","recipient":{"base64":"/w=="},"orcpt":{"base64":"/w=="},"dsn":"suppressed","dsn_to":"s@x","dsn_message_id":"<m@x>","code":250,"reply":"ok","reason":"why","attempt":1,"run":"r"}"#,
+            r#"{"time":"2026-01-01T00:00:03Z","target":"file:bounces/ABC.eml","queue_id":"ABC","sha256":"00","recipient":"a@x","dsn":"written","dsn_to":"","dsn_message_id":"<m@x>","attempt":1,"run":"r"}"#,
+        ] {
+            let st = JournalState::parse(line.as_bytes());
+            assert!(st.warnings.is_empty(), "{:?}", st.warnings);
+            let back: Vec<String> = (st.last.values().cloned().map(Line::Pair))
+                .chain(st.dsn.values().cloned().map(Line::Dsn))
+                .map(|l| serde_json::to_string(&l).unwrap())
+                .collect();
+            assert_eq!(back, [line]);
+        }
+    }
+
     #[test]
     fn second_run_is_locked_out() {
         let dir = tempfile::tempdir().unwrap();
