@@ -331,11 +331,7 @@ impl Shared<'_> {
             None => vec![Line::Pair(Record {
                 time: now(),
                 target: self.target.clone(),
-                queue_id: m.queue_id.clone(),
-                sha256: m.sha256.clone(),
-                recipient: Bytes(r.env.address.clone()),
-                orcpt: r.env.orcpt.clone().map(Bytes),
-                notify: r.env.notify.clone(),
+                pair: r.key.clone(),
                 state,
                 code: o.code(),
                 reply,
@@ -352,11 +348,7 @@ impl Shared<'_> {
                     Line::Dsn(DsnRecord {
                         time: now(),
                         target: self.target.clone(),
-                        queue_id: k.queue_id.clone(),
-                        sha256: k.sha256.clone(),
-                        recipient: Bytes(k.recipient.clone()),
-                        orcpt: k.orcpt.clone().map(Bytes),
-                        notify: k.notify.clone(),
+                        pair: k.clone(),
                         dsn: DsnState::from(state),
                         dsn_to: Bytes(r.env.address.clone()),
                         dsn_message_id: d.notice.message_id.clone(),
@@ -516,7 +508,7 @@ fn keep_refusals_deferred(journal: &GroupCommit<'_>, tally: &mut Tally) {
     }
     let kept: HashSet<(&str, &[u8])> = lines
         .iter()
-        .map(|r| (r.queue_id.as_str(), r.recipient.0.as_slice()))
+        .map(|r| (r.pair.queue_id.as_str(), r.pair.recipient.0.as_slice()))
         .collect();
     for p in &mut tally.problems {
         if p.state == "failed" && kept.contains(&(p.queue_id.as_str(), p.recipient.0.as_slice())) {
