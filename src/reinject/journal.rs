@@ -187,7 +187,8 @@ pub enum Line {
 }
 
 /// The identity of a (message, recipient) pair, wherever it is sent; a journal line
-/// names its pair by these fields, in this order.
+/// names its pair by these fields, in this order (flattened into [`Record`] and
+/// [`DsnRecord`]: the bytes on disk are those every version wrote).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct PairKey {
     pub queue_id: String,
