@@ -121,9 +121,9 @@ impl Notice {
         h.update(sha256.as_bytes());
         for k in keys {
             h.update([0]);
-            h.update(&k.recipient);
+            h.update(&k.recipient.0);
             h.update([1]);
-            h.update(k.orcpt.as_deref().unwrap_or(b""));
+            h.update(k.orcpt.as_ref().map_or(&b""[..], |o| &o.0));
             h.update([2]);
             h.update(k.notify.as_deref().unwrap_or("").as_bytes());
         }
@@ -427,7 +427,7 @@ fn human_text(n: &Notice, host: &str, postmaster: bool, headers_only: bool) -> S
 
 /// The human-readable line of one failure: the recipient and what the server said.
 fn failure_line(f: &Failure) -> String {
-    let rcpt = clean(&f.key.recipient);
+    let rcpt = clean(&f.key.recipient.0);
     let mut what = match &f.original {
         Some(o) => format!("<{rcpt}> (expanded from <{}>):", clean(o)),
         None => format!("<{rcpt}>:"),
@@ -468,15 +468,15 @@ fn delivery_status(n: &Notice, host: &str, global: bool) -> String {
     }
     ds.push_str(&format!("Arrival-Date: {}\r\n", mail_date(n.arrival_unix)));
     for f in &n.failures {
-        let rcpt = &f.key.recipient;
+        let rcpt = &f.key.recipient.0;
         ds.push_str("\r\n");
         ds.push_str(&format!(
             "Final-Recipient: {}; {}\r\n",
             addr_type(rcpt, global),
             clean(rcpt)
         ));
-        if let Some(o) = f.key.orcpt.as_deref().filter(|o| o.contains(&b';')) {
-            ds.push_str(&format!("Original-Recipient: {}\r\n", clean(o)));
+        if let Some(o) = (f.key.orcpt.as_ref()).filter(|o| o.0.contains(&b';')) {
+            ds.push_str(&format!("Original-Recipient: {}\r\n", clean(&o.0)));
         }
         ds.push_str("Action: failed\r\n");
         ds.push_str(&format!("Status: {}\r\n", status_code(f.code, &f.reply)));
@@ -637,8 +637,8 @@ mod tests {
         let key = PairKey {
             queue_id: "ABC123".into(),
             sha256: "00".into(),
-            recipient: b"bob@example.com".to_vec(),
-            orcpt: Some(b"rfc822;bob+x@example.com".to_vec()),
+            recipient: Bytes(b"bob@example.com".to_vec()),
+            orcpt: Some(Bytes(b"rfc822;bob+x@example.com".to_vec())),
             notify: None,
         };
         Notice {

@@ -70,14 +70,9 @@ pub struct Record {
     pub time: String,
     /// `smtp://host:port` or `lmtp://host:port`.
     pub target: String,
-    pub queue_id: String,
-    /// sha256 of the archive copy.
-    pub sha256: String,
-    pub recipient: Bytes,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub orcpt: Option<Bytes>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notify: Option<String>,
+    /// The pair (`queue_id`, `sha256`, `recipient`, `orcpt`, `notify`).
+    #[serde(flatten)]
+    pub pair: PairKey,
     pub state: State,
     /// The server's reply code (absent for `sending`, and when there was no reply).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -149,13 +144,8 @@ pub struct DsnRecord {
     /// inside the export (`--no-bounces`).
     pub target: String,
     /// The failed pair the DSN reports.
-    pub queue_id: String,
-    pub sha256: String,
-    pub recipient: Bytes,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub orcpt: Option<Bytes>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notify: Option<String>,
+    #[serde(flatten)]
+    pub pair: PairKey,
     /// The DSN's state.
     pub dsn: DsnState,
     /// Who the DSN is for: the original sender, or the postmaster for mail with the
@@ -172,18 +162,6 @@ pub struct DsnRecord {
     pub reason: Option<String>,
     pub attempt: u32,
     pub run: String,
-}
-
-impl DsnRecord {
-    pub fn key(&self) -> PairKey {
-        PairKey::new(
-            &self.queue_id,
-            &self.sha256,
-            &self.recipient,
-            &self.orcpt,
-            &self.notify,
-        )
-    }
 }
 
 impl From<State> for DsnState {
@@ -208,13 +186,18 @@ pub enum Line {
     Dsn(DsnRecord),
 }
 
-/// The identity of a (message, recipient) pair, wherever it is sent.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// The identity of a (message, recipient) pair, wherever it is sent; a journal line
+/// names its pair by these fields, in this order (flattened into [`Record`] and
+/// [`DsnRecord`]: the bytes on disk are those every version wrote).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct PairKey {
     pub queue_id: String,
+    /// sha256 of the archive copy.
     pub sha256: String,
-    pub recipient: Vec<u8>,
-    pub orcpt: Option<Vec<u8>>,
+    pub recipient: Bytes,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orcpt: Option<Bytes>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify: Option<String>,
 }
 
@@ -230,22 +213,10 @@ impl PairKey {
         PairKey {
             queue_id: queue_id.to_string(),
             sha256: sha256.to_string(),
-            recipient: recipient.0.clone(),
-            orcpt: orcpt.as_ref().map(|b| b.0.clone()),
+            recipient: recipient.clone(),
+            orcpt: orcpt.clone(),
             notify: notify.clone(),
         }
-    }
-}
-
-impl Record {
-    pub fn key(&self) -> PairKey {
-        PairKey::new(
-            &self.queue_id,
-            &self.sha256,
-            &self.recipient,
-            &self.orcpt,
-            &self.notify,
-        )
     }
 }
 
@@ -276,7 +247,7 @@ impl JournalState {
                 Ok(r) => st.insert(r),
                 Err(e) => match serde_json::from_slice::<DsnRecord>(line) {
                     Ok(d) => {
-                        st.dsn.insert(d.key(), d);
+                        st.dsn.insert(d.pair.clone(), d);
                     }
                     Err(_) => st.warnings.push(format!(
                         "journal line {} ignored (torn or damaged: {e})",
@@ -302,7 +273,7 @@ impl JournalState {
     }
 
     fn insert(&mut self, r: Record) {
-        let k = r.key();
+        let k = r.pair.clone();
         let ts = self.targets.entry(k.clone()).or_default();
         if !ts.contains(&r.target) {
             ts.push(r.target.clone());
@@ -581,11 +552,7 @@ mod tests {
         Record {
             time: "2026-01-01T00:00:00Z".into(),
             target: "smtp://127.0.0.1:25".into(),
-            queue_id: "ABC".into(),
-            sha256: "00".into(),
-            recipient: Bytes(rcpt.as_bytes().to_vec()),
-            orcpt: None,
-            notify: None,
+            pair: PairKey::new("ABC", "00", &Bytes(rcpt.as_bytes().to_vec()), &None, &None),
             state,
             code: None,
             reply: None,
@@ -612,14 +579,14 @@ mod tests {
         std::fs::write(&p, &t).unwrap();
         let (mut j, st) = Journal::open(&p).unwrap();
         assert_eq!(st.warnings.len(), 1, "{:?}", st.warnings);
-        let at = |r: &str| st.get(&rec(State::Sent, r).key(), "smtp://127.0.0.1:25");
+        let at = |r: &str| st.get(&rec(State::Sent, r).pair, "smtp://127.0.0.1:25");
         assert_eq!(at("a@x").unwrap().state, State::Sent);
         assert_eq!(at("b@x").unwrap().state, State::Sending);
         j.append(&[rec(State::Unknown, "b@x")]).unwrap();
         drop(j);
         let st = JournalState::read(&p).unwrap();
         assert_eq!(st.warnings.len(), 1);
-        let k = rec(State::Sent, "b@x").key();
+        let k = rec(State::Sent, "b@x").pair;
         assert_eq!(
             st.get(&k, "smtp://127.0.0.1:25").unwrap().state,
             State::Unknown
@@ -634,15 +601,35 @@ mod tests {
         st.insert(rec(State::Deferred, "a@x"));
         st.insert(other);
         st.insert(rec(State::Failed, "b@x"));
-        let k = rec(State::Sent, "a@x").key();
+        let k = rec(State::Sent, "a@x").pair;
         let here = "smtp://127.0.0.1:25";
         assert_eq!(st.get(&k, here).unwrap().state, State::Deferred);
         let e: Vec<_> = st.delivered_elsewhere(&k, here).collect();
         assert_eq!(e.len(), 1);
         assert_eq!(e[0].target, "smtp://localhost:25");
         assert_eq!(st.delivered_elsewhere(&k, "smtp://localhost:25").count(), 0);
-        let kb = rec(State::Sent, "b@x").key();
+        let kb = rec(State::Sent, "b@x").pair;
         assert_eq!(st.delivered_elsewhere(&kb, "smtp://other:25").count(), 0);
+    }
+
+    /// Journal lines as every version wrote them are read, and written back byte for
+    /// byte: field order, absent options left out, non-UTF-8 bytes as base64.
+    #[test]
+    fn lines_read_and_write_back_byte_for_byte() {
+        for line in [
+            r#"{"time":"2026-01-01T00:00:00Z","target":"smtp://127.0.0.1:25","queue_id":"ABC","sha256":"00","recipient":"a@x","state":"sending","attempt":1,"run":"r"}"#,
+            r#"{"time":"2026-01-01T00:00:01Z","target":"lmtp://[::1]:24","queue_id":"ABC","sha256":"00","recipient":"jörg@x","orcpt":"rfc822;a@x","notify":"FAILURE,DELAY","state":"failed","code":550,"reply":"5.1.1 <jörg@x>: \"no\"","step":"RCPT TO command","attempt":2,"run":"r2"}"#,
+            r#"{"time":"2026-01-01T00:00:02Z","target":"smtp://127.0.0.1:25","queue_id":"ABC","sha256":"00","recipient":{"base64":"/w=="},"orcpt":{"base64":"/w=="},"dsn":"suppressed","dsn_to":"s@x","dsn_message_id":"<m@x>","code":250,"reply":"ok","reason":"why","attempt":1,"run":"r"}"#,
+            r#"{"time":"2026-01-01T00:00:03Z","target":"file:bounces/ABC.eml","queue_id":"ABC","sha256":"00","recipient":"a@x","dsn":"written","dsn_to":"","dsn_message_id":"<m@x>","attempt":1,"run":"r"}"#,
+        ] {
+            let st = JournalState::parse(line.as_bytes());
+            assert!(st.warnings.is_empty(), "{:?}", st.warnings);
+            let back: Vec<String> = (st.last.values().cloned().map(Line::Pair))
+                .chain(st.dsn.values().cloned().map(Line::Dsn))
+                .map(|l| serde_json::to_string(&l).unwrap())
+                .collect();
+            assert_eq!(back, [line]);
+        }
     }
 
     #[test]

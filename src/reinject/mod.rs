@@ -509,7 +509,7 @@ impl PlannedDsn {
             failures: n
                 .failures
                 .iter()
-                .map(|f| (Bytes(f.key.recipient.clone()), f.reply.clone()))
+                .map(|f| (f.key.recipient.clone(), f.reply.clone()))
                 .collect(),
             reason: None,
         }
@@ -688,11 +688,7 @@ fn withhold(
     let rec = Record {
         time: now(),
         target: target.to_string(),
-        queue_id: key.queue_id.clone(),
-        sha256: key.sha256.clone(),
-        recipient: Bytes(key.recipient.clone()),
-        orcpt: key.orcpt.clone().map(Bytes),
-        notify: key.notify.clone(),
+        pair: key.clone(),
         state: State::Withheld,
         code: None,
         reply: Some(why.to_string()),
@@ -731,13 +727,7 @@ fn plan_rcpts(
         if !seen.insert(env.clone()) {
             continue;
         }
-        let key = PairKey {
-            queue_id: info.queue_id.clone(),
-            sha256: m.sha256.clone(),
-            recipient: env.address.clone(),
-            orcpt: env.orcpt.clone(),
-            notify: env.notify.clone(),
-        };
+        let key = PairKey::new(&info.queue_id, &m.sha256, &r.address, &r.orcpt, &r.notify);
         // A pair withheld by an earlier run is not settled: it is withheld again
         // below, or sent now (`--include-malware`).
         let last = journal.get(&key, target);
@@ -1101,11 +1091,7 @@ fn dsn_line(
     journal::DsnRecord {
         time: now_rfc3339(),
         target: target.to_string(),
-        queue_id: f.key.queue_id.clone(),
-        sha256: f.key.sha256.clone(),
-        recipient: Bytes(f.key.recipient.clone()),
-        orcpt: f.key.orcpt.clone().map(Bytes),
-        notify: f.key.notify.clone(),
+        pair: f.key.clone(),
         dsn: state,
         dsn_to: Bytes(n.to_addr.clone()),
         dsn_message_id: n.message_id.clone(),
@@ -1144,13 +1130,13 @@ pub fn dsn_plan(notices: Vec<(dsn::Notice, PathBuf)>, host: &str, now: i64) -> P
                     orcpt: None,
                     notify: None,
                 },
-                key: PairKey {
-                    queue_id: n.queue_id.clone(),
-                    sha256: n.sha256.clone(),
-                    recipient: n.to_addr.clone(),
-                    orcpt: None,
-                    notify: None,
-                },
+                key: PairKey::new(
+                    &n.queue_id,
+                    &n.sha256,
+                    &Bytes(n.to_addr.clone()),
+                    &None,
+                    &None,
+                ),
             }],
             dsn: Some(DsnJob {
                 notice: n,

@@ -613,7 +613,8 @@ impl Session {
         rcpts: &[Vec<u8>],
         data: bool,
     ) -> Result<EnvelopeReplies, SessionError> {
-        if self.ext.pipelining {
+        let pipelined = self.ext.pipelining;
+        if pipelined {
             self.expect_empty_buffer(Step::Mail)?;
             let mut buf = Vec::new();
             for c in std::iter::once(mail).chain(rcpts.iter().map(Vec::as_slice)) {
@@ -624,45 +625,44 @@ impl Session {
                 buf.extend_from_slice(b"DATA\r\n");
             }
             self.send(&buf, "the envelope (MAIL FROM, RCPT TO)")?;
-            let m = self.read_reply(Step::Mail)?;
-            let mut rs = Vec::with_capacity(rcpts.len());
-            for _ in rcpts {
-                rs.push(self.read_reply(Step::Rcpt)?);
-            }
-            let d = if data {
-                Some(self.read_reply(Step::Data)?)
-            } else {
-                None
-            };
-            Ok(EnvelopeReplies {
+        }
+        let m = self.reply_to(pipelined, Step::Mail, mail)?;
+        if !pipelined && m.class(Step::Mail) != Class::Positive {
+            return Ok(EnvelopeReplies {
                 mail: m,
-                rcpts: rs,
-                data: d,
-            })
+                rcpts: Vec::new(),
+                data: None,
+            });
+        }
+        let mut rs = Vec::with_capacity(rcpts.len());
+        for r in rcpts {
+            rs.push(self.reply_to(pipelined, Step::Rcpt, r)?);
+        }
+        let any = rs.iter().any(|r| r.class(Step::Rcpt) == Class::Positive);
+        let d = if data && (pipelined || any) {
+            Some(self.reply_to(pipelined, Step::Data, b"DATA")?)
         } else {
-            let m = self.command(Step::Mail, mail)?;
-            if m.class(Step::Mail) != Class::Positive {
-                return Ok(EnvelopeReplies {
-                    mail: m,
-                    rcpts: Vec::new(),
-                    data: None,
-                });
-            }
-            let mut rs = Vec::with_capacity(rcpts.len());
-            for r in rcpts {
-                rs.push(self.command(Step::Rcpt, r)?);
-            }
-            let any = rs.iter().any(|r| r.class(Step::Rcpt) == Class::Positive);
-            let d = if data && any {
-                Some(self.command(Step::Data, b"DATA")?)
-            } else {
-                None
-            };
-            Ok(EnvelopeReplies {
-                mail: m,
-                rcpts: rs,
-                data: d,
-            })
+            None
+        };
+        Ok(EnvelopeReplies {
+            mail: m,
+            rcpts: rs,
+            data: d,
+        })
+    }
+
+    /// The reply to the next command of an envelope: with PIPELINING it was sent
+    /// already, so the next reply is read; without, the command is sent now.
+    fn reply_to(
+        &mut self,
+        pipelined: bool,
+        step: Step,
+        line: &[u8],
+    ) -> Result<Reply, SessionError> {
+        if pipelined {
+            self.read_reply(step)
+        } else {
+            self.command(step, line)
         }
     }
 
@@ -917,6 +917,23 @@ fn write_error(e: io::Error, what: &str, timeout: Duration) -> SessionError {
         SessionError::Io(format!("sending {what}"), e)
     }
 }
+
+/// The handshake-signature checks of a `ServerCertVerifier` whose field `.0` is the
+/// crypto provider: each method calls rustls's own function of the same name with the
+/// provider's signature algorithms.
+macro_rules! check_signatures {
+    ($($method:ident),+) => {$(
+        fn $method(
+            &self,
+            message: &[u8],
+            cert: &rustls::pki_types::CertificateDer<'_>,
+            dss: &rustls::DigitallySignedStruct,
+        ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::$method(message, cert, dss, &self.0.signature_verification_algorithms)
+        }
+    )+};
+}
+
 /// The certificate verifier for opportunistic TLS and `--insecure`: accepts any
 /// certificate but still checks the handshake signatures.
 #[derive(Debug)]
@@ -934,33 +951,7 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAny {
         Ok(rustls::client::danger::ServerCertVerified::assertion())
     }
 
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
+    check_signatures!(verify_tls12_signature, verify_tls13_signature);
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()

@@ -331,11 +331,7 @@ impl Shared<'_> {
             None => vec![Line::Pair(Record {
                 time: now(),
                 target: self.target.clone(),
-                queue_id: m.queue_id.clone(),
-                sha256: m.sha256.clone(),
-                recipient: Bytes(r.env.address.clone()),
-                orcpt: r.env.orcpt.clone().map(Bytes),
-                notify: r.env.notify.clone(),
+                pair: r.key.clone(),
                 state,
                 code: o.code(),
                 reply,
@@ -352,11 +348,7 @@ impl Shared<'_> {
                     Line::Dsn(DsnRecord {
                         time: now(),
                         target: self.target.clone(),
-                        queue_id: k.queue_id.clone(),
-                        sha256: k.sha256.clone(),
-                        recipient: Bytes(k.recipient.clone()),
-                        orcpt: k.orcpt.clone().map(Bytes),
-                        notify: k.notify.clone(),
+                        pair: k.clone(),
                         dsn: DsnState::from(state),
                         dsn_to: Bytes(r.env.address.clone()),
                         dsn_message_id: d.notice.message_id.clone(),
@@ -516,7 +508,7 @@ fn keep_refusals_deferred(journal: &GroupCommit<'_>, tally: &mut Tally) {
     }
     let kept: HashSet<(&str, &[u8])> = lines
         .iter()
-        .map(|r| (r.queue_id.as_str(), r.recipient.0.as_slice()))
+        .map(|r| (r.pair.queue_id.as_str(), r.pair.recipient.0.as_slice()))
         .collect();
     for p in &mut tally.problems {
         if p.state == "failed" && kept.contains(&(p.queue_id.as_str(), p.recipient.0.as_slice())) {
@@ -1203,15 +1195,22 @@ mod tests {
         Outcome::Accepted(Reply::local(250, "2.0.0 Ok: queued as X"))
     }
 
+    /// What the breaker says after `addr` is refused (550 5.1.1, naming it).
+    fn refuse(r: &mut Refusals, b: &Breaker, addr: &str) -> Option<String> {
+        r.count(b, addr.as_bytes(), &refused(addr))
+    }
+
+    /// What the breaker says after `addr` is accepted.
+    fn accept(r: &mut Refusals, b: &Breaker, addr: &str) -> Option<String> {
+        r.count(b, addr.as_bytes(), &accepted())
+    }
+
     #[test]
     fn one_address_refused_many_times_never_trips() {
         let b = Breaker::default();
         let mut r = Refusals::default();
         for _ in 0..500 {
-            assert!(
-                r.count(&b, b"nosuch@example.com", &refused("nosuch@example.com"))
-                    .is_none()
-            );
+            assert!(refuse(&mut r, &b, "nosuch@example.com").is_none());
         }
         assert_eq!((r.refused.len(), r.tried.len()), (1, 1));
     }
@@ -1221,8 +1220,10 @@ mod tests {
         let b = Breaker::default();
         let mut r = Refusals::default();
         for i in 0..9 {
-            let a = format!("u{i}@example.com");
-            assert!(r.count(&b, a.as_bytes(), &refused(&a)).is_none(), "{i}");
+            assert!(
+                refuse(&mut r, &b, &format!("u{i}@example.com")).is_none(),
+                "{i}"
+            );
         }
         // just below the count: 9 of 9 refused
         let why = r
@@ -1238,10 +1239,7 @@ mod tests {
         );
         assert!(why.contains("recipient lookup"), "{why}");
         // it trips once
-        assert!(
-            r.count(&b, b"x@example.com", &refused("x@example.com"))
-                .is_none()
-        );
+        assert!(refuse(&mut r, &b, "x@example.com").is_none());
     }
 
     #[test]
@@ -1251,22 +1249,18 @@ mod tests {
         // (11 of 14 = 78.6 %) neither; a 12th (12 of 15 = 80 %) trips
         let mut r = Refusals::default();
         for i in 0..3 {
-            assert!(
-                r.count(&b, format!("ok{i}@x").as_bytes(), &accepted())
-                    .is_none()
-            );
+            assert!(accept(&mut r, &b, &format!("ok{i}@x")).is_none());
         }
         for i in 0..11 {
-            let a = format!("no{i}@x");
-            assert!(r.count(&b, a.as_bytes(), &refused(&a)).is_none(), "{i}");
+            assert!(refuse(&mut r, &b, &format!("no{i}@x")).is_none(), "{i}");
         }
-        assert!(r.count(&b, b"no11@x", &refused("no11@x")).is_some());
+        assert!(refuse(&mut r, &b, "no11@x").is_some());
         // a refused address accepted later does not count as refused
         let mut r = Refusals::default();
         for i in 0..10 {
             let a = format!("no{i}@x");
-            r.count(&b, a.as_bytes(), &accepted());
-            assert!(r.count(&b, a.as_bytes(), &refused(&a)).is_none());
+            accept(&mut r, &b, &a);
+            assert!(refuse(&mut r, &b, &a).is_none());
         }
         assert_eq!(r.refused.len(), 0);
         // the flags move both thresholds
@@ -1275,10 +1269,10 @@ mod tests {
             percent: 50,
         };
         let mut r = Refusals::default();
-        r.count(&b, b"a@x", &accepted());
-        r.count(&b, b"b@x", &accepted());
-        r.count(&b, b"c@x", &refused("c@x"));
-        r.count(&b, b"d@x", &refused("d@x"));
-        assert!(r.count(&b, b"e@x", &refused("e@x")).is_some(), "3 of 5");
+        accept(&mut r, &b, "a@x");
+        accept(&mut r, &b, "b@x");
+        refuse(&mut r, &b, "c@x");
+        refuse(&mut r, &b, "d@x");
+        assert!(refuse(&mut r, &b, "e@x").is_some(), "3 of 5");
     }
 }
