@@ -17,10 +17,10 @@ use mxsalvage::reinject::journal::{Journal, JournalState};
 use mxsalvage::reinject::scan::scan_unjudged;
 use mxsalvage::reinject::smtp::{ClientConfig, Security};
 use mxsalvage::reinject::{
-    Bounces, Breaker, Config, DsnDecisions, DsnPolicy, Filter, PairReport, Plan, PlannedDsn,
-    Summary, Target, TargetInfo, dangling_unknown, dry_run, dsn_decisions, dsn_plan, envelope, now,
-    plan, read_manifest, read_verdicts, refusal, reporting_mta, suppressed_lines, worker,
-    write_dsn_files,
+    Bounces, Breaker, Config, DsnConfig, DsnDecisions, DsnPolicy, Filter, PairReport, Plan,
+    PlannedDsn, Summary, Target, TargetInfo, dangling_unknown, dry_run, dsn_decisions, dsn_plan,
+    envelope, now, plan, read_manifest, read_verdicts, refusal, reporting_mta, suppressed_lines,
+    worker, write_dsn_files,
 };
 
 fn hostname() -> String {
@@ -191,10 +191,12 @@ fn config(a: &crate::cli::args::ReinjectArgs) -> Result<Config> {
             .clone()
             .unwrap_or_else(|| a.from.join("reinject-journal.jsonl")),
         progress: !a.quiet && std::io::stderr().is_terminal(),
-        bounces,
-        postmaster: postmaster.into_bytes(),
-        reporting_mta,
-        dsn_policy,
+        dsns: DsnConfig {
+            bounces,
+            postmaster: postmaster.into_bytes(),
+            reporting_mta,
+            policy: dsn_policy,
+        },
         breaker,
     })
 }
@@ -421,7 +423,7 @@ fn bounce(
         return Ok(());
     }
     let when = mxsalvage::timefmt::now();
-    match &cfg.bounces {
+    match &cfg.dsns.bounces {
         Bounces::Files => {
             let n = notices.len();
             let (lines, problems) = write_dsn_files(&cfg.export_dir, notices, &host, when, &run);
@@ -531,7 +533,7 @@ fn print_dry_run(s: &Summary, p: &Plan, cfg: &Config) -> Result<()> {
 fn policy_note(cfg: &Config) -> String {
     let limits = format!(
         "at most {} per sender address and {} per domain",
-        cfg.dsn_policy.per_sender, cfg.dsn_policy.per_domain
+        cfg.dsns.policy.per_sender, cfg.dsns.policy.per_domain
     );
     let breaker = match cfg.breaker {
         Some(b) => format!(
@@ -542,7 +544,7 @@ fn policy_note(cfg: &Config) -> String {
     };
     format!(
         "DSNs for refusals of this run are decided after it by the backscatter policy: none for content or sender refusals (5.7.x, or spam/policy/blocked/blacklisted/virus without an enhanced code) or spam/malware verdicts, {}, {limits}{breaker}",
-        if cfg.dsn_policy.return_full {
+        if cfg.dsns.policy.return_full {
             "the message returned up to 50,000 bytes"
         } else {
             "the header only unless RET=FULL"

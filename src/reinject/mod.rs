@@ -286,14 +286,8 @@ pub struct Config {
     pub include_malware: bool,
     pub journal: PathBuf,
     pub progress: bool,
-    /// DSNs for failed pairs.
-    pub bounces: Bounces,
-    /// Where DSNs about null-sender mail go (`--postmaster`).
-    pub postmaster: Vec<u8>,
-    /// `--reporting-mta`; default: the secondary's name from the manifest.
-    pub reporting_mta: Option<String>,
-    /// Which DSNs go out, and what they return (docs/reinject.md "Backscatter").
-    pub dsn_policy: DsnPolicy,
+    /// The DSNs of failed pairs: how they go, from whom, which ones.
+    pub dsns: DsnConfig,
     /// Stops a run whose refusals look like a broken primary; `None`:
     /// `--accept-refusals`.
     pub breaker: Option<Breaker>,
@@ -322,6 +316,19 @@ impl Default for DsnPolicy {
             send_suppressed: false,
         }
     }
+}
+
+/// The DSNs of refused pairs: how they are sent, what they say of the reporting
+/// MTA, and which of them go out.
+#[derive(Debug, Clone)]
+pub struct DsnConfig {
+    pub bounces: Bounces,
+    /// Where DSNs about null-sender mail go (`--postmaster`).
+    pub postmaster: Vec<u8>,
+    /// `--reporting-mta`; default: the secondary's name from the manifest.
+    pub reporting_mta: Option<String>,
+    /// Which DSNs go out, and what they return (docs/reinject.md "Backscatter").
+    pub policy: DsnPolicy,
 }
 
 /// The circuit breaker: a run stops, before any DSN, once at least `min_refused`
@@ -814,7 +821,8 @@ fn planned_message(m: &ManifestMessage, path: PathBuf, rcpts: Vec<PlannedRcpt>) 
 /// The name the DSNs give as the reporting MTA (and MAILER-DAEMON's domain):
 /// `--reporting-mta`, else the secondary's name as the manifest records it.
 pub fn reporting_mta(cfg: &Config, manifest: &Manifest) -> String {
-    cfg.reporting_mta
+    cfg.dsns
+        .reporting_mta
         .clone()
         .or_else(|| manifest.source.myhostname.clone())
         .unwrap_or_else(|| manifest.source.host.clone())
@@ -888,7 +896,7 @@ pub fn dsn_decisions(
     let mut out = DsnDecisions::default();
     let mut per_addr: HashMap<String, usize> = HashMap::new();
     let mut per_domain: HashMap<String, usize> = HashMap::new();
-    let pol = &cfg.dsn_policy;
+    let pol = &cfg.dsns.policy;
     for m in &manifest.messages {
         let Some(o) = owed_of(cfg, m, verdicts, js) else {
             continue;
@@ -973,7 +981,7 @@ pub(crate) fn owed_of(
             continue;
         };
         let forced = match js.dsn.get(&key).map(|d| d.dsn) {
-            Some(DsnState::Suppressed) if cfg.dsn_policy.send_suppressed => true,
+            Some(DsnState::Suppressed) if cfg.dsns.policy.send_suppressed => true,
             Some(s) if s.is_final() => continue,
             Some(DsnState::Sending | DsnState::Unknown) if !cfg.resend_unknown => continue,
             _ => false,
@@ -1030,14 +1038,14 @@ fn make_notice(
     let info = &m.info;
     let to_addr = match to {
         dsn::Owed::Sender(a) => a.0.clone(),
-        _ => cfg.postmaster.clone(),
+        _ => cfg.dsns.postmaster.clone(),
     };
     let keys: Vec<&PairKey> = failures.iter().map(|f| &f.key).collect();
     let message_id = dsn::Notice::make_message_id(&info.queue_id, &m.sha256, &keys, host);
     let full = match info.ret.as_deref() {
         Some("FULL") => true,
         Some("HDRS") => false,
-        _ => cfg.dsn_policy.return_full,
+        _ => cfg.dsns.policy.return_full,
     };
     dsn::Notice {
         queue_id: info.queue_id.clone(),
