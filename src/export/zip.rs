@@ -31,7 +31,7 @@ use zip::{AesMode, CompressionMethod, DateTime, ZipArchive, ZipWriter};
 use crate::manifest::FileEntry;
 
 use super::error::ExportError;
-use super::sink::{Dest, FileOpts, Summary};
+use super::sink::{Body, Dest, FileOpts, Summary};
 use super::sinks::Formats;
 use super::sinks::html::{local_time, sender_of};
 use super::write::{TmpFile, Written, werr};
@@ -276,12 +276,7 @@ impl<W: Write + Seek> Dest for ZipDest<'_, W> {
             .map_err(|e| self.fail(rel, zip_io(e)))
     }
 
-    fn file(
-        &mut self,
-        rel: &str,
-        opts: FileOpts,
-        body: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,
-    ) -> Result<(), ExportError> {
+    fn file(&mut self, rel: &str, opts: FileOpts, body: &mut Body<'_>) -> Result<(), ExportError> {
         let name = format!("{}/{rel}", self.root);
         let (sha256, size) = if self.buffered {
             let mut data = Vec::new();
@@ -491,7 +486,7 @@ pub struct Counts {
 }
 
 /// The README put at the top of each zip: a heading, for an encrypted zip how to open
-/// it, then each format's paragraph ([`super::sink::Sink::readme`]) in registry order,
+/// it, then each format's paragraph ([`super::sink::SinkInfo::readme`]) in registry order,
 /// Junk's when there is one, and the notice of the messages withheld from the bundle
 /// (`held`: why, sender, subject, time — no body).
 pub fn readme(

@@ -31,7 +31,7 @@ use super::eml::Crlf;
 use super::text::files_dir;
 use crate::decode::names::visible;
 use crate::export::error::ExportError;
-use crate::export::sink::{Dest, FileOpts, Filing, Mailbox, Message, Sink, Summary};
+use crate::export::sink::{Dest, FileOpts, Filing, Mailbox, Message, Sink, SinkInfo, Summary};
 
 /// The `html` format.
 pub struct Html;
@@ -39,24 +39,22 @@ pub struct Html;
 /// The folder of the message pages, in the bundle.
 pub const PAGES: &str = "html";
 
+/// What the `html` format is.
+pub static INFO: SinkInfo = SinkInfo {
+    name: "html",
+    aliases: &[],
+    location: "index.html",
+    dirs: &[PAGES],
+    junk_dirs: &["Junk", "Junk/html"],
+    readme: "index.html  - START HERE: open it in your web browser (double-click). It lists\n\
+             \x20             your messages, newest first; click one to read it, with links\n\
+             \x20             to its attachments. It works offline and loads nothing from\n\
+             \x20             the internet. (The pages are in the html/ folder.)\n\n",
+};
+
 impl Sink for Html {
-    fn name(&self) -> &'static str {
-        "html"
-    }
-    fn location(&self) -> &'static str {
-        "index.html"
-    }
-    fn dirs(&self) -> &'static [&'static str] {
-        &[PAGES]
-    }
-    fn junk_dirs(&self) -> &'static [&'static str] {
-        &["Junk", "Junk/html"]
-    }
-    fn readme(&self) -> &'static str {
-        "index.html  - START HERE: open it in your web browser (double-click). It lists\n\
-         \x20             your messages, newest first; click one to read it, with links\n\
-         \x20             to its attachments. It works offline and loads nothing from\n\
-         \x20             the internet. (The pages are in the html/ folder.)\n\n"
+    fn info(&self) -> &'static SinkInfo {
+        &INFO
     }
     fn message(&self, m: &Message, dest: &mut dyn Dest) -> Result<(), ExportError> {
         let d = m.decoded();
