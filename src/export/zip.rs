@@ -559,11 +559,15 @@ fn withheld_notice(held: &[Summary]) -> String {
         held.len()
     );
     for h in held {
-        let why = h.verdict.as_ref().map_or("withheld".into(), |v| v.reason());
-        let subject = h.subject.as_deref().filter(|x| !x.trim().is_empty());
+        let why = h
+            .entry
+            .verdict
+            .as_ref()
+            .map_or("withheld".into(), |v| v.reason());
+        let subject = h.entry.subject.as_deref().filter(|x| !x.trim().is_empty());
         s.push_str(&format!(
             "  {}  {}\n      From:    {}\n      Subject: {}\n",
-            local_time(h.arrival_unix),
+            local_time(h.entry.info.arrival_unix),
             readme_line(&why),
             readme_line(&sender_of(h)),
             readme_line(subject.unwrap_or("(no subject)")),

@@ -111,9 +111,9 @@ impl Sink for Html {
         };
         let address = String::from_utf8_lossy(m.mailbox);
         let info = PageInfo {
-            queue_id: &m.summary.queue_id,
+            queue_id: &m.summary.entry.info.queue_id,
             arrival: mtime,
-            size: m.summary.bytes,
+            size: m.summary.entry.bytes,
             mailbox: &address,
         };
         let note = page_note(m);
@@ -160,20 +160,21 @@ impl Sink for Html {
 
 /// The index row of a message whose page is under `folder` (`""`, `"Junk/"`).
 fn row_of(s: Summary, folder: &str) -> Row {
+    let e = s.entry;
     Row {
-        arrival: s.arrival_unix,
-        unscanned: s.verdict.as_ref().is_some_and(|v| v.marked_unscanned()),
-        from: s.from,
-        subject: s.subject,
-        size: s.bytes,
-        attachments: s.attachments.len(),
+        arrival: e.info.arrival_unix,
+        unscanned: e.verdict.as_ref().is_some_and(|v| v.marked_unscanned()),
+        from: e.from,
+        subject: e.subject,
+        size: e.bytes,
+        attachments: e.attachments.len(),
         page: url_path(&format!("{folder}{PAGES}/{}.html", s.stem)),
     }
 }
 
 /// The note at the top of a message page: spam (filed in Junk) or not scanned.
 fn page_note(m: &Message) -> Option<String> {
-    let v = m.summary.verdict.as_ref()?;
+    let v = m.summary.entry.verdict.as_ref()?;
     if m.filing == Filing::Junk {
         let by = v
             .spam
@@ -653,14 +654,19 @@ pub fn withheld_section(out: &mut String, held: &[Summary]) {
     );
     out.push_str("<table class=\"list\">\n<thead><tr><th>Received</th><th>From</th><th>Subject</th><th>Why</th></tr></thead>\n<tbody>\n");
     for s in held {
-        let why = s.verdict.as_ref().map_or("withheld".into(), |v| v.reason());
+        let why = s
+            .entry
+            .verdict
+            .as_ref()
+            .map_or("withheld".into(), |v| v.reason());
         let _ = writeln!(
             out,
             "<tr><td class=\"date\">{}</td><td class=\"from\">{}</td><td class=\"subject\">{}</td><td class=\"why\">{}</td></tr>",
-            escape(&local_time(s.arrival_unix)),
+            escape(&local_time(s.entry.info.arrival_unix)),
             escape(&sender_of(s)),
             escape(
-                s.subject
+                s.entry
+                    .subject
                     .as_deref()
                     .filter(|x| !x.trim().is_empty())
                     .unwrap_or("(no subject)")
@@ -673,10 +679,11 @@ pub fn withheld_section(out: &mut String, held: &[Summary]) {
 
 /// Who sent a message, for a notice: its From, else the envelope sender.
 pub fn sender_of(s: &Summary) -> String {
-    match (&s.from, s.sender.0.is_empty()) {
+    let sender = &s.entry.info.sender.0;
+    match (&s.entry.from, sender.is_empty()) {
         (Some(f), _) if !f.trim().is_empty() => f.clone(),
         (_, true) => "(no sender: a bounce)".into(),
-        (_, false) => String::from_utf8_lossy(&s.sender.0).into_owned(),
+        (_, false) => String::from_utf8_lossy(sender).into_owned(),
     }
 }
 

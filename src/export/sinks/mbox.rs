@@ -86,7 +86,8 @@ fn write_mbox(
             }
             let s = &item.summary;
             let src = b.archive(s).map_err(io_err)?;
-            write_message(w, &s.sender.0, s.arrival_unix, &item.prepend, src)?;
+            let e = &s.entry;
+            write_message(w, &e.info.sender.0, e.info.arrival_unix, &item.prepend, src)?;
         }
         Ok(())
     })
