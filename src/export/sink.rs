@@ -362,6 +362,37 @@ impl Summary {
             entry,
         }
     }
+
+    /// What a withheld message's notice says of it (the page's and the zip README's).
+    pub fn notice(&self) -> Notice<'_> {
+        let sender = &self.entry.info.sender.0;
+        let from = match (&self.entry.from, sender.is_empty()) {
+            (Some(f), _) if !f.trim().is_empty() => f.clone(),
+            (_, true) => "(no sender: a bounce)".into(),
+            (_, false) => String::from_utf8_lossy(sender).into_owned(),
+        };
+        let subject = self
+            .entry
+            .subject
+            .as_deref()
+            .filter(|x| !x.trim().is_empty());
+        let why = self.entry.verdict.as_ref();
+        Notice {
+            from,
+            subject: subject.unwrap_or("(no subject)"),
+            why: why.map_or("withheld".into(), |v| v.reason()),
+        }
+    }
+}
+
+/// A withheld message as its notice names it ([`Summary::notice`]): no body, no link.
+pub struct Notice<'a> {
+    /// Who sent it: its From, else the envelope sender (`(no sender: a bounce)`).
+    pub from: String,
+    /// Its subject, `(no subject)` when it has none or only blanks.
+    pub subject: &'a str,
+    /// Why it is withheld (its verdict's reason).
+    pub why: String,
 }
 
 /// One message of a [`Mailbox`].

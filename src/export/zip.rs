@@ -33,7 +33,7 @@ use crate::manifest::FileEntry;
 use super::error::ExportError;
 use super::sink::{Body, Dest, FileOpts, Summary};
 use super::sinks::Formats;
-use super::sinks::html::{local_time, sender_of};
+use super::sinks::html::local_time;
 use super::write::{TmpFile, Written, werr};
 
 pub use super::passwords::{Secret, parse_passwords};
@@ -559,18 +559,13 @@ fn withheld_notice(held: &[Summary]) -> String {
         held.len()
     );
     for h in held {
-        let why = h
-            .entry
-            .verdict
-            .as_ref()
-            .map_or("withheld".into(), |v| v.reason());
-        let subject = h.entry.subject.as_deref().filter(|x| !x.trim().is_empty());
+        let notice = h.notice();
         s.push_str(&format!(
             "  {}  {}\n      From:    {}\n      Subject: {}\n",
             local_time(h.entry.info.arrival_unix),
-            readme_line(&why),
-            readme_line(&sender_of(h)),
-            readme_line(subject.unwrap_or("(no subject)")),
+            readme_line(&notice.why),
+            readme_line(&notice.from),
+            readme_line(notice.subject),
         ));
     }
     s.push('\n');

@@ -654,37 +654,17 @@ pub fn withheld_section(out: &mut String, held: &[Summary]) {
     );
     out.push_str("<table class=\"list\">\n<thead><tr><th>Received</th><th>From</th><th>Subject</th><th>Why</th></tr></thead>\n<tbody>\n");
     for s in held {
-        let why = s
-            .entry
-            .verdict
-            .as_ref()
-            .map_or("withheld".into(), |v| v.reason());
+        let notice = s.notice();
         let _ = writeln!(
             out,
             "<tr><td class=\"date\">{}</td><td class=\"from\">{}</td><td class=\"subject\">{}</td><td class=\"why\">{}</td></tr>",
             escape(&local_time(s.entry.info.arrival_unix)),
-            escape(&sender_of(s)),
-            escape(
-                s.entry
-                    .subject
-                    .as_deref()
-                    .filter(|x| !x.trim().is_empty())
-                    .unwrap_or("(no subject)")
-            ),
-            escape(&why),
+            escape(&notice.from),
+            escape(notice.subject),
+            escape(&notice.why),
         );
     }
     out.push_str("</tbody>\n</table>\n</section>\n");
-}
-
-/// Who sent a message, for a notice: its From, else the envelope sender.
-pub fn sender_of(s: &Summary) -> String {
-    let sender = &s.entry.info.sender.0;
-    match (&s.entry.from, sender.is_empty()) {
-        (Some(f), _) if !f.trim().is_empty() => f.clone(),
-        (_, true) => "(no sender: a bounce)".into(),
-        (_, false) => String::from_utf8_lossy(sender).into_owned(),
-    }
 }
 
 /// `index.html` up to the lists: the title, the heading and what the page is.
@@ -789,17 +769,29 @@ mod tests {
 
     #[test]
     fn sizes_urls_links() {
-        assert_eq!(human_size(0), "0 bytes");
-        assert_eq!(human_size(2048), "2 KB");
-        assert_eq!(human_size(5 * 1024 * 1024 / 2), "2.5 MB");
-        assert_eq!(url_component("a b#c%d?.pdf"), "a%20b%23c%25d%3F.pdf");
-        assert_eq!(url_component("résumé.txt"), "r%C3%A9sum%C3%A9.txt");
+        for (n, want) in [
+            (0, "0 bytes"),
+            (2048, "2 KB"),
+            (5 * 1024 * 1024 / 2, "2.5 MB"),
+        ] {
+            assert_eq!(human_size(n), want, "{n}");
+        }
+        for (name, want) in [
+            ("a b#c%d?.pdf", "a%20b%23c%25d%3F.pdf"),
+            ("résumé.txt", "r%C3%A9sum%C3%A9.txt"),
+        ] {
+            assert_eq!(url_component(name), want, "{name}");
+        }
         assert_eq!(url_path("../text/x y.files/a"), "../text/x%20y.files/a");
-        assert_eq!(
-            linkify("see https://example.com/a?b=1&c=2. or HTTP://x.example/) <b>"),
-            "see <a href=\"https://example.com/a?b=1&amp;c=2\" rel=\"noopener noreferrer\">https://example.com/a?b=1&amp;c=2</a>. or <a href=\"HTTP://x.example/\" rel=\"noopener noreferrer\">HTTP://x.example/</a>) &lt;b&gt;"
-        );
-        assert_eq!(linkify("http:// x https://"), "http:// x https://");
+        for (text, want) in [
+            (
+                "see https://example.com/a?b=1&c=2. or HTTP://x.example/) <b>",
+                "see <a href=\"https://example.com/a?b=1&amp;c=2\" rel=\"noopener noreferrer\">https://example.com/a?b=1&amp;c=2</a>. or <a href=\"HTTP://x.example/\" rel=\"noopener noreferrer\">HTTP://x.example/</a>) &lt;b&gt;",
+            ),
+            ("http:// x https://", "http:// x https://"),
+        ] {
+            assert_eq!(linkify(text), want, "{text}");
+        }
     }
 
     #[test]
