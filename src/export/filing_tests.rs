@@ -43,23 +43,17 @@ fn message(out: &Path, id: &str, at: i64, verdict: Option<Verdict>) -> (Summary,
     let store = format!("messages/{id}.eml");
     std::fs::create_dir_all(out.join("messages")).unwrap();
     std::fs::write(out.join(&store), &bytes).unwrap();
-    let s = Summary {
-        queue_id: id.into(),
-        arrival_unix: at,
-        arrival_usec: 0,
-        sender: Bytes(format!("s{id}@example.net").into_bytes()),
-        store,
-        sha256: hex::encode(Sha256::digest(&bytes)),
-        bytes: bytes.len() as u64,
-        message_id: None,
-        subject: Some(format!("subject {id}")),
-        from: Some(format!("Sender {id} <s{id}@example.net>")),
-        date: None,
-        attachments: vec![],
-        stem: crate::decode::names::stem(at, id),
-        verdict,
-    };
-    (s, bytes)
+    let mut m = super::json::tests::message(id, at);
+    m.info.sender = Bytes(format!("s{id}@example.net").into_bytes());
+    m.store = store;
+    m.sha256 = hex::encode(Sha256::digest(&bytes));
+    m.bytes = bytes.len() as u64;
+    m.arrival_usec = 0;
+    m.subject = Some(format!("subject {id}"));
+    m.from = Some(format!("Sender {id} <s{id}@example.net>"));
+    m.attachments = vec![];
+    m.verdict = verdict;
+    (Summary::of(&m), bytes)
 }
 
 /// Every file under `d`, with its content.
@@ -97,7 +91,7 @@ fn write_bundle(out: &Path, msgs: &[(Summary, Vec<u8>, Filing)]) {
             mailbox: DIR.as_bytes(),
             prepend: b"Delivered-To: alice@example.com\n",
             stem: &s.stem,
-            arrival: (s.arrival_unix, 0),
+            arrival: (s.entry.info.arrival_unix, 0),
             formats,
             filing: *filing,
             decoded: &decoded,
@@ -226,7 +220,7 @@ fn zip_readme_counts_junk_and_names_the_withheld() {
     let t = tempfile::tempdir().unwrap();
     let v = Verdict::decide(None, Some(virus()), vec![]);
     let (mut s, _) = message(t.path(), "EVIL2", 1_800_000_000, Some(v));
-    s.subject = Some("invoice\n\u{202E}fdp.exe".into());
+    s.entry.subject = Some("invoice\n\u{202E}fdp.exe".into());
     let counts = zip::Counts {
         inbox: 2,
         junk: 1,

@@ -108,7 +108,7 @@ pub fn write_manifest<'a, 'b, W: Write>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::bytes::Bytes;
     use crate::manifest::{
@@ -117,7 +117,8 @@ mod tests {
     use crate::queue::RcptState;
     use crate::report::model::{MessageInfo, RecipientInfo};
 
-    fn message(id: &str, n: i64) -> ManifestMessage {
+    /// A manifest entry for message `id` arriving at `n` (one recipient, one attachment).
+    pub(crate) fn message(id: &str, n: i64) -> ManifestMessage {
         ManifestMessage {
             info: MessageInfo {
                 spool: None,

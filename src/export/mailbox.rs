@@ -532,7 +532,8 @@ fn zip_message(fx: &Finish, b: &Bundle, i: usize, dest: &mut dyn Dest) -> Result
     }
     let summary = fx.list[b.ids[i] as usize].summary(fx.spill)?;
     let prepend = fx.spill.get(b.pre[i])?;
-    let bytes = Archive::read_all(&fx.out.join(&summary.store), &summary.sha256, summary.bytes)?;
+    let e = &summary.entry;
+    let bytes = Archive::read_all(&fx.out.join(&e.store), &e.sha256, e.bytes)?;
     let label = text::files_dir(&summary.stem);
     let decoded = LazyDecoded::new(&bytes, &label);
     let view = Message {
@@ -541,7 +542,7 @@ fn zip_message(fx: &Finish, b: &Bundle, i: usize, dest: &mut dyn Dest) -> Result
         mailbox: &b.key,
         prepend: &prepend,
         stem: &summary.stem,
-        arrival: (summary.arrival_unix, summary.arrival_usec),
+        arrival: (e.info.arrival_unix, e.arrival_usec),
         formats: fx.zip_formats,
         filing,
         decoded: &decoded,

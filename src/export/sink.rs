@@ -12,7 +12,7 @@
 //! A sink is a stateless value (`Sync`: it is called from every worker thread at once).
 //! For each mailbox bundle (`recipients/<dir>/`) of a run it is driven in this order:
 //!
-//! 1. **Directories.** Before any message, every directory in [`Sink::dirs`] exists in the
+//! 1. **Directories.** Before any message, every directory in [`SinkInfo::dirs`] exists in the
 //!    bundle (they are also put in the bundle's zip, even when empty).
 //! 2. **Per message** ([`Sink::message`]), in parallel across messages, once for every
 //!    (message, mailbox) pair this run adds, never twice for the same pair — not even on
@@ -41,7 +41,7 @@
 //! **Filing** ([`crate::filter::verdict`]). Every message a sink sees has a [`Filing`]:
 //! [`Filing::Inbox`] (where everything went before filters), or [`Filing::Junk`] (spam
 //! under `--spam-action junk`): a sink puts a Junk message where a mail reader looks for
-//! spam — its [`Sink::junk_dirs`] (`Maildir/.Junk/`, `Junk/eml/`, …; see
+//! spam — its [`SinkInfo::junk_dirs`] (`Maildir/.Junk/`, `Junk/eml/`, …; see
 //! [`Message::folder`]) or a per-mailbox file of its own (`junk.mbox`), never among the
 //! inbox. A withheld message (malware; spam under `withhold`) never reaches a sink: the
 //! run does not call [`Sink::message`] for it, and [`Mailbox::get`] does not list it;
@@ -54,7 +54,7 @@
 //! path, size and SHA-256 for the manifest's `recipients[].files`. Paths given to a
 //! [`Dest`] are relative to the bundle, `/`-separated, and made only of names from
 //! [`crate::decode::names`] (never `..`, never absolute); a file's directory is one of
-//! [`Sink::dirs`] or was made with [`Dest::dir`] for this message first. A page may
+//! [`SinkInfo::dirs`] or was made with [`Dest::dir`] for this message first. A page may
 //! link to another format's file only when [`Message::formats`] has that format: the
 //! same bundle's tree and zip can hold different formats.
 //!
@@ -74,39 +74,65 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::bytes::Bytes;
 use crate::decode::{Decoded, decode};
 pub use crate::filter::verdict::Filing;
-use crate::manifest::{Attachment, ManifestMessage, ManifestRecipient};
+use crate::manifest::{ManifestMessage, ManifestRecipient};
 
 use super::error::ExportError;
 use super::write::werr;
 
-/// One export format. See the module documentation for the whole contract.
-pub trait Sink: Sync {
+/// What a sink is, as constants: its names, where its files are in a bundle, and its
+/// paragraph in the zip's README. Each sink has one (`INFO` in its file), returned by
+/// [`Sink::info`]; the trait's other methods are behaviour.
+#[derive(Debug)]
+pub struct SinkInfo {
     /// The name in `--format`, in the manifest's `options.formats`, and the key of this
     /// format's location in `recipients[]` (`"mbox"`).
-    fn name(&self) -> &'static str;
+    pub name: &'static str,
     /// Other names `--format` accepts.
-    fn aliases(&self) -> &'static [&'static str] {
-        &[]
-    }
+    pub aliases: &'static [&'static str],
     /// The path, relative to the bundle, that `recipients[].<name>` names (`"mail.mbox"`,
     /// `"Maildir"`, `"eml"`).
-    fn location(&self) -> &'static str;
+    pub location: &'static str,
     /// Directories this sink needs in every bundle, relative to it, parents first.
-    fn dirs(&self) -> &'static [&'static str] {
-        &[]
-    }
+    pub dirs: &'static [&'static str],
     /// Directories this sink's Junk needs, relative to the bundle, parents first: made
     /// in every bundle that has a Junk ([`Mailbox::junk`]) before any message.
-    fn junk_dirs(&self) -> &'static [&'static str] {
-        &[]
-    }
+    pub junk_dirs: &'static [&'static str],
     /// Its paragraph in the zip's README.txt: what the files are and how to open them,
     /// for someone who is not a mail administrator (lines of at most 78 characters, ending
     /// in an empty line).
-    fn readme(&self) -> &'static str;
+    pub readme: &'static str,
+}
+
+/// One export format. See the module documentation for the whole contract.
+pub trait Sink: Sync {
+    /// Its constants: name, aliases, location, directories, README paragraph.
+    fn info(&self) -> &'static SinkInfo;
+    /// [`SinkInfo::name`].
+    fn name(&self) -> &'static str {
+        self.info().name
+    }
+    /// [`SinkInfo::aliases`].
+    fn aliases(&self) -> &'static [&'static str] {
+        self.info().aliases
+    }
+    /// [`SinkInfo::location`].
+    fn location(&self) -> &'static str {
+        self.info().location
+    }
+    /// [`SinkInfo::dirs`].
+    fn dirs(&self) -> &'static [&'static str] {
+        self.info().dirs
+    }
+    /// [`SinkInfo::junk_dirs`].
+    fn junk_dirs(&self) -> &'static [&'static str] {
+        self.info().junk_dirs
+    }
+    /// [`SinkInfo::readme`].
+    fn readme(&self) -> &'static str {
+        self.info().readme
+    }
     /// Writes this sink's files for one message of one mailbox.
     fn message(&self, _m: &Message, _dest: &mut dyn Dest) -> Result<(), ExportError> {
         Ok(())
@@ -225,6 +251,9 @@ impl FileOpts<'_> {
     }
 }
 
+/// What writes a file's content, given to [`Dest::file`].
+pub type Body<'a> = dyn FnMut(&mut dyn Write) -> io::Result<()> + 'a;
+
 /// Where a sink's files go: one mailbox bundle (its directory on disk, or its zip).
 pub trait Dest {
     /// The bundle's name: its directory under `recipients/`, the top folder in its zip.
@@ -234,12 +263,7 @@ pub trait Dest {
     /// Writes file `rel`: `body` writes its content. An error from `body` (for example a
     /// source that cannot be read; give it the source's path in its message) or from the
     /// write fails the file, naming its path, and nothing is left under that name.
-    fn file(
-        &mut self,
-        rel: &str,
-        opts: FileOpts,
-        body: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,
-    ) -> Result<(), ExportError>;
+    fn file(&mut self, rel: &str, opts: FileOpts, body: &mut Body<'_>) -> Result<(), ExportError>;
     /// Writes file `rel` from memory.
     fn put(&mut self, rel: &str, mtime: i64, data: &[u8]) -> Result<(), ExportError> {
         self.file(rel, FileOpts::at(mtime), &mut |w| w.write_all(data))
@@ -316,50 +340,59 @@ impl Message<'_> {
     }
 }
 
-/// One message of a mailbox as the per-mailbox stage sees it: the manifest entry without
-/// its (possibly very long) recipient list.
+/// One message of a mailbox as the per-mailbox stage sees it: its manifest entry without
+/// its (possibly very long) recipient list, and the base name of its files.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
-    pub queue_id: String,
-    pub arrival_unix: i64,
-    /// Microseconds of the arrival time.
-    pub arrival_usec: i64,
-    /// The envelope sender (empty for the null sender).
-    pub sender: Bytes,
-    /// The archive copy, relative to OUT, with its hash and size.
-    pub store: String,
-    pub sha256: String,
-    pub bytes: u64,
-    pub message_id: Option<Bytes>,
-    pub subject: Option<String>,
-    pub from: Option<String>,
-    pub date: Option<String>,
-    pub attachments: Vec<Attachment>,
+    /// The manifest entry (queue ID, arrival, sender, the archive copy's path, hash and
+    /// size, the decoded summary fields, the verdict); its `info.recipients` is empty.
+    pub entry: ManifestMessage,
     /// `<stamp>_<queue-id>`: the base name of the message's per-message files.
     pub stem: String,
-    /// The content filters' verdict, if any filter was asked for.
-    pub verdict: Option<crate::filter::verdict::Verdict>,
 }
 
 impl Summary {
+    /// `m` without its recipients (cloned and dropped: once per message of a run, and
+    /// once per bundle for a message an earlier export wrote).
     pub fn of(m: &ManifestMessage) -> Summary {
+        let mut entry = m.clone();
+        entry.info.recipients = Vec::new();
         Summary {
-            queue_id: m.info.queue_id.clone(),
-            arrival_unix: m.info.arrival_unix,
-            arrival_usec: m.arrival_usec,
-            sender: m.info.sender.clone(),
-            store: m.store.clone(),
-            sha256: m.sha256.clone(),
-            bytes: m.bytes,
-            message_id: m.message_id.clone(),
-            subject: m.subject.clone(),
-            from: m.from.clone(),
-            date: m.date.clone(),
-            attachments: m.attachments.clone(),
             stem: crate::decode::names::stem(m.info.arrival_unix, &m.info.queue_id),
-            verdict: m.verdict.clone(),
+            entry,
         }
     }
+
+    /// What a withheld message's notice says of it (the page's and the zip README's).
+    pub fn notice(&self) -> Notice<'_> {
+        let sender = &self.entry.info.sender.0;
+        let from = match (&self.entry.from, sender.is_empty()) {
+            (Some(f), _) if !f.trim().is_empty() => f.clone(),
+            (_, true) => "(no sender: a bounce)".into(),
+            (_, false) => String::from_utf8_lossy(sender).into_owned(),
+        };
+        let subject = self
+            .entry
+            .subject
+            .as_deref()
+            .filter(|x| !x.trim().is_empty());
+        let why = self.entry.verdict.as_ref();
+        Notice {
+            from,
+            subject: subject.unwrap_or("(no subject)"),
+            why: why.map_or("withheld".into(), |v| v.reason()),
+        }
+    }
+}
+
+/// A withheld message as its notice names it ([`Summary::notice`]): no body, no link.
+pub struct Notice<'a> {
+    /// Who sent it: its From, else the envelope sender (`(no sender: a bounce)`).
+    pub from: String,
+    /// Its subject, `(no subject)` when it has none or only blanks.
+    pub subject: &'a str,
+    /// Why it is withheld (its verdict's reason).
+    pub why: String,
 }
 
 /// One message of a [`Mailbox`].
@@ -412,11 +445,11 @@ impl<'a> Mailbox<'a> {
     /// Opens a message's archive copy for streaming; the reader fails with
     /// `InvalidData` at its end when the bytes do not match the manifest's SHA-256.
     pub fn archive(&self, s: &Summary) -> Result<Archive<'a>, ExportError> {
-        let mut a: Archive<'a> = Archive::open(&self.out.join(&s.store), &s.sha256)?;
+        let mut a: Archive<'a> = Archive::open(&self.out.join(&s.entry.store), &s.entry.sha256)?;
         a.count = Some(self.read);
         Ok(a)
     }
-    /// Where the export is (the archive copies are under it, at `Summary::store`).
+    /// Where the export is (the archive copies are under it, at `Summary::entry.store`).
     pub fn out(&self) -> &Path {
         self.out
     }

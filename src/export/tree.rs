@@ -6,13 +6,12 @@
 //! relative to OUT, SHA-256, size). In: relative paths and content. Out: the entries.
 //! Fails with [`ExportError::Write`] naming the file.
 
-use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use crate::manifest::FileEntry;
 
 use super::error::ExportError;
-use super::sink::{Dest, FileOpts};
+use super::sink::{Body, Dest, FileOpts};
 use super::write::{AtomicFile, create_dir, werr};
 
 /// One bundle directory being written.
@@ -50,12 +49,7 @@ impl Dest for Tree {
         create_dir(&self.base.join(rel))
     }
 
-    fn file(
-        &mut self,
-        rel: &str,
-        opts: FileOpts,
-        body: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,
-    ) -> Result<(), ExportError> {
+    fn file(&mut self, rel: &str, opts: FileOpts, body: &mut Body<'_>) -> Result<(), ExportError> {
         let dest = self.base.join(rel);
         let mut f = match opts.staging {
             Some(s) => AtomicFile::create_in(&self.base.join(s), &dest)?,

@@ -31,9 +31,9 @@ use zip::{AesMode, CompressionMethod, DateTime, ZipArchive, ZipWriter};
 use crate::manifest::FileEntry;
 
 use super::error::ExportError;
-use super::sink::{Dest, FileOpts, Summary};
+use super::sink::{Body, Dest, FileOpts, Summary};
 use super::sinks::Formats;
-use super::sinks::html::{local_time, sender_of};
+use super::sinks::html::local_time;
 use super::write::{TmpFile, Written, werr};
 
 pub use super::passwords::{Secret, parse_passwords};
@@ -276,12 +276,7 @@ impl<W: Write + Seek> Dest for ZipDest<'_, W> {
             .map_err(|e| self.fail(rel, zip_io(e)))
     }
 
-    fn file(
-        &mut self,
-        rel: &str,
-        opts: FileOpts,
-        body: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,
-    ) -> Result<(), ExportError> {
+    fn file(&mut self, rel: &str, opts: FileOpts, body: &mut Body<'_>) -> Result<(), ExportError> {
         let name = format!("{}/{rel}", self.root);
         let (sha256, size) = if self.buffered {
             let mut data = Vec::new();
@@ -491,7 +486,7 @@ pub struct Counts {
 }
 
 /// The README put at the top of each zip: a heading, for an encrypted zip how to open
-/// it, then each format's paragraph ([`super::sink::Sink::readme`]) in registry order,
+/// it, then each format's paragraph ([`super::sink::SinkInfo::readme`]) in registry order,
 /// Junk's when there is one, and the notice of the messages withheld from the bundle
 /// (`held`: why, sender, subject, time — no body).
 pub fn readme(
@@ -564,14 +559,13 @@ fn withheld_notice(held: &[Summary]) -> String {
         held.len()
     );
     for h in held {
-        let why = h.verdict.as_ref().map_or("withheld".into(), |v| v.reason());
-        let subject = h.subject.as_deref().filter(|x| !x.trim().is_empty());
+        let notice = h.notice();
         s.push_str(&format!(
             "  {}  {}\n      From:    {}\n      Subject: {}\n",
-            local_time(h.arrival_unix),
-            readme_line(&why),
-            readme_line(&sender_of(h)),
-            readme_line(subject.unwrap_or("(no subject)")),
+            local_time(h.entry.info.arrival_unix),
+            readme_line(&notice.why),
+            readme_line(&notice.from),
+            readme_line(notice.subject),
         ));
     }
     s.push('\n');

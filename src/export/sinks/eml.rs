@@ -9,27 +9,25 @@
 use std::io::{self, Write};
 
 use crate::export::error::ExportError;
-use crate::export::sink::{Dest, FileOpts, Message, Sink};
+use crate::export::sink::{Dest, FileOpts, Message, Sink, SinkInfo};
 
 /// The `eml` format.
 pub struct Eml;
 
+/// What the `eml` format is.
+pub static INFO: SinkInfo = SinkInfo {
+    name: "eml",
+    aliases: &[],
+    location: "eml",
+    dirs: &["eml"],
+    junk_dirs: &["Junk", "Junk/eml"],
+    readme: "eml/        - one .eml file per message: double-click to open it in your\n\
+             \x20             mail program (Outlook, Apple Mail, Thunderbird, Windows Mail).\n\n",
+};
+
 impl Sink for Eml {
-    fn name(&self) -> &'static str {
-        "eml"
-    }
-    fn location(&self) -> &'static str {
-        "eml"
-    }
-    fn dirs(&self) -> &'static [&'static str] {
-        &["eml"]
-    }
-    fn junk_dirs(&self) -> &'static [&'static str] {
-        &["Junk", "Junk/eml"]
-    }
-    fn readme(&self) -> &'static str {
-        "eml/        - one .eml file per message: double-click to open it in your\n\
-         \x20             mail program (Outlook, Apple Mail, Thunderbird, Windows Mail).\n\n"
+    fn info(&self) -> &'static SinkInfo {
+        &INFO
     }
     fn message(&self, m: &Message, dest: &mut dyn Dest) -> Result<(), ExportError> {
         dest.file(

@@ -31,7 +31,7 @@ use super::eml::Crlf;
 use super::text::files_dir;
 use crate::decode::names::visible;
 use crate::export::error::ExportError;
-use crate::export::sink::{Dest, FileOpts, Filing, Mailbox, Message, Sink, Summary};
+use crate::export::sink::{Dest, FileOpts, Filing, Mailbox, Message, Sink, SinkInfo, Summary};
 
 /// The `html` format.
 pub struct Html;
@@ -39,24 +39,22 @@ pub struct Html;
 /// The folder of the message pages, in the bundle.
 pub const PAGES: &str = "html";
 
+/// What the `html` format is.
+pub static INFO: SinkInfo = SinkInfo {
+    name: "html",
+    aliases: &[],
+    location: "index.html",
+    dirs: &[PAGES],
+    junk_dirs: &["Junk", "Junk/html"],
+    readme: "index.html  - START HERE: open it in your web browser (double-click). It lists\n\
+             \x20             your messages, newest first; click one to read it, with links\n\
+             \x20             to its attachments. It works offline and loads nothing from\n\
+             \x20             the internet. (The pages are in the html/ folder.)\n\n",
+};
+
 impl Sink for Html {
-    fn name(&self) -> &'static str {
-        "html"
-    }
-    fn location(&self) -> &'static str {
-        "index.html"
-    }
-    fn dirs(&self) -> &'static [&'static str] {
-        &[PAGES]
-    }
-    fn junk_dirs(&self) -> &'static [&'static str] {
-        &["Junk", "Junk/html"]
-    }
-    fn readme(&self) -> &'static str {
-        "index.html  - START HERE: open it in your web browser (double-click). It lists\n\
-         \x20             your messages, newest first; click one to read it, with links\n\
-         \x20             to its attachments. It works offline and loads nothing from\n\
-         \x20             the internet. (The pages are in the html/ folder.)\n\n"
+    fn info(&self) -> &'static SinkInfo {
+        &INFO
     }
     fn message(&self, m: &Message, dest: &mut dyn Dest) -> Result<(), ExportError> {
         let d = m.decoded();
@@ -113,9 +111,9 @@ impl Sink for Html {
         };
         let address = String::from_utf8_lossy(m.mailbox);
         let info = PageInfo {
-            queue_id: &m.summary.queue_id,
+            queue_id: &m.summary.entry.info.queue_id,
             arrival: mtime,
-            size: m.summary.bytes,
+            size: m.summary.entry.bytes,
             mailbox: &address,
         };
         let note = page_note(m);
@@ -162,20 +160,21 @@ impl Sink for Html {
 
 /// The index row of a message whose page is under `folder` (`""`, `"Junk/"`).
 fn row_of(s: Summary, folder: &str) -> Row {
+    let e = s.entry;
     Row {
-        arrival: s.arrival_unix,
-        unscanned: s.verdict.as_ref().is_some_and(|v| v.marked_unscanned()),
-        from: s.from,
-        subject: s.subject,
-        size: s.bytes,
-        attachments: s.attachments.len(),
+        arrival: e.info.arrival_unix,
+        unscanned: e.verdict.as_ref().is_some_and(|v| v.marked_unscanned()),
+        from: e.from,
+        subject: e.subject,
+        size: e.bytes,
+        attachments: e.attachments.len(),
         page: url_path(&format!("{folder}{PAGES}/{}.html", s.stem)),
     }
 }
 
 /// The note at the top of a message page: spam (filed in Junk) or not scanned.
 fn page_note(m: &Message) -> Option<String> {
-    let v = m.summary.verdict.as_ref()?;
+    let v = m.summary.entry.verdict.as_ref()?;
     if m.filing == Filing::Junk {
         let by = v
             .spam
@@ -655,31 +654,17 @@ pub fn withheld_section(out: &mut String, held: &[Summary]) {
     );
     out.push_str("<table class=\"list\">\n<thead><tr><th>Received</th><th>From</th><th>Subject</th><th>Why</th></tr></thead>\n<tbody>\n");
     for s in held {
-        let why = s.verdict.as_ref().map_or("withheld".into(), |v| v.reason());
+        let notice = s.notice();
         let _ = writeln!(
             out,
             "<tr><td class=\"date\">{}</td><td class=\"from\">{}</td><td class=\"subject\">{}</td><td class=\"why\">{}</td></tr>",
-            escape(&local_time(s.arrival_unix)),
-            escape(&sender_of(s)),
-            escape(
-                s.subject
-                    .as_deref()
-                    .filter(|x| !x.trim().is_empty())
-                    .unwrap_or("(no subject)")
-            ),
-            escape(&why),
+            escape(&local_time(s.entry.info.arrival_unix)),
+            escape(&notice.from),
+            escape(notice.subject),
+            escape(&notice.why),
         );
     }
     out.push_str("</tbody>\n</table>\n</section>\n");
-}
-
-/// Who sent a message, for a notice: its From, else the envelope sender.
-pub fn sender_of(s: &Summary) -> String {
-    match (&s.from, s.sender.0.is_empty()) {
-        (Some(f), _) if !f.trim().is_empty() => f.clone(),
-        (_, true) => "(no sender: a bounce)".into(),
-        (_, false) => String::from_utf8_lossy(&s.sender.0).into_owned(),
-    }
 }
 
 /// `index.html` up to the lists: the title, the heading and what the page is.
@@ -784,17 +769,29 @@ mod tests {
 
     #[test]
     fn sizes_urls_links() {
-        assert_eq!(human_size(0), "0 bytes");
-        assert_eq!(human_size(2048), "2 KB");
-        assert_eq!(human_size(5 * 1024 * 1024 / 2), "2.5 MB");
-        assert_eq!(url_component("a b#c%d?.pdf"), "a%20b%23c%25d%3F.pdf");
-        assert_eq!(url_component("résumé.txt"), "r%C3%A9sum%C3%A9.txt");
+        for (n, want) in [
+            (0, "0 bytes"),
+            (2048, "2 KB"),
+            (5 * 1024 * 1024 / 2, "2.5 MB"),
+        ] {
+            assert_eq!(human_size(n), want, "{n}");
+        }
+        for (name, want) in [
+            ("a b#c%d?.pdf", "a%20b%23c%25d%3F.pdf"),
+            ("résumé.txt", "r%C3%A9sum%C3%A9.txt"),
+        ] {
+            assert_eq!(url_component(name), want, "{name}");
+        }
         assert_eq!(url_path("../text/x y.files/a"), "../text/x%20y.files/a");
-        assert_eq!(
-            linkify("see https://example.com/a?b=1&c=2. or HTTP://x.example/) <b>"),
-            "see <a href=\"https://example.com/a?b=1&amp;c=2\" rel=\"noopener noreferrer\">https://example.com/a?b=1&amp;c=2</a>. or <a href=\"HTTP://x.example/\" rel=\"noopener noreferrer\">HTTP://x.example/</a>) &lt;b&gt;"
-        );
-        assert_eq!(linkify("http:// x https://"), "http:// x https://");
+        for (text, want) in [
+            (
+                "see https://example.com/a?b=1&c=2. or HTTP://x.example/) <b>",
+                "see <a href=\"https://example.com/a?b=1&amp;c=2\" rel=\"noopener noreferrer\">https://example.com/a?b=1&amp;c=2</a>. or <a href=\"HTTP://x.example/\" rel=\"noopener noreferrer\">HTTP://x.example/</a>) &lt;b&gt;",
+            ),
+            ("http:// x https://", "http:// x https://"),
+        ] {
+            assert_eq!(linkify(text), want, "{text}");
+        }
     }
 
     #[test]

@@ -16,37 +16,40 @@ use crate::export::sink::VerifyReport;
 
 use crate::decode::names::maildir_name;
 use crate::export::error::ExportError;
-use crate::export::sink::{Check, Dest, FileOpts, Filing, Message, Sink};
+use crate::export::sink::{Check, Dest, FileOpts, Filing, Message, Sink, SinkInfo};
 use crate::manifest::ManifestMessage;
 
 /// The `maildir` format.
 pub struct Maildir;
 
+/// What the `maildir` format is.
+pub static INFO: SinkInfo = SinkInfo {
+    name: "maildir",
+    aliases: &[],
+    location: "Maildir",
+    dirs: &["Maildir/tmp", "Maildir/new", "Maildir/cur"],
+    junk_dirs: &[
+        JUNK,
+        "Maildir/.Junk/tmp",
+        "Maildir/.Junk/new",
+        "Maildir/.Junk/cur",
+    ],
+    readme: "Maildir/    - one file per message in new/, for mail servers (Dovecot,\n\
+             \x20             Courier) and for mutt/neomutt: `mutt -R -f Maildir`.\n\n",
+};
+
 impl Sink for Maildir {
-    fn name(&self) -> &'static str {
-        "maildir"
-    }
-    fn location(&self) -> &'static str {
-        "Maildir"
-    }
-    fn dirs(&self) -> &'static [&'static str] {
-        &["Maildir/tmp", "Maildir/new", "Maildir/cur"]
-    }
-    fn junk_dirs(&self) -> &'static [&'static str] {
-        &[
-            "Maildir/.Junk",
-            "Maildir/.Junk/tmp",
-            "Maildir/.Junk/new",
-            "Maildir/.Junk/cur",
-        ]
-    }
-    fn readme(&self) -> &'static str {
-        "Maildir/    - one file per message in new/, for mail servers (Dovecot,\n\
-         \x20             Courier) and for mutt/neomutt: `mutt -R -f Maildir`.\n\n"
+    fn info(&self) -> &'static SinkInfo {
+        &INFO
     }
     fn message(&self, m: &Message, dest: &mut dyn Dest) -> Result<(), ExportError> {
         let size = (m.prepend.len() + m.bytes.len()) as u64;
-        let name = maildir_name(m.arrival.0, m.arrival.1, &m.summary.queue_id, size);
+        let name = maildir_name(
+            m.arrival.0,
+            m.arrival.1,
+            &m.summary.entry.info.queue_id,
+            size,
+        );
         let base = match m.filing {
             Filing::Junk => JUNK,
             _ => "Maildir",

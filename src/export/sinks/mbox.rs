@@ -17,7 +17,7 @@ use crate::export::sink::VerifyReport;
 use crate::timefmt::asctime_utc;
 
 use crate::export::error::ExportError;
-use crate::export::sink::{Check, Dest, FileOpts, Filing, Mailbox, Sink};
+use crate::export::sink::{Check, Dest, FileOpts, Filing, Mailbox, Sink, SinkInfo};
 use crate::manifest::ManifestMessage;
 
 /// File name of the mbox inside a bundle.
@@ -38,18 +38,23 @@ fn io_err(e: ExportError) -> io::Error {
     }
 }
 
+/// What the `mbox` format is: one file per bundle (its Junk, `junk.mbox`, is a file
+/// too, so it needs no directories).
+pub static INFO: SinkInfo = SinkInfo {
+    name: "mbox",
+    aliases: &[],
+    location: MBOX_NAME,
+    dirs: &[],
+    junk_dirs: &[],
+    readme: "mail.mbox   - all messages in one mailbox file (oldest first).\n\
+             \x20             Thunderbird: install the add-on \"ImportExportTools NG\", then\n\
+             \x20             right-click a folder > ImportExportTools NG > Import mbox file.\n\
+             \x20             Apple Mail: File > Import Mailboxes... > Files in mbox format.\n\n",
+};
+
 impl Sink for Mbox {
-    fn name(&self) -> &'static str {
-        "mbox"
-    }
-    fn location(&self) -> &'static str {
-        MBOX_NAME
-    }
-    fn readme(&self) -> &'static str {
-        "mail.mbox   - all messages in one mailbox file (oldest first).\n\
-         \x20             Thunderbird: install the add-on \"ImportExportTools NG\", then\n\
-         \x20             right-click a folder > ImportExportTools NG > Import mbox file.\n\
-         \x20             Apple Mail: File > Import Mailboxes... > Files in mbox format.\n\n"
+    fn info(&self) -> &'static SinkInfo {
+        &INFO
     }
     fn mailbox(&self, b: &Mailbox, dest: &mut dyn Dest) -> Result<(), ExportError> {
         write_mbox(b, dest, MBOX_NAME, Filing::Inbox)?;
@@ -81,7 +86,8 @@ fn write_mbox(
             }
             let s = &item.summary;
             let src = b.archive(s).map_err(io_err)?;
-            write_message(w, &s.sender.0, s.arrival_unix, &item.prepend, src)?;
+            let e = &s.entry;
+            write_message(w, &e.info.sender.0, e.info.arrival_unix, &item.prepend, src)?;
         }
         Ok(())
     })

@@ -6,7 +6,7 @@
 //! [`ExportError::Write`] naming the path.
 
 use crate::export::error::ExportError;
-use crate::export::sink::{Dest, Message, Sink};
+use crate::export::sink::{Dest, Message, Sink, SinkInfo};
 
 /// The attachment folder name for a stem.
 pub fn files_dir(stem: &str) -> String {
@@ -16,25 +16,20 @@ pub fn files_dir(stem: &str) -> String {
 /// The `text` format.
 pub struct Text;
 
+/// What the `text` format is.
+pub static INFO: SinkInfo = SinkInfo {
+    name: "text",
+    aliases: &["txt"],
+    location: "text",
+    dirs: &["text"],
+    junk_dirs: &["Junk", "Junk/text"],
+    readme: "text/       - one .txt file per message, readable in any text editor;\n\
+             \x20             attachments are in the folder of the same name ending .files.\n\n",
+};
+
 impl Sink for Text {
-    fn name(&self) -> &'static str {
-        "text"
-    }
-    fn aliases(&self) -> &'static [&'static str] {
-        &["txt"]
-    }
-    fn location(&self) -> &'static str {
-        "text"
-    }
-    fn dirs(&self) -> &'static [&'static str] {
-        &["text"]
-    }
-    fn junk_dirs(&self) -> &'static [&'static str] {
-        &["Junk", "Junk/text"]
-    }
-    fn readme(&self) -> &'static str {
-        "text/       - one .txt file per message, readable in any text editor;\n\
-         \x20             attachments are in the folder of the same name ending .files.\n\n"
+    fn info(&self) -> &'static SinkInfo {
+        &INFO
     }
     fn message(&self, m: &Message, dest: &mut dyn Dest) -> Result<(), ExportError> {
         let d = m.decoded();
