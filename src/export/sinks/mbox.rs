@@ -175,12 +175,8 @@ pub fn read_mboxrd(data: impl BufRead) -> io::Result<Vec<Vec<u8>>> {
         };
         let Some(line) = line else { break };
         if line.starts_with(b"From ") {
-            if let Some(mut c) = cur.take() {
-                // The empty line before the separator belongs to the mbox format.
-                if c.ends_with(b"\n\n") {
-                    c.pop();
-                }
-                msgs.push(c);
+            if let Some(c) = cur.take() {
+                msgs.push(without_separator(c));
             }
             cur = Some(Vec::new());
             continue;
@@ -194,17 +190,20 @@ pub fn read_mboxrd(data: impl BufRead) -> io::Result<Vec<Vec<u8>>> {
         }
         c.push(b'\n');
     }
-    if let Some(mut c) = cur.take() {
-        // split() yields a final empty piece after the last LF: undo the extra LF.
-        if c.ends_with(b"\n") {
-            c.pop();
-        }
-        if c.ends_with(b"\n\n") {
-            c.pop();
-        }
-        msgs.push(c);
+    if let Some(c) = cur.take() {
+        msgs.push(without_separator(c));
     }
     Ok(msgs)
+}
+
+/// A message read up to the next `From ` line (or the end of the file), without the
+/// empty line the mbox format puts after each message (BufRead's `split` gives no
+/// empty piece after the file's last LF, so the end is no different).
+fn without_separator(mut c: Vec<u8>) -> Vec<u8> {
+    if c.ends_with(b"\n\n") {
+        c.pop();
+    }
+    c
 }
 
 /// `verify`: `mail.mbox` holds exactly the bundle's inbox, `junk.mbox` (when there is
@@ -271,6 +270,19 @@ mod tests {
         assert_eq!(m.len(), 2);
         assert_eq!(m[0], b"H: 1\n\nFrom x\n>From y\n");
         assert_eq!(m[1], b"H: 2\n\nbody\n");
+    }
+
+    /// Messages that end in an empty line, first and last in the file, read back as
+    /// written (the last one lost its empty line: `verify` reported it as differing).
+    #[test]
+    fn messages_ending_in_an_empty_line_round_trip() {
+        let msgs: [&[u8]; 3] = [b"A: 1\n\nend\n\n", b"B: 2\n\nbody\n", b"C: 3\n\nlast\n\n\n"];
+        let mut out = Vec::new();
+        for m in msgs {
+            write_message(&mut out, b"s@x", 0, b"", m).unwrap();
+        }
+        let back = read_mboxrd(&out[..]).unwrap();
+        assert_eq!(back, msgs.map(<[u8]>::to_vec));
     }
 
     #[test]
