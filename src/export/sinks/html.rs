@@ -28,7 +28,7 @@ use crate::decode::html::{Sanitized, escape, escape_into, sanitize};
 use crate::decode::{Body, Decoded, Item, Part, Shown};
 
 use super::eml::Crlf;
-use super::text::files_dir;
+use super::text::{files_dir, put_attachments};
 use crate::decode::names::visible;
 use crate::export::error::ExportError;
 use crate::export::sink::{Dest, FileOpts, Filing, Mailbox, Message, Sink, SinkInfo, Summary};
@@ -68,13 +68,8 @@ impl Sink for Html {
         let files = if m.formats.has("text") {
             format!("../text/{}", files_dir(stem))
         } else {
-            if !d.attachments.is_empty() {
-                let dir = format!("{pages}/{}", files_dir(stem));
-                dest.dir(&dir)?;
-                for a in &d.attachments {
-                    dest.put(&format!("{dir}/{}", a.name), mtime, &a.data)?;
-                }
-            }
+            let dir = format!("{pages}/{}", files_dir(stem));
+            put_attachments(dest, &dir, mtime, &d.attachments)?;
             files_dir(stem)
         };
         // Files a browser would run or render with network access: linked only as

@@ -5,12 +5,32 @@
 //! mtime; spam filed in Junk the same way under `Junk/text/`. In: a decoded message. Out: files through the bundle's [`Dest`]. Fails with
 //! [`ExportError::Write`] naming the path.
 
+use crate::decode::Part;
 use crate::export::error::ExportError;
 use crate::export::sink::{Dest, Message, Sink, SinkInfo};
 
 /// The attachment folder name for a stem.
 pub fn files_dir(stem: &str) -> String {
     format!("{stem}.files")
+}
+
+/// Writes the attachments into `dir` (made first; nothing at all when there are
+/// none), each under its safe name, with `mtime`: the `.files` folder of the text
+/// format, and of the html format when the bundle has no text format.
+pub fn put_attachments(
+    dest: &mut dyn Dest,
+    dir: &str,
+    mtime: i64,
+    attachments: &[Part],
+) -> Result<(), ExportError> {
+    if attachments.is_empty() {
+        return Ok(());
+    }
+    dest.dir(dir)?;
+    for a in attachments {
+        dest.put(&format!("{dir}/{}", a.name), mtime, &a.data)?;
+    }
+    Ok(())
 }
 
 /// The `text` format.
@@ -36,13 +56,7 @@ impl Sink for Text {
         let mtime = m.arrival.0;
         let base = format!("{}text", m.folder());
         dest.put(&format!("{base}/{}.txt", m.stem), mtime, d.text.as_bytes())?;
-        if !d.attachments.is_empty() {
-            let dir = format!("{base}/{}", files_dir(m.stem));
-            dest.dir(&dir)?;
-            for a in &d.attachments {
-                dest.put(&format!("{dir}/{}", a.name), mtime, &a.data)?;
-            }
-        }
-        Ok(())
+        let dir = format!("{base}/{}", files_dir(m.stem));
+        put_attachments(dest, &dir, mtime, &d.attachments)
     }
 }
