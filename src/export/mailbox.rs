@@ -34,12 +34,12 @@ use crate::decode::names;
 use crate::filter::verdict::{Filing, SpamAction};
 
 /// Where a message's manifest entry is.
-#[derive(Clone, Copy)]
 pub enum Src<'a> {
     /// Written by this run: in the spill file (manifest entry, summary).
     New(Slot, Slot),
-    /// Kept from the export being updated.
-    Old(&'a ManifestMessage),
+    /// Kept from the export being updated, with its summary (made once here: each
+    /// bundle of the message asks for it, and making it goes through the recipients).
+    Old(&'a ManifestMessage, Box<Summary>),
 }
 
 /// One message of the finished export, in manifest order.
@@ -54,9 +54,9 @@ pub struct Listed<'a> {
 
 impl Listed<'_> {
     fn summary(&self, spill: &Spill) -> Result<Summary, ExportError> {
-        match self.src {
-            Src::New(_, s) => spill.get_json(s),
-            Src::Old(m) => Ok(Summary::of(m)),
+        match &self.src {
+            Src::New(_, s) => spill.get_json(*s),
+            Src::Old(_, summary) => Ok(Summary::clone(summary)),
         }
     }
 }
@@ -150,7 +150,7 @@ fn message_list<'a>(
                     arrival: m.info.arrival_unix,
                     id: &m.info.queue_id,
                     bytes: m.bytes,
-                    src: Src::Old(m),
+                    src: Src::Old(m, Box::new(Summary::of(m))),
                     // The same verdict and action as when it was filed: the same place.
                     filed: Filed::of(m.verdict.as_ref(), action),
                 });
@@ -250,9 +250,9 @@ fn old_headers(
         }
     }
     for (p, keys) in wanted {
-        let info = match list[p as usize].src {
-            Src::Old(m) => Cow::Borrowed(&m.info),
-            Src::New(s, _) => Cow::Owned(spill.get_json::<ManifestMessage>(s)?.info),
+        let info = match &list[p as usize].src {
+            Src::Old(m, _) => Cow::Borrowed(&m.info),
+            Src::New(s, _) => Cow::Owned(spill.get_json::<ManifestMessage>(*s)?.info),
         };
         let all = prepend::by_mailbox(&info);
         let mut h = HashMap::with_capacity(keys.len());

@@ -352,8 +352,8 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// `m` without its recipients (cloned and dropped: once per message of a run, and
-    /// once per bundle for a message an earlier export wrote).
+    /// `m` without its recipients (cloned and dropped: once per message, never per
+    /// bundle, as that would grow with the square of a message's recipients).
     pub fn of(m: &ManifestMessage) -> Summary {
         let mut entry = m.clone();
         entry.info.recipients = Vec::new();
