@@ -228,9 +228,9 @@ pub fn manifest(
     json::write_manifest(
         &mut f,
         &head,
-        list.iter().map(|l| match &l.src {
-            Src::New(s, _) => spill.get(*s).map(Cow::Owned).map_err(io_err),
-            Src::Old(m, _) => serde_json::to_vec_pretty(m)
+        list.iter().map(|l| match l.src {
+            Src::New(s, _) => spill.get(s).map(Cow::Owned).map_err(io_err),
+            Src::Old(m) => serde_json::to_vec_pretty(m)
                 .map(Cow::Owned)
                 .map_err(io::Error::other),
         }),

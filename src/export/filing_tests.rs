@@ -91,7 +91,7 @@ fn write_bundle(out: &Path, msgs: &[(Summary, Vec<u8>, Filing)]) {
             mailbox: DIR.as_bytes(),
             prepend: b"Delivered-To: alice@example.com\n",
             stem: &s.stem,
-            arrival: (s.entry.info.arrival_unix, 0),
+            arrival: (s.arrival_unix, 0),
             formats,
             filing: *filing,
             decoded: &decoded,
@@ -220,7 +220,7 @@ fn zip_readme_counts_junk_and_names_the_withheld() {
     let t = tempfile::tempdir().unwrap();
     let v = Verdict::decide(None, Some(virus()), vec![]);
     let (mut s, _) = message(t.path(), "EVIL2", 1_800_000_000, Some(v));
-    s.entry.subject = Some("invoice\n\u{202E}fdp.exe".into());
+    s.subject = Some("invoice\n\u{202E}fdp.exe".into());
     let counts = zip::Counts {
         inbox: 2,
         junk: 1,

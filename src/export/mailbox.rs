@@ -34,12 +34,12 @@ use crate::decode::names;
 use crate::filter::verdict::{Filing, SpamAction};
 
 /// Where a message's manifest entry is.
+#[derive(Clone, Copy)]
 pub enum Src<'a> {
     /// Written by this run: in the spill file (manifest entry, summary).
     New(Slot, Slot),
-    /// Kept from the export being updated, with its summary (made once here: each
-    /// bundle of the message asks for it, and making it goes through the recipients).
-    Old(&'a ManifestMessage, Box<Summary>),
+    /// Kept from the export being updated.
+    Old(&'a ManifestMessage),
 }
 
 /// One message of the finished export, in manifest order.
@@ -54,9 +54,9 @@ pub struct Listed<'a> {
 
 impl Listed<'_> {
     fn summary(&self, spill: &Spill) -> Result<Summary, ExportError> {
-        match &self.src {
-            Src::New(_, s) => spill.get_json(*s),
-            Src::Old(_, summary) => Ok(Summary::clone(summary)),
+        match self.src {
+            Src::New(_, s) => spill.get_json(s),
+            Src::Old(m) => Ok(Summary::of(m)),
         }
     }
 }
@@ -150,7 +150,7 @@ fn message_list<'a>(
                     arrival: m.info.arrival_unix,
                     id: &m.info.queue_id,
                     bytes: m.bytes,
-                    src: Src::Old(m, Box::new(Summary::of(m))),
+                    src: Src::Old(m),
                     // The same verdict and action as when it was filed: the same place.
                     filed: Filed::of(m.verdict.as_ref(), action),
                 });
@@ -250,9 +250,9 @@ fn old_headers(
         }
     }
     for (p, keys) in wanted {
-        let info = match &list[p as usize].src {
-            Src::Old(m, _) => Cow::Borrowed(&m.info),
-            Src::New(s, _) => Cow::Owned(spill.get_json::<ManifestMessage>(*s)?.info),
+        let info = match list[p as usize].src {
+            Src::Old(m) => Cow::Borrowed(&m.info),
+            Src::New(s, _) => Cow::Owned(spill.get_json::<ManifestMessage>(s)?.info),
         };
         let all = prepend::by_mailbox(&info);
         let mut h = HashMap::with_capacity(keys.len());
@@ -532,8 +532,7 @@ fn zip_message(fx: &Finish, b: &Bundle, i: usize, dest: &mut dyn Dest) -> Result
     }
     let summary = fx.list[b.ids[i] as usize].summary(fx.spill)?;
     let prepend = fx.spill.get(b.pre[i])?;
-    let e = &summary.entry;
-    let bytes = Archive::read_all(&fx.out.join(&e.store), &e.sha256, e.bytes)?;
+    let bytes = Archive::read_all(&fx.out.join(&summary.store), &summary.sha256, summary.bytes)?;
     let label = text::files_dir(&summary.stem);
     let decoded = LazyDecoded::new(&bytes, &label);
     let view = Message {
@@ -542,7 +541,7 @@ fn zip_message(fx: &Finish, b: &Bundle, i: usize, dest: &mut dyn Dest) -> Result
         mailbox: &b.key,
         prepend: &prepend,
         stem: &summary.stem,
-        arrival: (e.info.arrival_unix, e.arrival_usec),
+        arrival: (summary.arrival_unix, summary.arrival_usec),
         formats: fx.zip_formats,
         filing,
         decoded: &decoded,

@@ -74,9 +74,10 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::bytes::Bytes;
 use crate::decode::{Decoded, decode};
 pub use crate::filter::verdict::Filing;
-use crate::manifest::{ManifestMessage, ManifestRecipient};
+use crate::manifest::{Attachment, ManifestMessage, ManifestRecipient};
 
 use super::error::ExportError;
 use super::write::werr;
@@ -340,43 +341,61 @@ impl Message<'_> {
     }
 }
 
-/// One message of a mailbox as the per-mailbox stage sees it: its manifest entry without
-/// its (possibly very long) recipient list, and the base name of its files.
+/// One message of a mailbox as the per-mailbox stage sees it: the manifest entry without
+/// its (possibly very long) recipient list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
-    /// The manifest entry (queue ID, arrival, sender, the archive copy's path, hash and
-    /// size, the decoded summary fields, the verdict); its `info.recipients` is empty.
-    pub entry: ManifestMessage,
+    pub queue_id: String,
+    pub arrival_unix: i64,
+    /// Microseconds of the arrival time.
+    pub arrival_usec: i64,
+    /// The envelope sender (empty for the null sender).
+    pub sender: Bytes,
+    /// The archive copy, relative to OUT, with its hash and size.
+    pub store: String,
+    pub sha256: String,
+    pub bytes: u64,
+    pub message_id: Option<Bytes>,
+    pub subject: Option<String>,
+    pub from: Option<String>,
+    pub date: Option<String>,
+    pub attachments: Vec<Attachment>,
     /// `<stamp>_<queue-id>`: the base name of the message's per-message files.
     pub stem: String,
+    /// The content filters' verdict, if any filter was asked for.
+    pub verdict: Option<crate::filter::verdict::Verdict>,
 }
 
 impl Summary {
-    /// `m` without its recipients (cloned and dropped: once per message, never per
-    /// bundle, as that would grow with the square of a message's recipients).
     pub fn of(m: &ManifestMessage) -> Summary {
-        let mut entry = m.clone();
-        entry.info.recipients = Vec::new();
         Summary {
+            queue_id: m.info.queue_id.clone(),
+            arrival_unix: m.info.arrival_unix,
+            arrival_usec: m.arrival_usec,
+            sender: m.info.sender.clone(),
+            store: m.store.clone(),
+            sha256: m.sha256.clone(),
+            bytes: m.bytes,
+            message_id: m.message_id.clone(),
+            subject: m.subject.clone(),
+            from: m.from.clone(),
+            date: m.date.clone(),
+            attachments: m.attachments.clone(),
             stem: crate::decode::names::stem(m.info.arrival_unix, &m.info.queue_id),
-            entry,
+            verdict: m.verdict.clone(),
         }
     }
 
     /// What a withheld message's notice says of it (the page's and the zip README's).
     pub fn notice(&self) -> Notice<'_> {
-        let sender = &self.entry.info.sender.0;
-        let from = match (&self.entry.from, sender.is_empty()) {
+        let sender = &self.sender.0;
+        let from = match (&self.from, sender.is_empty()) {
             (Some(f), _) if !f.trim().is_empty() => f.clone(),
             (_, true) => "(no sender: a bounce)".into(),
             (_, false) => String::from_utf8_lossy(sender).into_owned(),
         };
-        let subject = self
-            .entry
-            .subject
-            .as_deref()
-            .filter(|x| !x.trim().is_empty());
-        let why = self.entry.verdict.as_ref();
+        let subject = self.subject.as_deref().filter(|x| !x.trim().is_empty());
+        let why = self.verdict.as_ref();
         Notice {
             from,
             subject: subject.unwrap_or("(no subject)"),
@@ -445,11 +464,11 @@ impl<'a> Mailbox<'a> {
     /// Opens a message's archive copy for streaming; the reader fails with
     /// `InvalidData` at its end when the bytes do not match the manifest's SHA-256.
     pub fn archive(&self, s: &Summary) -> Result<Archive<'a>, ExportError> {
-        let mut a: Archive<'a> = Archive::open(&self.out.join(&s.entry.store), &s.entry.sha256)?;
+        let mut a: Archive<'a> = Archive::open(&self.out.join(&s.store), &s.sha256)?;
         a.count = Some(self.read);
         Ok(a)
     }
-    /// Where the export is (the archive copies are under it, at `Summary::entry.store`).
+    /// Where the export is (the archive copies are under it, at `Summary::store`).
     pub fn out(&self) -> &Path {
         self.out
     }

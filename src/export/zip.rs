@@ -562,7 +562,7 @@ fn withheld_notice(held: &[Summary]) -> String {
         let notice = h.notice();
         s.push_str(&format!(
             "  {}  {}\n      From:    {}\n      Subject: {}\n",
-            local_time(h.entry.info.arrival_unix),
+            local_time(h.arrival_unix),
             readme_line(&notice.why),
             readme_line(&notice.from),
             readme_line(notice.subject),

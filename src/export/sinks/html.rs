@@ -106,9 +106,9 @@ impl Sink for Html {
         };
         let address = String::from_utf8_lossy(m.mailbox);
         let info = PageInfo {
-            queue_id: &m.summary.entry.info.queue_id,
+            queue_id: &m.summary.queue_id,
             arrival: mtime,
-            size: m.summary.entry.bytes,
+            size: m.summary.bytes,
             mailbox: &address,
         };
         let note = page_note(m);
@@ -155,21 +155,20 @@ impl Sink for Html {
 
 /// The index row of a message whose page is under `folder` (`""`, `"Junk/"`).
 fn row_of(s: Summary, folder: &str) -> Row {
-    let e = s.entry;
     Row {
-        arrival: e.info.arrival_unix,
-        unscanned: e.verdict.as_ref().is_some_and(|v| v.marked_unscanned()),
-        from: e.from,
-        subject: e.subject,
-        size: e.bytes,
-        attachments: e.attachments.len(),
+        arrival: s.arrival_unix,
+        unscanned: s.verdict.as_ref().is_some_and(|v| v.marked_unscanned()),
+        from: s.from,
+        subject: s.subject,
+        size: s.bytes,
+        attachments: s.attachments.len(),
         page: url_path(&format!("{folder}{PAGES}/{}.html", s.stem)),
     }
 }
 
 /// The note at the top of a message page: spam (filed in Junk) or not scanned.
 fn page_note(m: &Message) -> Option<String> {
-    let v = m.summary.entry.verdict.as_ref()?;
+    let v = m.summary.verdict.as_ref()?;
     if m.filing == Filing::Junk {
         let by = v
             .spam
@@ -653,7 +652,7 @@ pub fn withheld_section(out: &mut String, held: &[Summary]) {
         let _ = writeln!(
             out,
             "<tr><td class=\"date\">{}</td><td class=\"from\">{}</td><td class=\"subject\">{}</td><td class=\"why\">{}</td></tr>",
-            escape(&local_time(s.entry.info.arrival_unix)),
+            escape(&local_time(s.arrival_unix)),
             escape(&notice.from),
             escape(notice.subject),
             escape(&notice.why),

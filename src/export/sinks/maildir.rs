@@ -44,12 +44,7 @@ impl Sink for Maildir {
     }
     fn message(&self, m: &Message, dest: &mut dyn Dest) -> Result<(), ExportError> {
         let size = (m.prepend.len() + m.bytes.len()) as u64;
-        let name = maildir_name(
-            m.arrival.0,
-            m.arrival.1,
-            &m.summary.entry.info.queue_id,
-            size,
-        );
+        let name = maildir_name(m.arrival.0, m.arrival.1, &m.summary.queue_id, size);
         let base = match m.filing {
             Filing::Junk => JUNK,
             _ => "Maildir",

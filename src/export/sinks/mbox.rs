@@ -86,8 +86,7 @@ fn write_mbox(
             }
             let s = &item.summary;
             let src = b.archive(s).map_err(io_err)?;
-            let e = &s.entry;
-            write_message(w, &e.info.sender.0, e.info.arrival_unix, &item.prepend, src)?;
+            write_message(w, &s.sender.0, s.arrival_unix, &item.prepend, src)?;
         }
         Ok(())
     })
