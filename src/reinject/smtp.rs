@@ -918,22 +918,6 @@ fn write_error(e: io::Error, what: &str, timeout: Duration) -> SessionError {
     }
 }
 
-/// The handshake-signature checks of a `ServerCertVerifier` whose field `.0` is the
-/// crypto provider: each method calls rustls's own function of the same name with the
-/// provider's signature algorithms.
-macro_rules! check_signatures {
-    ($($method:ident),+) => {$(
-        fn $method(
-            &self,
-            message: &[u8],
-            cert: &rustls::pki_types::CertificateDer<'_>,
-            dss: &rustls::DigitallySignedStruct,
-        ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-            rustls::crypto::$method(message, cert, dss, &self.0.signature_verification_algorithms)
-        }
-    )+};
-}
-
 /// The certificate verifier for opportunistic TLS and `--insecure`: accepts any
 /// certificate but still checks the handshake signatures.
 #[derive(Debug)]
@@ -951,7 +935,25 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAny {
         Ok(rustls::client::danger::ServerCertVerified::assertion())
     }
 
-    check_signatures!(verify_tls12_signature, verify_tls13_signature);
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        let algs = &self.0.signature_verification_algorithms;
+        rustls::crypto::verify_tls12_signature(message, cert, dss, algs)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        let algs = &self.0.signature_verification_algorithms;
+        rustls::crypto::verify_tls13_signature(message, cert, dss, algs)
+    }
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
