@@ -94,7 +94,7 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 /// What each per-recipient copy must contain: the three delivery headers + the archive copy.
 fn expected_copy(out: &Path, m: &ManifestMessage, key: &[u8]) -> Vec<u8> {
     let mut v = for_mailbox(&m.info, key);
-    v.extend(std::fs::read(out.join(&m.store)).unwrap());
+    v.extend(std::fs::read(out.join(&m.exported.store)).unwrap());
     v
 }
 
@@ -653,6 +653,7 @@ fn hostile_names_never_escape_out() {
         .unwrap();
     assert_eq!(bob.messages.len(), 1);
     let names: Vec<&str> = m.messages[0]
+        .exported
         .attachments
         .iter()
         .map(|a| a.name.as_str())
@@ -954,8 +955,8 @@ fn update_after_interrupted_update() {
     assert!(m.complete);
     assert_eq!(m.messages.len(), 2);
     for msg in &m.messages {
-        let data = std::fs::read(out.join(&msg.store)).unwrap();
-        assert_eq!(sha(&data), msg.sha256, "{}", msg.store);
+        let data = std::fs::read(out.join(&msg.exported.store)).unwrap();
+        assert_eq!(sha(&data), msg.exported.sha256, "{}", msg.exported.store);
     }
     let u = &m.recipients[0];
     assert_eq!(u.messages, ["CCCCCC0001", "CCCCCC0002"]);

@@ -123,7 +123,7 @@ fn user<'a>(out: &Path, m: &'a Manifest) -> (&'a ManifestRecipient, PathBuf) {
 /// The case a message of the manifest is (its subject is `filters NAME`).
 fn case_of(m: &Manifest, id: &str) -> String {
     let msg = m.messages.iter().find(|x| x.info.queue_id == id).unwrap();
-    let subject = msg.subject.as_deref().unwrap_or("");
+    let subject = msg.exported.subject.as_deref().unwrap_or("");
     subject
         .strip_prefix("filters ")
         .unwrap_or(subject)
@@ -364,7 +364,7 @@ fn verify_checks_the_filing(out: &Path, m: &Manifest) {
         .unwrap();
     let stem = mxsalvage::decode::names::stem(evil.info.arrival_unix, &evil.info.queue_id);
     let planted = format!("recipients/{}/eml/{stem}.eml", r.dir);
-    std::fs::copy(copy.join(&evil.store), copy.join(&planted)).unwrap();
+    std::fs::copy(copy.join(&evil.exported.store), copy.join(&planted)).unwrap();
     let (sha, size) = mxsalvage::export::write::sha256_stream(
         &mut std::fs::File::open(copy.join(&planted)).unwrap(),
     )

@@ -49,7 +49,7 @@ fn verdicts(out: &Path) -> Verdicts {
         .messages
         .into_iter()
         .map(|m| {
-            let subject = m.subject.unwrap_or_default();
+            let subject = m.exported.subject.unwrap_or_default();
             let name = subject.trim_start_matches("filters ").to_string();
             (name, m.verdict)
         })
@@ -485,6 +485,7 @@ fn dsn_cases(ex: &Path, v: &[mxsalvage::reinject::PlannedDsn]) -> Vec<(String, O
                 .find(|x| x.info.queue_id == d.queue_id)
                 .unwrap();
             let name = msg
+                .exported
                 .subject
                 .clone()
                 .unwrap_or_default()
@@ -593,7 +594,9 @@ fn cases_of(ex: &Path, pairs: &[mxsalvage::reinject::PairReport]) -> Vec<String>
     let mut out: Vec<String> = (pairs.iter())
         .map(|p| {
             let msg = m.messages.iter().find(|x| x.info.queue_id == p.queue_id);
-            let subject = msg.and_then(|x| x.subject.clone()).unwrap_or_default();
+            let subject = msg
+                .and_then(|x| x.exported.subject.clone())
+                .unwrap_or_default();
             subject.replace("filters ", "")
         })
         .collect();

@@ -559,6 +559,21 @@ pub fn bundle_of<'a>(m: &'a Manifest, addr: &str) -> &'a mxsalvage::manifest::Ma
         .unwrap_or_else(|| panic!("no mailbox {addr} in the manifest"))
 }
 
+/// The sample message of case `name` in `m` (its subject starts `case NAME:`, as every
+/// message of samples/README.md does).
+pub fn sample_case<'a>(m: &'a Manifest, name: &str) -> &'a mxsalvage::manifest::ManifestMessage {
+    let prefix = format!("case {name}:");
+    m.messages
+        .iter()
+        .find(|x| {
+            x.exported
+                .subject
+                .as_deref()
+                .is_some_and(|s| s.starts_with(&prefix))
+        })
+        .unwrap_or_else(|| panic!("case {name} not exported"))
+}
+
 /// OUT/manifest.json as JSON (for fields the test reads by name).
 pub fn manifest_json(out: &Path) -> serde_json::Value {
     let data = std::fs::read(out.join("manifest.json")).expect("manifest.json");

@@ -99,7 +99,7 @@ fn by_spool(m: &Manifest) -> BTreeMap<(String, String), Vec<&ManifestMessage>> {
     for msg in &m.messages {
         let spool = Path::new(msg.info.spool.as_deref().unwrap());
         let name = spool.file_name().unwrap().to_string_lossy().into_owned();
-        let subject = msg.subject.clone().unwrap_or_default();
+        let subject = msg.exported.subject.clone().unwrap_or_default();
         out.entry((name, subject)).or_default().push(msg);
     }
     out
@@ -251,7 +251,7 @@ fn a_queue_id_in_two_spools_is_qualified() {
     let near1 = manifest(&single)
         .messages
         .iter()
-        .find(|m| m.subject.as_deref() == Some("near"))
+        .find(|m| m.exported.subject.as_deref() == Some("near"))
         .unwrap()
         .info
         .queue_id
@@ -267,9 +267,9 @@ fn a_queue_id_in_two_spools_is_qualified() {
     let q1 = format!("{near1}+1");
     let q2 = format!("{near1}+2");
     let named = |q: &str| m.messages.iter().find(|x| x.info.queue_id == q).unwrap();
-    assert_eq!(named(&q1).subject.as_deref(), Some("near"));
-    assert_eq!(named(&q2).subject.as_deref(), Some("only"));
-    assert_eq!(named(&q2).store, format!("messages/{q2}.eml"));
+    assert_eq!(named(&q1).exported.subject.as_deref(), Some("near"));
+    assert_eq!(named(&q2).exported.subject.as_deref(), Some("only"));
+    assert_eq!(named(&q2).exported.store, format!("messages/{q2}.eml"));
     assert_eq!(
         named(&q2).info.spool_queue_id.as_deref(),
         Some(near1.as_str())
@@ -311,7 +311,7 @@ fn manifest_of_spool(s: &Path, tmp: &Path) -> String {
     let only = m
         .messages
         .iter()
-        .find(|x| x.subject.as_deref() == Some("only"));
+        .find(|x| x.exported.subject.as_deref() == Some("only"));
     only.unwrap().info.path.clone()
 }
 
@@ -325,7 +325,10 @@ fn an_update_keeps_the_names_it_gave() {
     export(&[&s1, &s3], &out, &[]);
     let before = manifest(&out);
     let subject = |m: &Manifest, s: &str| {
-        let found = m.messages.iter().find(|x| x.subject.as_deref() == Some(s));
+        let found = m
+            .messages
+            .iter()
+            .find(|x| x.exported.subject.as_deref() == Some(s));
         found.unwrap().info.clone()
     };
     let near1 = subject(&before, "near").queue_id;
@@ -344,7 +347,7 @@ fn an_update_keeps_the_names_it_gave() {
     let new = (after.messages.iter())
         .find(|x| x.info.queue_id == format!("{near1}+2"))
         .unwrap();
-    assert_eq!(new.subject.as_deref(), Some("only"));
+    assert_eq!(new.exported.subject.as_deref(), Some("only"));
     assert_eq!(after.messages.len(), before.messages.len() + 1);
 }
 

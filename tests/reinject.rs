@@ -471,7 +471,7 @@ pub(crate) fn arrivals(p: &Postfix, export: &Path) -> BTreeMap<(String, String),
     let m = manifest(export);
     let mut by_content: HashMap<Vec<u8>, String> = HashMap::new();
     for mm in &m.messages {
-        let archive = std::fs::read(export.join(&mm.store)).unwrap();
+        let archive = std::fs::read(export.join(&mm.exported.store)).unwrap();
         // Postfix's cleanup drops Bcc: headers that a maildrop (sendmail) message still
         // has; the secondary's cleanup would have done the same.
         by_content.insert(without_bcc(&archive), mm.info.queue_id.clone());
@@ -601,7 +601,7 @@ fn damaged_archive_copy_fails_only_that_message() {
     let ex = export.path();
     let m = manifest(ex);
     let victim = &m.messages[0];
-    let path = ex.join(&victim.store);
+    let path = ex.join(&victim.exported.store);
     let mut b = std::fs::read(&path).unwrap();
     b.extend_from_slice(b"tampered\n");
     std::fs::write(&path, b).unwrap();
@@ -849,7 +849,7 @@ fn esmtp_parameters_reach_the_primary_queue() {
                 .messages
                 .iter()
                 .find(|mm| {
-                    String::from_utf8_lossy(&std::fs::read(ex.join(&mm.store)).unwrap())
+                    String::from_utf8_lossy(&std::fs::read(ex.join(&mm.exported.store)).unwrap())
                         .contains(&id)
                 })
                 .unwrap();
@@ -1116,7 +1116,7 @@ fn lmtp_into_dovecot_with_per_recipient_replies() {
             .iter()
             .find(|mm| &mm.info.queue_id == id)
             .unwrap();
-        let archive = std::fs::read(ex.join(&src.store)).unwrap();
+        let archive = std::fs::read(ex.join(&src.exported.store)).unwrap();
         // Dovecot adds Return-Path, one Received, and Delivered-To only when the
         // transaction had a single recipient
         let f = &files[0];

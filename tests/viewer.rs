@@ -246,9 +246,9 @@ fn deeply_nested_message_does_not_abort_the_export() {
         "{:?}",
         deep.info.warnings
     );
-    assert_eq!(deep.attachments.len(), 1);
-    assert!(deep.attachments[0].name.ends_with(".eml"));
-    let archive = std::fs::read(out.join(&deep.store)).unwrap();
+    assert_eq!(deep.exported.attachments.len(), 1);
+    assert!(deep.exported.attachments[0].name.ends_with(".eml"));
+    let archive = std::fs::read(out.join(&deep.exported.store)).unwrap();
     assert!(archive.ends_with(b"innermost\n"));
 }
 
@@ -391,16 +391,7 @@ fn html_view_in_headless_chromium() {
         (out.join("recipients").join(&r.dir), r)
     };
     let by_id = |id: &str| m.messages.iter().find(|x| x.info.queue_id == id).unwrap();
-    let by_case = |case: &str| {
-        m.messages
-            .iter()
-            .find(|x| {
-                x.subject
-                    .as_deref()
-                    .is_some_and(|s| s.starts_with(&format!("case {case}:")))
-            })
-            .unwrap()
-    };
+    let by_case = |case: &str| sample_case(&m, case);
     let page = |dir: &Path, msg: &mxsalvage::manifest::ManifestMessage| {
         dir.join("html").join(format!(
             "{}.html",
@@ -579,7 +570,7 @@ fn html_view_in_headless_chromium() {
     let links = got["message-attachments"]["dom"]["links"]
         .as_array()
         .unwrap();
-    for a in &att.attachments {
+    for a in &att.exported.attachments {
         let l = links
             .iter()
             .find(|l| l["cls"] == "attachment" && l["text"].as_str().unwrap().contains(&a.name))
@@ -687,7 +678,8 @@ fn html_view_alone_and_after_update() {
         .messages
         .iter()
         .find(|x| {
-            x.subject
+            x.exported
+                .subject
                 .as_deref()
                 .is_some_and(|s| s.starts_with("case attachments:"))
         })
@@ -695,7 +687,7 @@ fn html_view_alone_and_after_update() {
     let stem = mxsalvage::decode::names::stem(att.info.arrival_unix, &att.info.queue_id);
     let judy = out.join("recipients/judy@example.com");
     let page = std::fs::read_to_string(judy.join(format!("html/{stem}.html"))).unwrap();
-    for a in &att.attachments {
+    for a in &att.exported.attachments {
         let p = judy.join(format!("html/{stem}.files")).join(&a.name);
         assert_eq!(
             std::fs::metadata(&p).unwrap().len(),

@@ -45,13 +45,13 @@ fn message(out: &Path, id: &str, at: i64, verdict: Option<Verdict>) -> (Summary,
     std::fs::write(out.join(&store), &bytes).unwrap();
     let mut m = super::json::tests::message(id, at);
     m.info.sender = Bytes(format!("s{id}@example.net").into_bytes());
-    m.store = store;
-    m.sha256 = hex::encode(Sha256::digest(&bytes));
-    m.bytes = bytes.len() as u64;
-    m.arrival_usec = 0;
-    m.subject = Some(format!("subject {id}"));
-    m.from = Some(format!("Sender {id} <s{id}@example.net>"));
-    m.attachments = vec![];
+    m.exported.store = store;
+    m.exported.sha256 = hex::encode(Sha256::digest(&bytes));
+    m.exported.bytes = bytes.len() as u64;
+    m.exported.arrival_usec = 0;
+    m.exported.subject = Some(format!("subject {id}"));
+    m.exported.from = Some(format!("Sender {id} <s{id}@example.net>"));
+    m.exported.attachments = vec![];
     m.verdict = verdict;
     (Summary::of(&m), bytes)
 }
@@ -220,7 +220,7 @@ fn zip_readme_counts_junk_and_names_the_withheld() {
     let t = tempfile::tempdir().unwrap();
     let v = Verdict::decide(None, Some(virus()), vec![]);
     let (mut s, _) = message(t.path(), "EVIL2", 1_800_000_000, Some(v));
-    s.subject = Some("invoice\n\u{202E}fdp.exe".into());
+    s.exported.subject = Some("invoice\n\u{202E}fdp.exe".into());
     let counts = zip::Counts {
         inbox: 2,
         junk: 1,

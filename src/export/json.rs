@@ -112,7 +112,7 @@ pub(super) mod tests {
     use super::*;
     use crate::bytes::Bytes;
     use crate::manifest::{
-        Attachment, FileEntry, Manifest, ManifestMessage, ManifestRecipient, Outputs,
+        Attachment, Exported, FileEntry, Manifest, ManifestMessage, ManifestRecipient, Outputs,
     };
     use crate::queue::RcptState;
     use crate::report::model::{MessageInfo, RecipientInfo};
@@ -163,20 +163,22 @@ pub(super) mod tests {
                     vec!["w".into(), "ü".into()]
                 },
             },
-            sha256: "ab".into(),
-            store: format!("messages/{id}.eml"),
-            bytes: 12,
-            arrival_usec: 5,
-            message_id: None,
-            subject: Some("héllo".into()),
-            from: None,
-            date: None,
-            attachments: vec![Attachment {
-                name: "a.pdf".into(),
-                original_name: Some(Bytes(b"../a.pdf".to_vec())),
-                content_type: "application/pdf".into(),
-                size: 3,
-            }],
+            exported: Exported {
+                sha256: "ab".into(),
+                store: format!("messages/{id}.eml"),
+                bytes: 12,
+                arrival_usec: 5,
+                message_id: None,
+                subject: Some("héllo".into()),
+                from: None,
+                date: None,
+                attachments: vec![Attachment {
+                    name: "a.pdf".into(),
+                    original_name: Some(Bytes(b"../a.pdf".to_vec())),
+                    content_type: "application/pdf".into(),
+                    size: 3,
+                }],
+            },
             verdict: None,
         }
     }

@@ -149,7 +149,7 @@ fn message_list<'a>(
                 list.push(Listed {
                     arrival: m.info.arrival_unix,
                     id: &m.info.queue_id,
-                    bytes: m.bytes,
+                    bytes: m.exported.bytes,
                     src: Src::Old(m),
                     // The same verdict and action as when it was filed: the same place.
                     filed: Filed::of(m.verdict.as_ref(), action),
@@ -532,7 +532,11 @@ fn zip_message(fx: &Finish, b: &Bundle, i: usize, dest: &mut dyn Dest) -> Result
     }
     let summary = fx.list[b.ids[i] as usize].summary(fx.spill)?;
     let prepend = fx.spill.get(b.pre[i])?;
-    let bytes = Archive::read_all(&fx.out.join(&summary.store), &summary.sha256, summary.bytes)?;
+    let bytes = Archive::read_all(
+        &fx.out.join(&summary.exported.store),
+        &summary.exported.sha256,
+        summary.exported.bytes,
+    )?;
     let label = text::files_dir(&summary.stem);
     let decoded = LazyDecoded::new(&bytes, &label);
     let view = Message {
@@ -541,7 +545,7 @@ fn zip_message(fx: &Finish, b: &Bundle, i: usize, dest: &mut dyn Dest) -> Result
         mailbox: &b.key,
         prepend: &prepend,
         stem: &summary.stem,
-        arrival: (summary.arrival_unix, summary.arrival_usec),
+        arrival: (summary.arrival_unix, summary.exported.arrival_usec),
         formats: fx.zip_formats,
         filing,
         decoded: &decoded,

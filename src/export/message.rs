@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use crate::bytes::Bytes;
 use crate::decode::{Decoded, decode};
 use crate::filter::FilterSet;
-use crate::manifest::{Attachment, ManifestMessage, Problem};
+use crate::manifest::{Attachment, Exported, ManifestMessage, Problem};
 use crate::queue::{Depth, LoadError, QueueSource};
 use crate::report::model::MessageInfo;
 
@@ -132,9 +132,8 @@ fn new_message(
     d: &Decoded,
 ) -> ManifestMessage {
     info.warnings.extend(d.warnings.iter().cloned());
-    ManifestMessage {
+    let exported = Exported {
         store: format!("messages/{}.eml", info.queue_id),
-        info,
         sha256: sha,
         bytes: len,
         arrival_usec: usec,
@@ -152,6 +151,10 @@ fn new_message(
                 size: a.data.len() as u64,
             })
             .collect(),
+    };
+    ManifestMessage {
+        info,
+        exported,
         verdict: None,
     }
 }
@@ -282,7 +285,7 @@ fn export_message(ctx: &Ctx, pm: &Planned, pre: Option<Scanned>) -> Result<MsgRe
     let stem = names::stem(arrival, id);
     let files_label = text::files_dir(&stem);
     let (message, keys, write_archive, decoded) = match ctx.old_msgs.get(id) {
-        Some(old) if old.sha256 != sha => return Ok(reused_id(pm)),
+        Some(old) if old.exported.sha256 != sha => return Ok(reused_id(pm)),
         Some(old) => {
             let (m, keys, write) = update_entry(ctx, pm, old, &info, &bytes, &sha);
             (m, keys, write, LazyDecoded::new(&bytes, &files_label))
@@ -300,9 +303,9 @@ fn export_message(ctx: &Ctx, pm: &Planned, pre: Option<Scanned>) -> Result<MsgRe
         }
     };
     if write_archive {
-        let p = ctx.out.join(&message.store);
+        let p = ctx.out.join(&message.exported.store);
         // Hashed once, above (the earlier export's copy is compared with that hash).
-        write::write_known(&p, &bytes, &message.sha256, Some(arrival))?;
+        write::write_known(&p, &bytes, &message.exported.sha256, Some(arrival))?;
         ctx.written.fetch_add(1, Ordering::Relaxed);
     }
     // Delivery headers of every mailbox, in one pass over the recipients.
@@ -336,7 +339,7 @@ fn export_message(ctx: &Ctx, pm: &Planned, pre: Option<Scanned>) -> Result<MsgRe
     let slot = ctx.spill.put_json(&message, true)?;
     Ok(MsgResult::Done(Box::new(MsgOut {
         arrival: message.info.arrival_unix,
-        bytes: message.bytes,
+        bytes: message.exported.bytes,
         message: slot,
         summary,
         added: keys,
@@ -394,7 +397,7 @@ fn update_entry(
 ) -> (ManifestMessage, Vec<u32>, bool) {
     let id = pm.entry.export_id();
     let mut m = old.clone();
-    m.arrival_usec = pm.arrival_usec;
+    m.exported.arrival_usec = pm.arrival_usec;
     let known: HashSet<usize> = m.info.recipients.iter().map(|x| x.offset).collect();
     for r in &info.recipients {
         if !known.contains(&r.offset) {
@@ -412,7 +415,7 @@ fn update_entry(
         .copied()
         .collect();
     // A missing or damaged archive copy is written again from the queue file.
-    let present = write::hash_file(&ctx.out.join(&m.store))
+    let present = write::hash_file(&ctx.out.join(&m.exported.store))
         .is_ok_and(|w| w.size == bytes.len() as u64 && w.sha256 == sha);
     (m, keys, !present)
 }

@@ -77,7 +77,7 @@ use sha2::{Digest, Sha256};
 use crate::bytes::Bytes;
 use crate::decode::{Decoded, decode};
 pub use crate::filter::verdict::Filing;
-use crate::manifest::{Attachment, ManifestMessage, ManifestRecipient};
+use crate::manifest::{Exported, ManifestMessage, ManifestRecipient};
 
 use super::error::ExportError;
 use super::write::werr;
@@ -347,19 +347,10 @@ impl Message<'_> {
 pub struct Summary {
     pub queue_id: String,
     pub arrival_unix: i64,
-    /// Microseconds of the arrival time.
-    pub arrival_usec: i64,
     /// The envelope sender (empty for the null sender).
     pub sender: Bytes,
-    /// The archive copy, relative to OUT, with its hash and size.
-    pub store: String,
-    pub sha256: String,
-    pub bytes: u64,
-    pub message_id: Option<Bytes>,
-    pub subject: Option<String>,
-    pub from: Option<String>,
-    pub date: Option<String>,
-    pub attachments: Vec<Attachment>,
+    /// The archive copy and what the message's headers and body showed.
+    pub exported: Exported,
     /// `<stamp>_<queue-id>`: the base name of the message's per-message files.
     pub stem: String,
     /// The content filters' verdict, if any filter was asked for.
@@ -371,16 +362,8 @@ impl Summary {
         Summary {
             queue_id: m.info.queue_id.clone(),
             arrival_unix: m.info.arrival_unix,
-            arrival_usec: m.arrival_usec,
             sender: m.info.sender.clone(),
-            store: m.store.clone(),
-            sha256: m.sha256.clone(),
-            bytes: m.bytes,
-            message_id: m.message_id.clone(),
-            subject: m.subject.clone(),
-            from: m.from.clone(),
-            date: m.date.clone(),
-            attachments: m.attachments.clone(),
+            exported: m.exported.clone(),
             stem: crate::decode::names::stem(m.info.arrival_unix, &m.info.queue_id),
             verdict: m.verdict.clone(),
         }
@@ -389,12 +372,16 @@ impl Summary {
     /// What a withheld message's notice says of it (the page's and the zip README's).
     pub fn notice(&self) -> Notice<'_> {
         let sender = &self.sender.0;
-        let from = match (&self.from, sender.is_empty()) {
+        let from = match (&self.exported.from, sender.is_empty()) {
             (Some(f), _) if !f.trim().is_empty() => f.clone(),
             (_, true) => "(no sender: a bounce)".into(),
             (_, false) => String::from_utf8_lossy(sender).into_owned(),
         };
-        let subject = self.subject.as_deref().filter(|x| !x.trim().is_empty());
+        let subject = self
+            .exported
+            .subject
+            .as_deref()
+            .filter(|x| !x.trim().is_empty());
         let why = self.verdict.as_ref();
         Notice {
             from,
@@ -464,7 +451,8 @@ impl<'a> Mailbox<'a> {
     /// Opens a message's archive copy for streaming; the reader fails with
     /// `InvalidData` at its end when the bytes do not match the manifest's SHA-256.
     pub fn archive(&self, s: &Summary) -> Result<Archive<'a>, ExportError> {
-        let mut a: Archive<'a> = Archive::open(&self.out.join(&s.store), &s.sha256)?;
+        let mut a: Archive<'a> =
+            Archive::open(&self.out.join(&s.exported.store), &s.exported.sha256)?;
         a.count = Some(self.read);
         Ok(a)
     }
@@ -595,7 +583,7 @@ impl Check<'_> {
     /// The bytes a mailbox copy of `m` must hold: delivery headers + archive copy.
     pub fn expected_copy(&self, m: &ManifestMessage) -> io::Result<Vec<u8>> {
         let mut v = (self.prepend)(m);
-        v.extend_from_slice(&std::fs::read(self.out.join(&m.store))?);
+        v.extend_from_slice(&std::fs::read(self.out.join(&m.exported.store))?);
         Ok(v)
     }
 }

@@ -118,12 +118,13 @@ pub struct Attachment {
     pub size: u64,
 }
 
-/// One exported message.
+/// What the export adds to the `scan --json` object of a message: its archive copy and
+/// what the message's headers and body showed. The sinks get it whole ([`Summary`] of
+/// the export), without the message's recipients.
+///
+/// [`Summary`]: crate::export::sink::Summary
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ManifestMessage {
-    /// The `scan --json` message object. Its `recipients` are those selected for export.
-    #[serde(flatten)]
-    pub info: MessageInfo,
+pub struct Exported {
     /// sha256 (hex) of the archive copy.
     pub sha256: String,
     /// Path of the archive copy relative to OUT: `messages/<queue-id>.eml`.
@@ -138,6 +139,17 @@ pub struct ManifestMessage {
     pub from: Option<String>,
     pub date: Option<String>,
     pub attachments: Vec<Attachment>,
+}
+
+/// One exported message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestMessage {
+    /// The `scan --json` message object. Its `recipients` are those selected for export.
+    #[serde(flatten)]
+    pub info: MessageInfo,
+    /// What the export added: the archive copy and what its headers and body showed.
+    #[serde(flatten)]
+    pub exported: Exported,
     /// What the content filters said (`--spam-filter`, `--virus-scan`); absent when
     /// none was asked for. See [`crate::filter::verdict`]. Read also as a bare string
     /// (`"spam"`, any case: what a triage step outside mxsalvage may write, and what
@@ -396,12 +408,12 @@ impl Manifest {
         let mut stores = HashSet::new();
         for m in &self.messages {
             let what = || format!("message {}: store", m.info.queue_id);
-            match inside(&m.store).and_then(|p| p.strip_prefix("messages").ok()) {
+            match inside(&m.exported.store).and_then(|p| p.strip_prefix("messages").ok()) {
                 Some(rest) if rest.components().count() == 1 => {}
-                _ => return bad(what(), &m.store),
+                _ => return bad(what(), &m.exported.store),
             }
-            if !stores.insert(m.store.as_str()) {
-                return Err(format!("{} {:?} is listed twice", what(), m.store));
+            if !stores.insert(m.exported.store.as_str()) {
+                return Err(format!("{} {:?} is listed twice", what(), m.exported.store));
             }
         }
         let mut dirs = HashSet::new();

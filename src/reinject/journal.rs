@@ -25,6 +25,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::bytes::Bytes;
+use crate::manifest::ManifestMessage;
+use crate::report::model::RecipientInfo;
 
 /// The `step` of a second `sending` line, written (not fsynced) right after the final
 /// dot went out: a pair whose last line is a `sending` line without it never had its
@@ -217,6 +219,12 @@ impl PairKey {
             orcpt: orcpt.clone(),
             notify: notify.clone(),
         }
+    }
+
+    /// The key of recipient `r` of the exported message `m`.
+    pub fn of(m: &ManifestMessage, r: &RecipientInfo) -> PairKey {
+        let id = &m.info.queue_id;
+        PairKey::new(id, &m.exported.sha256, &r.address, &r.orcpt, &r.notify)
     }
 }
 

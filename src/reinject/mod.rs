@@ -575,11 +575,11 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, String> {
 
 /// The archive copy's path, refusing anything that leaves the export directory.
 pub(crate) fn store_path(dir: &Path, m: &ManifestMessage) -> Result<PathBuf, String> {
-    match crate::manifest::inside(&m.store) {
+    match crate::manifest::inside(&m.exported.store) {
         Some(rel) => Ok(dir.join(rel)),
         None => Err(format!(
             "manifest store path {:?} is not inside the export",
-            m.store
+            m.exported.store
         )),
     }
 }
@@ -734,7 +734,7 @@ fn plan_rcpts(
         if !seen.insert(env.clone()) {
             continue;
         }
-        let key = PairKey::new(&info.queue_id, &m.sha256, &r.address, &r.orcpt, &r.notify);
+        let key = PairKey::of(m, r);
         // A pair withheld by an earlier run is not settled: it is withheld again
         // below, or sent now (`--include-malware`).
         let last = journal.get(&key, target);
@@ -801,9 +801,9 @@ fn planned_message(m: &ManifestMessage, path: PathBuf, rcpts: Vec<PlannedRcpt>) 
     let info = &m.info;
     PlannedMessage {
         queue_id: info.queue_id.clone(),
-        sha256: m.sha256.clone(),
+        sha256: m.exported.sha256.clone(),
         path,
-        bytes: m.bytes,
+        bytes: m.exported.bytes,
         env: MessageEnvelope {
             sender: info.sender.0.clone(),
             encoding: info.encoding.clone(),
@@ -962,7 +962,7 @@ pub(crate) fn owed_of(
     if !cfg.filter.wants_message(&info.queue_id) || info.probe {
         return None;
     }
-    let verdict = verdicts.get(&(info.queue_id.clone(), m.sha256.clone()));
+    let verdict = verdicts.get(&(info.queue_id.clone(), m.exported.sha256.clone()));
     let mut seen = HashSet::new();
     let mut o = Owed {
         to: dsn::Owed::Nobody(String::new()),
@@ -973,7 +973,7 @@ pub(crate) fn owed_of(
         if !cfg.filter.wants_rcpt(&r.address.0) {
             continue;
         }
-        let key = PairKey::new(&info.queue_id, &m.sha256, &r.address, &r.orcpt, &r.notify);
+        let key = PairKey::of(m, r);
         if !seen.insert(key.clone()) {
             continue;
         }
@@ -1041,7 +1041,7 @@ fn make_notice(
         _ => cfg.dsns.postmaster.clone(),
     };
     let keys: Vec<&PairKey> = failures.iter().map(|f| &f.key).collect();
-    let message_id = dsn::Notice::make_message_id(&info.queue_id, &m.sha256, &keys, host);
+    let message_id = dsn::Notice::make_message_id(&info.queue_id, &m.exported.sha256, &keys, host);
     let full = match info.ret.as_deref() {
         Some("FULL") => true,
         Some("HDRS") => false,
@@ -1049,7 +1049,7 @@ fn make_notice(
     };
     dsn::Notice {
         queue_id: info.queue_id.clone(),
-        sha256: m.sha256.clone(),
+        sha256: m.exported.sha256.clone(),
         to: to.clone(),
         to_addr,
         sender: info.sender.0.clone(),
@@ -1058,6 +1058,7 @@ fn make_notice(
         smtputf8: info.smtputf8_requested || info.smtputf8_required,
         arrival_unix: info.arrival_unix,
         original_message_id: m
+            .exported
             .message_id
             .as_ref()
             .map(|b| String::from_utf8_lossy(&b.0).into_owned()),

@@ -29,7 +29,7 @@ pub fn scan_unjudged(
 ) -> Vec<String> {
     let mut notes = Vec::new();
     for m in &manifest.messages {
-        let key = (m.info.queue_id.clone(), m.sha256.clone());
+        let key = (m.info.queue_id.clone(), m.exported.sha256.clone());
         if verdicts.contains_key(&key) || owed_of(cfg, m, verdicts, js).is_none() {
             continue;
         }
@@ -39,7 +39,7 @@ pub fn scan_unjudged(
         let Ok(bytes) = std::fs::read(&path) else {
             continue;
         };
-        if hex::encode(Sha256::digest(&bytes)) != m.sha256 {
+        if hex::encode(Sha256::digest(&bytes)) != m.exported.sha256 {
             continue;
         }
         let v = filters.scan(&bytes);

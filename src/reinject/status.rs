@@ -314,7 +314,7 @@ fn message_pairs(
     let mut seen = HashSet::new();
     let mut pairs = Vec::new();
     for r in info.pending() {
-        let key = PairKey::new(&info.queue_id, &m.sha256, &r.address, &r.orcpt, &r.notify);
+        let key = PairKey::of(m, r);
         if !seen.insert(key.clone()) {
             continue;
         }

@@ -125,8 +125,14 @@ pub fn verify_with(
     progress.phase("checking messages", m.messages.len() as u64);
     for msg in &m.messages {
         progress.tick();
-        check_file(&mut rep, out, &msg.store, &msg.sha256, Some(msg.bytes));
-        listed.insert(msg.store.clone());
+        check_file(
+            &mut rep,
+            out,
+            &msg.exported.store,
+            &msg.exported.sha256,
+            Some(msg.exported.bytes),
+        );
+        listed.insert(msg.exported.store.clone());
     }
 
     // Recipient bundles.

@@ -7,7 +7,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::harness::python_lines;
+use crate::harness::{python_lines, sample_case};
 use mxsalvage::export::sinks::eml::to_crlf;
 use mxsalvage::manifest::{Manifest, ManifestMessage, ManifestRecipient};
 
@@ -75,10 +75,13 @@ fn samples_export_layout_and_manifest() {
     assert!(!m.source.host.is_empty());
     // Archive copies: exact message bytes, hashed.
     for msg in &m.messages {
-        let data = std::fs::read(out.join(&msg.store)).unwrap();
-        assert_eq!(msg.store, format!("messages/{}.eml", msg.info.queue_id));
-        assert_eq!(sha(&data), msg.sha256);
-        assert_eq!(data.len() as u64, msg.bytes);
+        let data = std::fs::read(out.join(&msg.exported.store)).unwrap();
+        assert_eq!(
+            msg.exported.store,
+            format!("messages/{}.eml", msg.info.queue_id)
+        );
+        assert_eq!(sha(&data), msg.exported.sha256);
+        assert_eq!(data.len() as u64, msg.exported.bytes);
         assert!(data.ends_with(b"\n"));
         assert!(!msg.info.recipients.is_empty());
     }
@@ -139,16 +142,7 @@ fn samples_export_layout_and_manifest() {
 #[test]
 fn samples_cases_are_exported_as_described() {
     let (out, m) = sample_export();
-    let by_case = |name: &str| -> &ManifestMessage {
-        m.messages
-            .iter()
-            .find(|x| {
-                x.subject
-                    .as_deref()
-                    .is_some_and(|s| s.starts_with(&format!("case {name}:")))
-            })
-            .unwrap_or_else(|| panic!("case {name} not exported"))
-    };
+    let by_case = |name: &str| sample_case(m, name);
     let bundle = |addr: &str| {
         m.recipients
             .iter()
@@ -192,12 +186,13 @@ fn samples_cases_are_exported_as_described() {
     for case in ["iso2022jp", "sjis", "eucjp"] {
         let msg = by_case(case);
         assert!(
-            msg.subject
+            msg.exported
+                .subject
                 .as_deref()
                 .unwrap()
                 .contains("日本語の件名テスト"),
             "{case}: {:?}",
-            msg.subject
+            msg.exported.subject
         );
         let ivan = bundle("ivan@example.com");
         let text = text_of(&out, ivan, msg);
@@ -213,15 +208,19 @@ fn samples_cases_are_exported_as_described() {
     }
     // Attachments: decoded into the .files folder, RFC 2231 name kept in the manifest.
     let att = by_case("attachments");
-    assert!(att.attachments.len() >= 2, "{:?}", att.attachments);
-    assert!(att.attachments.iter().any(|a| {
+    assert!(
+        att.exported.attachments.len() >= 2,
+        "{:?}",
+        att.exported.attachments
+    );
+    assert!(att.exported.attachments.iter().any(|a| {
         a.original_name
             .as_ref()
             .is_some_and(|o| o.display().starts_with("résumé"))
     }));
     let judy = bundle("judy@example.com");
     let stem = mxsalvage::decode::names::stem(att.info.arrival_unix, &att.info.queue_id);
-    for a in &att.attachments {
+    for a in &att.exported.attachments {
         let p = out
             .join(judy.output("text").unwrap())
             .join(format!("{stem}.files"))

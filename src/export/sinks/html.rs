@@ -108,7 +108,7 @@ impl Sink for Html {
         let info = PageInfo {
             queue_id: &m.summary.queue_id,
             arrival: mtime,
-            size: m.summary.bytes,
+            size: m.summary.exported.bytes,
             mailbox: &address,
         };
         let note = page_note(m);
@@ -158,10 +158,10 @@ fn row_of(s: Summary, folder: &str) -> Row {
     Row {
         arrival: s.arrival_unix,
         unscanned: s.verdict.as_ref().is_some_and(|v| v.marked_unscanned()),
-        from: s.from,
-        subject: s.subject,
-        size: s.bytes,
-        attachments: s.attachments.len(),
+        from: s.exported.from,
+        subject: s.exported.subject,
+        size: s.exported.bytes,
+        attachments: s.exported.attachments.len(),
         page: url_path(&format!("{folder}{PAGES}/{}.html", s.stem)),
     }
 }
