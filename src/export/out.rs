@@ -195,13 +195,15 @@ pub fn inspect(out: &Path) -> Result<(), ExportError> {
         ))
     };
     let kind = |t: fs::FileType| -> &'static str {
-        let kinds = [
-            (t.is_symlink(), "is a symbolic link"),
-            (t.is_dir(), "is a directory"),
-            (t.is_file(), "is a file"),
-        ];
-        let special = "is a special file (FIFO, socket or device)";
-        kinds.into_iter().find(|k| k.0).map_or(special, |k| k.1)
+        if t.is_symlink() {
+            "is a symbolic link"
+        } else if t.is_dir() {
+            "is a directory"
+        } else if t.is_file() {
+            "is a file"
+        } else {
+            "is a special file (FIFO, socket or device)"
+        }
     };
     let entries = |dir: &Path| -> Result<Vec<(String, fs::FileType)>, ExportError> {
         let mut v = Vec::new();
