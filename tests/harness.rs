@@ -372,7 +372,10 @@ pub fn damaged(name: &str) -> Vec<u8> {
     std::fs::read(root().join("samples/damaged").join(name)).unwrap()
 }
 
-/// Every file below `d` (sorted, links not followed; a missing `d` has none).
+/// Every file below `d` (sorted, links not followed; a missing `d` has none). A live
+/// directory may change while it is read (a Postfix or Dovecot delivery renames its file
+/// from tmp/ into new/): an entry gone by the time it is looked at is left out, as a
+/// `read_dir` a moment later would; any other error still fails the test.
 pub fn files_under(d: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let Ok(rd) = std::fs::read_dir(d) else {
@@ -381,7 +384,12 @@ pub fn files_under(d: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = rd.map(|e| e.unwrap().path()).collect();
     v.sort();
     for p in v {
-        if std::fs::symlink_metadata(&p).unwrap().is_dir() {
+        let md = match std::fs::symlink_metadata(&p) {
+            Ok(md) => md,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => panic!("{}: {e}", p.display()),
+        };
+        if md.is_dir() {
             out.extend(files_under(&p));
         } else {
             out.push(p);
