@@ -674,16 +674,7 @@ fn html_view_alone_and_after_update() {
     export(&["--format", "html"]);
     let m = manifest(&out);
     assert_eq!(m.options.formats, ["html"]);
-    let att = m
-        .messages
-        .iter()
-        .find(|x| {
-            x.exported
-                .subject
-                .as_deref()
-                .is_some_and(|s| s.starts_with("case attachments:"))
-        })
-        .unwrap();
+    let att = sample_case(&m, "attachments");
     let stem = mxsalvage::decode::names::stem(att.info.arrival_unix, &att.info.queue_id);
     let judy = out.join("recipients/judy@example.com");
     let page = std::fs::read_to_string(judy.join(format!("html/{stem}.html"))).unwrap();
