@@ -398,21 +398,6 @@ pub fn files_under(d: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// How many files are under `d` (0 when it is gone; files that move away while it is
-/// read are not counted).
-pub fn count_files(d: &Path) -> usize {
-    let Ok(rd) = std::fs::read_dir(d) else {
-        return 0;
-    };
-    rd.flatten()
-        .map(|e| match e.file_type() {
-            Ok(t) if t.is_dir() => count_files(&e.path()),
-            Ok(_) => 1,
-            Err(_) => 0,
-        })
-        .sum()
-}
-
 /// Every message file of the sample spool, relative to the spool root; at least `min`.
 pub fn sample_files_at_least(min: usize) -> Vec<String> {
     let files = sample_files();
@@ -1046,7 +1031,7 @@ impl Postfix {
         let spool = self.spool();
         let t = Instant::now();
         loop {
-            let count = |q: &str| count_files(&spool.join(q));
+            let count = |q: &str| files_under(&spool.join(q)).len();
             let busy: usize = ["incoming", "active", "maildrop"].map(count).iter().sum();
             if count("deferred") == n && busy == 0 {
                 break;
