@@ -134,18 +134,18 @@ fn difference(ours: &[Leaf], theirs: &Result<Vec<Leaf>, String>) -> Option<(Stri
             .collect()
     };
     let (o, t) = (only(ours, theirs), only(theirs, ours));
-    // The leaves differ one for one, each pair alike in `same`.
-    let pairwise = |same: fn(&Leaf, &Leaf) -> bool| {
-        o.len() == t.len() && o.iter().zip(&t).all(|(a, b)| same(a, b))
+    let same_content = |a: &Leaf, b: &Leaf| a.1 == b.1 && a.2 == b.2;
+    let kind = if o.len() == t.len() && o.iter().zip(&t).all(|(a, b)| same_content(a, b)) {
+        "names"
+    } else if o.len() == t.len() && o.iter().zip(&t).all(|(a, b)| a.0 == b.0) {
+        "content"
+    } else if t.is_empty() {
+        "extra-ours"
+    } else if o.is_empty() {
+        "extra-theirs"
+    } else {
+        "structure"
     };
-    // The first kind that fits, in this order.
-    let kinds = [
-        (pairwise(|a, b| a.1 == b.1 && a.2 == b.2), "names"),
-        (pairwise(|a, b| a.0 == b.0), "content"),
-        (t.is_empty(), "extra-ours"),
-        (o.is_empty(), "extra-theirs"),
-    ];
-    let kind = kinds.iter().find(|k| k.0).map_or("structure", |k| k.1);
     Some((
         kind.into(),
         format!("only mxsalvage: {o:?}\n  only python: {t:?}"),
