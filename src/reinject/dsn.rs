@@ -475,7 +475,7 @@ fn delivery_status(n: &Notice, host: &str, global: bool) -> String {
             addr_type(rcpt, global),
             clean(rcpt)
         ));
-        if let Some(o) = (f.key.orcpt.as_ref()).filter(|o| o.0.contains(&b';')) {
+        if let Some(o) = f.key.orcpt.as_ref().filter(|o| o.0.contains(&b';')) {
             ds.push_str(&format!("Original-Recipient: {}\r\n", clean(&o.0)));
         }
         ds.push_str("Action: failed\r\n");
